@@ -1,0 +1,30 @@
+"""codeintel: one hub for fine-tuning and evaluating code models.
+
+Heavy libraries (torch, transformers, datasets) are imported lazily, so that
+``import codeintel`` and ``codeintel --help`` stay fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load_model": "codeintel.backbones.loading",
+    "load_tokenizer": "codeintel.backbones.loading",
+    "BACKBONES": "codeintel.backbones.table",
+    "METRICS": "codeintel.eval.metrics",
+    "compute_metric": "codeintel.eval.metrics",
+    "load_task": "codeintel.tasks.cards",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'codeintel' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""The backbone registry (``table.py``), one file per family, and loading by name, hub id or directory."""

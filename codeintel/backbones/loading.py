@@ -1,0 +1,318 @@
+"""Build, load and save task models: by registry name, hub id, or local directory.
+
+A codeintel checkpoint is a directory with the backbone's ``save_pretrained`` output (safetensors),
+the tokenizer, ``head.safetensors`` for task heads outside the backbone, and ``codeintel.json``
+describing the task. Any plain ``save_pretrained`` directory also loads, as a backbone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codeintel.backbones.table import BACKBONES, BackboneSpec, get_backbone
+from codeintel.errors import CheckpointError, ConfigError, HubError
+from codeintel.hub import hub_path
+
+META_FILE = "codeintel.json"
+HEAD_FILE = "head.safetensors"
+MODEL_TYPE_FAMILY = {"roberta": "roberta", "t5": "t5", "codet5p_embedding": "t5-embedding",
+                     "encoder-decoder": "roberta"}
+
+
+@dataclass
+class Source:
+    """Where a model comes from: a registry spec, a hub id or a local directory."""
+
+    kind: str  # "spec" | "hub" | "dir"
+    ref: str
+    spec: BackboneSpec | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve(name_or_dir: str) -> Source:
+    """Classify ``name_or_dir``; fail clearly on a missing directory or an unknown name."""
+    path = Path(name_or_dir).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise CheckpointError(
+                f"{path} is not a checkpoint: it has no config.json. Pass a directory written by "
+                "`codeintel train` or by save_pretrained(), a registry name (`codeintel models`) or a hub id."
+            )
+        meta = json.loads((path / META_FILE).read_text()) if (path / META_FILE).exists() else {}
+        return Source("dir", str(path), meta=meta)
+    if name_or_dir in BACKBONES:
+        return Source("spec", name_or_dir, spec=BACKBONES[name_or_dir])
+    looks_like_path = name_or_dir.startswith((".", "/", "~")) or os.sep in name_or_dir.rstrip(os.sep).split("/", 1)[-1]
+    if path.exists() or looks_like_path:
+        raise CheckpointError(f"{name_or_dir} is not a directory. Pass a checkpoint directory, a registry name "
+                              "(`codeintel models`) or a hub id such as Salesforce/codet5-small.")
+    if name_or_dir.count("/") == 1:
+        spec = next((s for s in BACKBONES.values() if s.hf_id == name_or_dir), None)
+        return Source("hub", name_or_dir, spec=spec)
+    get_backbone(name_or_dir)  # raises UnknownNameError with suggestions
+    raise AssertionError("unreachable")
+
+
+def hub_call(fn, repo_id: str, *args, **kwargs):
+    """Call a ``from_pretrained``-style function; turn every unreachable-hub failure into one HubError."""
+    try:
+        return fn(repo_id, *args, **kwargs)
+    except (OSError, ValueError) as exc:  # transformers raises OSError/EnvironmentError for missing repos
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+        reason = str(exc).strip().splitlines()[0][:200]
+        raise HubError(
+            f"could not load {repo_id!r} from the hub{' (HF_HUB_OFFLINE=1)' if offline else ''} or the local "
+            f"cache: {reason}\nOn a machine with network, run `huggingface-cli download {repo_id} --local-dir DIR`, "
+            "copy DIR here and pass `--model DIR` (any save_pretrained directory works). "
+            "For an offline demo use a tiny preset, e.g. `--model tiny-codet5`."
+        ) from None
+
+
+# --------------------------------------------------------------------------- tokenizers
+
+def shipped_tokenizer(name: str):
+    """A tokenizer shipped in the hub's ``tokenizers/`` folder, as a ``PreTrainedTokenizerFast``."""
+    from transformers import PreTrainedTokenizerFast
+
+    path = hub_path("tokenizers", name, "tokenizer.json")
+    if not path.exists():
+        raise ConfigError(f"shipped tokenizer {name!r} not found at {path}; reinstall codeintel-hub.")
+    return PreTrainedTokenizerFast(tokenizer_file=str(path), bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                                   unk_token="<unk>", mask_token="<mask>", model_max_length=512)
+
+
+def load_tokenizer(name_or_dir: str):
+    """The tokenizer of a registry name, hub id or checkpoint directory."""
+    src = resolve(name_or_dir)
+    if src.kind == "dir":
+        from transformers import AutoTokenizer
+
+        try:
+            return AutoTokenizer.from_pretrained(src.ref)
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"{src.ref} has no usable tokenizer ({exc}). Save one with "
+                                  "tokenizer.save_pretrained(DIR).") from None
+    if src.spec is not None and src.spec.is_tiny:
+        return shipped_tokenizer(src.spec.tokenizer)
+    from transformers import AutoTokenizer
+
+    return hub_call(AutoTokenizer.from_pretrained, src.spec.tokenizer if src.spec else src.ref)
+
+
+def special_ids(tokenizer) -> dict[str, int]:
+    ids = {"bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id, "pad": tokenizer.pad_token_id}
+    if ids["bos"] is None:  # T5-style tokenizers have no <s>; decoding starts from <pad>
+        ids["bos"] = ids["pad"]
+    return ids
+
+
+# --------------------------------------------------------------------------- backbones
+
+def backbone_class(family: str, task: str) -> str:
+    """The transformers class that carries ``task`` for ``family``."""
+    if family == "t5-embedding":
+        if task != "clone-retrieval":
+            raise ConfigError(f"the embedding family only supports clone-retrieval, not {task!r}; "
+                              "use a seq2seq backbone such as codet5-small.")
+        return "CodeT5pEmbeddingModel"
+    if family == "t5":
+        return "T5ForConditionalGeneration"
+    if family == "roberta":
+        return "EncoderDecoderModel" if task == "summarization" else "RobertaModel"
+    raise ConfigError(f"unknown family {family!r}")
+
+
+def _classes() -> dict[str, Any]:
+    from transformers import EncoderDecoderModel, RobertaModel, T5ForConditionalGeneration
+
+    from codeintel.backbones.t5 import CodeT5pEmbeddingModel
+
+    return {"T5ForConditionalGeneration": T5ForConditionalGeneration, "RobertaModel": RobertaModel,
+            "EncoderDecoderModel": EncoderDecoderModel, "CodeT5pEmbeddingModel": CodeT5pEmbeddingModel}
+
+
+def config_for(spec: BackboneSpec):
+    """The transformers config of a registry entry (no download)."""
+    from codeintel.backbones import roberta, t5
+
+    if spec.family == "roberta":
+        return roberta.config_from(spec.config)
+    if spec.family == "t5":
+        return t5.config_from(spec.config)
+    return t5.embedding_config_from(spec.config, spec.extra.get("embed_dim", 256))
+
+
+def build_backbone(spec: BackboneSpec, task: str, tokenizer, pretrained: bool):
+    """A backbone for ``task``: random-initialised from the spec's config, or the published weights."""
+    from codeintel.backbones import roberta, t5
+
+    cls_name = backbone_class(spec.family, task)
+    config = config_for(spec)
+    if spec.family == "roberta":
+        if pretrained and not spec.is_tiny:
+            from transformers import RobertaModel
+
+            encoder = hub_call(RobertaModel.from_pretrained, spec.hf_id)
+        else:
+            encoder = roberta.build_encoder(config)
+        return roberta.build_seq2seq(encoder, special_ids(tokenizer)) if cls_name == "EncoderDecoderModel" else encoder
+    cls = _classes()[cls_name]
+    if pretrained and not spec.is_tiny:
+        if cls_name == "CodeT5pEmbeddingModel":
+            from huggingface_hub import hf_hub_download
+
+            cfg_file = hub_call(hf_hub_download, spec.hf_id, "config.json")
+            config = t5.embedding_config_from(json.loads(Path(cfg_file).read_text()), 256)
+            return hub_call(cls.from_pretrained, spec.hf_id, config=config)
+        return hub_call(cls.from_pretrained, spec.hf_id)
+    return cls(config)
+
+
+def count_parameters(spec: BackboneSpec, task: str = "summarization") -> int:
+    """Parameters of a registry entry built from its config on the meta device (no memory, no download).
+
+    Tied weights count once, as in the published figures.
+    """
+    import torch
+
+    cls_name = backbone_class(spec.family, task if spec.family != "t5-embedding" else "clone-retrieval")
+    with torch.device("meta"):
+        model = _classes()[cls_name](config_for(spec)) if cls_name != "EncoderDecoderModel" else None
+        if model is None:
+            from transformers import RobertaModel
+
+            model = RobertaModel(config_for(spec))
+    return sum(p.numel() for p in model.parameters())
+
+
+def _hub_backbone(repo_id: str, task: str):
+    from transformers import AutoConfig
+
+    config = hub_call(AutoConfig.from_pretrained, repo_id)
+    family = MODEL_TYPE_FAMILY.get(config.model_type)
+    if family is None:
+        raise ConfigError(f"{repo_id} is a {config.model_type!r} model; codeintel supports the families "
+                          f"{sorted(set(MODEL_TYPE_FAMILY.values()))}.")
+    return family, config
+
+
+# --------------------------------------------------------------------------- task models
+
+@dataclass
+class Loaded:
+    """A task model ready to train or evaluate."""
+
+    model: Any            # torch.nn.Module: an HF seq2seq model, or a codeintel head wrapper
+    tokenizer: Any
+    task: str
+    family: str
+    origin: str           # what the user passed
+    spec_name: str | None = None
+
+
+def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = True, dropout: float = 0.1) -> Loaded:
+    """Load a task model from a registry name, a hub id or a local directory.
+
+    Args:
+        name_or_dir: ``codet5-small``, ``Salesforce/codet5-small`` or a checkpoint directory.
+        task: ``summarization``, ``clone-detection`` or ``clone-retrieval``. A codeintel checkpoint knows its
+            task; a mismatch is an error.
+        pretrained: for registry entries with published weights, download them (False: random init).
+        dropout: dropout of fresh classification heads.
+    """
+    from codeintel.tasks.heads import wrap
+
+    src = resolve(name_or_dir)
+    if src.kind == "dir":
+        return _load_dir(src, task)
+    task = task or "summarization"
+    tokenizer = load_tokenizer(name_or_dir)
+    if src.spec is not None:
+        spec = src.spec
+        if task not in spec.tasks:
+            raise ConfigError(f"{spec.name} has no head for {task!r}; it supports {', '.join(spec.tasks)}.")
+        backbone = build_backbone(spec, task, tokenizer, pretrained)
+        family, spec_name = spec.family, spec.name
+    else:
+        family, _ = _hub_backbone(src.ref, task)
+        cls_name = backbone_class(family, task)
+        if cls_name == "EncoderDecoderModel":
+            from codeintel.backbones import roberta
+            from transformers import RobertaModel
+
+            backbone = roberta.build_seq2seq(hub_call(RobertaModel.from_pretrained, src.ref), special_ids(tokenizer))
+        else:
+            backbone = hub_call(_classes()[cls_name].from_pretrained, src.ref)
+        spec_name = None
+    model = wrap(backbone, family, task, tokenizer, dropout=dropout)
+    return Loaded(model, tokenizer, task, family, name_or_dir, spec_name)
+
+
+def _load_dir(src: Source, task: str | None) -> Loaded:
+    from codeintel.tasks.heads import load_head, wrap
+
+    path = Path(src.ref)
+    meta = src.meta
+    if meta:
+        if task and task != meta["task"]:
+            raise ConfigError(f"{path} is a {meta['task']!r} checkpoint, not {task!r}; pass --task {meta['task']}.")
+        task, family, cls_name = meta["task"], meta["family"], meta["backbone_class"]
+    else:
+        task = task or "summarization"
+        config = json.loads((path / "config.json").read_text())
+        mt = config.get("model_type")
+        if mt not in MODEL_TYPE_FAMILY:
+            raise CheckpointError(f"{path} holds a {mt!r} model; supported: {sorted(MODEL_TYPE_FAMILY)}.")
+        family = MODEL_TYPE_FAMILY[mt]
+        cls_name = "EncoderDecoderModel" if mt == "encoder-decoder" else backbone_class(family, task)
+    tokenizer = load_tokenizer(str(path))
+    cls = _classes()[cls_name]
+    kwargs = {}
+    if cls_name == "CodeT5pEmbeddingModel":
+        from codeintel.backbones.t5 import embedding_config_from
+
+        kwargs["config"] = embedding_config_from(json.loads((path / "config.json").read_text()), 256)
+    try:
+        backbone = cls.from_pretrained(str(path), **kwargs)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path} could not be loaded as {cls_name}: {str(exc).splitlines()[0]}") from None
+    if cls_name == "RobertaModel" and task == "summarization":
+        from codeintel.backbones import roberta
+
+        backbone = roberta.build_seq2seq(backbone, special_ids(tokenizer))
+    model = wrap(backbone, family, task, tokenizer, dropout=meta.get("dropout", 0.1))
+    if meta.get("has_head"):
+        load_head(model, path / HEAD_FILE)
+    return Loaded(model, tokenizer, task, family, str(path), meta.get("spec_name"))
+
+
+def save_model(loaded: Loaded, out_dir: str | Path, extra_meta: dict[str, Any] | None = None) -> Path:
+    """Write a checkpoint atomically: into a temporary sibling, then swapped in place of ``out_dir``."""
+    from codeintel.tasks.heads import backbone_of, save_head
+
+    out = Path(out_dir)
+    tmp = out.with_name(f".{out.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    backbone = backbone_of(loaded.model)
+    backbone.save_pretrained(str(tmp), safe_serialization=True)
+    loaded.tokenizer.save_pretrained(str(tmp))
+    has_head = save_head(loaded.model, tmp / HEAD_FILE)
+    meta = {"task": loaded.task, "family": loaded.family, "backbone_class": type(backbone).__name__,
+            "spec_name": loaded.spec_name, "origin": loaded.origin, "has_head": has_head, **(extra_meta or {})}
+    (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    old = out.with_name(f".{out.name}.old")
+    if out.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        out.rename(old)
+    tmp.rename(out)
+    if old.exists():
+        shutil.rmtree(old)
+    return out

@@ -1,0 +1,74 @@
+"""T5 family (CodeT5, CodeT5+ 220M, the CodeT5+ 110M embedding model), built natively from T5 classes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import T5Config, T5EncoderModel, T5ForConditionalGeneration
+
+
+def config_from(fields: dict[str, Any]) -> T5Config:
+    return T5Config(**fields)
+
+
+def build_seq2seq(config: T5Config) -> T5ForConditionalGeneration:
+    return T5ForConditionalGeneration(config)
+
+
+class CodeT5pEmbeddingModel(T5EncoderModel):
+    """CodeT5+ 110M embedding: the CodeT5+ 220M encoder, ``Linear(d_model -> embed_dim)`` on the first
+    token, then L2 normalisation. Its parameter names (``shared``, ``encoder.*``, ``proj``) are those of
+    the published checkpoint, so ``from_pretrained`` loads it natively, without ``trust_remote_code``.
+    """
+
+    def __init__(self, config: T5Config) -> None:
+        super().__init__(config)
+        self.proj = nn.Linear(config.d_model, getattr(config, "embed_dim", 256))
+        self.post_init()
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, embed_dim) unit vectors."""
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return F.normalize(self.proj(hidden[:, 0, :]), dim=-1)
+
+
+def embedding_config_from(fields: dict[str, Any], embed_dim: int) -> T5Config:
+    """A T5Config for :class:`CodeT5pEmbeddingModel`; accepts the checkpoint's ``codet5p_embedding`` fields."""
+    allowed = set(T5Config().to_dict())
+    cfg = T5Config(**{k: v for k, v in fields.items() if k in allowed and k not in ("model_type", "architectures")})
+    cfg.embed_dim = fields.get("embed_dim", embed_dim)
+    cfg.is_encoder_decoder = False
+    return cfg
+
+
+def eos_decoder_vector(model: T5ForConditionalGeneration, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                       eos_id: int) -> torch.Tensor:
+    """CodeT5's clone/defect representation, (B, H): the last decoder layer's state at the last ``</s>``.
+
+    The decoder input is the right-shifted source (CodeT5 passes ``labels=input_ids``).
+    """
+    out = model(input_ids=input_ids, attention_mask=attention_mask, labels=None,
+                decoder_input_ids=model._shift_right(input_ids), output_hidden_states=True)
+    hidden = out.decoder_hidden_states[-1]                                   # (B, L, H)
+    is_eos = input_ids.eq(eos_id)
+    positions = torch.arange(input_ids.size(1), device=input_ids.device).expand_as(input_ids)
+    last_eos = torch.where(is_eos, positions, torch.full_like(positions, -1)).max(dim=1).values  # (B,)
+    last_eos = torch.where(last_eos < 0, attention_mask.sum(1) - 1, last_eos)
+    return hidden[torch.arange(hidden.size(0), device=hidden.device), last_eos]
+
+
+def mean_encoder_vector(model: T5ForConditionalGeneration | T5EncoderModel, input_ids: torch.Tensor,
+                        attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the encoder's last layer over real tokens, (B, H): the T5 retrieval representation."""
+    enc = model.get_encoder() if isinstance(model, T5ForConditionalGeneration) else model.encoder
+    hidden = enc(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+def pair_head(hidden: int, dropout: float = 0.0) -> nn.Module:
+    """CodeT5's ``CloneModel`` head on [vec1; vec2]: dense-tanh-out, no dropout."""
+    return nn.Sequential(nn.Linear(2 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 2))

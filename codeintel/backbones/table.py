@@ -1,0 +1,122 @@
+"""One table of named backbones. ``codeintel models`` prints it; nothing here imports torch.
+
+Each entry carries the published architecture (so every entry can be built offline from its config
+with random weights), its hub id, family, tokenizer, default lengths and the tasks it has heads for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from codeintel.errors import UnknownNameError
+
+ROBERTA_BASE = dict(
+    vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+    intermediate_size=3072, max_position_embeddings=514, type_vocab_size=1,
+    pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5,
+)
+T5_SPECIALS = dict(pad_token_id=0, eos_token_id=2, decoder_start_token_id=0, feed_forward_proj="relu")
+T5_SMALL = dict(vocab_size=32100, d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_decoder_layers=6,
+                num_heads=8, **T5_SPECIALS)
+T5_BASE = dict(vocab_size=32100, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_decoder_layers=12,
+               num_heads=12, **T5_SPECIALS)
+# Tiny presets share the shipped 8k BPE, whose specials follow RoBERTa's order (<s>=0, <pad>=1, </s>=2).
+TINY_ROBERTA = dict(
+    vocab_size=8192, hidden_size=128, num_hidden_layers=2, num_attention_heads=4, intermediate_size=512,
+    max_position_embeddings=514, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+    layer_norm_eps=1e-5,
+)
+TINY_T5 = dict(vocab_size=8192, d_model=128, d_kv=32, d_ff=512, num_layers=2, num_decoder_layers=2,
+               num_heads=4, pad_token_id=1, eos_token_id=2, decoder_start_token_id=1, feed_forward_proj="relu")
+
+SHIPPED_TOKENIZER = "code-bpe-8k"
+ALL_TASKS = ("summarization", "clone-detection", "clone-retrieval")
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """A named backbone.
+
+    Attributes:
+        name: registry name, e.g. ``codet5-small``.
+        family: ``roberta``, ``t5`` or ``t5-embedding`` (encoder + projection + L2 norm).
+        hf_id: hub id of the published checkpoint, or None for a random-initialised preset.
+        config: architecture fields of the published config (builds the model offline).
+        tokenizer: hub id, or the name of a tokenizer shipped in ``tokenizers/``.
+        source_len: default maximum source length in tokens.
+        target_len: default maximum target length (sequence-to-sequence tasks).
+        tasks: tasks this backbone has heads for.
+        params: published parameter count, for the table.
+        note: one line for ``codeintel models``.
+    """
+
+    name: str
+    family: str
+    hf_id: str | None
+    config: dict[str, Any]
+    tokenizer: str
+    source_len: int = 256
+    target_len: int = 128
+    tasks: tuple[str, ...] = ALL_TASKS
+    params: str = ""
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.hf_id is None
+
+
+BACKBONES: dict[str, BackboneSpec] = {
+    s.name: s
+    for s in [
+        BackboneSpec("codebert-base", "roberta", "microsoft/codebert-base", ROBERTA_BASE,
+                     "microsoft/codebert-base", 256, 128, params="125M", note="RoBERTa on CodeSearchNet (MLM+RTD)"),
+        BackboneSpec("graphcodebert-base", "roberta", "microsoft/graphcodebert-base", ROBERTA_BASE,
+                     "microsoft/graphcodebert-base", 256, 128, params="125M",
+                     note="RoBERTa + data-flow pre-training"),
+        BackboneSpec("codet5-small", "t5", "Salesforce/codet5-small", T5_SMALL, "Salesforce/codet5-small",
+                     256, 128, params="60M", note="T5 encoder-decoder, identifier-aware pre-training"),
+        BackboneSpec("codet5-base", "t5", "Salesforce/codet5-base", T5_BASE, "Salesforce/codet5-base",
+                     256, 128, params="220M", note="T5 encoder-decoder, identifier-aware pre-training"),
+        BackboneSpec("codet5p-220m", "t5", "Salesforce/codet5p-220m", T5_BASE, "Salesforce/codet5p-220m",
+                     320, 128, params="220M", note="CodeT5+ 220M, pretrained from scratch"),
+        BackboneSpec("codet5p-110m-embedding", "t5-embedding", "Salesforce/codet5p-110m-embedding",
+                     dict(T5_BASE, vocab_size=32103), "Salesforce/codet5p-110m-embedding", 360, 0,
+                     tasks=("clone-retrieval",), params="110M",
+                     note="CodeT5+ 220M encoder + Linear(768->256) + L2 norm", extra={"embed_dim": 256}),
+        BackboneSpec("tiny-codebert", "roberta", None, TINY_ROBERTA, SHIPPED_TOKENIZER, 256, 32,
+                     params="~1.5M", note="2-layer RoBERTa preset, random init (tests, CPU demos)"),
+        BackboneSpec("tiny-graphcodebert", "roberta", None, TINY_ROBERTA, SHIPPED_TOKENIZER, 256, 32,
+                     params="~1.5M", note="2-layer RoBERTa preset, random init (tests, CPU demos)"),
+        BackboneSpec("tiny-codet5", "t5", None, TINY_T5, SHIPPED_TOKENIZER, 256, 32,
+                     params="~2.0M", note="2+2-layer T5 preset, random init (tests, CPU demos)"),
+        BackboneSpec("tiny-codet5p-embedding", "t5-embedding", None, TINY_T5, SHIPPED_TOKENIZER, 256, 0,
+                     tasks=("clone-retrieval",), params="~1.5M", note="2-layer T5 encoder + projection preset",
+                     extra={"embed_dim": 64}),
+    ]
+}
+
+FAMILIES = ("roberta", "t5", "t5-embedding")
+
+
+def get_backbone(name: str) -> BackboneSpec:
+    """Look up a registry name; unknown names fail with the allowed set and a suggestion."""
+    try:
+        return BACKBONES[name]
+    except KeyError:
+        raise UnknownNameError(
+            "model", name, BACKBONES,
+            hint="Or pass a hub id (owner/name) or a local directory written by save_pretrained.",
+        ) from None
+
+
+def format_table() -> str:
+    """The registry as an aligned text table."""
+    rows = [("name", "family", "params", "hub id", "src/tgt", "tasks")]
+    for s in BACKBONES.values():
+        rows.append((s.name, s.family, s.params, s.hf_id or "(offline preset)", f"{s.source_len}/{s.target_len}",
+                     ",".join(s.tasks)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)

@@ -1,0 +1,51 @@
+"""The ``codeintel`` command. One subcommand per module: ``register(subparsers)`` + ``run(args) -> int``.
+
+Errors the user can fix (:class:`~codeintel.errors.CodeintelError`) are printed once, without a
+traceback, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from codeintel import __version__
+from codeintel.errors import CodeintelError
+
+COMMANDS = ("models", "train", "evaluate", "data")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codeintel",
+        description="Fine-tune and evaluate code models (CodeBERT, GraphCodeBERT, CodeT5, CodeT5+) "
+                    "with CodeXGLUE-exact metrics.",
+    )
+    parser.add_argument("--version", action="version", version=f"codeintel {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"codeintel.cli.{name}_cmd").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        return int(args.run(args) or 0)
+    except CodeintelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

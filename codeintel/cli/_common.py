@@ -1,0 +1,38 @@
+"""Argument handling shared by ``train`` and ``evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+
+from codeintel.config import RunConfig, apply_mapping, load_yaml, parse_overrides, set_key
+
+
+def add_run_arguments(p: argparse.ArgumentParser, model_help: str) -> None:
+    p.add_argument("--model", help=model_help)
+    p.add_argument("--task", help="task card name (summarization, clone-detection, clone-retrieval, ...) or a card .yaml")
+    p.add_argument("--data", nargs="+", metavar="PATH",
+                   help="data file(s) or directory; default: the task card's dataset")
+    p.add_argument("--config", metavar="FILE.yaml", help="YAML file of config keys (see `codeintel train --help`)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides, e.g. train.lr=3e-4")
+
+
+def resolve_config(args: argparse.Namespace, card_defaults: bool = True) -> tuple[RunConfig, object]:
+    """defaults < card defaults < --config file < key=value < explicit flags; returns (config, card)."""
+    from codeintel.tasks.cards import load_task
+
+    overrides = parse_overrides(args.overrides)
+    file_cfg = load_yaml(args.config) if args.config else {}
+    task_name = args.task or overrides.get("task") or file_cfg.get("task") or "summarization"
+    card = load_task(task_name)
+    cfg = RunConfig()
+    if card_defaults:
+        apply_mapping(cfg, card.defaults)
+    apply_mapping(cfg, file_cfg)
+    for k, v in overrides.items():
+        set_key(cfg, k, v)
+    cfg.task = task_name
+    if args.model:
+        cfg.model = args.model
+    if args.data:
+        cfg.data.paths = list(args.data)
+    return cfg, card

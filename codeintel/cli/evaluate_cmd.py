@@ -1,0 +1,38 @@
+"""``codeintel evaluate``: score a checkpoint; write metrics.json and per-example predictions."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from codeintel.cli._common import add_run_arguments, resolve_config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint on a task's data")
+    add_run_arguments(p, "checkpoint directory (from `codeintel train`), registry name or hub id")
+    p.add_argument("--split", default="test", help="train, valid, test (default) or all")
+    p.add_argument("--out", help="output directory (default <model>/eval-<split>)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from codeintel.errors import ConfigError
+
+    if not args.model:
+        raise ConfigError("evaluate needs --model DIR (a checkpoint written by `codeintel train`).")
+    cfg, card = resolve_config(args, card_defaults=True)
+    if not args.task:
+        cfg.task = ""
+    from codeintel.eval.harness import evaluate_checkpoint, format_scores
+
+    out = Path(args.out) if args.out else (Path(args.model) if Path(args.model).is_dir() else Path("runs") /
+                                           args.model.replace("/", "--")) / f"eval-{args.split}"
+    result = evaluate_checkpoint(cfg, out, split=args.split)
+    print(f"== {result['task']} | {args.model} | {args.split} split (n={result['n']})")
+    print(f"model     {format_scores(result['scores'])}")
+    for name, scores in result["baselines"].items():
+        scores = {k: v for k, v in scores.items() if k != "prediction"}
+        print(f"baseline  {format_scores(scores)}   ({name})")
+    print(f"wrote {out}/metrics.json and predictions")
+    return 0

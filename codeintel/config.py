@@ -1,0 +1,189 @@
+"""Typed run configuration: dataclasses, YAML files, dotted ``key=value`` overrides, validated up front.
+
+Precedence (later wins): dataclass defaults < the task card's ``defaults`` < ``--config FILE.yaml`` <
+``key=value`` arguments. The same schema serves the CLI, tests and notebooks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codeintel.errors import ConfigError, UnknownNameError
+
+
+@dataclass
+class DataConfig:
+    paths: list[str] = field(default_factory=list)
+    """Data files or directories; empty = the task card's default dataset."""
+    skip_bad_lines: bool = False
+    """Skip (and count) malformed jsonl lines instead of stopping at the first one."""
+    max_train_examples: int = 0
+    """Use at most this many training examples (0 = all)."""
+    max_eval_examples: int = 200
+    """Dev examples scored at each periodic evaluation (0 = all); the test split is always scored whole."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: float = 3.0
+    """Passes over the training data."""
+    max_steps: int = 0
+    """Stop after this many optimizer steps (0 = run all epochs)."""
+    lr: float = 5e-4
+    """Peak learning rate (AdamW, linear warm-up then linear decay)."""
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.1
+    """Fraction of the steps spent warming up."""
+    batch_tokens: int = 4096
+    """Token budget of a batch (padded tokens counted); batches are grouped by length."""
+    max_batch_size: int = 64
+    """Upper bound on examples per batch."""
+    grouping: str = "length"
+    """``length``: length-grouped batches with little padding; ``random``: shuffled fixed-size batches."""
+    grad_clip: float = 1.0
+    seed: int = 42
+    evals_per_epoch: int = 1
+    """Dev evaluations per epoch; the best checkpoint by the dev metric is kept."""
+    threads: int = 0
+    """torch threads (0 = torch's default)."""
+
+
+@dataclass
+class EvalConfig:
+    beam_size: int = 1
+    """Beam width for generation (CodeXGLUE uses 10)."""
+    batch_size: int = 32
+    threshold: float = 0.5
+    """Clone-detection decision threshold on P(clone)."""
+
+
+@dataclass
+class RunConfig:
+    model: str = "tiny-codet5"
+    """Registry name (``codeintel models``), hub id, or checkpoint directory."""
+    task: str = "summarization"
+    """Task card name or path to a card YAML."""
+    output_dir: str = ""
+    """Run directory (default ``runs/<task>-<model>``)."""
+    pretrained: bool = True
+    """Load published weights for hub backbones (False: random init from the config)."""
+    source_len: int = 0
+    """Max source tokens (0 = the card's, else the backbone's default)."""
+    target_len: int = 0
+    """Max target tokens for generation tasks (0 = the card's)."""
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        return _coerce(value, next(t for t in typing.get_args(tp) if t is not type(None)), key)
+    if origin is list:
+        items = value if isinstance(value, list) else [v for v in str(value).split(",") if v]
+        return [str(v) for v in items]
+    try:
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            low = str(value).lower()
+            if low in ("true", "1", "yes", "on"):
+                return True
+            if low in ("false", "0", "no", "off"):
+                return False
+            raise ValueError(value)
+        if tp is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return tp(float(value)) if tp is int and isinstance(value, str) and "e" in value.lower() else tp(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}={value!r}: expected {getattr(tp, '__name__', tp)}.") from None
+
+
+def _fields(obj: Any) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(obj)}
+
+
+def set_key(cfg: RunConfig, key: str, value: Any) -> None:
+    """Set a dotted key (``train.lr``) with type coercion; unknown keys fail with a suggestion."""
+    obj, parts = cfg, key.split(".")
+    for i, part in enumerate(parts):
+        fields = _fields(obj)
+        if part not in fields:
+            prefix = ".".join(parts[:i])
+            allowed = [f"{prefix}.{n}" if prefix else n for n in fields]
+            raise UnknownNameError("config key", key, allowed)
+        if i == len(parts) - 1:
+            if dataclasses.is_dataclass(getattr(obj, part)):
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{key} is a section; set its keys, e.g. {key}.{next(iter(_fields(getattr(obj, part))))}=...")
+                for k, v in value.items():
+                    set_key(cfg, f"{key}.{k}", v)
+            else:
+                hints = typing.get_type_hints(type(obj))
+                setattr(obj, part, _coerce(value, hints[part], key))
+        else:
+            obj = getattr(obj, part)
+
+
+def apply_mapping(cfg: RunConfig, mapping: dict[str, Any], prefix: str = "") -> None:
+    """Apply a (possibly nested) mapping of keys, e.g. a YAML file or a card's ``defaults``."""
+    for k, v in mapping.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            apply_mapping(cfg, v, f"{key}.")
+        else:
+            set_key(cfg, key, v)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} does not exist.")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p} must hold a mapping of config keys, not {type(data).__name__}.")
+    return data
+
+
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not key=value (e.g. train.lr=3e-4).")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+def to_dict(cfg: RunConfig) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def validate(cfg: RunConfig) -> None:
+    """Checks that need no heavy import, run before any work starts."""
+    t = cfg.train
+    checks = [
+        (t.epochs > 0 or t.max_steps > 0, "train.epochs or train.max_steps must be positive"),
+        (t.lr > 0, f"train.lr must be positive, got {t.lr}"),
+        (0 <= t.warmup_ratio < 1, f"train.warmup_ratio must be in [0, 1), got {t.warmup_ratio}"),
+        (t.batch_tokens > 0 and t.max_batch_size > 0, "train.batch_tokens and train.max_batch_size must be positive"),
+        (t.grouping in ("length", "random"), f"train.grouping must be 'length' or 'random', got {t.grouping!r}"),
+        (t.evals_per_epoch >= 1, "train.evals_per_epoch must be >= 1"),
+        (cfg.eval.beam_size >= 1, "eval.beam_size must be >= 1"),
+        (0 < cfg.eval.threshold < 1, f"eval.threshold must be in (0, 1), got {cfg.eval.threshold}"),
+        (cfg.source_len >= 0 and cfg.target_len >= 0, "source_len and target_len must be >= 0"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise ConfigError(msg + ".")

@@ -1,0 +1,240 @@
+"""Loaders for the standard local formats. Every error names the file, the line and the fix.
+
+- summarization: CodeXGLUE Code-Text jsonl (``code_tokens``/``docstring_tokens``), or jsonl with
+  ``code`` and ``summary`` / ``docstring``;
+- clone detection: a programs jsonl (``idx``+``func`` as BigCloneBench's ``data.jsonl``, or
+  ``index``+``code``) plus ``idx1 idx2 label`` pair lists;
+- clone retrieval: POJ-104 jsonl (``index``, ``label``, ``code``).
+
+A directory holds ``train``/``valid`` (or ``dev``)/``test`` files; a single file is split
+deterministically (by a hash of each example's id, or by label for retrieval).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codeintel.data.stdlib import first_sentence
+from codeintel.errors import DataError
+
+SPLITS = ("train", "valid", "test")
+_SPLIT_ALIASES = {"train": ("train",), "valid": ("valid", "dev", "validation"), "test": ("test",)}
+
+
+@dataclass
+class LoadReport:
+    """What loading skipped, so the CLI can say it."""
+
+    skipped_lines: int = 0
+    messages: list[str] = field(default_factory=list)
+
+
+def read_jsonl(path: Path, skip_bad: bool = False, report: LoadReport | None = None) -> list[dict]:
+    """Parse a jsonl file; a malformed line stops with its file:line, or is skipped and counted."""
+    if not path.is_file():
+        raise DataError(f"data file {path} does not exist.")
+    rows = []
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+            except ValueError as exc:
+                if not skip_bad:
+                    raise DataError(f"{path}:{lineno}: malformed JSON line ({exc}). Fix it, or pass "
+                                    "data.skip_bad_lines=true to skip and count bad lines.") from None
+                if report is not None:
+                    report.skipped_lines += 1
+                continue
+            row["__line"] = lineno
+            rows.append(row)
+    return rows
+
+
+def _field(row: dict, names: Sequence[str], path: Path) -> object:
+    for name in names:
+        if name in row and row[name] is not None:
+            return row[name]
+    raise DataError(f"{path}:{row.get('__line', '?')}: missing field; expected one of {list(names)}, "
+                    f"found {sorted(k for k in row if k != '__line')}.")
+
+
+def _hash_split(key: str, ratios: tuple[int, int] = (8, 9)) -> str:
+    bucket = int(hashlib.sha1(key.encode()).hexdigest(), 16) % 10
+    return "train" if bucket < ratios[0] else ("valid" if bucket < ratios[1] else "test")
+
+
+def _split_files(directory: Path, suffix: str) -> dict[str, Path]:
+    found = {}
+    for split, aliases in _SPLIT_ALIASES.items():
+        for alias in aliases:
+            if (directory / f"{alias}{suffix}").is_file():
+                found[split] = directory / f"{alias}{suffix}"
+                break
+    return found
+
+
+def _check_nonempty(splits: dict[str, list], what: str) -> dict[str, list]:
+    empty = [s for s in SPLITS if not splits.get(s)]
+    if empty:
+        sizes = ", ".join(f"{s}={len(splits.get(s, []))}" for s in SPLITS)
+        raise DataError(f"{what}: the {'/'.join(empty)} split is empty ({sizes}). Provide more examples or "
+                        "train/valid/test files.")
+    return splits
+
+
+# --------------------------------------------------------------------------- summarization
+
+def _summarization_row(row: dict, path: Path, idx: int) -> dict:
+    if "code_tokens" in row:
+        source = " ".join(row["code_tokens"])
+    else:
+        source = " ".join(str(_field(row, ("code", "func", "original_string"), path)).split())
+    if "summary" in row:
+        target = str(row["summary"])
+    elif "docstring_tokens" in row:
+        target = " ".join(row["docstring_tokens"])
+    else:
+        target = first_sentence(str(_field(row, ("docstring", "nl", "summary"), path)))
+    rid = str(row.get("id", row.get("idx", f"{path.stem}-{idx}")))
+    return {"id": rid, "source": source, "target": " ".join(target.split())}
+
+
+def load_summarization(paths: Sequence[str], skip_bad: bool = False,
+                       report: LoadReport | None = None) -> dict[str, list[dict]]:
+    """Splits of ``{id, source, target}`` from a directory, one file, or ``split=file`` arguments."""
+    files = _resolve_split_files(paths, ".jsonl")
+    splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    for split, path in files.items():
+        rows = read_jsonl(path, skip_bad, report)
+        exs = [_summarization_row(r, path, i) for i, r in enumerate(rows)]
+        if split == "all":
+            for ex in exs:
+                splits[_hash_split(ex["id"])].append(ex)
+        else:
+            splits[split].extend(exs)
+    return _check_nonempty(splits, ", ".join(map(str, files.values())))
+
+
+def _resolve_split_files(paths: Sequence[str], suffix: str) -> dict[str, Path]:
+    if not paths:
+        raise DataError("no data given: pass --data PATH (a directory with train/valid/test files, or one file).")
+    named = [p for p in paths if "=" in p and p.split("=", 1)[0] in ("train", "valid", "test")]
+    if named:
+        return {p.split("=", 1)[0]: Path(p.split("=", 1)[1]) for p in named}
+    if len(paths) == 1 and Path(paths[0]).is_dir():
+        found = _split_files(Path(paths[0]), suffix)
+        if set(found) != set(SPLITS):
+            raise DataError(f"{paths[0]} must hold train{suffix}, valid{suffix} (or dev{suffix}) and test{suffix}; "
+                            f"found {sorted(p.name for p in found.values()) or 'none'}.")
+        return found
+    if len(paths) == 1:
+        return {"all": Path(paths[0])}
+    raise DataError(f"got {len(paths)} data paths; pass one file, one directory, or train=/valid=/test= files.")
+
+
+# --------------------------------------------------------------------------- clone detection
+
+@dataclass
+class CloneDetectionData:
+    programs: dict[str, str]
+    pairs: dict[str, list[tuple[str, str, int]]]
+
+
+def _read_programs(path: Path, skip_bad: bool, report: LoadReport | None) -> dict[str, str]:
+    programs = {}
+    for row in read_jsonl(path, skip_bad, report):
+        key = str(_field(row, ("idx", "index", "id"), path))
+        programs[key] = str(_field(row, ("func", "code"), path))
+    if not programs:
+        raise DataError(f"{path} holds no programs.")
+    return programs
+
+
+def _read_pairs(path: Path, programs: dict[str, str], skip_bad: bool, report: LoadReport | None) -> list:
+    pairs = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            cols = line.split()
+            if not cols:
+                continue
+            problem = None
+            if len(cols) != 3:
+                problem = f"expected 'idx1 idx2 label', got {len(cols)} columns"
+            elif cols[0] not in programs or cols[1] not in programs:
+                missing = cols[0] if cols[0] not in programs else cols[1]
+                problem = f"program {missing!r} is not in the programs file"
+            elif not cols[2].lstrip("-").isdigit():
+                problem = f"label {cols[2]!r} is not an integer"
+            if problem:
+                if not skip_bad:
+                    raise DataError(f"{path}:{lineno}: {problem}. Fix it, or pass data.skip_bad_lines=true.")
+                if report is not None:
+                    report.skipped_lines += 1
+                continue
+            pairs.append((cols[0], cols[1], 0 if cols[2] == "0" else 1))  # CodeXGLUE: anything but 0 is a clone
+    return pairs
+
+
+def load_clone_detection(paths: Sequence[str], skip_bad: bool = False,
+                         report: LoadReport | None = None) -> CloneDetectionData:
+    """Programs + pair lists: a BigCloneBench directory, or a programs jsonl and one or more pair files."""
+    if len(paths) == 1 and Path(paths[0]).is_dir():
+        d = Path(paths[0])
+        jsonl = [p for p in sorted(d.glob("*.jsonl"))]
+        pair_files = [str(p) for p in sorted(d.glob("*.txt"))]
+        paths = [str(p) for p in jsonl] + pair_files
+    jsonls = [Path(p) for p in paths if p.endswith(".jsonl")]
+    others = [Path(p) for p in paths if not p.endswith(".jsonl")]
+    if len(jsonls) != 1 or not others:
+        raise DataError("clone detection needs one programs .jsonl and pair list(s) (idx1 idx2 label), e.g. "
+                        "--data data.jsonl train.txt valid.txt test.txt, or a directory holding them.")
+    programs = _read_programs(jsonls[0], skip_bad, report)
+    pairs: dict[str, list] = {s: [] for s in SPLITS}
+    by_name = {}
+    for p in others:
+        split = next((s for s, al in _SPLIT_ALIASES.items() if p.stem in al), None)
+        by_name.setdefault(split, []).append(p)
+    if set(by_name) >= set(SPLITS):
+        for s in SPLITS:
+            for p in by_name[s]:
+                pairs[s].extend(_read_pairs(p, programs, skip_bad, report))
+    else:
+        for p in others:
+            for pair in _read_pairs(p, programs, skip_bad, report):
+                pairs[_hash_split(f"{pair[0]}\t{pair[1]}")].append(pair)
+    _check_nonempty(pairs, ", ".join(map(str, others)))
+    return CloneDetectionData(programs, pairs)
+
+
+# --------------------------------------------------------------------------- clone retrieval
+
+def load_clone_retrieval(paths: Sequence[str], skip_bad: bool = False,
+                         report: LoadReport | None = None) -> dict[str, list[dict]]:
+    """Splits of ``{id, code, label}``; a single file is split by label (50/25/25 of the sorted labels)."""
+    files = _resolve_split_files(paths, ".jsonl")
+    splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    for split, path in files.items():
+        rows = []
+        for i, row in enumerate(read_jsonl(path, skip_bad, report)):
+            rows.append({"id": str(row.get("index", row.get("idx", i))), "code": str(_field(row, ("code", "func"), path)),
+                         "label": str(_field(row, ("label",), path))})
+        if split != "all":
+            splits[split].extend(rows)
+            continue
+        labels = sorted({r["label"] for r in rows}, key=lambda x: (len(x), x))
+        if len(labels) < 3:
+            raise DataError(f"{path}: clone retrieval needs at least 3 labels to split by label; found {len(labels)}.")
+        n_train, n_valid = max(1, len(labels) // 2), max(1, len(labels) // 4)
+        assign = {lab: "train" if i < n_train else ("valid" if i < n_train + n_valid else "test")
+                  for i, lab in enumerate(labels)}
+        for r in rows:
+            splits[assign[r["label"]]].append(r)
+    return _check_nonempty(splits, ", ".join(map(str, files.values())))

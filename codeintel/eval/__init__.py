@@ -1,0 +1,1 @@
+"""Evaluation: CodeXGLUE-exact metrics (``metrics``) and the evaluation loop (``harness``)."""

@@ -1,0 +1,90 @@
+"""The evaluation loop shared by ``codeintel train`` (dev and test) and ``codeintel evaluate``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from codeintel.config import RunConfig
+from codeintel.data.loaders import LoadReport
+from codeintel.errors import DataError
+
+
+def lengths_for(cfg: RunConfig, card, loaded) -> tuple[int, int]:
+    """Source/target lengths: the config's, else the card's, else the backbone's defaults."""
+    from codeintel.backbones.table import BACKBONES
+
+    spec = BACKBONES.get(loaded.spec_name or "")
+    src = cfg.source_len or card.source_len or (spec.source_len if spec else 256)
+    tgt = cfg.target_len or card.target_len or (spec.target_len if spec else 128)
+    return src, tgt
+
+
+def build_task(cfg: RunConfig, card, loaded):
+    from codeintel.tasks.common import make_task
+
+    task = make_task(card, loaded.tokenizer, *lengths_for(cfg, card, loaded))
+    if card.type == "clone-detection":
+        task.threshold = cfg.eval.threshold
+    return task
+
+
+def load_splits(task, cfg: RunConfig, echo) -> dict[str, Any]:
+    report = LoadReport()
+    raw = task.load(list(cfg.data.paths), cfg.data.skip_bad_lines, report)
+    if report.skipped_lines:
+        echo(f"warning: skipped {report.skipped_lines} malformed line(s) (data.skip_bad_lines=true)")
+    return raw
+
+
+def evaluate_split(task, model, prepared, cfg: RunConfig, progress: bool = False) -> tuple[dict, Any]:
+    """Scores and raw predictions of ``model`` on one prepared split."""
+    preds = task.predict(model, prepared, beam_size=cfg.eval.beam_size, batch_size=cfg.eval.batch_size,
+                         progress=progress)
+    return task.score(preds, prepared.rows), preds
+
+
+def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo=print) -> dict[str, Any]:
+    """``codeintel evaluate``: score a checkpoint on one split, write ``metrics.json`` and predictions."""
+    import torch
+
+    from codeintel.backbones.loading import load_model
+    from codeintel.tasks.cards import load_task
+
+    torch.manual_seed(cfg.train.seed)
+    loaded = load_model(cfg.model)
+    card = load_task(cfg.task or loaded.task)
+    if card.type != loaded.task:
+        from codeintel.errors import ConfigError
+
+        raise ConfigError(f"{cfg.model} is a {loaded.task!r} checkpoint but task {card.name!r} is {card.type!r}.")
+    task = build_task(cfg, card, loaded)
+    raw = load_splits(task, cfg, echo)
+    if split == "all":
+        rows = [r for s in ("train", "valid", "test") for r in raw[s]]
+    elif split in raw:
+        rows = raw[split]
+    else:
+        raise DataError(f"unknown split {split!r}; use train, valid, test or all.")
+    t0 = time.perf_counter()
+    prepared = task.prepare(rows)
+    scores, preds = evaluate_split(task, loaded.model, prepared, cfg, progress=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    task.write_predictions(out_dir, preds, rows)
+    result = {"task": card.name, "model": cfg.model, "split": split, "n": len(rows), "scores": scores,
+              "baselines": task.baselines(raw) if split == "test" else {},
+              "seconds": round(time.perf_counter() - t0, 2)}
+    write_json(out_dir / "metrics.json", result)
+    return result
+
+
+def write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n")
+    tmp.replace(path)
+
+
+def format_scores(scores: dict[str, float]) -> str:
+    return "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in scores.items())

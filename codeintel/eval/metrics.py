@@ -1,0 +1,179 @@
+"""The metric family: each metric is a plain function, registered by name, and exposed as an
+``evaluate`` module under the hub's ``eval/`` folder (loadable offline from that local path).
+
+All of them reproduce the official CodeXGLUE evaluators where one exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from codeintel.errors import UnknownNameError
+from codeintel.eval.bleu import smoothed_bleu
+
+
+def exact_match(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """CodeXGLUE exact match (× 100): whitespace-token sequences equal."""
+    _same_length(predictions, references)
+    return 100.0 * float(np.mean([p.split() == r.split() for p, r in zip(predictions, references, strict=True)]))
+
+
+def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
+
+
+def rouge_l(predictions: Sequence[str], references: Sequence[str | Sequence[str]], beta: float = 1.2) -> float:
+    """ROUGE-L (× 100) as coco-caption's ``Rouge`` scorer, used for code summarization (NeuralCodeSum):
+    lower-cased whitespace tokens, LCS precision and recall (each the max over references),
+    F = (1 + β²)·P·R / (R + β²·P) with β = 1.2, averaged over examples.
+    """
+    _same_length(predictions, references)
+    scores = []
+    for pred, refs in zip(predictions, references, strict=True):
+        refs = [refs] if isinstance(refs, str) else refs
+        cand = pred.lower().split()
+        precs, recs = [], []
+        for ref in refs:
+            toks = ref.lower().split()
+            lcs = _lcs(cand, toks)
+            precs.append(lcs / len(cand) if cand else 0.0)
+            recs.append(lcs / len(toks) if toks else 0.0)
+        p, r = max(precs), max(recs)
+        scores.append((1 + beta**2) * p * r / (r + beta**2 * p) if p > 0 and r > 0 else 0.0)
+    return 100.0 * float(np.mean(scores))
+
+
+def accuracy(predictions: Sequence, references: Sequence) -> float:
+    """Fraction of predictions equal to their reference."""
+    _same_length(predictions, references)
+    return float(np.mean([p == r for p, r in zip(predictions, references, strict=True)]))
+
+
+def precision_recall_f1(predictions: Sequence[int], references: Sequence[int]) -> dict[str, float]:
+    """Binary precision, recall and F1 of class 1, as sklearn's ``average='binary'`` in CodeXGLUE's
+    BigCloneBench evaluator (0 where the denominator is 0, as sklearn's ``zero_division`` default)."""
+    _same_length(predictions, references)
+    pred = np.asarray(predictions).astype(bool)
+    gold = np.asarray(references).astype(bool)
+    tp = int(np.sum(pred & gold))
+    fp, fn = int(np.sum(pred & ~gold)), int(np.sum(~pred & gold))
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": p, "recall": r, "f1": f1}
+
+
+def map_at_r(predictions: Mapping[str, Sequence[str]], answers: Mapping[str, Sequence[str]]) -> float:
+    """MAP@R exactly as CodeXGLUE's POJ-104 evaluator: for each query, walk its ranked list of R items;
+    at each relevant rank k add hits/k; divide by R (not by the hits); mean over queries, 4 decimals.
+
+    Args:
+        predictions: query id -> ranked list of exactly R other ids.
+        answers: query id -> the R ids with the same label.
+    """
+    scores = []
+    for key, relevant in answers.items():
+        if key not in predictions:
+            raise ValueError(f"no prediction for index {key}")
+        ranked = predictions[key]
+        if len(ranked) != len(relevant):
+            raise ValueError(f"index {key}: ranked list has {len(ranked)} items, R is {len(relevant)}")
+        rel = set(relevant)
+        hits, precisions = 0, []
+        for k, item in enumerate(ranked):
+            if item in rel:
+                hits += 1
+                precisions.append(hits / (k + 1))
+        scores.append(sum(precisions) / len(relevant))
+    return round(float(np.mean(scores)), 4)
+
+
+def map_at_r_from_embeddings(embeddings: np.ndarray, labels: Sequence) -> float:
+    """MAP@R of programs ranked by cosine similarity (self excluded), R = same-label count − 1."""
+    emb = np.asarray(embeddings, dtype=np.float64)
+    emb = emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
+    sims = emb @ emb.T
+    np.fill_diagonal(sims, -np.inf)
+    return map_at_r(*rank_by_scores(sims, labels))
+
+
+def rank_by_scores(scores: np.ndarray, labels: Sequence) -> tuple[dict, dict]:
+    labels = [str(x) for x in labels]
+    ids = [str(i) for i in range(len(labels))]
+    predictions, answers = {}, {}
+    for i, lab in enumerate(labels):
+        relevant = [ids[j] for j in range(len(labels)) if j != i and labels[j] == lab]
+        if not relevant:
+            continue
+        order = np.argsort(-scores[i], kind="stable")
+        order = order[order != i][: len(relevant)]
+        predictions[ids[i]] = [ids[j] for j in order]
+        answers[ids[i]] = relevant
+    return predictions, answers
+
+
+def mrr(scores: np.ndarray, gold: Sequence[int] | None = None, cutoff: int = 1000) -> float:
+    """Mean reciprocal rank, as GraphCodeBERT's code-search evaluation: candidates sorted by score
+    (stable, descending), the gold's rank counted within the top ``cutoff`` (0 beyond it).
+
+    Args:
+        scores: (queries, candidates) similarity matrix.
+        gold: index of each query's correct candidate (default: the diagonal).
+    """
+    scores = np.asarray(scores)
+    gold = np.arange(scores.shape[0]) if gold is None else np.asarray(gold)
+    ranks = []
+    for row, g in zip(scores, gold, strict=True):
+        order = np.argsort(-row, kind="stable")[:cutoff]
+        pos = np.nonzero(order == g)[0]
+        ranks.append(1.0 / (pos[0] + 1) if len(pos) else 0.0)
+    return float(np.mean(ranks))
+
+
+def _same_length(a: Sequence, b: Sequence) -> None:
+    if len(a) != len(b):
+        raise ValueError(f"{len(a)} predictions but {len(b)} references")
+    if len(a) == 0:
+        raise ValueError("no predictions to score")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    fn: Callable
+    description: str
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("smoothed_bleu", smoothed_bleu, "CodeXGLUE smoothed sentence BLEU-4 × 100 (Code-Text evaluator)"),
+        Metric("exact_match", exact_match, "whitespace-token exact match × 100"),
+        Metric("rouge_l", rouge_l, "ROUGE-L F (β=1.2, coco-caption) × 100"),
+        Metric("accuracy", accuracy, "fraction correct"),
+        Metric("precision_recall_f1", precision_recall_f1, "binary P/R/F1 (BigCloneBench evaluator)"),
+        Metric("map_at_r", map_at_r, "MAP@R (POJ-104 evaluator)"),
+        Metric("mrr", mrr, "mean reciprocal rank (code search)"),
+    ]
+}
+
+
+def get_metric(name: str) -> Metric:
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise UnknownNameError("metric", name, METRICS) from None
+
+
+def compute_metric(name: str, *args, **kwargs):
+    """Compute a registered metric by name, e.g. ``compute_metric("smoothed_bleu", preds, refs)``."""
+    return get_metric(name).fn(*args, **kwargs)

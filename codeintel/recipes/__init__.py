@@ -1,0 +1,1 @@
+"""Training recipes: explicit loops, read top to bottom."""

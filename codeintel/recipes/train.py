@@ -1,0 +1,134 @@
+"""The training recipe: one loop, read top to bottom, shared by every task.
+
+Length-grouped token-budget batches, AdamW with linear warm-up/decay, a progress bar with loss,
+throughput and time left, periodic dev evaluation, the best checkpoint kept by the card's selection
+metric (written atomically), and a final test evaluation of the reloaded best checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from codeintel.backbones.loading import load_model, save_model
+from codeintel.config import RunConfig, to_dict, validate
+from codeintel.eval.harness import build_task, evaluate_split, format_scores, load_splits, write_json
+from codeintel.recipes.batching import make_batches, padding_fraction
+from codeintel.tasks.cards import TaskCard
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def default_output_dir(cfg: RunConfig, card: TaskCard) -> Path:
+    model = Path(cfg.model).name if Path(cfg.model).exists() else cfg.model.replace("/", "--")
+    return Path("runs") / f"{card.name}-{model}"
+
+
+def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> dict[str, Any]:
+    """Fine-tune ``cfg.model`` on ``card``; returns (and writes) the run's metrics."""
+    import yaml
+    from tqdm.auto import tqdm
+
+    validate(cfg)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    seed_everything(cfg.train.seed)
+    out = Path(cfg.output_dir) if cfg.output_dir else default_output_dir(cfg, card)
+
+    # ---- model, task, data
+    loaded = load_model(cfg.model, card.type, pretrained=cfg.pretrained)
+    model = loaded.model
+    task = build_task(cfg, card, loaded)
+    raw = load_splits(task, cfg, echo)
+    if cfg.data.max_train_examples:
+        raw["train"] = raw["train"][: cfg.data.max_train_examples]
+    dev_rows = raw["valid"]
+    if cfg.data.max_eval_examples and len(dev_rows) > cfg.data.max_eval_examples:
+        keep = sorted(np.random.default_rng(cfg.train.seed).choice(len(dev_rows), cfg.data.max_eval_examples,
+                                                                     replace=False).tolist())
+        dev_rows = [dev_rows[i] for i in keep]
+    t_tok = time.perf_counter()
+    train_set, dev_set = task.prepare(raw["train"]), task.prepare(dev_rows)
+    echo(f"data: train={len(raw['train'])} valid={len(raw['valid'])} (dev subset {len(dev_rows)}) "
+         f"test={len(raw['test'])}  tokenized in {time.perf_counter() - t_tok:.1f}s")
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump({"task_card": card.path, **to_dict(cfg)}, sort_keys=False))
+
+    # ---- optimisation
+    batches_per_epoch = len(make_batches(train_set.lengths, cfg.train.batch_tokens, cfg.train.max_batch_size,
+                                         cfg.train.grouping, seed=cfg.train.seed))
+    total = cfg.train.max_steps or math.ceil(cfg.train.epochs * batches_per_epoch)
+    n_epochs = math.ceil(total / batches_per_epoch)
+    eval_every = max(1, batches_per_epoch // cfg.train.evals_per_epoch)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, eps=1e-8)
+    warmup = int(cfg.train.warmup_ratio * total)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
+    echo(f"model: {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable)  task: {card.name}  "
+         f"steps: {total} ({batches_per_epoch}/epoch)  selection: dev {card.select_by}")
+
+    # ---- loop
+    best, best_step, history, step, tokens, pad_frac = -math.inf, 0, [], 0, 0, []
+    t0 = time.perf_counter()
+    bar = tqdm(total=total, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
+    for epoch in range(n_epochs):
+        batches = make_batches(train_set.lengths, cfg.train.batch_tokens, cfg.train.max_batch_size,
+                               cfg.train.grouping, seed=cfg.train.seed + epoch)
+        pad_frac.append(padding_fraction(batches, train_set.lengths))
+        for idx in batches:
+            if step >= total:
+                break
+            model.train()
+            loss, n_tok = task.loss(model, task.collate(train_set, idx))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower train.lr.")
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
+            optim.step()
+            sched.step()
+            step, tokens = step + 1, tokens + n_tok
+            elapsed = time.perf_counter() - t0
+            bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{tokens / elapsed:.0f}", epoch=epoch + 1, refresh=False)
+            bar.update(1)
+            if step % eval_every == 0 or step == total:
+                scores, _ = evaluate_split(task, model, dev_set, cfg)
+                metric = scores[card.select_by]
+                history.append({"step": step, "epoch": epoch + 1, "loss": loss.item(), **scores})
+                improved = metric > best
+                if improved:
+                    best, best_step = metric, step
+                    save_model(loaded, out / "best", {"dev": scores, "step": step, "dropout": 0.1})
+                bar.write(f"step {step:>6}  dev {format_scores(scores)}{'  (best, saved)' if improved else ''}")
+    bar.close()
+    train_seconds = time.perf_counter() - t0
+
+    # ---- test: reload the best checkpoint, exactly as `codeintel evaluate` would
+    best_loaded = load_model(str(out / "best"))
+    test_task = build_task(cfg, card, best_loaded)
+    test_set = test_task.prepare(raw["test"])
+    test_scores, test_preds = evaluate_split(test_task, best_loaded.model, test_set, cfg, progress=progress)
+    test_task.write_predictions(out, test_preds, raw["test"])
+    result = {
+        "task": card.name, "model": cfg.model, "checkpoint": str(out / "best"),
+        "dev_best": {card.select_by: best, "step": best_step}, "test": test_scores,
+        "baselines": task.baselines(raw),
+        "train": {"steps": step, "seconds": round(train_seconds, 1), "tokens": tokens,
+                  "tokens_per_s": round(tokens / train_seconds, 1), "padding_fraction": round(float(np.mean(pad_frac)), 4),
+                  "examples": len(raw["train"])},
+        "history": history,
+    }
+    write_json(out / "metrics.json", result)
+    return result

@@ -1,0 +1,1 @@
+"""Tasks: YAML task cards, task heads, and the per-task data/loss/evaluation logic."""

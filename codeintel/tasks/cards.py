@@ -1,0 +1,92 @@
+"""Task cards: YAML files under the hub's ``tasks/`` folder. A user adds a task by adding a card.
+
+A card names its ``type`` (the Python task implementation it runs on), the data it reads by default,
+its lengths, its metrics (the first is the model-selection metric) and default config values::
+
+    name: summarization
+    type: summarization          # summarization | clone-detection | clone-retrieval
+    description: ...
+    data: stdlib                 # default data (a path relative to the card, or ``stdlib``)
+    source_len: 256
+    target_len: 32
+    metrics: [smoothed_bleu, rouge_l, exact_match]
+    defaults: {train: {epochs: 3}}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codeintel.errors import ConfigError, UnknownNameError
+from codeintel.hub import hub_path
+
+TASK_TYPES = {
+    "summarization": ("smoothed_bleu", "rouge_l", "exact_match"),
+    "clone-detection": ("f1", "precision", "recall"),
+    "clone-retrieval": ("map_at_r",),
+}
+
+
+@dataclass(frozen=True)
+class TaskCard:
+    name: str
+    type: str
+    description: str = ""
+    data: str | None = None
+    source_len: int = 0
+    target_len: int = 0
+    metrics: tuple[str, ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+
+    @property
+    def select_by(self) -> str:
+        return self.metrics[0]
+
+
+def _parse_card(path: Path) -> TaskCard:
+    from codeintel.config import load_yaml
+
+    raw = load_yaml(path)
+    for key in ("name", "type"):
+        if key not in raw:
+            raise ConfigError(f"task card {path} has no {key!r} field.")
+    if raw["type"] not in TASK_TYPES:
+        raise UnknownNameError("task type", raw["type"], TASK_TYPES, hint=f"(in {path})")
+    allowed_metrics = TASK_TYPES[raw["type"]]
+    metrics = tuple(raw.get("metrics") or allowed_metrics)
+    for m in metrics:
+        if m not in allowed_metrics:
+            raise UnknownNameError("metric", m, allowed_metrics, hint=f"(in {path}, for type {raw['type']})")
+    unknown = set(raw) - {"name", "type", "description", "data", "source_len", "target_len", "metrics", "defaults"}
+    if unknown:
+        raise ConfigError(f"task card {path} has unknown fields {sorted(unknown)}.")
+    data = raw.get("data")
+    if data and data != "stdlib" and not Path(data).is_absolute():
+        data = str((path.parent / data).resolve())
+    return TaskCard(name=raw["name"], type=raw["type"], description=raw.get("description", ""), data=data,
+                    source_len=int(raw.get("source_len") or 0), target_len=int(raw.get("target_len") or 0),
+                    metrics=metrics, defaults=raw.get("defaults") or {}, path=str(path))
+
+
+def all_cards() -> dict[str, TaskCard]:
+    """Every card under the hub's ``tasks/`` folder, by name."""
+    cards: dict[str, TaskCard] = {}
+    for path in sorted(hub_path("tasks").rglob("*.yaml")):
+        card = _parse_card(path)
+        if card.name in cards:
+            raise ConfigError(f"two task cards are named {card.name!r}: {cards[card.name].path} and {path}.")
+        cards[card.name] = card
+    return cards
+
+
+def load_task(name_or_path: str) -> TaskCard:
+    """A card by name (``summarization``) or by path to a YAML file."""
+    if name_or_path.endswith((".yaml", ".yml")):
+        return _parse_card(Path(name_or_path))
+    cards = all_cards()
+    if name_or_path not in cards:
+        raise UnknownNameError("task", name_or_path, cards, hint="Or pass the path of a task card (.yaml).")
+    return cards[name_or_path]

@@ -1,0 +1,41 @@
+"""What every task implementation shares: padding, the prepared-split record, and the factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@dataclass
+class Prepared:
+    """A tokenized split: ``items`` (what a batch indexes), their padded ``lengths``, and the raw rows."""
+
+    items: Any
+    lengths: np.ndarray
+    rows: Any
+
+
+def pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, L) ids padded with ``pad_id`` and the matching attention mask."""
+    longest = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), longest), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[i, : len(s)] = 1
+    return ids, mask
+
+
+def make_task(card, tokenizer, source_len: int, target_len: int):
+    """The task implementation a card's ``type`` names."""
+    if card.type == "summarization":
+        from codeintel.tasks.summarization import SummarizationTask
+
+        return SummarizationTask(card, tokenizer, source_len, target_len)
+    from codeintel.tasks.clone import CloneDetectionTask, CloneRetrievalTask
+
+    cls = CloneDetectionTask if card.type == "clone-detection" else CloneRetrievalTask
+    return cls(card, tokenizer, source_len)

@@ -1,0 +1,95 @@
+"""Code summarization: sequence-to-sequence training, generation, CodeXGLUE smoothed BLEU-4."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from codeintel.data.cache import tokenize_cached
+from codeintel.data.loaders import LoadReport, load_summarization
+from codeintel.eval import metrics
+from codeintel.tasks.common import Prepared, pad
+
+
+class SummarizationTask:
+    """Code -> natural-language summary."""
+
+    def __init__(self, card, tokenizer, source_len: int, target_len: int) -> None:
+        self.card, self.tok = card, tokenizer
+        self.source_len, self.target_len = source_len, target_len
+
+    def load(self, paths: list[str], skip_bad: bool, report: LoadReport) -> dict[str, list[dict]]:
+        if not paths and self.card.data == "stdlib":
+            from codeintel.data.stdlib import default_stdlib_dir
+
+            paths = [str(default_stdlib_dir())]
+        elif not paths and self.card.data:
+            paths = [self.card.data]
+        return load_summarization(paths, skip_bad, report)
+
+    def prepare(self, rows: list[dict]) -> Prepared:
+        src = tokenize_cached([r["source"] for r in rows], self.tok, self.source_len)["input_ids"]
+        tgt = tokenize_cached([r["target"] for r in rows], self.tok, self.target_len, append_eos=True)["input_ids"]
+        items = list(zip(src, tgt, strict=True))
+        lengths = np.array([len(s) + len(t) for s, t in items])
+        return Prepared(items, lengths, rows)
+
+    def collate(self, prepared: Prepared, idx: list[int]) -> dict[str, torch.Tensor]:
+        src = [prepared.items[i][0] for i in idx]
+        tgt = [prepared.items[i][1] for i in idx]
+        input_ids, attention_mask = pad(src, self.tok.pad_token_id)
+        labels, label_mask = pad(tgt, self.tok.pad_token_id)
+        labels[label_mask == 0] = -100
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+    @staticmethod
+    def loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        out = model(**batch)
+        return out.loss, int(batch["attention_mask"].sum() + (batch["labels"] != -100).sum())
+
+    @torch.no_grad()
+    def predict(self, model, prepared: Prepared, beam_size: int = 1, batch_size: int = 32,
+                progress: bool = False) -> list[str]:
+        """Generated summaries, in the order of ``prepared.rows`` (batched by source length)."""
+        from tqdm.auto import tqdm
+
+        model.eval()
+        order = np.argsort([-len(s) for s, _ in prepared.items], kind="stable")
+        out: list[str] = [""] * len(order)
+        for start in tqdm(range(0, len(order), batch_size), desc="generate", disable=not progress, leave=False):
+            idx = order[start : start + batch_size].tolist()
+            input_ids, attention_mask = pad([prepared.items[i][0] for i in idx], self.tok.pad_token_id)
+            gen = model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=self.target_len,
+                                 num_beams=beam_size, early_stopping=beam_size > 1, do_sample=False)
+            for i, text in zip(idx, self.tok.batch_decode(gen, skip_special_tokens=True), strict=True):
+                out[i] = " ".join(text.split())
+        return out
+
+    def score(self, predictions: list[str], rows: list[dict]) -> dict[str, float]:
+        refs = [r["target"] for r in rows]
+        ids = [r["id"] for r in rows]
+        scores = {"smoothed_bleu": metrics.smoothed_bleu(dict(zip(ids, predictions, strict=True)),
+                                                         dict(zip(ids, refs, strict=True))),
+                  "rouge_l": metrics.rouge_l(predictions, refs),
+                  "exact_match": metrics.exact_match(predictions, refs)}
+        return {k: scores[k] for k in self.card.metrics}
+
+    def baselines(self, splits: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+        """Trivial baselines on the test split: the most frequent training summary, always."""
+        common = Counter(r["target"] for r in splits["train"]).most_common(1)[0][0]
+        test = splits["test"]
+        return {"most_frequent_summary": {"prediction": common, **self.score([common] * len(test), test)}}
+
+    @staticmethod
+    def write_predictions(out_dir: Path, predictions: list[str], rows: list[dict]) -> None:
+        """``predictions.jsonl`` plus CodeXGLUE's ``test.output`` / ``test.gold`` (``id<TAB>text``)."""
+        import json
+
+        with (out_dir / "predictions.jsonl").open("w") as fh:
+            for r, p in zip(rows, predictions, strict=True):
+                fh.write(json.dumps({"id": r["id"], "prediction": p, "reference": r["target"]}) + "\n")
+        (out_dir / "test.output").write_text("".join(f"{r['id']}\t{p}\n" for r, p in zip(rows, predictions, strict=True)))
+        (out_dir / "test.gold").write_text("".join(f"{r['id']}\t{r['target']}\n" for r in rows))

@@ -1,0 +1,1 @@
+"""Tokenizers: the shipped byte-level BPE for the tiny presets (and, later, Tokompiler)."""

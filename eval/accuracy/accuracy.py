@@ -1,0 +1,13 @@
+"""codeintel's ``accuracy`` as an ``evaluate`` module: ``evaluate.load("<hub>/eval/accuracy")`` works offline."""
+
+import evaluate
+
+from codeintel.eval.evaluate_modules import compute_for, info_for
+
+
+class Accuracy(evaluate.Metric):
+    def _info(self):
+        return info_for("accuracy")
+
+    def _compute(self, predictions, references):
+        return compute_for("accuracy", predictions, references)
