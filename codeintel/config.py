@@ -57,6 +57,8 @@ class TrainConfig:
 class EvalConfig:
     beam_size: int = 1
     """Beam width for generation (CodeXGLUE uses 10)."""
+    no_repeat_ngram_size: int = 0
+    """Generation: forbid repeating any n-gram of this size (0 = off, as CodeXGLUE)."""
     batch_size: int = 32
     threshold: float = 0.5
     """Clone-detection decision threshold on P(clone)."""
@@ -121,7 +123,8 @@ def set_key(cfg: RunConfig, key: str, value: Any) -> None:
         if i == len(parts) - 1:
             if dataclasses.is_dataclass(getattr(obj, part)):
                 if not isinstance(value, dict):
-                    raise ConfigError(f"{key} is a section; set its keys, e.g. {key}.{next(iter(_fields(getattr(obj, part))))}=...")
+                    first = next(iter(_fields(getattr(obj, part))))
+                    raise ConfigError(f"{key} is a section; set its keys, e.g. {key}.{first}=...")
                 for k, v in value.items():
                     set_key(cfg, f"{key}.{k}", v)
             else:
@@ -181,6 +184,7 @@ def validate(cfg: RunConfig) -> None:
         (t.grouping in ("length", "random"), f"train.grouping must be 'length' or 'random', got {t.grouping!r}"),
         (t.evals_per_epoch >= 1, "train.evals_per_epoch must be >= 1"),
         (cfg.eval.beam_size >= 1, "eval.beam_size must be >= 1"),
+        (cfg.eval.no_repeat_ngram_size >= 0, "eval.no_repeat_ngram_size must be >= 0"),
         (0 < cfg.eval.threshold < 1, f"eval.threshold must be in (0, 1), got {cfg.eval.threshold}"),
         (cfg.source_len >= 0 and cfg.target_len >= 0, "source_len and target_len must be >= 0"),
     ]

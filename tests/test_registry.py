@@ -129,3 +129,30 @@ def test_plain_save_pretrained_directory_loads_as_backbone(tmp_path):
     loaded.tokenizer.save_pretrained(tmp_path / "plain")
     again = loading.load_model(str(tmp_path / "plain"), "summarization")
     assert type(again.model).__name__ == "T5ForConditionalGeneration"
+
+
+def test_codet5p_embedding_checkpoint_layout_loads_without_remote_code(tmp_path):
+    """A directory laid out like Salesforce/codet5p-110m-embedding (model_type codet5p_embedding, custom
+    auto_map, weights shared/encoder/proj) loads natively into CodeT5pEmbeddingModel."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from codeintel.backbones.table import TINY_T5
+
+    src = loading.load_model("tiny-codet5p-embedding", "clone-retrieval")
+    backbone = src.model.backbone
+    state = {k: v.contiguous() for k, v in backbone.state_dict().items() if k != "encoder.embed_tokens.weight"}
+    assert {"shared.weight", "proj.weight", "proj.bias"} <= set(state)
+    ckpt = tmp_path / "codet5p-110m-embedding"
+    ckpt.mkdir()
+    save_file(state, str(ckpt / "model.safetensors"), metadata={"format": "pt"})
+    config = {**TINY_T5, "model_type": "codet5p_embedding", "embed_dim": 64, "architectures": ["CodeT5pEmbeddingModel"],
+              "auto_map": {"AutoConfig": "configuration_codet5p_embedding.CodeT5pEmbeddingConfig",
+                           "AutoModel": "modeling_codet5p_embedding.CodeT5pEmbeddingModel"}}
+    (ckpt / "config.json").write_text(json.dumps(config))
+    src.tokenizer.save_pretrained(ckpt)
+    loaded = loading.load_model(str(ckpt), "clone-retrieval")
+    assert type(loaded.model.backbone).__name__ == "CodeT5pEmbeddingModel"
+    for k, v in state.items():
+        assert torch.equal(loaded.model.backbone.state_dict()[k], v), k

@@ -242,8 +242,9 @@ def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = 
         family, _ = _hub_backbone(src.ref, task)
         cls_name = backbone_class(family, task)
         if cls_name == "EncoderDecoderModel":
-            from codeintel.backbones import roberta
             from transformers import RobertaModel
+
+            from codeintel.backbones import roberta
 
             backbone = roberta.build_seq2seq(hub_call(RobertaModel.from_pretrained, src.ref), special_ids(tokenizer))
         else:

@@ -9,7 +9,8 @@ from codeintel.config import RunConfig, apply_mapping, load_yaml, parse_override
 
 def add_run_arguments(p: argparse.ArgumentParser, model_help: str) -> None:
     p.add_argument("--model", help=model_help)
-    p.add_argument("--task", help="task card name (summarization, clone-detection, clone-retrieval, ...) or a card .yaml")
+    p.add_argument("--task", help="task card name (summarization, clone-detection, clone-retrieval, ...) "
+                   "or the path of a card .yaml")
     p.add_argument("--data", nargs="+", metavar="PATH",
                    help="data file(s) or directory; default: the task card's dataset")
     p.add_argument("--config", metavar="FILE.yaml", help="YAML file of config keys (see `codeintel train --help`)")
@@ -20,6 +21,10 @@ def resolve_config(args: argparse.Namespace, card_defaults: bool = True) -> tupl
     """defaults < card defaults < --config file < key=value < explicit flags; returns (config, card)."""
     from codeintel.tasks.cards import load_task
 
+    if args.data:  # `--data a b key=value`: nargs='+' swallows trailing overrides; give them back
+        moved = [d for d in args.data if "=" in d and d.split("=", 1)[0] not in ("train", "valid", "test")]
+        args.data = [d for d in args.data if d not in moved] or None
+        args.overrides = [*moved, *args.overrides]
     overrides = parse_overrides(args.overrides)
     file_cfg = load_yaml(args.config) if args.config else {}
     task_name = args.task or overrides.get("task") or file_cfg.get("task") or "summarization"

@@ -48,7 +48,8 @@ def tokenize_cached(texts: list[str], tokenizer, max_len: int, special_tokens: b
 
     def encode(batch: dict) -> dict:
         if append_eos:
-            ids = tokenizer(batch["text"], add_special_tokens=False, truncation=True, max_length=max_len - 1)["input_ids"]
+            enc = tokenizer(batch["text"], add_special_tokens=False, truncation=True, max_length=max_len - 1)
+            ids = enc["input_ids"]
             return {"input_ids": [x + [eos] for x in ids]}
         enc = tokenizer(batch["text"], add_special_tokens=special_tokens, truncation=True, max_length=max_len)
         return {"input_ids": enc["input_ids"]}

@@ -224,7 +224,8 @@ def load_clone_retrieval(paths: Sequence[str], skip_bad: bool = False,
     for split, path in files.items():
         rows = []
         for i, row in enumerate(read_jsonl(path, skip_bad, report)):
-            rows.append({"id": str(row.get("index", row.get("idx", i))), "code": str(_field(row, ("code", "func"), path)),
+            rows.append({"id": str(row.get("index", row.get("idx", i))),
+                         "code": str(_field(row, ("code", "func"), path)),
                          "label": str(_field(row, ("label",), path))})
         if split != "all":
             splits[split].extend(rows)

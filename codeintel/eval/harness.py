@@ -42,7 +42,7 @@ def load_splits(task, cfg: RunConfig, echo) -> dict[str, Any]:
 def evaluate_split(task, model, prepared, cfg: RunConfig, progress: bool = False) -> tuple[dict, Any]:
     """Scores and raw predictions of ``model`` on one prepared split."""
     preds = task.predict(model, prepared, beam_size=cfg.eval.beam_size, batch_size=cfg.eval.batch_size,
-                         progress=progress)
+                         no_repeat_ngram_size=cfg.eval.no_repeat_ngram_size, progress=progress)
     return task.score(preds, prepared.rows), preds
 
 

@@ -81,6 +81,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
 
     # ---- loop
     best, best_step, history, step, tokens, pad_frac = -math.inf, 0, [], 0, 0, []
+    train_seconds = 0.0  # optimisation time only: dev evaluations and checkpointing are not counted
     t0 = time.perf_counter()
     bar = tqdm(total=total, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
     for epoch in range(n_epochs):
@@ -90,6 +91,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
         for idx in batches:
             if step >= total:
                 break
+            t_step = time.perf_counter()
             model.train()
             loss, n_tok = task.loss(model, task.collate(train_set, idx))
             if not torch.isfinite(loss):
@@ -100,8 +102,9 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
             optim.step()
             sched.step()
             step, tokens = step + 1, tokens + n_tok
-            elapsed = time.perf_counter() - t0
-            bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{tokens / elapsed:.0f}", epoch=epoch + 1, refresh=False)
+            train_seconds += time.perf_counter() - t_step
+            bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{tokens / train_seconds:.0f}", epoch=epoch + 1,
+                            refresh=False)
             bar.update(1)
             if step % eval_every == 0 or step == total:
                 scores, _ = evaluate_split(task, model, dev_set, cfg)
@@ -111,22 +114,24 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
                 if improved:
                     best, best_step = metric, step
                     save_model(loaded, out / "best", {"dev": scores, "step": step, "dropout": 0.1})
-                bar.write(f"step {step:>6}  dev {format_scores(scores)}{'  (best, saved)' if improved else ''}")
+                line = f"step {step:>6}  dev {format_scores(scores)}{'  (best, saved)' if improved else ''}"
+                bar.write(line) if progress else echo(line, flush=True)
     bar.close()
-    train_seconds = time.perf_counter() - t0
+    wall_seconds = time.perf_counter() - t0
 
     # ---- test: reload the best checkpoint, exactly as `codeintel evaluate` would
-    best_loaded = load_model(str(out / "best"))
-    test_task = build_task(cfg, card, best_loaded)
-    test_set = test_task.prepare(raw["test"])
-    test_scores, test_preds = evaluate_split(test_task, best_loaded.model, test_set, cfg, progress=progress)
-    test_task.write_predictions(out, test_preds, raw["test"])
+    best_model = load_model(str(out / "best")).model
+    test_set = task.prepare(raw["test"])
+    test_scores, test_preds = evaluate_split(task, best_model, test_set, cfg, progress=progress)
+    task.write_predictions(out, test_preds, raw["test"])
     result = {
         "task": card.name, "model": cfg.model, "checkpoint": str(out / "best"),
         "dev_best": {card.select_by: best, "step": best_step}, "test": test_scores,
         "baselines": task.baselines(raw),
-        "train": {"steps": step, "seconds": round(train_seconds, 1), "tokens": tokens,
-                  "tokens_per_s": round(tokens / train_seconds, 1), "padding_fraction": round(float(np.mean(pad_frac)), 4),
+        "train": {"steps": step, "seconds": round(train_seconds, 1), "wall_seconds": round(wall_seconds, 1),
+                  "tokens": tokens,
+                  "tokens_per_s": round(tokens / train_seconds, 1),
+                  "padding_fraction": round(float(np.mean(pad_frac)), 4),
                   "examples": len(raw["train"])},
         "history": history,
     }

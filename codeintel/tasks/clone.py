@@ -175,4 +175,5 @@ class CloneRetrievalTask:
         with (out_dir / "predictions.jsonl").open("w") as fh:
             for i, r in enumerate(rows):
                 if str(i) in preds:
-                    fh.write(json.dumps({"index": r["id"], "answers": [rows[int(j)]["id"] for j in preds[str(i)]]}) + "\n")
+                    answers = [rows[int(j)]["id"] for j in preds[str(i)]]
+                    fh.write(json.dumps({"index": r["id"], "answers": answers}) + "\n")

@@ -52,7 +52,7 @@ class SummarizationTask:
 
     @torch.no_grad()
     def predict(self, model, prepared: Prepared, beam_size: int = 1, batch_size: int = 32,
-                progress: bool = False) -> list[str]:
+                no_repeat_ngram_size: int = 0, progress: bool = False) -> list[str]:
         """Generated summaries, in the order of ``prepared.rows`` (batched by source length)."""
         from tqdm.auto import tqdm
 
@@ -63,7 +63,8 @@ class SummarizationTask:
             idx = order[start : start + batch_size].tolist()
             input_ids, attention_mask = pad([prepared.items[i][0] for i in idx], self.tok.pad_token_id)
             gen = model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=self.target_len,
-                                 num_beams=beam_size, early_stopping=beam_size > 1, do_sample=False)
+                                 num_beams=beam_size, early_stopping=beam_size > 1, do_sample=False,
+                                 no_repeat_ngram_size=no_repeat_ngram_size)
             for i, text in zip(idx, self.tok.batch_decode(gen, skip_special_tokens=True), strict=True):
                 out[i] = " ".join(text.split())
         return out
@@ -91,5 +92,6 @@ class SummarizationTask:
         with (out_dir / "predictions.jsonl").open("w") as fh:
             for r, p in zip(rows, predictions, strict=True):
                 fh.write(json.dumps({"id": r["id"], "prediction": p, "reference": r["target"]}) + "\n")
-        (out_dir / "test.output").write_text("".join(f"{r['id']}\t{p}\n" for r, p in zip(rows, predictions, strict=True)))
+        pairs = zip(rows, predictions, strict=True)
+        (out_dir / "test.output").write_text("".join(f"{r['id']}\t{p}\n" for r, p in pairs))
         (out_dir / "test.gold").write_text("".join(f"{r['id']}\t{r['target']}\n" for r in rows))

@@ -1,4 +1,4 @@
-"""codeintel's ``accuracy`` as an ``evaluate`` module: ``evaluate.load("<hub>/eval/accuracy")`` works offline."""
+"""codeintel's ``accuracy`` as an ``evaluate`` module (offline, from a local path)."""
 
 import evaluate
 

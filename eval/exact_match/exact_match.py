@@ -1,4 +1,4 @@
-"""codeintel's ``exact_match`` as an ``evaluate`` module: ``evaluate.load("<hub>/eval/exact_match")`` works offline."""
+"""codeintel's ``exact_match`` as an ``evaluate`` module (offline, from a local path)."""
 
 import evaluate
 

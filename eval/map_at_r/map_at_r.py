@@ -1,4 +1,4 @@
-"""codeintel's ``map_at_r`` as an ``evaluate`` module: ``evaluate.load("<hub>/eval/map_at_r")`` works offline."""
+"""codeintel's ``map_at_r`` as an ``evaluate`` module (offline, from a local path)."""
 
 import evaluate
 

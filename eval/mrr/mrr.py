@@ -1,4 +1,4 @@
-"""codeintel's ``mrr`` as an ``evaluate`` module: ``evaluate.load("<hub>/eval/mrr")`` works offline."""
+"""codeintel's ``mrr`` as an ``evaluate`` module (offline, from a local path)."""
 
 import evaluate
 

@@ -1,4 +1,4 @@
-"""codeintel's ``precision_recall_f1`` as an ``evaluate`` module: ``evaluate.load("<hub>/eval/precision_recall_f1")`` works offline."""
+"""codeintel's ``precision_recall_f1`` as an ``evaluate`` module (offline, from a local path)."""
 
 import evaluate
 

@@ -1,4 +1,4 @@
-"""codeintel's ``rouge_l`` as an ``evaluate`` module: ``evaluate.load("<hub>/eval/rouge_l")`` works offline."""
+"""codeintel's ``rouge_l`` as an ``evaluate`` module (offline, from a local path)."""
 
 import evaluate
 

@@ -1,4 +1,4 @@
-"""codeintel's ``smoothed_bleu`` as an ``evaluate`` module: ``evaluate.load("<hub>/eval/smoothed_bleu")`` works offline."""
+"""codeintel's ``smoothed_bleu`` as an ``evaluate`` module (offline, from a local path)."""
 
 import evaluate
 
