@@ -82,7 +82,8 @@ def test_train_reload_evaluate_identical_and_reproducible(tmp_path, capsys):
         assert (run / f).exists(), f
     assert metrics["train"]["steps"] == 12
 
-    assert main(["evaluate", "--model", str(run / "best"), "--data", str(data), "source_len=48", "target_len=12"]) == 0
+    # the checkpoint remembers its card, data, lengths and decoding settings
+    assert main(["evaluate", "--model", str(run / "best")]) == 0
     again = json.loads((run / "best" / "eval-test" / "metrics.json").read_text())
     assert again["scores"] == metrics["test"]
     # CodeXGLUE files are scored identically by the id<TAB>text reader
@@ -102,8 +103,9 @@ def test_summarization_learns_beyond_the_trivial_baseline(tmp_path):
     """Getters and setters: the model must learn which verb and copy the attribute name."""
     data = _sum_data(tmp_path, 240)
     run = tmp_path / "learn"
-    assert main(["train", "--data", str(data), "--out", str(run), "--no-progress", "train.max_steps=80", "source_len=32",
-                 "target_len=8", "train.lr=3e-3", "train.batch_tokens=1024", "data.max_eval_examples=24"]) == 0
+    assert main(["train", "--data", str(data), "--out", str(run), "--no-progress", "train.max_steps=80",
+                 "source_len=32", "target_len=8", "train.lr=3e-3", "train.batch_tokens=1024",
+                 "data.max_eval_examples=24"]) == 0
     m = json.loads((run / "metrics.json").read_text())
     assert m["test"]["exact_match"] >= 90
     assert m["test"]["smoothed_bleu"] > m["baselines"]["most_frequent_summary"]["smoothed_bleu"] + 30
@@ -130,7 +132,7 @@ def test_clone_detection_on_gcj(shared_data, tmp_path, capsys):
     lines = [line.split("\t") for line in (run / "predictions.txt").read_text().splitlines()]
     assert [(a, b) for a, b, _ in lines] == [(a, b) for a, b, _ in test_pairs]
     assert {lab for _, _, lab in lines} <= {"0", "1"}
-    assert main(["evaluate", "--model", str(run / "best"), "--data", *data, "source_len=64"]) == 0
+    assert main(["evaluate", "--model", str(run / "best"), "--data", *data]) == 0
     again = json.loads((run / "best" / "eval-test" / "metrics.json").read_text())
     assert again["scores"] == metrics["test"]
 

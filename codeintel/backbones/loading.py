@@ -47,15 +47,14 @@ def resolve(name_or_dir: str) -> Source:
         return Source("dir", str(path), meta=meta)
     if name_or_dir in BACKBONES:
         return Source("spec", name_or_dir, spec=BACKBONES[name_or_dir])
-    looks_like_path = name_or_dir.startswith((".", "/", "~")) or os.sep in name_or_dir.rstrip(os.sep).split("/", 1)[-1]
+    looks_like_path = name_or_dir.startswith((".", "/", "~")) or name_or_dir.count("/") > 1
     if path.exists() or looks_like_path:
         raise CheckpointError(f"{name_or_dir} is not a directory. Pass a checkpoint directory, a registry name "
                               "(`codeintel models`) or a hub id such as Salesforce/codet5-small.")
     if name_or_dir.count("/") == 1:
         spec = next((s for s in BACKBONES.values() if s.hf_id == name_or_dir), None)
         return Source("hub", name_or_dir, spec=spec)
-    get_backbone(name_or_dir)  # raises UnknownNameError with suggestions
-    raise AssertionError("unreachable")
+    return Source("spec", name_or_dir, spec=get_backbone(name_or_dir))  # unknown: fails with suggestions
 
 
 def hub_call(fn, repo_id: str, *args, **kwargs):
@@ -173,20 +172,15 @@ def build_backbone(spec: BackboneSpec, task: str, tokenizer, pretrained: bool):
     return cls(config)
 
 
-def count_parameters(spec: BackboneSpec, task: str = "summarization") -> int:
-    """Parameters of a registry entry built from its config on the meta device (no memory, no download).
-
-    Tied weights count once, as in the published figures.
-    """
+def count_parameters(spec: BackboneSpec) -> int:
+    """Parameters of a registry entry's published architecture, built on the meta device (no memory, no
+    download). Tied weights count once, as in the published figures."""
     import torch
 
-    cls_name = backbone_class(spec.family, task if spec.family != "t5-embedding" else "clone-retrieval")
+    cls_name = {"roberta": "RobertaModel", "t5": "T5ForConditionalGeneration",
+                "t5-embedding": "CodeT5pEmbeddingModel"}[spec.family]
     with torch.device("meta"):
-        model = _classes()[cls_name](config_for(spec)) if cls_name != "EncoderDecoderModel" else None
-        if model is None:
-            from transformers import RobertaModel
-
-            model = RobertaModel(config_for(spec))
+        model = _classes()[cls_name](config_for(spec))
     return sum(p.numel() for p in model.parameters())
 
 

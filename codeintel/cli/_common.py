@@ -17,8 +17,13 @@ def add_run_arguments(p: argparse.ArgumentParser, model_help: str) -> None:
     p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides, e.g. train.lr=3e-4")
 
 
-def resolve_config(args: argparse.Namespace, card_defaults: bool = True) -> tuple[RunConfig, object]:
-    """defaults < card defaults < --config file < key=value < explicit flags; returns (config, card)."""
+def resolve_config(args: argparse.Namespace, checkpoint: dict | None = None) -> tuple[RunConfig, object]:
+    """defaults < card defaults < checkpoint settings < --config file < key=value < flags; returns (config, card).
+
+    ``checkpoint`` is a codeintel checkpoint's ``codeintel.json``: evaluating it reuses the task card,
+    lengths and decoding settings it was trained with unless they are overridden.
+    """
+    checkpoint = checkpoint or {}
     from codeintel.tasks.cards import load_task
 
     if args.data:  # `--data a b key=value`: nargs='+' swallows trailing overrides; give them back
@@ -27,11 +32,13 @@ def resolve_config(args: argparse.Namespace, card_defaults: bool = True) -> tupl
         args.overrides = [*moved, *args.overrides]
     overrides = parse_overrides(args.overrides)
     file_cfg = load_yaml(args.config) if args.config else {}
-    task_name = args.task or overrides.get("task") or file_cfg.get("task") or "summarization"
+    task_name = (args.task or overrides.get("task") or file_cfg.get("task") or checkpoint.get("card")
+                 or checkpoint.get("task") or "summarization")
     card = load_task(task_name)
     cfg = RunConfig()
-    if card_defaults:
-        apply_mapping(cfg, card.defaults)
+    apply_mapping(cfg, card.defaults)
+    apply_mapping(cfg, {k: checkpoint[k] for k in ("source_len", "target_len", "eval") if k in checkpoint})
+    cfg.data.paths = list(checkpoint.get("data", []))
     apply_mapping(cfg, file_cfg)
     for k, v in overrides.items():
         set_key(cfg, k, v)

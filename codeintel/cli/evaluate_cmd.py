@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from codeintel.cli._common import add_run_arguments, resolve_config
@@ -21,9 +22,11 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.model:
         raise ConfigError("evaluate needs --model DIR (a checkpoint written by `codeintel train`).")
-    cfg, card = resolve_config(args, card_defaults=True)
-    if not args.task:
-        cfg.task = ""
+    from codeintel.backbones.loading import META_FILE
+
+    meta_path = Path(args.model) / META_FILE
+    checkpoint = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    cfg, card = resolve_config(args, checkpoint)
     from codeintel.eval.harness import evaluate_checkpoint, format_scores
 
     out = Path(args.out) if args.out else (Path(args.model) if Path(args.model).is_dir() else Path("runs") /

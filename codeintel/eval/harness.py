@@ -55,7 +55,7 @@ def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo
 
     torch.manual_seed(cfg.train.seed)
     loaded = load_model(cfg.model)
-    card = load_task(cfg.task or loaded.task)
+    card = load_task(cfg.task)
     if card.type != loaded.task:
         from codeintel.errors import ConfigError
 

@@ -7,6 +7,7 @@ metric (written atomically), and a final test evaluation of the reloaded best ch
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import time
@@ -79,6 +80,11 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
     echo(f"model: {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable)  task: {card.name}  "
          f"steps: {total} ({batches_per_epoch}/epoch)  selection: dev {card.select_by}")
 
+    # what `codeintel evaluate` needs to score this checkpoint the same way
+    settings = {"card": cfg.task, "data": [str(Path(p).resolve()) for p in cfg.data.paths],
+                "source_len": task.source_len, "target_len": getattr(task, "target_len", 0),
+                "eval": dataclasses.asdict(cfg.eval), "dropout": 0.1}
+
     # ---- loop
     best, best_step, history, step, tokens, pad_frac = -math.inf, 0, [], 0, 0, []
     train_seconds = 0.0  # optimisation time only: dev evaluations and checkpointing are not counted
@@ -113,7 +119,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
                 improved = metric > best
                 if improved:
                     best, best_step = metric, step
-                    save_model(loaded, out / "best", {"dev": scores, "step": step, "dropout": 0.1})
+                    save_model(loaded, out / "best", {**settings, "dev": scores, "step": step})
                 line = f"step {step:>6}  dev {format_scores(scores)}{'  (best, saved)' if improved else ''}"
                 bar.write(line) if progress else echo(line, flush=True)
     bar.close()
