@@ -72,6 +72,8 @@ class RunConfig:
     """Task card name or path to a card YAML."""
     output_dir: str = ""
     """Run directory (default ``runs/<task>-<model>``)."""
+    device: str = "auto"
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
     pretrained: bool = True
     """Load published weights for hub backbones (False: random init from the config)."""
     source_len: int = 0
@@ -173,6 +175,17 @@ def to_dict(cfg: RunConfig) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
+def resolve_device(name: str):
+    """The torch device for ``device=auto|cpu|cuda[:N]``; asking for CUDA without one is a clear error."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={name} but torch sees no CUDA device; use device=cpu (or auto).")
+    return torch.device(name)
+
+
 def validate(cfg: RunConfig) -> None:
     """Checks that need no heavy import, run before any work starts."""
     t = cfg.train
@@ -187,6 +200,8 @@ def validate(cfg: RunConfig) -> None:
         (cfg.eval.no_repeat_ngram_size >= 0, "eval.no_repeat_ngram_size must be >= 0"),
         (0 < cfg.eval.threshold < 1, f"eval.threshold must be in (0, 1), got {cfg.eval.threshold}"),
         (cfg.source_len >= 0 and cfg.target_len >= 0, "source_len and target_len must be >= 0"),
+        (cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"),
+         f"device must be auto, cpu, cuda or cuda:N, got {cfg.device!r}"),
     ]
     for ok, msg in checks:
         if not ok:

@@ -51,10 +51,12 @@ def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo
     import torch
 
     from codeintel.backbones.loading import load_model
+    from codeintel.config import resolve_device
     from codeintel.tasks.cards import load_task
 
     torch.manual_seed(cfg.train.seed)
     loaded = load_model(cfg.model)
+    loaded.model.to(resolve_device(cfg.device))
     card = load_task(cfg.task)
     if card.type != loaded.task:
         from codeintel.errors import ConfigError

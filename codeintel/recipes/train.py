@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from codeintel.backbones.loading import load_model, save_model
-from codeintel.config import RunConfig, to_dict, validate
+from codeintel.config import RunConfig, resolve_device, to_dict, validate
 from codeintel.eval.harness import build_task, evaluate_split, format_scores, load_splits, write_json
 from codeintel.recipes.batching import make_batches, padding_fraction
 from codeintel.tasks.cards import TaskCard
@@ -47,8 +47,9 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
     out = Path(cfg.output_dir) if cfg.output_dir else default_output_dir(cfg, card)
 
     # ---- model, task, data
+    device = resolve_device(cfg.device)
     loaded = load_model(cfg.model, card.type, pretrained=cfg.pretrained)
-    model = loaded.model
+    model = loaded.model.to(device)
     task = build_task(cfg, card, loaded)
     raw = load_splits(task, cfg, echo)
     if cfg.data.max_train_examples:
@@ -77,7 +78,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
     warmup = int(cfg.train.warmup_ratio * total)
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
-    echo(f"model: {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable)  task: {card.name}  "
+    echo(f"model: {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable, {device})  task: {card.name}  "
          f"steps: {total} ({batches_per_epoch}/epoch)  selection: dev {card.select_by}")
 
     # what `codeintel evaluate` needs to score this checkpoint the same way
@@ -99,7 +100,8 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
                 break
             t_step = time.perf_counter()
             model.train()
-            loss, n_tok = task.loss(model, task.collate(train_set, idx))
+            batch = {k: v.to(device) for k, v in task.collate(train_set, idx).items()}
+            loss, n_tok = task.loss(model, batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower train.lr.")
             optim.zero_grad(set_to_none=True)
@@ -126,7 +128,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
     wall_seconds = time.perf_counter() - t0
 
     # ---- test: reload the best checkpoint, exactly as `codeintel evaluate` would
-    best_model = load_model(str(out / "best")).model
+    best_model = load_model(str(out / "best")).model.to(device)
     test_set = task.prepare(raw["test"])
     test_scores, test_preds = evaluate_split(task, best_model, test_set, cfg, progress=progress)
     task.write_predictions(out, test_preds, raw["test"])

@@ -30,14 +30,14 @@ def _default_paths(card, paths: list[str]) -> list[str]:
 
 
 @torch.no_grad()
-def _embed(fn, ids: list[list[int]], pad_id: int, batch_size: int) -> torch.Tensor:
-    """Run ``fn(input_ids, attention_mask)`` over programs in length-sorted batches; rows in input order."""
+def _embed(fn, ids: list[list[int]], pad_id: int, batch_size: int, device: torch.device) -> torch.Tensor:
+    """Run ``fn(input_ids, attention_mask)`` over programs in length-sorted batches; CPU rows in input order."""
     order = np.argsort([-len(x) for x in ids], kind="stable")
     out: list[torch.Tensor | None] = [None] * len(ids)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size].tolist()
         input_ids, mask = pad([ids[i] for i in idx], pad_id)
-        for i, v in zip(idx, fn(input_ids, mask), strict=True):
+        for i, v in zip(idx, fn(input_ids.to(device), mask.to(device)).cpu(), strict=True):
             out[i] = v
     return torch.stack(out)
 
@@ -80,12 +80,13 @@ class CloneDetectionTask:
         model.eval()
         prog, pairs = prepared.items["programs"], prepared.items["pairs"]
         keys = list(prog)
-        vecs = _embed(model.vectors, [prog[k] for k in keys], self.tok.pad_token_id, batch_size)
+        device = next(model.parameters()).device
+        vecs = _embed(model.vectors, [prog[k] for k in keys], self.tok.pad_token_id, batch_size, device)
         row = {k: i for i, k in enumerate(keys)}
         a = vecs[[row[p[0]] for p in pairs]]
         b = vecs[[row[p[1]] for p in pairs]]
-        probs = torch.softmax(model.head(torch.cat([a, b], dim=-1)), dim=-1)[:, 1]
-        return probs.tolist()
+        probs = torch.softmax(model.head(torch.cat([a, b], dim=-1).to(device)), dim=-1)[:, 1]
+        return probs.cpu().tolist()
 
     def score(self, probs: list[float], pairs: list) -> dict[str, float]:
         preds = [int(p > self.threshold) for p in probs]
@@ -144,7 +145,7 @@ class CloneRetrievalTask:
         """Multi-positive InfoNCE over the batch: same-label programs are positives, all others negatives."""
         vec = model(batch["input_ids"], batch["attention_mask"])                   # (B, D), unit norm
         sims = vec @ vec.T / self.temperature                                      # (B, B)
-        eye = torch.eye(len(vec), dtype=torch.bool)
+        eye = torch.eye(len(vec), dtype=torch.bool, device=vec.device)
         sims = sims.masked_fill(eye, float("-inf"))
         pos = (batch["labels"][:, None] == batch["labels"][None, :]) & ~eye
         log_prob = sims - torch.logsumexp(sims, dim=1, keepdim=True)
@@ -155,7 +156,8 @@ class CloneRetrievalTask:
     @torch.no_grad()
     def predict(self, model, prepared: Prepared, batch_size: int = 32, **_) -> np.ndarray:
         model.eval()
-        return _embed(model, prepared.items["ids"], self.tok.pad_token_id, batch_size).numpy()
+        device = next(model.parameters()).device
+        return _embed(model, prepared.items["ids"], self.tok.pad_token_id, batch_size, device).numpy()
 
     def score(self, embeddings: np.ndarray, rows: list[dict]) -> dict[str, float]:
         return {"map_at_r": metrics.map_at_r_from_embeddings(embeddings, [r["label"] for r in rows])}

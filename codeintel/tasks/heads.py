@@ -82,7 +82,7 @@ def save_head(model: nn.Module, path: Path) -> bool:
         return False
     from safetensors.torch import save_file
 
-    save_file({k: v.contiguous() for k, v in model.head.state_dict().items()}, str(path))
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()}, str(path))
     return True
 
 

@@ -62,6 +62,7 @@ class SummarizationTask:
         for start in tqdm(range(0, len(order), batch_size), desc="generate", disable=not progress, leave=False):
             idx = order[start : start + batch_size].tolist()
             input_ids, attention_mask = pad([prepared.items[i][0] for i in idx], self.tok.pad_token_id)
+            input_ids, attention_mask = input_ids.to(model.device), attention_mask.to(model.device)
             gen = model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=self.target_len,
                                  num_beams=beam_size, early_stopping=beam_size > 1, do_sample=False,
                                  no_repeat_ngram_size=no_repeat_ngram_size)
