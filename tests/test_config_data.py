@@ -197,3 +197,28 @@ def test_length_grouped_batches_cover_once_respect_budget_and_cut_padding():
     assert batches != make_batches(lengths, 2048, 64, seed=2)
     random = make_batches(lengths, 2048, 16, grouping="random", seed=1)
     assert padding_fraction(batches, lengths) < 0.1 < padding_fraction(random, lengths)
+
+
+def test_bigclonebench_directory_layout(tmp_path):
+    """CodeXGLUE BigCloneBench: data.jsonl + train.txt/valid.txt/test.txt; any non-zero label is a clone."""
+    d = tmp_path / "bcb"
+    d.mkdir()
+    _write(d / "data.jsonl", [json.dumps({"idx": str(i), "func": f"void f{i}() {{}}"}) for i in range(4)])
+    _write(d / "train.txt", ["0\t1\t1", "2\t3\t0"])
+    _write(d / "valid.txt", ["0\t2\t0"])
+    _write(d / "test.txt", ["1\t3\t-1", "1\t2\t0"])
+    data = loaders.load_clone_detection([str(d)])
+    assert data.pairs["train"] == [("0", "1", 1), ("2", "3", 0)]
+    assert data.pairs["valid"] == [("0", "2", 0)]
+    assert data.pairs["test"] == [("1", "3", 1), ("1", "2", 0)]
+    assert data.programs["3"] == "void f3() {}"
+
+
+def test_bpe_recipe_trains_a_tokenizer_with_roberta_specials(tmp_path):
+    from codeintel.tokenization.bpe import SPECIALS, train_code_bpe
+
+    tok = train_code_bpe(["def f(x):\n    return x + 1\n"] * 50, vocab_size=300, min_frequency=1)
+    assert [tok.token_to_id(s) for s in SPECIALS] == [0, 1, 2, 3, 4]
+    enc = tok.encode("return x")
+    assert enc.ids[0] == 0 and enc.ids[-1] == 2  # <s> ... </s>, as RoBERTa and CodeT5 tokenizers
+    assert tok.decode(enc.ids, skip_special_tokens=True) == "return x"

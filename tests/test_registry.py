@@ -107,11 +107,12 @@ def test_not_a_checkpoint_and_missing_dir(tmp_path):
         loading.load_model(str(tmp_path / "nope"))
 
 
-def test_hub_id_offline_gives_one_clear_error():
+@pytest.mark.parametrize("hub_id", ["Salesforce/codet5-small", "someone/unregistered-model"])
+def test_hub_id_offline_gives_one_clear_error(hub_id):
     with pytest.raises(HubError) as err:
-        loading.load_model("Salesforce/codet5-small")
+        loading.load_model(hub_id)
     msg = str(err.value)
-    assert "--model DIR" in msg and "huggingface-cli download" in msg
+    assert hub_id in msg and "--model DIR" in msg and "huggingface-cli download" in msg
 
 
 def test_task_mismatch_on_checkpoint(tmp_path):

@@ -151,14 +151,13 @@ def build_backbone(spec: BackboneSpec, task: str, tokenizer, pretrained: bool):
     from codeintel.backbones import roberta, t5
 
     cls_name = backbone_class(spec.family, task)
-    config = config_for(spec)
     if spec.family == "roberta":
         if pretrained and not spec.is_tiny:
             from transformers import RobertaModel
 
             encoder = hub_call(RobertaModel.from_pretrained, spec.hf_id)
         else:
-            encoder = roberta.build_encoder(config)
+            encoder = roberta.build_encoder(config_for(spec))
         return roberta.build_seq2seq(encoder, special_ids(tokenizer)) if cls_name == "EncoderDecoderModel" else encoder
     cls = _classes()[cls_name]
     if pretrained and not spec.is_tiny:
@@ -169,7 +168,7 @@ def build_backbone(spec: BackboneSpec, task: str, tokenizer, pretrained: bool):
             config = t5.embedding_config_from(json.loads(Path(cfg_file).read_text()), 256)
             return hub_call(cls.from_pretrained, spec.hf_id, config=config)
         return hub_call(cls.from_pretrained, spec.hf_id)
-    return cls(config)
+    return cls(config_for(spec))
 
 
 def count_parameters(spec: BackboneSpec) -> int:
@@ -184,15 +183,16 @@ def count_parameters(spec: BackboneSpec) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _hub_backbone(repo_id: str, task: str):
-    from transformers import AutoConfig
+def _hub_spec(repo_id: str) -> BackboneSpec:
+    """An ad-hoc table entry for a hub id that is not in the registry, its family read from config.json."""
+    from huggingface_hub import hf_hub_download
 
-    config = hub_call(AutoConfig.from_pretrained, repo_id)
-    family = MODEL_TYPE_FAMILY.get(config.model_type)
-    if family is None:
-        raise ConfigError(f"{repo_id} is a {config.model_type!r} model; codeintel supports the families "
-                          f"{sorted(set(MODEL_TYPE_FAMILY.values()))}.")
-    return family, config
+    config = json.loads(Path(hub_call(hf_hub_download, repo_id, "config.json")).read_text())
+    family = MODEL_TYPE_FAMILY.get(config.get("model_type"))
+    if family is None or config.get("model_type") == "encoder-decoder":
+        raise ConfigError(f"{repo_id} is a {config.get('model_type')!r} model; codeintel loads the model types "
+                          f"{sorted(k for k in MODEL_TYPE_FAMILY if k != 'encoder-decoder')}.")
+    return BackboneSpec(repo_id, family, repo_id, config, repo_id)
 
 
 # --------------------------------------------------------------------------- task models
@@ -225,27 +225,13 @@ def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = 
     if src.kind == "dir":
         return _load_dir(src, task)
     task = task or "summarization"
+    spec = src.spec or _hub_spec(src.ref)
+    if task not in spec.tasks:
+        raise ConfigError(f"{spec.name} has no head for {task!r}; it supports {', '.join(spec.tasks)}.")
     tokenizer = load_tokenizer(name_or_dir)
-    if src.spec is not None:
-        spec = src.spec
-        if task not in spec.tasks:
-            raise ConfigError(f"{spec.name} has no head for {task!r}; it supports {', '.join(spec.tasks)}.")
-        backbone = build_backbone(spec, task, tokenizer, pretrained)
-        family, spec_name = spec.family, spec.name
-    else:
-        family, _ = _hub_backbone(src.ref, task)
-        cls_name = backbone_class(family, task)
-        if cls_name == "EncoderDecoderModel":
-            from transformers import RobertaModel
-
-            from codeintel.backbones import roberta
-
-            backbone = roberta.build_seq2seq(hub_call(RobertaModel.from_pretrained, src.ref), special_ids(tokenizer))
-        else:
-            backbone = hub_call(_classes()[cls_name].from_pretrained, src.ref)
-        spec_name = None
-    model = wrap(backbone, family, task, tokenizer, dropout=dropout)
-    return Loaded(model, tokenizer, task, family, name_or_dir, spec_name)
+    backbone = build_backbone(spec, task, tokenizer, pretrained)
+    model = wrap(backbone, spec.family, task, tokenizer, dropout=dropout)
+    return Loaded(model, tokenizer, task, spec.family, name_or_dir, spec.name if src.spec else None)
 
 
 def _load_dir(src: Source, task: str | None) -> Loaded:

@@ -18,10 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codeintel.data.stdlib import first_sentence
+from codeintel.data.stdlib import SPLITS, first_sentence
 from codeintel.errors import DataError
 
-SPLITS = ("train", "valid", "test")
 _SPLIT_ALIASES = {"train": ("train",), "valid": ("valid", "dev", "validation"), "test": ("test",)}
 
 
