@@ -40,3 +40,7 @@ class DataError(CodeintelError):
 
 class CheckpointError(CodeintelError):
     """A directory that is not a usable checkpoint."""
+
+
+class TrainingError(CodeintelError):
+    """Training diverged or cannot continue."""

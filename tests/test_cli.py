@@ -78,7 +78,7 @@ def test_train_reload_evaluate_identical_and_reproducible(tmp_path, capsys):
     assert "smoothed_bleu=" in printed and "most_frequent_summary" in printed
     metrics = json.loads((run / "metrics.json").read_text())
     for f in ("config.yaml", "best/model.safetensors", "best/tokenizer.json", "best/codeintel.json",
-              "predictions.jsonl", "test.output", "test.gold"):
+              "predictions.jsonl", "test.output", "test.gold", "training.png"):
         assert (run / f).exists(), f
     assert metrics["train"]["steps"] == 12
 

@@ -45,9 +45,11 @@ def first_token_vector(model: RobertaModel, input_ids: torch.Tensor, attention_m
     return out.last_hidden_state[:, 0, :]
 
 
-def pooled_vector(model: RobertaModel, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """The pooler output (tanh(W·<s>)), (B, H): CodeXGLUE's POJ-104 representation."""
-    return model(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+def mean_vector(model: RobertaModel, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the last layer over real tokens, (B, H): the retrieval representation."""
+    hidden = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state   # (B, L, H)
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
 def pair_head(hidden: int, dropout: float) -> nn.Module:

@@ -19,8 +19,10 @@ import torch
 
 from codeintel.backbones.loading import load_model, save_model
 from codeintel.config import RunConfig, resolve_device, to_dict, validate
+from codeintel.errors import TrainingError
 from codeintel.eval.harness import build_task, evaluate_split, format_scores, load_splits, write_json
 from codeintel.recipes.batching import make_batches, padding_fraction
+from codeintel.recipes.plot import plot_history
 from codeintel.tasks.cards import TaskCard
 
 
@@ -87,7 +89,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
                 "eval": dataclasses.asdict(cfg.eval), "dropout": 0.1}
 
     # ---- loop
-    best, best_step, history, step, tokens, pad_frac = -math.inf, 0, [], 0, 0, []
+    best, best_step, history, step, tokens, pad_frac, losses = -math.inf, 0, [], 0, 0, [], []
     train_seconds = 0.0  # optimisation time only: dev evaluations and checkpointing are not counted
     t0 = time.perf_counter()
     bar = tqdm(total=total, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
@@ -102,22 +104,25 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
             model.train()
             batch = {k: v.to(device) for k, v in task.collate(train_set, idx).items()}
             loss, n_tok = task.loss(model, batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower train.lr.")
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise TrainingError(f"the loss became {loss_value} at step {step}; lower train.lr (now {cfg.train.lr}) "
+                                    f"or raise train.warmup_ratio. The best checkpoint so far is intact in {out}/best.")
             optim.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
             optim.step()
             sched.step()
             step, tokens = step + 1, tokens + n_tok
+            losses.append((step, loss_value))
             train_seconds += time.perf_counter() - t_step
-            bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{tokens / train_seconds:.0f}", epoch=epoch + 1,
+            bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tokens / train_seconds:.0f}", epoch=epoch + 1,
                             refresh=False)
             bar.update(1)
             if step % eval_every == 0 or step == total:
                 scores, _ = evaluate_split(task, model, dev_set, cfg)
                 metric = scores[card.select_by]
-                history.append({"step": step, "epoch": epoch + 1, "loss": loss.item(), **scores})
+                history.append({"step": step, "epoch": epoch + 1, "loss": loss_value, **scores})
                 improved = metric > best
                 if improved:
                     best, best_step = metric, step
@@ -144,4 +149,6 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
         "history": history,
     }
     write_json(out / "metrics.json", result)
+    baseline = next((b[card.select_by] for b in result["baselines"].values() if card.select_by in b), None)
+    plot_history(history, losses, card.select_by, baseline, out, f"{card.name} | {cfg.model}")
     return result

@@ -114,7 +114,7 @@ class CloneDetectionTask:
 class CloneRetrievalTask:
     """Find the other solutions of the same problem: embeddings ranked by cosine, MAP@R."""
 
-    temperature = 0.05
+    temperature = 0.1
     group = 4  # programs of one label placed together in a batch, so each anchor has positives
 
     def __init__(self, card, tokenizer, source_len: int) -> None:

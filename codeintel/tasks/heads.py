@@ -42,8 +42,10 @@ class PairClassifier(nn.Module):
 class Retriever(nn.Module):
     """Clone retrieval, POJ-104 style: one L2-normalised vector per program, ranked by cosine similarity.
 
-    RoBERTa: pooler output (CodeXGLUE's POJ-104 baseline); T5: mean of the encoder states;
-    CodeT5+ embedding: its own first-token projection.
+    RoBERTa and T5: the mean of the encoder's last layer over real tokens; CodeT5+ embedding: its own
+    first-token projection. (CodeXGLUE's POJ-104 baseline takes RoBERTa's pooler output; from a random
+    or lightly trained pooler its tanh saturates and the contrastive loss collapses every program onto
+    one point, so the mean is the default here.)
     """
 
     def __init__(self, backbone: nn.Module, family: str) -> None:
@@ -57,7 +59,7 @@ class Retriever(nn.Module):
         if self.family == "t5":
             vec = t5.mean_encoder_vector(self.backbone, input_ids, attention_mask)
         else:
-            vec = roberta.pooled_vector(self.backbone, input_ids, attention_mask)
+            vec = roberta.mean_vector(self.backbone, input_ids, attention_mask)
         return F.normalize(vec, dim=-1)
 
 
