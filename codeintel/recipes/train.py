@@ -91,8 +91,22 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
     # ---- loop
     best, best_step, history, step, tokens, pad_frac, losses = -math.inf, 0, [], 0, 0, [], []
     train_seconds = 0.0  # optimisation time only: dev evaluations and checkpointing are not counted
-    t0 = time.perf_counter()
     bar = tqdm(total=total, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
+
+    def dev_eval(epoch: int, loss_value: float | None) -> None:
+        """Score the dev subset; keep the checkpoint if it is the best so far (step 0 included)."""
+        nonlocal best, best_step
+        scores, _ = evaluate_split(task, model, dev_set, cfg)
+        history.append({"step": step, "epoch": epoch, "loss": loss_value, **scores})
+        improved = scores[card.select_by] > best
+        if improved:
+            best, best_step = scores[card.select_by], step
+            save_model(loaded, out / "best", {**settings, "dev": scores, "step": step})
+        line = f"step {step:>6}  dev {format_scores(scores)}{'  (best, saved)' if improved else ''}"
+        bar.write(line) if progress else echo(line, flush=True)
+
+    t0 = time.perf_counter()
+    dev_eval(0, None)  # the starting point: fine-tuning must beat it to replace it
     for epoch in range(n_epochs):
         batches = make_batches(train_set.lengths, cfg.train.batch_tokens, cfg.train.max_batch_size,
                                cfg.train.grouping, seed=cfg.train.seed + epoch)
@@ -120,15 +134,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
                             refresh=False)
             bar.update(1)
             if step % eval_every == 0 or step == total:
-                scores, _ = evaluate_split(task, model, dev_set, cfg)
-                metric = scores[card.select_by]
-                history.append({"step": step, "epoch": epoch + 1, "loss": loss_value, **scores})
-                improved = metric > best
-                if improved:
-                    best, best_step = metric, step
-                    save_model(loaded, out / "best", {**settings, "dev": scores, "step": step})
-                line = f"step {step:>6}  dev {format_scores(scores)}{'  (best, saved)' if improved else ''}"
-                bar.write(line) if progress else echo(line, flush=True)
+                dev_eval(epoch + 1, loss_value)
     bar.close()
     wall_seconds = time.perf_counter() - t0
 
