@@ -87,10 +87,16 @@ def shipped_tokenizer(name: str):
 
 def load_tokenizer(name_or_dir: str):
     """The tokenizer of a registry name, hub id or checkpoint directory."""
-    src = resolve(name_or_dir)
+    is_tokenizer_dir = (Path(name_or_dir) / "tokenizer_config.json").is_file()  # a tokenizer alone, no model
+    src = Source("dir", name_or_dir) if is_tokenizer_dir else resolve(name_or_dir)
     if src.kind == "dir":
         from transformers import AutoTokenizer
 
+        config = Path(src.ref) / "tokenizer_config.json"
+        if config.is_file() and json.loads(config.read_text()).get("tokenizer_class") == "TokompilerTokenizer":
+            from codeintel.tokenization.tokompiler_hf import TokompilerTokenizer
+
+            return TokompilerTokenizer.from_pretrained(src.ref)
         try:
             return AutoTokenizer.from_pretrained(src.ref)
         except (OSError, ValueError) as exc:

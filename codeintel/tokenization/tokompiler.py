@@ -1,0 +1,303 @@
+"""Tokompiler ("Scope is all you need", Kadosh et al. 2023): anonymize identifiers and literals by their
+syntactic role, lexicalize from the syntax tree, and map onto a small closed vocabulary.
+
+``tokompile(code, lang)`` is the whole pipeline::
+
+    int main(){ int r[2800+1]; }  ->  int func 252 ( ) { int arr 88 [ num 34 + num 842 ] ; }
+
+and returns the mapping back to the original names. Per-language rules are data (:data:`RULES`); one
+iterative walker applies them. Differences from the authors' code, each deliberate:
+
+- leaves outside the closed vocabulary that the paper would turn into ``[UNK]`` (preprocessor text,
+  include paths, labels) go to the ``str`` bucket, so nothing is lost and decoding is exact;
+- comments are dropped before anonymization (the paper lexicalizes them into mostly ``[UNK]`` words);
+- string and character literals are one unit each (the grammar wheels split them into quote/content
+  leaves); ``serial`` numbering is 0..N-1 in order of first appearance (the authors shuffle it);
+- more than 1,001 distinct names in one bucket raises :class:`TokompilerError` instead of returning
+  empty code.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+
+from codeintel.errors import CodeintelError
+from codeintel.structure.parsing import canonical, count_errors, parse
+
+BUCKETS = ("arg", "var", "arr", "func", "field", "type", "num", "char", "str")  # the authors' fill order
+MAX_ID = 1000
+
+
+class TokompilerError(CodeintelError):
+    """Input Tokompiler cannot represent (e.g. a bucket with more than 1,001 distinct names)."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How one language's syntax tree maps onto Tokompiler's buckets."""
+
+    context: dict[str, str]                      # node type -> context its descendants inherit
+    reset: frozenset[str]                        # node types whose descendants start with no context
+    by_type: dict[str, str]                      # leaf/atomic node type -> bucket, whatever the context
+    routed: frozenset[str] = frozenset({"identifier"})  # identifier-like types: bucket from the context
+    field_context: dict[tuple[str, str], str] = field(default_factory=dict)  # (parent type, field) -> context
+    atomic: frozenset[str] = frozenset()         # nodes emitted as one unit (string literals)
+    comments: frozenset[str] = frozenset({"comment"})
+    directives: frozenset[str] = frozenset()     # node types whose text is split into directive words
+    directive_comment: str = ""                  # comments starting with this are directives (Fortran !$omp)
+    lowercase: bool = False
+
+
+_C = Rules(
+    context={"array_declarator": "arr", "parameter_list": "args", "parameter_declaration": "args",
+             "call_expression": "func", "function_declarator": "func"},
+    reset=frozenset({"argument_list", "field_expression", "compound_statement"}),
+    by_type={"field_identifier": "field", "type_identifier": "type", "number_literal": "num", "char_literal": "char",
+             "string_literal": "str", "system_lib_string": "str", "preproc_arg": "str", "statement_identifier": "str"},
+    atomic=frozenset({"string_literal", "char_literal", "system_lib_string"}),
+    directives=frozenset({"preproc_arg"}),
+)
+RULES: dict[str, Rules] = {
+    "c": _C,
+    "cpp": Rules(
+        context=_C.context, reset=_C.reset,
+        by_type={**_C.by_type, "namespace_identifier": "type", "raw_string_literal": "str",
+                 "user_defined_literal": "num"},
+        atomic=_C.atomic | {"raw_string_literal", "user_defined_literal"}, directives=_C.directives),
+    "fortran": Rules(
+        context={"parameters": "args", "call_expression": "func", "function_statement": "func",
+                 "subroutine_statement": "func", "subroutine_call": "func", "sized_declarator": "arr"},
+        reset=frozenset({"argument_list", "size"}),
+        by_type={"number_literal": "num", "string_literal": "str", "complex_literal": "num",
+                 "statement_label": "str", "preproc_arg": "str", "system_lib_string": "str"},
+        routed=frozenset({"identifier", "name"}),
+        atomic=frozenset({"string_literal", "complex_literal", "system_lib_string"}),
+        directives=frozenset({"preproc_arg"}), directive_comment="!$", lowercase=True),
+    "python": Rules(
+        context={"parameters": "args", "lambda_parameters": "args"},
+        reset=frozenset({"argument_list", "block"}),
+        by_type={"integer": "num", "float": "num", "string": "str", "concatenated_string": "str"},
+        field_context={("function_definition", "name"): "func", ("call", "function"): "func",
+                       ("attribute", "attribute"): "field", ("class_definition", "name"): "type"},
+        atomic=frozenset({"string", "concatenated_string"})),
+    "java": Rules(
+        context={"formal_parameters": "args"},
+        reset=frozenset({"argument_list", "block"}),
+        by_type={"type_identifier": "type", "decimal_integer_literal": "num", "hex_integer_literal": "num",
+                 "octal_integer_literal": "num", "binary_integer_literal": "num",
+                 "decimal_floating_point_literal": "num", "hex_floating_point_literal": "num",
+                 "character_literal": "char", "string_literal": "str", "text_block": "str"},
+        field_context={("method_invocation", "name"): "func", ("method_declaration", "name"): "func",
+                       ("constructor_declaration", "name"): "func", ("field_access", "field"): "field",
+                       ("class_declaration", "name"): "type"},
+        atomic=frozenset({"string_literal", "character_literal", "text_block"})),
+}
+_CONTEXT_BUCKET = {"args": "arg", "func": "func", "arr": "arr", "field": "field", "type": "type", None: "var"}
+
+
+@dataclass
+class Tokompiled:
+    """The result of :func:`tokompile`."""
+
+    tokens: list[str]             # lexicalized, anonymized, semantically split tokens
+    mapping: dict[str, str]       # new name (``var_12``) -> original text
+    replaced_code: str            # the source with every anonymized unit spliced in place
+    errors: int = 0               # syntax-error nodes in the parse (the tokens come from what parsed)
+    units: list[str] = field(default_factory=list)  # the original token sequence (comments and whitespace aside)
+
+
+_PIECE = re.compile(r"[A-Za-z_]\w*|\d+(?:\.\d+)?|!\$\w*|\S")
+
+
+def _directive_units(text: str, start: int, vocab: frozenset[str] | None) -> list[tuple[int, int, str, str | None]]:
+    """Split a directive (``omp parallel for private(i)``, ``!$omp parallel do``) into words: vocabulary
+    words stay, other names share the code's ``var`` names, numbers are ``num``, anything else ``str``."""
+    units = []
+    raw = text.encode("utf-8")
+    for m in _PIECE.finditer(raw.decode("utf-8", "replace")):
+        piece = m.group()
+        b0 = start + len(raw.decode("utf-8", "replace")[: m.start()].encode("utf-8"))
+        b1 = b0 + len(piece.encode("utf-8"))
+        if vocab is not None and piece in vocab:
+            bucket = None
+        elif piece[0].isalpha() or piece[0] == "_":
+            bucket = "var"
+        elif piece[0].isdigit():
+            bucket = "num"
+        else:
+            bucket = "str" if vocab is not None else None
+        units.append((b0, b1, piece, bucket))
+    return units
+
+
+def _units(code: str, lang: str, vocab: frozenset[str] | None):
+    """(start, end, text, bucket | None) for every unit of the tree, in source order; and the error count."""
+    rules = RULES[lang]
+    tree = parse(code, lang)
+    data = code.encode("utf-8")
+    units = []
+    stack = [(tree.root_node, None)]
+    while stack:
+        node, ctx = stack.pop()
+        kind = node.type
+        text = data[node.start_byte : node.end_byte].decode("utf-8", "replace") if node.child_count == 0 else ""
+        if kind in rules.comments:
+            if rules.directive_comment and text.startswith(rules.directive_comment):
+                units += _directive_units(text, node.start_byte, vocab)
+            continue
+        if kind in rules.directives:
+            units += _directive_units(text, node.start_byte, vocab)
+            continue
+        if node.child_count == 0 or kind in rules.atomic:
+            text = data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+            if not text.strip() or node.is_missing:
+                continue
+            bucket = rules.by_type.get(kind)
+            if bucket is None and kind in rules.routed:
+                bucket = _CONTEXT_BUCKET.get(ctx, "var")
+            if bucket is None and vocab is not None and text not in vocab:
+                bucket = "str"  # outside the closed vocabulary: keep it recoverable
+            units.append((node.start_byte, node.end_byte, text, bucket))
+            continue
+        ctx = rules.context.get(kind, None if kind in rules.reset else ctx)
+        children = node.children
+        for i in range(len(children) - 1, -1, -1):
+            fname = node.field_name_for_child(i)
+            child_ctx = rules.field_context.get((kind, fname), ctx) if fname else ctx
+            stack.append((children[i], child_ctx))
+    return units, count_errors(tree)
+
+
+def _numbers(n: int, numbering: str, rng: random.Random, bucket: str) -> list[int]:
+    if n > MAX_ID + 1:
+        raise TokompilerError(f"{n} distinct {bucket} names in one input; Tokompiler numbers at most {MAX_ID + 1} "
+                              "per bucket. Split the input (e.g. one function per example).")
+    return rng.sample(range(MAX_ID + 1), n) if numbering == "random" else list(range(n))
+
+
+def tokompile(code: str, lang: str, numbering: str = "random", seed: int = 0,
+              vocab: frozenset[str] | None = None) -> Tokompiled:
+    """Anonymize and lexicalize ``code``.
+
+    Args:
+        code: source text; syntax errors are tolerated (the tokens come from what parsed).
+        lang: c, cpp, fortran, python or java.
+        numbering: ``random`` (the authors' ids drawn from 0..1000, seeded) or ``serial`` (0..N-1).
+        seed: seed of the random numbering.
+        vocab: the closed vocabulary; unanonymized leaves outside it go to the ``str`` bucket.
+    """
+    lang = canonical(lang)
+    if lang not in RULES:
+        raise TokompilerError(f"Tokompiler has no rules for {lang!r}; it supports {', '.join(sorted(RULES))}.")
+    if numbering not in ("random", "serial"):
+        raise TokompilerError(f"numbering must be 'random' or 'serial', not {numbering!r}.")
+    if RULES[lang].lowercase:
+        code = code.lower()
+    units, errors = _units(code, lang, vocab)
+    names: dict[str, list[str]] = {b: [] for b in BUCKETS}
+    for _, _, text, bucket in units:
+        if bucket and text not in names[bucket]:
+            names[bucket].append(text)
+    args = set(names["arg"])
+    for b in ("var", "func"):  # argument promotion
+        names["arg"] += [t for t in names[b] if t in args and t not in names["arg"]]
+        names[b] = [t for t in names[b] if t not in args]
+    rng = random.Random(seed)
+    new_name: dict[str, str] = {}
+    for b in BUCKETS:  # a text in two buckets keeps the later bucket's name, as the authors' single dict does
+        for text, k in zip(names[b], _numbers(len(names[b]), numbering, rng, b), strict=True):
+            new_name[text] = f"{b}_{k}"
+    tokens, pieces, last = [], [], 0
+    data = code.encode("utf-8")
+    for start, end, text, bucket in units:
+        if bucket:
+            name = new_name[text]
+            tokens += name.split("_", 1)
+            pieces += [data[last:start].decode("utf-8", "replace"), name]
+            last = end
+        else:
+            tokens.append(text)
+    pieces.append(data[last:].decode("utf-8", "replace"))
+    mapping = {v: k for k, v in new_name.items()}
+    return Tokompiled(tokens, mapping, "".join(pieces), errors, [u[2] for u in units])
+
+
+def detokompile(tokens: list[str], mapping: dict[str, str]) -> list[str]:
+    """Back to the original token sequence: re-join ``prefix number`` pairs and undo the mapping."""
+    out, i = [], 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok in BUCKETS and i + 1 < len(tokens) and f"{tok}_{tokens[i + 1]}" in mapping:
+            out.append(mapping[f"{tok}_{tokens[i + 1]}"])
+            i += 2
+        else:
+            out.append(tok)
+            i += 1
+    return out
+
+
+# --------------------------------------------------------------------------- the closed vocabulary
+
+SPECIAL_TOKENS = ["[PAD]", "[SOS]", "[EOS]", "[UNK]", "[MSK]", "[SEP]", "[CLS]"]
+# named leaves whose text is a keyword (the grammars' anonymous tokens are collected automatically)
+EXTRA_WORDS = (
+    "void int char short long float double signed unsigned bool _Bool size_t ssize_t ptrdiff_t intptr_t uintptr_t "
+    "int8_t int16_t int32_t int64_t uint8_t uint16_t uint32_t uint64_t char16_t char32_t wchar_t auto "
+    "#pragma #error #warning #line #ident #include #define #if #ifdef #ifndef #else #elif #endif #undef "
+    "NULL nullptr true false TRUE FALSE True False None null this super self "
+    # OpenMP (C pragmas and Fortran !$omp sentinels)
+    "!$omp !$ omp parallel for do private shared firstprivate lastprivate reduction schedule static dynamic "
+    "guided runtime nowait ordered collapse critical atomic barrier single master masked sections section task "
+    "taskwait taskgroup taskloop taskyield target teams distribute simd map to from tofrom alloc release delete "
+    "declare default none num_threads if end flush threadprivate copyin copyprivate depend in out inout update "
+    "read write capture seq_cst linear aligned safelen simdlen device is_device_ptr defaultmap scalar proc_bind "
+    "close spread data enter exit nogroup untied mergeable final priority grainsize num_tasks thread_limit "
+    "num_teams dist_schedule requires loop order concurrent bind allocate nontemporal hint lock unlock omp_lib "
+    "omp_get_thread_num omp_get_num_threads omp_set_num_threads omp_get_wtime omp_lock_t omp_init_lock "
+    "omp_set_lock omp_unset_lock omp_destroy_lock"
+).split()
+
+
+def build_vocab() -> list[str]:
+    """Specials, the integers 0..1000, the bucket words, every keyword/operator token of the five grammars,
+    and :data:`EXTRA_WORDS`; deduplicated, in that order."""
+    from codeintel.structure.parsing import language
+
+    words = [*SPECIAL_TOKENS, *map(str, range(MAX_ID + 1)), *BUCKETS]
+    for lang in sorted(RULES):
+        lg = language(lang)
+        kinds = sorted(lg.node_kind_for_id(i) for i in range(lg.node_kind_count)
+                       if not lg.node_kind_is_named(i) and lg.node_kind_is_visible(i))
+        words += [k for k in kinds if k and not any(c.isspace() for c in k)]
+    words += EXTRA_WORDS
+    return list(dict.fromkeys(words))
+
+
+def default_vocab_file():
+    from codeintel.hub import hub_path
+
+    return hub_path("tokenizers", "tokompiler", "vocab.json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Recipe: ``python -m codeintel.tokenization.tokompiler --out tokenizers/tokompiler``."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description="write Tokompiler's closed vocabulary (vocab.json)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    vocab = build_vocab()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "vocab.json").write_text(json.dumps({w: i for i, w in enumerate(vocab)}, indent=0) + "\n")
+    print(f"wrote {args.out / 'vocab.json'} ({len(vocab)} tokens)")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
