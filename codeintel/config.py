@@ -62,6 +62,8 @@ class EvalConfig:
     batch_size: int = 32
     threshold: float = 0.5
     """Clone-detection decision threshold on P(clone)."""
+    ppl_compat: bool = False
+    """Language modeling: also report the Tokompiler authors' normalized perplexity (lexer-rule multiplier)."""
 
 
 @dataclass
@@ -72,6 +74,8 @@ class RunConfig:
     """Task card name or path to a card YAML."""
     output_dir: str = ""
     """Run directory (default ``runs/<task>-<model>``)."""
+    tokenizer: str = ""
+    """Tokenizer override for presets built from a config: ``tokompiler`` or a tokenizer directory."""
     device: str = "auto"
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
     pretrained: bool = True

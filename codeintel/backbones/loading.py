@@ -128,6 +128,8 @@ def backbone_class(family: str, task: str) -> str:
     if family == "t5":
         return "T5ForConditionalGeneration"
     if family == "roberta":
+        if task == "language-modeling":
+            raise ConfigError("language modeling needs a T5-family backbone (e.g. tiny-codet5); RoBERTa is an encoder.")
         return "EncoderDecoderModel" if task == "summarization" else "RobertaModel"
     raise ConfigError(f"unknown family {family!r}")
 
@@ -215,7 +217,8 @@ class Loaded:
     spec_name: str | None = None
 
 
-def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = True, dropout: float = 0.1) -> Loaded:
+def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = True, dropout: float = 0.1,
+               tokenizer: str | None = None) -> Loaded:
     """Load a task model from a registry name, a hub id or a local directory.
 
     Args:
@@ -224,6 +227,8 @@ def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = 
             task; a mismatch is an error.
         pretrained: for registry entries with published weights, download them (False: random init).
         dropout: dropout of fresh classification heads.
+        tokenizer: a tokenizer other than the backbone's (``tokompiler`` or a tokenizer directory); only for
+            models built from a config (tiny presets, or ``pretrained=False``), whose vocabulary it then sizes.
     """
     from codeintel.tasks.heads import wrap
 
@@ -234,10 +239,38 @@ def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = 
     spec = src.spec or _hub_spec(src.ref)
     if task not in spec.tasks:
         raise ConfigError(f"{spec.name} has no head for {task!r}; it supports {', '.join(spec.tasks)}.")
-    tokenizer = load_tokenizer(name_or_dir)
-    backbone = build_backbone(spec, task, tokenizer, pretrained)
-    model = wrap(backbone, spec.family, task, tokenizer, dropout=dropout)
-    return Loaded(model, tokenizer, task, spec.family, name_or_dir, spec.name if src.spec else None)
+    if tokenizer:
+        if pretrained and not spec.is_tiny:
+            raise ConfigError(f"a tokenizer override needs a model built from its config: {spec.name} has published "
+                              "weights for its own vocabulary. Use a tiny preset or pretrained=false.")
+        tok = _override_tokenizer(tokenizer)
+        spec = _resized(spec, tok)
+    else:
+        tok = load_tokenizer(name_or_dir)
+    backbone = build_backbone(spec, task, tok, pretrained)
+    model = wrap(backbone, spec.family, task, tok, dropout=dropout)
+    return Loaded(model, tok, task, spec.family, name_or_dir, spec.name if src.spec else None)
+
+
+def _override_tokenizer(name: str):
+    if name == "tokompiler":
+        from codeintel.tokenization.tokompiler_hf import TokompilerTokenizer
+
+        return TokompilerTokenizer()
+    return load_tokenizer(name)
+
+
+def _resized(spec: BackboneSpec, tok) -> BackboneSpec:
+    """The spec with its vocabulary and special ids taken from ``tok``."""
+    import dataclasses
+
+    ids = special_ids(tok)
+    fields = {"vocab_size": len(tok), "pad_token_id": ids["pad"], "eos_token_id": ids["eos"]}
+    if spec.family == "roberta":
+        fields["bos_token_id"] = ids["bos"]
+    else:
+        fields["decoder_start_token_id"] = ids["pad"]
+    return dataclasses.replace(spec, config={**spec.config, **fields})
 
 
 def _load_dir(src: Source, task: str | None) -> Loaded:

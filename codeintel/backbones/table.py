@@ -32,6 +32,7 @@ TINY_T5 = dict(vocab_size=8192, d_model=128, d_kv=32, d_ff=512, num_layers=2, nu
 
 SHIPPED_TOKENIZER = "code-bpe-8k"
 ALL_TASKS = ("summarization", "clone-detection", "clone-retrieval")
+T5_TASKS = (*ALL_TASKS, "language-modeling")
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,11 @@ BACKBONES: dict[str, BackboneSpec] = {
                      "microsoft/graphcodebert-base", 256, 128, params="125M",
                      note="RoBERTa + data-flow pre-training"),
         BackboneSpec("codet5-small", "t5", "Salesforce/codet5-small", T5_SMALL, "Salesforce/codet5-small",
-                     256, 128, params="60M", note="T5 encoder-decoder, identifier-aware pre-training"),
+                     256, 128, tasks=T5_TASKS, params="60M", note="T5 encoder-decoder, identifier-aware pre-training"),
         BackboneSpec("codet5-base", "t5", "Salesforce/codet5-base", T5_BASE, "Salesforce/codet5-base",
-                     256, 128, params="220M", note="T5 encoder-decoder, identifier-aware pre-training"),
+                     256, 128, tasks=T5_TASKS, params="220M", note="T5 encoder-decoder, identifier-aware pre-training"),
         BackboneSpec("codet5p-220m", "t5", "Salesforce/codet5p-220m", T5_BASE, "Salesforce/codet5p-220m",
-                     320, 128, params="220M", note="CodeT5+ 220M, pretrained from scratch"),
+                     320, 128, tasks=T5_TASKS, params="220M", note="CodeT5+ 220M, pretrained from scratch"),
         BackboneSpec("codet5p-110m-embedding", "t5-embedding", "Salesforce/codet5p-110m-embedding",
                      dict(T5_BASE, vocab_size=32103), "Salesforce/codet5p-110m-embedding", 360, 0,
                      tasks=("clone-retrieval",), params="110M",
@@ -91,7 +92,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         BackboneSpec("tiny-graphcodebert", "roberta", None, TINY_ROBERTA, SHIPPED_TOKENIZER, 256, 32,
                      params="~1.5M", note="2-layer RoBERTa preset, random init (tests, CPU demos)"),
         BackboneSpec("tiny-codet5", "t5", None, TINY_T5, SHIPPED_TOKENIZER, 256, 32,
-                     params="~2.0M", note="2+2-layer T5 preset, random init (tests, CPU demos)"),
+                     tasks=T5_TASKS, params="~2.0M", note="2+2-layer T5 preset, random init (tests, CPU demos)"),
         BackboneSpec("tiny-codet5p-embedding", "t5-embedding", None, TINY_T5, SHIPPED_TOKENIZER, 256, 0,
                      tasks=("clone-retrieval",), params="~1.5M", note="2-layer T5 encoder + projection preset",
                      extra={"embed_dim": 64}),

@@ -7,11 +7,11 @@ import argparse
 from codeintel.cli._common import add_run_arguments, resolve_config
 
 EPILOG = """config keys (set with key=value or in --config FILE.yaml):
-  model, task, output_dir, pretrained, source_len, target_len,
+  model, task, output_dir, tokenizer, device, pretrained, source_len, target_len,
   data.{paths,skip_bad_lines,max_train_examples,max_eval_examples},
   train.{epochs,max_steps,lr,weight_decay,warmup_ratio,batch_tokens,max_batch_size,grouping,grad_clip,seed,
          evals_per_epoch,threads},
-  eval.{beam_size,batch_size,threshold}
+  eval.{beam_size,no_repeat_ngram_size,batch_size,threshold,ppl_compat}
 
 examples:
   codeintel train                                   # tiny-codet5 on the embedded stdlib summarization set
@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(p, "registry name, hub id or checkpoint directory (default tiny-codet5)")
     p.add_argument("--out", help="run directory (default runs/<task>-<model>)")
+    p.add_argument("--tokenizer", help="tokenizer override for presets built from a config: tokompiler or a directory")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -33,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     cfg, card = resolve_config(args)
     if args.out:
         cfg.output_dir = args.out
+    if args.tokenizer:
+        cfg.tokenizer = args.tokenizer
     from codeintel.config import validate
 
     validate(cfg)

@@ -19,8 +19,9 @@ def tokenizer_fingerprint(tokenizer) -> str:
         spec.pop("truncation", None)
         spec.pop("padding", None)
         text = json.dumps(spec, sort_keys=True)
-    else:
-        text = json.dumps(sorted(tokenizer.get_vocab().items()))
+    else:  # a Python tokenizer (Tokompiler): its vocabulary and its settings (language, numbering, seed)
+        settings = {k: v for k, v in getattr(tokenizer, "init_kwargs", {}).items() if isinstance(v, str | int)}
+        text = json.dumps([sorted(tokenizer.get_vocab().items()), type(tokenizer).__name__, settings], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -28,6 +28,8 @@ def build_task(cfg: RunConfig, card, loaded):
     task = make_task(card, loaded.tokenizer, *lengths_for(cfg, card, loaded))
     if card.type == "clone-detection":
         task.threshold = cfg.eval.threshold
+    if card.type == "language-modeling":
+        task.compat = cfg.eval.ppl_compat
     return task
 
 

@@ -177,3 +177,27 @@ def get_metric(name: str) -> Metric:
 def compute_metric(name: str, *args, **kwargs):
     """Compute a registered metric by name, e.g. ``compute_metric("smoothed_bleu", preds, refs)``."""
     return get_metric(name).fn(*args, **kwargs)
+
+
+def lexer_token_count(text: str, lang: str) -> int:
+    """Pygments lexer tokens of ``text`` (every token ``pygments.lex`` yields, whitespace included): the
+    denominator of PolyCoder's normalized perplexity."""
+    import pygments
+    from pygments.lexers import get_lexer_by_name
+
+    return sum(1 for _ in pygments.lex(text, get_lexer_by_name(lang)))
+
+
+def lexer_rule_count(lang: str) -> int:
+    """Regex rules of the Pygments lexer: the Tokompiler authors' helper (OMPify ``CompCoder/ppl.py``)
+    multiplies the lexer-token count by this ("tokompiler-compat" normalized perplexity)."""
+    from pygments.lexers import get_lexer_by_name
+
+    return sum(len(v) for v in get_lexer_by_name(lang).tokens.values())
+
+
+def normalized_perplexity(total_nll: float, lexer_tokens: int) -> float:
+    """PolyCoder's tokenizer-independent perplexity: exp(Σ NLL over model tokens / lexer tokens)."""
+    if lexer_tokens <= 0:
+        raise ValueError("normalized perplexity needs at least one lexer token")
+    return float(np.exp(total_nll / lexer_tokens))

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 
-def plot_history(history: list[dict[str, Any]], losses: list[tuple[int, float]], metric: str, baseline: float | None,
-                 out: Path, title: str) -> Path:
+def plot_history(history: list[dict[str, Any]], losses: list[tuple[int, float]], metric: str, best_step: int,
+                 baseline: float | None, out: Path, title: str) -> Path:
     """Write the curves of one run; returns the PNG path."""
     import matplotlib
 
@@ -27,7 +27,7 @@ def plot_history(history: list[dict[str, Any]], losses: list[tuple[int, float]],
     if history:
         xs, ys = [h["step"] for h in history], [h[metric] for h in history]
         ax_dev.plot(xs, ys, marker="o", ms=3, color="tab:green", label=f"dev {metric}")
-        best = max(range(len(ys)), key=ys.__getitem__)
+        best = xs.index(best_step)
         ax_dev.scatter([xs[best]], [ys[best]], s=80, facecolors="none", edgecolors="black", zorder=3,
                        label=f"best (kept): {ys[best]:.4g}")
         if baseline is not None:

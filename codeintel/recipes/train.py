@@ -50,7 +50,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
 
     # ---- model, task, data
     device = resolve_device(cfg.device)
-    loaded = load_model(cfg.model, card.type, pretrained=cfg.pretrained)
+    loaded = load_model(cfg.model, card.type, pretrained=cfg.pretrained, tokenizer=cfg.tokenizer or None)
     model = loaded.model.to(device)
     task = build_task(cfg, card, loaded)
     raw = load_splits(task, cfg, echo)
@@ -89,7 +89,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
                 "eval": dataclasses.asdict(cfg.eval), "dropout": 0.1}
 
     # ---- loop
-    best, best_step, history, step, tokens, pad_frac, losses = -math.inf, 0, [], 0, 0, [], []
+    best, best_step, history, step, tokens, pad_frac, losses = None, 0, [], 0, 0, [], []
     train_seconds = 0.0  # optimisation time only: dev evaluations and checkpointing are not counted
     bar = tqdm(total=total, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
 
@@ -98,7 +98,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
         nonlocal best, best_step
         scores, _ = evaluate_split(task, model, dev_set, cfg)
         history.append({"step": step, "epoch": epoch, "loss": loss_value, **scores})
-        improved = scores[card.select_by] > best
+        improved = card.better(scores[card.select_by], best)
         if improved:
             best, best_step = scores[card.select_by], step
             save_model(loaded, out / "best", {**settings, "dev": scores, "step": step})
@@ -156,5 +156,5 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
     }
     write_json(out / "metrics.json", result)
     baseline = next((b[card.select_by] for b in result["baselines"].values() if card.select_by in b), None)
-    plot_history(history, losses, card.select_by, baseline, out, f"{card.name} | {cfg.model}")
+    plot_history(history, losses, card.select_by, best_step, baseline, out, f"{card.name} | {cfg.model}")
     return result

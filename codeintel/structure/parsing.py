@@ -71,3 +71,22 @@ def walk(root) -> Iterator:
         node = stack.pop()
         yield node
         stack.extend(reversed(node.children))
+
+
+COMMENT_TYPES = frozenset({"comment", "line_comment", "block_comment"})
+
+
+def strip_comments(code: str, lang: str, keep_prefix: str = "!$") -> str:
+    """``code`` without its comments (tree-sitter comment nodes), keeping directive comments that start with
+    ``keep_prefix`` (Fortran's ``!$omp``), and without the lines that become blank."""
+    data = code.encode("utf-8")
+    cuts = [(n.start_byte, n.end_byte) for n in walk(parse(data, lang).root_node)
+            if n.type in COMMENT_TYPES and not (keep_prefix and data[n.start_byte : n.end_byte].startswith(
+                keep_prefix.encode()))]
+    out, last = [], 0
+    for start, end in cuts:
+        out.append(data[last:start])
+        last = end
+    out.append(data[last:])
+    text = b"".join(out).decode("utf-8", "replace")
+    return "\n".join(line for line in text.splitlines() if line.strip()) + "\n"

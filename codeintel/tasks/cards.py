@@ -26,7 +26,9 @@ TASK_TYPES = {
     "summarization": ("smoothed_bleu", "rouge_l", "exact_match"),
     "clone-detection": ("f1", "precision", "recall"),
     "clone-retrieval": ("map_at_r",),
+    "language-modeling": ("normalized_ppl", "token_ppl"),
 }
+LOWER_IS_BETTER = frozenset({"normalized_ppl", "token_ppl"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,12 @@ class TaskCard:
     @property
     def select_by(self) -> str:
         return self.metrics[0]
+
+    def better(self, new: float, old: float | None) -> bool:
+        """Is ``new`` a better value of the selection metric than ``old``?"""
+        if old is None:
+            return True
+        return new < old if self.select_by in LOWER_IS_BETTER else new > old
 
 
 def _parse_card(path: Path) -> TaskCard:

@@ -65,7 +65,7 @@ class Retriever(nn.Module):
 
 def wrap(backbone: nn.Module, family: str, task: str, tokenizer, dropout: float = 0.1) -> nn.Module:
     """The model that ``task`` trains: the backbone itself, or a head wrapper around it."""
-    if task == "summarization":
+    if task in ("summarization", "language-modeling"):
         return backbone
     if task == "clone-detection":
         return PairClassifier(backbone, family, tokenizer.eos_token_id, dropout)

@@ -42,6 +42,15 @@ class TokompilerTokenizer(PreTrainedTokenizer):
             kwargs.setdefault(key, value)
         super().__init__(lang=lang, numbering=numbering, seed=seed, **kwargs)
 
+    def for_lang(self, lang: str) -> TokompilerTokenizer:
+        """The same tokenizer for another language (vocabulary shared)."""
+        import copy
+
+        other = copy.copy(self)
+        other.lang = lang
+        other.init_kwargs = {**self.init_kwargs, "lang": lang}
+        return other
+
     # ---- the pipeline
     def tokompile(self, code: str) -> Tokompiled:
         """Anonymized tokens, mapping and error count of one source text."""
