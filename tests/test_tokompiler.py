@@ -112,3 +112,17 @@ def test_dataracebench_round_trip(shared_data):
             with_errors.append(row["id"])
     assert len(rows) == 376 and failures == []
     assert len(with_errors) <= 6, with_errors  # the few that do not parse cleanly still round-trip
+
+
+def test_hf_path_warns_on_syntax_errors():
+    tok = TokompilerTokenizer(lang="c")
+    with pytest.warns(UserWarning, match="syntax error node"):
+        ids = tok("int main( { return 0 }")["input_ids"]
+    assert tok.unk_token_id not in ids
+
+
+def test_override_language_syntax():
+    from codeintel.backbones.loading import _override_tokenizer
+
+    assert _override_tokenizer("tokompiler:java").lang == "java"
+    assert _override_tokenizer("tokompiler").lang == "c"

@@ -253,10 +253,12 @@ def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = 
 
 
 def _override_tokenizer(name: str):
-    if name == "tokompiler":
+    """``tokompiler`` or ``tokompiler:LANG`` (default c; language-modeling data sets it per file), or a directory."""
+    if name.split(":")[0] == "tokompiler":
+        from codeintel.structure.parsing import canonical
         from codeintel.tokenization.tokompiler_hf import TokompilerTokenizer
 
-        return TokompilerTokenizer()
+        return TokompilerTokenizer(lang=canonical(name.split(":", 1)[1]) if ":" in name else "c")
     return load_tokenizer(name)
 
 

@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(p, "registry name, hub id or checkpoint directory (default tiny-codet5)")
     p.add_argument("--out", help="run directory (default runs/<task>-<model>)")
-    p.add_argument("--tokenizer", help="tokenizer override for presets built from a config: tokompiler or a directory")
+    p.add_argument("--tokenizer",
+                   help="tokenizer override for presets built from a config: tokompiler[:LANG] or a directory")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 

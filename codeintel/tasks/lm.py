@@ -60,7 +60,8 @@ class LanguageModelingTask:
         out = []
         for r in rows:
             tok = self.tok.for_lang(r["lang"]) if isinstance(self.tok, TokompilerTokenizer) else self.tok
-            out.append(tok(r["code"], add_special_tokens=False)["input_ids"] + [tok.eos_token_id])
+            ids = tok(r["code"], add_special_tokens=False, verbose=False)["input_ids"]  # windows, not truncation
+            out.append(ids + [tok.eos_token_id])
         return out
 
     def prepare(self, rows: list[dict]) -> Prepared:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 from transformers import PreTrainedTokenizer
 
@@ -75,7 +76,11 @@ class TokompilerTokenizer(PreTrainedTokenizer):
         return {**self.vocab, **self.added_tokens_encoder}
 
     def _tokenize(self, text: str, **kwargs) -> list[str]:
-        return self.tokompile(text).tokens
+        result = self.tokompile(text)
+        if result.errors:
+            warnings.warn(f"Tokompiler ({self.lang}): {result.errors} syntax error node(s); the tokens come from "
+                          "what parsed", stacklevel=2)
+        return result.tokens
 
     def _convert_token_to_id(self, token: str) -> int:
         return self.vocab.get(token, self.vocab[self.unk_token])
