@@ -47,7 +47,7 @@ def test_tiny_presets_build_offline_and_run(name, task):
     enc = tok(["def f(x):\n    return x + 1", "int g() { return 2; }"], padding=True, return_tensors="pt")
     ids, mask = enc["input_ids"], enc["attention_mask"]
     with torch.no_grad():
-        if task == "summarization":
+        if task in ("summarization", "language-modeling"):
             out = loaded.model(input_ids=ids, attention_mask=mask, labels=ids[:, :4].contiguous())
             assert torch.isfinite(out.loss)
         elif task == "clone-detection":
