@@ -1,0 +1,351 @@
+"""Data-flow graphs with GraphCodeBERT's semantics, one iterative walker, per-language rules as data.
+
+An edge says where a variable's value comes from. :func:`extract` returns GraphCodeBERT's 5-tuples
+``(variable, token position, "comesFrom" | "computedFrom", source names, source positions)`` over the
+code's leaf tokens (string literals are one token, comments are not tokens).
+
+Rules (METHODS.md 1.2-1.3): a use comes from the variable's last definition(s); an identifier's first
+occurrence defines it; declarations with a value and assignments are ``computedFrom`` their right-hand
+side (element-wise for tuple assignment where the language has it); increments depend on themselves;
+if/else branches start from the incoming states and are merged by union; loop bodies are processed
+twice (loop-carried dependencies); comprehension clauses go first; finally variables in no edge are
+dropped.
+
+The walker is written as generator "handlers" driven by an explicit stack, so deep code cannot reach
+Python's recursion limit. Differences from GraphCodeBERT's extractor, each a fix:
+
+- entries with the same (variable, position, kind) are always merged (sources united); GraphCodeBERT
+  merges them only inside loops and emits one entry per (left, right) pair in Java-style assignments;
+- code with syntax errors yields the graph of what parsed (ERROR nodes are walked like any other), never [];
+- C-style ``for`` loops run their update after the body (GraphCodeBERT visits the children in source
+  order, so a use in the body appeared to come from the update of the same iteration);
+- Go's ``:=`` is an assignment (``computedFrom``), C#'s declarators find their initializer;
+- C and C++ are supported (GraphCodeBERT has no rules for them).
+
+PHP snippets without ``<?php`` are wrapped in ``<?php … ?>`` before parsing, as GraphCodeBERT does, so the
+token positions count ``<?php`` as token 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+from codeintel.structure.parsing import canonical, count_errors, parse
+
+COMES, COMPUTED = "comesFrom", "computedFrom"
+Edge = tuple[str, int, str, list[str], list[int]]
+States = dict[str, list[int]]
+
+
+@dataclass(frozen=True)
+class DFGRules:
+    assignment: frozenset[str] = frozenset()
+    declaration: frozenset[str] = frozenset()         # "def_statement": name (+ value)
+    name_field: str = "name"
+    value_field: str = "value"
+    increment: frozenset[str] = frozenset()
+    if_statement: frozenset[str] = frozenset()
+    else_types: frozenset[str] = frozenset()          # branch children processed from the incoming states
+    for_statement: frozenset[str] = frozenset()       # C-style: second pass skips the init child
+    for_init_fields: tuple[str, ...] = ("init", "initializer")
+    for_update_fields: tuple[str, ...] = ("update", "increment")  # run after the body, as execution does
+    for_in: dict[str, tuple[str, str]] = field(default_factory=dict)  # type -> (target field, iterable field)
+    while_statement: frozenset[str] = frozenset()
+    do_first: frozenset[str] = frozenset()
+    tuple_assignment: bool = False                    # Python/Ruby: pair left and right element-wise
+    strings: frozenset[str] = frozenset({"string"})   # one token each
+    identifier: frozenset[str] = frozenset({"identifier"})
+    comments: frozenset[str] = frozenset({"comment"})
+
+
+RULES: dict[str, DFGRules] = {
+    "python": DFGRules(
+        assignment=frozenset({"assignment", "augmented_assignment", "for_in_clause"}),
+        declaration=frozenset({"default_parameter"}), if_statement=frozenset({"if_statement"}),
+        else_types=frozenset({"elif_clause", "else_clause"}), for_in={"for_statement": ("left", "right")},
+        while_statement=frozenset({"while_statement"}), do_first=frozenset({"for_in_clause"}),
+        tuple_assignment=True),
+    "java": DFGRules(
+        assignment=frozenset({"assignment_expression"}), declaration=frozenset({"variable_declarator"}),
+        increment=frozenset({"update_expression"}), if_statement=frozenset({"if_statement"}),
+        for_statement=frozenset({"for_statement"}), for_in={"enhanced_for_statement": ("name", "value")},
+        while_statement=frozenset({"while_statement"}), strings=frozenset({"string_literal"}),
+        comments=frozenset({"line_comment", "block_comment"})),
+    "c": DFGRules(
+        assignment=frozenset({"assignment_expression"}), declaration=frozenset({"init_declarator"}),
+        name_field="declarator", increment=frozenset({"update_expression"}),
+        if_statement=frozenset({"if_statement"}), else_types=frozenset({"else_clause"}),
+        for_statement=frozenset({"for_statement"}), while_statement=frozenset({"while_statement", "do_statement"}),
+        strings=frozenset({"string_literal", "char_literal"})),
+    "javascript": DFGRules(
+        assignment=frozenset({"assignment_expression", "augmented_assignment_expression"}),
+        declaration=frozenset({"variable_declarator"}), increment=frozenset({"update_expression"}),
+        if_statement=frozenset({"if_statement"}), else_types=frozenset({"else_clause"}),
+        for_statement=frozenset({"for_statement"}), for_in={"for_in_statement": ("left", "right")},
+        while_statement=frozenset({"while_statement"}), strings=frozenset({"string", "template_string"})),
+    "go": DFGRules(
+        assignment=frozenset({"assignment_statement", "short_var_declaration"}),
+        declaration=frozenset({"var_spec"}), increment=frozenset({"inc_statement", "dec_statement"}),
+        if_statement=frozenset({"if_statement"}), for_statement=frozenset({"for_statement"}),
+        strings=frozenset({"interpreted_string_literal", "raw_string_literal"})),
+    "ruby": DFGRules(
+        assignment=frozenset({"assignment", "operator_assignment"}), declaration=frozenset({"keyword_parameter"}),
+        if_statement=frozenset({"if", "unless"}), else_types=frozenset({"elsif", "else"}),
+        for_in={"for": ("pattern", "value")}, while_statement=frozenset({"while", "until", "while_modifier"}),
+        tuple_assignment=True),
+    "php": DFGRules(
+        assignment=frozenset({"assignment_expression", "augmented_assignment_expression"}),
+        declaration=frozenset({"simple_parameter"}), value_field="default_value",
+        increment=frozenset({"update_expression"}), if_statement=frozenset({"if_statement"}),
+        else_types=frozenset({"else_clause", "else_if_clause"}), for_statement=frozenset({"for_statement"}),
+        while_statement=frozenset({"while_statement"}), strings=frozenset({"string", "encapsed_string"})),
+    "c_sharp": DFGRules(
+        assignment=frozenset({"assignment_expression"}), declaration=frozenset({"variable_declarator"}),
+        increment=frozenset({"postfix_unary_expression", "prefix_unary_expression"}),
+        if_statement=frozenset({"if_statement"}), for_statement=frozenset({"for_statement"}),
+        for_in={"foreach_statement": ("left", "right")}, while_statement=frozenset({"while_statement"}),
+        strings=frozenset({"string_literal", "verbatim_string_literal"})),
+}
+RULES["cpp"] = DFGRules(**{**RULES["c"].__dict__, "for_in": {"for_range_loop": ("declarator", "right")},
+                           "strings": frozenset({"string_literal", "char_literal", "raw_string_literal"})})
+
+
+@dataclass
+class DataFlow:
+    """The graph of one snippet."""
+
+    tokens: list[str]                # code tokens (leaves; strings whole; no comments)
+    edges: list[Edge]                # GraphCodeBERT 5-tuples, sorted by position, isolated variables dropped
+    errors: int = 0                  # syntax-error nodes in the parse
+
+
+class _Walker:
+    def __init__(self, rules: DFGRules, tokens: dict[tuple[int, int], tuple[int, str]]) -> None:
+        self.r, self.tokens = rules, tokens
+
+    def key(self, node) -> tuple[int, int]:
+        return node.start_byte, node.end_byte
+
+    def is_token(self, node) -> bool:
+        return (node.child_count == 0 or node.type in self.r.strings) and self.key(node) in self.tokens
+
+    def variables(self, node) -> list[tuple[int, str]]:
+        """Leaf tokens under ``node`` whose text differs from their type (not keywords/punctuation)."""
+        out, stack = [], [node]
+        while stack:
+            n = stack.pop()
+            if self.is_token(n):
+                idx, code = self.tokens[self.key(n)]
+                if n.type != code:
+                    out.append((idx, code))
+            elif n.type not in self.r.comments:
+                stack.extend(reversed(n.children))
+        return out
+
+    # ---- handlers: generators that yield (child, states) to visit and return (edges, states)
+    def handle(self, node, states: States) -> Generator:
+        r, kind = self.r, node.type
+        states = dict(states)
+        if kind in r.comments:
+            return [], states
+        if self.is_token(node):
+            idx, code = self.tokens[self.key(node)]
+            if kind == code:
+                return [], states
+            if code in states:
+                return [(code, idx, COMES, [code], list(states[code]))], states
+            if kind in r.identifier:
+                states[code] = [idx]
+            return [(code, idx, COMES, [], [])], states
+        if kind in r.declaration:
+            return (yield from self.declaration(node, states))
+        if kind in r.assignment:
+            return (yield from self.assignment(node, states))
+        if kind in r.increment:
+            names = self.variables(node)
+            edges = [(c, i, COMPUTED, [c2 for _, c2 in names], [i2 for i2, _ in names]) for i, c in names]
+            for i, c in names:
+                states[c] = [i]
+            return edges, states
+        if kind in r.if_statement:
+            return (yield from self.branches(node, states))
+        if kind in r.for_in:
+            return (yield from self.for_in(node, states))
+        if kind in r.for_statement or kind in r.while_statement:
+            return (yield from self.loop(node, states))
+        edges: list[Edge] = []
+        for first in (True, False):
+            for child in node.children:
+                if (child.type in r.do_first) == first:
+                    out, states = yield child, states
+                    edges += out
+        return edges, states
+
+    def declaration(self, node, states: States) -> Generator:
+        name, value = node.child_by_field_name(self.r.name_field), node.child_by_field_name(self.r.value_field)
+        if name is None:
+            return [], states
+        if value is None and node.named_child_count >= 2 and node.named_children[-1] != name:
+            value = node.named_children[-1]  # C#: `x = a` is (identifier, initializer) without a value field
+        edges: list[Edge] = []
+        if value is None:
+            for i, c in self.variables(name):
+                edges.append((c, i, COMES, [], []))
+                states[c] = [i]
+            return edges, states
+        edges, states = yield value, states
+        sources = self.variables(value)
+        for i, c in self.variables(name):
+            edges.append((c, i, COMES, [c2 for _, c2 in sources], [i2 for i2, _ in sources]))
+            states[c] = [i]
+        return edges, states
+
+    def pairs(self, left, right) -> list[tuple]:
+        """(left node, right node) pairs: element-wise for tuple assignment when the counts match."""
+        if self.r.tuple_assignment and left is not None and right is not None:
+            ls = [c for c in left.children if c.type != ","] or [left]
+            rs = [c for c in right.children if c.type != ","] or [right]
+            if len(ls) == len(rs) and left.type == right.type or (len(ls) == len(rs) and len(ls) > 1):
+                return list(zip(ls, rs, strict=True))
+        return [(left, right)]
+
+    def assign(self, pairs: list[tuple], states: States) -> tuple[list[Edge], States]:
+        edges: list[Edge] = []
+        for left, right in pairs:
+            sources = self.variables(right)
+            for i, c in self.variables(left):
+                edges.append((c, i, COMPUTED, [c2 for _, c2 in sources], [i2 for i2, _ in sources]))
+                states[c] = [i]
+        return edges, states
+
+    def assignment(self, node, states: States) -> Generator:
+        if node.type == "for_in_clause":
+            left, right = node.child_by_field_name("left"), node.children[-1]
+        else:
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if left is None or right is None:
+            return [], states
+        pairs = self.pairs(left, right)
+        edges: list[Edge] = []
+        for _, r in pairs:
+            out, states = yield r, states
+            edges += out
+        out, states = self.assign(pairs, states)
+        return edges + out, states
+
+    def branches(self, node, states: States) -> Generator:
+        edges: list[Edge] = []
+        current, others, has_else, after_else = dict(states), [], False, False
+        for i, child in enumerate(node.children):
+            alternative = (child.type in self.r.else_types or node.field_name_for_child(i) == "alternative"
+                           or after_else)
+            after_else = after_else or child.type == "else"
+            if alternative:
+                has_else = True
+                out, branch = yield child, states
+                others.append(branch)
+            else:
+                out, current = yield child, current
+            edges += out
+        merged: States = {}
+        for dic in [*others, current, *([] if has_else else [states])]:
+            for k, v in dic.items():
+                merged[k] = merged.get(k, []) + list(v)
+        return edges, {k: sorted(set(v)) for k, v in merged.items()}
+
+    def for_in(self, node, states: States) -> Generator:
+        target_field, iter_field = self.r.for_in[node.type]
+        left, right = node.child_by_field_name(target_field), node.child_by_field_name(iter_field)
+        body = node.child_by_field_name("body") or node.children[-1]
+        edges: list[Edge] = []
+        for _ in range(2):
+            pairs = self.pairs(left, right)
+            for _, r in pairs:
+                out, states = yield r, states
+                edges += out
+            out, states = self.assign(pairs, states)
+            edges += out
+            if body is not None and body is not right:
+                out, states = yield body, states
+                edges += out
+        return merge(edges), states
+
+    def loop(self, node, states: States) -> Generator:
+        holders = [node, *(c for c in node.children if c.type == "for_clause")]  # Go keeps them in a for_clause
+        init = [h.child_by_field_name(f) for h in holders for f in self.r.for_init_fields]
+        skip = {self.key(n) for n in init if n is not None}
+        parts = [g for c in node.children for g in (c.children if c.type == "for_clause" else [c])]
+        updates = {self.key(n) for h in holders for f in self.r.for_update_fields
+                   if (n := h.child_by_field_name(f)) is not None}
+        parts = [p for p in parts if self.key(p) not in updates] + [p for p in parts if self.key(p) in updates]
+        edges: list[Edge] = []
+        for rep in range(2):
+            for child in parts:
+                if rep == 1 and self.key(child) in skip:
+                    continue
+                out, states = yield child, states
+                edges += out
+        return merge(edges), states
+
+
+def merge(edges: list[Edge]) -> list[Edge]:
+    """One entry per (variable, position, kind), source names and positions united; sorted by position.
+
+    As in GraphCodeBERT, a ``comesFrom`` entry lists a name once even when it comes from several positions
+    (a variable defined in both branches of an if), so names and positions are two sets, not pairs; names are
+    listed once each, in order of appearance (GraphCodeBERT repeats them in ``computedFrom`` entries).
+    """
+    acc: dict[tuple[str, int, str], tuple[list[str], set[int]]] = {}
+    for var, pos, kind, names, positions in edges:
+        slot_names, slot_pos = acc.setdefault((var, pos, kind), ([], set()))
+        for n in names:
+            if n not in slot_names:
+                slot_names.append(n)
+        slot_pos.update(positions)
+    out = [(v, p, k, names, sorted(ps)) for (v, p, k), (names, ps) in acc.items()]
+    return sorted(out, key=lambda e: (e[1], e[2]))
+
+
+def _run(walker: _Walker, root) -> list[Edge]:
+    """Drive the handler generators with an explicit stack (no recursion)."""
+    stack = [walker.handle(root, {})]
+    reply = None
+    while True:
+        try:
+            child, st = stack[-1].send(reply)
+        except StopIteration as done:
+            stack.pop()
+            if not stack:
+                return done.value[0]
+            reply = done.value
+            continue
+        stack.append(walker.handle(child, st))
+        reply = None
+
+
+def extract(code: str, lang: str) -> DataFlow:
+    """The data-flow graph of ``code`` in ``lang`` (syntax errors tolerated: the graph of what parsed)."""
+    lang = canonical(lang)
+    rules = RULES[lang]
+    if lang == "php" and not code.lstrip().startswith("<?php"):
+        code = f"<?php {code} ?>"  # as GraphCodeBERT: PHP functions are parsed inside a PHP block
+    data = code.encode("utf-8")
+    tree = parse(data, lang)
+    tokens: dict[tuple[int, int], tuple[int, str]] = {}
+    order: list[str] = []
+    stack = [tree.root_node]
+    while stack:
+        n = stack.pop()
+        if n.type in rules.comments or n.is_missing:
+            continue
+        if n.child_count == 0 or n.type in rules.strings:
+            if n.end_byte > n.start_byte:
+                text = data[n.start_byte : n.end_byte].decode("utf-8", "replace")
+                tokens[(n.start_byte, n.end_byte)] = (len(order), text)
+                order.append(text)
+            continue
+        stack.extend(reversed(n.children))
+    edges = merge(_run(_Walker(rules, tokens), tree.root_node))
+    used = {p for e in edges if e[4] for p in (e[1], *e[4])}  # in an edge, as target or as source
+    return DataFlow(order, [e for e in edges if e[1] in used], count_errors(tree))

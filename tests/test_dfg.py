@@ -1,0 +1,131 @@
+"""Data-flow graphs: golden edges worked out by hand, robustness, and the CLI."""
+
+import json
+
+import pytest
+
+from codeintel.structure.dfg import RULES, extract
+
+
+def edges(code, lang):
+    flow = extract(code, lang)
+    return {(v, p, k, tuple(src)) for v, p, k, _, src in flow.edges}, flow.tokens
+
+
+def test_python_assignment_chain():
+    # x0 = 1(2) ; y3 = x5 + 2(7) ; x8 = y10
+    got, toks = edges("x = 1\ny = x + 2\nx = y\n", "python")
+    assert toks == ["x", "=", "1", "y", "=", "x", "+", "2", "x", "=", "y"]
+    assert got == {("x", 0, "computedFrom", (2,)), ("1", 2, "comesFrom", ()), ("y", 3, "computedFrom", (5, 7)),
+                   ("x", 5, "comesFrom", (0,)), ("2", 7, "comesFrom", ()), ("x", 8, "computedFrom", (10,)),
+                   ("y", 10, "comesFrom", (3,))}
+
+
+def test_python_tuple_assignment_is_element_wise():
+    got, _ = edges("a, b = b, a\n", "python")  # a0 , b2 = b4 , a6
+    assert got == {("a", 0, "computedFrom", (4,)), ("b", 2, "computedFrom", (6,)), ("b", 4, "comesFrom", ()),
+                   ("a", 6, "comesFrom", ())}
+
+
+def test_python_branches_merge_and_loops_carry():
+    got, _ = edges("if c:\n    x = 1\nelse:\n    x = 2\ny = x\n", "python")
+    assert ("x", 13, "comesFrom", (3, 8)) in got  # from both branches
+    got, _ = edges("for i in range(n):\n    s = s + i\n", "python")
+    assert ("s", 10, "comesFrom", (8,)) in got  # loop-carried: the second pass sees s@8
+    assert ("i", 1, "computedFrom", (3, 5)) in got and ("i", 12, "comesFrom", (1,)) in got
+
+
+def test_python_comprehension_clause_first_and_shadowing_in_nested_function():
+    got, _ = edges("ys = [v * 2 for v in xs if v]\n", "python")
+    assert ("v", 3, "comesFrom", (7,)) in got and ("v", 7, "computedFrom", (9,)) in got
+    # the inner x@8 is a new definition; the outer return x@14 comes from the outer x@0
+    got, toks = edges("x = 0\ndef g():\n    x = 1\n    return x\nreturn x\n", "python")
+    assert toks[14] == "x" and ("x", 14, "comesFrom", (8,)) in got  # GraphCodeBERT has no scopes: last def wins
+
+
+def test_c_declarations_if_else_for_increment():
+    code = ("int f(int a){ int x = a, y; if (a > 0) x = 1; else { y = x; } "
+            "for (int i = 0; i < a; i++) x += i; return x; }")
+    got, toks = edges(code, "c")
+    assert toks[8] == "x" and toks[28] == "x" and toks[42] == "i" and toks[50] == "x"
+    assert {("x", 8, "comesFrom", (10,)), ("a", 10, "comesFrom", (4,)), ("y", 26, "computedFrom", (28,)),
+            ("x", 28, "comesFrom", (8,)), ("i", 38, "comesFrom", (34, 42)), ("i", 42, "computedFrom", (42,)),
+            ("x", 45, "computedFrom", (47,)), ("i", 47, "comesFrom", (34, 42)), ("x", 50, "comesFrom", (45,))} <= got
+    assert not any(p == 12 for _, p, _, _ in got)  # y@12 takes part in no edge: dropped
+
+
+def test_java_enhanced_for_and_compound_assignment():
+    got, toks = edges("class A { int f(int a) { int s = 0; for (int v : xs) s += v; return s; } }", "java")
+    assert toks[18] == "v" and toks[20] == "xs"
+    assert {("s", 11, "comesFrom", (13,)), ("v", 18, "computedFrom", (20,)), ("s", 22, "computedFrom", (24,)),
+            ("v", 24, "comesFrom", (18,)), ("s", 27, "comesFrom", (22,))} <= got
+
+
+@pytest.mark.parametrize("lang,code,expected", [
+    # tokens: function0 f1 (2 a3 )4 {5 let6 x7 =8 a9 ;10 x11 +=12 1 13 ;14 if15 (16 x17 )18 {19 a20 =21 x22 ;23 }24
+    #         return25 a26 ;27 }28
+    ("javascript", "function f(a) { let x = a; x += 1; if (x) { a = x; } return a; }",
+     {("x", 7, "comesFrom", (9,)), ("x", 17, "comesFrom", (11,)), ("a", 20, "computedFrom", (22,)),
+      ("a", 26, "comesFrom", (3, 20))}),  # no else: the incoming a@3 survives the if
+    # func0 f1 (2 a3 int4 )5 int6 {7 x8 :=9 a10 for11 i12 :=13 0 14 ;15 i16 <17 a18 ;19 i20 ++21 {22 x23 =24 x25 +26
+    # i27 }28 return29 x30 }31
+    ("go", "func f(a int) int { x := a\n for i := 0; i < a; i++ { x = x + i }\n return x }",
+     {("x", 8, "computedFrom", (10,)), ("i", 16, "comesFrom", (12, 20)), ("i", 27, "comesFrom", (12, 20)),
+      ("x", 25, "comesFrom", (8, 23)), ("x", 30, "comesFrom", (23,))}),
+    # def0 f1 (2 a3 )4 x5 =6 a7 a8 ,9 b10 =11 x12 ,13 1 14 b15 end16
+    ("ruby", "def f(a)\n  x = a\n  a, b = x, 1\n  b\nend\n",
+     {("x", 5, "computedFrom", (7,)), ("a", 8, "computedFrom", (12,)), ("b", 10, "computedFrom", (14,)),
+      ("b", 15, "comesFrom", (10,))}),
+    # <?php0 function1 f2 (3 $4 a5 )6 {7 $8 x9 =10 $11 a12 ;13 $14 x15 +=16 1 17 ;18 return19 $20 x21 ;22 }23 ?>24
+    ("php", "function f($a) { $x = $a; $x += 1; return $x; }",
+     {("x", 9, "computedFrom", (12,)), ("a", 12, "comesFrom", (5,)), ("x", 21, "comesFrom", (15,))}),
+    # class0 A1 {2 int3 F4 (5 int6 a7 )8 {9 int10 x11 =12 a13 ;14 foreach15 (16 var17 v18 in19 xs20 )21 {22 x23 =24
+    # x25 +26 v27 ;28 }29 return30 x31
+    ("c_sharp", "class A { int F(int a) { int x = a; foreach (var v in xs) { x = x + v; } return x; } }",
+     {("x", 11, "comesFrom", (13,)), ("v", 18, "computedFrom", (20,)), ("x", 25, "comesFrom", (11, 23)),
+      ("x", 31, "comesFrom", (23,))}),
+    # ... for15.. (18 int19 e20 :21 v22 )23 s24 +=25 e26 ;27 return28 s29
+    ("cpp", "int f(std::vector<int> v) { int s = 0; for (int e : v) s += e; return s; }",
+     {("e", 20, "computedFrom", (22,)), ("s", 24, "computedFrom", (26,)), ("e", 26, "comesFrom", (20,)),
+      ("s", 29, "comesFrom", (24,))}),
+])
+def test_golden_other_languages(lang, code, expected):
+    got, _ = edges(code, lang)
+    assert expected <= got
+
+
+def test_strings_are_one_token_and_comments_no_token():
+    flow = extract('s = "a b c"  # note\nt = s\n', "python")
+    assert flow.tokens == ["s", "=", '"a b c"', "t", "=", "s"]
+
+
+@pytest.mark.parametrize("lang", sorted(RULES))
+def test_syntax_errors_and_deep_nesting_never_raise(lang):
+    broken = "x = = ( y + ;\n{ if (\n"
+    flow = extract(broken, lang)
+    assert flow.errors > 0
+    deep = "x = " + "(" * 3000 + "1" + ")" * 3000 + "\n" if lang == "python" else \
+        "int f() { int x = " + "(" * 3000 + "1" + ")" * 3000 + "; }"
+    extract(deep, lang if lang in ("python", "c", "cpp", "java", "c_sharp") else "python")  # no RecursionError
+
+
+def test_every_shared_function_extracts(shared_data):
+    rows = [json.loads(x) for x in (shared_data / "summarization" / "python_dev.jsonl").read_text().splitlines()]
+    flows = [extract(r["code"], "python") for r in rows[:300]]
+    assert sum(bool(f.edges) for f in flows) >= 290
+    progs = [json.loads(x) for x in (shared_data / "clone" / "gcj_programs.jsonl").read_text().splitlines()[:100]]
+    assert all(extract(p["func"], "java").edges for p in progs)
+
+
+def test_cli_formats(tmp_path, capsys):
+    from codeintel.cli import main
+
+    f = tmp_path / "f.py"
+    f.write_text("def f(a):\n    x = a\n    return x\n")
+    assert main(["dfg", str(f)]) == 0
+    # def0 f1 (2 a3 )4 :5 x6 =7 a8 return9 x10
+    assert "x@6     computedFrom  a@8" in capsys.readouterr().out
+    assert main(["dfg", str(f), "--format", "dot"]) == 0
+    assert "n8 -> n6" in capsys.readouterr().out  # a@8 feeds x@6
+    assert main(["dfg", str(f), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tokens"][6] == "x"
