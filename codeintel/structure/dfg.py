@@ -121,11 +121,12 @@ class DataFlow:
 
 
 class _Walker:
-    def __init__(self, rules: DFGRules, tokens: dict[tuple[int, int], tuple[int, str]]) -> None:
+    def __init__(self, rules: DFGRules, tokens: dict[int, tuple[int, str]]) -> None:
         self.r, self.tokens = rules, tokens
 
-    def key(self, node) -> tuple[int, int]:
-        return node.start_byte, node.end_byte
+    @staticmethod
+    def key(node) -> int:
+        return node.id
 
     def is_token(self, node) -> bool:
         return (node.child_count == 0 or node.type in self.r.strings) and self.key(node) in self.tokens
@@ -144,25 +145,28 @@ class _Walker:
         return out
 
     # ---- handlers: generators that yield (child, states) to visit and return (edges, states)
-    def handle(self, node, states: States) -> Generator:
-        r, kind = self.r, node.type
-        states = dict(states)
-        if kind in r.comments:
+    def leaf(self, node, states: States) -> tuple[list[Edge], States]:
+        """A token (or a comment): a use comes from the last definition; an identifier's first use defines it."""
+        if node.type in self.r.comments or not self.is_token(node):
             return [], states
-        if self.is_token(node):
-            idx, code = self.tokens[self.key(node)]
-            if kind == code:
-                return [], states
-            if code in states:
-                return [(code, idx, COMES, [code], list(states[code]))], states
-            if kind in r.identifier:
-                states[code] = [idx]
-            return [(code, idx, COMES, [], [])], states
+        idx, code = self.tokens[node.id]
+        if node.type == code:
+            return [], states
+        if code in states:
+            return [(code, idx, COMES, [code], list(states[code]))], states
+        if node.type in self.r.identifier:
+            states = {**states, code: [idx]}
+        return [(code, idx, COMES, [], [])], states
+
+    def handle(self, node, states: States) -> Generator:
+        """Everything but tokens; states are copied before they are changed (they are shared otherwise)."""
+        r, kind = self.r, node.type
         if kind in r.declaration:
             return (yield from self.declaration(node, states))
         if kind in r.assignment:
             return (yield from self.assignment(node, states))
         if kind in r.increment:
+            states = dict(states)
             names = self.variables(node)
             edges = [(c, i, COMPUTED, [c2 for _, c2 in names], [i2 for i2, _ in names]) for i, c in names]
             for i, c in names:
@@ -174,18 +178,13 @@ class _Walker:
             return (yield from self.for_in(node, states))
         if kind in r.for_statement or kind in r.while_statement:
             return (yield from self.loop(node, states))
-        edges: list[Edge] = []
-        for first in (True, False):
-            for child in node.children:
-                if (child.type in r.do_first) == first:
-                    out, states = yield child, states
-                    edges += out
-        return edges, states
+        raise AssertionError(f"no rule for {kind}: plain nodes are sequenced by _run")  # pragma: no cover
 
     def declaration(self, node, states: States) -> Generator:
         name, value = node.child_by_field_name(self.r.name_field), node.child_by_field_name(self.r.value_field)
         if name is None:
             return [], states
+        states = dict(states)
         if value is None and node.named_child_count >= 2 and node.named_children[-1] != name:
             value = node.named_children[-1]  # C#: `x = a` is (identifier, initializer) without a value field
         edges: list[Edge] = []
@@ -195,6 +194,7 @@ class _Walker:
                 states[c] = [i]
             return edges, states
         edges, states = yield value, states
+        states = dict(states)
         sources = self.variables(value)
         for i, c in self.variables(name):
             edges.append((c, i, COMES, [c2 for _, c2 in sources], [i2 for i2, _ in sources]))
@@ -231,7 +231,7 @@ class _Walker:
         for _, r in pairs:
             out, states = yield r, states
             edges += out
-        out, states = self.assign(pairs, states)
+        out, states = self.assign(pairs, dict(states))
         return edges + out, states
 
     def branches(self, node, states: States) -> Generator:
@@ -264,7 +264,7 @@ class _Walker:
             for _, r in pairs:
                 out, states = yield r, states
                 edges += out
-            out, states = self.assign(pairs, states)
+            out, states = self.assign(pairs, dict(states))
             edges += out
             if body is not None and body is not right:
                 out, states = yield body, states
@@ -308,20 +308,54 @@ def merge(edges: list[Edge]) -> list[Edge]:
 
 
 def _run(walker: _Walker, root) -> list[Edge]:
-    """Drive the handler generators with an explicit stack (no recursion)."""
-    stack = [walker.handle(root, {})]
-    reply = None
-    while True:
-        try:
-            child, st = stack[-1].send(reply)
-        except StopIteration as done:
-            stack.pop()
-            if not stack:
-                return done.value[0]
-            reply = done.value
+    """Drive the handlers with an explicit stack (no recursion).
+
+    Frames are generators (nodes with a rule) or plain sequences ``[None, children, edges, states]`` for the
+    many nodes without one, which just thread the states through their children; tokens are answered at once.
+    """
+    r = walker.r
+    special = r.declaration | r.assignment | r.increment | r.if_statement | r.for_statement | r.while_statement \
+        | frozenset(r.for_in)
+    stack: list[list] = []
+
+    def push(node, states: States):
+        if node.child_count == 0 or node.type in r.strings or node.type in r.comments:
+            return walker.leaf(node, states)
+        if node.type in special:
+            stack.append([walker.handle(node, states)])
+            return None
+        children = node.children
+        if r.do_first:
+            children = [c for c in children if c.type in r.do_first] + [c for c in children if c.type not in r.do_first]
+        stack.append([None, iter(children), [], states])
+        return None
+
+    reply = push(root, {})
+    while stack:
+        frame = stack[-1]
+        if frame[0] is not None:                       # a handler: send it the last child's result
+            try:
+                child, st = frame[0].send(reply)
+            except StopIteration as done:
+                stack.pop()
+                reply = done.value
+                continue
+            reply = push(child, st)
             continue
-        stack.append(walker.handle(child, st))
-        reply = None
+        if reply is not None:                          # a plain node: fold in the child that just finished
+            frame[2] += reply[0]
+            frame[3] = reply[1]
+            reply = None
+        for child in frame[1]:
+            result = push(child, frame[3])
+            if result is None:
+                break                                  # a frame was pushed: run it first
+            frame[2] += result[0]
+            frame[3] = result[1]
+        else:
+            stack.pop()
+            reply = (frame[2], frame[3])
+    return reply[0]
 
 
 def extract(code: str, lang: str) -> DataFlow:
@@ -332,7 +366,7 @@ def extract(code: str, lang: str) -> DataFlow:
         code = f"<?php {code} ?>"  # as GraphCodeBERT: PHP functions are parsed inside a PHP block
     data = code.encode("utf-8")
     tree = parse(data, lang)
-    tokens: dict[tuple[int, int], tuple[int, str]] = {}
+    tokens: dict[int, tuple[int, str]] = {}  # node id -> (position, text)
     order: list[str] = []
     stack = [tree.root_node]
     while stack:
@@ -342,10 +376,11 @@ def extract(code: str, lang: str) -> DataFlow:
         if n.child_count == 0 or n.type in rules.strings:
             if n.end_byte > n.start_byte:
                 text = data[n.start_byte : n.end_byte].decode("utf-8", "replace")
-                tokens[(n.start_byte, n.end_byte)] = (len(order), text)
+                tokens[n.id] = (len(order), text)
                 order.append(text)
             continue
         stack.extend(reversed(n.children))
     edges = merge(_run(_Walker(rules, tokens), tree.root_node))
     used = {p for e in edges if e[4] for p in (e[1], *e[4])}  # in an edge, as target or as source
-    return DataFlow(order, [e for e in edges if e[1] in used], count_errors(tree))
+    errors = count_errors(tree) if tree.root_node.has_error else 0
+    return DataFlow(order, [e for e in edges if e[1] in used], errors)
