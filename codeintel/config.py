@@ -81,7 +81,13 @@ class RunConfig:
     pretrained: bool = True
     """Load published weights for hub backbones (False: random init from the config)."""
     source_len: int = 0
-    """Max source tokens (0 = the card's, else the backbone's default)."""
+    """Max source tokens (0 = the card's, else the backbone's default); with ``graph`` the code length C."""
+    graph: bool = False
+    """Clone tasks, RoBERTa family: GraphCodeBERT's data-flow graph input and graph-guided attention."""
+    dfg_length: int = 64
+    """With ``graph``: data-flow nodes per program (D)."""
+    lang: str = ""
+    """With ``graph``: the language programs are parsed in (default: the task card's)."""
     target_len: int = 0
     """Max target tokens for generation tasks (0 = the card's)."""
     data: DataConfig = field(default_factory=DataConfig)

@@ -82,6 +82,7 @@ def shipped_tokenizer(name: str):
     if not path.exists():
         raise ConfigError(f"shipped tokenizer {name!r} not found at {path}; reinstall codeintel-hub.")
     return PreTrainedTokenizerFast(tokenizer_file=str(path), bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                                   cls_token="<s>", sep_token="</s>",
                                    unk_token="<unk>", mask_token="<mask>", model_max_length=512)
 
 

@@ -37,7 +37,8 @@ def resolve_config(args: argparse.Namespace, checkpoint: dict | None = None) -> 
     card = load_task(task_name)
     cfg = RunConfig()
     apply_mapping(cfg, card.defaults)
-    apply_mapping(cfg, {k: checkpoint[k] for k in ("source_len", "target_len", "eval") if k in checkpoint})
+    apply_mapping(cfg, {k: checkpoint[k] for k in ("source_len", "target_len", "eval", "graph", "lang", "dfg_length")
+                        if k in checkpoint})
     cfg.data.paths = list(checkpoint.get("data", []))
     apply_mapping(cfg, file_cfg)
     for k, v in overrides.items():

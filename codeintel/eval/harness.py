@@ -30,6 +30,17 @@ def build_task(cfg: RunConfig, card, loaded):
         task.threshold = cfg.eval.threshold
     if card.type == "language-modeling":
         task.compat = cfg.eval.ppl_compat
+    if cfg.graph:
+        from codeintel.errors import ConfigError
+        from codeintel.tasks.clone import GraphSettings
+
+        if card.type not in ("clone-detection", "clone-retrieval") or loaded.family != "roberta":
+            raise ConfigError("graph=true needs a clone task and a RoBERTa-family backbone (e.g. tiny-graphcodebert); "
+                              f"got {card.type!r} with the {loaded.family!r} family.")
+        lang = cfg.lang or card.lang
+        if not lang:
+            raise ConfigError(f"graph=true: set lang=... (the language of the programs); card {card.name} names none.")
+        task.graph = GraphSettings(lang, cfg.dfg_length)
     return task
 
 

@@ -86,7 +86,8 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
     # what `codeintel evaluate` needs to score this checkpoint the same way
     settings = {"card": cfg.task, "data": [str(Path(p).resolve()) for p in cfg.data.paths],
                 "source_len": task.source_len, "target_len": getattr(task, "target_len", 0),
-                "eval": dataclasses.asdict(cfg.eval), "dropout": 0.1}
+                "eval": dataclasses.asdict(cfg.eval), "dropout": 0.1, "graph": cfg.graph, "lang": cfg.lang,
+                "dfg_length": cfg.dfg_length}
 
     # ---- loop
     best, best_step, history, step, tokens, pad_frac, losses = None, 0, [], 0, 0, [], []

@@ -41,6 +41,7 @@ class TaskCard:
     target_len: int = 0
     metrics: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
+    lang: str = ""
     path: str = ""
 
     @property
@@ -68,7 +69,8 @@ def _parse_card(path: Path) -> TaskCard:
     for m in metrics:
         if m not in allowed_metrics:
             raise UnknownNameError("metric", m, allowed_metrics, hint=f"(in {path}, for type {raw['type']})")
-    unknown = set(raw) - {"name", "type", "description", "data", "source_len", "target_len", "metrics", "defaults"}
+    unknown = set(raw) - {"name", "type", "description", "data", "source_len", "target_len", "metrics", "defaults",
+                          "lang"}
     if unknown:
         raise ConfigError(f"task card {path} has unknown fields {sorted(unknown)}.")
     data = raw.get("data")
@@ -76,7 +78,7 @@ def _parse_card(path: Path) -> TaskCard:
         data = str((path.parent / data).resolve())
     return TaskCard(name=raw["name"], type=raw["type"], description=raw.get("description", ""), data=data,
                     source_len=int(raw.get("source_len") or 0), target_len=int(raw.get("target_len") or 0),
-                    metrics=metrics, defaults=raw.get("defaults") or {}, path=str(path))
+                    metrics=metrics, defaults=raw.get("defaults") or {}, lang=raw.get("lang", ""), path=str(path))
 
 
 def all_cards() -> dict[str, TaskCard]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,15 +30,39 @@ def _default_paths(card, paths: list[str]) -> list[str]:
     raise DataError(f"task {card.name!r} has no default data: pass --data PATH.")
 
 
+@dataclass
+class GraphSettings:
+    """GraphCodeBERT's data-flow input: the language the programs are parsed in and the node budget D."""
+
+    lang: str
+    dfg_length: int = 64
+
+
+def _graph_inputs(codes: list[str], tok, source_len: int, graph: GraphSettings) -> list:
+    from codeintel.backbones.graphcodebert import build_input
+
+    return [build_input(c, graph.lang, tok, source_len, graph.dfg_length) for c in codes]
+
+
+def _collate_programs(programs: list, pad_id: int) -> dict[str, torch.Tensor]:
+    """Padded token ids, or (for graph inputs) fixed-length ids, positions and (N, L, L) attention."""
+    if programs and not isinstance(programs[0], list):
+        from codeintel.backbones.graphcodebert import collate
+
+        return collate(programs)
+    input_ids, mask = pad(programs, pad_id)
+    return {"input_ids": input_ids, "attention_mask": mask}
+
+
 @torch.no_grad()
-def _embed(fn, ids: list[list[int]], pad_id: int, batch_size: int, device: torch.device) -> torch.Tensor:
+def _embed(fn, ids: list, pad_id: int, batch_size: int, device: torch.device) -> torch.Tensor:
     """Run ``fn(input_ids, attention_mask)`` over programs in length-sorted batches; CPU rows in input order."""
-    order = np.argsort([-len(x) for x in ids], kind="stable")
+    order = np.argsort([-len(x if isinstance(x, list) else x.input_ids) for x in ids], kind="stable")
     out: list[torch.Tensor | None] = [None] * len(ids)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size].tolist()
-        input_ids, mask = pad([ids[i] for i in idx], pad_id)
-        for i, v in zip(idx, fn(input_ids.to(device), mask.to(device)).cpu(), strict=True):
+        batch = {k: v.to(device) for k, v in _collate_programs([ids[i] for i in idx], pad_id).items()}
+        for i, v in zip(idx, fn(**batch).cpu(), strict=True):
             out[i] = v
     return torch.stack(out)
 
@@ -48,6 +73,7 @@ class CloneDetectionTask:
     def __init__(self, card, tokenizer, source_len: int) -> None:
         self.card, self.tok, self.source_len = card, tokenizer, source_len
         self.threshold = 0.5
+        self.graph: GraphSettings | None = None
 
     def load(self, paths: list[str], skip_bad: bool, report: LoadReport):
         data = load_clone_detection(_default_paths(self.card, paths), skip_bad, report)
@@ -56,23 +82,25 @@ class CloneDetectionTask:
 
     def prepare(self, pairs: list[tuple[str, str, int]]) -> Prepared:
         keys = sorted({k for a, b, _ in pairs for k in (a, b)})
-        ids = tokenize_cached([_normalise(self._programs[k]) for k in keys], self.tok, self.source_len)["input_ids"]
+        if self.graph:
+            ids = _graph_inputs([self._programs[k] for k in keys], self.tok, self.source_len, self.graph)
+        else:
+            ids = tokenize_cached([_normalise(self._programs[k]) for k in keys], self.tok, self.source_len)["input_ids"]
         prog = dict(zip(keys, ids, strict=True))
-        lengths = np.array([2 * max(len(prog[a]), len(prog[b])) for a, b, _ in pairs])
+        size = {k: len(v if isinstance(v, list) else v.input_ids) for k, v in prog.items()}
+        lengths = np.array([2 * max(size[a], size[b]) for a, b, _ in pairs])
         return Prepared({"programs": prog, "pairs": pairs}, lengths, pairs)
 
     def collate(self, prepared: Prepared, idx: list[int]) -> dict[str, torch.Tensor]:
         prog, pairs = prepared.items["programs"], prepared.items["pairs"]
-        seqs = [prog[k] for i in idx for k in pairs[i][:2]]
-        input_ids, mask = pad(seqs, self.tok.pad_token_id)
+        batch = _collate_programs([prog[k] for i in idx for k in pairs[i][:2]], self.tok.pad_token_id)
         b = len(idx)
-        return {"input_ids": input_ids.view(b, 2, -1), "attention_mask": mask.view(b, 2, -1),
-                "labels": torch.tensor([pairs[i][2] for i in idx])}
+        out = {k: v.reshape(b, 2, *v.shape[1:]) for k, v in batch.items()}                # (B, 2, L[, L])
+        return {**out, "labels": torch.tensor([pairs[i][2] for i in idx])}
 
-    @staticmethod
-    def loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
-        logits = model(batch["input_ids"], batch["attention_mask"])
-        return F.cross_entropy(logits, batch["labels"]), int(batch["attention_mask"].sum())
+    def loss(self, model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        logits = model(batch["input_ids"], batch["attention_mask"], batch.get("position_ids"))
+        return F.cross_entropy(logits, batch["labels"]), int(batch["input_ids"].ne(self.tok.pad_token_id).sum())
 
     @torch.no_grad()
     def predict(self, model, prepared: Prepared, batch_size: int = 32, **_) -> list[float]:
@@ -119,31 +147,35 @@ class CloneRetrievalTask:
 
     def __init__(self, card, tokenizer, source_len: int) -> None:
         self.card, self.tok, self.source_len = card, tokenizer, source_len
+        self.graph: GraphSettings | None = None
 
     def load(self, paths: list[str], skip_bad: bool, report: LoadReport):
         return load_clone_retrieval(_default_paths(self.card, paths), skip_bad, report)
 
     def prepare(self, rows: list[dict]) -> Prepared:
-        ids = tokenize_cached([_normalise(r["code"]) for r in rows], self.tok, self.source_len)["input_ids"]
+        if self.graph:
+            ids = _graph_inputs([r["code"] for r in rows], self.tok, self.source_len, self.graph)
+        else:
+            ids = tokenize_cached([_normalise(r["code"]) for r in rows], self.tok, self.source_len)["input_ids"]
         labels = [r["label"] for r in rows]
         # training items are groups of same-label programs; the batcher sees one "length" per group
         by_label: dict[str, list[int]] = {}
         for i, lab in enumerate(labels):
             by_label.setdefault(lab, []).append(i)
         groups = [v[j : j + self.group] for v in by_label.values() for j in range(0, len(v), self.group)]
-        lengths = np.array([len(g) * max(len(ids[i]) for i in g) for g in groups])
+        size = [len(x if isinstance(x, list) else x.input_ids) for x in ids]
+        lengths = np.array([len(g) * max(size[i] for i in g) for g in groups])
         return Prepared({"ids": ids, "labels": labels, "groups": groups}, lengths, rows)
 
     def collate(self, prepared: Prepared, idx: list[int]) -> dict[str, torch.Tensor]:
         members = [m for g in idx for m in prepared.items["groups"][g]]
-        input_ids, mask = pad([prepared.items["ids"][m] for m in members], self.tok.pad_token_id)
+        batch = _collate_programs([prepared.items["ids"][m] for m in members], self.tok.pad_token_id)
         label_ids = {lab: i for i, lab in enumerate(sorted({prepared.items["labels"][m] for m in members}))}
-        return {"input_ids": input_ids, "attention_mask": mask,
-                "labels": torch.tensor([label_ids[prepared.items["labels"][m]] for m in members])}
+        return {**batch, "labels": torch.tensor([label_ids[prepared.items["labels"][m]] for m in members])}
 
     def loss(self, model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
         """Multi-positive InfoNCE over the batch: same-label programs are positives, all others negatives."""
-        vec = model(batch["input_ids"], batch["attention_mask"])                   # (B, D), unit norm
+        vec = model(batch["input_ids"], batch["attention_mask"], batch.get("position_ids"))  # (B, D), unit norm
         sims = vec @ vec.T / self.temperature                                      # (B, B)
         eye = torch.eye(len(vec), dtype=torch.bool, device=vec.device)
         sims = sims.masked_fill(eye, float("-inf"))
@@ -151,7 +183,7 @@ class CloneRetrievalTask:
         log_prob = sims - torch.logsumexp(sims, dim=1, keepdim=True)
         has_pos = pos.any(1)
         per_anchor = -(log_prob.masked_fill(~pos, 0).sum(1) / pos.sum(1).clamp(min=1))
-        return per_anchor[has_pos].mean(), int(batch["attention_mask"].sum())
+        return per_anchor[has_pos].mean(), int(batch["input_ids"].ne(self.tok.pad_token_id).sum())
 
     @torch.no_grad()
     def predict(self, model, prepared: Prepared, batch_size: int = 32, **_) -> np.ndarray:

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codeintel.backbones import roberta, t5
+from codeintel.backbones import graphcodebert, roberta, t5
 
 
 class PairClassifier(nn.Module):
@@ -27,16 +27,25 @@ class PairClassifier(nn.Module):
         hidden = backbone.config.d_model if family == "t5" else backbone.config.hidden_size
         self.head = t5.pair_head(hidden) if family == "t5" else roberta.pair_head(hidden, dropout)
 
-    def vectors(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def vectors(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, L) programs -> (N, H); with ``position_ids`` the input is GraphCodeBERT's graph-guided one."""
+        if position_ids is not None:
+            return graphcodebert.encode(self.backbone, input_ids, position_ids, attention_mask)[:, 0]
         if self.family == "t5":
             return t5.eos_decoder_vector(self.backbone, input_ids, attention_mask, self.eos_id)
         return roberta.first_token_vector(self.backbone, input_ids, attention_mask)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """input_ids, attention_mask: (B, 2, L) -> logits (B, 2)."""
-        b, two, length = input_ids.shape
-        vec = self.vectors(input_ids.reshape(b * two, length), attention_mask.reshape(b * two, length))  # (2B, H)
-        return self.head(vec.reshape(b, -1))                                                          # (B, 2)
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """input_ids (B, 2, L), attention_mask (B, 2, L) or graph (B, 2, L, L) -> logits (B, 2)."""
+        b, two = input_ids.shape[:2]
+        def flat(t: torch.Tensor) -> torch.Tensor:
+            return t.reshape(b * two, *t.shape[2:])
+
+        pos = flat(position_ids) if position_ids is not None else None
+        vec = self.vectors(flat(input_ids), flat(attention_mask), pos)                # (2B, H)
+        return self.head(vec.reshape(b, -1))                                          # (B, 2)
 
 
 class Retriever(nn.Module):
@@ -52,8 +61,13 @@ class Retriever(nn.Module):
         super().__init__()
         self.backbone, self.family = backbone, family
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """(B, L) -> (B, D) unit vectors."""
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L) -> (B, D) unit vectors; with ``position_ids``, graph-guided input (mask (B, L, L))."""
+        if position_ids is not None:
+            hidden = graphcodebert.encode(self.backbone, input_ids, position_ids, attention_mask)
+            real = position_ids.ne(1).unsqueeze(-1).to(hidden.dtype)               # code and nodes, no padding
+            return F.normalize((hidden * real).sum(1) / real.sum(1).clamp(min=1.0), dim=-1)
         if self.family == "t5-embedding":
             return self.backbone.embed(input_ids, attention_mask)
         if self.family == "t5":
