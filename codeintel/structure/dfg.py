@@ -121,8 +121,8 @@ class DataFlow:
 
 
 class _Walker:
-    def __init__(self, rules: DFGRules, tokens: dict[int, tuple[int, str]]) -> None:
-        self.r, self.tokens = rules, tokens
+    def __init__(self, rules: DFGRules, tokens: dict[int, tuple[int, str]], kids: dict[int, list]) -> None:
+        self.r, self.tokens, self.kids = rules, tokens, kids  # kids: node id -> children, made once
 
     @staticmethod
     def key(node) -> int:
@@ -141,7 +141,7 @@ class _Walker:
                 if n.type != code:
                     out.append((idx, code))
             elif n.type not in self.r.comments:
-                stack.extend(reversed(n.children))
+                stack.extend(reversed(self.kids.get(n.id) or n.children))
         return out
 
     # ---- handlers: generators that yield (child, states) to visit and return (edges, states)
@@ -324,7 +324,7 @@ def _run(walker: _Walker, root) -> list[Edge]:
         if node.type in special:
             stack.append([walker.handle(node, states)])
             return None
-        children = node.children
+        children = walker.kids.get(node.id) or node.children
         if r.do_first:
             children = [c for c in children if c.type in r.do_first] + [c for c in children if c.type not in r.do_first]
         stack.append([None, iter(children), [], states])
@@ -367,6 +367,7 @@ def extract(code: str, lang: str) -> DataFlow:
     data = code.encode("utf-8")
     tree = parse(data, lang)
     tokens: dict[int, tuple[int, str]] = {}  # node id -> (position, text)
+    kids: dict[int, list] = {}
     order: list[str] = []
     stack = [tree.root_node]
     while stack:
@@ -379,8 +380,9 @@ def extract(code: str, lang: str) -> DataFlow:
                 tokens[n.id] = (len(order), text)
                 order.append(text)
             continue
-        stack.extend(reversed(n.children))
-    edges = merge(_run(_Walker(rules, tokens), tree.root_node))
+        kids[n.id] = children = n.children
+        stack.extend(reversed(children))
+    edges = merge(_run(_Walker(rules, tokens, kids), tree.root_node))
     used = {p for e in edges if e[4] for p in (e[1], *e[4])}  # in an edge, as target or as source
     errors = count_errors(tree) if tree.root_node.has_error else 0
     return DataFlow(order, [e for e in edges if e[1] in used], errors)
