@@ -49,3 +49,24 @@ def resolve_config(args: argparse.Namespace, checkpoint: dict | None = None) -> 
     if args.data:
         cfg.data.paths = list(args.data)
     return cfg, card
+
+
+def read_source(path, lang: str | None) -> tuple[str, str]:
+    """A source file's text ('-' reads standard input) and its language (from ``lang`` or the extension)."""
+    import sys
+    from pathlib import Path
+
+    from codeintel.errors import ConfigError, DataError
+    from codeintel.structure.parsing import EXTENSIONS
+
+    path = Path(path)
+    if str(path) == "-":
+        code = sys.stdin.read()
+    elif not path.is_file():
+        raise DataError(f"{path} does not exist.")
+    else:
+        code = path.read_text(encoding="utf-8", errors="replace")
+    lang = lang or EXTENSIONS.get(path.suffix.lower(), "")
+    if not lang:
+        raise ConfigError(f"cannot tell the language of {path}; pass --lang.")
+    return code, lang

@@ -17,10 +17,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-EXTENSIONS = {".py": "python", ".java": "java", ".c": "c", ".h": "c", ".cpp": "cpp", ".cc": "cpp", ".hpp": "cpp",
-              ".js": "javascript", ".go": "go", ".rb": "ruby", ".php": "php", ".cs": "c_sharp"}
-
-
 def to_dot(flow) -> str:
     """Graphviz: one node per variable occurrence, an arrow from each source to the variable it feeds."""
     lines = ["digraph dfg {", "  rankdir=LR; node [shape=box, fontname=monospace];"]
@@ -34,18 +30,10 @@ def to_dot(flow) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codeintel.errors import ConfigError, DataError
+    from codeintel.cli._common import read_source
     from codeintel.structure.dfg import extract
 
-    if str(args.file) == "-":
-        code = sys.stdin.read()
-    elif not args.file.is_file():
-        raise DataError(f"{args.file} does not exist.")
-    else:
-        code = args.file.read_text(encoding="utf-8", errors="replace")
-    lang = args.lang or EXTENSIONS.get(args.file.suffix.lower())
-    if not lang:
-        raise ConfigError(f"cannot tell the language of {args.file}; pass --lang.")
+    code, lang = read_source(args.file, args.lang)
     flow = extract(code, lang)
     if args.format == "json":
         print(json.dumps({"tokens": flow.tokens, "edges": flow.edges, "syntax_errors": flow.errors}))

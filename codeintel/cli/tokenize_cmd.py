@@ -7,9 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-EXTENSIONS = {".c": "c", ".h": "c", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".f": "fortran",
-              ".f90": "fortran", ".f95": "fortran", ".f03": "fortran", ".py": "python", ".java": "java"}
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tokenize", help="tokenize a source file and show the tokens (and Tokompiler's mapping)")
@@ -24,23 +21,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codeintel.errors import ConfigError, DataError
+    from codeintel.cli._common import read_source
 
-    if str(args.file) == "-":
-        code = sys.stdin.read()
-    elif not args.file.is_file():
-        raise DataError(f"{args.file} does not exist.")
-    else:
-        code = args.file.read_text(encoding="utf-8", errors="replace")
     if args.tokenizer != "tokompiler":
+        code, _ = read_source(args.file, args.lang or "c")
         from codeintel.backbones.loading import load_tokenizer
 
         tokens = load_tokenizer(args.tokenizer).tokenize(code)
         print(json.dumps({"tokens": tokens}) if args.format == "json" else " ".join(tokens))
         return 0
-    lang = args.lang or EXTENSIONS.get(args.file.suffix.lower())
-    if not lang:
-        raise ConfigError(f"cannot tell the language of {args.file}; pass --lang (c, cpp, fortran, python, java).")
+    code, lang = read_source(args.file, args.lang)
     from codeintel.tokenization.tokompiler_hf import TokompilerTokenizer
 
     tok = TokompilerTokenizer(lang=lang, numbering=args.numbering, seed=args.seed)

@@ -29,6 +29,11 @@ ALIASES = {"c++": "cpp", "cxx": "cpp", "f90": "fortran", "f": "fortran", "py": "
            "csharp": "c_sharp", "c#": "c_sharp", "cs": "c_sharp"}
 
 
+EXTENSIONS = {".py": "python", ".java": "java", ".c": "c", ".h": "c", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp",
+              ".hpp": "cpp", ".f": "fortran", ".f90": "fortran", ".f95": "fortran", ".f03": "fortran",
+              ".js": "javascript", ".go": "go", ".rb": "ruby", ".php": "php", ".cs": "c_sharp"}
+
+
 def canonical(lang: str) -> str:
     name = ALIASES.get(lang.lower(), lang.lower())
     if name not in GRAMMARS:
