@@ -122,7 +122,7 @@ def special_ids(tokenizer) -> dict[str, int]:
 def backbone_class(family: str, task: str) -> str:
     """The transformers class that carries ``task`` for ``family``."""
     if family == "t5-embedding":
-        if task != "clone-retrieval":
+        if task not in ("clone-retrieval", "code-search"):
             raise ConfigError(f"the embedding family only supports clone-retrieval, not {task!r}; "
                               "use a seq2seq backbone such as codet5-small.")
         return "CodeT5pEmbeddingModel"
@@ -131,7 +131,7 @@ def backbone_class(family: str, task: str) -> str:
     if family == "roberta":
         if task == "language-modeling":
             raise ConfigError("language modeling needs a T5-family backbone (e.g. tiny-codet5); RoBERTa is an encoder.")
-        return "EncoderDecoderModel" if task == "summarization" else "RobertaModel"
+        return "EncoderDecoderModel" if task == "summarization" else "RobertaModel"  # encoders for the rest
     raise ConfigError(f"unknown family {family!r}")
 
 

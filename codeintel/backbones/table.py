@@ -31,7 +31,7 @@ TINY_T5 = dict(vocab_size=8192, d_model=128, d_kv=32, d_ff=512, num_layers=2, nu
                num_heads=4, pad_token_id=1, eos_token_id=2, decoder_start_token_id=1, feed_forward_proj="relu")
 
 SHIPPED_TOKENIZER = "code-bpe-8k"
-ALL_TASKS = ("summarization", "clone-detection", "clone-retrieval")
+ALL_TASKS = ("summarization", "clone-detection", "clone-retrieval", "code-search")
 T5_TASKS = (*ALL_TASKS, "language-modeling")
 
 
@@ -85,7 +85,7 @@ BACKBONES: dict[str, BackboneSpec] = {
                      320, 128, tasks=T5_TASKS, params="220M", note="CodeT5+ 220M, pretrained from scratch"),
         BackboneSpec("codet5p-110m-embedding", "t5-embedding", "Salesforce/codet5p-110m-embedding",
                      dict(T5_BASE, vocab_size=32103), "Salesforce/codet5p-110m-embedding", 360, 0,
-                     tasks=("clone-retrieval",), params="110M",
+                     tasks=("clone-retrieval", "code-search"), params="110M",
                      note="CodeT5+ 220M encoder + Linear(768->256) + L2 norm", extra={"embed_dim": 256}),
         BackboneSpec("tiny-codebert", "roberta", None, TINY_ROBERTA, SHIPPED_TOKENIZER, 256, 32,
                      params="~1.5M", note="2-layer RoBERTa preset, random init (tests, CPU demos)"),
@@ -94,7 +94,8 @@ BACKBONES: dict[str, BackboneSpec] = {
         BackboneSpec("tiny-codet5", "t5", None, TINY_T5, SHIPPED_TOKENIZER, 256, 32,
                      tasks=T5_TASKS, params="~2.0M", note="2+2-layer T5 preset, random init (tests, CPU demos)"),
         BackboneSpec("tiny-codet5p-embedding", "t5-embedding", None, TINY_T5, SHIPPED_TOKENIZER, 256, 0,
-                     tasks=("clone-retrieval",), params="~1.5M", note="2-layer T5 encoder + projection preset",
+                     tasks=("clone-retrieval", "code-search"), params="~1.5M",
+                     note="2-layer T5 encoder + projection preset",
                      extra={"embed_dim": 64}),
     ]
 }

@@ -34,8 +34,9 @@ def build_task(cfg: RunConfig, card, loaded):
         from codeintel.errors import ConfigError
         from codeintel.tasks.clone import GraphSettings
 
-        if card.type not in ("clone-detection", "clone-retrieval") or loaded.family != "roberta":
-            raise ConfigError("graph=true needs a clone task and a RoBERTa-family backbone (e.g. tiny-graphcodebert); "
+        if card.type not in ("clone-detection", "clone-retrieval", "code-search") or loaded.family != "roberta":
+            raise ConfigError("graph=true needs a clone or code-search task and a RoBERTa-family backbone "
+                              "(e.g. tiny-graphcodebert); "
                               f"got {card.type!r} with the {loaded.family!r} family.")
         lang = cfg.lang or card.lang
         if not lang:

@@ -27,6 +27,7 @@ TASK_TYPES = {
     "clone-detection": ("f1", "precision", "recall"),
     "clone-retrieval": ("map_at_r",),
     "language-modeling": ("normalized_ppl", "token_ppl"),
+    "code-search": ("mrr",),
 }
 LOWER_IS_BETTER = frozenset({"normalized_ppl", "token_ppl"})
 

@@ -35,6 +35,10 @@ def make_task(card, tokenizer, source_len: int, target_len: int):
         from codeintel.tasks.summarization import SummarizationTask
 
         return SummarizationTask(card, tokenizer, source_len, target_len)
+    if card.type == "code-search":
+        from codeintel.tasks.search import CodeSearchTask
+
+        return CodeSearchTask(card, tokenizer, source_len, target_len)
     if card.type == "language-modeling":
         from codeintel.tasks.lm import LanguageModelingTask
 

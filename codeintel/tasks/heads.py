@@ -83,7 +83,7 @@ def wrap(backbone: nn.Module, family: str, task: str, tokenizer, dropout: float 
         return backbone
     if task == "clone-detection":
         return PairClassifier(backbone, family, tokenizer.eos_token_id, dropout)
-    if task == "clone-retrieval":
+    if task in ("clone-retrieval", "code-search"):
         return Retriever(backbone, family)
     raise ValueError(task)
 

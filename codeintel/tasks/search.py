@@ -1,0 +1,94 @@
+"""Code search (natural language -> code), GraphCodeBERT's setting: a bi-encoder shared by queries and code,
+in-batch softmax over the batch's code, MRR of each query against every code of the split (top 1,000)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from codeintel.data.cache import tokenize_cached
+from codeintel.data.loaders import SPLITS, LoadReport, _field, _hash_split, _resolve_split_files, read_jsonl
+from codeintel.data.stdlib import first_sentence
+from codeintel.errors import DataError
+from codeintel.eval import metrics
+from codeintel.tasks.clone import GraphSettings, _collate_programs, _embed, _graph_inputs
+from codeintel.tasks.common import Prepared
+
+
+class CodeSearchTask:
+    """Rank every code of the split for each natural-language query; the paired code is the answer."""
+
+    temperature = 0.05
+
+    def __init__(self, card, tokenizer, source_len: int, target_len: int) -> None:
+        self.card, self.tok, self.source_len, self.target_len = card, tokenizer, source_len, target_len
+        self.graph: GraphSettings | None = None
+
+    def load(self, paths: list[str], skip_bad: bool, report: LoadReport) -> dict[str, list[dict]]:
+        if not paths and self.card.data == "stdlib":
+            from codeintel.data.stdlib import default_stdlib_dir
+
+            paths = [str(default_stdlib_dir())]
+        splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
+        for split, path in _resolve_split_files(paths, ".jsonl").items():
+            for i, row in enumerate(read_jsonl(path, skip_bad, report)):
+                nl = row.get("summary") or " ".join(row.get("docstring_tokens") or []) or first_sentence(
+                    str(_field(row, ("docstring", "nl"), path)))
+                code = str(_field(row, ("code", "original_string", "func"), path))
+                rid = str(row.get("id", row.get("url", f"{path.stem}-{i}")))
+                splits[_hash_split(rid) if split == "all" else split].append({"id": rid, "code": code, "nl": nl})
+        empty = [s for s in SPLITS if not splits[s]]
+        if empty:
+            raise DataError(f"the {'/'.join(empty)} split of the code-search data is empty.")
+        return splits
+
+    def prepare(self, rows: list[dict]) -> Prepared:
+        if self.graph:
+            code = _graph_inputs([r["code"] for r in rows], self.tok, self.source_len, self.graph)
+        else:
+            code = tokenize_cached([" ".join(r["code"].split()) for r in rows], self.tok, self.source_len)["input_ids"]
+        nl = tokenize_cached([r["nl"] for r in rows], self.tok, self.target_len)["input_ids"]
+        size = [len(c if isinstance(c, list) else c.input_ids) for c in code]
+        return Prepared({"code": code, "nl": nl}, np.array([s + len(q) for s, q in zip(size, nl, strict=True)]), rows)
+
+    def collate(self, prepared: Prepared, idx: list[int]) -> dict[str, torch.Tensor]:
+        code = _collate_programs([prepared.items["code"][i] for i in idx], self.tok.pad_token_id)
+        nl = _collate_programs([prepared.items["nl"][i] for i in idx], self.tok.pad_token_id)
+        return {**{f"code_{k}": v for k, v in code.items()}, **{f"nl_{k}": v for k, v in nl.items()}}
+
+    def loss(self, model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        code = model(batch["code_input_ids"], batch["code_attention_mask"], batch.get("code_position_ids"))
+        nl = model(batch["nl_input_ids"], batch["nl_attention_mask"])
+        logits = nl @ code.T / self.temperature                                          # (B, B)
+        n_tok = int(batch["code_input_ids"].ne(self.tok.pad_token_id).sum() + batch["nl_attention_mask"].sum())
+        return F.cross_entropy(logits, torch.arange(len(nl), device=nl.device)), n_tok
+
+    @torch.no_grad()
+    def predict(self, model, prepared: Prepared, batch_size: int = 32, **_) -> np.ndarray:
+        """(queries, codes) cosine similarities."""
+        model.eval()
+        device = next(model.parameters()).device
+        code = _embed(model, prepared.items["code"], self.tok.pad_token_id, batch_size, device)
+        nl = _embed(model, prepared.items["nl"], self.tok.pad_token_id, batch_size, device)
+        return (nl @ code.T).numpy()
+
+    def score(self, scores: np.ndarray, rows: list[dict]) -> dict[str, float]:
+        return {"mrr": metrics.mrr(scores)}
+
+    def baselines(self, splits: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+        """Chance: the expected MRR of a random ranking of the test split's codes, (1/N) Σ_k 1/k (k <= 1000)."""
+        n = len(splits["test"])
+        return {"chance_random_ranking": {"mrr": float(sum(1 / k for k in range(1, min(n, 1000) + 1)) / n)}}
+
+    def write_predictions(self, out_dir: Path, scores: np.ndarray, rows: list[dict]) -> None:
+        """Per query: the rank of its code and the ids of the top 10."""
+        with (out_dir / "predictions.jsonl").open("w") as fh:
+            for i, r in enumerate(rows):
+                order = np.argsort(-scores[i], kind="stable")
+                rank = int(np.nonzero(order == i)[0][0]) + 1
+                fh.write(json.dumps({"id": r["id"], "query": r["nl"], "rank": rank,
+                                     "top10": [rows[j]["id"] for j in order[:10]]}) + "\n")
