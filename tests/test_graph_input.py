@@ -88,3 +88,36 @@ def test_graph_needs_roberta(capsys):
     assert main(["train", "--model", "tiny-codet5", "--task", "clone-retrieval", "--data", "x.jsonl",
                  "graph=true"]) == 2
     assert "RoBERTa-family" in capsys.readouterr().err
+
+
+def test_code_search_with_and_without_graph(tmp_path):
+    """NL -> code on a small set: the run writes MRR and per-query ranks; reload gives the same MRR."""
+    from codeintel.cli import main
+
+    rows = []
+    words = ["sum", "max", "min", "len", "sort", "join", "split", "upper", "lower", "strip", "count", "index"]
+    for i in range(60):
+        w = words[i % len(words)]
+        code = f"def {w}_{i}(values):\n    result = {w}(values)\n    return result\n"
+        rows.append({"id": f"r{i}", "code": code, "summary": f"Compute the {w} of the values."})
+    data = tmp_path / "search.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for graph in ("false", "true"):
+        run = tmp_path / f"cs-{graph}"
+        assert main(["train", "--model", "tiny-graphcodebert", "--task", "code-search", "--data", str(data),
+                     "--out", str(run), "--no-progress", f"graph={graph}", "source_len=48", "dfg_length=16",
+                     "target_len=16", "train.max_steps=3"]) == 0
+        m = json.loads((run / "metrics.json").read_text())
+        assert 0 < m["test"]["mrr"] <= 1
+        ranks = [json.loads(x)["rank"] for x in (run / "predictions.jsonl").read_text().splitlines()]
+        assert np.mean([1 / r for r in ranks]) == pytest.approx(m["test"]["mrr"])
+        assert main(["evaluate", "--model", str(run / "best")]) == 0
+        assert json.loads((run / "best" / "eval-test" / "metrics.json").read_text())["scores"] == m["test"]
+
+
+def test_chance_mrr_is_the_harmonic_mean():
+    from codeintel.tasks.cards import load_task
+    from codeintel.tasks.search import CodeSearchTask
+
+    task = CodeSearchTask(load_task("code-search"), None, 8, 8)
+    assert task.baselines({"test": [{}] * 4})["chance_random_ranking"]["mrr"] == pytest.approx((1 + 1/2 + 1/3 + 1/4) / 4)
