@@ -120,4 +120,5 @@ def test_chance_mrr_is_the_harmonic_mean():
     from codeintel.tasks.search import CodeSearchTask
 
     task = CodeSearchTask(load_task("code-search"), None, 8, 8)
-    assert task.baselines({"test": [{}] * 4})["chance_random_ranking"]["mrr"] == pytest.approx((1 + 1/2 + 1/3 + 1/4) / 4)
+    chance = task.baselines({"test": [{}] * 4})["chance_random_ranking"]["mrr"]
+    assert chance == pytest.approx((1 + 1 / 2 + 1 / 3 + 1 / 4) / 4)
