@@ -146,12 +146,12 @@ class _Walker:
 
     # ---- handlers: generators that yield (child, states) to visit and return (edges, states)
     def leaf(self, node, states: States) -> tuple[list[Edge], States]:
-        """A token (or a comment): a use comes from the last definition; an identifier's first use defines it."""
-        if node.type in self.r.comments or not self.is_token(node):
+        """A token: a use comes from the last definition; an identifier's first use defines it. Keywords,
+        punctuation and comments are not in ``tokens`` and produce nothing."""
+        entry = self.tokens.get(node.id)
+        if entry is None:
             return [], states
-        idx, code = self.tokens[node.id]
-        if node.type == code:
-            return [], states
+        idx, code = entry
         if code in states:
             return [(code, idx, COMES, [code], list(states[code]))], states
         if node.type in self.r.identifier:
@@ -248,11 +248,14 @@ class _Walker:
             else:
                 out, current = yield child, current
             edges += out
-        merged: States = {}
-        for dic in [*others, current, *([] if has_else else [states])]:
+        dicts = [*others, current, *([] if has_else else [states])]
+        merged: States = dict(dicts[0])
+        for dic in dicts[1:]:
             for k, v in dic.items():
-                merged[k] = merged.get(k, []) + list(v)
-        return edges, {k: sorted(set(v)) for k, v in merged.items()}
+                mine = merged.get(k)
+                if mine is not v:  # unchanged entries are shared lists (copy-on-write): nothing to merge
+                    merged[k] = v if mine is None else sorted(set(mine) | set(v))
+        return edges, merged
 
     def for_in(self, node, states: States) -> Generator:
         target_field, iter_field = self.r.for_in[node.type]
@@ -366,8 +369,8 @@ def extract(code: str, lang: str) -> DataFlow:
         code = f"<?php {code} ?>"  # as GraphCodeBERT: PHP functions are parsed inside a PHP block
     data = code.encode("utf-8")
     tree = parse(data, lang)
-    tokens: dict[int, tuple[int, str]] = {}  # node id -> (position, text)
-    kids: dict[int, list] = {}
+    tokens: dict[int, tuple[int, str]] = {}  # node id -> (position, text), for leaves whose text is not their type
+    kids: dict[int, list] = {}               # node id -> children that can matter (no keywords, no comments)
     order: list[str] = []
     stack = [tree.root_node]
     while stack:
@@ -377,11 +380,13 @@ def extract(code: str, lang: str) -> DataFlow:
         if n.child_count == 0 or n.type in rules.strings:
             if n.end_byte > n.start_byte:
                 text = data[n.start_byte : n.end_byte].decode("utf-8", "replace")
-                tokens[n.id] = (len(order), text)
+                if text != n.type:
+                    tokens[n.id] = (len(order), text)
                 order.append(text)
             continue
-        kids[n.id] = children = n.children
+        children = n.children
         stack.extend(reversed(children))
+        kids[n.id] = [c for c in children if c.is_named or c.child_count]
     edges = merge(_run(_Walker(rules, tokens, kids), tree.root_node))
     used = {p for e in edges if e[4] for p in (e[1], *e[4])}  # in an edge, as target or as source
     errors = count_errors(tree) if tree.root_node.has_error else 0
