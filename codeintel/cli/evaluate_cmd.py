@@ -12,7 +12,7 @@ from codeintel.cli._common import add_run_arguments, resolve_config
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a checkpoint on a task's data")
     add_run_arguments(p, "checkpoint directory (from `codeintel train`), registry name or hub id")
-    p.add_argument("--split", default="test", help="train, valid, test (default) or all")
+    p.add_argument("--split", default="test", choices=["train", "valid", "test", "all"], help="default: test")
     p.add_argument("--out", help="output directory (default <model>/eval-<split>)")
     p.set_defaults(run=run)
 

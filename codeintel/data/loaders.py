@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,7 +57,8 @@ def read_jsonl(path: Path, skip_bad: bool = False, report: LoadReport | None = N
     return rows
 
 
-def _field(row: dict, names: Sequence[str], path: Path) -> object:
+def field(row: dict, names: Sequence[str], path: Path) -> object:
+    """The first of ``names`` present in ``row``; a clear error naming the file and line otherwise."""
     for name in names:
         if name in row and row[name] is not None:
             return row[name]
@@ -95,31 +96,34 @@ def _summarization_row(row: dict, path: Path, idx: int) -> dict:
     if "code_tokens" in row:
         source = " ".join(row["code_tokens"])
     else:
-        source = " ".join(str(_field(row, ("code", "func", "original_string"), path)).split())
+        source = " ".join(str(field(row, ("code", "func", "original_string"), path)).split())
     if "summary" in row:
         target = str(row["summary"])
     elif "docstring_tokens" in row:
         target = " ".join(row["docstring_tokens"])
     else:
-        target = first_sentence(str(_field(row, ("docstring", "nl", "summary"), path)))
+        target = first_sentence(str(field(row, ("docstring", "nl", "summary"), path)))
     rid = str(row.get("id", row.get("idx", f"{path.stem}-{idx}")))
     return {"id": rid, "source": source, "target": " ".join(target.split())}
 
 
-def load_summarization(paths: Sequence[str], skip_bad: bool = False,
-                       report: LoadReport | None = None) -> dict[str, list[dict]]:
-    """Splits of ``{id, source, target}`` from a directory, one file, or ``split=file`` arguments."""
+def load_rows(paths: Sequence[str], convert: Callable[[dict, Path, int], dict], skip_bad: bool = False,
+              report: LoadReport | None = None) -> dict[str, list[dict]]:
+    """Splits of ``convert(row, path, line_index)`` (a dict with an ``id``) from a directory of train/valid/test
+    jsonl, ``split=file`` arguments, or one file split 80/10/10 by a hash of each example's id."""
     files = _resolve_split_files(paths, ".jsonl")
     splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
     for split, path in files.items():
-        rows = read_jsonl(path, skip_bad, report)
-        exs = [_summarization_row(r, path, i) for i, r in enumerate(rows)]
-        if split == "all":
-            for ex in exs:
-                splits[_hash_split(ex["id"])].append(ex)
-        else:
-            splits[split].extend(exs)
+        for i, row in enumerate(read_jsonl(path, skip_bad, report)):
+            ex = convert(row, path, i)
+            splits[_hash_split(ex["id"]) if split == "all" else split].append(ex)
     return _check_nonempty(splits, ", ".join(map(str, files.values())))
+
+
+def load_summarization(paths: Sequence[str], skip_bad: bool = False,
+                       report: LoadReport | None = None) -> dict[str, list[dict]]:
+    """Splits of ``{id, source, target}``."""
+    return load_rows(paths, _summarization_row, skip_bad, report)
 
 
 def _resolve_split_files(paths: Sequence[str], suffix: str) -> dict[str, Path]:
@@ -150,8 +154,8 @@ class CloneDetectionData:
 def _read_programs(path: Path, skip_bad: bool, report: LoadReport | None) -> dict[str, str]:
     programs = {}
     for row in read_jsonl(path, skip_bad, report):
-        key = str(_field(row, ("idx", "index", "id"), path))
-        programs[key] = str(_field(row, ("func", "code"), path))
+        key = str(field(row, ("idx", "index", "id"), path))
+        programs[key] = str(field(row, ("func", "code"), path))
     if not programs:
         raise DataError(f"{path} holds no programs.")
     return programs
@@ -224,8 +228,8 @@ def load_clone_retrieval(paths: Sequence[str], skip_bad: bool = False,
         rows = []
         for i, row in enumerate(read_jsonl(path, skip_bad, report)):
             rows.append({"id": str(row.get("index", row.get("idx", i))),
-                         "code": str(_field(row, ("code", "func"), path)),
-                         "label": str(_field(row, ("label",), path))})
+                         "code": str(field(row, ("code", "func"), path)),
+                         "label": str(field(row, ("label",), path))})
         if split != "all":
             splits[split].extend(rows)
             continue

@@ -68,18 +68,15 @@ def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo
     from codeintel.config import resolve_device
     from codeintel.tasks.cards import load_task
 
+    if split not in ("train", "valid", "test", "all"):
+        raise DataError(f"unknown split {split!r}; use train, valid, test or all.")
     torch.manual_seed(cfg.train.seed)
     card = load_task(cfg.task)
     loaded = load_model(cfg.model, card.type)  # a checkpoint of another task type fails here, clearly
     loaded.model.to(resolve_device(cfg.device))
     task = build_task(cfg, card, loaded)
     raw = load_splits(task, cfg, echo)
-    if split == "all":
-        rows = [r for s in ("train", "valid", "test") for r in raw[s]]
-    elif split in raw:
-        rows = raw[split]
-    else:
-        raise DataError(f"unknown split {split!r}; use train, valid, test or all.")
+    rows = [r for s in ("train", "valid", "test") for r in raw[s]] if split == "all" else raw[split]
     t0 = time.perf_counter()
     prepared = task.prepare(rows)
     scores, preds = evaluate_split(task, loaded.model, prepared, cfg, progress=True)

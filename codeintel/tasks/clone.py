@@ -13,21 +13,11 @@ import torch.nn.functional as F
 from codeintel.data.cache import tokenize_cached
 from codeintel.data.loaders import LoadReport, load_clone_detection, load_clone_retrieval
 from codeintel.eval import metrics
-from codeintel.tasks.common import Prepared, pad
+from codeintel.tasks.common import Prepared, default_paths, pad
 
 
 def _normalise(code: str) -> str:
     return " ".join(code.split())  # CodeT5 / CodeXGLUE whitespace normalisation
-
-
-def _default_paths(card, paths: list[str]) -> list[str]:
-    if paths:
-        return paths
-    if card.data:
-        return [card.data]
-    from codeintel.errors import DataError
-
-    raise DataError(f"task {card.name!r} has no default data: pass --data PATH.")
 
 
 @dataclass
@@ -44,6 +34,11 @@ def _graph_inputs(codes: list[str], tok, source_len: int, graph: GraphSettings) 
     return [build_input(c, graph.lang, tok, source_len, graph.dfg_length) for c in codes]
 
 
+def program_length(program) -> int:
+    """Tokens of a program: a list of ids, or a graph input (fixed length C + D)."""
+    return len(program if isinstance(program, list) else program.input_ids)
+
+
 def _collate_programs(programs: list, pad_id: int) -> dict[str, torch.Tensor]:
     """Padded token ids, or (for graph inputs) fixed-length ids, positions and (N, L, L) attention."""
     if programs and not isinstance(programs[0], list):
@@ -57,7 +52,7 @@ def _collate_programs(programs: list, pad_id: int) -> dict[str, torch.Tensor]:
 @torch.no_grad()
 def _embed(fn, ids: list, pad_id: int, batch_size: int, device: torch.device) -> torch.Tensor:
     """Run ``fn(input_ids, attention_mask)`` over programs in length-sorted batches; CPU rows in input order."""
-    order = np.argsort([-len(x if isinstance(x, list) else x.input_ids) for x in ids], kind="stable")
+    order = np.argsort([-program_length(x) for x in ids], kind="stable")
     out: list[torch.Tensor | None] = [None] * len(ids)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size].tolist()
@@ -76,7 +71,7 @@ class CloneDetectionTask:
         self.graph: GraphSettings | None = None
 
     def load(self, paths: list[str], skip_bad: bool, report: LoadReport):
-        data = load_clone_detection(_default_paths(self.card, paths), skip_bad, report)
+        data = load_clone_detection(default_paths(self.card, paths), skip_bad, report)
         self._programs = data.programs
         return data.pairs
 
@@ -87,7 +82,7 @@ class CloneDetectionTask:
         else:
             ids = tokenize_cached([_normalise(self._programs[k]) for k in keys], self.tok, self.source_len)["input_ids"]
         prog = dict(zip(keys, ids, strict=True))
-        size = {k: len(v if isinstance(v, list) else v.input_ids) for k, v in prog.items()}
+        size = {k: program_length(v) for k, v in prog.items()}
         lengths = np.array([2 * max(size[a], size[b]) for a, b, _ in pairs])
         return Prepared({"programs": prog, "pairs": pairs}, lengths, pairs)
 
@@ -150,7 +145,7 @@ class CloneRetrievalTask:
         self.graph: GraphSettings | None = None
 
     def load(self, paths: list[str], skip_bad: bool, report: LoadReport):
-        return load_clone_retrieval(_default_paths(self.card, paths), skip_bad, report)
+        return load_clone_retrieval(default_paths(self.card, paths), skip_bad, report)
 
     def prepare(self, rows: list[dict]) -> Prepared:
         if self.graph:
@@ -163,7 +158,7 @@ class CloneRetrievalTask:
         for i, lab in enumerate(labels):
             by_label.setdefault(lab, []).append(i)
         groups = [v[j : j + self.group] for v in by_label.values() for j in range(0, len(v), self.group)]
-        size = [len(x if isinstance(x, list) else x.input_ids) for x in ids]
+        size = [program_length(x) for x in ids]
         lengths = np.array([len(g) * max(size[i] for i in g) for g in groups])
         return Prepared({"ids": ids, "labels": labels, "groups": groups}, lengths, rows)
 

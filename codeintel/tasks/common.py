@@ -29,6 +29,21 @@ def pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]
     return ids, mask
 
 
+def default_paths(card, paths: list[str], expects: str = "PATH") -> list[str]:
+    """``--data`` if given, else the card's default data (``stdlib`` = the embedded corpus)."""
+    if paths:
+        return paths
+    if card.data == "stdlib":
+        from codeintel.data.stdlib import default_stdlib_dir
+
+        return [str(default_stdlib_dir())]
+    if card.data:
+        return [card.data]
+    from codeintel.errors import DataError
+
+    raise DataError(f"task {card.name!r} has no default data: pass --data {expects}.")
+
+
 def make_task(card, tokenizer, source_len: int, target_len: int):
     """The task implementation a card's ``type`` names."""
     if card.type == "summarization":

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from codeintel.data.loaders import SPLITS, LoadReport, _field, _hash_split, _resolve_split_files, read_jsonl
+from codeintel.data.loaders import LoadReport, field, load_rows
 from codeintel.errors import DataError
 from codeintel.eval.metrics import lexer_rule_count, lexer_token_count, normalized_perplexity
 from codeintel.structure.parsing import ALIASES, canonical, strip_comments
-from codeintel.tasks.common import Prepared, pad
+from codeintel.tasks.common import Prepared, default_paths, pad
 
 PYGMENTS_NAME = {"c": "c", "cpp": "cpp", "fortran": "fortran", "python": "python", "java": "java"}
 
@@ -37,22 +37,15 @@ class LanguageModelingTask:
         self.compat = False
 
     def load(self, paths: list[str], skip_bad: bool, report: LoadReport) -> dict[str, list[dict]]:
-        if not paths:
-            raise DataError(f"task {self.card.name!r} has no default data: pass --data FILE.jsonl (code, language).")
-        splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
-        for split, path in _resolve_split_files(paths, ".jsonl").items():
-            for i, row in enumerate(read_jsonl(path, skip_bad, report)):
-                lang = str(_field(row, ("language", "lang"), path)).lower()
-                lang = canonical(ALIASES.get(lang, lang))
-                if lang not in PYGMENTS_NAME:
-                    raise DataError(f"{path}:{row['__line']}: language {lang!r} is not one of {sorted(PYGMENTS_NAME)}.")
-                rid = str(row.get("id", row.get("path", f"{path.stem}-{i}")))
-                ex = {"id": rid, "code": strip_comments(str(_field(row, ("code", "func"), path)), lang), "lang": lang}
-                splits[_hash_split(rid) if split == "all" else split].append(ex)  # split by file
-        empty = [s for s in SPLITS if not splits[s]]
-        if empty:
-            raise DataError(f"the {'/'.join(empty)} split is empty; provide more files.")
-        return splits
+        def convert(row: dict, path: Path, i: int) -> dict:  # one row = one file, so the split is by file
+            lang = str(field(row, ("language", "lang"), path)).lower()
+            lang = canonical(ALIASES.get(lang, lang))
+            if lang not in PYGMENTS_NAME:
+                raise DataError(f"{path}:{row['__line']}: language {lang!r} is not one of {sorted(PYGMENTS_NAME)}.")
+            code = strip_comments(str(field(row, ("code", "func"), path)), lang)
+            return {"id": str(row.get("id", row.get("path", f"{path.stem}-{i}"))), "code": code, "lang": lang}
+
+        return load_rows(default_paths(self.card, paths, "FILE.jsonl (code, language)"), convert, skip_bad, report)
 
     def _encode(self, rows: list[dict]) -> list[list[int]]:
         from codeintel.tokenization.tokompiler_hf import TokompilerTokenizer

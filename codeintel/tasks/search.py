@@ -11,12 +11,11 @@ import torch
 import torch.nn.functional as F
 
 from codeintel.data.cache import tokenize_cached
-from codeintel.data.loaders import SPLITS, LoadReport, _field, _hash_split, _resolve_split_files, read_jsonl
+from codeintel.data.loaders import LoadReport, field, load_rows
 from codeintel.data.stdlib import first_sentence
-from codeintel.errors import DataError
 from codeintel.eval import metrics
-from codeintel.tasks.clone import GraphSettings, _collate_programs, _embed, _graph_inputs
-from codeintel.tasks.common import Prepared
+from codeintel.tasks.clone import GraphSettings, _collate_programs, _embed, _graph_inputs, program_length
+from codeintel.tasks.common import Prepared, default_paths
 
 
 class CodeSearchTask:
@@ -29,22 +28,13 @@ class CodeSearchTask:
         self.graph: GraphSettings | None = None
 
     def load(self, paths: list[str], skip_bad: bool, report: LoadReport) -> dict[str, list[dict]]:
-        if not paths and self.card.data == "stdlib":
-            from codeintel.data.stdlib import default_stdlib_dir
+        def convert(row: dict, path: Path, i: int) -> dict:
+            nl = row.get("summary") or " ".join(row.get("docstring_tokens") or []) or first_sentence(
+                str(field(row, ("docstring", "nl"), path)))
+            code = str(field(row, ("code", "original_string", "func"), path))
+            return {"id": str(row.get("id", row.get("url", f"{path.stem}-{i}"))), "code": code, "nl": nl}
 
-            paths = [str(default_stdlib_dir())]
-        splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
-        for split, path in _resolve_split_files(paths, ".jsonl").items():
-            for i, row in enumerate(read_jsonl(path, skip_bad, report)):
-                nl = row.get("summary") or " ".join(row.get("docstring_tokens") or []) or first_sentence(
-                    str(_field(row, ("docstring", "nl"), path)))
-                code = str(_field(row, ("code", "original_string", "func"), path))
-                rid = str(row.get("id", row.get("url", f"{path.stem}-{i}")))
-                splits[_hash_split(rid) if split == "all" else split].append({"id": rid, "code": code, "nl": nl})
-        empty = [s for s in SPLITS if not splits[s]]
-        if empty:
-            raise DataError(f"the {'/'.join(empty)} split of the code-search data is empty.")
-        return splits
+        return load_rows(default_paths(self.card, paths, "FILE.jsonl"), convert, skip_bad, report)
 
     def prepare(self, rows: list[dict]) -> Prepared:
         if self.graph:
@@ -52,7 +42,7 @@ class CodeSearchTask:
         else:
             code = tokenize_cached([" ".join(r["code"].split()) for r in rows], self.tok, self.source_len)["input_ids"]
         nl = tokenize_cached([r["nl"] for r in rows], self.tok, self.target_len)["input_ids"]
-        size = [len(c if isinstance(c, list) else c.input_ids) for c in code]
+        size = [program_length(c) for c in code]
         return Prepared({"code": code, "nl": nl}, np.array([s + len(q) for s, q in zip(size, nl, strict=True)]), rows)
 
     def collate(self, prepared: Prepared, idx: list[int]) -> dict[str, torch.Tensor]:

@@ -11,7 +11,7 @@ import torch
 from codeintel.data.cache import tokenize_cached
 from codeintel.data.loaders import LoadReport, load_summarization
 from codeintel.eval import metrics
-from codeintel.tasks.common import Prepared, pad
+from codeintel.tasks.common import Prepared, default_paths, pad
 
 
 class SummarizationTask:
@@ -22,13 +22,7 @@ class SummarizationTask:
         self.source_len, self.target_len = source_len, target_len
 
     def load(self, paths: list[str], skip_bad: bool, report: LoadReport) -> dict[str, list[dict]]:
-        if not paths and self.card.data == "stdlib":
-            from codeintel.data.stdlib import default_stdlib_dir
-
-            paths = [str(default_stdlib_dir())]
-        elif not paths and self.card.data:
-            paths = [self.card.data]
-        return load_summarization(paths, skip_bad, report)
+        return load_summarization(default_paths(self.card, paths), skip_bad, report)
 
     def prepare(self, rows: list[dict]) -> Prepared:
         src = tokenize_cached([r["source"] for r in rows], self.tok, self.source_len)["input_ids"]
