@@ -331,3 +331,44 @@ def test_java_variants_compile_and_compute_the_same(tmp_path):
     lines = subprocess.run(["java", "-cp", str(tmp_path), "Main"], capture_output=True, text=True,
                            check=True).stdout.split()
     assert len(lines) == len(variants) and set(lines) == {lines[0]}, lines
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_augment_writes_variants_and_counts(tmp_path, capsys):
+    import json
+
+    from codeintel.cli import main
+
+    src = tmp_path / "in.jsonl"
+    rows = [{"id": "a", "code": CASES[0][0], "docstring": "Sum the items below n"},
+            {"id": "b", "code": "def broken(:\n", "docstring": "x"}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out.jsonl"
+    assert main(["augment", "--ops", "rename_variables:k=2,duplicate_tokens", "--lang", "python", str(src), str(out),
+                 "--per-sample", "3", "--seed", "5"]) == 0
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(got) == 6 and [g["augment"]["variant"] for g in got] == [0, 1, 2, 0, 1, 2]
+    assert got[0]["augment"]["applied"] == ["rename_variables", "duplicate_tokens"]
+    assert got[3]["code"] == "def broken(:\n" and got[3]["augment"]["skipped"] == {"rename_variables": "does not parse"}
+    err = capsys.readouterr().err
+    assert "rename_variables     applied to 3/6" in err and "does not parse: 3" in err
+    first = out.read_text()
+    assert main(["augment", "--ops", "rename_variables:k=2,duplicate_tokens", "--lang", "python", str(src), str(out),
+                 "--per-sample", "3", "--seed", "5"]) == 0
+    assert out.read_text() == first                                   # reproducible
+
+
+def test_cli_augment_bad_input(tmp_path, capsys):
+    from codeintel.cli import main
+
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "no code here"}\n')
+    assert main(["augment", "--ops", "swap_operands", "--lang", "python", str(src), str(tmp_path / "o.jsonl")]) == 2
+    assert "no code field" in capsys.readouterr().err and not list(tmp_path.glob("*o.jsonl*"))
+    assert main(["augment", "--ops", "swap_operand", str(src), str(tmp_path / "o.jsonl")]) == 2
+    assert "Did you mean 'swap_operands'" in capsys.readouterr().err
+    assert main(["augment", str(src)]) == 2
+    assert main(["augment", "--list"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 10
