@@ -308,7 +308,7 @@ def _python_for(loop, data: bytes, rng: random.Random, tree) -> list[tuple[int, 
     return [(loop.start_byte, loop.end_byte, new)]
 
 
-def _braced_for(loop, lang: str) -> list[tuple[int, int, str]]:
+def _braced_for(loop, data: bytes, lang: str) -> list[tuple[int, int, str]]:
     init = loop.children_by_field_name("init" if lang == "java" else "initializer")
     cond = loop.child_by_field_name("condition")
     updates = loop.children_by_field_name("update")
@@ -317,12 +317,19 @@ def _braced_for(loop, lang: str) -> list[tuple[int, int, str]]:
         raise NotApplicable("a continue would skip the update")
     if lang == "java" and updates and not _completes(body):
         raise NotApplicable("the update would be unreachable (Java)")
+    indent = _line_indent(data, loop) or ""
+    step = "\t" if "\t" in indent else "    "
     inits = " ".join(t if t.endswith(";") else t + ";" for t in map(_text, init))
     cond_text = _text(cond) if cond is not None else ("true" if lang == "java" else "1")
     upd = " ".join(f"{_text(u)};" for u in updates)
-    inner = _text(body)[1:-1].strip() if body.type in BLOCK_TYPES[lang] else _text(body)
-    loop_text = f"while ({cond_text}) {{ {inner} {upd} }}" if upd else f"while ({cond_text}) {{ {inner} }}"
-    return [(loop.start_byte, loop.end_byte, f"{{ {inits} {loop_text} }}" if inits else loop_text)]
+    # line breaks around the update: the body may end in a // comment
+    if body.type in BLOCK_TYPES[lang]:
+        inner = _text(body)[1:-1].rstrip()
+    else:
+        inner = f"\n{indent}{step}{_text(body)}"
+    new_body = "{" + inner + (f"\n{indent}{step}{upd}" if upd else "") + f"\n{indent}}}"
+    loop_text = f"while ({cond_text}) {new_body}"
+    return [(loop.start_byte, loop.end_byte, f"{{ {inits}\n{indent}{loop_text} }}" if inits else loop_text)]
 
 
 def _completes(body) -> bool:
@@ -348,7 +355,7 @@ def exchange_loop(code: str, lang: str, rng: random.Random) -> str:
                 cond = _text(loop.child_by_field_name("condition"))[1:-1]
                 return _apply(data, [(loop.start_byte, loop.child_by_field_name("body").start_byte,
                                       f"for (; {cond}; ) ")])
-            edits = _python_for(loop, data, rng, tree) if lang == "python" else _braced_for(loop, lang)
+            edits = _python_for(loop, data, rng, tree) if lang == "python" else _braced_for(loop, data, lang)
             return _apply(data, edits)
         except NotApplicable as exc:
             reasons.append(str(exc))
