@@ -281,7 +281,11 @@ def _load_dir(src: Source, task: str | None) -> Loaded:
 
     path = Path(src.ref)
     meta = src.meta
-    if meta:
+    if meta.get("task") == "pretraining":  # a backbone from `codeintel pretrain`: good for any task
+        task = task or "summarization"
+        family = meta["family"]
+        cls_name = backbone_class(family, task)
+    elif meta:
         if task and task != meta["task"]:
             raise ConfigError(f"{path} is a {meta['task']!r} checkpoint, not {task!r}; pass --task {meta['task']}.")
         task, family, cls_name = meta["task"], meta["family"], meta["backbone_class"]
@@ -301,7 +305,14 @@ def _load_dir(src: Source, task: str | None) -> Loaded:
 
         kwargs["config"] = embedding_config_from(json.loads((path / "config.json").read_text()), 256)
     try:
-        backbone = cls.from_pretrained(str(path), **kwargs)
+        from transformers.utils import logging as hf_logging
+
+        level = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # a pre-training checkpoint's MLM head is unused here, as intended
+        try:
+            backbone = cls.from_pretrained(str(path), **kwargs)
+        finally:
+            hf_logging.set_verbosity(level)
     except (OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path} could not be loaded as {cls_name}: {str(exc).splitlines()[0]}") from None
     if cls_name == "RobertaModel" and task == "summarization":

@@ -14,7 +14,7 @@ import sys
 from codeintel import __version__
 from codeintel.errors import CodeintelError
 
-COMMANDS = ("models", "train", "evaluate", "data", "tokenize", "dfg", "augment")
+COMMANDS = ("models", "train", "evaluate", "data", "tokenize", "dfg", "augment", "pretrain")
 
 
 def build_parser() -> argparse.ArgumentParser:

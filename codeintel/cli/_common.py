@@ -32,8 +32,9 @@ def resolve_config(args: argparse.Namespace, checkpoint: dict | None = None) -> 
         args.overrides = [*moved, *args.overrides]
     overrides = parse_overrides(args.overrides)
     file_cfg = load_yaml(args.config) if args.config else {}
+    saved_task = checkpoint.get("task") if checkpoint.get("task") != "pretraining" else None  # a backbone: any task
     task_name = (args.task or overrides.get("task") or file_cfg.get("task") or checkpoint.get("card")
-                 or checkpoint.get("task") or "summarization")
+                 or saved_task or "summarization")
     card = load_task(task_name)
     cfg = RunConfig()
     apply_mapping(cfg, card.defaults)

@@ -14,6 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_run_arguments(p, "checkpoint directory (from `codeintel train`), registry name or hub id")
     p.add_argument("--split", default="test", choices=["train", "valid", "test", "all"], help="default: test")
     p.add_argument("--out", help="output directory (default <model>/eval-<split>)")
+    p.add_argument("--robustness", action="append", metavar="OP[:k=1-8]",
+                   help="also score transformed copies of the split (repeatable), e.g. rename_variables:k=1-8; "
+                        "writes robustness.json and robustness.png")
     p.set_defaults(run=run)
 
 
@@ -31,11 +34,12 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else (Path(args.model) if Path(args.model).is_dir() else Path("runs") /
                                            args.model.replace("/", "--")) / f"eval-{args.split}"
-    result = evaluate_checkpoint(cfg, out, split=args.split)
-    print(f"== {result['task']} | {args.model} | {args.split} split (n={result['n']})")
+    print(f"== {card.name} | {args.model} | {args.split} split")
+    result = evaluate_checkpoint(cfg, out, split=args.split, robustness=args.robustness)
+    print(f"n={result['n']}")
     print(f"model     {format_scores(result['scores'])}")
     for name, scores in result["baselines"].items():
         scores = {k: v for k, v in scores.items() if k != "prediction"}
         print(f"baseline  {format_scores(scores)}   ({name})")
-    print(f"wrote {out}/metrics.json and predictions")
+    print(f"wrote {out}/metrics.json and predictions" + (", robustness.json/.png" if args.robustness else ""))
     return 0

@@ -104,7 +104,11 @@ def _summarization_row(row: dict, path: Path, idx: int) -> dict:
     else:
         target = first_sentence(str(field(row, ("docstring", "nl", "summary"), path)))
     rid = str(row.get("id", row.get("idx", f"{path.stem}-{idx}")))
-    return {"id": rid, "source": source, "target": " ".join(target.split())}
+    out = {"id": rid, "source": source, "target": " ".join(target.split())}
+    raw = next((row[k] for k in ("code", "func", "original_string") if isinstance(row.get(k), str)), None)
+    if raw is not None:
+        out["code"] = raw  # unnormalised, for operators that parse it (robustness evaluation)
+    return out
 
 
 def load_rows(paths: Sequence[str], convert: Callable[[dict, Path, int], dict], skip_bad: bool = False,

@@ -60,8 +60,13 @@ def evaluate_split(task, model, prepared, cfg: RunConfig, progress: bool = False
     return task.score(preds, prepared.rows), preds
 
 
-def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo=print) -> dict[str, Any]:
-    """``codeintel evaluate``: score a checkpoint on one split, write ``metrics.json`` and predictions."""
+def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo=print,
+                        robustness: list[str] | None = None) -> dict[str, Any]:
+    """``codeintel evaluate``: score a checkpoint on one split, write ``metrics.json`` and predictions.
+
+    ``robustness``: operator specs (``rename_variables:k=1-8``); the split is also scored on transformed
+    copies, written to ``robustness.json`` and ``robustness.png``.
+    """
     import torch
 
     from codeintel.backbones.loading import load_model
@@ -72,6 +77,7 @@ def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo
         raise DataError(f"unknown split {split!r}; use train, valid, test or all.")
     torch.manual_seed(cfg.train.seed)
     card = load_task(cfg.task)
+    variants, lang = _robustness_plan(cfg, card, robustness)
     loaded = load_model(cfg.model, card.type)  # a checkpoint of another task type fails here, clearly
     loaded.model.to(resolve_device(cfg.device))
     task = build_task(cfg, card, loaded)
@@ -86,6 +92,47 @@ def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo
               "baselines": task.baselines(raw) if split == "test" else {},
               "seconds": round(time.perf_counter() - t0, 2)}
     write_json(out_dir / "metrics.json", result)
+    if variants:
+        result["robustness"] = _robustness(task, card, loaded, cfg, rows, scores, preds, variants, lang, out_dir, echo)
+    return result
+
+
+def _robustness_plan(cfg: RunConfig, card, specs: list[str] | None):
+    if not specs:
+        return [], None
+    from codeintel.augment.robustness import SUPPORTED, parse_specs
+    from codeintel.errors import ConfigError
+
+    if card.type not in SUPPORTED:
+        raise ConfigError(f"--robustness works on {', '.join(SUPPORTED)} tasks, not {card.type}.")
+    lang = cfg.lang or card.lang
+    if not lang:
+        raise ConfigError(f"--robustness: set lang=... (the language of the code); card {card.name} names none.")
+    return parse_specs(specs), lang
+
+
+def _robustness(task, card, loaded, cfg: RunConfig, rows, clean_scores, clean_preds, variants, lang, out_dir, echo):
+    """Score transformed copies of ``rows``; write robustness.json / robustness.png."""
+    from codeintel.augment import robustness as rb
+
+    metric = card.metrics[0]
+    result = {"task": card.name, "model": cfg.model, "lang": lang, "clean": clean_scores, "variants": []}
+    programs = getattr(task, "_programs", None)
+    echo(f"clean     {format_scores({metric: clean_scores[metric]})}")
+    for v in variants:
+        new_rows, stats = rb.perturb(task, card.type, rows, lang, v, cfg.train.seed)
+        scores, preds = evaluate_split(task, loaded.model, task.prepare(new_rows), cfg)
+        entry = {"op": v.op, "params": v.params, "scores": scores, **stats}
+        if card.type == "clone-retrieval":
+            entry.update(rb.embedding_protocol(clean_preds, preds, [r["label"] for r in rows]))
+        if programs is not None:
+            task._programs = programs
+        result["variants"].append(entry)
+        extra = f"  cosine={entry['cosine']:.4f}" if "cosine" in entry else ""
+        echo(f"robust    {format_scores({metric: scores[metric]})}{extra}   ({v.label}; applied to "
+             f"{stats['applied']}/{stats['n']})")
+    write_json(out_dir / "robustness.json", result)
+    rb.plot(result, metric, out_dir)
     return result
 
 

@@ -1,0 +1,60 @@
+"""``codeintel pretrain {contrastive,mlm}``: continued pre-training of a RoBERTa-family backbone (ContraBERT)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pretrain", help="continued pre-training: MLM + contrastive (ContraBERT) or MLM only",
+                       description="Continue pre-training a RoBERTa-family backbone; writes a backbone checkpoint "
+                                   "that `codeintel train/evaluate --model DIR` load for any task.")
+    objectives = p.add_subparsers(dest="objective", metavar="OBJECTIVE", required=True)
+    for name, text in [("contrastive", "MLM + InfoNCE with a momentum key encoder and a queue of negatives over "
+                                       "augmented views (ContraBERT)"),
+                       ("mlm", "MLM only (the comparison ContraBERT makes)")]:
+        q = objectives.add_parser(name, help=text, description=f"{text}. Keys (key=value): {', '.join(_keys())}.")
+        q.add_argument("--model", help="registry name, hub id or checkpoint directory (default tiny-codebert)")
+        q.add_argument("--data", nargs="+", metavar="FILE.jsonl",
+                       help="jsonl with a code field (+ optional docstring); default: the stdlib corpus")
+        q.add_argument("--lang", help="language of the code (python, java, c)")
+        q.add_argument("--out", help="checkpoint directory (default runs/pretrain-<objective>-<model>)")
+        q.add_argument("overrides", nargs="*", metavar="key=value",
+                       help="e.g. steps=500 queue_size=1024 momentum=0.99")
+        q.set_defaults(run=run)
+
+
+def _keys() -> list[str]:
+    import dataclasses
+
+    from codeintel.recipes.pretrain import PretrainConfig
+
+    return [f.name for f in dataclasses.fields(PretrainConfig)]
+
+
+def run(args: argparse.Namespace) -> int:
+    from codeintel.config import parse_overrides, set_key
+    from codeintel.recipes.pretrain import PretrainConfig, pretrain
+
+    if args.data:  # nargs='+' swallows trailing key=value overrides; give them back
+        moved = [d for d in args.data if "=" in d]
+        args.data = [d for d in args.data if d not in moved] or None
+        args.overrides = [*moved, *args.overrides]
+    cfg = PretrainConfig(objective=args.objective)
+    for key, value in parse_overrides(args.overrides).items():
+        set_key(cfg, key, value)
+    cfg.objective = args.objective
+    if args.model:
+        cfg.model = args.model
+    if args.data:
+        cfg.data = list(args.data)
+    if args.lang:
+        cfg.lang = args.lang
+    if args.out:
+        cfg.output_dir = args.out
+    result = pretrain(cfg)
+    final = "  ".join(f"{k}={v:.4f}" for k, v in result["final"].items())
+    print(f"== pretrain {cfg.objective} | {cfg.model} | {result['steps']} steps in {result['seconds']:.0f}s")
+    print(f"final (mean of the last 20 steps): {final}")
+    print(f"wrote {result['checkpoint']} (load it with --model {result['checkpoint']}), pretrain.json, pretraining.png")
+    return 0

@@ -1,0 +1,345 @@
+"""Continued pre-training: MLM, or MLM + MoCo-style contrastive learning over augmented views (ContraBERT).
+
+Read top to bottom: load a RoBERTa-family backbone with an MLM head; build ``variants`` augmented views of
+every example up front (code operators on the code, NL operators on the comment); then per step:
+
+- query  = the backbone on the masked original ``<s> comment </s></s> code </s>``, pooled, projected, L2-normalised;
+- key    = the momentum copy on a masked augmented view of the same example (no gradient);
+- loss   = mlm_weight * MLM(query input) + contrastive_weight * InfoNCE(q, k+ vs the queue of past keys);
+- the key encoder follows the query encoder by EMA (``momentum``); the keys are enqueued, the oldest dropped.
+
+``objective="mlm"`` runs the same loop with the MLM term only (the comparison ContraBERT makes). The result
+is a backbone checkpoint: ``load_model(DIR, task)`` loads it for any task, like a registry model.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from codeintel.errors import ConfigError, DataError, TrainingError
+
+DEFAULT_OPS = ("rename_variables:k=2,rename_function,insert_dead_code,swap_operands,exchange_loop,swap_if_else,"
+               "permute_statements,delete_tokens,swap_tokens,duplicate_tokens")
+
+
+@dataclass
+class PretrainConfig:
+    model: str = "tiny-codebert"
+    """RoBERTa-family registry name, hub id or checkpoint directory to continue from."""
+    objective: str = "contrastive"
+    """``contrastive`` (MLM + InfoNCE) or ``mlm`` (MLM only)."""
+    data: list[str] = field(default_factory=list)
+    """jsonl files with a code field (code/func/original_string) and optionally a comment (docstring/nl);
+    empty = the embedded standard-library corpus (train split)."""
+    lang: str = ""
+    """Language of the code (default: each row's ``lang``/``language``; the stdlib corpus is python)."""
+    output_dir: str = ""
+    device: str = "auto"
+    steps: int = 300
+    batch_size: int = 16
+    lr: float = 5e-4
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_len: int = 256
+    mlm_probability: float = 0.15
+    queue_size: int = 4096
+    """Negative keys kept (MoCo queue); METHODS.md section 0 default for CPU-scale runs."""
+    momentum: float = 0.999
+    temperature: float = 0.07
+    proj_dim: int = 128
+    """Projection head output (0 = InfoNCE on the pooled vector itself)."""
+    pooling: str = "mean"
+    """``mean`` (what the hub's retrieval and search heads read) or ``cls`` (the ``<s>`` vector)."""
+    mlm_weight: float = 1.0
+    contrastive_weight: float = 1.0
+    ops: str = DEFAULT_OPS
+    """Operators for the augmented views; each applies with probability ``op_probability``."""
+    op_probability: float = 0.5
+    variants: int = 2
+    """Augmented views built per example (one is drawn per step)."""
+    seed: int = 42
+    threads: int = 0
+
+
+def validate(cfg: PretrainConfig) -> None:
+    if cfg.objective not in ("contrastive", "mlm"):
+        raise ConfigError(f"objective={cfg.objective!r}: use contrastive or mlm.")
+    if cfg.pooling not in ("mean", "cls"):
+        raise ConfigError(f"pooling={cfg.pooling!r}: use mean or cls.")
+    for name in ("steps", "batch_size", "max_len", "variants"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"{name} must be at least 1, got {getattr(cfg, name)}.")
+    if not 0 < cfg.mlm_probability < 1 or not 0 <= cfg.momentum < 1 or cfg.temperature <= 0:
+        raise ConfigError("need 0 < mlm_probability < 1, 0 <= momentum < 1 and temperature > 0.")
+    if cfg.objective == "contrastive" and cfg.queue_size < cfg.batch_size:
+        raise ConfigError(f"queue_size ({cfg.queue_size}) must be at least batch_size ({cfg.batch_size}).")
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_examples(cfg: PretrainConfig) -> list[dict]:
+    """Rows of ``{"code", "nl", "lang"}``."""
+    from codeintel.cli.augment_cmd import CODE_FIELDS, NL_FIELDS
+    from codeintel.data.loaders import read_jsonl
+
+    if not cfg.data:
+        from codeintel.data.stdlib import default_stdlib_dir
+
+        paths, default_lang = [default_stdlib_dir() / "train.jsonl"], "python"
+    else:
+        paths, default_lang = [Path(p) for p in cfg.data], ""
+    rows = []
+    for path in paths:
+        for row in read_jsonl(path):
+            code = next((row[k] for k in CODE_FIELDS if isinstance(row.get(k), str)), None)
+            if code is None:
+                raise DataError(f"{path}:{row['__line']}: no code field; expected one of {list(CODE_FIELDS)}.")
+            lang = cfg.lang or row.get("lang") or row.get("language") or default_lang
+            if not lang:
+                raise ConfigError(f"{path}: which language is the code? Pass lang=python|java|c.")
+            nl = next((row[k] for k in NL_FIELDS if isinstance(row.get(k), str)), "")
+            rows.append({"code": code, "nl": " ".join(nl.split()), "lang": lang})
+    if len(rows) < 2:
+        raise DataError(f"pre-training needs at least 2 examples; {len(rows)} found in {[str(p) for p in paths]}.")
+    return rows
+
+
+def build_views(rows: list[dict], cfg: PretrainConfig, progress: bool) -> tuple[list[list[dict]], dict[str, int]]:
+    """``cfg.variants`` augmented views per row: each operator tried with probability ``op_probability``."""
+    from tqdm.auto import tqdm
+
+    from codeintel.augment import compose, get, parse_ops
+
+    ops = parse_ops(cfg.ops)
+    applied: dict[str, int] = {}
+    views = []
+    for i, row in enumerate(tqdm(rows, desc="augment", unit="ex", disable=not progress, leave=False)):
+        mine = []
+        for j in range(cfg.variants):
+            rng = random.Random(f"{cfg.seed}:{i}:{j}")
+            chosen = [op for op in ops if rng.random() < cfg.op_probability] or [rng.choice(ops)]
+            code = compose(row["code"], row["lang"], [o for o in chosen if get(o[0]).kind == "code"], rng)
+            nl = compose(row["nl"], None, [o for o in chosen if get(o[0]).kind == "nl"], rng) if row["nl"] else None
+            for name in code.applied + (nl.applied if nl else []):
+                applied[name] = applied.get(name, 0) + 1
+            mine.append({"code": code.text, "nl": nl.text if nl else ""})
+        views.append(mine)
+    return views, applied
+
+
+def mask_tokens(ids: torch.Tensor, special: torch.Tensor, tok, prob: float, gen: torch.Generator):
+    """BERT masking: ``prob`` of the real tokens are targets; 80 % -> <mask>, 10 % random, 10 % kept."""
+    labels = ids.clone()
+    chosen = (torch.rand(ids.shape, generator=gen) < prob) & ~special
+    labels[~chosen] = -100
+    ids = ids.clone()
+    roll = torch.rand(ids.shape, generator=gen)
+    ids[chosen & (roll < 0.8)] = tok.mask_token_id
+    rand = chosen & (roll >= 0.8) & (roll < 0.9)
+    ids[rand] = torch.randint(len(tok), ids.shape, generator=gen)[rand]
+    return ids, labels
+
+
+def encode(tok, items: list[dict], max_len: int) -> dict[str, torch.Tensor]:
+    """``<s> comment </s></s> code </s>`` (or ``<s> code </s>``), code whitespace-normalised as in fine-tuning."""
+    codes = [" ".join(it["code"].split()) for it in items]
+    if any(it["nl"] for it in items):
+        enc = tok([it["nl"] for it in items], codes, truncation="longest_first", max_length=max_len, padding=True,
+                  return_tensors="pt", return_special_tokens_mask=True)
+    else:
+        enc = tok(codes, truncation=True, max_length=max_len, padding=True, return_tensors="pt",
+                  return_special_tokens_mask=True)
+    return enc
+
+
+# --------------------------------------------------------------------------- model
+
+
+class ContrastiveModel(nn.Module):
+    """The MLM model (query encoder + LM head), a projection, and their momentum copies (key encoder)."""
+
+    def __init__(self, mlm: nn.Module, cfg: PretrainConfig) -> None:
+        super().__init__()
+        hidden = mlm.config.hidden_size
+        self.mlm, self.pooling = mlm, cfg.pooling
+        self.proj = (nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, cfg.proj_dim))
+                     if cfg.proj_dim else nn.Identity())
+        self.key_encoder = copy.deepcopy(mlm.roberta).requires_grad_(False)
+        self.key_proj = copy.deepcopy(self.proj).requires_grad_(False)
+        dim = cfg.proj_dim or hidden
+        self.register_buffer("queue", F.normalize(torch.randn(cfg.queue_size, dim), dim=-1))  # (K, D)
+        self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+
+    def pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+    @torch.no_grad()
+    def momentum_update(self, m: float) -> None:
+        for pk, pq in zip(self.key_encoder.parameters(), self.mlm.roberta.parameters(), strict=True):
+            pk.mul_(m).add_(pq.detach(), alpha=1 - m)
+        for pk, pq in zip(self.key_proj.parameters(), self.proj.parameters(), strict=True):
+            pk.mul_(m).add_(pq.detach(), alpha=1 - m)
+
+    @torch.no_grad()
+    def enqueue(self, keys: torch.Tensor) -> None:
+        k, ptr = len(self.queue), int(self.queue_ptr)
+        idx = (torch.arange(len(keys), device=keys.device) + ptr) % k
+        self.queue[idx] = keys
+        self.queue_ptr.fill_((ptr + len(keys)) % k)
+
+
+def load_mlm(name: str):
+    """A RoBERTa-family backbone with an MLM head (the checkpoint's own head where it has one)."""
+    from transformers import RobertaForMaskedLM
+
+    from codeintel.backbones.loading import load_model, resolve
+    from codeintel.tasks.heads import backbone_of
+
+    loaded = load_model(name, "clone-retrieval")
+    if loaded.family != "roberta":
+        raise ConfigError(f"contrastive pre-training takes RoBERTa-family backbones (codebert-base, "
+                          f"graphcodebert-base, tiny-codebert, tiny-graphcodebert, or such a checkpoint); "
+                          f"{name} is {loaded.family!r}.")
+    encoder = backbone_of(loaded.model)
+    mlm = RobertaForMaskedLM(encoder.config)
+    src = resolve(name)
+    if src.kind == "dir" and any(Path(src.ref).glob("*.safetensors")):
+        from safetensors.torch import load_file
+
+        state = {k: v for f in Path(src.ref).glob("*.safetensors") for k, v in load_file(str(f)).items()
+                 if k.startswith("lm_head.")}
+        mlm.load_state_dict(state, strict=False)  # an earlier pre-training's MLM head, when there is one
+    mlm.roberta = encoder
+    mlm.tie_weights()
+    return mlm, loaded
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True) -> dict[str, Any]:
+    from tqdm.auto import tqdm
+
+    from codeintel.backbones.loading import Loaded, save_model
+    from codeintel.config import resolve_device
+    from codeintel.eval.harness import write_json
+
+    validate(cfg)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.output_dir or f"runs/pretrain-{cfg.objective}-{Path(cfg.model).name}")
+    device = resolve_device(cfg.device)
+    rows = load_examples(cfg)
+    t0 = time.perf_counter()
+    views, applied = build_views(rows, cfg, progress) if cfg.objective == "contrastive" else ([], {})
+    if views:
+        echo(f"augmented views: {cfg.variants} per example for {len(rows)} examples in "
+             f"{time.perf_counter() - t0:.1f}s; operators applied: "
+             + ", ".join(f"{k} {v}" for k, v in sorted(applied.items())))
+    mlm, loaded = load_mlm(cfg.model)
+    tok = loaded.tokenizer
+    model = ContrastiveModel(mlm, cfg).to(device) if cfg.objective == "contrastive" else mlm.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    warmup = int(cfg.warmup_ratio * cfg.steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (cfg.steps - s) / max(1, cfg.steps - warmup)))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    order_rng = np.random.default_rng(cfg.seed)
+    echo(f"pre-training {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable, {device}): "
+         f"{cfg.objective}, {cfg.steps} steps x {cfg.batch_size} of {len(rows)} examples")
+    history: list[dict[str, float]] = []
+    bar = tqdm(total=cfg.steps, desc=f"pretrain {cfg.objective}", unit="step", disable=not progress)
+    order: list[int] = []
+    t0 = time.perf_counter()
+    for step in range(cfg.steps):
+        if len(order) < cfg.batch_size:
+            order += order_rng.permutation(len(rows)).tolist()
+        idx, order = order[: cfg.batch_size], order[cfg.batch_size :]
+        enc = encode(tok, [rows[i] for i in idx], cfg.max_len)
+        ids, labels = mask_tokens(enc["input_ids"], enc["special_tokens_mask"].bool(), tok, cfg.mlm_probability, gen)
+        mask = enc["attention_mask"].to(device)
+        mlm_model = model.mlm if cfg.objective == "contrastive" else model
+        model.train()
+        out_q = mlm_model(input_ids=ids.to(device), attention_mask=mask, labels=labels.to(device),
+                          output_hidden_states=cfg.objective == "contrastive")
+        loss, record = cfg.mlm_weight * out_q.loss, {"mlm": out_q.loss.item()}
+        if cfg.objective == "contrastive":
+            kv = encode(tok, [views[i][int(order_rng.integers(cfg.variants))] for i in idx], cfg.max_len)
+            k_ids, _ = mask_tokens(kv["input_ids"], kv["special_tokens_mask"].bool(), tok, cfg.mlm_probability, gen)
+            q = F.normalize(model.proj(model.pool(out_q.hidden_states[-1], mask)), dim=-1)          # (B, D)
+            with torch.no_grad():
+                model.momentum_update(cfg.momentum)
+                k_mask = kv["attention_mask"].to(device)
+                k_hidden = model.key_encoder(input_ids=k_ids.to(device), attention_mask=k_mask).last_hidden_state
+                k = F.normalize(model.key_proj(model.pool(k_hidden, k_mask)), dim=-1)              # (B, D)
+            logits = torch.cat([(q * k).sum(1, keepdim=True), q @ model.queue.T], dim=1) / cfg.temperature
+            target = torch.zeros(len(q), dtype=torch.long, device=device)
+            nce = F.cross_entropy(logits, target)
+            loss = loss + cfg.contrastive_weight * nce
+            record.update(infonce=nce.item(), key_top1=float((logits.argmax(1) == 0).float().mean()))
+        if not math.isfinite(loss.item()):
+            raise TrainingError(f"the loss became {loss.item()} at step {step}; lower lr (now {cfg.lr}).")
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optim.step()
+        sched.step()
+        if cfg.objective == "contrastive":
+            model.enqueue(k)
+        history.append({"step": step + 1, "loss": loss.item(), **record})
+        bar.set_postfix({k: f"{v:.3f}" for k, v in record.items()}, refresh=False)
+        bar.update(1)
+    bar.close()
+    seconds = time.perf_counter() - t0
+    settings = {"pretraining": {k: v for k, v in dataclasses.asdict(cfg).items()}, "seconds": round(seconds, 1)}
+    save_model(Loaded(mlm, tok, "pretraining", "roberta", cfg.model, loaded.spec_name), out, settings)
+    last = history[-min(20, len(history)):]
+    result = {"checkpoint": str(out), "objective": cfg.objective, "steps": cfg.steps, "seconds": round(seconds, 1),
+              "examples": len(rows), "operators_applied": applied,
+              "final": {k: float(np.mean([h[k] for h in last])) for k in last[0] if k != "step"}, "history": history}
+    write_json(out / "pretrain.json", result)
+    plot_pretraining(history, out / "pretraining.png", f"{cfg.objective} | {cfg.model}")
+    return result
+
+
+def plot_pretraining(history: list[dict], path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in ("mlm", "infonce", "key_top1") if k in history[0]]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False, constrained_layout=True)
+    steps = [h["step"] for h in history]
+    for ax, key in zip(axes[0], keys, strict=True):
+        vals = [h[key] for h in history]
+        w = max(1, len(vals) // 30)
+        ax.plot(steps, vals, lw=0.6, alpha=0.35)
+        ax.plot(steps, [float(np.mean(vals[max(0, i - w + 1) : i + 1])) for i in range(len(vals))], lw=1.6)
+        ax.set(xlabel="step", title={"mlm": "MLM loss", "infonce": "InfoNCE loss",
+                                     "key_top1": "positive key ranked first"}[key])
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=9)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
