@@ -375,3 +375,42 @@ def test_cli_augment_bad_input(tmp_path, capsys):
     assert main(["augment", str(src)]) == 2
     assert main(["augment", "--list"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 10
+
+
+# --------------------------------------------------------------------------- the embedded clone dataset
+
+
+def test_stdlib_clone_pairs_are_balanced_semantic_variants():
+    from codeintel.data.stdlib_clones import build_pairs
+
+    functions = [{"id": f"fn{i}", "code": src} for i, (src, _) in enumerate(CASES)]
+    functions.append({"id": "broken", "code": "def broken(:\n"})
+    programs, pairs = build_pairs(functions, "test", seed=0)
+    table = {p["idx"]: p["func"] for p in programs}
+    assert [y for _, _, y in pairs] == [1, 0] * (len(pairs) // 2) and len(pairs) == 2 * len(CASES)
+    assert not any(a == "broken" for a, _, _ in pairs)               # nothing to transform: no pair
+    cases = {f"fn{i}": c for i, (_, c) in enumerate(CASES)}
+    for a, b, y in pairs:
+        assert table[a] != table[b]
+        if y == 1:  # the variant computes what the original computes
+            for args, expected in cases[a]:
+                assert call(table[b], args) == expected
+        else:       # the negative is a variant of another function
+            assert b.split("+")[0] != a
+    assert build_pairs(functions, "test", seed=0) == (programs, pairs)
+    assert build_pairs(functions, "test", seed=1) != (programs, pairs)
+
+
+def test_stdlib_clone_card_is_the_default_data():
+    from codeintel.data.loaders import LoadReport
+    from codeintel.tasks.cards import load_task
+    from codeintel.tasks.clone import CloneDetectionTask
+
+    card = load_task("clone-detection-stdlib")
+    task = CloneDetectionTask(card, None, card.source_len)
+    pairs = task.load([], False, LoadReport())
+    assert all(len(pairs[s]) > 100 for s in ("train", "valid", "test"))
+    for split in pairs.values():
+        assert sum(y for _, _, y in split) * 2 == len(split)
+    train_fns = {a for a, _, _ in pairs["train"]}
+    assert not train_fns & {a for a, _, _ in pairs["test"]}

@@ -37,6 +37,10 @@ def default_paths(card, paths: list[str], expects: str = "PATH") -> list[str]:
         from codeintel.data.stdlib import default_stdlib_dir
 
         return [str(default_stdlib_dir())]
+    if card.data == "stdlib-clones":
+        from codeintel.data.stdlib_clones import default_stdlib_clones_dir
+
+        return [str(default_stdlib_clones_dir())]
     if card.data:
         return [card.data]
     from codeintel.errors import DataError
