@@ -56,7 +56,8 @@ def main() -> int:
             for k, v in parse_overrides(args.overrides).items():
                 set_key(cfg, k, v)
             res = pretrain(cfg, echo=print)
-            print(f"{name}: {res['seconds']:.0f}s, final {json.dumps({k: round(v, 3) for k, v in res['final'].items()})}")
+            final = {k: round(v, 3) for k, v in res["final"].items()}
+            print(f"{name}: {res['seconds']:.0f}s, final {json.dumps(final)}")
             ckpt = res["checkpoint"]
         run = RunConfig(model=ckpt, task="clone-retrieval")
         run.data.paths = [args.data]
@@ -65,7 +66,8 @@ def main() -> int:
         curves[name] = result["robustness"]
 
     keys = [("map_at_r", lambda c, v: v["scores"]["map_at_r"]), ("cosine", lambda c, v: v["cosine"]),
-            ("cosine_margin", lambda c, v: v["cosine_margin"]), ("own_original_top1", lambda c, v: v["own_original_top1"])]
+            ("cosine_margin", lambda c, v: v["cosine_margin"]),
+            ("own_original_top1", lambda c, v: v["own_original_top1"])]
     for key, get in keys:
         print(f"\n{key} (k = renamed variables; 0 = clean)")
         print("k   " + "".join(f"{n:>13}" for n in curves))

@@ -172,7 +172,8 @@ def test_exchange_loop_refuses_continue_and_later_uses():
 
 def test_exchange_loop_exact_forms():
     c = "void f(int n) { for (int i = 0; i < n; i++) g(i); }"
-    assert run("exchange_loop", c, "c").text == "void f(int n) { { int i = 0;\nwhile (i < n) {\n    g(i);\n    i++;\n} } }"
+    assert run("exchange_loop", c, "c").text == \
+        "void f(int n) { { int i = 0;\nwhile (i < n) {\n    g(i);\n    i++;\n} } }"
     commented = "void f(int n) {\n    for (; n > 0; n--) {\n        g(n); // last line is a comment\n    }\n}"
     assert run("exchange_loop", commented, "c").text == \
         "void f(int n) {\n    while (n > 0) {\n        g(n); // last line is a comment\n        n--;\n    }\n}"

@@ -261,8 +261,10 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True) -> dict[str
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     warmup = int(cfg.warmup_ratio * cfg.steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (cfg.steps - s) / max(1, cfg.steps - warmup)))
+    def schedule(s: int) -> float:
+        return (s + 1) / max(1, warmup) if s < warmup else max(0.0, (cfg.steps - s) / max(1, cfg.steps - warmup))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, schedule)
     gen = torch.Generator().manual_seed(cfg.seed)
     order_rng = np.random.default_rng(cfg.seed)
     echo(f"pre-training {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable, {device}): "

@@ -6,7 +6,7 @@ its lengths, its metrics (the first is the model-selection metric) and default c
     name: summarization
     type: summarization          # summarization | clone-detection | clone-retrieval
     description: ...
-    data: stdlib                 # default data (a path relative to the card, or ``stdlib``)
+    data: stdlib                 # default data (a path relative to the card, ``stdlib`` or ``stdlib-clones``)
     source_len: 256
     target_len: 32
     metrics: [smoothed_bleu, rouge_l, exact_match]
@@ -22,6 +22,7 @@ from typing import Any
 from codeintel.errors import ConfigError, UnknownNameError
 from codeintel.hub import hub_path
 
+EMBEDDED_DATA = ("stdlib", "stdlib-clones")  # built into the cache on first use, not files
 TASK_TYPES = {
     "summarization": ("smoothed_bleu", "rouge_l", "exact_match"),
     "clone-detection": ("f1", "precision", "recall"),
@@ -75,7 +76,7 @@ def _parse_card(path: Path) -> TaskCard:
     if unknown:
         raise ConfigError(f"task card {path} has unknown fields {sorted(unknown)}.")
     data = raw.get("data")
-    if data and data != "stdlib" and not Path(data).is_absolute():
+    if data and data not in EMBEDDED_DATA and not Path(data).is_absolute():
         data = str((path.parent / data).resolve())
     return TaskCard(name=raw["name"], type=raw["type"], description=raw.get("description", ""), data=data,
                     source_len=int(raw.get("source_len") or 0), target_len=int(raw.get("target_len") or 0),
