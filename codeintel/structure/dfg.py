@@ -30,12 +30,13 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from functools import cache
 
 from codeintel.structure.parsing import canonical, count_errors, parse
 
 COMES, COMPUTED = "comesFrom", "computedFrom"
-Edge = tuple[str, int, str, list[str], list[int]]
-States = dict[str, list[int]]
+Edge = tuple[str, int, str, tuple[str, ...], tuple[int, ...]]  # inside the walker; `extract` returns lists
+States = dict[str, tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ class DFGRules:
     for_update_fields: tuple[str, ...] = ("update", "increment")  # run after the body, as execution does
     for_in: dict[str, tuple[str, str]] = field(default_factory=dict)  # type -> (target field, iterable field)
     while_statement: frozenset[str] = frozenset()
-    do_first: frozenset[str] = frozenset()
+    do_first: frozenset[str] = frozenset()          # children visited first ...
+    do_first_in: frozenset[str] = frozenset()       # ... inside these parents (comprehensions)
     tuple_assignment: bool = False                    # Python/Ruby: pair left and right element-wise
     strings: frozenset[str] = frozenset({"string"})   # one token each
     identifier: frozenset[str] = frozenset({"identifier"})
@@ -65,6 +67,8 @@ RULES: dict[str, DFGRules] = {
         declaration=frozenset({"default_parameter"}), if_statement=frozenset({"if_statement"}),
         else_types=frozenset({"elif_clause", "else_clause"}), for_in={"for_statement": ("left", "right")},
         while_statement=frozenset({"while_statement"}), do_first=frozenset({"for_in_clause"}),
+        do_first_in=frozenset({"list_comprehension", "set_comprehension", "dictionary_comprehension",
+                               "generator_expression"}),
         tuple_assignment=True),
     "java": DFGRules(
         assignment=frozenset({"assignment_expression"}), declaration=frozenset({"variable_declarator"}),
@@ -121,42 +125,48 @@ class DataFlow:
 
 
 class _Walker:
-    def __init__(self, rules: DFGRules, tokens: dict[int, tuple[int, str]], kids: dict[int, list]) -> None:
-        self.r, self.tokens, self.kids = rules, tokens, kids  # kids: node id -> children, made once
+    def __init__(self, rules: DFGRules, tokens: dict[int, tuple[int, str]], kids: dict[int, list],
+                 identifiers: set[int]) -> None:
+        self.r, self.tokens, self.kids = rules, tokens, kids  # kids: node id -> children that can matter
+        self.identifiers = identifiers                       # ids of identifier tokens (they define names)
+        self._variables: dict[int, list[tuple[int, str]]] = {}  # loops ask for the same nodes twice
 
     @staticmethod
     def key(node) -> int:
         return node.id
 
-    def is_token(self, node) -> bool:
-        return (node.child_count == 0 or node.type in self.r.strings) and self.key(node) in self.tokens
-
     def variables(self, node) -> list[tuple[int, str]]:
-        """Leaf tokens under ``node`` whose text differs from their type (not keywords/punctuation)."""
+        """Tokens under ``node`` (leaves whose text differs from their type: not keywords/punctuation)."""
+        cached = self._variables.get(node.id)
+        if cached is not None:
+            return cached
+        tokens, kids = self.tokens, self.kids
         out, stack = [], [node]
         while stack:
             n = stack.pop()
-            if self.is_token(n):
-                idx, code = self.tokens[self.key(n)]
-                if n.type != code:
-                    out.append((idx, code))
-            elif n.type not in self.r.comments:
-                stack.extend(reversed(self.kids.get(n.id) or n.children))
+            nid = n.id
+            entry = tokens.get(nid)
+            if entry is not None:
+                out.append(entry)
+            else:
+                stack.extend(reversed(kids.get(nid, ())))
+        self._variables[node.id] = out
         return out
 
     # ---- handlers: generators that yield (child, states) to visit and return (edges, states)
     def leaf(self, node, states: States) -> tuple[list[Edge], States]:
         """A token: a use comes from the last definition; an identifier's first use defines it. Keywords,
-        punctuation and comments are not in ``tokens`` and produce nothing."""
+        punctuation and comments are not in ``tokens`` and produce nothing. (``_run`` inlines this.)"""
         entry = self.tokens.get(node.id)
         if entry is None:
             return [], states
         idx, code = entry
-        if code in states:
-            return [(code, idx, COMES, [code], list(states[code]))], states
-        if node.type in self.r.identifier:
-            states = {**states, code: [idx]}
-        return [(code, idx, COMES, [], [])], states
+        prev = states.get(code)
+        if prev is not None:
+            return [(code, idx, COMES, (code,), prev)], states
+        if node.id in self.identifiers:
+            states = {**states, code: (idx,)}
+        return [(code, idx, COMES, (), ())], states
 
     def handle(self, node, states: States) -> Generator:
         """Everything but tokens; states are copied before they are changed (they are shared otherwise)."""
@@ -168,9 +178,9 @@ class _Walker:
         if kind in r.increment:
             states = dict(states)
             names = self.variables(node)
-            edges = [(c, i, COMPUTED, [c2 for _, c2 in names], [i2 for i2, _ in names]) for i, c in names]
+            edges = [(c, i, COMPUTED, tuple(c2 for _, c2 in names), tuple(i2 for i2, _ in names)) for i, c in names]
             for i, c in names:
-                states[c] = [i]
+                states[c] = (i,)
             return edges, states
         if kind in r.if_statement:
             return (yield from self.branches(node, states))
@@ -190,15 +200,16 @@ class _Walker:
         edges: list[Edge] = []
         if value is None:
             for i, c in self.variables(name):
-                edges.append((c, i, COMES, [], []))
-                states[c] = [i]
+                edges.append((c, i, COMES, (), ()))
+                states[c] = (i,)
             return edges, states
         edges, states = yield value, states
         states = dict(states)
         sources = self.variables(value)
+        names, positions = tuple(c2 for _, c2 in sources), tuple(i2 for i2, _ in sources)
         for i, c in self.variables(name):
-            edges.append((c, i, COMES, [c2 for _, c2 in sources], [i2 for i2, _ in sources]))
-            states[c] = [i]
+            edges.append((c, i, COMES, names, positions))
+            states[c] = (i,)
         return edges, states
 
     def pairs(self, left, right) -> list[tuple]:
@@ -214,9 +225,10 @@ class _Walker:
         edges: list[Edge] = []
         for left, right in pairs:
             sources = self.variables(right)
+            names, positions = tuple(c2 for _, c2 in sources), tuple(i2 for i2, _ in sources)
             for i, c in self.variables(left):
-                edges.append((c, i, COMPUTED, [c2 for _, c2 in sources], [i2 for i2, _ in sources]))
-                states[c] = [i]
+                edges.append((c, i, COMPUTED, names, positions))
+                states[c] = (i,)
         return edges, states
 
     def assignment(self, node, states: States) -> Generator:
@@ -254,7 +266,7 @@ class _Walker:
             for k, v in dic.items():
                 mine = merged.get(k)
                 if mine is not v:  # unchanged entries are shared lists (copy-on-write): nothing to merge
-                    merged[k] = v if mine is None else sorted(set(mine) | set(v))
+                    merged[k] = v if mine is None else tuple(sorted(set(mine) | set(v)))
         return edges, merged
 
     def for_in(self, node, states: States) -> Generator:
@@ -272,7 +284,7 @@ class _Walker:
             if body is not None and body is not right:
                 out, states = yield body, states
                 edges += out
-        return merge(edges), states
+        return list(dict.fromkeys(edges)), states  # the passes repeat edges; sources are united at the end
 
     def loop(self, node, states: States) -> Generator:
         holders = [node, *(c for c in node.children if c.type == "for_clause")]  # Go keeps them in a for_clause
@@ -289,48 +301,65 @@ class _Walker:
                     continue
                 out, states = yield child, states
                 edges += out
-        return merge(edges), states
+        return list(dict.fromkeys(edges)), states  # the passes repeat edges; sources are united at the end
 
 
-def merge(edges: list[Edge]) -> list[Edge]:
+def merge(edges: list[Edge]) -> list[tuple[str, int, str, list[str], list[int]]]:
     """One entry per (variable, position, kind), source names and positions united; sorted by position.
 
     As in GraphCodeBERT, a ``comesFrom`` entry lists a name once even when it comes from several positions
     (a variable defined in both branches of an if), so names and positions are two sets, not pairs; names are
     listed once each, in order of appearance (GraphCodeBERT repeats them in ``computedFrom`` entries).
     """
-    acc: dict[tuple[str, int, str], tuple[list[str], set[int]]] = {}
-    for var, pos, kind, names, positions in edges:
-        slot_names, slot_pos = acc.setdefault((var, pos, kind), ([], set()))
-        for n in names:
-            if n not in slot_names:
-                slot_names.append(n)
-        slot_pos.update(positions)
-    out = [(v, p, k, names, sorted(ps)) for (v, p, k), (names, ps) in acc.items()]
-    return sorted(out, key=lambda e: (e[1], e[2]))
+    acc: dict[tuple[str, int, str], Edge] = {}
+    for edge in dict.fromkeys(edges):                # exact repeats (loop passes) first, at C speed
+        key = edge[:3]
+        prev = acc.get(key)
+        if prev is None:
+            acc[key] = edge
+        else:                                        # rare: the same token reached with other sources
+            names = prev[3] + tuple(n for n in dict.fromkeys(edge[3]) if n not in prev[3])
+            acc[key] = (*key, names, tuple(sorted(set(prev[4]) | set(edge[4]))))
+    out = [(v, p, k, list(dict.fromkeys(names)), sorted(set(ps))) for v, p, k, names, ps in acc.values()]
+    out.sort(key=lambda e: (e[1], e[2]))
+    return out
 
 
-def _run(walker: _Walker, root) -> list[Edge]:
+def _run(walker: _Walker, root, special: set[int], ordered: dict[int, list]) -> list[Edge]:
     """Drive the handlers with an explicit stack (no recursion).
 
-    Frames are generators (nodes with a rule) or plain sequences ``[None, children, edges, states]`` for the
-    many nodes without one, which just thread the states through their children; tokens are answered at once.
+    Nodes without a rule just thread the states through their children, so a subtree of them is its
+    *actions* in order: its tokens and its nodes with a rule (ids in ``special``), found once per node
+    (:func:`actions`, cached: loops visit twice). Frames are generators (handlers) or action sequences
+    ``[None, actions, edges, states]``; tokens are answered inline (this loop is where the time goes).
     """
-    r = walker.r
-    special = r.declaration | r.assignment | r.increment | r.if_statement | r.for_statement | r.while_statement \
-        | frozenset(r.for_in)
+    tokens, kids, identifiers = walker.tokens, walker.kids, walker.identifiers
+    flat: dict[int, list] = {}
+
+    def actions(nid: int) -> list:
+        acts = flat.get(nid)
+        if acts is None:
+            acts = []
+            todo = list(reversed(ordered.get(nid) or kids[nid]))
+            while todo:
+                c = todo.pop()
+                cid = c.id
+                if cid in tokens or cid in special:
+                    acts.append(c)
+                else:
+                    sub = ordered.get(cid) or kids.get(cid)
+                    if sub:
+                        todo.extend(reversed(sub))
+            flat[nid] = acts
+        return acts
+
     stack: list[list] = []
 
     def push(node, states: States):
-        if node.child_count == 0 or node.type in r.strings or node.type in r.comments:
+        nid = node.id
+        if nid in tokens or nid not in kids:
             return walker.leaf(node, states)
-        if node.type in special:
-            stack.append([walker.handle(node, states)])
-            return None
-        children = walker.kids.get(node.id) or node.children
-        if r.do_first:
-            children = [c for c in children if c.type in r.do_first] + [c for c in children if c.type not in r.do_first]
-        stack.append([None, iter(children), [], states])
+        stack.append([walker.handle(node, states)] if nid in special else [None, iter(actions(nid)), [], states])
         return None
 
     reply = push(root, {})
@@ -345,19 +374,31 @@ def _run(walker: _Walker, root) -> list[Edge]:
                 continue
             reply = push(child, st)
             continue
-        if reply is not None:                          # a plain node: fold in the child that just finished
-            frame[2] += reply[0]
-            frame[3] = reply[1]
+        edges, states = frame[2], frame[3]
+        if reply is not None:                          # a handler below just finished: fold it in
+            edges += reply[0]
+            states = reply[1]
             reply = None
+        pushed = False
         for child in frame[1]:
-            result = push(child, frame[3])
-            if result is None:
-                break                                  # a frame was pushed: run it first
-            frame[2] += result[0]
-            frame[3] = result[1]
-        else:
+            cid = child.id
+            entry = tokens.get(cid)
+            if entry is None:                          # a node with a rule
+                stack.append([walker.handle(child, states)])
+                pushed = True
+                break
+            idx, code = entry                          # a token (walker.leaf, inlined)
+            prev = states.get(code)
+            if prev is not None:
+                edges.append((code, idx, COMES, (code,), prev))
+            else:
+                if cid in identifiers:
+                    states = {**states, code: (idx,)}
+                edges.append((code, idx, COMES, (), ()))
+        frame[3] = states
+        if not pushed:
             stack.pop()
-            reply = (frame[2], frame[3])
+            reply = (edges, states)
     return reply[0]
 
 
@@ -369,25 +410,60 @@ def extract(code: str, lang: str) -> DataFlow:
         code = f"<?php {code} ?>"  # as GraphCodeBERT: PHP functions are parsed inside a PHP block
     data = code.encode("utf-8")
     tree = parse(data, lang)
+    # one pass over the tree (a cursor: no child lists are built for leaves): token positions, and for every
+    # other node the children that can matter (no keywords, punctuation or comments)
     tokens: dict[int, tuple[int, str]] = {}  # node id -> (position, text), for leaves whose text is not their type
-    kids: dict[int, list] = {}               # node id -> children that can matter (no keywords, no comments)
+    kids: dict[int, list] = {}
+    identifiers: set[int] = set()
+    special: set[int] = set()                # nodes with a rule (a handler)
+    clause_first: list[int] = []             # comprehensions: their clauses are visited first
+    special_types, comments, strings, idents = _special_types(lang), rules.comments, rules.strings, rules.identifier
     order: list[str] = []
-    stack = [tree.root_node]
-    while stack:
-        n = stack.pop()
-        if n.type in rules.comments or n.is_missing:
+    cursor = tree.walk()
+    parents: list[list] = []                 # the kept-children lists of the current node's ancestors
+    while True:
+        n = cursor.node
+        t = n.type
+        if t not in comments:
+            if n.child_count == 0 or t in strings:
+                start, end = n.start_byte, n.end_byte
+                if end > start:              # missing nodes are empty
+                    text = data[start:end].decode("utf-8", "replace")
+                    if text != t:
+                        tokens[n.id] = (len(order), text)
+                        if t in idents:
+                            identifiers.add(n.id)
+                    order.append(text)
+                if parents and n.is_named:
+                    parents[-1].append(n)
+            else:
+                nid = n.id
+                if parents:
+                    parents[-1].append(n)
+                if t in special_types:
+                    special.add(nid)
+                elif t in rules.do_first_in:
+                    clause_first.append(nid)
+                parents.append(kids.setdefault(nid, []))
+                cursor.goto_first_child()
+                continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                break
+            parents.pop()
+        else:
             continue
-        if n.child_count == 0 or n.type in rules.strings:
-            if n.end_byte > n.start_byte:
-                text = data[n.start_byte : n.end_byte].decode("utf-8", "replace")
-                if text != n.type:
-                    tokens[n.id] = (len(order), text)
-                order.append(text)
-            continue
-        children = n.children
-        stack.extend(reversed(children))
-        kids[n.id] = [c for c in children if c.is_named or c.child_count]
-    edges = merge(_run(_Walker(rules, tokens, kids), tree.root_node))
+        break
+    ordered = {nid: [c for c in kids[nid] if c.type in rules.do_first] +
+               [c for c in kids[nid] if c.type not in rules.do_first] for nid in clause_first}
+    edges = merge(_run(_Walker(rules, tokens, kids, identifiers), tree.root_node, special, ordered))
     used = {p for e in edges if e[4] for p in (e[1], *e[4])}  # in an edge, as target or as source
     errors = count_errors(tree) if tree.root_node.has_error else 0
     return DataFlow(order, [e for e in edges if e[1] in used], errors)
+
+
+@cache
+def _special_types(lang: str) -> frozenset[str]:
+    rules = RULES[lang]
+    return (rules.declaration | rules.assignment | rules.increment | rules.if_statement | rules.for_statement
+            | rules.while_statement | frozenset(rules.for_in))
