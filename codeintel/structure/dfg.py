@@ -28,6 +28,7 @@ token positions count ``<?php`` as token 0.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from functools import cache
@@ -168,27 +169,26 @@ class _Walker:
             states = {**states, code: (idx,)}
         return [(code, idx, COMES, (), ())], states
 
-    def handle(self, node, states: States) -> Generator:
-        """Everything but tokens; states are copied before they are changed (they are shared otherwise)."""
-        r, kind = self.r, node.type
-        if kind in r.declaration:
-            return (yield from self.declaration(node, states))
-        if kind in r.assignment:
-            return (yield from self.assignment(node, states))
-        if kind in r.increment:
-            states = dict(states)
-            names = self.variables(node)
-            edges = [(c, i, COMPUTED, tuple(c2 for _, c2 in names), tuple(i2 for i2, _ in names)) for i, c in names]
-            for i, c in names:
-                states[c] = (i,)
-            return edges, states
-        if kind in r.if_statement:
-            return (yield from self.branches(node, states))
-        if kind in r.for_in:
-            return (yield from self.for_in(node, states))
-        if kind in r.for_statement or kind in r.while_statement:
-            return (yield from self.loop(node, states))
-        raise AssertionError(f"no rule for {kind}: plain nodes are sequenced by _run")  # pragma: no cover
+    def handlers(self) -> dict[str, object]:
+        """Node type -> handler. States are copied before they are changed (they are shared otherwise)."""
+        r = self.r
+        table: dict[str, object] = {}
+        for types, fn in [(r.declaration, self.declaration), (r.assignment, self.assignment),
+                          (r.increment, self.increment), (r.if_statement, self.branches),
+                          (frozenset(r.for_in), self.for_in), (r.for_statement | r.while_statement, self.loop)]:
+            for t in types:
+                table.setdefault(t, fn)
+        return table
+
+    def increment(self, node, states: States) -> Generator:
+        states = dict(states)
+        names = self.variables(node)
+        sources = _names(names), tuple(i2 for i2, _ in names)
+        edges = [(c, i, COMPUTED, *sources) for i, c in names]
+        for i, c in names:
+            states[c] = (i,)
+        return edges, states
+        yield  # a generator like the other handlers  # noqa: B901
 
     def declaration(self, node, states: States) -> Generator:
         name, value = node.child_by_field_name(self.r.name_field), node.child_by_field_name(self.r.value_field)
@@ -206,7 +206,7 @@ class _Walker:
         edges, states = yield value, states
         states = dict(states)
         sources = self.variables(value)
-        names, positions = tuple(c2 for _, c2 in sources), tuple(i2 for i2, _ in sources)
+        names, positions = _names(sources), tuple(i2 for i2, _ in sources)
         for i, c in self.variables(name):
             edges.append((c, i, COMES, names, positions))
             states[c] = (i,)
@@ -225,7 +225,7 @@ class _Walker:
         edges: list[Edge] = []
         for left, right in pairs:
             sources = self.variables(right)
-            names, positions = tuple(c2 for _, c2 in sources), tuple(i2 for i2, _ in sources)
+            names, positions = _names(sources), tuple(i2 for i2, _ in sources)
             for i, c in self.variables(left):
                 edges.append((c, i, COMPUTED, names, positions))
                 states[c] = (i,)
@@ -304,6 +304,11 @@ class _Walker:
         return list(dict.fromkeys(edges)), states  # the passes repeat edges; sources are united at the end
 
 
+def _names(sources: list[tuple[int, str]]) -> tuple[str, ...]:
+    """Source names, each once, in order of appearance."""
+    return tuple(dict.fromkeys(c for _, c in sources)) if len(sources) > 1 else tuple(c for _, c in sources)
+
+
 def merge(edges: list[Edge]) -> list[tuple[str, int, str, list[str], list[int]]]:
     """One entry per (variable, position, kind), source names and positions united; sorted by position.
 
@@ -320,12 +325,13 @@ def merge(edges: list[Edge]) -> list[tuple[str, int, str, list[str], list[int]]]
         else:                                        # rare: the same token reached with other sources
             names = prev[3] + tuple(n for n in dict.fromkeys(edge[3]) if n not in prev[3])
             acc[key] = (*key, names, tuple(sorted(set(prev[4]) | set(edge[4]))))
-    out = [(v, p, k, list(dict.fromkeys(names)), sorted(set(ps))) for v, p, k, names, ps in acc.values()]
+    # names are listed once at creation (_names) and positions are sorted and unique (token order)
+    out = [(v, p, k, list(names), list(ps)) for v, p, k, names, ps in acc.values()]
     out.sort(key=lambda e: (e[1], e[2]))
     return out
 
 
-def _run(walker: _Walker, root, special: set[int], ordered: dict[int, list]) -> list[Edge]:
+def _run(walker: _Walker, root, special: dict[int, str], ordered: dict[int, list]) -> list[Edge]:
     """Drive the handlers with an explicit stack (no recursion).
 
     Nodes without a rule just thread the states through their children, so a subtree of them is its
@@ -334,6 +340,7 @@ def _run(walker: _Walker, root, special: set[int], ordered: dict[int, list]) -> 
     ``[None, actions, edges, states]``; tokens are answered inline (this loop is where the time goes).
     """
     tokens, kids, identifiers = walker.tokens, walker.kids, walker.identifiers
+    handlers = walker.handlers()
     flat: dict[int, list] = {}
 
     def actions(nid: int) -> list:
@@ -359,7 +366,8 @@ def _run(walker: _Walker, root, special: set[int], ordered: dict[int, list]) -> 
         nid = node.id
         if nid in tokens or nid not in kids:
             return walker.leaf(node, states)
-        stack.append([walker.handle(node, states)] if nid in special else [None, iter(actions(nid)), [], states])
+        stack.append([handlers[special[nid]](node, states)] if nid in special else
+                     [None, iter(actions(nid)), [], states])
         return None
 
     reply = push(root, {})
@@ -384,7 +392,7 @@ def _run(walker: _Walker, root, special: set[int], ordered: dict[int, list]) -> 
             cid = child.id
             entry = tokens.get(cid)
             if entry is None:                          # a node with a rule
-                stack.append([walker.handle(child, states)])
+                stack.append([handlers[special[cid]](child, states)])
                 pushed = True
                 break
             idx, code = entry                          # a token (walker.leaf, inlined)
@@ -410,12 +418,37 @@ def extract(code: str, lang: str) -> DataFlow:
         code = f"<?php {code} ?>"  # as GraphCodeBERT: PHP functions are parsed inside a PHP block
     data = code.encode("utf-8")
     tree = parse(data, lang)
-    # one pass over the tree (a cursor: no child lists are built for leaves): token positions, and for every
-    # other node the children that can matter (no keywords, punctuation or comments)
-    tokens: dict[int, tuple[int, str]] = {}  # node id -> (position, text), for leaves whose text is not their type
+    collecting = gc.isenabled()
+    gc.disable()  # thousands of short-lived acyclic tuples: refcounting frees them; cyclic GC passes cost ~15 %
+    try:
+        index = _index(tree, data, lang)
+        edges = merge(_run(_Walker(rules, index.tokens, index.kids, index.identifiers), tree.root_node,
+                           index.special, index.ordered))
+    finally:
+        if collecting:
+            gc.enable()
+    used = {p for e in edges if e[4] for p in (e[1], *e[4])}  # in an edge, as target or as source
+    errors = count_errors(tree) if tree.root_node.has_error else 0
+    return DataFlow(index.order, [e for e in edges if e[1] in used], errors)
+
+
+@dataclass
+class _Index:
+    tokens: dict[int, tuple[int, str]]      # node id -> (position, text), for leaves whose text is not their type
+    kids: dict[int, list]                   # node id -> children that can matter (no keywords, punctuation, comments)
+    identifiers: set[int]                   # ids of identifier tokens
+    special: dict[int, str]                 # nodes with a rule: id -> type
+    ordered: dict[int, list]                # comprehensions: their children, clauses first
+    order: list[str]                        # every token's text, in source order
+
+
+def _index(tree, data: bytes, lang: str) -> _Index:
+    """One pass over the tree with a cursor (no child lists are built for leaves)."""
+    rules = RULES[lang]
+    tokens: dict[int, tuple[int, str]] = {}
     kids: dict[int, list] = {}
     identifiers: set[int] = set()
-    special: set[int] = set()                # nodes with a rule (a handler)
+    special: dict[int, str] = {}             # nodes with a rule: id -> type
     clause_first: list[int] = []             # comprehensions: their clauses are visited first
     special_types, comments, strings, idents = _special_types(lang), rules.comments, rules.strings, rules.identifier
     order: list[str] = []
@@ -441,7 +474,7 @@ def extract(code: str, lang: str) -> DataFlow:
                 if parents:
                     parents[-1].append(n)
                 if t in special_types:
-                    special.add(nid)
+                    special[nid] = t
                 elif t in rules.do_first_in:
                     clause_first.append(nid)
                 parents.append(kids.setdefault(nid, []))
@@ -456,10 +489,7 @@ def extract(code: str, lang: str) -> DataFlow:
         break
     ordered = {nid: [c for c in kids[nid] if c.type in rules.do_first] +
                [c for c in kids[nid] if c.type not in rules.do_first] for nid in clause_first}
-    edges = merge(_run(_Walker(rules, tokens, kids, identifiers), tree.root_node, special, ordered))
-    used = {p for e in edges if e[4] for p in (e[1], *e[4])}  # in an edge, as target or as source
-    errors = count_errors(tree) if tree.root_node.has_error else 0
-    return DataFlow(order, [e for e in edges if e[1] in used], errors)
+    return _Index(tokens, kids, identifiers, special, ordered, order)
 
 
 @cache
