@@ -168,3 +168,50 @@ def test_fuzz_mutated_code_never_raises_and_edges_are_consistent(lang):
             assert flow.tokens[pos] == var and kind in ("comesFrom", "computedFrom")
             assert all(0 <= p < len(flow.tokens) for p in sources)
             assert {flow.tokens[p] for p in sources} <= set(names) | {var}
+
+
+def test_limits_bound_deep_loops_and_large_inputs(capsys):
+    import time
+    import warnings
+
+    from codeintel.structure.dfg import DFGLimitWarning, Limits
+
+    depth = 24  # walked twice per level this would be 2**24 passes over the innermost body
+    code = "".join("    " * d + f"for i{d} in range(n):\n" for d in range(depth)) + "    " * depth + "s = s + i0\n"
+    t = time.perf_counter()
+    with pytest.warns(DFGLimitWarning, match="nested 24 deep"):
+        flow = extract(code, "python")
+    assert time.perf_counter() - t < 5 and flow.limited
+    # within the limit a loop gets both passes; beyond it one, and the loop-carried edge is lost (as documented)
+    small = extract("for i in range(n):\n    s = s + i\n", "python", Limits(max_loop_depth=0))
+    full = extract("for i in range(n):\n    s = s + i\n", "python")
+    # for0 i1 in2 range3 (4 n5 )6 :7 s8 =9 s10 +11 i12: with two passes s10 comes from s8 (the previous
+    # iteration); with one it cannot
+    assert ("s", 10, "comesFrom", ["s"], [8]) in full.edges
+    assert ("s", 10, "comesFrom", [], []) in small.edges
+    big = "x = 1\n" * 1000
+    with pytest.warns(DFGLimitWarning, match="cut to its first"):
+        cut = extract(big, "python", Limits(max_bytes=60))
+    assert len(cut.tokens) == 30 and cut.limited                        # ten whole lines of three tokens
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not extract(big, "python").limited                      # under the defaults: no warning
+
+
+def test_cli_limits_and_graphviz(tmp_path, capsys):
+    import shutil
+    import subprocess
+
+    from codeintel.cli import main
+
+    f = tmp_path / "deep.py"
+    f.write_text("for a in x:\n    for b in y:\n        for c in z:\n            s = s + a\n")
+    assert main(["dfg", str(f), "--max-loop-depth", "2"]) == 0
+    assert "warning: loops nested 3 deep" in capsys.readouterr().err
+    assert main(["dfg", str(f), "--max-bytes", "0"]) == 2
+    capsys.readouterr()
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz is not installed")
+    assert main(["dfg", str(f), "--format", "dot"]) == 0
+    svg = subprocess.run(["dot", "-Tsvg"], input=capsys.readouterr().out, capture_output=True, text=True, check=True)
+    assert "<svg" in svg.stdout and "s @" in svg.stdout

@@ -29,6 +29,7 @@ token positions count ``<?php`` as token 0.
 from __future__ import annotations
 
 import gc
+import warnings
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from functools import cache
@@ -123,6 +124,22 @@ class DataFlow:
     tokens: list[str]                # code tokens (leaves; strings whole; no comments)
     edges: list[Edge]                # GraphCodeBERT 5-tuples, sorted by position, isolated variables dropped
     errors: int = 0                  # syntax-error nodes in the parse
+    limited: list[str] = field(default_factory=list)  # the limits this input hit (empty: none)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one extraction may cost; hitting one gives a :class:`DFGLimitWarning` and a note in
+    ``DataFlow.limited``, never an error."""
+
+    max_bytes: int = 1_000_000
+    """Longer code: the graph of its first ``max_bytes`` (cut at a line end)."""
+    max_loop_depth: int = 8
+    """Loops nested deeper are walked once instead of twice (each level doubles the work)."""
+
+
+class DFGLimitWarning(UserWarning):
+    """An input hit one of the :class:`Limits`; the graph covers less than the whole input."""
 
 
 class _Walker:
@@ -131,6 +148,7 @@ class _Walker:
         self.r, self.tokens, self.kids = rules, tokens, kids  # kids: node id -> children that can matter
         self.identifiers = identifiers                       # ids of identifier tokens (they define names)
         self._variables: dict[int, list[tuple[int, str]]] = {}  # loops ask for the same nodes twice
+        self.max_loop_depth, self.loop_depth, self.deepest = 8, 0, 0
 
     @staticmethod
     def key(node) -> int:
@@ -179,6 +197,12 @@ class _Walker:
             for t in types:
                 table.setdefault(t, fn)
         return table
+
+    def enter_loop(self) -> int:
+        """Passes over a loop: two (loop-carried dependencies), one below ``max_loop_depth`` nested loops."""
+        self.loop_depth += 1
+        self.deepest = max(self.deepest, self.loop_depth)
+        return 2 if self.loop_depth <= self.max_loop_depth else 1
 
     def increment(self, node, states: States) -> Generator:
         states = dict(states)
@@ -274,7 +298,7 @@ class _Walker:
         left, right = node.child_by_field_name(target_field), node.child_by_field_name(iter_field)
         body = node.child_by_field_name("body") or node.children[-1]
         edges: list[Edge] = []
-        for _ in range(2):
+        for _ in range(self.enter_loop()):
             pairs = self.pairs(left, right)
             for _, r in pairs:
                 out, states = yield r, states
@@ -284,6 +308,7 @@ class _Walker:
             if body is not None and body is not right:
                 out, states = yield body, states
                 edges += out
+        self.loop_depth -= 1
         return list(dict.fromkeys(edges)), states  # the passes repeat edges; sources are united at the end
 
     def loop(self, node, states: States) -> Generator:
@@ -295,12 +320,13 @@ class _Walker:
                    if (n := h.child_by_field_name(f)) is not None}
         parts = [p for p in parts if self.key(p) not in updates] + [p for p in parts if self.key(p) in updates]
         edges: list[Edge] = []
-        for rep in range(2):
+        for rep in range(self.enter_loop()):
             for child in parts:
                 if rep == 1 and self.key(child) in skip:
                     continue
                 out, states = yield child, states
                 edges += out
+        self.loop_depth -= 1
         return list(dict.fromkeys(edges)), states  # the passes repeat edges; sources are united at the end
 
 
@@ -410,26 +436,42 @@ def _run(walker: _Walker, root, special: dict[int, str], ordered: dict[int, list
     return reply[0]
 
 
-def extract(code: str, lang: str) -> DataFlow:
-    """The data-flow graph of ``code`` in ``lang`` (syntax errors tolerated: the graph of what parsed)."""
+def extract(code: str, lang: str, limits: Limits = Limits()) -> DataFlow:
+    """The data-flow graph of ``code`` in ``lang`` (syntax errors tolerated: the graph of what parsed).
+
+    Inputs beyond ``limits`` are bounded (see :class:`Limits`) with a :class:`DFGLimitWarning`.
+    """
     lang = canonical(lang)
     rules = RULES[lang]
     if lang == "php" and not code.lstrip().startswith("<?php"):
         code = f"<?php {code} ?>"  # as GraphCodeBERT: PHP functions are parsed inside a PHP block
     data = code.encode("utf-8")
+    limited = []
+    if len(data) > limits.max_bytes:
+        cut = data.rfind(b"\n", 0, limits.max_bytes + 1)
+        data = data[: cut if cut > 0 else limits.max_bytes].decode("utf-8", "ignore").encode("utf-8")
+        limited.append(f"input of {len(code.encode('utf-8')):,} bytes cut to its first {len(data):,} "
+                       f"(max_bytes={limits.max_bytes:,})")
     tree = parse(data, lang)
+    walker = None
     collecting = gc.isenabled()
     gc.disable()  # thousands of short-lived acyclic tuples: refcounting frees them; cyclic GC passes cost ~15 %
     try:
         index = _index(tree, data, lang)
-        edges = merge(_run(_Walker(rules, index.tokens, index.kids, index.identifiers), tree.root_node,
-                           index.special, index.ordered))
+        walker = _Walker(rules, index.tokens, index.kids, index.identifiers)
+        walker.max_loop_depth = limits.max_loop_depth
+        edges = merge(_run(walker, tree.root_node, index.special, index.ordered))
     finally:
         if collecting:
             gc.enable()
+    if walker.deepest > limits.max_loop_depth:
+        limited.append(f"loops nested {walker.deepest} deep: those below {limits.max_loop_depth} were walked once "
+                       f"(max_loop_depth={limits.max_loop_depth})")
+    for note in limited:
+        warnings.warn(f"data-flow graph ({lang}): {note}", DFGLimitWarning, stacklevel=2)
     used = {p for e in edges if e[4] for p in (e[1], *e[4])}  # in an edge, as target or as source
     errors = count_errors(tree) if tree.root_node.has_error else 0
-    return DataFlow(index.order, [e for e in edges if e[1] in used], errors)
+    return DataFlow(index.order, [e for e in edges if e[1] in used], errors, limited)
 
 
 @dataclass
