@@ -88,6 +88,38 @@ def test_java_enhanced_for_and_compound_assignment():
     ("cpp", "int f(std::vector<int> v) { int s = 0; for (int e : v) s += e; return s; }",
      {("e", 20, "computedFrom", (22,)), ("s", 24, "computedFrom", (26,)), ("e", 26, "comesFrom", (20,)),
       ("s", 29, "comesFrom", (24,))}),
+    # branches: both arms define the variable, so the use after the if comes from both (the incoming one dies)
+    # function0 f1 (2 a3 )4 {5 let6 x7 ;8 if9 (10 a11 )12 {13 x14 =15 1 16 ;17 }18 else19 {20 x21 =22 a23 ;24 }25
+    # return26 x27
+    ("javascript", "function f(a) { let x; if (a) { x = 1; } else { x = a; } return x; }",
+     {("a", 11, "comesFrom", (3,)), ("x", 14, "computedFrom", (16,)), ("x", 21, "computedFrom", (23,)),
+      ("a", 23, "comesFrom", (3,)), ("x", 27, "comesFrom", (14, 21))}),
+    # func0 f1 (2 a3 int4 )5 int6 {7 if8 a9 >10 0 11 {12 a13 =14 -15 a16 }17 else18 {19 a20 =21 a22 *23 2 24 }25
+    # return26 a27
+    ("go", "func f(a int) int { if a > 0 { a = -a } else { a = a * 2 }\n return a }",
+     {("a", 9, "comesFrom", (3,)), ("a", 13, "computedFrom", (16,)), ("a", 16, "comesFrom", (3,)),
+      ("a", 20, "computedFrom", (22, 24)), ("a", 22, "comesFrom", (3,)), ("a", 27, "comesFrom", (13, 20))}),
+    # def0 f1 (2 a3 )4 if5 a6 >7 0 8 b9 =10 a11 else12 b13 =14 0 15 end16 b17 end18
+    ("ruby", "def f(a)\n  if a > 0\n    b = a\n  else\n    b = 0\n  end\n  b\nend\n",
+     {("b", 9, "computedFrom", (11,)), ("a", 11, "comesFrom", (3,)), ("b", 13, "computedFrom", (15,)),
+      ("b", 17, "comesFrom", (9, 13))}),
+    # <?php0 function1 f2 (3 $4 a5 )6 {7 if8 (9 $10 a11 )12 {13 $14 b15 =16 $17 a18 ;19 }20 else21 {22 $23 b24 =25
+    # 2 26 ;27 }28 return29 $30 b31
+    ("php", "function f($a) { if ($a) { $b = $a; } else { $b = 2; } return $b; }",
+     {("a", 11, "comesFrom", (5,)), ("b", 15, "computedFrom", (18,)), ("b", 24, "computedFrom", (26,)),
+      ("b", 31, "comesFrom", (15, 24))}),
+    # class0 A1 {2 int3 F4 (5 int6 a7 )8 {9 int10 b11 ;12 if13 (14 a15 >16 0 17 )18 b19 =20 a21 ;22 else23 b24 =25
+    # -26 a27 ;28 return29 b30 -- the unary minus is no increment: a27 comes from the parameter
+    ("c_sharp", "class A { int F(int a) { int b; if (a > 0) b = a; else b = -a; return b; } }",
+     {("b", 19, "computedFrom", (21,)), ("b", 24, "computedFrom", (27,)), ("a", 27, "comesFrom", (7,)),
+      ("b", 30, "comesFrom", (19, 24))}),
+    # loops twice: a uses in the loop also come from the a-- of the previous iteration
+    # int0 f1 (2 int3 a4 )5 {6 int7 s8 =9 0 10 ;11 while12 (13 a14 >15 0 16 )17 {18 s19 =20 s21 +22 a23 ;24 a25 --26
+    # ;27 }28 return29 s30
+    ("cpp", "int f(int a) { int s = 0; while (a > 0) { s = s + a; a--; } return s; }",
+     {("s", 8, "comesFrom", (10,)), ("a", 14, "comesFrom", (4, 25)), ("s", 19, "computedFrom", (21, 23)),
+      ("s", 21, "comesFrom", (8, 19)), ("a", 23, "comesFrom", (4, 25)), ("a", 25, "computedFrom", (25,)),
+      ("s", 30, "comesFrom", (19,))}),
 ])
 def test_golden_other_languages(lang, code, expected):
     got, _ = edges(code, lang)

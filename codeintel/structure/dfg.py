@@ -20,6 +20,7 @@ Python's recursion limit. Differences from GraphCodeBERT's extractor, each a fix
 - C-style ``for`` loops run their update after the body (GraphCodeBERT visits the children in source
   order, so a use in the body appeared to come from the update of the same iteration);
 - Go's ``:=`` is an assignment (``computedFrom``), C#'s declarators find their initializer;
+- only ``++``/``--`` are increments (C#'s unary ``-a``, ``!a`` and ``x!`` share the node types but change nothing);
 - C and C++ are supported (GraphCodeBERT has no rules for them).
 
 PHP snippets without ``<?php`` are wrapped in ``<?php … ?>`` before parsing, as GraphCodeBERT does, so the
@@ -205,6 +206,12 @@ class _Walker:
         return 2 if self.loop_depth <= self.max_loop_depth else 1
 
     def increment(self, node, states: States) -> Generator:
+        if not any(c.type in ("++", "--") for c in node.children):  # C#'s -a, !a, x! are unary, not increments
+            edges: list[Edge] = []
+            for child in self.kids.get(node.id, ()):
+                out, states = yield child, states
+                edges += out
+            return edges, states
         states = dict(states)
         names = self.variables(node)
         sources = _names(names), tuple(i2 for i2, _ in names)
