@@ -150,6 +150,7 @@ class _Walker:
         self.identifiers = identifiers                       # ids of identifier tokens (they define names)
         self._variables: dict[int, list[tuple[int, str]]] = {}  # loops ask for the same nodes twice
         self.max_loop_depth, self.loop_depth, self.deepest = 8, 0, 0
+        self._plans: dict[int, object] = {}  # per-node work a second loop pass reuses
 
     @staticmethod
     def key(node) -> int:
@@ -277,20 +278,34 @@ class _Walker:
         out, states = self.assign(pairs, dict(states))
         return edges + out, states
 
+    def _branch_plan(self, node) -> list[tuple]:
+        """(child, is an alternative branch, can produce edges) for an if statement's children, once per node."""
+        plan = self._plans.get(node.id)
+        if plan is None:
+            plan, after_else = [], False
+            for i, child in enumerate(node.children):
+                alternative = (child.type in self.r.else_types or node.field_name_for_child(i) == "alternative"
+                               or after_else)
+                after_else = after_else or child.type == "else"
+                plan.append((child, alternative, child.id in self.tokens or child.id in self.kids))
+            self._plans[node.id] = plan
+        return plan
+
     def branches(self, node, states: States) -> Generator:
         edges: list[Edge] = []
-        current, others, has_else, after_else = dict(states), [], False, False
-        for i, child in enumerate(node.children):
-            alternative = (child.type in self.r.else_types or node.field_name_for_child(i) == "alternative"
-                           or after_else)
-            after_else = after_else or child.type == "else"
+        current, others, has_else = dict(states), [], False
+        for child, alternative, matters in self._branch_plan(node):
             if alternative:
                 has_else = True
-                out, branch = yield child, states
+                if matters:
+                    out, branch = yield child, states
+                    edges += out
+                else:
+                    branch = states
                 others.append(branch)
-            else:
+            elif matters:
                 out, current = yield child, current
-            edges += out
+                edges += out
         dicts = [*others, current, *([] if has_else else [states])]
         merged: States = dict(dicts[0])
         for dic in dicts[1:]:
@@ -301,35 +316,46 @@ class _Walker:
         return edges, merged
 
     def for_in(self, node, states: States) -> Generator:
-        target_field, iter_field = self.r.for_in[node.type]
-        left, right = node.child_by_field_name(target_field), node.child_by_field_name(iter_field)
-        body = node.child_by_field_name("body") or node.children[-1]
+        plan = self._plans.get(node.id)
+        if plan is None:
+            target_field, iter_field = self.r.for_in[node.type]
+            left, right = node.child_by_field_name(target_field), node.child_by_field_name(iter_field)
+            body = node.child_by_field_name("body") or node.children[-1]
+            plan = self._plans[node.id] = (self.pairs(left, right), body if body is not right else None)
+        pairs, body = plan
         edges: list[Edge] = []
         for _ in range(self.enter_loop()):
-            pairs = self.pairs(left, right)
             for _, r in pairs:
                 out, states = yield r, states
                 edges += out
             out, states = self.assign(pairs, dict(states))
             edges += out
-            if body is not None and body is not right:
+            if body is not None:
                 out, states = yield body, states
                 edges += out
         self.loop_depth -= 1
         return list(dict.fromkeys(edges)), states  # the passes repeat edges; sources are united at the end
 
+    def _loop_plan(self, node) -> tuple[list, set[int]]:
+        """A C-style loop's children in execution order (updates after the body) and the init's ids."""
+        plan = self._plans.get(node.id)
+        if plan is None:
+            holders = [node, *(c for c in node.children if c.type == "for_clause")]  # Go: inside a for_clause
+            init = [h.child_by_field_name(f) for h in holders for f in self.r.for_init_fields]
+            skip = {n.id for n in init if n is not None}
+            parts = [g for c in node.children for g in (c.children if c.type == "for_clause" else [c])]
+            updates = {n.id for h in holders for f in self.r.for_update_fields
+                       if (n := h.child_by_field_name(f)) is not None}
+            parts = [p for p in parts if p.id not in updates] + [p for p in parts if p.id in updates]
+            plan = self._plans[node.id] = ([p for p in parts if p.id in self.tokens or p.id in self.kids], skip)
+        return plan
+
     def loop(self, node, states: States) -> Generator:
-        holders = [node, *(c for c in node.children if c.type == "for_clause")]  # Go keeps them in a for_clause
-        init = [h.child_by_field_name(f) for h in holders for f in self.r.for_init_fields]
-        skip = {self.key(n) for n in init if n is not None}
-        parts = [g for c in node.children for g in (c.children if c.type == "for_clause" else [c])]
-        updates = {self.key(n) for h in holders for f in self.r.for_update_fields
-                   if (n := h.child_by_field_name(f)) is not None}
-        parts = [p for p in parts if self.key(p) not in updates] + [p for p in parts if self.key(p) in updates]
+        parts, skip = self._loop_plan(node)
         edges: list[Edge] = []
         for rep in range(self.enter_loop()):
             for child in parts:
-                if rep == 1 and self.key(child) in skip:
+                if rep == 1 and child.id in skip:
                     continue
                 out, states = yield child, states
                 edges += out
