@@ -95,6 +95,49 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 
+DEFAULT_OPS = ("rename_variables:k=2,rename_function,insert_dead_code,swap_operands,exchange_loop,swap_if_else,"
+               "permute_statements,delete_tokens,swap_tokens,duplicate_tokens")
+
+
+@dataclass
+class PretrainConfig:
+    model: str = "tiny-codebert"
+    """RoBERTa-family registry name, hub id or checkpoint directory to continue from."""
+    objective: str = "contrastive"
+    """``contrastive`` (MLM + InfoNCE) or ``mlm`` (MLM only)."""
+    data: list[str] = field(default_factory=list)
+    """jsonl files with a code field (code/func/original_string) and optionally a comment (docstring/nl);
+    empty = the embedded standard-library corpus (train split)."""
+    lang: str = ""
+    """Language of the code (default: each row's ``lang``/``language``; the stdlib corpus is python)."""
+    output_dir: str = ""
+    device: str = "auto"
+    steps: int = 300
+    batch_size: int = 16
+    lr: float = 5e-4
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_len: int = 256
+    mlm_probability: float = 0.15
+    queue_size: int = 4096
+    """Negative keys kept (MoCo queue); METHODS.md section 0 default for CPU-scale runs."""
+    momentum: float = 0.999
+    temperature: float = 0.07
+    proj_dim: int = 128
+    """Projection head output (0 = InfoNCE on the pooled vector itself)."""
+    pooling: str = "mean"
+    """``mean`` (what the hub's retrieval and search heads read) or ``cls`` (the ``<s>`` vector)."""
+    mlm_weight: float = 1.0
+    contrastive_weight: float = 1.0
+    ops: str = DEFAULT_OPS
+    """Operators for the augmented views; each applies with probability ``op_probability``."""
+    op_probability: float = 0.5
+    variants: int = 2
+    """Augmented views built per example (one is drawn per step)."""
+    seed: int = 42
+    threads: int = 0
+
+
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):

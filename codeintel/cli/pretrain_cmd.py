@@ -27,14 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _keys() -> list[str]:
     import dataclasses
 
-    from codeintel.recipes.pretrain import PretrainConfig
+    from codeintel.config import PretrainConfig
 
     return [f.name for f in dataclasses.fields(PretrainConfig)]
 
 
 def run(args: argparse.Namespace) -> int:
-    from codeintel.config import parse_overrides, set_key
-    from codeintel.recipes.pretrain import PretrainConfig, pretrain
+    from codeintel.config import PretrainConfig, parse_overrides, set_key
+    from codeintel.recipes.pretrain import pretrain
 
     if args.data:  # nargs='+' swallows trailing key=value overrides; give them back
         moved = [d for d in args.data if "=" in d]

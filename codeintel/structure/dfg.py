@@ -2,7 +2,8 @@
 
 An edge says where a variable's value comes from. :func:`extract` returns GraphCodeBERT's 5-tuples
 ``(variable, token position, "comesFrom" | "computedFrom", source names, source positions)`` over the
-code's leaf tokens (string literals are one token, comments are not tokens).
+code's leaf tokens (string literals are one token, comments are not tokens). Source names and positions
+are tuples (GraphCodeBERT's lists; ``list(...)`` them where a list is needed).
 
 Rules (METHODS.md 1.2-1.3): a use comes from the variable's last definition(s); an identifier's first
 occurrence defines it; declarations with a value and assignments are ``computedFrom`` their right-hand
@@ -38,7 +39,7 @@ from functools import cache
 from codeintel.structure.parsing import canonical, count_errors, parse
 
 COMES, COMPUTED = "comesFrom", "computedFrom"
-Edge = tuple[str, int, str, tuple[str, ...], tuple[int, ...]]  # inside the walker; `extract` returns lists
+Edge = tuple[str, int, str, tuple[str, ...], tuple[int, ...]]
 States = dict[str, tuple[int, ...]]
 
 
@@ -123,7 +124,7 @@ class DataFlow:
     """The graph of one snippet."""
 
     tokens: list[str]                # code tokens (leaves; strings whole; no comments)
-    edges: list[Edge]                # GraphCodeBERT 5-tuples, sorted by position, isolated variables dropped
+    edges: list[Edge]                # GraphCodeBERT 5-tuples (sources as tuples), by position, isolated dropped
     errors: int = 0                  # syntax-error nodes in the parse
     limited: list[str] = field(default_factory=list)  # the limits this input hit (empty: none)
 
@@ -368,7 +369,7 @@ def _names(sources: list[tuple[int, str]]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(c for _, c in sources)) if len(sources) > 1 else tuple(c for _, c in sources)
 
 
-def merge(edges: list[Edge]) -> list[tuple[str, int, str, list[str], list[int]]]:
+def merge(edges: list[Edge]) -> list[Edge]:
     """One entry per (variable, position, kind), source names and positions united; sorted by position.
 
     As in GraphCodeBERT, a ``comesFrom`` entry lists a name once even when it comes from several positions
@@ -384,10 +385,9 @@ def merge(edges: list[Edge]) -> list[tuple[str, int, str, list[str], list[int]]]
         else:                                        # rare: the same token reached with other sources
             names = prev[3] + tuple(n for n in dict.fromkeys(edge[3]) if n not in prev[3])
             acc[key] = (*key, names, tuple(sorted(set(prev[4]) | set(edge[4]))))
-    # names are listed once at creation (_names) and positions are sorted and unique (token order)
-    out = [(v, p, k, list(names), list(ps)) for v, p, k, names, ps in acc.values()]
-    out.sort(key=lambda e: (e[1], e[2]))
-    return out
+    # names are listed once at creation (_names) and positions are sorted and unique (token order). Edges stay
+    # tuples: the garbage collector stops tracking tuples of strings and ints, which keeps a corpus of graphs cheap
+    return sorted(acc.values(), key=lambda e: (e[1], e[2]))
 
 
 def _run(walker: _Walker, root, special: dict[int, str], ordered: dict[int, list]) -> list[Edge]:
@@ -410,7 +410,10 @@ def _run(walker: _Walker, root, special: dict[int, str], ordered: dict[int, list
             while todo:
                 c = todo.pop()
                 cid = c.id
-                if cid in tokens or cid in special:
+                entry = tokens.get(cid)
+                if entry is not None:                  # a token: (position, text, defines a name?)
+                    acts.append((*entry, cid in identifiers))
+                elif cid in special:
                     acts.append(c)
                 else:
                     sub = ordered.get(cid) or kids.get(cid)
@@ -447,19 +450,17 @@ def _run(walker: _Walker, root, special: dict[int, str], ordered: dict[int, list
             states = reply[1]
             reply = None
         pushed = False
-        for child in frame[1]:
-            cid = child.id
-            entry = tokens.get(cid)
-            if entry is None:                          # a node with a rule
-                stack.append([handlers[special[cid]](child, states)])
+        for act in frame[1]:
+            if act.__class__ is not tuple:             # a node with a rule
+                stack.append([handlers[special[act.id]](act, states)])
                 pushed = True
                 break
-            idx, code = entry                          # a token (walker.leaf, inlined)
+            idx, code, defines = act                   # a token (walker.leaf, inlined)
             prev = states.get(code)
             if prev is not None:
                 edges.append((code, idx, COMES, (code,), prev))
             else:
-                if cid in identifiers:
+                if defines:
                     states = {**states, code: (idx,)}
                 edges.append((code, idx, COMES, (), ()))
         frame[3] = states
