@@ -176,3 +176,18 @@ def test_robustness_refuses_tasks_it_cannot_perturb(tmp_path, capsys):
     assert main(["evaluate", "--model", "tiny-codet5", "--task", "language-modeling", "--robustness",
                  "swap_operands", "--out", str(tmp_path / "e")]) == 2
     assert "--robustness works on" in capsys.readouterr().err
+
+
+def test_perturb_summarization_rows_reparses_raw_code_and_renormalises():
+    from codeintel.augment.robustness import perturb
+
+    rows = [{"id": str(i), "code": src, "source": " ".join(src.split()), "target": "t"}
+            for i, (src, _) in enumerate(CASES[:5])]
+    variant = parse_specs(["rename_variables:k=2"])[0]
+    new, stats = perturb(None, "summarization", rows, "python", variant, seed=0)
+    assert stats == {"applied": 5, "unparsable": 0, "n": 5}
+    for old, row in zip(rows, new, strict=True):
+        assert row["code"] != old["code"] and row["source"] == " ".join(row["code"].split())
+        assert row["target"] == old["target"]
+    with pytest.raises(ConfigError, match="raw code"):
+        perturb(None, "summarization", [{"id": "x", "source": "a b", "target": "t"}], "python", variant, 0)
