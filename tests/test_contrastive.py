@@ -110,8 +110,6 @@ def test_pretrain_bad_input(corpus, tmp_path, capsys):
     assert main(["pretrain", "contrastive", *base, "queue_size=2", "batch_size=4"]) == 2
     assert "queue_size" in capsys.readouterr().err
     assert main(["pretrain", "contrastive", *base, "pooling=max"]) == 2
-    assert main(["pretrain", "contrastive", *base, "--model", "tiny-codet5", "steps=1"]) == 2
-    assert "RoBERTa-family" in capsys.readouterr().err
     assert main(["pretrain", "mlm", *base, "stepz=3"]) == 2
     assert "Did you mean 'steps'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
@@ -191,3 +189,18 @@ def test_perturb_summarization_rows_reparses_raw_code_and_renormalises():
         assert row["target"] == old["target"]
     with pytest.raises(ConfigError, match="raw code"):
         perturb(None, "summarization", [{"id": "x", "source": "a b", "target": "t"}], "python", variant, 0)
+
+
+def test_pretrain_t5_encoder_and_refuse_embedding_models(corpus, tmp_path, capsys):
+    from codeintel.backbones.loading import load_model
+
+    out = tmp_path / "t5"
+    assert main(["pretrain", "contrastive", "--model", "tiny-codet5", "--data", str(corpus), "--lang", "python",
+                 "--out", str(out), "steps=3", "batch_size=4", "queue_size=8", "max_len=64", "variants=1"]) == 0
+    history = json.loads((out / "pretrain.json").read_text())["history"]
+    assert all(np.isfinite(h["mlm"]) and np.isfinite(h["infonce"]) for h in history)
+    assert load_model(str(out), "summarization").family == "t5"
+    assert load_model(str(out), "clone-retrieval").family == "t5"
+    assert main(["pretrain", "mlm", "--model", "tiny-codet5p-embedding", "--data", str(corpus), "--lang", "python",
+                 "--out", str(tmp_path / "e"), "steps=1"]) == 2
+    assert "without a decoder" in capsys.readouterr().err

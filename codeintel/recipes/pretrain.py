@@ -1,6 +1,7 @@
 """Continued pre-training: MLM, or MLM + MoCo-style contrastive learning over augmented views (ContraBERT).
 
-Read top to bottom: load a RoBERTa-family backbone with an MLM head; build ``variants`` augmented views of
+Read top to bottom: load a RoBERTa-family backbone with an MLM head (or a T5 encoder-decoder, whose
+decoder restores the masked input and whose encoder the contrastive term trains); build ``variants`` augmented views of
 every example up front (code operators on the code, NL operators on the comment); then per step:
 
 - query  = the backbone on the masked original ``<s> comment </s></s> code </s>``, pooled, projected, L2-normalised;
@@ -131,11 +132,11 @@ class ContrastiveModel(nn.Module):
 
     def __init__(self, mlm: nn.Module, cfg: PretrainConfig) -> None:
         super().__init__()
-        hidden = mlm.config.hidden_size
+        hidden = mlm.config.d_model if mlm.config.model_type == "t5" else mlm.config.hidden_size
         self.mlm, self.pooling = mlm, cfg.pooling
         self.proj = (nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, cfg.proj_dim))
                      if cfg.proj_dim else nn.Identity())
-        self.key_encoder = copy.deepcopy(mlm.roberta).requires_grad_(False)
+        self.key_encoder = copy.deepcopy(encoder_of(mlm)).requires_grad_(False)
         self.key_proj = copy.deepcopy(self.proj).requires_grad_(False)
         dim = cfg.proj_dim or hidden
         self.register_buffer("queue", F.normalize(torch.randn(cfg.queue_size, dim), dim=-1))  # (K, D)
@@ -149,7 +150,7 @@ class ContrastiveModel(nn.Module):
 
     @torch.no_grad()
     def momentum_update(self, m: float) -> None:
-        for pk, pq in zip(self.key_encoder.parameters(), self.mlm.roberta.parameters(), strict=True):
+        for pk, pq in zip(self.key_encoder.parameters(), encoder_of(self.mlm).parameters(), strict=True):
             pk.mul_(m).add_(pq.detach(), alpha=1 - m)
         for pk, pq in zip(self.key_proj.parameters(), self.proj.parameters(), strict=True):
             pk.mul_(m).add_(pq.detach(), alpha=1 - m)
@@ -163,17 +164,20 @@ class ContrastiveModel(nn.Module):
 
 
 def load_mlm(name: str):
-    """A RoBERTa-family backbone with an MLM head (the checkpoint's own head where it has one)."""
+    """A backbone that can be trained to restore masked tokens: RoBERTa with an MLM head (the checkpoint's own
+    head where it has one), or a T5 encoder-decoder (which reconstructs the whole input from the masked one)."""
     from transformers import RobertaForMaskedLM
 
     from codeintel.backbones.loading import load_model, resolve
     from codeintel.tasks.heads import backbone_of
 
     loaded = load_model(name, "clone-retrieval")
+    if loaded.family == "t5":
+        return backbone_of(loaded.model), loaded
     if loaded.family != "roberta":
-        raise ConfigError(f"contrastive pre-training takes RoBERTa-family backbones (codebert-base, "
-                          f"graphcodebert-base, tiny-codebert, tiny-graphcodebert, or such a checkpoint); "
-                          f"{name} is {loaded.family!r}.")
+        raise ConfigError(f"pre-training takes RoBERTa-family backbones (codebert-base, graphcodebert-base, "
+                          f"tiny-codebert, ...) or T5 encoder-decoders (codet5-small, tiny-codet5, ...); "
+                          f"{name} is {loaded.family!r} (an embedding model without a decoder).")
     encoder = backbone_of(loaded.model)
     mlm = RobertaForMaskedLM(encoder.config)
     src = resolve(name)
@@ -186,6 +190,20 @@ def load_mlm(name: str):
     mlm.roberta = encoder
     mlm.tie_weights()
     return mlm, loaded
+
+
+def encoder_of(mlm: nn.Module) -> nn.Module:
+    """The encoder whose vectors the contrastive term trains (RoBERTa body or T5 encoder stack)."""
+    return mlm.encoder if mlm.config.model_type == "t5" else mlm.roberta
+
+
+def masked_lm(mlm: nn.Module, ids, mask, labels, original, pad_id: int):
+    """(loss, last encoder layer) of the masked input. T5: the decoder restores the whole original input."""
+    if mlm.config.model_type == "t5":
+        out = mlm(input_ids=ids, attention_mask=mask, labels=original.masked_fill(original.eq(pad_id), -100))
+        return out.loss, out.encoder_last_hidden_state
+    out = mlm(input_ids=ids, attention_mask=mask, labels=labels, output_hidden_states=True)
+    return out.loss, out.hidden_states[-1]
 
 
 # --------------------------------------------------------------------------- the loop
@@ -240,13 +258,13 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True) -> dict[str
         mask = enc["attention_mask"].to(device)
         mlm_model = model.mlm if cfg.objective == "contrastive" else model
         model.train()
-        out_q = mlm_model(input_ids=ids.to(device), attention_mask=mask, labels=labels.to(device),
-                          output_hidden_states=cfg.objective == "contrastive")
-        loss, record = cfg.mlm_weight * out_q.loss, {"mlm": out_q.loss.item()}
+        mlm_loss, hidden = masked_lm(mlm_model, ids.to(device), mask, labels.to(device), enc["input_ids"].to(device),
+                                     tok.pad_token_id)
+        loss, record = cfg.mlm_weight * mlm_loss, {"mlm": mlm_loss.item()}
         if cfg.objective == "contrastive":
             kv = encode(tok, [views[i][int(order_rng.integers(cfg.variants))] for i in idx], cfg.max_len)
             k_ids, _ = mask_tokens(kv["input_ids"], kv["special_tokens_mask"].bool(), tok, cfg.mlm_probability, gen)
-            q = F.normalize(model.proj(model.pool(out_q.hidden_states[-1], mask)), dim=-1)          # (B, D)
+            q = F.normalize(model.proj(model.pool(hidden, mask)), dim=-1)                            # (B, D)
             with torch.no_grad():
                 model.momentum_update(cfg.momentum)
                 k_mask = kv["attention_mask"].to(device)
@@ -272,7 +290,7 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True) -> dict[str
     bar.close()
     seconds = time.perf_counter() - t0
     settings = {"pretraining": {k: v for k, v in dataclasses.asdict(cfg).items()}, "seconds": round(seconds, 1)}
-    save_model(Loaded(mlm, tok, "pretraining", "roberta", cfg.model, loaded.spec_name), out, settings)
+    save_model(Loaded(mlm, tok, "pretraining", loaded.family, cfg.model, loaded.spec_name), out, settings)
     last = history[-min(20, len(history)):]
     result = {"checkpoint": str(out), "objective": cfg.objective, "steps": cfg.steps, "seconds": round(seconds, 1),
               "examples": len(rows), "operators_applied": applied,
