@@ -299,10 +299,9 @@ def test_c_variants_compile_and_print_the_same(tmp_path):
             assert build_run(out.text, f"{op}{seed}") == expected, f"{op}:\n{out.text}"
 
 
-JAVA_CLASS = """class V implements R {
+JAVA_CLASS = """class V {
     int n = 2;
     int twice(int v) { return v * 2; }
-    @Override
     public int run(int[] xs, int m) {
         int s = 0;
         int t = this.n + 1;
@@ -328,9 +327,12 @@ def test_java_variants_compile_and_compute_the_same(tmp_path):
     calls = []
     for i, src in enumerate(variants):
         (tmp_path / f"V{i}.java").write_text(src.replace("class V", f"class V{i}", 1))
-        calls.append(f"System.out.println(new V{i}().run(new int[]{{1, 5, 2, 8}}, 4));")
-    main = "class Main { public static void main(String[] a) { " + " ".join(calls) + " } }"
-    (tmp_path / "Main.java").write_text("interface R { int run(int[] xs, int m); }\n" + main)
+        calls.append(f"call(new V{i}());")  # by signature: rename_function may rename run itself
+    main = ("class Main {\n  static void call(Object o) throws Exception {\n"
+            "    for (java.lang.reflect.Method m : o.getClass().getDeclaredMethods())\n"
+            "      if (m.getParameterCount() == 2) System.out.println(m.invoke(o, new int[]{1, 5, 2, 8}, 4));\n  }\n"
+            "  public static void main(String[] a) throws Exception { " + " ".join(calls) + " }\n}\n")
+    (tmp_path / "Main.java").write_text(main)
     subprocess.run(["javac", "-d", str(tmp_path), *map(str, tmp_path.glob("*.java"))], check=True, capture_output=True)
     lines = subprocess.run(["java", "-cp", str(tmp_path), "Main"], capture_output=True, text=True,
                            check=True).stdout.split()
@@ -415,3 +417,19 @@ def test_stdlib_clone_card_is_the_default_data():
         assert sum(y for _, _, y in split) * 2 == len(split)
     train_fns = {a for a, _, _ in pairs["train"]}
     assert not train_fns & {a for a, _, _ in pairs["test"]}
+
+
+def test_rename_function_c_prototypes_and_java_contracts():
+    c = "int sq(int v);\nint main() { return sq(2); }\nint sq(int v) { return v * v; }\n"
+    out = run("rename_function", c, "c")
+    name = new_name(c, out.text)
+    assert out.text.count(name) == 3 and "sq" not in out.text               # prototype, call and definition
+    implicit = "int main() { return sq(2); }\nint sq(int v) { return v * v; }\n"
+    assert "implicit declaration" in run("rename_function", implicit, "c").skipped["rename_function"]
+    anonymous = ("class A { java.util.Comparator<int[]> c = new java.util.Comparator<int[]>() {\n"
+                 "  public int compare(int[] a, int[] b) { return a[0] - b[0]; } }; }")
+    assert not run("rename_function", anonymous, "java").applied           # implements an interface method
+    implements = "class A implements Runnable { public void run() { go(); } void go() {} }"
+    assert not run("rename_function", implements, "java").applied
+    plain = "class A { int f(int n) { return n > 0 ? f(n - 1) : 0; } }"
+    assert run("rename_function", plain, "java").applied

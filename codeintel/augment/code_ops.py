@@ -128,9 +128,13 @@ def rename_function(code: str, lang: str, rng: random.Random) -> str:
     else:
         variable_spans = {s for v in analyse(tree, lang).values() for s in v.spans}
         rules = RULES[lang]
-        spans |= {(n.start_byte, n.end_byte) for n in walk(tree.root_node)
-                  if n.type == "identifier" and _text(n) == name and (n.start_byte, n.end_byte) not in variable_spans
-                  and (n.parent.type, field_of(n)) not in rules.not_variable}
+        same = [n for n in walk(tree.root_node) if n.type == "identifier" and _text(n) == name
+                and (n.start_byte, n.end_byte) not in variable_spans]
+        uses = {(n.start_byte, n.end_byte) for n in same if (n.parent.type, field_of(n)) not in rules.not_variable}
+        prototypes = {(n.start_byte, n.end_byte) for n in same if n.parent.type == "function_declarator"} - spans
+        if lang == "c" and not prototypes and any(s < min(spans)[0] for s, _ in uses):
+            raise NotApplicable(f"{name} is called before its definition without a prototype (implicit declaration)")
+        spans |= uses | prototypes
     return _apply(data, [(s, e, new) for s, e in spans])
 
 
@@ -152,8 +156,16 @@ def _attribute_uses(root, lang: str) -> set[str]:
 
 
 def _overrides(defn) -> bool:
+    """Java: the method may implement or override one (``@Override``, or its class extends/implements
+    something or is anonymous): renaming it would break that contract."""
     mods = next((c for c in defn.children if c.type == "modifiers"), None)
-    return mods is not None and b"@Override" in mods.text
+    if mods is not None and b"@Override" in mods.text:
+        return True
+    owner = defn.parent.parent if defn.parent is not None else None
+    if owner is None or defn.type != "method_declaration":
+        return False
+    return owner.type != "class_declaration" or any(
+        owner.child_by_field_name(f) is not None for f in ("superclass", "interfaces"))
 
 
 @register("rename_variables", "code", "rename k variables (scope-aware, every occurrence) to unused names", k=1)

@@ -33,7 +33,10 @@ class ScopeRules:
 _C_RESERVED = frozenset(
     "auto break case char const continue default do double else enum extern float for goto if inline int long "
     "register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while "
-    "bool true false NULL main printf scanf malloc free".split())
+    "bool true false NULL main printf scanf malloc free "
+    # libc names that headers the snippet includes may declare (a new name must not collide with them)
+    "index rindex time exp log sqrt pow abs div rand random remove rename read write open close signal select "
+    "link sleep exit count stat wait kill send recv bind listen accept socket printf puts gets strlen".split())
 _JAVA_RESERVED = frozenset(
     "abstract assert boolean break byte case catch char class const continue default do double else enum extends "
     "final finally float for goto if implements import instanceof int interface long native new package private "
