@@ -112,16 +112,35 @@ def mask_tokens(ids: torch.Tensor, special: torch.Tensor, tok, prob: float, gen:
     return ids, labels
 
 
-def encode(tok, items: list[dict], max_len: int) -> dict[str, torch.Tensor]:
-    """``<s> comment </s></s> code </s>`` (or ``<s> code </s>``), code whitespace-normalised as in fine-tuning."""
-    codes = [" ".join(it["code"].split()) for it in items]
-    if any(it["nl"] for it in items):
-        enc = tok([it["nl"] for it in items], codes, truncation="longest_first", max_length=max_len, padding=True,
-                  return_tensors="pt", return_special_tokens_mask=True)
-    else:
-        enc = tok(codes, truncation=True, max_length=max_len, padding=True, return_tensors="pt",
-                  return_special_tokens_mask=True)
-    return enc
+def tokenize_all(tok, items: list[dict], max_len: int) -> list[tuple[list[int], list[int]]]:
+    """(ids, special-token mask) per item, once: ``<s> comment </s></s> code </s>`` or ``<s> code </s>``, the
+    code whitespace-normalised as in fine-tuning."""
+    out: list[tuple[list[int], list[int]] | None] = [None] * len(items)
+    pairs = [i for i, it in enumerate(items) if it["nl"]]
+    single = [i for i, it in enumerate(items) if not it["nl"]]
+    for group, texts in ((pairs, lambda i: (items[i]["nl"], " ".join(items[i]["code"].split()))),
+                         (single, lambda i: (" ".join(items[i]["code"].split()),))):
+        for start in range(0, len(group), 1024):
+            chunk = group[start : start + 1024]
+            cols = list(zip(*(texts(i) for i in chunk), strict=True))
+            enc = tok(*cols, truncation="longest_first" if len(cols) == 2 else True, max_length=max_len,
+                      return_special_tokens_mask=True)
+            for i, ids, special in zip(chunk, enc["input_ids"], enc["special_tokens_mask"], strict=True):
+                out[i] = (ids, special)
+    return out  # type: ignore[return-value]
+
+
+def batch_of(encoded: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad a few tokenized items: input_ids, attention_mask, special_tokens_mask, each (B, L)."""
+    longest = max(len(ids) for ids, _ in encoded)
+    ids = torch.full((len(encoded), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(encoded), longest), dtype=torch.long)
+    special = torch.ones((len(encoded), longest), dtype=torch.bool)
+    for row, (i, sp) in enumerate(encoded):
+        ids[row, : len(i)] = torch.tensor(i)
+        mask[row, : len(i)] = 1
+        special[row, : len(sp)] = torch.tensor(sp, dtype=torch.bool)
+    return {"input_ids": ids, "attention_mask": mask, "special_tokens_mask": special}
 
 
 # --------------------------------------------------------------------------- model
@@ -233,6 +252,9 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True) -> dict[str
              + ", ".join(f"{k} {v}" for k, v in sorted(applied.items())))
     mlm, loaded = load_mlm(cfg.model)
     tok = loaded.tokenizer
+    tokenized = tokenize_all(tok, rows, cfg.max_len)                      # once, not per step
+    flat = tokenize_all(tok, [v for vs in views for v in vs], cfg.max_len) if views else []
+    view_tokens = [flat[i * cfg.variants : (i + 1) * cfg.variants] for i in range(len(views))]
     model = ContrastiveModel(mlm, cfg).to(device) if cfg.objective == "contrastive" else mlm.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -253,8 +275,8 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True) -> dict[str
         if len(order) < cfg.batch_size:
             order += order_rng.permutation(len(rows)).tolist()
         idx, order = order[: cfg.batch_size], order[cfg.batch_size :]
-        enc = encode(tok, [rows[i] for i in idx], cfg.max_len)
-        ids, labels = mask_tokens(enc["input_ids"], enc["special_tokens_mask"].bool(), tok, cfg.mlm_probability, gen)
+        enc = batch_of([tokenized[i] for i in idx], tok.pad_token_id)
+        ids, labels = mask_tokens(enc["input_ids"], enc["special_tokens_mask"], tok, cfg.mlm_probability, gen)
         mask = enc["attention_mask"].to(device)
         mlm_model = model.mlm if cfg.objective == "contrastive" else model
         model.train()
@@ -262,8 +284,8 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True) -> dict[str
                                      tok.pad_token_id)
         loss, record = cfg.mlm_weight * mlm_loss, {"mlm": mlm_loss.item()}
         if cfg.objective == "contrastive":
-            kv = encode(tok, [views[i][int(order_rng.integers(cfg.variants))] for i in idx], cfg.max_len)
-            k_ids, _ = mask_tokens(kv["input_ids"], kv["special_tokens_mask"].bool(), tok, cfg.mlm_probability, gen)
+            kv = batch_of([view_tokens[i][int(order_rng.integers(cfg.variants))] for i in idx], tok.pad_token_id)
+            k_ids, _ = mask_tokens(kv["input_ids"], kv["special_tokens_mask"], tok, cfg.mlm_probability, gen)
             q = F.normalize(model.proj(model.pool(hidden, mask)), dim=-1)                            # (B, D)
             with torch.no_grad():
                 model.momentum_update(cfg.momentum)
