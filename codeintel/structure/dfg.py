@@ -153,10 +153,6 @@ class _Walker:
         self.max_loop_depth, self.loop_depth, self.deepest = 8, 0, 0
         self._plans: dict[int, object] = {}  # per-node work a second loop pass reuses
 
-    @staticmethod
-    def key(node) -> int:
-        return node.id
-
     def variables(self, node) -> list[tuple[int, str]]:
         """Tokens under ``node`` (leaves whose text differs from their type: not keywords/punctuation)."""
         cached = self._variables.get(node.id)
@@ -230,20 +226,22 @@ class _Walker:
         states = dict(states)
         if value is None and node.named_child_count >= 2 and node.named_children[-1] != name:
             value = node.named_children[-1]  # C#: `x = a` is (identifier, initializer) without a value field
-        edges: list[Edge] = []
         if value is None:
-            for i, c in self.variables(name):
-                edges.append((c, i, COMES, (), ()))
-                states[c] = (i,)
+            edges: list[Edge] = []
+            self.define(name, None, COMES, edges, states)
             return edges, states
         edges, states = yield value, states
         states = dict(states)
-        sources = self.variables(value)
-        names, positions = _names(sources), tuple(i2 for i2, _ in sources)
-        for i, c in self.variables(name):
-            edges.append((c, i, COMES, names, positions))
-            states[c] = (i,)
+        self.define(name, value, COMES, edges, states)
         return edges, states
+
+    def define(self, target, source, kind: str, edges: list[Edge], states: States) -> None:
+        """Every token of ``target`` gets an edge from the tokens of ``source`` and becomes a definition."""
+        sources = self.variables(source) if source is not None else []
+        names, positions = _names(sources), tuple(i for i, _ in sources)
+        for i, c in self.variables(target):
+            edges.append((c, i, kind, names, positions))
+            states[c] = (i,)
 
     def pairs(self, left, right) -> list[tuple]:
         """(left node, right node) pairs: element-wise for tuple assignment when the counts match."""
@@ -257,11 +255,7 @@ class _Walker:
     def assign(self, pairs: list[tuple], states: States) -> tuple[list[Edge], States]:
         edges: list[Edge] = []
         for left, right in pairs:
-            sources = self.variables(right)
-            names, positions = _names(sources), tuple(i2 for i2, _ in sources)
-            for i, c in self.variables(left):
-                edges.append((c, i, COMPUTED, names, positions))
-                states[c] = (i,)
+            self.define(left, right, COMPUTED, edges, states)
         return edges, states
 
     def assignment(self, node, states: States) -> Generator:
