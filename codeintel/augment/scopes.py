@@ -26,7 +26,6 @@ class ScopeRules:
     pattern_fields: dict[str, str]                # pattern type -> the one field that holds the name (C declarators)
     not_variable: frozenset[tuple[str, str]]      # (parent type, field) where an identifier is not a variable
     hidden_scopes: frozenset[str] = frozenset()   # bindings here are not variables (class bodies, Java fields)
-    functions: dict[str, tuple[str, ...]] = field(default_factory=dict)  # def type -> field path to its name
     reserved: frozenset[str] = frozenset()        # keywords and builtins a new name must never be
 
 
@@ -60,7 +59,6 @@ RULES: dict[str, ScopeRules] = {
                                 ("function_definition", "name"), ("class_definition", "name"),
                                 ("dotted_name", ""), ("aliased_import", "alias"), ("type", "")}),
         hidden_scopes=frozenset({"class_definition"}),
-        functions={"function_definition": ("name",)},
         reserved=frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
         | {"self", "cls"}),
     "java": ScopeRules(
@@ -79,7 +77,6 @@ RULES: dict[str, ScopeRules] = {
                                 ("continue_statement", ""), ("method_reference", ""), ("scoped_identifier", ""),
                                 ("annotation", "name"), ("marker_annotation", "name")}),
         hidden_scopes=frozenset({"class_body", "program"}),
-        functions={"method_declaration": ("name",)},
         reserved=_JAVA_RESERVED),
     "c": ScopeRules(
         scopes=frozenset({"translation_unit", "function_definition", "compound_statement", "for_statement"}),
@@ -90,7 +87,6 @@ RULES: dict[str, ScopeRules] = {
                         "array_declarator": "declarator"},
         not_variable=frozenset({("preproc_def", "name"), ("preproc_function_def", "name"),
                                 ("function_declarator", "declarator")}),
-        functions={"function_definition": ("declarator", "declarator")},
         reserved=_C_RESERVED),
 }
 
@@ -103,10 +99,6 @@ class Variable:
     scope: int                                   # id of the scope node
     spans: list[tuple[int, int]] = field(default_factory=list)
     renamable: bool = True
-
-
-def rules_for(lang: str) -> ScopeRules | None:
-    return RULES.get(lang)
 
 
 def _is_variable_position(node, rules: ScopeRules) -> bool:
