@@ -204,3 +204,18 @@ def test_pretrain_t5_encoder_and_refuse_embedding_models(corpus, tmp_path, capsy
     assert main(["pretrain", "mlm", "--model", "tiny-codet5p-embedding", "--data", str(corpus), "--lang", "python",
                  "--out", str(tmp_path / "e"), "steps=1"]) == 2
     assert "without a decoder" in capsys.readouterr().err
+
+
+def test_robustness_on_clone_detection_pairs(tmp_path):
+    data = c_programs(tmp_path / "progs.jsonl")
+    rows = [json.loads(line) for line in data.read_text().splitlines()]
+    pairs = [f"{a['index']}\t{b['index']}\t{int(a['label'] == b['label'])}\n" for a in rows for b in rows
+             if a["index"] < b["index"]]
+    (tmp_path / "pairs.txt").write_text("".join(pairs))
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--model", "tiny-codebert", "--task", "clone-detection", "--data", str(data),
+                 str(tmp_path / "pairs.txt"), "--split", "all", "lang=c", "--out", str(out),
+                 "--robustness", "swap_operands", "--robustness", "rename_variables:k=1"]) == 0
+    rob = json.loads((out / "robustness.json").read_text())
+    assert [v["applied"] for v in rob["variants"]] == [12, 12]
+    assert set(rob["variants"][0]["scores"]) >= {"f1", "precision", "recall"}

@@ -75,11 +75,12 @@ def perturb(task, card_type: str, rows: list, lang: str, variant: Variant, seed:
     def normalise(code: str) -> str:
         return " ".join(code.split())
 
-    if card_type == "clone-detection":
+    if card_type == "clone-detection":  # the variants join the task's program table under new keys
         keys = sorted({k for a, b, _ in rows for k in (a, b)})
         new, stats = transform_codes([task._programs[k] for k in keys], lang, variant, seed)
-        task._programs = {**task._programs, **dict(zip(keys, new, strict=True))}
-        return rows, stats
+        renamed = {k: f"{k}|{variant.label}" for k in keys}
+        task._programs.update({renamed[k]: code for k, code in zip(keys, new, strict=True)})
+        return [(renamed[a], renamed[b], y) for a, b, y in rows], stats
     if card_type == "summarization":
         if not all("code" in r for r in rows):
             raise ConfigError("robustness needs the raw code of each example (a code/func/original_string field); "

@@ -117,7 +117,6 @@ def _robustness(task, card, loaded, cfg: RunConfig, rows, clean_scores, clean_pr
 
     metric = card.metrics[0]
     result = {"task": card.name, "model": cfg.model, "lang": lang, "clean": clean_scores, "variants": []}
-    programs = getattr(task, "_programs", None)
     echo(f"clean     {format_scores({metric: clean_scores[metric]})}")
     for v in variants:
         new_rows, stats = rb.perturb(task, card.type, rows, lang, v, cfg.train.seed)
@@ -125,8 +124,6 @@ def _robustness(task, card, loaded, cfg: RunConfig, rows, clean_scores, clean_pr
         entry = {"op": v.op, "params": v.params, "scores": scores, **stats}
         if card.type == "clone-retrieval":
             entry.update(rb.embedding_protocol(clean_preds, preds, [r["label"] for r in rows]))
-        if programs is not None:
-            task._programs = programs
         result["variants"].append(entry)
         extra = f"  cosine={entry['cosine']:.4f}" if "cosine" in entry else ""
         echo(f"robust    {format_scores({metric: scores[metric]})}{extra}   ({v.label}; applied to "
