@@ -35,6 +35,7 @@ import warnings
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from functools import cache
+from operator import itemgetter
 
 from codeintel.structure.parsing import canonical, count_errors, parse
 
@@ -152,6 +153,7 @@ class _Walker:
         self._variables: dict[int, list[tuple[int, str]]] = {}  # loops ask for the same nodes twice
         self.max_loop_depth, self.loop_depth, self.deepest = 8, 0, 0
         self._plans: dict[int, object] = {}  # per-node work a second loop pass reuses
+        self._sources: dict[int, tuple[tuple[str, ...], tuple[int, ...]]] = {}  # right-hand sides, likewise
 
     def variables(self, node) -> list[tuple[int, str]]:
         """Tokens under ``node`` (leaves whose text differs from their type: not keywords/punctuation)."""
@@ -237,8 +239,15 @@ class _Walker:
 
     def define(self, target, source, kind: str, edges: list[Edge], states: States) -> None:
         """Every token of ``target`` gets an edge from the tokens of ``source`` and becomes a definition."""
-        sources = self.variables(source) if source is not None else []
-        names, positions = _names(sources), tuple(i for i, _ in sources)
+        if source is None:
+            names, positions = (), ()
+        else:
+            sid = source.id
+            cached = self._sources.get(sid)
+            if cached is None:
+                sources = self.variables(source)
+                cached = self._sources[sid] = (_names(sources), tuple(i for i, _ in sources))
+            names, positions = cached
         for i, c in self.variables(target):
             edges.append((c, i, kind, names, positions))
             states[c] = (i,)
@@ -329,7 +338,8 @@ class _Walker:
                 out, states = yield body, states
                 edges += out
         self.loop_depth -= 1
-        return list(dict.fromkeys(edges)), states  # the passes repeat edges; sources are united at the end
+        # the passes repeat edges: the outermost loop drops the exact repeats (merge unites the rest)
+        return (edges if self.loop_depth else list(dict.fromkeys(edges))), states
 
     def _loop_plan(self, node) -> tuple[list, set[int]]:
         """A C-style loop's children in execution order (updates after the body) and the init's ids."""
@@ -355,7 +365,8 @@ class _Walker:
                 out, states = yield child, states
                 edges += out
         self.loop_depth -= 1
-        return list(dict.fromkeys(edges)), states  # the passes repeat edges; sources are united at the end
+        # the passes repeat edges: the outermost loop drops the exact repeats (merge unites the rest)
+        return (edges if self.loop_depth else list(dict.fromkeys(edges))), states
 
 
 def _names(sources: list[tuple[int, str]]) -> tuple[str, ...]:
@@ -381,7 +392,7 @@ def merge(edges: list[Edge]) -> list[Edge]:
             acc[key] = (*key, names, tuple(sorted(set(prev[4]) | set(edge[4]))))
     # names are listed once at creation (_names) and positions are sorted and unique (token order). Edges stay
     # tuples: the garbage collector stops tracking tuples of strings and ints, which keeps a corpus of graphs cheap
-    return sorted(acc.values(), key=lambda e: (e[1], e[2]))
+    return sorted(acc.values(), key=itemgetter(1, 2))
 
 
 def _run(walker: _Walker, root, special: dict[int, str], ordered: dict[int, list]) -> list[Edge]:
@@ -444,6 +455,7 @@ def _run(walker: _Walker, root, special: dict[int, str], ordered: dict[int, list
             states = reply[1]
             reply = None
         pushed = False
+        add = edges.append
         for act in frame[1]:
             if act.__class__ is not tuple:             # a node with a rule
                 stack.append([handlers[special[act.id]](act, states)])
@@ -452,11 +464,11 @@ def _run(walker: _Walker, root, special: dict[int, str], ordered: dict[int, list
             idx, code, defines = act                   # a token (walker.leaf, inlined)
             prev = states.get(code)
             if prev is not None:
-                edges.append((code, idx, COMES, (code,), prev))
+                add((code, idx, COMES, (code,), prev))
             else:
                 if defines:
                     states = {**states, code: (idx,)}
-                edges.append((code, idx, COMES, (), ()))
+                add((code, idx, COMES, (), ()))
         frame[3] = states
         if not pushed:
             stack.pop()
@@ -522,6 +534,7 @@ def _index(tree, data: bytes, lang: str) -> _Index:
     clause_first: list[int] = []             # comprehensions: their clauses are visited first
     special_types, comments, strings, idents = _special_types(lang), rules.comments, rules.strings, rules.identifier
     order: list[str] = []
+    keep = order.append
     cursor = tree.walk()
     parents: list[list] = []                 # the kept-children lists of the current node's ancestors
     while True:
@@ -532,13 +545,14 @@ def _index(tree, data: bytes, lang: str) -> _Index:
                 start, end = n.start_byte, n.end_byte
                 if end > start:              # missing nodes are empty
                     text = data[start:end].decode("utf-8", "replace")
-                    if text != t:
-                        tokens[n.id] = (len(order), text)
+                    if text != t:            # a token; only named ones are walked (leaves like `this` add nothing)
+                        nid = n.id
+                        tokens[nid] = (len(order), text)
                         if t in idents:
-                            identifiers.add(n.id)
-                    order.append(text)
-                if parents and n.is_named:
-                    parents[-1].append(n)
+                            identifiers.add(nid)
+                        if parents and n.is_named:
+                            parents[-1].append(n)
+                    keep(text)
             else:
                 nid = n.id
                 if parents:
