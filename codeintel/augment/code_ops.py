@@ -4,9 +4,10 @@ Each operator edits byte spans of the tree-sitter tree and is conservative: wher
 what the program computes it raises :class:`~codeintel.augment.core.NotApplicable` instead. The rules,
 operator by operator:
 
-- ``rename_function``: a function defined in the snippet (not ``main``, not a dunder) and its calls. Not
-  applied if the name is also reached as an attribute/method of another object (``o.f()``), overloaded
-  (Java), or marked ``@Override``.
+- ``rename_function``: a function defined in the snippet (not ``main``, not a dunder), its calls and (C) its
+  prototypes. Not applied if the name is also reached as an attribute/method of another object (``o.f()``),
+  overloaded (Java), possibly implementing or overriding another (``@Override``, a class that extends or
+  implements, an anonymous class), or (C) called before its definition without a prototype.
 - ``rename_variables``: ``k`` variables (parameters and locals; C globals too), every resolved occurrence
   (see :mod:`codeintel.augment.scopes`), to names that occur nowhere in the code and are not reserved.
   Python names also passed as keyword arguments, and ``global``/``nonlocal`` names, are left alone.
