@@ -8,8 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-CODE_FIELDS = ("code", "func", "original_string", "function")
-NL_FIELDS = ("docstring", "nl", "summary", "comment")
+from codeintel.data.loaders import CODE_FIELDS, NL_FIELDS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +41,7 @@ def list_operators() -> str:
 
 
 def _pick(row: dict, explicit: str | None, names: tuple[str, ...]) -> str | None:
+    """The key of the field to transform: ``explicit`` if the row has it, else the first text field of ``names``."""
     if explicit:
         return explicit if explicit in row else None
     return next((n for n in names if isinstance(row.get(n), str)), None)

@@ -57,6 +57,15 @@ def read_jsonl(path: Path, skip_bad: bool = False, report: LoadReport | None = N
     return rows
 
 
+CODE_FIELDS = ("code", "func", "original_string", "function")   # where jsonl rows keep code
+NL_FIELDS = ("docstring", "nl", "summary", "comment")           # ... and natural language
+
+
+def first_text(row: dict, names: Sequence[str]) -> str | None:
+    """The first of ``names`` whose value in ``row`` is a string, else None."""
+    return next((row[k] for k in names if isinstance(row.get(k), str)), None)
+
+
 def field(row: dict, names: Sequence[str], path: Path) -> object:
     """The first of ``names`` present in ``row``; a clear error naming the file and line otherwise."""
     for name in names:
@@ -105,7 +114,7 @@ def _summarization_row(row: dict, path: Path, idx: int) -> dict:
         target = first_sentence(str(field(row, ("docstring", "nl", "summary"), path)))
     rid = str(row.get("id", row.get("idx", f"{path.stem}-{idx}")))
     out = {"id": rid, "source": source, "target": " ".join(target.split())}
-    raw = next((row[k] for k in ("code", "func", "original_string") if isinstance(row.get(k), str)), None)
+    raw = first_text(row, ("code", "func", "original_string"))
     if raw is not None:
         out["code"] = raw  # unnormalised, for operators that parse it (robustness evaluation)
     return out

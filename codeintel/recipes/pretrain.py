@@ -30,6 +30,8 @@ from torch import nn
 
 from codeintel.config import PretrainConfig
 from codeintel.errors import ConfigError, DataError, TrainingError
+from codeintel.recipes.train import linear_schedule, seed_everything
+from codeintel.tasks.common import pad
 
 
 def validate(cfg: PretrainConfig) -> None:
@@ -51,8 +53,7 @@ def validate(cfg: PretrainConfig) -> None:
 
 def load_examples(cfg: PretrainConfig) -> list[dict]:
     """Rows of ``{"code", "nl", "lang"}``."""
-    from codeintel.cli.augment_cmd import CODE_FIELDS, NL_FIELDS
-    from codeintel.data.loaders import read_jsonl
+    from codeintel.data.loaders import CODE_FIELDS, NL_FIELDS, first_text, read_jsonl
 
     if not cfg.data:
         from codeintel.data.stdlib import default_stdlib_dir
@@ -63,13 +64,13 @@ def load_examples(cfg: PretrainConfig) -> list[dict]:
     rows = []
     for path in paths:
         for row in read_jsonl(path):
-            code = next((row[k] for k in CODE_FIELDS if isinstance(row.get(k), str)), None)
+            code = first_text(row, CODE_FIELDS)
             if code is None:
                 raise DataError(f"{path}:{row['__line']}: no code field; expected one of {list(CODE_FIELDS)}.")
             lang = cfg.lang or row.get("lang") or row.get("language") or default_lang
             if not lang:
                 raise ConfigError(f"{path}: which language is the code? Pass lang=python|java|c.")
-            nl = next((row[k] for k in NL_FIELDS if isinstance(row.get(k), str)), "")
+            nl = first_text(row, NL_FIELDS) or ""
             rows.append({"code": code, "nl": " ".join(nl.split()), "lang": lang})
     if len(rows) < 2:
         raise DataError(f"pre-training needs at least 2 examples; {len(rows)} found in {[str(p) for p in paths]}.")
@@ -131,15 +132,9 @@ def tokenize_all(tok, items: list[dict], max_len: int) -> list[tuple[list[int], 
 
 
 def batch_of(encoded: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad a few tokenized items: input_ids, attention_mask, special_tokens_mask, each (B, L)."""
-    longest = max(len(ids) for ids, _ in encoded)
-    ids = torch.full((len(encoded), longest), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(encoded), longest), dtype=torch.long)
-    special = torch.ones((len(encoded), longest), dtype=torch.bool)
-    for row, (i, sp) in enumerate(encoded):
-        ids[row, : len(i)] = torch.tensor(i)
-        mask[row, : len(i)] = 1
-        special[row, : len(sp)] = torch.tensor(sp, dtype=torch.bool)
+    """Pad a few tokenized items: input_ids, attention_mask, special_tokens_mask (padding counts as special)."""
+    ids, mask = pad([i for i, _ in encoded], pad_id)
+    special = pad([sp for _, sp in encoded], 1)[0].bool()
     return {"input_ids": ids, "attention_mask": mask, "special_tokens_mask": special}
 
 
@@ -238,9 +233,7 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True) -> dict[str
     validate(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+    seed_everything(cfg.seed)
     out = Path(cfg.output_dir or f"runs/pretrain-{cfg.objective}-{Path(cfg.model).name}")
     device = resolve_device(cfg.device)
     rows = load_examples(cfg)
@@ -258,11 +251,7 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True) -> dict[str
     model = ContrastiveModel(mlm, cfg).to(device) if cfg.objective == "contrastive" else mlm.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    warmup = int(cfg.warmup_ratio * cfg.steps)
-    def schedule(s: int) -> float:
-        return (s + 1) / max(1, warmup) if s < warmup else max(0.0, (cfg.steps - s) / max(1, cfg.steps - warmup))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, schedule)
+    sched = linear_schedule(optim, int(cfg.warmup_ratio * cfg.steps), cfg.steps)
     gen = torch.Generator().manual_seed(cfg.seed)
     order_rng = np.random.default_rng(cfg.seed)
     echo(f"pre-training {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable, {device}): "

@@ -32,6 +32,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def linear_schedule(optim: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over ``warmup`` steps, then linear decay to 0 at ``total``."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
+
+
 def default_output_dir(cfg: RunConfig, card: TaskCard) -> Path:
     model = Path(cfg.model).name if Path(cfg.model).exists() else cfg.model.replace("/", "--")
     return Path("runs") / f"{card.name}-{model}"
@@ -78,8 +84,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, eps=1e-8)
     warmup = int(cfg.train.warmup_ratio * total)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
+    sched = linear_schedule(optim, warmup, total)
     echo(f"model: {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable, {device})  task: {card.name}  "
          f"steps: {total} ({batches_per_epoch}/epoch)  selection: dev {card.select_by}")
 
