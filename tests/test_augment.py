@@ -166,8 +166,8 @@ def test_exchange_loop_refuses_continue_and_later_uses():
     assert not run("exchange_loop", c_cont, "c").applied
     # a continue of a nested loop does not block the outer loop
     nested = "void f(int n) { for (int i = 0; i < n; i++) { while (g()) { continue; } } }"
-    out = run("exchange_loop", nested, "c", seed=3)
-    assert out.applied
+    outer = [run("exchange_loop", nested, "c", seed=s).text for s in range(6)]
+    assert any(t.startswith("void f(int n) { { int i = 0;\nwhile (i < n) { while (g()) { continue; }") for t in outer)
 
 
 def test_exchange_loop_exact_forms():
@@ -241,8 +241,8 @@ def test_unknown_operator_and_parameter():
 def test_nl_operators_exact():
     rng = random.Random(0)
     text = "Print with indent"
-    assert run("duplicate_tokens", text, None).text.split().count("with") + \
-        run("duplicate_tokens", text, None).text.count("Print") >= 2
+    dup = run("duplicate_tokens", text, None).text.split()
+    assert len(dup) == 4 and [w for i, w in enumerate(dup) if i == 0 or dup[i - 1] != w] == text.split()
     deleted = apply_op("delete_tokens", text, None, rng, k=5).text
     assert len(deleted.split()) == 1 and deleted in text.split()      # never deletes every word
     swapped = apply_op("swap_tokens", text, None, rng).text
