@@ -433,3 +433,11 @@ def test_rename_function_c_prototypes_and_java_contracts():
     assert not run("rename_function", implements, "java").applied
     plain = "class A { int f(int n) { return n > 0 ? f(n - 1) : 0; } }"
     assert run("rename_function", plain, "java").applied
+
+
+def test_exchange_loop_python_body_may_write_through_subscripts():
+    src = "def f(xs):\n    for i in range(len(xs)):\n        xs[i] = xs[i] * 2\n    return xs\n"
+    out = run("exchange_loop", src, "python")
+    assert "while i < " in out.text and call(out.text, ([1, 2, 3],)) == [2, 4, 6]
+    rebinds = "def f(n):\n    s = []\n    for i in range(n):\n        s.append(i)\n        i = 0\n    return s\n"
+    assert "assigns i" in run("exchange_loop", rebinds, "python").skipped["exchange_loop"]

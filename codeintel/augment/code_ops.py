@@ -301,7 +301,8 @@ def _python_for(loop, data: bytes, rng: random.Random, tree) -> list[tuple[int, 
     owner = next((v for v in variables.values() if (var.start_byte, var.end_byte) in v.spans), None)
     if owner is None or any(not loop.start_byte <= s < loop.end_byte for s, _ in owner.spans):
         raise NotApplicable(f"{name} is used outside the loop")
-    if _writes(body, "python") & {name}:
+    assigned = _writes(body, "python", strict=False)
+    if name in assigned:
         raise NotApplicable(f"the body assigns {name}")
     indent, body_indent = _line_indent(data, loop), _line_indent(data, body)
     if indent is None or body_indent is None or body.start_point.row == loop.start_point.row:
@@ -310,7 +311,7 @@ def _python_for(loop, data: bytes, rng: random.Random, tree) -> list[tuple[int, 
     stop = _text(args[1] if len(args) > 1 else args[0])
     pre = ""
     stop_node = args[1] if len(args) > 1 else args[0]
-    if not (stop_node.type == "integer" or (stop_node.type == "identifier" and stop not in _writes(body, "python"))):
+    if not (stop_node.type == "integer" or (stop_node.type == "identifier" and stop not in assigned)):
         bound = fresh_names(1, taken_names(tree, "python"), rng)[0]
         pre, stop = f"{bound} = {stop}\n{indent}", bound
     cmp = "<" if int(step) > 0 else ">"
@@ -438,8 +439,9 @@ SIMPLE = {"python": {"expression_statement"}, "java": {"expression_statement", "
           "c": {"expression_statement", "declaration"}}
 
 
-def _writes(node, lang: str) -> set[str]:
-    """Names assigned under ``node``; raises NotApplicable on writes through ``a[i]``, ``o.f``, ``*p``."""
+def _writes(node, lang: str, strict: bool = True) -> set[str]:
+    """Names assigned under ``node``. Writes through ``a[i]``, ``o.f``, ``*p`` raise NotApplicable (``strict``)
+    or are skipped (they rebind no name)."""
     out = set()
     for n in walk(node):
         if n.type in TARGETS[lang]:
@@ -447,7 +449,9 @@ def _writes(node, lang: str) -> set[str]:
             target = n.child_by_field_name(fld) if fld else n.named_children[0]
             for t in ([target] if target.type != "pattern_list" else target.named_children):
                 if t.type != "identifier":
-                    raise NotApplicable("writes through a subscript, field or pointer")
+                    if strict:
+                        raise NotApplicable("writes through a subscript, field or pointer")
+                    continue
                 out.add(_text(t))
         elif lang == "c" and n.type == "declaration":
             out.update(_text(d) for d in n.children_by_field_name("declarator") if d.type == "identifier")
