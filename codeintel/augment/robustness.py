@@ -93,10 +93,9 @@ def perturb(task, card_type: str, rows: list, lang: str, variant: Variant, seed:
 
 def embedding_protocol(clean: np.ndarray, variant: np.ndarray, labels: list | None) -> dict[str, float]:
     """ContraBERT's POJ-104 check: cosine(program, its variant); nearest-clean-program accuracy."""
-    def unit(x: np.ndarray) -> np.ndarray:
-        return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+    from codeintel.eval.metrics import unit_rows
 
-    a, b = unit(clean), unit(variant)
+    a, b = unit_rows(clean), unit_rows(variant)
     cos = (a * b).sum(1)
     cross = b @ a.T                                                           # (variant, original)
     others = (cross.sum(1) - np.diag(cross)) / max(len(a) - 1, 1)

@@ -97,10 +97,15 @@ def map_at_r(predictions: Mapping[str, Sequence[str]], answers: Mapping[str, Seq
     return round(float(np.mean(scores)), 4)
 
 
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (zero rows stay zero): dot products become cosines."""
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+
+
 def map_at_r_from_embeddings(embeddings: np.ndarray, labels: Sequence) -> float:
     """MAP@R of programs ranked by cosine similarity (self excluded), R = same-label count − 1."""
-    emb = np.asarray(embeddings, dtype=np.float64)
-    emb = emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
+    emb = unit_rows(embeddings)
     sims = emb @ emb.T
     np.fill_diagonal(sims, -np.inf)
     return map_at_r(*rank_by_scores(sims, labels))

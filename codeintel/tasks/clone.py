@@ -197,7 +197,7 @@ class CloneRetrievalTask:
 
     def write_predictions(self, out_dir: Path, embeddings: np.ndarray, rows: list[dict]) -> None:
         """``predictions.jsonl`` in the POJ-104 evaluator's layout: ``{index, answers: [R ranked indices]}``."""
-        emb = embeddings / np.clip(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12, None)
+        emb = metrics.unit_rows(embeddings)
         sims = emb @ emb.T
         np.fill_diagonal(sims, -np.inf)
         preds, _ = metrics.rank_by_scores(sims, [r["label"] for r in rows])
