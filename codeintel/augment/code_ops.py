@@ -308,17 +308,15 @@ def _python_for(loop, data: bytes, rng: random.Random, tree) -> list[tuple[int, 
     if indent is None or body_indent is None or body.start_point.row == loop.start_point.row:
         raise NotApplicable("loop header and body on one line")
     start = _text(args[0]) if len(args) > 1 else "0"
-    stop = _text(args[1] if len(args) > 1 else args[0])
-    pre = ""
     stop_node = args[1] if len(args) > 1 else args[0]
+    stop, pre = _text(stop_node), ""
     if not (stop_node.type == "integer" or (stop_node.type == "identifier" and stop not in assigned)):
-        bound = fresh_names(1, taken_names(tree, "python"), rng)[0]
+        bound = fresh_names(1, taken_names(tree, "python"), rng)[0]  # evaluated once, as range() does
         pre, stop = f"{bound} = {stop}\n{indent}", bound
-    cmp = "<" if int(step) > 0 else ">"
-    new = (f"{name} = {start}\n{indent}{pre}while {name} {cmp} {stop}:\n{body_indent}{_text(body)}\n"
-           f"{body_indent}{name} += {step}" if int(step) > 0 else
-           f"{name} = {start}\n{indent}{pre}while {name} {cmp} {stop}:\n{body_indent}{_text(body)}\n"
-           f"{body_indent}{name} -= {step.lstrip('-')}")
+    up = int(step) > 0
+    update = f"{name} += {step}" if up else f"{name} -= {step.lstrip('-')}"
+    new = (f"{name} = {start}\n{indent}{pre}while {name} {'<' if up else '>'} {stop}:\n"
+           f"{body_indent}{_text(body)}\n{body_indent}{update}")
     return [(loop.start_byte, loop.end_byte, new)]
 
 
@@ -477,14 +475,7 @@ def _simple(stmt, lang: str) -> bool:
     if stmt.type not in SIMPLE[lang]:
         return False
     calls = CALLS[lang] - set(TARGETS[lang])
-    return not _has(stmt, calls) and bool(_writes_or_empty(stmt, lang))
-
-
-def _writes_or_empty(stmt, lang: str) -> set[str]:
-    try:
-        return _writes(stmt, lang)
-    except NotApplicable:
-        return set()
+    return not _has(stmt, calls) and bool(_writes(stmt, lang, strict=False))  # writes through a[i]: _independent
 
 
 @register("permute_statements", "code", "swap two adjacent statements with no data flow between them")
