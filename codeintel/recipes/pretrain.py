@@ -237,14 +237,14 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True) -> dict[str
     out = Path(cfg.output_dir or f"runs/pretrain-{cfg.objective}-{Path(cfg.model).name}")
     device = resolve_device(cfg.device)
     rows = load_examples(cfg)
+    mlm, loaded = load_mlm(cfg.model)  # before the augmentation: a wrong model fails at once
+    tok = loaded.tokenizer
     t0 = time.perf_counter()
     views, applied = build_views(rows, cfg, progress) if cfg.objective == "contrastive" else ([], {})
     if views:
         echo(f"augmented views: {cfg.variants} per example for {len(rows)} examples in "
              f"{time.perf_counter() - t0:.1f}s; operators applied: "
              + ", ".join(f"{k} {v}" for k, v in sorted(applied.items())))
-    mlm, loaded = load_mlm(cfg.model)
-    tok = loaded.tokenizer
     tokenized = tokenize_all(tok, rows, cfg.max_len)                      # once, not per step
     flat = tokenize_all(tok, [v for vs in views for v in vs], cfg.max_len) if views else []
     view_tokens = [flat[i * cfg.variants : (i + 1) * cfg.variants] for i in range(len(views))]
