@@ -35,7 +35,7 @@ def main() -> int:
     args = p.parse_args()
     from codeintel.config import RunConfig, parse_overrides, set_key
     from codeintel.data.loaders import load_clone_retrieval
-    from codeintel.eval.harness import evaluate_checkpoint
+    from codeintel.recipes.evaluate import evaluate_checkpoint
     from codeintel.recipes.pretrain import PretrainConfig, pretrain
 
     if not Path(args.data).is_file():

@@ -63,12 +63,12 @@ def main() -> int:
     from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
     from transformers.utils import logging as hf_logging
 
-    from codeintel.backbones.loading import load_model
     from codeintel.data.loaders import load_summarization
     from codeintel.data.stdlib import default_stdlib_dir
     from codeintel.recipes.batching import make_batches
     from codeintel.tasks.cards import load_task
-    from codeintel.tasks.common import make_task
+    from codeintel.tasks.models import load_model
+    from codeintel.tasks.types import make_task
 
     hf_logging.set_verbosity_error()
     peak = matmul_peak()

@@ -11,7 +11,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "load_model": "codeintel.backbones.loading",
+    "load_model": "codeintel.tasks.models",
     "load_tokenizer": "codeintel.backbones.loading",
     "BACKBONES": "codeintel.backbones.table",
     "METRICS": "codeintel.eval.metrics",

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from codeintel.augment.robustness import embedding_protocol, parse_specs
 from codeintel.cli import main
 from codeintel.errors import ConfigError, UnknownNameError
+from codeintel.recipes.robustness import embedding_protocol, parse_specs
 
 CASES = runpy.run_path(str(Path(__file__).parent / "data" / "augment_functions.py"))["CASES"]
 
@@ -71,8 +71,8 @@ def corpus(tmp_path_factory):
 
 
 def test_pretrain_contrastive_writes_a_backbone_every_task_loads(corpus, tmp_path, capsys):
-    from codeintel.backbones.loading import load_model
     from codeintel.tasks.heads import backbone_of
+    from codeintel.tasks.models import load_model
 
     out = tmp_path / "ckpt"
     assert main(["pretrain", "contrastive", "--data", str(corpus), "--lang", "python", "--out", str(out),
@@ -177,7 +177,7 @@ def test_robustness_refuses_tasks_it_cannot_perturb(tmp_path, capsys):
 
 
 def test_perturb_summarization_rows_reparses_raw_code_and_renormalises():
-    from codeintel.augment.robustness import perturb
+    from codeintel.recipes.robustness import perturb
 
     rows = [{"id": str(i), "code": src, "source": " ".join(src.split()), "target": "t"}
             for i, (src, _) in enumerate(CASES[:5])]
@@ -192,7 +192,7 @@ def test_perturb_summarization_rows_reparses_raw_code_and_renormalises():
 
 
 def test_pretrain_t5_encoder_and_refuse_embedding_models(corpus, tmp_path, capsys):
-    from codeintel.backbones.loading import load_model
+    from codeintel.tasks.models import load_model
 
     out = tmp_path / "t5"
     assert main(["pretrain", "contrastive", "--model", "tiny-codet5", "--data", str(corpus), "--lang", "python",

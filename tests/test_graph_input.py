@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from codeintel.backbones.graphcodebert import attention_mask, build_input, collate, encode
-from codeintel.backbones.loading import load_model, shipped_tokenizer
+from codeintel.backbones.loading import shipped_tokenizer
+from codeintel.tasks.models import load_model
 
 
 @pytest.fixture(scope="module")

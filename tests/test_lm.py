@@ -31,7 +31,7 @@ def test_strip_comments_keeps_openmp_sentinels():
 
 
 def test_tokenizer_override_needs_a_config_built_model():
-    from codeintel.backbones.loading import load_model
+    from codeintel.tasks.models import load_model
 
     with pytest.raises(ConfigError, match="tokenizer override needs a model built from its config"):
         load_model("codet5-small", "language-modeling", tokenizer="tokompiler")
@@ -63,10 +63,10 @@ def test_language_modeling_with_tokompiler_end_to_end(shared_data, tmp_path):
 
 
 def test_windows_cover_every_token(shared_data):
-    from codeintel.backbones.loading import load_model
     from codeintel.data.loaders import LoadReport
     from codeintel.tasks.cards import load_task
-    from codeintel.tasks.common import make_task
+    from codeintel.tasks.models import load_model
+    from codeintel.tasks.types import make_task
 
     loaded = load_model("tiny-codet5", "language-modeling")
     task = make_task(load_task("language-modeling"), loaded.tokenizer, 0, 64)

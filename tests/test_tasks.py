@@ -4,9 +4,9 @@ import math
 
 import torch
 
-from codeintel.backbones.loading import load_model
 from codeintel.tasks.cards import load_task
-from codeintel.tasks.common import make_task
+from codeintel.tasks.models import load_model
+from codeintel.tasks.types import make_task
 
 
 def test_retrieval_loss_does_not_collapse(shared_data):
@@ -35,9 +35,28 @@ def test_retrieval_loss_does_not_collapse(shared_data):
 def test_pair_classifier_input_is_interleaved_pairs():
     loaded = load_model("tiny-codebert", "clone-detection")
     task = make_task(load_task("clone-detection"), loaded.tokenizer, 32, 0)
-    task._programs = {"a": "int f() {}", "b": "void g(int x) { x++; }"}
+    task.programs = {"a": "int f() {}", "b": "void g(int x) { x++; }"}
     prep = task.prepare([("a", "b", 1), ("b", "a", 0)])
     batch = task.collate(prep, [0, 1])
     assert batch["input_ids"].shape[:2] == (2, 2)
     assert torch.equal(batch["input_ids"][0, 0], batch["input_ids"][1, 1])
     assert batch["labels"].tolist() == [1, 0]
+
+
+def test_train_state_rng_round_trip():
+    """A captured generator state, restored, replays the same draws (Python, NumPy and torch)."""
+    import random
+
+    import numpy as np
+    import torch
+
+    from codeintel.recipes.train import TrainState
+
+    state = TrainState()
+    torch.manual_seed(3)
+    state.capture_rng()
+    first = (random.random(), float(np.random.rand()), torch.rand(3).tolist())
+    state.restore_rng()
+    again = (random.random(), float(np.random.rand()), torch.rand(3).tolist())
+    assert first == again
+    assert (random.random(), float(np.random.rand()), torch.rand(3).tolist()) != first

@@ -122,7 +122,7 @@ def test_hf_path_warns_on_syntax_errors():
 
 
 def test_override_language_syntax():
-    from codeintel.backbones.loading import _override_tokenizer
+    from codeintel.backbones.loading import override_tokenizer
 
-    assert _override_tokenizer("tokompiler:java").lang == "java"
-    assert _override_tokenizer("tokompiler").lang == "c"
+    assert override_tokenizer("tokompiler:java").lang == "java"
+    assert override_tokenizer("tokompiler").lang == "c"

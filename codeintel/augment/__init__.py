@@ -7,24 +7,17 @@
 """
 
 from codeintel.augment.core import (
-    AUGMENTATIONS,
+    OPERATORS,
     NotApplicable,
     Operator,
     Outcome,
     apply_op,
     compose,
     get,
+    operator,
+    operators,
     parse_ops,
-    register,
 )
 
-__all__ = ["AUGMENTATIONS", "NotApplicable", "Operator", "Outcome", "apply_op", "compose", "get", "parse_ops",
-           "register", "operators"]
-
-
-def operators() -> dict[str, Operator]:
-    """Every registered operator (code and NL), by name."""
-    from codeintel.augment.core import _load
-
-    _load()
-    return dict(AUGMENTATIONS)
+__all__ = ["OPERATORS", "NotApplicable", "Operator", "Outcome", "apply_op", "compose", "get", "operator",
+           "operators", "parse_ops"]

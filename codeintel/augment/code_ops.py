@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import random
 
-from codeintel.augment.core import NotApplicable, register
+from codeintel.augment.core import NotApplicable, operator
 from codeintel.augment.scopes import RULES, analyse, field_of, fresh_names, taken_names
 from codeintel.structure.parsing import parse, walk
 
@@ -104,7 +104,7 @@ def _statements(root, lang: str) -> list:
 # --------------------------------------------------------------------------- renaming
 
 
-@register("rename_function", "code", "rename a function defined in the snippet and its calls")
+@operator("code", "rename a function defined in the snippet and its calls")
 def rename_function(code: str, lang: str, rng: random.Random) -> str:
     data = code.encode("utf-8")
     tree = parse(data, lang)
@@ -169,7 +169,7 @@ def _overrides(defn) -> bool:
         owner.child_by_field_name(f) is not None for f in ("superclass", "interfaces"))
 
 
-@register("rename_variables", "code", "rename k variables (scope-aware, every occurrence) to unused names", k=1)
+@operator("code", "rename k variables (scope-aware, every occurrence) to unused names", k=1)
 def rename_variables(code: str, lang: str, rng: random.Random, k: int = 1) -> str:
     data = code.encode("utf-8")
     tree = parse(data, lang)
@@ -186,7 +186,7 @@ def rename_variables(code: str, lang: str, rng: random.Random, k: int = 1) -> st
 # --------------------------------------------------------------------------- dead code
 
 
-@register("insert_dead_code", "code", "insert a statement that cannot run or cannot change state")
+@operator("code", "insert a statement that cannot run or cannot change state")
 def insert_dead_code(code: str, lang: str, rng: random.Random) -> str:
     data = code.encode("utf-8")
     tree = parse(data, lang)
@@ -248,7 +248,7 @@ def _safe_operand(node, lang: str) -> bool:
     return not _has(node, CALLS[lang] | {"interpolation"})
 
 
-@register("swap_operands", "code", "swap the operands of a comparison (a < b -> b > a)")
+@operator("code", "swap the operands of a comparison (a < b -> b > a)")
 def swap_operands(code: str, lang: str, rng: random.Random) -> str:
     data = code.encode("utf-8")
     found = []
@@ -350,7 +350,7 @@ def _completes(body) -> bool:
     return last.type not in ("return_statement", "throw_statement", "break_statement", "continue_statement")
 
 
-@register("exchange_loop", "code", "turn a for loop into a while loop (C/Java also while -> for)")
+@operator("code", "turn a for loop into a while loop (C/Java also while -> for)")
 def exchange_loop(code: str, lang: str, rng: random.Random) -> str:
     data = code.encode("utf-8")
     tree = parse(data, lang)
@@ -387,7 +387,7 @@ def _reindent(text: str, src: str, dst: str) -> str:
     return "\n".join(lines)
 
 
-@register("swap_if_else", "code", "swap the branches of an if/else and negate its condition")
+@operator("code", "swap the branches of an if/else and negate its condition")
 def swap_if_else(code: str, lang: str, rng: random.Random) -> str:
     data = code.encode("utf-8")
     found = []
@@ -478,7 +478,7 @@ def _simple(stmt, lang: str) -> bool:
     return not _has(stmt, calls) and bool(_writes(stmt, lang, strict=False))  # writes through a[i]: _independent
 
 
-@register("permute_statements", "code", "swap two adjacent statements with no data flow between them")
+@operator("code", "swap two adjacent statements with no data flow between them")
 def permute_statements(code: str, lang: str, rng: random.Random) -> str:
     data = code.encode("utf-8")
     stmts = _statements(parse(data, lang).root_node, lang)

@@ -1,6 +1,8 @@
-"""The augmentation registry, the guard every code operator runs behind, composition, and the NL operators.
+"""The augmentation registry, the guard every code operator runs behind, and composition.
 
-An operator is a function ``op(text, lang, rng, **params) -> str`` registered under a name; it raises
+An operator is a function ``op(text, lang, rng, **params) -> str`` described by :func:`operator` and listed
+by name in :data:`OPERATORS` (code operators in :mod:`~codeintel.augment.code_ops`, natural-language ones in
+:mod:`~codeintel.augment.nl_ops`, each imported on first use); it raises
 :class:`NotApplicable` with a reason when it cannot apply. :func:`apply_op` runs it behind the guard: code
 that does not parse is passed through (``reason="does not parse"``), and an output that would not re-parse
 is rejected (``reason="output did not re-parse"``; the operators are written so that this never happens,
@@ -13,7 +15,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from codeintel.errors import ConfigError, UnknownNameError
+from codeintel.errors import ConfigError
+from codeintel.registry import LazyTable
 
 
 class NotApplicable(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -30,27 +33,33 @@ class Operator:
     params: dict[str, object]     # parameter -> default
 
 
-AUGMENTATIONS: dict[str, Operator] = {}
 CODE_LANGUAGES = ("python", "java", "c")
+_CODE, _NL = "codeintel.augment.code_ops", "codeintel.augment.nl_ops"
+OPERATORS = LazyTable("augmentation", {
+    **{name: f"{_CODE}:{name}" for name in ("rename_function", "rename_variables", "insert_dead_code", "swap_operands",
+                                            "exchange_loop", "swap_if_else", "permute_statements")},
+    **{name: f"{_NL}:{name}" for name in ("delete_tokens", "swap_tokens", "duplicate_tokens")},
+}, hint="See `codeintel augment --list`.")
 
 
-def register(name: str, kind: str, summary: str, languages: tuple[str, ...] = CODE_LANGUAGES, **params):
-    """Decorator: ``@register("rename_variables", "code", "…", k=1)``."""
-    def deco(fn: Callable[..., str]) -> Callable[..., str]:
-        AUGMENTATIONS[name] = Operator(name, kind, fn, summary, languages if kind == "code" else (), params)
-        return fn
+def operator(kind: str, summary: str, languages: tuple[str, ...] = CODE_LANGUAGES, **params):
+    """Decorator that describes an operator function: ``@operator("code", "…", k=1)`` (``k`` defaults to 1).
+
+    The decorated name becomes an :class:`Operator`; :data:`OPERATORS` lists it under the function's name.
+    """
+    def deco(fn: Callable[..., str]) -> Operator:
+        return Operator(fn.__name__, kind, fn, summary, languages if kind == "code" else (), params)
     return deco
 
 
 def get(name: str) -> Operator:
-    _load()
-    if name not in AUGMENTATIONS:
-        raise UnknownNameError("augmentation", name, AUGMENTATIONS, "See `codeintel augment --list`.")
-    return AUGMENTATIONS[name]
+    """The operator registered as ``name`` (unknown names fail with the allowed set and a suggestion)."""
+    return OPERATORS[name]
 
 
-def _load() -> None:
-    from codeintel.augment import code_ops  # noqa: F401 - registers the code operators
+def operators() -> dict[str, Operator]:
+    """Every operator (code and NL), by name."""
+    return {name: OPERATORS[name] for name in OPERATORS}
 
 
 @dataclass
@@ -117,42 +126,3 @@ def parse_ops(spec: str) -> list[tuple[str, dict]]:
     if not ops:
         raise ConfigError("no operators given; see `codeintel augment --list`.")
     return ops
-
-
-# --------------------------------------------------------------------------- natural-language operators
-
-def _words(text: str, need: int) -> list[str]:
-    words = text.split()
-    if len(words) < need:
-        raise NotApplicable(f"fewer than {need} words")
-    return words
-
-
-@register("delete_tokens", "nl", "delete k random words of the text (never all of them)", k=1)
-def delete_tokens(text: str, rng: random.Random, k: int = 1) -> str:
-    words = _words(text, 2)
-    drop = set(rng.sample(range(len(words)), min(k, len(words) - 1)))
-    return " ".join(w for i, w in enumerate(words) if i not in drop)
-
-
-@register("swap_tokens", "nl", "swap k random pairs of different words", k=1)
-def swap_tokens(text: str, rng: random.Random, k: int = 1) -> str:
-    words = _words(text, 2)
-    if len(set(words)) < 2:
-        raise NotApplicable("all words are the same")
-    for _ in range(k):
-        i, j = rng.sample(range(len(words)), 2)
-        while words[i] == words[j]:
-            i, j = rng.sample(range(len(words)), 2)
-        words[i], words[j] = words[j], words[i]
-    return " ".join(words)
-
-
-@register("duplicate_tokens", "nl", "repeat k random words in place ('Print with indent' -> 'Print with with indent')",
-          k=1)
-def duplicate_tokens(text: str, rng: random.Random, k: int = 1) -> str:
-    words = _words(text, 1)
-    for _ in range(k):
-        i = rng.randrange(len(words))
-        words.insert(i, words[i])
-    return " ".join(words)

@@ -1,16 +1,16 @@
-"""Build, load and save task models: by registry name, hub id, or local directory.
+"""Find, build, load and save backbones and tokenizers: by registry name, hub id or local directory.
 
-A codeintel checkpoint is a directory with the backbone's ``save_pretrained`` output (safetensors),
-the tokenizer, ``head.safetensors`` for task heads outside the backbone, and ``codeintel.json``
-describing the task. Any plain ``save_pretrained`` directory also loads, as a backbone.
+This layer knows no task. A family offers *variants* (:data:`VARIANTS`): ``encoder`` (RoBERTa),
+``encoder-decoder`` (T5; RoBERTa with a fresh decoder, as CodeXGLUE's CodeBERT summarizer) and
+``embedding`` (the CodeT5+ encoder with its projection); the task layer (:mod:`codeintel.tasks.models`)
+asks for the variant its head runs on. Any plain ``save_pretrained`` directory of these model types loads.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,6 @@ from codeintel.backbones.table import BACKBONES, BackboneSpec, get_backbone
 from codeintel.errors import CheckpointError, ConfigError, HubError
 from codeintel.hub import hub_path
 
-META_FILE = "codeintel.json"
-HEAD_FILE = "head.safetensors"
 MODEL_TYPE_FAMILY = {"roberta": "roberta", "t5": "t5", "codet5p_embedding": "t5-embedding",
                      "encoder-decoder": "roberta"}
 
@@ -31,7 +29,6 @@ class Source:
     kind: str  # "spec" | "hub" | "dir"
     ref: str
     spec: BackboneSpec | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve(name_or_dir: str) -> Source:
@@ -43,8 +40,7 @@ def resolve(name_or_dir: str) -> Source:
                 f"{path} is not a checkpoint: it has no config.json. Pass a directory written by "
                 "`codeintel train` or by save_pretrained(), a registry name (`codeintel models`) or a hub id."
             )
-        meta = json.loads((path / META_FILE).read_text()) if (path / META_FILE).exists() else {}
-        return Source("dir", str(path), meta=meta)
+        return Source("dir", str(path))
     if name_or_dir in BACKBONES:
         return Source("spec", name_or_dir, spec=BACKBONES[name_or_dir])
     looks_like_path = name_or_dir.startswith((".", "/", "~")) or name_or_dir.count("/") > 1
@@ -119,23 +115,24 @@ def special_ids(tokenizer) -> dict[str, int]:
 
 # --------------------------------------------------------------------------- backbones
 
-def backbone_class(family: str, task: str) -> str:
-    """The transformers class that carries ``task`` for ``family``."""
-    if family == "t5-embedding":
-        if task not in ("clone-retrieval", "code-search"):
-            raise ConfigError(f"the embedding family only supports clone-retrieval, not {task!r}; "
-                              "use a seq2seq backbone such as codet5-small.")
-        return "CodeT5pEmbeddingModel"
-    if family == "t5":
-        return "T5ForConditionalGeneration"
-    if family == "roberta":
-        if task == "language-modeling":
-            raise ConfigError("language modeling needs a T5-family backbone (e.g. tiny-codet5); RoBERTa is an encoder.")
-        return "EncoderDecoderModel" if task == "summarization" else "RobertaModel"  # encoders for the rest
-    raise ConfigError(f"unknown family {family!r}")
+VARIANTS: dict[str, dict[str, str]] = {  # family -> variant -> transformers class
+    "roberta": {"encoder": "RobertaModel", "encoder-decoder": "EncoderDecoderModel"},
+    "t5": {"encoder-decoder": "T5ForConditionalGeneration"},
+    "t5-embedding": {"embedding": "CodeT5pEmbeddingModel"},
+}
 
 
-def _classes() -> dict[str, Any]:
+def backbone_class(family: str, variant: str) -> str:
+    """The transformers class of ``family``'s ``variant``; a family without it is a ConfigError."""
+    if family not in VARIANTS:
+        raise ConfigError(f"unknown family {family!r}; known: {', '.join(VARIANTS)}.")
+    if variant not in VARIANTS[family]:
+        raise ConfigError(f"the {family} family has no {variant} variant; it offers {', '.join(VARIANTS[family])}.")
+    return VARIANTS[family][variant]
+
+
+def model_classes() -> dict[str, Any]:
+    """Class name -> class, for every variant of every family (imports transformers)."""
     from transformers import EncoderDecoderModel, RobertaModel, T5ForConditionalGeneration
 
     from codeintel.backbones.t5 import CodeT5pEmbeddingModel
@@ -155,11 +152,11 @@ def config_for(spec: BackboneSpec):
     return t5.embedding_config_from(spec.config, spec.extra.get("embed_dim", 256))
 
 
-def build_backbone(spec: BackboneSpec, task: str, tokenizer, pretrained: bool):
-    """A backbone for ``task``: random-initialised from the spec's config, or the published weights."""
+def build_backbone(spec: BackboneSpec, variant: str, tokenizer, pretrained: bool):
+    """``spec``'s ``variant``: random-initialised from the spec's config, or the published weights."""
     from codeintel.backbones import roberta, t5
 
-    cls_name = backbone_class(spec.family, task)
+    cls_name = backbone_class(spec.family, variant)
     if spec.family == "roberta":
         if pretrained and not spec.is_tiny:
             from transformers import RobertaModel
@@ -168,7 +165,7 @@ def build_backbone(spec: BackboneSpec, task: str, tokenizer, pretrained: bool):
         else:
             encoder = roberta.build_encoder(config_for(spec))
         return roberta.build_seq2seq(encoder, special_ids(tokenizer)) if cls_name == "EncoderDecoderModel" else encoder
-    cls = _classes()[cls_name]
+    cls = model_classes()[cls_name]
     if pretrained and not spec.is_tiny:
         if cls_name == "CodeT5pEmbeddingModel":
             from huggingface_hub import hf_hub_download
@@ -188,11 +185,11 @@ def count_parameters(spec: BackboneSpec) -> int:
     cls_name = {"roberta": "RobertaModel", "t5": "T5ForConditionalGeneration",
                 "t5-embedding": "CodeT5pEmbeddingModel"}[spec.family]
     with torch.device("meta"):
-        model = _classes()[cls_name](config_for(spec))
+        model = model_classes()[cls_name](config_for(spec))
     return sum(p.numel() for p in model.parameters())
 
 
-def _hub_spec(repo_id: str) -> BackboneSpec:
+def hub_spec(repo_id: str) -> BackboneSpec:
     """An ad-hoc table entry for a hub id that is not in the registry, its family read from config.json."""
     from huggingface_hub import hf_hub_download
 
@@ -204,56 +201,43 @@ def _hub_spec(repo_id: str) -> BackboneSpec:
     return BackboneSpec(repo_id, family, repo_id, config, repo_id)
 
 
-# --------------------------------------------------------------------------- task models
-
-@dataclass
-class Loaded:
-    """A task model ready to train or evaluate."""
-
-    model: Any            # torch.nn.Module: an HF seq2seq model, or a codeintel head wrapper
-    tokenizer: Any
-    task: str
-    family: str
-    origin: str           # what the user passed
-    spec_name: str | None = None
+def family_of_dir(path: Path) -> tuple[str, str | None]:
+    """(family, class name if fixed by the checkpoint) of a plain ``save_pretrained`` directory."""
+    mt = json.loads((path / "config.json").read_text()).get("model_type")
+    if mt not in MODEL_TYPE_FAMILY:
+        raise CheckpointError(f"{path} holds a {mt!r} model; supported: {sorted(MODEL_TYPE_FAMILY)}.")
+    return MODEL_TYPE_FAMILY[mt], "EncoderDecoderModel" if mt == "encoder-decoder" else None
 
 
-def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = True, dropout: float = 0.1,
-               tokenizer: str | None = None) -> Loaded:
-    """Load a task model from a registry name, a hub id or a local directory.
+def load_backbone(path: str | Path, cls_name: str):
+    """A backbone of class ``cls_name`` from a ``save_pretrained`` directory (unused weights stay quiet)."""
+    path = Path(path)
+    cls = model_classes()[cls_name]
+    kwargs = {}
+    if cls_name == "CodeT5pEmbeddingModel":
+        from codeintel.backbones.t5 import embedding_config_from
 
-    Args:
-        name_or_dir: ``codet5-small``, ``Salesforce/codet5-small`` or a checkpoint directory.
-        task: ``summarization``, ``clone-detection`` or ``clone-retrieval``. A codeintel checkpoint knows its
-            task; a mismatch is an error.
-        pretrained: for registry entries with published weights, download them (False: random init).
-        dropout: dropout of fresh classification heads.
-        tokenizer: a tokenizer other than the backbone's (``tokompiler`` or a tokenizer directory); only for
-            models built from a config (tiny presets, or ``pretrained=False``), whose vocabulary it then sizes.
-    """
-    from codeintel.tasks.heads import wrap
+        kwargs["config"] = embedding_config_from(json.loads((path / "config.json").read_text()), 256)
+    try:
+        from transformers.utils import logging as hf_logging
 
-    src = resolve(name_or_dir)
-    if src.kind == "dir":
-        return _load_dir(src, task)
-    task = task or "summarization"
-    spec = src.spec or _hub_spec(src.ref)
-    if task not in spec.tasks:
-        raise ConfigError(f"{spec.name} has no head for {task!r}; it supports {', '.join(spec.tasks)}.")
-    if tokenizer:
-        if pretrained and not spec.is_tiny:
-            raise ConfigError(f"a tokenizer override needs a model built from its config: {spec.name} has published "
-                              "weights for its own vocabulary. Use a tiny preset or pretrained=false.")
-        tok = _override_tokenizer(tokenizer)
-        spec = _resized(spec, tok)
-    else:
-        tok = load_tokenizer(name_or_dir)
-    backbone = build_backbone(spec, task, tok, pretrained)
-    model = wrap(backbone, spec.family, task, tok, dropout=dropout)
-    return Loaded(model, tok, task, spec.family, name_or_dir, spec.name if src.spec else None)
+        level = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # e.g. a pre-training checkpoint's MLM head, unused by an encoder
+        try:
+            return cls.from_pretrained(str(path), **kwargs)
+        finally:
+            hf_logging.set_verbosity(level)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path} could not be loaded as {cls_name}: {str(exc).splitlines()[0]}") from None
 
 
-def _override_tokenizer(name: str):
+def save_backbone(backbone, tokenizer, out: Path) -> None:
+    """``save_pretrained`` (safetensors) of the backbone and its tokenizer into ``out``."""
+    backbone.save_pretrained(str(out), safe_serialization=True)
+    tokenizer.save_pretrained(str(out))
+
+
+def override_tokenizer(name: str):
     """``tokompiler`` or ``tokompiler:LANG`` (default c; language-modeling data sets it per file), or a directory."""
     if name.split(":")[0] == "tokompiler":
         from codeintel.structure.parsing import canonical
@@ -263,7 +247,7 @@ def _override_tokenizer(name: str):
     return load_tokenizer(name)
 
 
-def _resized(spec: BackboneSpec, tok) -> BackboneSpec:
+def resized(spec: BackboneSpec, tok) -> BackboneSpec:
     """The spec with its vocabulary and special ids taken from ``tok``."""
     import dataclasses
 
@@ -274,79 +258,3 @@ def _resized(spec: BackboneSpec, tok) -> BackboneSpec:
     else:
         fields["decoder_start_token_id"] = ids["pad"]
     return dataclasses.replace(spec, config={**spec.config, **fields})
-
-
-def _load_dir(src: Source, task: str | None) -> Loaded:
-    from codeintel.tasks.heads import load_head, wrap
-
-    path = Path(src.ref)
-    meta = src.meta
-    if meta.get("task") == "pretraining":  # a backbone from `codeintel pretrain`: good for any task
-        task = task or "summarization"
-        family = meta["family"]
-        cls_name = backbone_class(family, task)
-    elif meta:
-        if task and task != meta["task"]:
-            raise ConfigError(f"{path} is a {meta['task']!r} checkpoint, not {task!r}; pass --task {meta['task']}.")
-        task, family, cls_name = meta["task"], meta["family"], meta["backbone_class"]
-    else:
-        task = task or "summarization"
-        config = json.loads((path / "config.json").read_text())
-        mt = config.get("model_type")
-        if mt not in MODEL_TYPE_FAMILY:
-            raise CheckpointError(f"{path} holds a {mt!r} model; supported: {sorted(MODEL_TYPE_FAMILY)}.")
-        family = MODEL_TYPE_FAMILY[mt]
-        cls_name = "EncoderDecoderModel" if mt == "encoder-decoder" else backbone_class(family, task)
-    tokenizer = load_tokenizer(str(path))
-    cls = _classes()[cls_name]
-    kwargs = {}
-    if cls_name == "CodeT5pEmbeddingModel":
-        from codeintel.backbones.t5 import embedding_config_from
-
-        kwargs["config"] = embedding_config_from(json.loads((path / "config.json").read_text()), 256)
-    try:
-        from transformers.utils import logging as hf_logging
-
-        level = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()  # a pre-training checkpoint's MLM head is unused here, as intended
-        try:
-            backbone = cls.from_pretrained(str(path), **kwargs)
-        finally:
-            hf_logging.set_verbosity(level)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{path} could not be loaded as {cls_name}: {str(exc).splitlines()[0]}") from None
-    if cls_name == "RobertaModel" and task == "summarization":
-        from codeintel.backbones import roberta
-
-        backbone = roberta.build_seq2seq(backbone, special_ids(tokenizer))
-    model = wrap(backbone, family, task, tokenizer, dropout=meta.get("dropout", 0.1))
-    if meta.get("has_head"):
-        load_head(model, path / HEAD_FILE)
-    return Loaded(model, tokenizer, task, family, str(path), meta.get("spec_name"))
-
-
-def save_model(loaded: Loaded, out_dir: str | Path, extra_meta: dict[str, Any] | None = None) -> Path:
-    """Write a checkpoint atomically: into a temporary sibling, then swapped in place of ``out_dir``."""
-    from codeintel.tasks.heads import backbone_of, save_head
-
-    out = Path(out_dir)
-    tmp = out.with_name(f".{out.name}.tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    backbone = backbone_of(loaded.model)
-    backbone.save_pretrained(str(tmp), safe_serialization=True)
-    loaded.tokenizer.save_pretrained(str(tmp))
-    has_head = save_head(loaded.model, tmp / HEAD_FILE)
-    meta = {"task": loaded.task, "family": loaded.family, "backbone_class": type(backbone).__name__,
-            "spec_name": loaded.spec_name, "origin": loaded.origin, "has_head": has_head, **(extra_meta or {})}
-    (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    old = out.with_name(f".{out.name}.old")
-    if out.exists():
-        if old.exists():
-            shutil.rmtree(old)
-        out.rename(old)
-    tmp.rename(out)
-    if old.exists():
-        shutil.rmtree(old)
-    return out

@@ -1,11 +1,13 @@
 """One table of named backbones. ``codeintel models`` prints it; nothing here imports torch.
 
 Each entry carries the published architecture (so every entry can be built offline from its config
-with random weights), its hub id, family, tokenizer, default lengths and the tasks it has heads for.
+with random weights), its hub id, family, tokenizer and default lengths. Which tasks a family serves is the
+task layer's knowledge (:func:`codeintel.tasks.models.supported_tasks`), not this table's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +33,6 @@ TINY_T5 = dict(vocab_size=8192, d_model=128, d_kv=32, d_ff=512, num_layers=2, nu
                num_heads=4, pad_token_id=1, eos_token_id=2, decoder_start_token_id=1, feed_forward_proj="relu")
 
 SHIPPED_TOKENIZER = "code-bpe-8k"
-ALL_TASKS = ("summarization", "clone-detection", "clone-retrieval", "code-search")
-T5_TASKS = (*ALL_TASKS, "language-modeling")
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,6 @@ class BackboneSpec:
         tokenizer: hub id, or the name of a tokenizer shipped in ``tokenizers/``.
         source_len: default maximum source length in tokens.
         target_len: default maximum target length (sequence-to-sequence tasks).
-        tasks: tasks this backbone has heads for.
         params: published parameter count, for the table.
         note: one line for ``codeintel models``.
     """
@@ -59,7 +58,6 @@ class BackboneSpec:
     tokenizer: str
     source_len: int = 256
     target_len: int = 128
-    tasks: tuple[str, ...] = ALL_TASKS
     params: str = ""
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -78,23 +76,21 @@ BACKBONES: dict[str, BackboneSpec] = {
                      "microsoft/graphcodebert-base", 256, 128, params="125M",
                      note="RoBERTa + data-flow pre-training"),
         BackboneSpec("codet5-small", "t5", "Salesforce/codet5-small", T5_SMALL, "Salesforce/codet5-small",
-                     256, 128, tasks=T5_TASKS, params="60M", note="T5 encoder-decoder, identifier-aware pre-training"),
+                     256, 128, params="60M", note="T5 encoder-decoder, identifier-aware pre-training"),
         BackboneSpec("codet5-base", "t5", "Salesforce/codet5-base", T5_BASE, "Salesforce/codet5-base",
-                     256, 128, tasks=T5_TASKS, params="220M", note="T5 encoder-decoder, identifier-aware pre-training"),
+                     256, 128, params="220M", note="T5 encoder-decoder, identifier-aware pre-training"),
         BackboneSpec("codet5p-220m", "t5", "Salesforce/codet5p-220m", T5_BASE, "Salesforce/codet5p-220m",
-                     320, 128, tasks=T5_TASKS, params="220M", note="CodeT5+ 220M, pretrained from scratch"),
+                     320, 128, params="220M", note="CodeT5+ 220M, pretrained from scratch"),
         BackboneSpec("codet5p-110m-embedding", "t5-embedding", "Salesforce/codet5p-110m-embedding",
-                     dict(T5_BASE, vocab_size=32103), "Salesforce/codet5p-110m-embedding", 360, 0,
-                     tasks=("clone-retrieval", "code-search"), params="110M",
+                     dict(T5_BASE, vocab_size=32103), "Salesforce/codet5p-110m-embedding", 360, 0, params="110M",
                      note="CodeT5+ 220M encoder + Linear(768->256) + L2 norm", extra={"embed_dim": 256}),
         BackboneSpec("tiny-codebert", "roberta", None, TINY_ROBERTA, SHIPPED_TOKENIZER, 256, 32,
                      params="~1.5M", note="2-layer RoBERTa preset, random init (tests, CPU demos)"),
         BackboneSpec("tiny-graphcodebert", "roberta", None, TINY_ROBERTA, SHIPPED_TOKENIZER, 256, 32,
                      params="~1.5M", note="2-layer RoBERTa preset, random init (tests, CPU demos)"),
         BackboneSpec("tiny-codet5", "t5", None, TINY_T5, SHIPPED_TOKENIZER, 256, 32,
-                     tasks=T5_TASKS, params="~2.0M", note="2+2-layer T5 preset, random init (tests, CPU demos)"),
-        BackboneSpec("tiny-codet5p-embedding", "t5-embedding", None, TINY_T5, SHIPPED_TOKENIZER, 256, 0,
-                     tasks=("clone-retrieval", "code-search"), params="~1.5M",
+                     params="~2.0M", note="2+2-layer T5 preset, random init (tests, CPU demos)"),
+        BackboneSpec("tiny-codet5p-embedding", "t5-embedding", None, TINY_T5, SHIPPED_TOKENIZER, 256, 0, params="~1.5M",
                      note="2-layer T5 encoder + projection preset",
                      extra={"embed_dim": 64}),
     ]
@@ -114,11 +110,12 @@ def get_backbone(name: str) -> BackboneSpec:
         ) from None
 
 
-def format_table() -> str:
-    """The registry as an aligned text table."""
-    rows = [("name", "family", "params", "hub id", "src/tgt", "tasks")]
+def format_table(columns: dict[str, Callable[[BackboneSpec], str]] | None = None) -> str:
+    """The registry as an aligned text table; ``columns`` adds columns (header -> value of an entry)."""
+    columns = columns or {}
+    rows = [("name", "family", "params", "hub id", "src/tgt", *columns)]
     for s in BACKBONES.values():
         rows.append((s.name, s.family, s.params, s.hf_id or "(offline preset)", f"{s.source_len}/{s.target_len}",
-                     ",".join(s.tasks)))
+                     *(fn(s) for fn in columns.values())))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)

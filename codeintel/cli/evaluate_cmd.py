@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from codeintel.cli._common import add_run_arguments, resolve_config
@@ -25,12 +24,11 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.model:
         raise ConfigError("evaluate needs --model DIR (a checkpoint written by `codeintel train`).")
-    from codeintel.backbones.loading import META_FILE
+    from codeintel.tasks.models import read_meta
 
-    meta_path = Path(args.model) / META_FILE
-    checkpoint = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    checkpoint = read_meta(args.model) if Path(args.model).is_dir() else {}
     cfg, card = resolve_config(args, checkpoint)
-    from codeintel.eval.harness import evaluate_checkpoint, format_scores
+    from codeintel.recipes.evaluate import evaluate_checkpoint, format_scores
 
     out = Path(args.out) if args.out else (Path(args.model) if Path(args.model).is_dir() else Path("runs") /
                                            args.model.replace("/", "--")) / f"eval-{args.split}"

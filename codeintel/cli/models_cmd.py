@@ -12,7 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from codeintel.backbones.table import format_table
+    from codeintel.tasks.models import supported_tasks
 
-    print(format_table())
+    print(format_table({"tasks": lambda spec: ",".join(supported_tasks(spec))}))
     print("\nAlso accepted: any hub id (owner/name) of these families, or a local save_pretrained directory.")
     return 0

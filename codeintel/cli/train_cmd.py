@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from codeintel.config import validate
 
     validate(cfg)
-    from codeintel.eval.harness import format_scores
+    from codeintel.recipes.evaluate import format_scores
     from codeintel.recipes.train import train
 
     result = train(cfg, card, progress=not args.no_progress)

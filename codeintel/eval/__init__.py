@@ -1,1 +1,4 @@
-"""Evaluation: CodeXGLUE-exact metrics (``metrics``) and the evaluation loop (``harness``)."""
+"""Evaluation metrics, CodeXGLUE-exact and pure (no torch at import).
+
+The evaluation loop is the recipe :mod:`codeintel.recipes.evaluate`.
+"""

@@ -182,8 +182,9 @@ def load_mlm(name: str):
     head where it has one), or a T5 encoder-decoder (which reconstructs the whole input from the masked one)."""
     from transformers import RobertaForMaskedLM
 
-    from codeintel.backbones.loading import load_model, resolve
+    from codeintel.backbones.loading import resolve
     from codeintel.tasks.heads import backbone_of
+    from codeintel.tasks.models import load_model
 
     loaded = load_model(name, "clone-retrieval")
     if loaded.family == "t5":
@@ -226,9 +227,9 @@ def masked_lm(mlm: nn.Module, ids, mask, labels, original, pad_id: int):
 def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
-    from codeintel.backbones.loading import Loaded, save_model
     from codeintel.config import resolve_device
-    from codeintel.eval.harness import write_json
+    from codeintel.recipes.evaluate import write_json
+    from codeintel.tasks.models import Loaded, save_model
 
     validate(cfg)
     if cfg.threads:

@@ -3,6 +3,11 @@
 Length-grouped token-budget batches, AdamW with linear warm-up/decay, a progress bar with loss,
 throughput and time left, periodic dev evaluation, the best checkpoint kept by the card's selection
 metric (written atomically), and a final test evaluation of the reloaded best checkpoint.
+
+The loop runs in four named phases over two records: :func:`setup` builds a :class:`Run` (what does not
+change while training: model, task, data, optimizer), :class:`TrainState` is what the loop advances (step,
+epoch, best score, history, token counts, RNG state); :func:`train_step`, :func:`evaluate_and_keep_best`
+and :func:`finish` each read one and update the other.
 """
 
 from __future__ import annotations
@@ -11,19 +16,21 @@ import dataclasses
 import math
 import random
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from codeintel.backbones.loading import load_model, save_model
 from codeintel.config import RunConfig, resolve_device, to_dict, validate
 from codeintel.errors import TrainingError
-from codeintel.eval.harness import build_task, evaluate_split, format_scores, load_splits, write_json
 from codeintel.recipes.batching import make_batches, padding_fraction
+from codeintel.recipes.evaluate import evaluate_split, format_scores, load_splits, write_json
 from codeintel.recipes.plot import plot_history
 from codeintel.tasks.cards import TaskCard
+from codeintel.tasks.models import Loaded, load_model, save_model
+from codeintel.tasks.types import build_task
 
 
 def seed_everything(seed: int) -> None:
@@ -43,10 +50,75 @@ def default_output_dir(cfg: RunConfig, card: TaskCard) -> Path:
     return Path("runs") / f"{card.name}-{model}"
 
 
-def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> dict[str, Any]:
-    """Fine-tune ``cfg.model`` on ``card``; returns (and writes) the run's metrics."""
+@dataclass
+class TrainState:
+    """What the loop advances; everything a resumed run needs to continue where this one stopped."""
+
+    step: int = 0                     # optimizer steps taken
+    epoch: int = 0                    # the epoch in progress (1-based; 0 before the first)
+    best: float | None = None         # best dev value of the selection metric so far
+    best_step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)     # one record per dev evaluation
+    losses: list[tuple[int, float]] = field(default_factory=list)   # (step, training loss)
+    tokens: int = 0                   # real (non-padding) tokens trained on
+    train_seconds: float = 0.0        # optimisation time only (no evaluation, no checkpointing)
+    padding: list[float] = field(default_factory=list)              # padding fraction of each epoch's batches
+    rng: dict[str, Any] = field(default_factory=dict)               # set by capture_rng()
+
+    def capture_rng(self) -> None:
+        """Record the Python, NumPy and torch generators (CPU, and CUDA where present)."""
+        self.rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+    def restore_rng(self) -> None:
+        """Put the generators back as :meth:`capture_rng` found them."""
+        random.setstate(self.rng["python"])
+        np.random.set_state(self.rng["numpy"])
+        torch.set_rng_state(self.rng["torch"])
+        if self.rng["cuda"]:
+            torch.cuda.set_rng_state_all(self.rng["cuda"])
+
+
+@dataclass
+class Run:
+    """What :func:`setup` builds and the loop only reads."""
+
+    cfg: RunConfig
+    card: TaskCard
+    out: Path
+    device: torch.device
+    loaded: Loaded
+    task: Any
+    raw: dict[str, list]              # rows of each split
+    train_set: Any                    # prepared (tokenized) splits
+    dev_set: Any
+    optim: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LambdaLR
+    params: list[torch.nn.Parameter]
+    total: int                        # optimizer steps to take
+    batches_per_epoch: int
+    eval_every: int
+    settings: dict[str, Any]          # what `codeintel evaluate` needs to score the checkpoint the same way
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.loaded.model
+
+    @property
+    def n_epochs(self) -> int:
+        return math.ceil(self.total / self.batches_per_epoch)
+
+    def batches(self, epoch: int) -> list[list[int]]:
+        """Epoch ``epoch``'s (0-based) index batches: length-grouped, reshuffled with the seed each epoch."""
+        t = self.cfg.train
+        return make_batches(self.train_set.lengths, t.batch_tokens, t.max_batch_size, t.grouping, seed=t.seed + epoch)
+
+
+# --------------------------------------------------------------------------- phases
+
+def setup(cfg: RunConfig, card: TaskCard, echo=print) -> Run:
+    """Model, task, data, optimizer and schedule; writes the run directory's ``config.yaml``."""
     import yaml
-    from tqdm.auto import tqdm
 
     validate(cfg)
     if cfg.train.threads:
@@ -54,10 +126,9 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
     seed_everything(cfg.train.seed)
     out = Path(cfg.output_dir) if cfg.output_dir else default_output_dir(cfg, card)
 
-    # ---- model, task, data
     device = resolve_device(cfg.device)
     loaded = load_model(cfg.model, card.type, pretrained=cfg.pretrained, tokenizer=cfg.tokenizer or None)
-    model = loaded.model.to(device)
+    loaded.model.to(device)
     task = build_task(cfg, card, loaded)
     raw = load_splits(task, cfg, echo)
     if cfg.data.max_train_examples:
@@ -75,92 +146,107 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> 
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump({"task_card": card.path, **to_dict(cfg)}, sort_keys=False))
 
-    # ---- optimisation
-    batches_per_epoch = len(make_batches(train_set.lengths, cfg.train.batch_tokens, cfg.train.max_batch_size,
-                                         cfg.train.grouping, seed=cfg.train.seed))
-    total = cfg.train.max_steps or math.ceil(cfg.train.epochs * batches_per_epoch)
-    n_epochs = math.ceil(total / batches_per_epoch)
-    eval_every = max(1, batches_per_epoch // cfg.train.evals_per_epoch)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optim = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, eps=1e-8)
-    warmup = int(cfg.train.warmup_ratio * total)
-    sched = linear_schedule(optim, warmup, total)
+    t = cfg.train
+    batches_per_epoch = len(make_batches(train_set.lengths, t.batch_tokens, t.max_batch_size, t.grouping, seed=t.seed))
+    total = t.max_steps or math.ceil(t.epochs * batches_per_epoch)
+    params = [p for p in loaded.model.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay, eps=1e-8)
+    sched = linear_schedule(optim, int(t.warmup_ratio * total), total)
     echo(f"model: {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable, {device})  task: {card.name}  "
          f"steps: {total} ({batches_per_epoch}/epoch)  selection: dev {card.select_by}")
-
-    # what `codeintel evaluate` needs to score this checkpoint the same way
     settings = {"card": cfg.task, "data": [str(Path(p).resolve()) for p in cfg.data.paths],
                 "source_len": task.source_len, "target_len": getattr(task, "target_len", 0),
                 "eval": dataclasses.asdict(cfg.eval), "dropout": 0.1, "graph": cfg.graph, "lang": cfg.lang,
                 "dfg_length": cfg.dfg_length}
+    return Run(cfg, card, out, device, loaded, task, raw, train_set, dev_set, optim, sched, params, total,
+               batches_per_epoch, max(1, batches_per_epoch // t.evals_per_epoch), settings)
 
-    # ---- loop
-    best, best_step, history, step, tokens, pad_frac, losses = None, 0, [], 0, 0, [], []
-    train_seconds = 0.0  # optimisation time only: dev evaluations and checkpointing are not counted
-    bar = tqdm(total=total, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
 
-    def dev_eval(epoch: int, loss_value: float | None) -> None:
-        """Score the dev subset; keep the checkpoint if it is the best so far (step 0 included)."""
-        nonlocal best, best_step
-        scores, _ = evaluate_split(task, model, dev_set, cfg)
-        history.append({"step": step, "epoch": epoch, "loss": loss_value, **scores})
-        improved = card.better(scores[card.select_by], best)
-        if improved:
-            best, best_step = scores[card.select_by], step
-            save_model(loaded, out / "best", {**settings, "dev": scores, "step": step})
-        line = f"step {step:>6}  dev {format_scores(scores)}{'  (best, saved)' if improved else ''}"
-        bar.write(line) if progress else echo(line, flush=True)
+def train_step(run: Run, state: TrainState, idx: list[int]) -> float:
+    """One optimizer step on the examples ``idx``; returns the loss."""
+    t_step = time.perf_counter()
+    run.model.train()
+    batch = {k: v.to(run.device) for k, v in run.task.collate(run.train_set, idx).items()}
+    loss, n_tok = run.task.loss(run.model, batch)
+    loss_value = loss.item()
+    if not math.isfinite(loss_value):
+        raise TrainingError(f"the loss became {loss_value} at step {state.step}; lower train.lr (now "
+                            f"{run.cfg.train.lr}) or raise train.warmup_ratio. The best checkpoint so far is intact "
+                            f"in {run.out}/best.")
+    run.optim.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.params, run.cfg.train.grad_clip)
+    run.optim.step()
+    run.sched.step()
+    state.step, state.tokens = state.step + 1, state.tokens + n_tok
+    state.losses.append((state.step, loss_value))
+    state.train_seconds += time.perf_counter() - t_step
+    return loss_value
 
-    t0 = time.perf_counter()
-    dev_eval(0, None)  # the starting point: fine-tuning must beat it to replace it
-    for epoch in range(n_epochs):
-        batches = make_batches(train_set.lengths, cfg.train.batch_tokens, cfg.train.max_batch_size,
-                               cfg.train.grouping, seed=cfg.train.seed + epoch)
-        pad_frac.append(padding_fraction(batches, train_set.lengths))
-        for idx in batches:
-            if step >= total:
-                break
-            t_step = time.perf_counter()
-            model.train()
-            batch = {k: v.to(device) for k, v in task.collate(train_set, idx).items()}
-            loss, n_tok = task.loss(model, batch)
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                raise TrainingError(f"the loss became {loss_value} at step {step}; lower train.lr (now {cfg.train.lr}) "
-                                    f"or raise train.warmup_ratio. The best checkpoint so far is intact in {out}/best.")
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
-            optim.step()
-            sched.step()
-            step, tokens = step + 1, tokens + n_tok
-            losses.append((step, loss_value))
-            train_seconds += time.perf_counter() - t_step
-            bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tokens / train_seconds:.0f}", epoch=epoch + 1,
-                            refresh=False)
-            bar.update(1)
-            if step % eval_every == 0 or step == total:
-                dev_eval(epoch + 1, loss_value)
-    bar.close()
-    wall_seconds = time.perf_counter() - t0
 
-    # ---- test: reload the best checkpoint, exactly as `codeintel evaluate` would
-    best_model = load_model(str(out / "best")).model.to(device)
-    test_set = task.prepare(raw["test"])
-    test_scores, test_preds = evaluate_split(task, best_model, test_set, cfg, progress=progress)
-    task.write_predictions(out, test_preds, raw["test"])
+def evaluate_and_keep_best(run: Run, state: TrainState, loss: float | None) -> str:
+    """Score the dev subset; save the checkpoint if it is the best so far (step 0 included). Returns the log line."""
+    scores, _ = evaluate_split(run.task, run.model, run.dev_set, run.cfg)
+    state.history.append({"step": state.step, "epoch": state.epoch, "loss": loss, **scores})
+    improved = run.card.better(scores[run.card.select_by], state.best)
+    if improved:
+        state.best, state.best_step = scores[run.card.select_by], state.step
+        save_model(run.loaded, run.out / "best", {**run.settings, "dev": scores, "step": state.step})
+    return f"step {state.step:>6}  dev {format_scores(scores)}{'  (best, saved)' if improved else ''}"
+
+
+def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> dict[str, Any]:
+    """Reload the best checkpoint exactly as ``codeintel evaluate`` would, score test, write metrics and plot."""
+    cfg, card, out = run.cfg, run.card, run.out
+    best_model = load_model(str(out / "best")).model.to(run.device)
+    test_set = run.task.prepare(run.raw["test"])
+    test_scores, test_preds = evaluate_split(run.task, best_model, test_set, cfg, progress=progress)
+    run.task.write_predictions(out, test_preds, run.raw["test"])
     result = {
         "task": card.name, "model": cfg.model, "checkpoint": str(out / "best"),
-        "dev_best": {card.select_by: best, "step": best_step}, "test": test_scores,
-        "baselines": task.baselines(raw),
-        "train": {"steps": step, "seconds": round(train_seconds, 1), "wall_seconds": round(wall_seconds, 1),
-                  "tokens": tokens,
-                  "tokens_per_s": round(tokens / train_seconds, 1),
-                  "padding_fraction": round(float(np.mean(pad_frac)), 4),
-                  "examples": len(raw["train"])},
-        "history": history,
+        "dev_best": {card.select_by: state.best, "step": state.best_step}, "test": test_scores,
+        "baselines": run.task.baselines(run.raw),
+        "train": {"steps": state.step, "seconds": round(state.train_seconds, 1), "wall_seconds": round(wall_seconds, 1),
+                  "tokens": state.tokens,
+                  "tokens_per_s": round(state.tokens / state.train_seconds, 1),
+                  "padding_fraction": round(float(np.mean(state.padding)), 4),
+                  "examples": len(run.raw["train"])},
+        "history": state.history,
     }
     write_json(out / "metrics.json", result)
     baseline = next((b[card.select_by] for b in result["baselines"].values() if card.select_by in b), None)
-    plot_history(history, losses, card.select_by, best_step, baseline, out, f"{card.name} | {cfg.model}")
+    plot_history(state.history, state.losses, card.select_by, state.best_step, baseline, out,
+                 f"{card.name} | {cfg.model}")
     return result
+
+
+# --------------------------------------------------------------------------- the loop
+
+def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> dict[str, Any]:
+    """Fine-tune ``cfg.model`` on ``card``; returns (and writes) the run's metrics."""
+    from tqdm.auto import tqdm
+
+    run = setup(cfg, card, echo)
+    state = TrainState()
+    bar = tqdm(total=run.total, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
+
+    def log(line: str) -> None:
+        bar.write(line) if progress else echo(line, flush=True)
+
+    t0 = time.perf_counter()
+    log(evaluate_and_keep_best(run, state, None))  # the starting point: fine-tuning must beat it to replace it
+    for epoch in range(run.n_epochs):
+        state.epoch = epoch + 1
+        batches = run.batches(epoch)
+        state.padding.append(padding_fraction(batches, run.train_set.lengths))
+        for idx in batches:
+            if state.step >= run.total:
+                break
+            loss = train_step(run, state, idx)
+            bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{state.tokens / state.train_seconds:.0f}", epoch=state.epoch,
+                            refresh=False)
+            bar.update(1)
+            if state.step % run.eval_every == 0 or state.step == run.total:
+                log(evaluate_and_keep_best(run, state, loss))
+    bar.close()
+    return finish(run, state, time.perf_counter() - t0, progress)

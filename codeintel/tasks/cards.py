@@ -4,7 +4,7 @@ A card names its ``type`` (the Python task implementation it runs on), the data 
 its lengths, its metrics (the first is the model-selection metric) and default config values::
 
     name: summarization
-    type: summarization          # summarization | clone-detection | clone-retrieval
+    type: summarization          # a key of codeintel.tasks.types.TASK_TYPES
     description: ...
     data: stdlib                 # default data (a path relative to the card, ``stdlib`` or ``stdlib-clones``)
     source_len: 256
@@ -21,16 +21,9 @@ from typing import Any
 
 from codeintel.errors import ConfigError, UnknownNameError
 from codeintel.hub import hub_path
+from codeintel.tasks.types import LOWER_IS_BETTER, TYPE_METRICS
 
 EMBEDDED_DATA = ("stdlib", "stdlib-clones")  # built into the cache on first use, not files
-TASK_TYPES = {
-    "summarization": ("smoothed_bleu", "rouge_l", "exact_match"),
-    "clone-detection": ("f1", "precision", "recall"),
-    "clone-retrieval": ("map_at_r",),
-    "language-modeling": ("normalized_ppl", "token_ppl"),
-    "code-search": ("mrr",),
-}
-LOWER_IS_BETTER = frozenset({"normalized_ppl", "token_ppl"})
 
 
 @dataclass(frozen=True)
@@ -64,9 +57,9 @@ def _parse_card(path: Path) -> TaskCard:
     for key in ("name", "type"):
         if key not in raw:
             raise ConfigError(f"task card {path} has no {key!r} field.")
-    if raw["type"] not in TASK_TYPES:
-        raise UnknownNameError("task type", raw["type"], TASK_TYPES, hint=f"(in {path})")
-    allowed_metrics = TASK_TYPES[raw["type"]]
+    if raw["type"] not in TYPE_METRICS:
+        raise UnknownNameError("task type", raw["type"], TYPE_METRICS, hint=f"(in {path})")
+    allowed_metrics = TYPE_METRICS[raw["type"]]
     metrics = tuple(raw.get("metrics") or allowed_metrics)
     for m in metrics:
         if m not in allowed_metrics:

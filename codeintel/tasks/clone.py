@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,74 +12,30 @@ import torch.nn.functional as F
 from codeintel.data.cache import tokenize_cached
 from codeintel.data.loaders import LoadReport, load_clone_detection, load_clone_retrieval
 from codeintel.eval import metrics
-from codeintel.tasks.common import Prepared, default_paths, pad
-
-
-def _normalise(code: str) -> str:
-    return " ".join(code.split())  # CodeT5 / CodeXGLUE whitespace normalisation
-
-
-@dataclass
-class GraphSettings:
-    """GraphCodeBERT's data-flow input: the language the programs are parsed in and the node budget D."""
-
-    lang: str
-    dfg_length: int = 64
-
-
-def _graph_inputs(codes: list[str], tok, source_len: int, graph: GraphSettings) -> list:
-    from codeintel.backbones.graphcodebert import build_input
-
-    return [build_input(c, graph.lang, tok, source_len, graph.dfg_length) for c in codes]
-
-
-def program_length(program) -> int:
-    """Tokens of a program: a list of ids, or a graph input (fixed length C + D)."""
-    return len(program if isinstance(program, list) else program.input_ids)
-
-
-def _collate_programs(programs: list, pad_id: int) -> dict[str, torch.Tensor]:
-    """Padded token ids, or (for graph inputs) fixed-length ids, positions and (N, L, L) attention."""
-    if programs and not isinstance(programs[0], list):
-        from codeintel.backbones.graphcodebert import collate
-
-        return collate(programs)
-    input_ids, mask = pad(programs, pad_id)
-    return {"input_ids": input_ids, "attention_mask": mask}
-
-
-@torch.no_grad()
-def _embed(fn, ids: list, pad_id: int, batch_size: int, device: torch.device) -> torch.Tensor:
-    """Run ``fn(input_ids, attention_mask)`` over programs in length-sorted batches; CPU rows in input order."""
-    order = np.argsort([-program_length(x) for x in ids], kind="stable")
-    out: list[torch.Tensor | None] = [None] * len(ids)
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size].tolist()
-        batch = {k: v.to(device) for k, v in _collate_programs([ids[i] for i in idx], pad_id).items()}
-        for i, v in zip(idx, fn(**batch).cpu(), strict=True):
-            out[i] = v
-    return torch.stack(out)
+from codeintel.tasks.common import Prepared, default_paths
+from codeintel.tasks.encoding import GraphSettings, collate_programs, embed, graph_inputs, normalise, program_length
 
 
 class CloneDetectionTask:
     """Are two programs clones? Pair classification with P/R/F1 at ``eval.threshold``."""
 
-    def __init__(self, card, tokenizer, source_len: int) -> None:
+    def __init__(self, card, tokenizer, source_len: int, target_len: int = 0) -> None:
         self.card, self.tok, self.source_len = card, tokenizer, source_len
         self.threshold = 0.5
+        self.programs: dict[str, str] = {}  # id -> code, of the loaded data (pairs refer to programs by id)
         self.graph: GraphSettings | None = None
 
     def load(self, paths: list[str], skip_bad: bool, report: LoadReport):
         data = load_clone_detection(default_paths(self.card, paths), skip_bad, report)
-        self._programs = data.programs
+        self.programs = data.programs
         return data.pairs
 
     def prepare(self, pairs: list[tuple[str, str, int]]) -> Prepared:
         keys = sorted({k for a, b, _ in pairs for k in (a, b)})
         if self.graph:
-            ids = _graph_inputs([self._programs[k] for k in keys], self.tok, self.source_len, self.graph)
+            ids = graph_inputs([self.programs[k] for k in keys], self.tok, self.source_len, self.graph)
         else:
-            ids = tokenize_cached([_normalise(self._programs[k]) for k in keys], self.tok, self.source_len)["input_ids"]
+            ids = tokenize_cached([normalise(self.programs[k]) for k in keys], self.tok, self.source_len)["input_ids"]
         prog = dict(zip(keys, ids, strict=True))
         size = {k: program_length(v) for k, v in prog.items()}
         lengths = np.array([2 * max(size[a], size[b]) for a, b, _ in pairs])
@@ -88,7 +43,7 @@ class CloneDetectionTask:
 
     def collate(self, prepared: Prepared, idx: list[int]) -> dict[str, torch.Tensor]:
         prog, pairs = prepared.items["programs"], prepared.items["pairs"]
-        batch = _collate_programs([prog[k] for i in idx for k in pairs[i][:2]], self.tok.pad_token_id)
+        batch = collate_programs([prog[k] for i in idx for k in pairs[i][:2]], self.tok.pad_token_id)
         b = len(idx)
         out = {k: v.reshape(b, 2, *v.shape[1:]) for k, v in batch.items()}                # (B, 2, L[, L])
         return {**out, "labels": torch.tensor([pairs[i][2] for i in idx])}
@@ -104,7 +59,7 @@ class CloneDetectionTask:
         prog, pairs = prepared.items["programs"], prepared.items["pairs"]
         keys = list(prog)
         device = next(model.parameters()).device
-        vecs = _embed(model.vectors, [prog[k] for k in keys], self.tok.pad_token_id, batch_size, device)
+        vecs = embed(model.vectors, [prog[k] for k in keys], self.tok.pad_token_id, batch_size, device)
         row = {k: i for i, k in enumerate(keys)}
         a = vecs[[row[p[0]] for p in pairs]]
         b = vecs[[row[p[1]] for p in pairs]]
@@ -140,7 +95,7 @@ class CloneRetrievalTask:
     temperature = 0.1
     group = 4  # programs of one label placed together in a batch, so each anchor has positives
 
-    def __init__(self, card, tokenizer, source_len: int) -> None:
+    def __init__(self, card, tokenizer, source_len: int, target_len: int = 0) -> None:
         self.card, self.tok, self.source_len = card, tokenizer, source_len
         self.graph: GraphSettings | None = None
 
@@ -149,9 +104,9 @@ class CloneRetrievalTask:
 
     def prepare(self, rows: list[dict]) -> Prepared:
         if self.graph:
-            ids = _graph_inputs([r["code"] for r in rows], self.tok, self.source_len, self.graph)
+            ids = graph_inputs([r["code"] for r in rows], self.tok, self.source_len, self.graph)
         else:
-            ids = tokenize_cached([_normalise(r["code"]) for r in rows], self.tok, self.source_len)["input_ids"]
+            ids = tokenize_cached([normalise(r["code"]) for r in rows], self.tok, self.source_len)["input_ids"]
         labels = [r["label"] for r in rows]
         # training items are groups of same-label programs; the batcher sees one "length" per group
         by_label: dict[str, list[int]] = {}
@@ -164,7 +119,7 @@ class CloneRetrievalTask:
 
     def collate(self, prepared: Prepared, idx: list[int]) -> dict[str, torch.Tensor]:
         members = [m for g in idx for m in prepared.items["groups"][g]]
-        batch = _collate_programs([prepared.items["ids"][m] for m in members], self.tok.pad_token_id)
+        batch = collate_programs([prepared.items["ids"][m] for m in members], self.tok.pad_token_id)
         label_ids = {lab: i for i, lab in enumerate(sorted({prepared.items["labels"][m] for m in members}))}
         return {**batch, "labels": torch.tensor([label_ids[prepared.items["labels"][m]] for m in members])}
 
@@ -184,7 +139,7 @@ class CloneRetrievalTask:
     def predict(self, model, prepared: Prepared, batch_size: int = 32, **_) -> np.ndarray:
         model.eval()
         device = next(model.parameters()).device
-        return _embed(model, prepared.items["ids"], self.tok.pad_token_id, batch_size, device).numpy()
+        return embed(model, prepared.items["ids"], self.tok.pad_token_id, batch_size, device).numpy()
 
     def score(self, embeddings: np.ndarray, rows: list[dict]) -> dict[str, float]:
         return {"map_at_r": metrics.map_at_r_from_embeddings(embeddings, [r["label"] for r in rows])}

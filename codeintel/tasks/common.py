@@ -1,4 +1,4 @@
-"""What every task implementation shares: padding, the prepared-split record, and the factory."""
+"""What every task implementation shares: padding, the prepared-split record, default data paths."""
 
 from __future__ import annotations
 
@@ -46,23 +46,3 @@ def default_paths(card, paths: list[str], expects: str = "PATH") -> list[str]:
     from codeintel.errors import DataError
 
     raise DataError(f"task {card.name!r} has no default data: pass --data {expects}.")
-
-
-def make_task(card, tokenizer, source_len: int, target_len: int):
-    """The task implementation a card's ``type`` names."""
-    if card.type == "summarization":
-        from codeintel.tasks.summarization import SummarizationTask
-
-        return SummarizationTask(card, tokenizer, source_len, target_len)
-    if card.type == "code-search":
-        from codeintel.tasks.search import CodeSearchTask
-
-        return CodeSearchTask(card, tokenizer, source_len, target_len)
-    if card.type == "language-modeling":
-        from codeintel.tasks.lm import LanguageModelingTask
-
-        return LanguageModelingTask(card, tokenizer, target_len)
-    from codeintel.tasks.clone import CloneDetectionTask, CloneRetrievalTask
-
-    cls = CloneDetectionTask if card.type == "clone-detection" else CloneRetrievalTask
-    return cls(card, tokenizer, source_len)

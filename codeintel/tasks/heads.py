@@ -78,7 +78,7 @@ class Retriever(nn.Module):
 
 
 def wrap(backbone: nn.Module, family: str, task: str, tokenizer, dropout: float = 0.1) -> nn.Module:
-    """The model that ``task`` trains: the backbone itself, or a head wrapper around it."""
+    """The model that ``task`` trains: the backbone itself (sequence-to-sequence and LM), or a head around it."""
     if task in ("summarization", "language-modeling"):
         return backbone
     if task == "clone-detection":
@@ -89,6 +89,7 @@ def wrap(backbone: nn.Module, family: str, task: str, tokenizer, dropout: float 
 
 
 def backbone_of(model: nn.Module) -> nn.Module:
+    """The backbone inside a task model (the model itself when it has no separate head)."""
     return model.backbone if isinstance(model, PairClassifier | Retriever) else model
 
 

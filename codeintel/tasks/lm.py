@@ -31,7 +31,7 @@ PYGMENTS_NAME = {"c": "c", "cpp": "cpp", "fortran": "fortran", "python": "python
 class LanguageModelingTask:
     """Next-token prediction over whole files; scored by normalized perplexity."""
 
-    def __init__(self, card, tokenizer, target_len: int) -> None:
+    def __init__(self, card, tokenizer, source_len: int, target_len: int) -> None:
         self.card, self.tok, self.target_len = card, tokenizer, target_len
         self.source_len = 2  # the encoder sees a constant <s></s>
         self.compat = False

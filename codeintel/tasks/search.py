@@ -14,8 +14,8 @@ from codeintel.data.cache import tokenize_cached
 from codeintel.data.loaders import LoadReport, field, load_rows
 from codeintel.data.stdlib import first_sentence
 from codeintel.eval import metrics
-from codeintel.tasks.clone import GraphSettings, _collate_programs, _embed, _graph_inputs, program_length
 from codeintel.tasks.common import Prepared, default_paths
+from codeintel.tasks.encoding import GraphSettings, collate_programs, embed, graph_inputs, normalise, program_length
 
 
 class CodeSearchTask:
@@ -38,16 +38,16 @@ class CodeSearchTask:
 
     def prepare(self, rows: list[dict]) -> Prepared:
         if self.graph:
-            code = _graph_inputs([r["code"] for r in rows], self.tok, self.source_len, self.graph)
+            code = graph_inputs([r["code"] for r in rows], self.tok, self.source_len, self.graph)
         else:
-            code = tokenize_cached([" ".join(r["code"].split()) for r in rows], self.tok, self.source_len)["input_ids"]
+            code = tokenize_cached([normalise(r["code"]) for r in rows], self.tok, self.source_len)["input_ids"]
         nl = tokenize_cached([r["nl"] for r in rows], self.tok, self.target_len)["input_ids"]
         size = [program_length(c) for c in code]
         return Prepared({"code": code, "nl": nl}, np.array([s + len(q) for s, q in zip(size, nl, strict=True)]), rows)
 
     def collate(self, prepared: Prepared, idx: list[int]) -> dict[str, torch.Tensor]:
-        code = _collate_programs([prepared.items["code"][i] for i in idx], self.tok.pad_token_id)
-        nl = _collate_programs([prepared.items["nl"][i] for i in idx], self.tok.pad_token_id)
+        code = collate_programs([prepared.items["code"][i] for i in idx], self.tok.pad_token_id)
+        nl = collate_programs([prepared.items["nl"][i] for i in idx], self.tok.pad_token_id)
         return {**{f"code_{k}": v for k, v in code.items()}, **{f"nl_{k}": v for k, v in nl.items()}}
 
     def loss(self, model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
@@ -62,8 +62,8 @@ class CodeSearchTask:
         """(queries, codes) cosine similarities."""
         model.eval()
         device = next(model.parameters()).device
-        code = _embed(model, prepared.items["code"], self.tok.pad_token_id, batch_size, device)
-        nl = _embed(model, prepared.items["nl"], self.tok.pad_token_id, batch_size, device)
+        code = embed(model, prepared.items["code"], self.tok.pad_token_id, batch_size, device)
+        nl = embed(model, prepared.items["nl"], self.tok.pad_token_id, batch_size, device)
         return (nl @ code.T).numpy()
 
     def score(self, scores: np.ndarray, rows: list[dict]) -> dict[str, float]:

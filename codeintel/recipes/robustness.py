@@ -21,6 +21,8 @@ import numpy as np
 
 from codeintel.augment.core import apply_op, get
 from codeintel.errors import ConfigError
+from codeintel.eval.metrics import unit_rows
+from codeintel.tasks.encoding import normalise
 
 SUPPORTED = ("summarization", "clone-detection", "clone-retrieval", "code-search")
 
@@ -72,14 +74,11 @@ def transform_codes(codes: list[str], lang: str, variant: Variant, seed: int) ->
 
 def perturb(task, card_type: str, rows: list, lang: str, variant: Variant, seed: int) -> tuple[list, dict]:
     """A transformed copy of a split, in the task's own row format (clone detection: its program table)."""
-    def normalise(code: str) -> str:
-        return " ".join(code.split())
-
     if card_type == "clone-detection":  # the variants join the task's program table under new keys
         keys = sorted({k for a, b, _ in rows for k in (a, b)})
-        new, stats = transform_codes([task._programs[k] for k in keys], lang, variant, seed)
+        new, stats = transform_codes([task.programs[k] for k in keys], lang, variant, seed)
         renamed = {k: f"{k}|{variant.label}" for k in keys}
-        task._programs.update({renamed[k]: code for k, code in zip(keys, new, strict=True)})
+        task.programs.update({renamed[k]: code for k, code in zip(keys, new, strict=True)})
         return [(renamed[a], renamed[b], y) for a, b, y in rows], stats
     if card_type == "summarization":
         if not all("code" in r for r in rows):
@@ -93,8 +92,6 @@ def perturb(task, card_type: str, rows: list, lang: str, variant: Variant, seed:
 
 def embedding_protocol(clean: np.ndarray, variant: np.ndarray, labels: list | None) -> dict[str, float]:
     """ContraBERT's POJ-104 check: cosine(program, its variant); nearest-clean-program accuracy."""
-    from codeintel.eval.metrics import unit_rows
-
     a, b = unit_rows(clean), unit_rows(variant)
     cos = (a * b).sum(1)
     cross = b @ a.T                                                           # (variant, original)

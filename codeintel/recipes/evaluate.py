@@ -1,4 +1,5 @@
-"""The evaluation loop shared by ``codeintel train`` (dev and test) and ``codeintel evaluate``."""
+"""The evaluation recipe: score a model on a split, shared by ``codeintel train`` (dev and test) and
+``codeintel evaluate`` (a checkpoint on one split, optionally with the robustness suite)."""
 
 from __future__ import annotations
 
@@ -9,43 +10,12 @@ from typing import Any
 
 from codeintel.config import RunConfig
 from codeintel.data.loaders import LoadReport
-from codeintel.errors import DataError
-
-
-def lengths_for(cfg: RunConfig, card, loaded) -> tuple[int, int]:
-    """Source/target lengths: the config's, else the card's, else the backbone's defaults."""
-    from codeintel.backbones.table import BACKBONES
-
-    spec = BACKBONES.get(loaded.spec_name or "")
-    src = cfg.source_len or card.source_len or (spec.source_len if spec else 256)
-    tgt = cfg.target_len or card.target_len or (spec.target_len if spec else 128)
-    return src, tgt
-
-
-def build_task(cfg: RunConfig, card, loaded):
-    from codeintel.tasks.common import make_task
-
-    task = make_task(card, loaded.tokenizer, *lengths_for(cfg, card, loaded))
-    if card.type == "clone-detection":
-        task.threshold = cfg.eval.threshold
-    if card.type == "language-modeling":
-        task.compat = cfg.eval.ppl_compat
-    if cfg.graph:
-        from codeintel.errors import ConfigError
-        from codeintel.tasks.clone import GraphSettings
-
-        if card.type not in ("clone-detection", "clone-retrieval", "code-search") or loaded.family != "roberta":
-            raise ConfigError("graph=true needs a clone or code-search task and a RoBERTa-family backbone "
-                              "(e.g. tiny-graphcodebert); "
-                              f"got {card.type!r} with the {loaded.family!r} family.")
-        lang = cfg.lang or card.lang
-        if not lang:
-            raise ConfigError(f"graph=true: set lang=... (the language of the programs); card {card.name} names none.")
-        task.graph = GraphSettings(lang, cfg.dfg_length)
-    return task
+from codeintel.errors import ConfigError, DataError
+from codeintel.tasks.types import build_task
 
 
 def load_splits(task, cfg: RunConfig, echo) -> dict[str, Any]:
+    """The task's train/valid/test rows from ``cfg.data.paths`` (or the card's default data)."""
     report = LoadReport()
     raw = task.load(list(cfg.data.paths), cfg.data.skip_bad_lines, report)
     if report.skipped_lines:
@@ -69,9 +39,9 @@ def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo
     """
     import torch
 
-    from codeintel.backbones.loading import load_model
     from codeintel.config import resolve_device
     from codeintel.tasks.cards import load_task
+    from codeintel.tasks.models import load_model
 
     if split not in ("train", "valid", "test", "all"):
         raise DataError(f"unknown split {split!r}; use train, valid, test or all.")
@@ -100,8 +70,7 @@ def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo
 def _robustness_plan(cfg: RunConfig, card, specs: list[str] | None):
     if not specs:
         return [], None
-    from codeintel.augment.robustness import SUPPORTED, parse_specs
-    from codeintel.errors import ConfigError
+    from codeintel.recipes.robustness import SUPPORTED, parse_specs
 
     if card.type not in SUPPORTED:
         raise ConfigError(f"--robustness works on {', '.join(SUPPORTED)} tasks, not {card.type}.")
@@ -113,7 +82,7 @@ def _robustness_plan(cfg: RunConfig, card, specs: list[str] | None):
 
 def _robustness(task, card, loaded, cfg: RunConfig, rows, clean_scores, clean_preds, variants, lang, out_dir, echo):
     """Score transformed copies of ``rows``; write robustness.json / robustness.png."""
-    from codeintel.augment import robustness as rb
+    from codeintel.recipes import robustness as rb
 
     metric = card.metrics[0]
     result = {"task": card.name, "model": cfg.model, "lang": lang, "clean": clean_scores, "variants": []}
@@ -134,6 +103,7 @@ def _robustness(task, card, loaded, cfg: RunConfig, rows, clean_scores, clean_pr
 
 
 def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as JSON atomically (a temporary sibling, then renamed over ``path``)."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n")
     tmp.replace(path)

@@ -1,0 +1,63 @@
+"""Program encoding shared by every encoder task (clone detection, clone retrieval, code search).
+
+A program is a list of token ids, or (with ``graph=true``) GraphCodeBERT's :class:`GraphInput` of fixed
+length C + D; :func:`collate_programs` pads either kind into a batch and :func:`embed` runs a model over
+many programs in length-sorted batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from codeintel.tasks.common import pad
+
+
+def normalise(code: str) -> str:
+    """CodeT5 / CodeXGLUE whitespace normalisation: runs of whitespace become one space."""
+    return " ".join(code.split())
+
+
+@dataclass
+class GraphSettings:
+    """GraphCodeBERT's data-flow input: the language the programs are parsed in and the node budget D."""
+
+    lang: str
+    dfg_length: int = 64
+
+
+def graph_inputs(codes: list[str], tok, source_len: int, graph: GraphSettings) -> list:
+    """GraphCodeBERT's input (code tokens, then one node per variable) for each program."""
+    from codeintel.backbones.graphcodebert import build_input
+
+    return [build_input(c, graph.lang, tok, source_len, graph.dfg_length) for c in codes]
+
+
+def program_length(program) -> int:
+    """Tokens of a program: a list of ids, or a graph input (fixed length C + D)."""
+    return len(program if isinstance(program, list) else program.input_ids)
+
+
+def collate_programs(programs: list, pad_id: int) -> dict[str, torch.Tensor]:
+    """Padded token ids, or (for graph inputs) fixed-length ids, positions and (N, L, L) attention."""
+    if programs and not isinstance(programs[0], list):
+        from codeintel.backbones.graphcodebert import collate
+
+        return collate(programs)
+    input_ids, mask = pad(programs, pad_id)
+    return {"input_ids": input_ids, "attention_mask": mask}
+
+
+@torch.no_grad()
+def embed(fn, ids: list, pad_id: int, batch_size: int, device: torch.device) -> torch.Tensor:
+    """Run ``fn(input_ids, attention_mask)`` over programs in length-sorted batches; CPU rows in input order."""
+    order = np.argsort([-program_length(x) for x in ids], kind="stable")
+    out: list[torch.Tensor | None] = [None] * len(ids)
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size].tolist()
+        batch = {k: v.to(device) for k, v in collate_programs([ids[i] for i in idx], pad_id).items()}
+        for i, v in zip(idx, fn(**batch).cpu(), strict=True):
+            out[i] = v
+    return torch.stack(out)

@@ -1,0 +1,160 @@
+"""Task models: a backbone plus its task head, built, saved and loaded by registry name, hub id or directory.
+
+A codeintel checkpoint is a directory with the backbone's ``save_pretrained`` output (safetensors), the
+tokenizer, ``head.safetensors`` for task heads outside the backbone, and ``codeintel.json`` describing the
+task. Any plain ``save_pretrained`` directory also loads, as a backbone. Which backbone variant a task runs
+on, per family, is :data:`TASK_VARIANTS`; the backbone layer builds that variant and knows no task.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codeintel.backbones import loading as backbones
+from codeintel.backbones.table import BackboneSpec
+from codeintel.errors import ConfigError
+
+META_FILE = "codeintel.json"
+HEAD_FILE = "head.safetensors"
+ENCODERS = {"roberta": "encoder", "t5": "encoder-decoder", "t5-embedding": "embedding"}
+TASK_VARIANTS: dict[str, dict[str, str]] = {  # task type -> family -> the backbone variant its head runs on
+    "summarization": {"roberta": "encoder-decoder", "t5": "encoder-decoder"},
+    "language-modeling": {"t5": "encoder-decoder"},  # the T5 decoder is the LM (constant encoder input)
+    "clone-detection": {"roberta": "encoder", "t5": "encoder-decoder"},  # CodeT5 reads the decoder's last </s>
+    "clone-retrieval": ENCODERS,
+    "code-search": ENCODERS,
+}
+
+
+def supported_tasks(spec_or_family: BackboneSpec | str) -> tuple[str, ...]:
+    """The task types a backbone (or family) has a head for."""
+    family = spec_or_family if isinstance(spec_or_family, str) else spec_or_family.family
+    return tuple(t for t, by_family in TASK_VARIANTS.items() if family in by_family)
+
+
+def variant_for(family: str, task: str, name: str | None = None) -> str:
+    """The backbone variant ``task`` runs on for ``family``; a clear error where the family has no head for it."""
+    if task not in TASK_VARIANTS:
+        from codeintel.errors import UnknownNameError
+
+        raise UnknownNameError("task type", task, TASK_VARIANTS)
+    by_family = TASK_VARIANTS[task]
+    if family not in by_family:
+        if name:
+            raise ConfigError(f"{name} has no head for {task!r}; it supports {', '.join(supported_tasks(family))}.")
+        if family == "t5-embedding":
+            raise ConfigError(f"the embedding family only supports clone-retrieval, not {task!r}; "
+                              "use a seq2seq backbone such as codet5-small.")
+        raise ConfigError(f"{task} needs a T5-family backbone (e.g. tiny-codet5); the {family} family has no head "
+                          "for it.")
+    return by_family[family]
+
+
+@dataclass
+class Loaded:
+    """A task model ready to train or evaluate."""
+
+    model: Any            # torch.nn.Module: an HF seq2seq model, or a codeintel head wrapper
+    tokenizer: Any
+    task: str
+    family: str
+    origin: str           # what the user passed
+    spec_name: str | None = None
+
+
+def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = True, dropout: float = 0.1,
+               tokenizer: str | None = None) -> Loaded:
+    """Load a task model from a registry name, a hub id or a local directory.
+
+    Args:
+        name_or_dir: ``codet5-small``, ``Salesforce/codet5-small`` or a checkpoint directory.
+        task: a task type (``summarization``, ``clone-detection``, ``clone-retrieval``, ``code-search``,
+            ``language-modeling``). A codeintel checkpoint knows its task; a mismatch is an error.
+        pretrained: for registry entries with published weights, download them (False: random init).
+        dropout: dropout of fresh classification heads.
+        tokenizer: a tokenizer other than the backbone's (``tokompiler`` or a tokenizer directory); only for
+            models built from a config (tiny presets, or ``pretrained=False``), whose vocabulary it then sizes.
+    """
+    from codeintel.tasks.heads import wrap
+
+    src = backbones.resolve(name_or_dir)
+    if src.kind == "dir":
+        return _load_dir(Path(src.ref), task)
+    task = task or "summarization"
+    spec = src.spec or backbones.hub_spec(src.ref)
+    variant = variant_for(spec.family, task, spec.name)
+    if tokenizer:
+        if pretrained and not spec.is_tiny:
+            raise ConfigError(f"a tokenizer override needs a model built from its config: {spec.name} has published "
+                              "weights for its own vocabulary. Use a tiny preset or pretrained=false.")
+        tok = backbones.override_tokenizer(tokenizer)
+        spec = backbones.resized(spec, tok)
+    else:
+        tok = backbones.load_tokenizer(name_or_dir)
+    backbone = backbones.build_backbone(spec, variant, tok, pretrained)
+    model = wrap(backbone, spec.family, task, tok, dropout=dropout)
+    return Loaded(model, tok, task, spec.family, name_or_dir, spec.name if src.spec else None)
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """A checkpoint directory's ``codeintel.json`` ({} for a plain ``save_pretrained`` directory)."""
+    meta = Path(path) / META_FILE
+    return json.loads(meta.read_text()) if meta.is_file() else {}
+
+
+def _load_dir(path: Path, task: str | None) -> Loaded:
+    from codeintel.tasks.heads import load_head, wrap
+
+    meta = read_meta(path)
+    if meta.get("task") == "pretraining":  # a backbone from `codeintel pretrain`: good for any task
+        task = task or "summarization"
+        family = meta["family"]
+        cls_name = backbones.backbone_class(family, variant_for(family, task))
+    elif meta:
+        if task and task != meta["task"]:
+            raise ConfigError(f"{path} is a {meta['task']!r} checkpoint, not {task!r}; pass --task {meta['task']}.")
+        task, family, cls_name = meta["task"], meta["family"], meta["backbone_class"]
+    else:
+        task = task or "summarization"
+        family, fixed = backbones.family_of_dir(path)
+        cls_name = fixed or backbones.backbone_class(family, variant_for(family, task))
+    tokenizer = backbones.load_tokenizer(str(path))
+    backbone = backbones.load_backbone(path, cls_name)
+    if cls_name == "RobertaModel" and task == "summarization":
+        from codeintel.backbones import roberta
+
+        backbone = roberta.build_seq2seq(backbone, backbones.special_ids(tokenizer))
+    model = wrap(backbone, family, task, tokenizer, dropout=meta.get("dropout", 0.1))
+    if meta.get("has_head"):
+        load_head(model, path / HEAD_FILE)
+    return Loaded(model, tokenizer, task, family, str(path), meta.get("spec_name"))
+
+
+def save_model(loaded: Loaded, out_dir: str | Path, extra_meta: dict[str, Any] | None = None) -> Path:
+    """Write a checkpoint atomically: into a temporary sibling, then swapped in place of ``out_dir``."""
+    from codeintel.tasks.heads import backbone_of, save_head
+
+    out = Path(out_dir)
+    tmp = out.with_name(f".{out.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    backbone = backbone_of(loaded.model)
+    backbones.save_backbone(backbone, loaded.tokenizer, tmp)
+    has_head = save_head(loaded.model, tmp / HEAD_FILE)
+    meta = {"task": loaded.task, "family": loaded.family, "backbone_class": type(backbone).__name__,
+            "spec_name": loaded.spec_name, "origin": loaded.origin, "has_head": has_head, **(extra_meta or {})}
+    (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    old = out.with_name(f".{out.name}.old")
+    if out.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        out.rename(old)
+    tmp.rename(out)
+    if old.exists():
+        shutil.rmtree(old)
+    return out
