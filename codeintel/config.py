@@ -239,20 +239,35 @@ def resolve_device(name: str):
     return torch.device(name)
 
 
+def _finite(x: float) -> bool:
+    return x == x and x not in (float("inf"), float("-inf"))
+
+
 def validate(cfg: RunConfig) -> None:
-    """Checks that need no heavy import, run before any work starts."""
-    t = cfg.train
+    """Checks that need no heavy import, run before any work starts (``codeintel evaluate`` runs them too, on
+    the values a checkpoint brings)."""
+    t, d, e = cfg.train, cfg.data, cfg.eval
     checks = [
+        (_finite(t.epochs) and t.epochs >= 0, f"train.epochs must be a finite number >= 0, got {t.epochs}"),
+        (t.max_steps >= 0, f"train.max_steps must be >= 0 (0 = run all epochs), got {t.max_steps}"),
         (t.epochs > 0 or t.max_steps > 0, "train.epochs or train.max_steps must be positive"),
-        (t.lr > 0, f"train.lr must be positive, got {t.lr}"),
+        (_finite(t.lr) and t.lr > 0, f"train.lr must be a positive number, got {t.lr}"),
+        (_finite(t.weight_decay) and t.weight_decay >= 0, f"train.weight_decay must be >= 0, got {t.weight_decay}"),
         (0 <= t.warmup_ratio < 1, f"train.warmup_ratio must be in [0, 1), got {t.warmup_ratio}"),
         (t.batch_tokens > 0 and t.max_batch_size > 0, "train.batch_tokens and train.max_batch_size must be positive"),
         (t.grouping in ("length", "random"), f"train.grouping must be 'length' or 'random', got {t.grouping!r}"),
+        (_finite(t.grad_clip) and t.grad_clip > 0, f"train.grad_clip must be a positive number, got {t.grad_clip}"),
+        (0 <= t.seed < 2**32, f"train.seed must be in [0, 2^32), got {t.seed}"),
         (t.evals_per_epoch >= 1, "train.evals_per_epoch must be >= 1"),
-        (cfg.eval.beam_size >= 1, "eval.beam_size must be >= 1"),
-        (cfg.eval.no_repeat_ngram_size >= 0, "eval.no_repeat_ngram_size must be >= 0"),
-        (0 < cfg.eval.threshold < 1, f"eval.threshold must be in (0, 1), got {cfg.eval.threshold}"),
+        (t.threads >= 0, f"train.threads must be >= 0 (0 = torch's default), got {t.threads}"),
+        (d.max_train_examples >= 0, f"data.max_train_examples must be >= 0 (0 = all), got {d.max_train_examples}"),
+        (d.max_eval_examples >= 0, f"data.max_eval_examples must be >= 0 (0 = all), got {d.max_eval_examples}"),
+        (e.beam_size >= 1, f"eval.beam_size must be >= 1, got {e.beam_size}"),
+        (e.batch_size >= 1, f"eval.batch_size must be >= 1, got {e.batch_size}"),
+        (e.no_repeat_ngram_size >= 0, "eval.no_repeat_ngram_size must be >= 0"),
+        (0 < e.threshold < 1, f"eval.threshold must be in (0, 1), got {e.threshold}"),
         (cfg.source_len >= 0 and cfg.target_len >= 0, "source_len and target_len must be >= 0"),
+        (cfg.dfg_length >= 1, f"dfg_length must be >= 1, got {cfg.dfg_length}"),
         (cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"),
          f"device must be auto, cpu, cuda or cuda:N, got {cfg.device!r}"),
     ]

@@ -84,7 +84,7 @@ def test_train_reload_evaluate_identical_and_reproducible(tmp_path, capsys):
 
     # the checkpoint remembers its card, data, lengths and decoding settings
     assert main(["evaluate", "--model", str(run / "best")]) == 0
-    again = json.loads((run / "best" / "eval-test" / "metrics.json").read_text())
+    again = json.loads((run / "eval-test" / "metrics.json").read_text())
     assert again["scores"] == metrics["test"]
     # CodeXGLUE files are scored identically by the id<TAB>text reader
     from codeintel.eval.bleu import read_id_tab_file, smoothed_bleu
@@ -133,7 +133,7 @@ def test_clone_detection_on_gcj(shared_data, tmp_path, capsys):
     assert [(a, b) for a, b, _ in lines] == [(a, b) for a, b, _ in test_pairs]
     assert {lab for _, _, lab in lines} <= {"0", "1"}
     assert main(["evaluate", "--model", str(run / "best"), "--data", *data]) == 0
-    again = json.loads((run / "best" / "eval-test" / "metrics.json").read_text())
+    again = json.loads((run / "eval-test" / "metrics.json").read_text())
     assert again["scores"] == metrics["test"]
 
 

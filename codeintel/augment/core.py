@@ -77,6 +77,9 @@ def apply_op(name: str, text: str, lang: str | None, rng: random.Random, **param
     unknown = set(params) - set(op.params)
     if unknown:
         raise ConfigError(f"operator {name} has no parameter {sorted(unknown)[0]!r}; it takes {sorted(op.params)}.")
+    for key, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_K:
+            raise ConfigError(f"{name}:{key}={value!r}: use a whole number 1 <= {key} <= {MAX_K}.")
     if op.kind == "nl":
         try:
             return Outcome(op.fn(text, rng, **{**op.params, **params}), [name])
@@ -109,6 +112,20 @@ def compose(text: str, lang: str | None, ops: list[tuple[str, dict]], rng: rando
     return out
 
 
+MAX_K = 1000
+
+
+def param_value(op_name: str, key: str, value: str) -> int:
+    """An operator parameter from text: every parameter is a count ``k`` in [1, MAX_K]."""
+    try:
+        k = int(value)
+    except ValueError:
+        raise ConfigError(f"{op_name}:{key}={value!r} is not a whole number; use e.g. {key}=2.") from None
+    if not 1 <= k <= MAX_K:
+        raise ConfigError(f"{op_name}:{key}={k} is out of range; use 1 <= {key} <= {MAX_K}.")
+    return k
+
+
 def parse_ops(spec: str) -> list[tuple[str, dict]]:
     """``"rename_variables:k=3,swap_operands"`` -> ``[("rename_variables", {"k": 3}), ("swap_operands", {})]``."""
     ops = []
@@ -121,7 +138,7 @@ def parse_ops(spec: str) -> list[tuple[str, dict]]:
             if not eq or key not in op.params:
                 raise ConfigError(f"bad parameter {kv!r} for {name}; it takes "
                                   f"{', '.join(f'{k}=...' for k in op.params) or 'no parameters'}.")
-            params[key] = type(op.params[key])(value)
+            params[key] = param_value(name, key, value)
         ops.append((name, params))
     if not ops:
         raise ConfigError("no operators given; see `codeintel augment --list`.")

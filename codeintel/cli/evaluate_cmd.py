@@ -12,11 +12,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a checkpoint on a task's data")
     add_run_arguments(p, "checkpoint directory (from `codeintel train`), registry name or hub id")
     p.add_argument("--split", default="test", choices=["train", "valid", "test", "all"], help="default: test")
-    p.add_argument("--out", help="output directory (default <model>/eval-<split>)")
+    p.add_argument("--out", help="output directory, never inside a checkpoint (default: RUN/eval-<split> for a "
+                                 "run's RUN/best, else runs/eval-<model>-<split>)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="move an earlier evaluation in --out aside (nothing is deleted)")
     p.add_argument("--robustness", action="append", metavar="OP[:k=1-8]",
                    help="also score transformed copies of the split (repeatable), e.g. rename_variables:k=1-8; "
                         "writes robustness.json and robustness.png")
     p.set_defaults(run=run)
+
+
+def default_eval_dir(model: str, split: str) -> Path:
+    """``RUN/eval-<split>`` beside a run's ``best`` link, else ``runs/eval-<model>-<split>``: never inside a
+    checkpoint (the next training would replace it with the checkpoint)."""
+    path = Path(model)
+    if path.name == "best" and (path.parent / "config.yaml").is_file():
+        return path.parent / f"eval-{split}"
+    name = path.name if path.is_dir() else model.replace("/", "--")
+    return Path("runs") / f"eval-{name}-{split}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,10 +43,11 @@ def run(args: argparse.Namespace) -> int:
     cfg, card = resolve_config(args, checkpoint)
     from codeintel.recipes.evaluate import evaluate_checkpoint, format_scores
 
-    out = Path(args.out) if args.out else (Path(args.model) if Path(args.model).is_dir() else Path("runs") /
-                                           args.model.replace("/", "--")) / f"eval-{args.split}"
+    out = Path(args.out) if args.out else default_eval_dir(args.model, args.split)
     print(f"== {card.name} | {args.model} | {args.split} split")
-    result = evaluate_checkpoint(cfg, out, split=args.split, robustness=args.robustness)
+    if checkpoint.get("data") and not args.data:
+        print(f"data (from {args.model}/codeintel.json): {' '.join(cfg.data.paths)}")
+    result = evaluate_checkpoint(cfg, out, split=args.split, robustness=args.robustness, overwrite=args.overwrite)
     print(f"n={result['n']}")
     print(f"model     {format_scores(result['scores'])}")
     for name, scores in result["baselines"].items():

@@ -18,7 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--data", nargs="+", metavar="FILE.jsonl",
                        help="jsonl with a code field (+ optional docstring); default: the stdlib corpus")
         q.add_argument("--lang", help="language of the code (python, java, c)")
-        q.add_argument("--out", help="checkpoint directory (default runs/pretrain-<objective>-<model>)")
+        q.add_argument("--out", help="checkpoint directory (default runs/pretrain-<objective>-<model>); must be new "
+                                     "or empty")
+        q.add_argument("--overwrite", action="store_true",
+                       help="move an earlier pre-training output in --out aside (nothing is deleted)")
         q.add_argument("overrides", nargs="*", metavar="key=value",
                        help="e.g. steps=500 queue_size=1024 momentum=0.99")
         q.set_defaults(run=run)
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         cfg.lang = args.lang
     if args.out:
         cfg.output_dir = args.out
-    result = pretrain(cfg)
+    result = pretrain(cfg, overwrite=args.overwrite)
     final = "  ".join(f"{k}={v:.4f}" for k, v in result["final"].items())
     print(f"== pretrain {cfg.objective} | {cfg.model} | {result['steps']} steps in {result['seconds']:.0f}s")
     print(f"final (mean of the last 20 steps): {final}")

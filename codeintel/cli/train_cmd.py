@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="fine-tune a model on a task", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(p, "registry name, hub id or checkpoint directory (default tiny-codet5)")
-    p.add_argument("--out", help="run directory (default runs/<task>-<model>)")
+    p.add_argument("--out", help="run directory (default runs/<task>-<model>); must be new or empty")
+    p.add_argument("--overwrite", action="store_true",
+                   help="move an earlier run in --out aside (to OUT.replaced-<time>; nothing is deleted)")
     p.add_argument("--tokenizer",
                    help="tokenizer override for presets built from a config: tokompiler[:LANG] or a directory")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from codeintel.recipes.evaluate import format_scores
     from codeintel.recipes.train import train
 
-    result = train(cfg, card, progress=not args.no_progress)
+    result = train(cfg, card, progress=not args.no_progress, overwrite=args.overwrite)
     print(f"\n== {card.name} | {cfg.model} | test split ({result['checkpoint']})")
     print(f"model     {format_scores(result['test'])}")
     for name, scores in result["baselines"].items():

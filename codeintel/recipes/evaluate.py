@@ -31,8 +31,11 @@ def evaluate_split(task, model, prepared, cfg: RunConfig, progress: bool = False
 
 
 def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo=print,
-                        robustness: list[str] | None = None) -> dict[str, Any]:
+                        robustness: list[str] | None = None, overwrite: bool = False) -> dict[str, Any]:
     """``codeintel evaluate``: score a checkpoint on one split, write ``metrics.json`` and predictions.
+
+    ``out_dir`` is claimed like a run directory: new or empty, or an earlier output moved aside with
+    ``overwrite``; it may not be inside a checkpoint.
 
     ``robustness``: operator specs (``rename_variables:k=1-8``); the split is also scored on transformed
     copies, written to ``robustness.json`` and ``robustness.png``.
@@ -45,6 +48,16 @@ def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo
 
     if split not in ("train", "valid", "test", "all"):
         raise DataError(f"unknown split {split!r}; use train, valid, test or all.")
+    from codeintel.config import validate
+    from codeintel.recipes.rundir import RunDir
+
+    validate(cfg)  # also the values the checkpoint brought (beam size, threshold, ...)
+    out_dir = Path(out_dir)
+    if (out_dir.parent / "config.json").is_file() and (out_dir.parent / "codeintel.json").is_file():
+        raise ConfigError(f"--out {out_dir} is inside the checkpoint {out_dir.parent}; evaluations go beside "
+                          "checkpoints, never inside them. Choose another --out.")
+    rundir = RunDir(out_dir, overwrite=overwrite, echo=echo)
+    rundir.check()
     torch.manual_seed(cfg.train.seed)
     card = load_task(cfg.task)
     variants, lang = _robustness_plan(cfg, card, robustness)
@@ -56,14 +69,15 @@ def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo
     t0 = time.perf_counter()
     prepared = task.prepare(rows)
     scores, preds = evaluate_split(task, loaded.model, prepared, cfg, progress=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    task.write_predictions(out_dir, preds, rows)
-    result = {"task": card.name, "model": cfg.model, "split": split, "n": len(rows), "scores": scores,
-              "baselines": task.baselines(raw) if split == "test" else {},
-              "seconds": round(time.perf_counter() - t0, 2)}
-    write_json(out_dir / "metrics.json", result)
-    if variants:
-        result["robustness"] = _robustness(task, card, loaded, cfg, rows, scores, preds, variants, lang, out_dir, echo)
+    with rundir:
+        task.write_predictions(out_dir, preds, rows)
+        result = {"task": card.name, "model": cfg.model, "split": split, "n": len(rows), "scores": scores,
+                  "baselines": task.baselines(raw) if split == "test" else {},
+                  "seconds": round(time.perf_counter() - t0, 2)}
+        write_json(out_dir / "metrics.json", result)
+        if variants:
+            result["robustness"] = _robustness(task, card, loaded, cfg, rows, scores, preds, variants, lang, out_dir,
+                                               echo)
     return result
 
 

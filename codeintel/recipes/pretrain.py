@@ -35,6 +35,10 @@ from codeintel.tasks.common import pad
 
 
 def validate(cfg: PretrainConfig) -> None:
+    """Every value checked before any work starts."""
+    def finite(x: float) -> bool:
+        return x == x and abs(x) != float("inf")
+
     if cfg.objective not in ("contrastive", "mlm"):
         raise ConfigError(f"objective={cfg.objective!r}: use contrastive or mlm.")
     if cfg.pooling not in ("mean", "cls"):
@@ -42,7 +46,18 @@ def validate(cfg: PretrainConfig) -> None:
     for name in ("steps", "batch_size", "max_len", "variants"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"{name} must be at least 1, got {getattr(cfg, name)}.")
-    if not 0 < cfg.mlm_probability < 1 or not 0 <= cfg.momentum < 1 or cfg.temperature <= 0:
+    for name in ("proj_dim", "threads", "seed"):
+        if getattr(cfg, name) < 0:
+            raise ConfigError(f"{name} must be >= 0, got {getattr(cfg, name)}.")
+    if not finite(cfg.lr) or cfg.lr <= 0:
+        raise ConfigError(f"lr must be a positive number, got {cfg.lr}.")
+    for name in ("weight_decay", "mlm_weight", "contrastive_weight"):
+        if not finite(getattr(cfg, name)) or getattr(cfg, name) < 0:
+            raise ConfigError(f"{name} must be a number >= 0, got {getattr(cfg, name)}.")
+    if not 0 <= cfg.warmup_ratio < 1 or not 0 <= cfg.op_probability <= 1:
+        raise ConfigError(f"need 0 <= warmup_ratio < 1 and 0 <= op_probability <= 1; got {cfg.warmup_ratio} and "
+                          f"{cfg.op_probability}.")
+    if not 0 < cfg.mlm_probability < 1 or not 0 <= cfg.momentum < 1 or not cfg.temperature > 0:
         raise ConfigError("need 0 < mlm_probability < 1, 0 <= momentum < 1 and temperature > 0.")
     if cfg.objective == "contrastive" and cfg.queue_size < cfg.batch_size:
         raise ConfigError(f"queue_size ({cfg.queue_size}) must be at least batch_size ({cfg.batch_size}).")
@@ -224,18 +239,23 @@ def masked_lm(mlm: nn.Module, ids, mask, labels, original, pad_id: int):
 # --------------------------------------------------------------------------- the loop
 
 
-def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True) -> dict[str, Any]:
+def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
+    """Run continued pre-training; the output directory is the checkpoint (new or empty, or moved aside with
+    ``overwrite``; never deleted)."""
     from tqdm.auto import tqdm
 
     from codeintel.config import resolve_device
     from codeintel.recipes.evaluate import write_json
-    from codeintel.tasks.models import Loaded, save_model
+    from codeintel.recipes.rundir import RunDir
+    from codeintel.tasks.models import Loaded, write_checkpoint
 
     validate(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     out = Path(cfg.output_dir or f"runs/pretrain-{cfg.objective}-{Path(cfg.model).name}")
+    rundir = RunDir(out, overwrite=overwrite, echo=echo)
+    rundir.check()  # a taken --out fails now, before any work
     device = resolve_device(cfg.device)
     rows = load_examples(cfg)
     mlm, loaded = load_mlm(cfg.model)  # before the augmentation: a wrong model fails at once
@@ -249,67 +269,72 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True) -> dict[str
     tokenized = tokenize_all(tok, rows, cfg.max_len)                      # once, not per step
     flat = tokenize_all(tok, [v for vs in views for v in vs], cfg.max_len) if views else []
     view_tokens = [flat[i * cfg.variants : (i + 1) * cfg.variants] for i in range(len(views))]
-    model = ContrastiveModel(mlm, cfg).to(device) if cfg.objective == "contrastive" else mlm.to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optim = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = linear_schedule(optim, int(cfg.warmup_ratio * cfg.steps), cfg.steps)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    order_rng = np.random.default_rng(cfg.seed)
-    echo(f"pre-training {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable, {device}): "
-         f"{cfg.objective}, {cfg.steps} steps x {cfg.batch_size} of {len(rows)} examples")
-    history: list[dict[str, float]] = []
-    bar = tqdm(total=cfg.steps, desc=f"pretrain {cfg.objective}", unit="step", disable=not progress)
-    order: list[int] = []
-    t0 = time.perf_counter()
-    for step in range(cfg.steps):
-        if len(order) < cfg.batch_size:
-            order += order_rng.permutation(len(rows)).tolist()
-        idx, order = order[: cfg.batch_size], order[cfg.batch_size :]
-        enc = batch_of([tokenized[i] for i in idx], tok.pad_token_id)
-        ids, labels = mask_tokens(enc["input_ids"], enc["special_tokens_mask"], tok, cfg.mlm_probability, gen)
-        mask = enc["attention_mask"].to(device)
-        mlm_model = model.mlm if cfg.objective == "contrastive" else model
-        model.train()
-        mlm_loss, hidden = masked_lm(mlm_model, ids.to(device), mask, labels.to(device), enc["input_ids"].to(device),
-                                     tok.pad_token_id)
-        loss, record = cfg.mlm_weight * mlm_loss, {"mlm": mlm_loss.item()}
-        if cfg.objective == "contrastive":
-            kv = batch_of([view_tokens[i][int(order_rng.integers(cfg.variants))] for i in idx], tok.pad_token_id)
-            k_ids, _ = mask_tokens(kv["input_ids"], kv["special_tokens_mask"], tok, cfg.mlm_probability, gen)
-            q = F.normalize(model.proj(model.pool(hidden, mask)), dim=-1)                            # (B, D)
-            with torch.no_grad():
-                model.momentum_update(cfg.momentum)
-                k_mask = kv["attention_mask"].to(device)
-                k_hidden = model.key_encoder(input_ids=k_ids.to(device), attention_mask=k_mask).last_hidden_state
-                k = F.normalize(model.key_proj(model.pool(k_hidden, k_mask)), dim=-1)              # (B, D)
-            logits = torch.cat([(q * k).sum(1, keepdim=True), q @ model.queue.T], dim=1) / cfg.temperature
-            target = torch.zeros(len(q), dtype=torch.long, device=device)
-            nce = F.cross_entropy(logits, target)
-            loss = loss + cfg.contrastive_weight * nce
-            record.update(infonce=nce.item(), key_top1=float((logits.argmax(1) == 0).float().mean()))
-        if not math.isfinite(loss.item()):
-            raise TrainingError(f"the loss became {loss.item()} at step {step}; lower lr (now {cfg.lr}).")
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optim.step()
-        sched.step()
-        if cfg.objective == "contrastive":
-            model.enqueue(k)
-        history.append({"step": step + 1, "loss": loss.item(), **record})
-        bar.set_postfix({k: f"{v:.3f}" for k, v in record.items()}, refresh=False)
-        bar.update(1)
-    bar.close()
-    seconds = time.perf_counter() - t0
-    settings = {"pretraining": {k: v for k, v in dataclasses.asdict(cfg).items()}, "seconds": round(seconds, 1)}
-    save_model(Loaded(mlm, tok, "pretraining", loaded.family, cfg.model, loaded.spec_name), out, settings)
-    last = history[-min(20, len(history)):]
-    result = {"checkpoint": str(out), "objective": cfg.objective, "steps": cfg.steps, "seconds": round(seconds, 1),
-              "examples": len(rows), "operators_applied": applied,
-              "final": {k: float(np.mean([h[k] for h in last])) for k in last[0] if k != "step"}, "history": history}
-    write_json(out / "pretrain.json", result)
-    plot_pretraining(history, out / "pretraining.png", f"{cfg.objective} | {cfg.model}")
-    return result
+    rundir.claim()  # the checkpoint directory is this run's from here on (locked)
+    try:
+        model = ContrastiveModel(mlm, cfg).to(device) if cfg.objective == "contrastive" else mlm.to(device)
+        params = [p for p in model.parameters() if p.requires_grad]
+        optim = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        sched = linear_schedule(optim, int(cfg.warmup_ratio * cfg.steps), cfg.steps)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        order_rng = np.random.default_rng(cfg.seed)
+        echo(f"pre-training {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable, {device}): "
+             f"{cfg.objective}, {cfg.steps} steps x {cfg.batch_size} of {len(rows)} examples")
+        history: list[dict[str, float]] = []
+        bar = tqdm(total=cfg.steps, desc=f"pretrain {cfg.objective}", unit="step", disable=not progress)
+        order: list[int] = []
+        t0 = time.perf_counter()
+        for step in range(cfg.steps):
+            if len(order) < cfg.batch_size:
+                order += order_rng.permutation(len(rows)).tolist()
+            idx, order = order[: cfg.batch_size], order[cfg.batch_size :]
+            enc = batch_of([tokenized[i] for i in idx], tok.pad_token_id)
+            ids, labels = mask_tokens(enc["input_ids"], enc["special_tokens_mask"], tok, cfg.mlm_probability, gen)
+            mask = enc["attention_mask"].to(device)
+            mlm_model = model.mlm if cfg.objective == "contrastive" else model
+            model.train()
+            mlm_loss, hidden = masked_lm(mlm_model, ids.to(device), mask, labels.to(device),
+                                         enc["input_ids"].to(device), tok.pad_token_id)
+            loss, record = cfg.mlm_weight * mlm_loss, {"mlm": mlm_loss.item()}
+            if cfg.objective == "contrastive":
+                kv = batch_of([view_tokens[i][int(order_rng.integers(cfg.variants))] for i in idx], tok.pad_token_id)
+                k_ids, _ = mask_tokens(kv["input_ids"], kv["special_tokens_mask"], tok, cfg.mlm_probability, gen)
+                q = F.normalize(model.proj(model.pool(hidden, mask)), dim=-1)                            # (B, D)
+                with torch.no_grad():
+                    model.momentum_update(cfg.momentum)
+                    k_mask = kv["attention_mask"].to(device)
+                    k_hidden = model.key_encoder(input_ids=k_ids.to(device), attention_mask=k_mask).last_hidden_state
+                    k = F.normalize(model.key_proj(model.pool(k_hidden, k_mask)), dim=-1)              # (B, D)
+                logits = torch.cat([(q * k).sum(1, keepdim=True), q @ model.queue.T], dim=1) / cfg.temperature
+                target = torch.zeros(len(q), dtype=torch.long, device=device)
+                nce = F.cross_entropy(logits, target)
+                loss = loss + cfg.contrastive_weight * nce
+                record.update(infonce=nce.item(), key_top1=float((logits.argmax(1) == 0).float().mean()))
+            if not math.isfinite(loss.item()):
+                raise TrainingError(f"the loss became {loss.item()} at step {step}; lower lr (now {cfg.lr}).")
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optim.step()
+            sched.step()
+            if cfg.objective == "contrastive":
+                model.enqueue(k)
+            history.append({"step": step + 1, "loss": loss.item(), **record})
+            bar.set_postfix({k: f"{v:.3f}" for k, v in record.items()}, refresh=False)
+            bar.update(1)
+        bar.close()
+        seconds = time.perf_counter() - t0
+        settings = {"pretraining": {k: v for k, v in dataclasses.asdict(cfg).items()}, "seconds": round(seconds, 1)}
+        write_checkpoint(Loaded(mlm, tok, "pretraining", loaded.family, cfg.model, loaded.spec_name), out, settings)
+        last = history[-min(20, len(history)):]
+        final = {k: float(np.mean([h[k] for h in last])) for k in last[0] if k != "step"}
+        result = {"checkpoint": str(out), "objective": cfg.objective, "steps": cfg.steps,
+                  "seconds": round(seconds, 1), "examples": len(rows), "operators_applied": applied, "final": final,
+                  "history": history}
+        write_json(out / "pretrain.json", result)
+        plot_pretraining(history, out / "pretraining.png", f"{cfg.objective} | {cfg.model}")
+        return result
+    finally:
+        rundir.release()
 
 
 def plot_pretraining(history: list[dict], path: Path, title: str) -> Path:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from codeintel.augment.core import apply_op, get
+from codeintel.augment.core import apply_op, get, param_value
 from codeintel.errors import ConfigError
 from codeintel.eval.metrics import unit_rows
 from codeintel.tasks.encoding import normalise
@@ -50,10 +50,13 @@ def parse_specs(specs: list[str]) -> list[Variant]:
                                   f"{', '.join(f'{k}=...' for k in op.params) or 'no parameters'} "
                                   "(a range is written k=1-8).")
             lo, dash, hi = value.partition("-")
-            try:
-                values = list(range(int(lo), int(hi) + 1)) if dash else [type(op.params[key])(value)]
-            except ValueError:
-                raise ConfigError(f"bad value {value!r} for {name}:{key}; use a number or a range like 1-8.") from None
+            if dash:
+                lo_k, hi_k = param_value(name, key, lo), param_value(name, key, hi)
+                if lo_k > hi_k:
+                    raise ConfigError(f"{name}:{key}={value}: the range is empty; write it low-high, e.g. 1-8.")
+                values = list(range(lo_k, hi_k + 1))
+            else:
+                values = [param_value(name, key, value)]
             grid = [{**g, key: v} for g in grid for v in values]
         for params in grid:
             label = " ".join([name, *(f"{k}={v}" for k, v in params.items())])

@@ -28,6 +28,7 @@ from codeintel.errors import TrainingError
 from codeintel.recipes.batching import make_batches, padding_fraction
 from codeintel.recipes.evaluate import evaluate_split, format_scores, load_splits, write_json
 from codeintel.recipes.plot import plot_history
+from codeintel.recipes.rundir import RunDir
 from codeintel.tasks.cards import TaskCard
 from codeintel.tasks.models import Loaded, load_model, save_model
 from codeintel.tasks.types import build_task
@@ -86,6 +87,7 @@ class Run:
     cfg: RunConfig
     card: TaskCard
     out: Path
+    rundir: RunDir                    # claimed and locked by this run
     device: torch.device
     loaded: Loaded
     task: Any
@@ -116,8 +118,11 @@ class Run:
 
 # --------------------------------------------------------------------------- phases
 
-def setup(cfg: RunConfig, card: TaskCard, echo=print) -> Run:
-    """Model, task, data, optimizer and schedule; writes the run directory's ``config.yaml``."""
+def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False) -> Run:
+    """Model, task, data, optimizer and schedule; claims and locks the run directory, writes ``config.yaml``.
+
+    An existing run directory is refused before any work unless ``overwrite`` (then it is moved aside).
+    """
     import yaml
 
     validate(cfg)
@@ -125,6 +130,8 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print) -> Run:
         torch.set_num_threads(cfg.train.threads)
     seed_everything(cfg.train.seed)
     out = Path(cfg.output_dir) if cfg.output_dir else default_output_dir(cfg, card)
+    rundir = RunDir(out, overwrite=overwrite, echo=echo)
+    rundir.check()  # refuse a taken directory now, not after loading the model and the data
 
     device = resolve_device(cfg.device)
     loaded = load_model(cfg.model, card.type, pretrained=cfg.pretrained, tokenizer=cfg.tokenizer or None)
@@ -143,9 +150,6 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print) -> Run:
     echo(f"data: train={len(raw['train'])} valid={len(raw['valid'])} (dev subset {len(dev_rows)}) "
          f"test={len(raw['test'])}  tokenized in {time.perf_counter() - t_tok:.1f}s")
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump({"task_card": card.path, **to_dict(cfg)}, sort_keys=False))
-
     t = cfg.train
     batches_per_epoch = len(make_batches(train_set.lengths, t.batch_tokens, t.max_batch_size, t.grouping, seed=t.seed))
     total = t.max_steps or math.ceil(t.epochs * batches_per_epoch)
@@ -158,7 +162,9 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print) -> Run:
                 "source_len": task.source_len, "target_len": getattr(task, "target_len", 0),
                 "eval": dataclasses.asdict(cfg.eval), "dropout": 0.1, "graph": cfg.graph, "lang": cfg.lang,
                 "dfg_length": cfg.dfg_length}
-    return Run(cfg, card, out, device, loaded, task, raw, train_set, dev_set, optim, sched, params, total,
+    rundir.claim()  # created (or the earlier run moved aside) and locked; from here on it is this run's
+    (out / "config.yaml").write_text(yaml.safe_dump({"task_card": card.path, **to_dict(cfg)}, sort_keys=False))
+    return Run(cfg, card, out, rundir, device, loaded, task, raw, train_set, dev_set, optim, sched, params, total,
                batches_per_epoch, max(1, batches_per_epoch // t.evals_per_epoch), settings)
 
 
@@ -191,7 +197,8 @@ def evaluate_and_keep_best(run: Run, state: TrainState, loss: float | None) -> s
     improved = run.card.better(scores[run.card.select_by], state.best)
     if improved:
         state.best, state.best_step = scores[run.card.select_by], state.step
-        save_model(run.loaded, run.out / "best", {**run.settings, "dev": scores, "step": state.step})
+        meta = {**run.settings, "dev": scores, "step": state.step}
+        run.rundir.publish("best", lambda version: save_model(run.loaded, version, meta))
     return f"step {state.step:>6}  dev {format_scores(scores)}{'  (best, saved)' if improved else ''}"
 
 
@@ -222,31 +229,37 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
 
 # --------------------------------------------------------------------------- the loop
 
-def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True) -> dict[str, Any]:
-    """Fine-tune ``cfg.model`` on ``card``; returns (and writes) the run's metrics."""
+def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
+    """Fine-tune ``cfg.model`` on ``card``; returns (and writes) the run's metrics.
+
+    ``overwrite``: an existing run in the output directory is moved aside (never deleted) instead of refused.
+    """
     from tqdm.auto import tqdm
 
-    run = setup(cfg, card, echo)
-    state = TrainState()
-    bar = tqdm(total=run.total, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
+    run = setup(cfg, card, echo, overwrite)
+    try:
+        state = TrainState()
+        bar = tqdm(total=run.total, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
 
-    def log(line: str) -> None:
-        bar.write(line) if progress else echo(line, flush=True)
+        def log(line: str) -> None:
+            bar.write(line) if progress else echo(line, flush=True)
 
-    t0 = time.perf_counter()
-    log(evaluate_and_keep_best(run, state, None))  # the starting point: fine-tuning must beat it to replace it
-    for epoch in range(run.n_epochs):
-        state.epoch = epoch + 1
-        batches = run.batches(epoch)
-        state.padding.append(padding_fraction(batches, run.train_set.lengths))
-        for idx in batches:
-            if state.step >= run.total:
-                break
-            loss = train_step(run, state, idx)
-            bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{state.tokens / state.train_seconds:.0f}", epoch=state.epoch,
-                            refresh=False)
-            bar.update(1)
-            if state.step % run.eval_every == 0 or state.step == run.total:
-                log(evaluate_and_keep_best(run, state, loss))
-    bar.close()
-    return finish(run, state, time.perf_counter() - t0, progress)
+        t0 = time.perf_counter()
+        log(evaluate_and_keep_best(run, state, None))  # the starting point: fine-tuning must beat it to replace it
+        for epoch in range(run.n_epochs):
+            state.epoch = epoch + 1
+            batches = run.batches(epoch)
+            state.padding.append(padding_fraction(batches, run.train_set.lengths))
+            for idx in batches:
+                if state.step >= run.total:
+                    break
+                loss = train_step(run, state, idx)
+                bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{state.tokens / state.train_seconds:.0f}",
+                                epoch=state.epoch, refresh=False)
+                bar.update(1)
+                if state.step % run.eval_every == 0 or state.step == run.total:
+                    log(evaluate_and_keep_best(run, state, loss))
+        bar.close()
+        return finish(run, state, time.perf_counter() - t0, progress)
+    finally:
+        run.rundir.release()

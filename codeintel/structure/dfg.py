@@ -12,8 +12,23 @@ if/else branches start from the incoming states and are merged by union; loop bo
 twice (loop-carried dependencies); comprehension clauses go first; finally variables in no edge are
 dropped.
 
-The walker is written as generator "handlers" driven by an explicit stack, so deep code cannot reach
-Python's recursion limit. Differences from GraphCodeBERT's extractor, each a fix:
+How it runs (a guide for readers):
+
+1. :func:`_index` walks the tree once with a cursor and records, per node id, its *tokens* (leaves whose
+   text is not their type: names, literals; strings whole), its *children that can matter* (no keywords,
+   punctuation or comments), which tokens are identifiers, and which nodes have a rule (*special*).
+2. :class:`_Walker` holds one handler per rule (declaration, assignment, increment, if, for-in, loop).
+   A handler is a generator: it yields ``(child, states)`` for each child it wants walked, receives that
+   child's ``(edges, states)``, and returns its own ``(edges, states)``. *States* map a name to the token
+   positions of its last definition(s); they are copied before they change (they are shared otherwise).
+3. :func:`_run` drives the handlers with an explicit stack, so deep code cannot reach Python's recursion
+   limit. A node without a rule only threads the states through its subtree, so that subtree is flattened
+   once into its *actions* (tokens and nodes with a rule, in order) and walked by a :class:`_Sequence`
+   frame; tokens are answered inline there, which is where the time goes.
+4. :func:`merge` unites entries for the same (variable, position, kind); :func:`extract` drops variables in
+   no edge.
+
+Differences from GraphCodeBERT's extractor, each a fix:
 
 - entries with the same (variable, position, kind) are always merged (sources united); GraphCodeBERT
   merges them only inside loops and emits one entry per (left, right) pair in Java-style assignments;
@@ -146,9 +161,9 @@ class DFGLimitWarning(UserWarning):
 
 
 class _Walker:
-    def __init__(self, rules: DFGRules, tokens: dict[int, tuple[int, str]], kids: dict[int, list],
+    def __init__(self, rules: DFGRules, tokens: dict[int, tuple[int, str]], children: dict[int, list],
                  identifiers: set[int]) -> None:
-        self.r, self.tokens, self.kids = rules, tokens, kids  # kids: node id -> children that can matter
+        self.rules, self.tokens, self.children = rules, tokens, children  # node id -> children that can matter
         self.identifiers = identifiers                       # ids of identifier tokens (they define names)
         self._variables: dict[int, list[tuple[int, str]]] = {}  # loops ask for the same nodes twice
         self.max_loop_depth, self.loop_depth, self.deepest = 8, 0, 0
@@ -160,7 +175,7 @@ class _Walker:
         cached = self._variables.get(node.id)
         if cached is not None:
             return cached
-        tokens, kids = self.tokens, self.kids
+        tokens, children = self.tokens, self.children
         out, stack = [], [node]
         while stack:
             n = stack.pop()
@@ -169,7 +184,7 @@ class _Walker:
             if entry is not None:
                 out.append(entry)
             else:
-                stack.extend(reversed(kids.get(nid, ())))
+                stack.extend(reversed(children.get(nid, ())))
         self._variables[node.id] = out
         return out
 
@@ -190,7 +205,7 @@ class _Walker:
 
     def handlers(self) -> dict[str, object]:
         """Node type -> handler. States are copied before they are changed (they are shared otherwise)."""
-        r = self.r
+        r = self.rules
         table: dict[str, object] = {}
         for types, fn in [(r.declaration, self.declaration), (r.assignment, self.assignment),
                           (r.increment, self.increment), (r.if_statement, self.branches),
@@ -208,7 +223,7 @@ class _Walker:
     def increment(self, node, states: States) -> Generator:
         if not any(c.type in ("++", "--") for c in node.children):  # C#'s -a, !a, x! are unary, not increments
             edges: list[Edge] = []
-            for child in self.kids.get(node.id, ()):
+            for child in self.children.get(node.id, ()):
                 out, states = yield child, states
                 edges += out
             return edges, states
@@ -222,7 +237,7 @@ class _Walker:
         yield  # a generator like the other handlers  # noqa: B901
 
     def declaration(self, node, states: States) -> Generator:
-        name, value = node.child_by_field_name(self.r.name_field), node.child_by_field_name(self.r.value_field)
+        name, value = node.child_by_field_name(self.rules.name_field), node.child_by_field_name(self.rules.value_field)
         if name is None:
             return [], states
         states = dict(states)
@@ -254,7 +269,7 @@ class _Walker:
 
     def pairs(self, left, right) -> list[tuple]:
         """(left node, right node) pairs: element-wise for tuple assignment when the counts match."""
-        if self.r.tuple_assignment and left is not None and right is not None:
+        if self.rules.tuple_assignment and left is not None and right is not None:
             ls = [c for c in left.children if c.type != ","] or [left]
             rs = [c for c in right.children if c.type != ","] or [right]
             if len(ls) == len(rs) and left.type == right.type or (len(ls) == len(rs) and len(ls) > 1):
@@ -288,10 +303,10 @@ class _Walker:
         if plan is None:
             plan, after_else = [], False
             for i, child in enumerate(node.children):
-                alternative = (child.type in self.r.else_types or node.field_name_for_child(i) == "alternative"
+                alternative = (child.type in self.rules.else_types or node.field_name_for_child(i) == "alternative"
                                or after_else)
                 after_else = after_else or child.type == "else"
-                plan.append((child, alternative, child.id in self.tokens or child.id in self.kids))
+                plan.append((child, alternative, child.id in self.tokens or child.id in self.children))
             self._plans[node.id] = plan
         return plan
 
@@ -322,7 +337,7 @@ class _Walker:
     def for_in(self, node, states: States) -> Generator:
         plan = self._plans.get(node.id)
         if plan is None:
-            target_field, iter_field = self.r.for_in[node.type]
+            target_field, iter_field = self.rules.for_in[node.type]
             left, right = node.child_by_field_name(target_field), node.child_by_field_name(iter_field)
             body = node.child_by_field_name("body") or node.children[-1]
             plan = self._plans[node.id] = (self.pairs(left, right), body if body is not right else None)
@@ -346,13 +361,13 @@ class _Walker:
         plan = self._plans.get(node.id)
         if plan is None:
             holders = [node, *(c for c in node.children if c.type == "for_clause")]  # Go: inside a for_clause
-            init = [h.child_by_field_name(f) for h in holders for f in self.r.for_init_fields]
+            init = [h.child_by_field_name(f) for h in holders for f in self.rules.for_init_fields]
             skip = {n.id for n in init if n is not None}
             parts = [g for c in node.children for g in (c.children if c.type == "for_clause" else [c])]
-            updates = {n.id for h in holders for f in self.r.for_update_fields
+            updates = {n.id for h in holders for f in self.rules.for_update_fields
                        if (n := h.child_by_field_name(f)) is not None}
             parts = [p for p in parts if p.id not in updates] + [p for p in parts if p.id in updates]
-            plan = self._plans[node.id] = ([p for p in parts if p.id in self.tokens or p.id in self.kids], skip)
+            plan = self._plans[node.id] = ([p for p in parts if p.id in self.tokens or p.id in self.children], skip)
         return plan
 
     def loop(self, node, states: States) -> Generator:
@@ -395,73 +410,83 @@ def merge(edges: list[Edge]) -> list[Edge]:
     return sorted(acc.values(), key=itemgetter(1, 2))
 
 
+class _Sequence:
+    """A driver frame for a node without a rule: its remaining actions, and the edges and states so far."""
+
+    __slots__ = ("actions", "edges", "states")
+
+    def __init__(self, actions, states: States) -> None:
+        self.actions, self.edges, self.states = actions, [], states
+
+
 def _run(walker: _Walker, root, special: dict[int, str], ordered: dict[int, list]) -> list[Edge]:
-    """Drive the handlers with an explicit stack (no recursion).
+    """Drive the handlers with an explicit stack (no recursion); see the module guide.
 
     Nodes without a rule just thread the states through their children, so a subtree of them is its
-    *actions* in order: its tokens and its nodes with a rule (ids in ``special``), found once per node
-    (:func:`actions`, cached: loops visit twice). Frames are generators (handlers) or action sequences
-    ``[None, actions, edges, states]``; tokens are answered inline (this loop is where the time goes).
+    *actions* in order: its tokens (``(position, text, defines a name?)``) and its nodes with a rule (ids in
+    ``special``), found once per node (:func:`actions_of`, cached: loops visit twice). A frame is a handler
+    (a generator) or a :class:`_Sequence`; tokens are answered inline (this loop is where the time goes).
     """
-    tokens, kids, identifiers = walker.tokens, walker.kids, walker.identifiers
+    tokens, children, identifiers = walker.tokens, walker.children, walker.identifiers
     handlers = walker.handlers()
     flat: dict[int, list] = {}
 
-    def actions(nid: int) -> list:
-        acts = flat.get(nid)
-        if acts is None:
-            acts = []
-            todo = list(reversed(ordered.get(nid) or kids[nid]))
+    def actions_of(nid: int) -> list:
+        actions = flat.get(nid)
+        if actions is None:
+            actions = []
+            todo = list(reversed(ordered.get(nid) or children[nid]))
             while todo:
                 c = todo.pop()
                 cid = c.id
                 entry = tokens.get(cid)
                 if entry is not None:                  # a token: (position, text, defines a name?)
-                    acts.append((*entry, cid in identifiers))
+                    actions.append((*entry, cid in identifiers))
                 elif cid in special:
-                    acts.append(c)
+                    actions.append(c)
                 else:
-                    sub = ordered.get(cid) or kids.get(cid)
+                    sub = ordered.get(cid) or children.get(cid)
                     if sub:
                         todo.extend(reversed(sub))
-            flat[nid] = acts
-        return acts
+            flat[nid] = actions
+        return actions
 
-    stack: list[list] = []
+    stack: list = []                                   # frames: handler generators and _Sequence records
 
     def push(node, states: States):
+        """Start ``node``: a token is answered at once (its reply), anything else becomes a frame (None)."""
         nid = node.id
-        if nid in tokens or nid not in kids:
+        if nid in tokens or nid not in children:
             return walker.leaf(node, states)
-        stack.append([handlers[special[nid]](node, states)] if nid in special else
-                     [None, iter(actions(nid)), [], states])
+        stack.append(handlers[special[nid]](node, states) if nid in special else
+                     _Sequence(iter(actions_of(nid)), states))
         return None
 
-    reply = push(root, {})
+    reply = push(root, {})                             # (edges, states) of the frame that finished last
     while stack:
         frame = stack[-1]
-        if frame[0] is not None:                       # a handler: send it the last child's result
+        if frame.__class__ is not _Sequence:           # a handler: send it the last child's result
             try:
-                child, st = frame[0].send(reply)
+                child, st = frame.send(reply)
             except StopIteration as done:
                 stack.pop()
                 reply = done.value
                 continue
             reply = push(child, st)
             continue
-        edges, states = frame[2], frame[3]
+        edges, states = frame.edges, frame.states
         if reply is not None:                          # a handler below just finished: fold it in
             edges += reply[0]
             states = reply[1]
             reply = None
         pushed = False
         add = edges.append
-        for act in frame[1]:
-            if act.__class__ is not tuple:             # a node with a rule
-                stack.append([handlers[special[act.id]](act, states)])
+        for action in frame.actions:
+            if action.__class__ is not tuple:          # a node with a rule: its handler runs next
+                stack.append(handlers[special[action.id]](action, states))
                 pushed = True
                 break
-            idx, code, defines = act                   # a token (walker.leaf, inlined)
+            idx, code, defines = action                # a token (walker.leaf, inlined)
             prev = states.get(code)
             if prev is not None:
                 add((code, idx, COMES, (code,), prev))
@@ -469,7 +494,7 @@ def _run(walker: _Walker, root, special: dict[int, str], ordered: dict[int, list
                 if defines:
                     states = {**states, code: (idx,)}
                 add((code, idx, COMES, (), ()))
-        frame[3] = states
+        frame.states = states
         if not pushed:
             stack.pop()
             reply = (edges, states)
@@ -498,7 +523,7 @@ def extract(code: str, lang: str, limits: Limits = Limits()) -> DataFlow:
     gc.disable()  # thousands of short-lived acyclic tuples: refcounting frees them; cyclic GC passes cost ~15 %
     try:
         index = _index(tree, data, lang)
-        walker = _Walker(rules, index.tokens, index.kids, index.identifiers)
+        walker = _Walker(rules, index.tokens, index.children, index.identifiers)
         walker.max_loop_depth = limits.max_loop_depth
         edges = merge(_run(walker, tree.root_node, index.special, index.ordered))
     finally:
@@ -517,7 +542,7 @@ def extract(code: str, lang: str, limits: Limits = Limits()) -> DataFlow:
 @dataclass
 class _Index:
     tokens: dict[int, tuple[int, str]]      # node id -> (position, text), for leaves whose text is not their type
-    kids: dict[int, list]                   # node id -> children that can matter (no keywords, punctuation, comments)
+    children: dict[int, list]               # node id -> children that can matter (no keywords, punctuation, comments)
     identifiers: set[int]                   # ids of identifier tokens
     special: dict[int, str]                 # nodes with a rule: id -> type
     ordered: dict[int, list]                # comprehensions: their children, clauses first
@@ -528,7 +553,7 @@ def _index(tree, data: bytes, lang: str) -> _Index:
     """One pass over the tree with a cursor (no child lists are built for leaves)."""
     rules = RULES[lang]
     tokens: dict[int, tuple[int, str]] = {}
-    kids: dict[int, list] = {}
+    children: dict[int, list] = {}
     identifiers: set[int] = set()
     special: dict[int, str] = {}             # nodes with a rule: id -> type
     clause_first: list[int] = []             # comprehensions: their clauses are visited first
@@ -561,7 +586,7 @@ def _index(tree, data: bytes, lang: str) -> _Index:
                     special[nid] = t
                 elif t in rules.do_first_in:
                     clause_first.append(nid)
-                parents.append(kids.setdefault(nid, []))
+                parents.append(children.setdefault(nid, []))
                 cursor.goto_first_child()
                 continue
         while not cursor.goto_next_sibling():
@@ -571,9 +596,9 @@ def _index(tree, data: bytes, lang: str) -> _Index:
         else:
             continue
         break
-    ordered = {nid: [c for c in kids[nid] if c.type in rules.do_first] +
-               [c for c in kids[nid] if c.type not in rules.do_first] for nid in clause_first}
-    return _Index(tokens, kids, identifiers, special, ordered, order)
+    ordered = {nid: [c for c in children[nid] if c.type in rules.do_first] +
+               [c for c in children[nid] if c.type not in rules.do_first] for nid in clause_first}
+    return _Index(tokens, children, identifiers, special, ordered, order)
 
 
 @cache

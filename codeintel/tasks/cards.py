@@ -15,6 +15,7 @@ its lengths, its metrics (the first is the model-selection metric) and default c
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,20 @@ def _parse_card(path: Path) -> TaskCard:
     for m in metrics:
         if m not in allowed_metrics:
             raise UnknownNameError("metric", m, allowed_metrics, hint=f"(in {path}, for type {raw['type']})")
+    name = str(raw["name"])
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) or ".." in name:
+        raise ConfigError(f"task card {path}: name {name!r} must be letters, digits, '.', '_' or '-' (no path "
+                          "separators, no '..'): it becomes part of the run directory's name.")
+    defaults = raw.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError(f"task card {path}: defaults must be a mapping of config keys, not "
+                          f"{type(defaults).__name__}.")
+    if "output_dir" in defaults:
+        raise ConfigError(f"task card {path}: defaults may not set output_dir (a card must not choose where a run "
+                          "writes); pass --out instead.")
+    for key in ("source_len", "target_len"):
+        if not isinstance(raw.get(key) or 0, int) or isinstance(raw.get(key), bool):
+            raise ConfigError(f"task card {path}: {key} must be a whole number, got {raw.get(key)!r}.")
     unknown = set(raw) - {"name", "type", "description", "data", "source_len", "target_len", "metrics", "defaults",
                           "lang"}
     if unknown:
@@ -71,9 +86,9 @@ def _parse_card(path: Path) -> TaskCard:
     data = raw.get("data")
     if data and data not in EMBEDDED_DATA and not Path(data).is_absolute():
         data = str((path.parent / data).resolve())
-    return TaskCard(name=raw["name"], type=raw["type"], description=raw.get("description", ""), data=data,
+    return TaskCard(name=name, type=raw["type"], description=raw.get("description", ""), data=data,
                     source_len=int(raw.get("source_len") or 0), target_len=int(raw.get("target_len") or 0),
-                    metrics=metrics, defaults=raw.get("defaults") or {}, lang=raw.get("lang", ""), path=str(path))
+                    metrics=metrics, defaults=defaults, lang=raw.get("lang", ""), path=str(path))
 
 
 def all_cards() -> dict[str, TaskCard]:

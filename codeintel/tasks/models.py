@@ -9,6 +9,7 @@ on, per family, is :data:`TASK_VARIANTS`; the backbone layer builds that variant
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 from codeintel.backbones import loading as backbones
 from codeintel.backbones.table import BackboneSpec
-from codeintel.errors import ConfigError
+from codeintel.errors import CheckpointError, ConfigError
 
 META_FILE = "codeintel.json"
 HEAD_FILE = "head.safetensors"
@@ -134,27 +135,36 @@ def _load_dir(path: Path, task: str | None) -> Loaded:
     return Loaded(model, tokenizer, task, family, str(path), meta.get("spec_name"))
 
 
-def save_model(loaded: Loaded, out_dir: str | Path, extra_meta: dict[str, Any] | None = None) -> Path:
-    """Write a checkpoint atomically: into a temporary sibling, then swapped in place of ``out_dir``."""
+def write_checkpoint(loaded: Loaded, out: Path, extra_meta: dict[str, Any] | None = None) -> None:
+    """The checkpoint's files (backbone, tokenizer, head, ``codeintel.json``) into the directory ``out``."""
     from codeintel.tasks.heads import backbone_of, save_head
 
-    out = Path(out_dir)
-    tmp = out.with_name(f".{out.name}.tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
     backbone = backbone_of(loaded.model)
-    backbones.save_backbone(backbone, loaded.tokenizer, tmp)
-    has_head = save_head(loaded.model, tmp / HEAD_FILE)
+    backbones.save_backbone(backbone, loaded.tokenizer, out)
+    has_head = save_head(loaded.model, out / HEAD_FILE)
     meta = {"task": loaded.task, "family": loaded.family, "backbone_class": type(backbone).__name__,
             "spec_name": loaded.spec_name, "origin": loaded.origin, "has_head": has_head, **(extra_meta or {})}
-    (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    old = out.with_name(f".{out.name}.old")
-    if out.exists():
-        if old.exists():
-            shutil.rmtree(old)
-        out.rename(old)
-    tmp.rename(out)
-    if old.exists():
-        shutil.rmtree(old)
+    (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def save_model(loaded: Loaded, out_dir: str | Path, extra_meta: dict[str, Any] | None = None) -> Path:
+    """Write a checkpoint to the new directory ``out_dir``, atomically (a temporary sibling, then renamed).
+
+    An existing ``out_dir`` is refused: a checkpoint is never replaced in place (run directories keep
+    versions and move a link, see :mod:`codeintel.recipes.rundir`).
+    """
+    out = Path(out_dir)
+    if out.exists() or out.is_symlink():
+        raise CheckpointError(f"{out} already exists; codeintel writes checkpoints only to new directories. "
+                              "Choose another path or move the old one away.")
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    if tmp.exists():  # this process's own leftover from an interrupted save
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        write_checkpoint(loaded, tmp, extra_meta)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return out

@@ -41,7 +41,25 @@ def lengths_for(cfg: RunConfig, card, loaded) -> tuple[int, int]:
     spec = BACKBONES.get(loaded.spec_name or "")
     src = cfg.source_len or card.source_len or (spec.source_len if spec else 256)
     tgt = cfg.target_len or card.target_len or (spec.target_len if spec else 128)
+    limit = max_positions(loaded)
+    needed = src + (cfg.dfg_length if cfg.graph else 0)
+    if limit is not None and max(needed, tgt) > limit:
+        what = f"source_len + dfg_length = {needed}" if cfg.graph else f"source_len {src}"
+        raise ConfigError(f"{what} (or target_len {tgt}) exceeds the {limit} positions of {loaded.origin}; "
+                          f"set source_len/target_len to at most {limit}.")
     return src, tgt
+
+
+def max_positions(loaded) -> int | None:
+    """Tokens an input may have with absolute position embeddings (RoBERTa: 2 positions are reserved);
+    None for relative positions (T5)."""
+    from codeintel.tasks.heads import backbone_of
+
+    config = backbone_of(loaded.model).config
+    if config.model_type == "encoder-decoder":  # RoBERTa + fresh decoder: the encoder's (the decoder's is the same)
+        config = config.encoder
+    mpe = getattr(config, "max_position_embeddings", None)
+    return None if mpe is None or config.model_type == "t5" else mpe - 2
 
 
 def build_task(cfg: RunConfig, card, loaded):

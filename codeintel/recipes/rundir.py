@@ -1,0 +1,178 @@
+"""The run-directory contract: what a command may do to the directory it writes into.
+
+- A command writes only into an output directory it *claims*: a new or empty directory, or (``overwrite``)
+  an earlier codeintel output that is first moved aside to ``NAME.replaced-<time>``, never deleted. A
+  directory holding anything else (a user's notes, another program's files) is refused.
+- One lock per directory (``.lock``, created exclusively, holding the pid, host and command). A second
+  command on the same directory is refused; a lock left by a process that no longer runs (killed) is
+  reported and taken over.
+- Checkpoints are versioned: ``checkpoints/step-000123/`` is written completely, then the ``best`` link is
+  replaced atomically (``os.replace`` of a symlink), then the version it pointed to is removed. At every
+  instant ``best`` is a complete, loadable checkpoint.
+
+Nothing here deletes or renames a file the current command did not create, apart from the explicit
+``overwrite`` move and a stale lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from codeintel.errors import ConfigError
+
+LOCK = ".lock"
+# files that mark a directory as a codeintel output (train/evaluate/pretrain; older layouts included)
+MARKERS = ("config.yaml", "metrics.json", "best", "pretrain.json", "codeintel.json", "checkpoints", LOCK)
+
+
+def is_output_dir(path: Path) -> bool:
+    return any((path / m).exists() or (path / m).is_symlink() for m in MARKERS)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+class RunDir:
+    """An output directory claimed by this process: ``check()`` early (changes nothing), ``claim()`` before the
+    first write, ``release()`` at the end; ``with RunDir(...):`` claims and releases.
+
+    Args:
+        path: the directory.
+        overwrite: move an earlier codeintel output at ``path`` aside instead of refusing it.
+        what: how the error messages name the directory (``--out``).
+        echo: where notices go (a moved run, a stale lock).
+    """
+
+    def __init__(self, path: str | Path, overwrite: bool = False, what: str = "--out", echo=print) -> None:
+        self.path, self.overwrite, self.what, self.echo = Path(path), overwrite, what, echo
+        self.moved_to: Path | None = None
+        self._locked = False
+
+    # ---- claiming
+    def __enter__(self) -> RunDir:
+        self.claim()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def check(self) -> None:
+        """Raise now if :meth:`claim` would refuse the directory (creates and changes nothing)."""
+        path = self.path
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"{self.what} {path} is a file, not a directory; choose a new directory.")
+        if path.is_dir() and any(path.iterdir()):
+            if not is_output_dir(path):
+                raise ConfigError(f"{self.what} {path} already holds files that codeintel did not write; choose a "
+                                  "new or empty directory (nothing there was changed).")
+            self._check_lock(take_over=False)
+            if not self.overwrite:
+                raise ConfigError(f"{self.what} {path} already holds an earlier run; pass --overwrite to move it "
+                                  f"aside (to {path.name}.replaced-<time>, nothing is deleted) or choose another "
+                                  "directory.")
+
+    def claim(self) -> None:
+        """Create (or, with ``overwrite``, move the earlier output aside and re-create) and lock the directory."""
+        path = self.path
+        self.check()
+        if path.is_dir() and any(path.iterdir()):
+            self._check_lock()
+            self.moved_to = self._aside()
+            path.rename(self.moved_to)
+            self.echo(f"moved the earlier run in {path} to {self.moved_to}")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create {self.what} {path}: {exc.strerror}; choose a writable "
+                              "directory.") from None
+        self._lock()
+
+    def _aside(self) -> Path:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for i in range(1000):
+            candidate = self.path.with_name(f"{self.path.name}.replaced-{stamp}" + (f"-{i}" if i else ""))
+            if not candidate.exists():
+                return candidate
+        raise ConfigError(f"too many replaced copies of {self.path}; clean them up.")
+
+    # ---- the lock
+    def _lock_info(self) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.path / LOCK).read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {}
+
+    def _check_lock(self, take_over: bool = True) -> None:
+        """Refuse a directory another live process holds; take over a lock whose process is gone."""
+        info = self._lock_info()
+        if info is None:
+            return
+        pid, host = info.get("pid"), info.get("host")
+        if isinstance(pid, int) and host == socket.gethostname() and not _alive(pid):
+            if not take_over:
+                return
+            self.echo(f"warning: {self.path}/{LOCK} was left by pid {pid} ({info.get('command', '?')}), which no "
+                      "longer runs (killed?); taking it over.")
+            (self.path / LOCK).unlink(missing_ok=True)
+            return
+        raise ConfigError(f"{self.path} is in use by pid {pid} on {host} ({info.get('command', '?')}, since "
+                          f"{info.get('started', '?')}); wait for it to finish or choose another {self.what}. If "
+                          f"no such process runs, remove {self.path}/{LOCK}.")
+
+    def _lock(self) -> None:
+        self._check_lock()
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv[:3]),
+                "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        try:
+            fd = os.open(self.path / LOCK, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:  # another process won the race between the check and here
+            self._check_lock()
+            raise ConfigError(f"{self.path} was claimed by another process just now; choose another "
+                              f"{self.what}.") from None
+        with os.fdopen(fd, "w") as fh:
+            json.dump(info, fh)
+        self._locked = True
+
+    def release(self) -> None:
+        if self._locked:
+            (self.path / LOCK).unlink(missing_ok=True)
+            self._locked = False
+
+    # ---- versioned checkpoints
+    def publish(self, name: str, write) -> Path:
+        """Write a checkpoint version with ``write(dir)`` and point the link ``name`` at it, crash-safely.
+
+        The version goes to ``checkpoints/<name>-<n>/`` (a fresh directory), the link is replaced with one
+        atomic rename, and only then is the version it pointed to before removed (it was this run's).
+        """
+        versions = self.path / "checkpoints"
+        versions.mkdir(exist_ok=True)
+        n = 1 + max((int(p.name.rsplit("-", 1)[1]) for p in versions.glob(f"{name}-*")
+                     if p.name.rsplit("-", 1)[1].isdigit()), default=0)
+        target = versions / f"{name}-{n:06d}"
+        write(target)
+        link = self.path / name
+        previous = link.resolve() if link.is_symlink() else None
+        tmp = self.path / f".{name}.link-tmp"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(Path("checkpoints") / target.name, target_is_directory=True)
+        os.replace(tmp, link)  # atomic: `name` is the old complete version or the new complete one
+        if previous is not None and previous.parent == versions.resolve() and previous != target.resolve():
+            shutil.rmtree(previous, ignore_errors=True)
+        return link
