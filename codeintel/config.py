@@ -80,6 +80,8 @@ class RunConfig:
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
     pretrained: bool = True
     """Load published weights for hub backbones (False: random init from the config)."""
+    allow_pickle: bool = False
+    """Also load pickle weights (``pytorch_model.bin``); by default only safetensors load (a pickle can run code)."""
     source_len: int = 0
     """Max source tokens (0 = the card's, else the backbone's default); with ``graph`` the code length C."""
     graph: bool = False

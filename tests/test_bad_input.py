@@ -86,3 +86,116 @@ def test_task_cards_cannot_choose_where_a_run_writes(tmp_path, capsys, card, exp
     assert main(["train", "--task", str(path), "--no-progress", "--out", str(tmp_path / "run")]) == 2
     _one_error(capsys.readouterr().err, expected)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["card.yaml"]
+
+
+GOOD = {"code": "def f(a):\n    return a", "summary": "Return a."}
+BAD_ROWS = [
+    ({**GOOD, "code": 12345}, "field 'code' is a int (12345); expected a string"),
+    ({**GOOD, "code": ["a", "b"]}, "field 'code' is a list"),
+    ({**GOOD, "code": None}, "field 'code' is null"),
+    ({**GOOD, "summary": 7}, "field 'summary' is a int"),
+    ({**GOOD, "id": {"a": 1}}, "'id' is a dict"),
+    ({**GOOD, "id": "a\tb"}, "holds a tab or line break"),
+    ({**GOOD, "code_tokens": "not a list"}, "'code_tokens' must be a list of strings"),
+]
+
+
+@pytest.mark.parametrize("row,expected", BAD_ROWS)
+def test_data_fields_of_the_wrong_type_are_refused_with_file_and_line(tmp_path, capsys, row, expected):
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({**GOOD, "id": "ok"}) + "\n" + json.dumps(row) + "\n")
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    _one_error(err, expected)
+    assert f"{data}:2:" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("text,expected", [
+    ('{"code": "x\\ud800", "summary": "s"}\n', "lone UTF-16 surrogate"),
+    ("[" * 100_000 + "]" * 100_000 + "\n", "nested too deeply"),
+])
+def test_unencodable_and_pathological_json_is_a_clear_error(tmp_path, capsys, text, expected):
+    data = tmp_path / "d.jsonl"
+    data.write_text(text)
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    _one_error(err, expected)
+    assert f"{data}:1:" in err
+
+
+def test_a_directory_or_device_given_as_a_data_file_says_what_it_is(tmp_path, capsys):
+    from codeintel.data.loaders import read_jsonl
+    from codeintel.errors import DataError
+
+    with pytest.raises(DataError, match="is a directory"):
+        read_jsonl(tmp_path)
+    with pytest.raises(DataError, match="not a regular file"):
+        read_jsonl(__import__("pathlib").Path("/dev/null"))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from codeintel.tasks.models import load_model, save_model
+
+    path = tmp_path_factory.mktemp("ck") / "clone"
+    save_model(load_model("tiny-codet5", "clone-detection"), path)
+    return path
+
+
+def _damaged(checkpoint, tmp_path, name, content):
+    import shutil
+
+    copy = tmp_path / "ck"
+    shutil.copytree(checkpoint, copy)
+    if content is None:
+        (copy / name).unlink()
+    else:
+        (copy / name).write_bytes(content(copy / name))
+    return copy
+
+
+@pytest.mark.parametrize("name,content,expected", [
+    ("model.safetensors", lambda p: p.read_bytes()[:1000], "weights are missing or damaged"),
+    ("model.safetensors", lambda p: b"", "weights are missing or damaged"),
+    ("model.safetensors", lambda p: __import__("os").urandom(4096), "weights are missing or damaged"),
+    ("codeintel.json", lambda p: p.read_bytes()[:20], "is not valid JSON"),
+    ("codeintel.json", lambda p: p.read_bytes().replace(b"T5ForConditionalGeneration", b"Evil"), "names family"),
+    ("head.safetensors", None, "task head is missing or damaged"),
+    ("head.safetensors", lambda p: p.read_bytes()[:50], "task head is missing or damaged"),
+    ("tokenizer.json", None, "has no usable tokenizer"),
+])
+def test_damaged_checkpoints_are_one_clear_error(checkpoint, tmp_path, capsys, name, content, expected):
+    damaged = _damaged(checkpoint, tmp_path, name, content)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["evaluate", "--model", str(damaged), "--out", str(tmp_path / "eval")]) == 2
+    _one_error(capsys.readouterr().err, expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_pickle_weights_load_only_when_allowed(tmp_path):
+    """safetensors is the only format read by default; a pytorch_model.bin needs allow_pickle=True."""
+    import torch
+
+    from codeintel.errors import CheckpointError
+    from codeintel.tasks.models import load_model
+
+    loaded = load_model("tiny-codet5", "summarization")
+    path = tmp_path / "plain"
+    loaded.model.save_pretrained(str(path), safe_serialization=False)
+    loaded.tokenizer.save_pretrained(str(path))
+    assert (path / "pytorch_model.bin").is_file() and not list(path.glob("*.safetensors"))
+    with pytest.raises(CheckpointError, match="pickle weights only"):
+        load_model(str(path), "summarization")
+    again = load_model(str(path), "summarization", allow_pickle=True)
+    for a, b in zip(loaded.model.state_dict().values(), again.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_a_missing_local_directory_is_not_mistaken_for_a_hub_id(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ck").mkdir()
+    assert main(["evaluate", "--model", "ck/nonexistent"]) == 2
+    err = capsys.readouterr().err
+    assert "ck/nonexistent is not a directory" in err and "huggingface-cli" not in err

@@ -114,9 +114,27 @@ def test_evaluate_writes_beside_the_checkpoint_never_inside(trained, capsys):
     assert _tree(run / "best") == best
     assert main(["evaluate", "--model", str(run / "best"), "--out", str(run / "best" / "eval")]) == 2
     assert "inside the checkpoint" in capsys.readouterr().err
-    assert main(["evaluate", "--model", str(run / "best")]) == 2  # an earlier evaluation is not overwritten
-    assert main(["evaluate", "--model", str(run / "best"), "--overwrite"]) == 0
-    assert any(p.name.startswith("eval-test.replaced-") for p in run.iterdir())
+    first = _tree(run / "eval-test")
+    assert main(["evaluate", "--model", str(run / "best")]) == 0  # the default directory is taken: eval-test-2
+    assert (run / "eval-test-2" / "metrics.json").is_file() and _tree(run / "eval-test") == first
+    out = ["--out", str(run / "eval-test")]
+    assert main(["evaluate", "--model", str(run / "best"), *out]) == 2  # named explicitly: refused
+    assert main(["evaluate", "--model", str(run / "best"), *out, "--overwrite"]) == 0
+    moved = next(p for p in run.iterdir() if p.name.startswith("eval-test.replaced-"))
+    assert _tree(moved) == first
+
+
+def test_a_second_run_without_out_gets_a_fresh_default_directory(tmp_path, monkeypatch):
+    from codeintel.recipes.rundir import fresh
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "a").mkdir(parents=True)
+    (tmp_path / "runs" / "a" / "x").write_text("1")
+    (tmp_path / "runs" / "a-2").mkdir()
+    assert fresh("runs/a") == Path("runs/a-2")  # empty: free
+    (tmp_path / "runs" / "a-2" / "y").write_text("2")
+    assert fresh("runs/a") == Path("runs/a-3")
+    assert fresh("runs/b") == Path("runs/b")
 
 
 HOLD = textwrap.dedent("""

@@ -43,7 +43,8 @@ def resolve(name_or_dir: str) -> Source:
         return Source("dir", str(path))
     if name_or_dir in BACKBONES:
         return Source("spec", name_or_dir, spec=BACKBONES[name_or_dir])
-    looks_like_path = name_or_dir.startswith((".", "/", "~")) or name_or_dir.count("/") > 1
+    looks_like_path = (name_or_dir.startswith((".", "/", "~")) or name_or_dir.count("/") > 1
+                       or Path(name_or_dir.split("/")[0]).is_dir())  # `runs/missing`: a local path, not owner/name
     if path.exists() or looks_like_path:
         raise CheckpointError(f"{name_or_dir} is not a directory. Pass a checkpoint directory, a registry name "
                               "(`codeintel models`) or a hub id such as Salesforce/codet5-small.")
@@ -60,6 +61,10 @@ def hub_call(fn, repo_id: str, *args, **kwargs):
     except (OSError, ValueError) as exc:  # transformers raises OSError/EnvironmentError for missing repos
         offline = os.environ.get("HF_HUB_OFFLINE") == "1"
         reason = str(exc).strip().splitlines()[0][:200]
+        if kwargs.get("use_safetensors") and "safetensors" in str(exc).lower():
+            raise HubError(f"{repo_id} has no safetensors weights: {reason}\ncodeintel loads safetensors by default "
+                           "(a pickle file can run code when loaded); if you trust the repository, pass "
+                           "allow_pickle=true.") from None
         raise HubError(
             f"could not load {repo_id!r} from the hub{' (HF_HUB_OFFLINE=1)' if offline else ''} or the local "
             f"cache: {reason}\nOn a machine with network, run `huggingface-cli download {repo_id} --local-dir DIR`, "
@@ -96,8 +101,9 @@ def load_tokenizer(name_or_dir: str):
             return TokompilerTokenizer.from_pretrained(src.ref)
         try:
             return AutoTokenizer.from_pretrained(src.ref)
-        except (OSError, ValueError) as exc:
-            raise CheckpointError(f"{src.ref} has no usable tokenizer ({exc}). Save one with "
+        except (OSError, ValueError, ImportError) as exc:  # ImportError: no tokenizer.json, slow path wants protobuf
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise CheckpointError(f"{src.ref} has no usable tokenizer ({reason}). Save one with "
                                   "tokenizer.save_pretrained(DIR).") from None
     if src.spec is not None and src.spec.is_tiny:
         return shipped_tokenizer(src.spec.tokenizer)
@@ -152,8 +158,9 @@ def config_for(spec: BackboneSpec):
     return t5.embedding_config_from(spec.config, spec.extra.get("embed_dim", 256))
 
 
-def build_backbone(spec: BackboneSpec, variant: str, tokenizer, pretrained: bool):
-    """``spec``'s ``variant``: random-initialised from the spec's config, or the published weights."""
+def build_backbone(spec: BackboneSpec, variant: str, tokenizer, pretrained: bool, allow_pickle: bool = False):
+    """``spec``'s ``variant``: random-initialised from the spec's config, or the published weights
+    (safetensors only unless ``allow_pickle``; see :func:`weights_kwargs`)."""
     from codeintel.backbones import roberta, t5
 
     cls_name = backbone_class(spec.family, variant)
@@ -161,7 +168,7 @@ def build_backbone(spec: BackboneSpec, variant: str, tokenizer, pretrained: bool
         if pretrained and not spec.is_tiny:
             from transformers import RobertaModel
 
-            encoder = hub_call(RobertaModel.from_pretrained, spec.hf_id)
+            encoder = hub_call(RobertaModel.from_pretrained, spec.hf_id, **weights_kwargs(allow_pickle))
         else:
             encoder = roberta.build_encoder(config_for(spec))
         return roberta.build_seq2seq(encoder, special_ids(tokenizer)) if cls_name == "EncoderDecoderModel" else encoder
@@ -172,8 +179,8 @@ def build_backbone(spec: BackboneSpec, variant: str, tokenizer, pretrained: bool
 
             cfg_file = hub_call(hf_hub_download, spec.hf_id, "config.json")
             config = t5.embedding_config_from(json.loads(Path(cfg_file).read_text()), 256)
-            return hub_call(cls.from_pretrained, spec.hf_id, config=config)
-        return hub_call(cls.from_pretrained, spec.hf_id)
+            return hub_call(cls.from_pretrained, spec.hf_id, config=config, **weights_kwargs(allow_pickle))
+        return hub_call(cls.from_pretrained, spec.hf_id, **weights_kwargs(allow_pickle))
     return cls(config_for(spec))
 
 
@@ -209,11 +216,26 @@ def family_of_dir(path: Path) -> tuple[str, str | None]:
     return MODEL_TYPE_FAMILY[mt], "EncoderDecoderModel" if mt == "encoder-decoder" else None
 
 
-def load_backbone(path: str | Path, cls_name: str):
-    """A backbone of class ``cls_name`` from a ``save_pretrained`` directory (unused weights stay quiet)."""
+def weights_kwargs(allow_pickle: bool) -> dict[str, Any]:
+    """``from_pretrained`` arguments for the weight formats codeintel reads: safetensors only by default (a
+    pickle file can run code when loaded); ``allow_pickle=True`` also accepts ``pytorch_model.bin``."""
+    return {} if allow_pickle else {"use_safetensors": True}
+
+
+def load_backbone(path: str | Path, cls_name: str, allow_pickle: bool = False):
+    """A backbone of class ``cls_name`` from a ``save_pretrained`` directory (unused weights stay quiet).
+
+    Only safetensors weights load unless ``allow_pickle``; a directory with pickle weights only is a clear error.
+    """
+    from safetensors import SafetensorError
+
     path = Path(path)
+    if not allow_pickle and not any(path.glob("*.safetensors")) and any(path.glob("*.bin")):
+        raise CheckpointError(f"{path} holds pickle weights only ({', '.join(p.name for p in path.glob('*.bin'))}); "
+                              "codeintel loads safetensors by default, because loading a pickle can run code. If you "
+                              "trust the file, pass allow_pickle=true (or convert it with save_pretrained).")
     cls = model_classes()[cls_name]
-    kwargs = {}
+    kwargs = weights_kwargs(allow_pickle)
     if cls_name == "CodeT5pEmbeddingModel":
         from codeintel.backbones.t5 import embedding_config_from
 
@@ -227,8 +249,10 @@ def load_backbone(path: str | Path, cls_name: str):
             return cls.from_pretrained(str(path), **kwargs)
         finally:
             hf_logging.set_verbosity(level)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{path} could not be loaded as {cls_name}: {str(exc).splitlines()[0]}") from None
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise CheckpointError(f"{path} could not be loaded as {cls_name}: {reason}. The weights are missing or "
+                              "damaged (truncated copy?); restore them or re-train.") from None
 
 
 def save_backbone(backbone, tokenizer, out: Path) -> None:

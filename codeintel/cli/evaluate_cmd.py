@@ -42,8 +42,9 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = read_meta(args.model) if Path(args.model).is_dir() else {}
     cfg, card = resolve_config(args, checkpoint)
     from codeintel.recipes.evaluate import evaluate_checkpoint, format_scores
+    from codeintel.recipes.rundir import fresh
 
-    out = Path(args.out) if args.out else default_eval_dir(args.model, args.split)
+    out = Path(args.out) if args.out else fresh(default_eval_dir(args.model, args.split))
     print(f"== {card.name} | {args.model} | {args.split} split")
     if checkpoint.get("data") and not args.data:
         print(f"data (from {args.model}/codeintel.json): {' '.join(cfg.data.paths)}")

@@ -7,7 +7,8 @@ import argparse
 from codeintel.cli._common import add_run_arguments, resolve_config
 
 EPILOG = """config keys (set with key=value or in --config FILE.yaml):
-  model, task, output_dir, tokenizer, device, pretrained, source_len, target_len, graph, dfg_length, lang,
+  model, task, output_dir, tokenizer, device, pretrained, allow_pickle, source_len, target_len, graph,
+  dfg_length, lang,
   data.{paths,skip_bad_lines,max_train_examples,max_eval_examples},
   train.{epochs,max_steps,lr,weight_decay,warmup_ratio,batch_tokens,max_batch_size,grouping,grad_clip,seed,
          evals_per_epoch,threads},

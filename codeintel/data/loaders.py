@@ -34,17 +34,24 @@ class LoadReport:
 
 def read_jsonl(path: Path, skip_bad: bool = False, report: LoadReport | None = None) -> list[dict]:
     """Parse a jsonl file; a malformed line stops with its file:line, or is skipped and counted."""
-    if not path.is_file():
-        raise DataError(f"data file {path} does not exist.")
+    check_file(path)
     rows = []
     with path.open(encoding="utf-8", errors="replace") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                try:
+                    row = json.loads(line)
+                except RecursionError:
+                    raise ValueError("nested too deeply") from None
                 if not isinstance(row, dict):
                     raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+                if "\\ud" in line.lower():  # a \ud800-\udfff escape: a lone surrogate cannot become UTF-8
+                    try:
+                        json.dumps(row, ensure_ascii=False).encode("utf-8")
+                    except UnicodeEncodeError:
+                        raise ValueError("a string holds a lone UTF-16 surrogate (\\ud800-\\udfff)") from None
             except ValueError as exc:
                 if not skip_bad:
                     raise DataError(f"{path}:{lineno}: malformed JSON line ({exc}). Fix it, or pass "
@@ -57,6 +64,17 @@ def read_jsonl(path: Path, skip_bad: bool = False, report: LoadReport | None = N
     return rows
 
 
+def check_file(path: Path) -> None:
+    """A readable regular file, or a DataError that says what ``path`` is instead."""
+    if path.is_dir():
+        raise DataError(f"data path {path} is a directory; pass a file (or a directory holding train/valid/test "
+                        "files where the task takes one).")
+    if not path.exists():
+        raise DataError(f"data file {path} does not exist.")
+    if not path.is_file():
+        raise DataError(f"data path {path} is not a regular file (a device or pipe); pass a file.")
+
+
 CODE_FIELDS = ("code", "func", "original_string", "function")   # where jsonl rows keep code
 NL_FIELDS = ("docstring", "nl", "summary", "comment")           # ... and natural language
 
@@ -66,13 +84,47 @@ def first_text(row: dict, names: Sequence[str]) -> str | None:
     return next((row[k] for k in names if isinstance(row.get(k), str)), None)
 
 
-def field(row: dict, names: Sequence[str], path: Path) -> object:
-    """The first of ``names`` present in ``row``; a clear error naming the file and line otherwise."""
+def field(row: dict, names: Sequence[str], path: Path) -> str:
+    """The text of the first of ``names`` present in ``row``; a clear error naming the file and line otherwise
+    (also for a value that is null or not a string: ``code: 12345`` is refused, not trained on as text)."""
     for name in names:
-        if name in row and row[name] is not None:
-            return row[name]
+        if name in row:
+            value = row[name]
+            if isinstance(value, str):
+                return value
+            what = "null" if value is None else f"a {type(value).__name__} ({json.dumps(value)[:40]})"
+            raise DataError(f"{path}:{row.get('__line', '?')}: field {name!r} is {what}; expected a string.")
     raise DataError(f"{path}:{row.get('__line', '?')}: missing field; expected one of {list(names)}, "
                     f"found {sorted(k for k in row if k != '__line')}.")
+
+
+def key_field(row: dict, names: Sequence[str], path: Path, default: str | None = None) -> str:
+    """An id or label: the first of ``names`` present, a string or an integer without tabs or line breaks
+    (they would split the ``id<TAB>text`` lines of the official evaluators' files)."""
+    for name in names:
+        if name in row:
+            value = row[name]
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                raise DataError(f"{path}:{row.get('__line', '?')}: {name!r} is "
+                                f"{'null' if value is None else 'a ' + type(value).__name__}; expected a string or "
+                                "an integer.")
+            text = str(value)
+            if any(c in text for c in "\t\n\r"):
+                raise DataError(f"{path}:{row.get('__line', '?')}: {name} {text!r} holds a tab or line break; "
+                                "ids are written as id<TAB>text lines, so remove them.")
+            return text
+    if default is None:
+        raise DataError(f"{path}:{row.get('__line', '?')}: missing field; expected one of {list(names)}, "
+                        f"found {sorted(k for k in row if k != '__line')}.")
+    return default
+
+
+def tokens_field(row: dict, name: str, path: Path) -> str:
+    """A CodeXGLUE token list (``code_tokens``, ``docstring_tokens``) joined by spaces; refused if not strings."""
+    value = row[name]
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise DataError(f"{path}:{row.get('__line', '?')}: {name!r} must be a list of strings.")
+    return " ".join(value)
 
 
 def _hash_split(key: str, ratios: tuple[int, int] = (8, 9)) -> str:
@@ -103,16 +155,16 @@ def _check_nonempty(splits: dict[str, list], what: str) -> dict[str, list]:
 
 def _summarization_row(row: dict, path: Path, idx: int) -> dict:
     if "code_tokens" in row:
-        source = " ".join(row["code_tokens"])
+        source = tokens_field(row, "code_tokens", path)
     else:
-        source = " ".join(str(field(row, ("code", "func", "original_string"), path)).split())
+        source = " ".join(field(row, ("code", "func", "original_string"), path).split())
     if "summary" in row:
-        target = str(row["summary"])
+        target = field(row, ("summary",), path)
     elif "docstring_tokens" in row:
-        target = " ".join(row["docstring_tokens"])
+        target = tokens_field(row, "docstring_tokens", path)
     else:
-        target = first_sentence(str(field(row, ("docstring", "nl", "summary"), path)))
-    rid = str(row.get("id", row.get("idx", f"{path.stem}-{idx}")))
+        target = first_sentence(field(row, ("docstring", "nl", "summary"), path))
+    rid = key_field(row, ("id", "idx"), path, f"{path.stem}-{idx}")
     out = {"id": rid, "source": source, "target": " ".join(target.split())}
     raw = first_text(row, ("code", "func", "original_string"))
     if raw is not None:
@@ -167,16 +219,17 @@ class CloneDetectionData:
 def _read_programs(path: Path, skip_bad: bool, report: LoadReport | None) -> dict[str, str]:
     programs = {}
     for row in read_jsonl(path, skip_bad, report):
-        key = str(field(row, ("idx", "index", "id"), path))
-        programs[key] = str(field(row, ("func", "code"), path))
+        key = key_field(row, ("idx", "index", "id"), path)
+        programs[key] = field(row, ("func", "code"), path)
     if not programs:
         raise DataError(f"{path} holds no programs.")
     return programs
 
 
 def _read_pairs(path: Path, programs: dict[str, str], skip_bad: bool, report: LoadReport | None) -> list:
+    check_file(path)
     pairs = []
-    with path.open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8", errors="replace") as fh:  # undecodable bytes name no program: reported below
         for lineno, line in enumerate(fh, 1):
             cols = line.split()
             if not cols:
@@ -240,9 +293,9 @@ def load_clone_retrieval(paths: Sequence[str], skip_bad: bool = False,
     for split, path in files.items():
         rows = []
         for i, row in enumerate(read_jsonl(path, skip_bad, report)):
-            rows.append({"id": str(row.get("index", row.get("idx", i))),
-                         "code": str(field(row, ("code", "func"), path)),
-                         "label": str(field(row, ("label",), path))})
+            rows.append({"id": key_field(row, ("index", "idx"), path, str(i)),
+                         "code": field(row, ("code", "func"), path),
+                         "label": key_field(row, ("label",), path)})
         if split != "all":
             splits[split].extend(rows)
             continue

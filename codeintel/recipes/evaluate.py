@@ -61,7 +61,8 @@ def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo
     torch.manual_seed(cfg.train.seed)
     card = load_task(cfg.task)
     variants, lang = _robustness_plan(cfg, card, robustness)
-    loaded = load_model(cfg.model, card.type)  # a checkpoint of another task type fails here, clearly
+    # a checkpoint of another task type fails here, clearly
+    loaded = load_model(cfg.model, card.type, allow_pickle=cfg.allow_pickle)
     loaded.model.to(resolve_device(cfg.device))
     task = build_task(cfg, card, loaded)
     raw = load_splits(task, cfg, echo)

@@ -246,14 +246,14 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
 
     from codeintel.config import resolve_device
     from codeintel.recipes.evaluate import write_json
-    from codeintel.recipes.rundir import RunDir
+    from codeintel.recipes.rundir import RunDir, fresh
     from codeintel.tasks.models import Loaded, write_checkpoint
 
     validate(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
-    out = Path(cfg.output_dir or f"runs/pretrain-{cfg.objective}-{Path(cfg.model).name}")
+    out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/pretrain-{cfg.objective}-{Path(cfg.model).name}")
     rundir = RunDir(out, overwrite=overwrite, echo=echo)
     rundir.check()  # a taken --out fails now, before any work
     device = resolve_device(cfg.device)

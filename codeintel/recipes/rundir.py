@@ -36,6 +36,22 @@ def is_output_dir(path: Path) -> bool:
     return any((path / m).exists() or (path / m).is_symlink() for m in MARKERS)
 
 
+def fresh(path: str | Path) -> Path:
+    """``path`` if it is free (absent or an empty directory), else the first free ``path-2``, ``path-3``, ...:
+    for default output directories, so that running the same command twice keeps both results."""
+    path = Path(path)
+
+    def free(p: Path) -> bool:
+        return not p.exists() and not p.is_symlink() or p.is_dir() and not any(p.iterdir())
+
+    if free(path):
+        return path
+    n = 2
+    while not free(path.with_name(f"{path.name}-{n}")):
+        n += 1
+    return path.with_name(f"{path.name}-{n}")
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -28,7 +28,7 @@ from codeintel.errors import TrainingError
 from codeintel.recipes.batching import make_batches, padding_fraction
 from codeintel.recipes.evaluate import evaluate_split, format_scores, load_splits, write_json
 from codeintel.recipes.plot import plot_history
-from codeintel.recipes.rundir import RunDir
+from codeintel.recipes.rundir import RunDir, fresh
 from codeintel.tasks.cards import TaskCard
 from codeintel.tasks.models import Loaded, load_model, save_model
 from codeintel.tasks.types import build_task
@@ -129,12 +129,13 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False) -
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     seed_everything(cfg.train.seed)
-    out = Path(cfg.output_dir) if cfg.output_dir else default_output_dir(cfg, card)
+    out = Path(cfg.output_dir) if cfg.output_dir else fresh(default_output_dir(cfg, card))  # a 2nd run: NAME-2
     rundir = RunDir(out, overwrite=overwrite, echo=echo)
     rundir.check()  # refuse a taken directory now, not after loading the model and the data
 
     device = resolve_device(cfg.device)
-    loaded = load_model(cfg.model, card.type, pretrained=cfg.pretrained, tokenizer=cfg.tokenizer or None)
+    loaded = load_model(cfg.model, card.type, pretrained=cfg.pretrained, tokenizer=cfg.tokenizer or None,
+                        allow_pickle=cfg.allow_pickle)
     loaded.model.to(device)
     task = build_task(cfg, card, loaded)
     raw = load_splits(task, cfg, echo)
@@ -163,6 +164,7 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False) -
                 "eval": dataclasses.asdict(cfg.eval), "dropout": 0.1, "graph": cfg.graph, "lang": cfg.lang,
                 "dfg_length": cfg.dfg_length}
     rundir.claim()  # created (or the earlier run moved aside) and locked; from here on it is this run's
+    echo(f"run directory: {out}")
     (out / "config.yaml").write_text(yaml.safe_dump({"task_card": card.path, **to_dict(cfg)}, sort_keys=False))
     return Run(cfg, card, out, rundir, device, loaded, task, raw, train_set, dev_set, optim, sched, params, total,
                batches_per_epoch, max(1, batches_per_epoch // t.evals_per_epoch), settings)

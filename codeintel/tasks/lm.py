@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from codeintel.data.loaders import LoadReport, field, load_rows
+from codeintel.data.loaders import LoadReport, field, key_field, load_rows
 from codeintel.errors import DataError
 from codeintel.eval.metrics import lexer_rule_count, lexer_token_count, normalized_perplexity
 from codeintel.structure.parsing import ALIASES, canonical, strip_comments
@@ -38,12 +38,12 @@ class LanguageModelingTask:
 
     def load(self, paths: list[str], skip_bad: bool, report: LoadReport) -> dict[str, list[dict]]:
         def convert(row: dict, path: Path, i: int) -> dict:  # one row = one file, so the split is by file
-            lang = str(field(row, ("language", "lang"), path)).lower()
+            lang = field(row, ("language", "lang"), path).lower()
             lang = canonical(ALIASES.get(lang, lang))
             if lang not in PYGMENTS_NAME:
                 raise DataError(f"{path}:{row['__line']}: language {lang!r} is not one of {sorted(PYGMENTS_NAME)}.")
-            code = strip_comments(str(field(row, ("code", "func"), path)), lang)
-            return {"id": str(row.get("id", row.get("path", f"{path.stem}-{i}"))), "code": code, "lang": lang}
+            code = strip_comments(field(row, ("code", "func"), path), lang)
+            return {"id": key_field(row, ("id", "path"), path, f"{path.stem}-{i}"), "code": code, "lang": lang}
 
         return load_rows(default_paths(self.card, paths, "FILE.jsonl (code, language)"), convert, skip_bad, report)
 

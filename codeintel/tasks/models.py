@@ -68,7 +68,7 @@ class Loaded:
 
 
 def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = True, dropout: float = 0.1,
-               tokenizer: str | None = None) -> Loaded:
+               tokenizer: str | None = None, allow_pickle: bool = False) -> Loaded:
     """Load a task model from a registry name, a hub id or a local directory.
 
     Args:
@@ -79,12 +79,13 @@ def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = 
         dropout: dropout of fresh classification heads.
         tokenizer: a tokenizer other than the backbone's (``tokompiler`` or a tokenizer directory); only for
             models built from a config (tiny presets, or ``pretrained=False``), whose vocabulary it then sizes.
+        allow_pickle: also load pickle weights (``pytorch_model.bin``); by default only safetensors load.
     """
     from codeintel.tasks.heads import wrap
 
     src = backbones.resolve(name_or_dir)
     if src.kind == "dir":
-        return _load_dir(Path(src.ref), task)
+        return _load_dir(Path(src.ref), task, allow_pickle)
     task = task or "summarization"
     spec = src.spec or backbones.hub_spec(src.ref)
     variant = variant_for(spec.family, task, spec.name)
@@ -96,7 +97,7 @@ def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = 
         spec = backbones.resized(spec, tok)
     else:
         tok = backbones.load_tokenizer(name_or_dir)
-    backbone = backbones.build_backbone(spec, variant, tok, pretrained)
+    backbone = backbones.build_backbone(spec, variant, tok, pretrained, allow_pickle)
     model = wrap(backbone, spec.family, task, tok, dropout=dropout)
     return Loaded(model, tok, task, spec.family, name_or_dir, spec.name if src.spec else None)
 
@@ -104,10 +105,21 @@ def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = 
 def read_meta(path: str | Path) -> dict[str, Any]:
     """A checkpoint directory's ``codeintel.json`` ({} for a plain ``save_pretrained`` directory)."""
     meta = Path(path) / META_FILE
-    return json.loads(meta.read_text()) if meta.is_file() else {}
+    if not meta.is_file():
+        return {}
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise CheckpointError(f"{meta} is not valid JSON (truncated or edited?); restore it from a copy, or delete "
+                              "it to load the directory as a plain backbone.") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{meta} must hold a JSON object, not {type(data).__name__}.")
+    return data
 
 
-def _load_dir(path: Path, task: str | None) -> Loaded:
+def _load_dir(path: Path, task: str | None, allow_pickle: bool = False) -> Loaded:
+    from safetensors import SafetensorError
+
     from codeintel.tasks.heads import load_head, wrap
 
     meta = read_meta(path)
@@ -116,6 +128,14 @@ def _load_dir(path: Path, task: str | None) -> Loaded:
         family = meta["family"]
         cls_name = backbones.backbone_class(family, variant_for(family, task))
     elif meta:
+        missing = [k for k in ("task", "family", "backbone_class") if not isinstance(meta.get(k), str)]
+        if missing:
+            raise CheckpointError(f"{path}/{META_FILE} lacks {', '.join(missing)}; it was not written by codeintel "
+                                  "or was edited.")
+        known = {c for by_variant in backbones.VARIANTS.values() for c in by_variant.values()}
+        if meta["family"] not in backbones.VARIANTS or meta["backbone_class"] not in known:
+            raise CheckpointError(f"{path}/{META_FILE} names family {meta['family']!r} / class "
+                                  f"{meta['backbone_class']!r}; known: {sorted(backbones.VARIANTS)} / {sorted(known)}.")
         if task and task != meta["task"]:
             raise ConfigError(f"{path} is a {meta['task']!r} checkpoint, not {task!r}; pass --task {meta['task']}.")
         task, family, cls_name = meta["task"], meta["family"], meta["backbone_class"]
@@ -124,14 +144,18 @@ def _load_dir(path: Path, task: str | None) -> Loaded:
         family, fixed = backbones.family_of_dir(path)
         cls_name = fixed or backbones.backbone_class(family, variant_for(family, task))
     tokenizer = backbones.load_tokenizer(str(path))
-    backbone = backbones.load_backbone(path, cls_name)
+    backbone = backbones.load_backbone(path, cls_name, allow_pickle)
     if cls_name == "RobertaModel" and task == "summarization":
         from codeintel.backbones import roberta
 
         backbone = roberta.build_seq2seq(backbone, backbones.special_ids(tokenizer))
     model = wrap(backbone, family, task, tokenizer, dropout=meta.get("dropout", 0.1))
     if meta.get("has_head"):
-        load_head(model, path / HEAD_FILE)
+        try:
+            load_head(model, path / HEAD_FILE)
+        except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
+            raise CheckpointError(f"{path}/{HEAD_FILE} could not be loaded ({str(exc).splitlines()[0][:160]}); "
+                                  "the task head is missing or damaged. Restore it, or re-train.") from None
     return Loaded(model, tokenizer, task, family, str(path), meta.get("spec_name"))
 
 

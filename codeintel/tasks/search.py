@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from codeintel.data.cache import tokenize_cached
-from codeintel.data.loaders import LoadReport, field, load_rows
+from codeintel.data.loaders import LoadReport, field, key_field, load_rows, tokens_field
 from codeintel.data.stdlib import first_sentence
 from codeintel.eval import metrics
 from codeintel.tasks.common import Prepared, default_paths
@@ -29,10 +29,14 @@ class CodeSearchTask:
 
     def load(self, paths: list[str], skip_bad: bool, report: LoadReport) -> dict[str, list[dict]]:
         def convert(row: dict, path: Path, i: int) -> dict:
-            nl = row.get("summary") or " ".join(row.get("docstring_tokens") or []) or first_sentence(
-                str(field(row, ("docstring", "nl"), path)))
-            code = str(field(row, ("code", "original_string", "func"), path))
-            return {"id": str(row.get("id", row.get("url", f"{path.stem}-{i}"))), "code": code, "nl": nl}
+            if row.get("summary") is not None:
+                nl = field(row, ("summary",), path)
+            elif row.get("docstring_tokens"):
+                nl = tokens_field(row, "docstring_tokens", path)
+            else:
+                nl = first_sentence(field(row, ("docstring", "nl"), path))
+            code = field(row, ("code", "original_string", "func"), path)
+            return {"id": key_field(row, ("id", "url"), path, f"{path.stem}-{i}"), "code": code, "nl": nl}
 
         return load_rows(default_paths(self.card, paths, "FILE.jsonl"), convert, skip_bad, report)
 
