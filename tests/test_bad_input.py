@@ -199,3 +199,41 @@ def test_a_missing_local_directory_is_not_mistaken_for_a_hub_id(tmp_path, monkey
     assert main(["evaluate", "--model", "ck/nonexistent"]) == 2
     err = capsys.readouterr().err
     assert "ck/nonexistent is not a directory" in err and "huggingface-cli" not in err
+
+
+def test_augment_never_replaces_an_existing_output(tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"code": "def f(a, b):\n    return a < b\n"}) + "\n")
+    out = tmp_path / "out.jsonl"
+    out.write_text("my earlier results\n")
+    args = ["augment", "--ops", "swap_operands", "--lang", "python", str(src), str(out)]
+    assert main(args) == 2
+    _one_error(capsys.readouterr().err, "already exists; pass --overwrite")
+    assert out.read_text() == "my earlier results\n"
+    assert main([*args, "--overwrite"]) == 0
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("out.jsonl.replaced-")]
+    assert len(aside) == 1 and aside[0].read_text() == "my earlier results\n"
+    assert "b > a" in json.loads(out.read_text())["code"]
+
+
+def test_lone_surrogates_and_bad_utf8_reach_no_encoder(tmp_path, capsys, monkeypatch):
+    import io
+    import random
+
+    from codeintel.augment import apply_op
+    from codeintel.structure.dfg import extract
+    from codeintel.tokenization.tokompiler import tokompile
+
+    code = "def f(a):\n    s = '\ud800'\n    return a\n"
+    graph = extract(code, "python")
+    assert "'\ufffd'" in graph.tokens and ("a", 10, "comesFrom", ("a",), (3,)) in graph.edges
+    assert tokompile(code.replace("def f(a):", "def f(a):\n   "), "python").tokens
+    out = apply_op("swap_operands", code, "python", random.Random(0))
+    assert out.text == code and out.skipped == {"swap_operands": "not valid UTF-8 (a lone surrogate)"}
+
+    class Stdin:
+        buffer = io.BytesIO(b"int f(int x) { return x\xff + 1; }\n")
+
+    monkeypatch.setattr("sys.stdin", Stdin)
+    assert main(["dfg", "-", "--lang", "c"]) == 0
+    assert "x@" in capsys.readouterr().out

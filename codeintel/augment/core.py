@@ -85,11 +85,13 @@ def apply_op(name: str, text: str, lang: str | None, rng: random.Random, **param
             return Outcome(op.fn(text, rng, **{**op.params, **params}), [name])
         except NotApplicable as exc:
             return Outcome(text, skipped={name: str(exc)})
-    from codeintel.structure.parsing import canonical, count_errors, parse
+    from codeintel.structure.parsing import canonical, count_errors, parse, utf8_safe
 
     lang = canonical(lang or "")
     if lang not in op.languages:
         return Outcome(text, skipped={name: f"not implemented for {lang}"})
+    if utf8_safe(text) is not text:
+        return Outcome(text, skipped={name: "not valid UTF-8 (a lone surrogate)"})
     if count_errors(parse(text, lang)):
         return Outcome(text, skipped={name: "does not parse"})
     try:

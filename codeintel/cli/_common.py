@@ -62,7 +62,7 @@ def read_source(path, lang: str | None) -> tuple[str, str]:
 
     path = Path(path)
     if str(path) == "-":
-        code = sys.stdin.read()
+        code = sys.stdin.buffer.read().decode("utf-8", errors="replace")  # as files: bad bytes become U+FFFD
     elif not path.is_file():
         raise DataError(f"{path} does not exist.")
     else:

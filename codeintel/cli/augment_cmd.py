@@ -17,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "Code that does not parse, and operators that cannot apply, leave the row "
                                    "unchanged and are counted.")
     p.add_argument("input", type=Path, nargs="?", help="jsonl with a code field (code/func/original_string)")
-    p.add_argument("output", type=Path, nargs="?", help="jsonl to write (replaced atomically)")
+    p.add_argument("output", type=Path, nargs="?", help="jsonl to write (a new file; see --overwrite)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="if OUT.jsonl exists, move it aside to OUT.jsonl.replaced-<time> (nothing is deleted)")
     p.add_argument("--ops", help="OP[:key=value[;key=value]][,OP...], e.g. rename_variables:k=3,swap_tokens")
     p.add_argument("--lang", help="language of the code (python, java, c); default: the row's 'lang'/'language'")
     p.add_argument("--seed", type=int, default=0, help="seed (each row and variant gets its own stream)")
@@ -70,10 +72,19 @@ def run(args: argparse.Namespace) -> int:
     nl_ops = [(n, p) for n, p in ops if get(n).kind == "nl"]
     if args.input.resolve() == args.output.resolve():
         raise ConfigError("OUT.jsonl must differ from IN.jsonl.")
+    if args.output.is_dir():
+        raise ConfigError(f"OUT.jsonl {args.output} is a directory; name a file.")
+    if args.output.exists() and not args.overwrite:
+        raise ConfigError(f"{args.output} already exists; pass --overwrite to move it aside (nothing is deleted) or "
+                          "name another file.")
     rows = read_jsonl(args.input)
     applied, skipped = Counter(), Counter()
     tmp = args.output.with_name(f".{args.output.name}.tmp")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        tmp.touch()
+    except OSError as exc:
+        raise ConfigError(f"cannot write {args.output}: {exc.strerror}; choose a writable place.") from None
     try:
         with tmp.open("w", encoding="utf-8") as fh:
             for i, row in enumerate(tqdm(rows, desc="augment", unit="row", disable=None)):
@@ -106,6 +117,12 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         tmp.unlink(missing_ok=True)  # never leave a half-written file
         raise
+    if args.output.exists():  # --overwrite: the earlier file is kept beside the new one
+        import time
+
+        aside = args.output.with_name(f"{args.output.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+        args.output.rename(aside)
+        print(f"moved the earlier {args.output} to {aside}", file=sys.stderr)
     tmp.replace(args.output)
     total = len(rows) * args.per_sample
     print(f"wrote {total} row(s) to {args.output}", file=sys.stderr)

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from operator import itemgetter
 
-from codeintel.structure.parsing import canonical, count_errors, parse
+from codeintel.structure.parsing import canonical, count_errors, parse, utf8_safe
 
 COMES, COMPUTED = "comesFrom", "computedFrom"
 Edge = tuple[str, int, str, tuple[str, ...], tuple[int, ...]]
@@ -508,6 +508,7 @@ def extract(code: str, lang: str, limits: Limits = Limits()) -> DataFlow:
     """
     lang = canonical(lang)
     rules = RULES[lang]
+    code = utf8_safe(code)  # a lone surrogate becomes U+FFFD (one token), not an encoding error
     if lang == "php" and not code.lstrip().startswith("<?php"):
         code = f"<?php {code} ?>"  # as GraphCodeBERT: PHP functions are parsed inside a PHP block
     data = code.encode("utf-8")

@@ -78,13 +78,23 @@ def walk(root) -> Iterator:
         stack.extend(reversed(node.children))
 
 
+def utf8_safe(text: str) -> str:
+    """``text`` with lone UTF-16 surrogates (``"\\ud800"``, which UTF-8 cannot encode) replaced by U+FFFD;
+    the same object when it has none (the common case costs one encode)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
+
+
 COMMENT_TYPES = frozenset({"comment", "line_comment", "block_comment"})
 
 
 def strip_comments(code: str, lang: str, keep_prefix: str = "!$") -> str:
     """``code`` without its comments (tree-sitter comment nodes), keeping directive comments that start with
     ``keep_prefix`` (Fortran's ``!$omp``), and without the lines that become blank."""
-    data = code.encode("utf-8")
+    data = utf8_safe(code).encode("utf-8")
     cuts = [(n.start_byte, n.end_byte) for n in walk(parse(data, lang).root_node)
             if n.type in COMMENT_TYPES and not (keep_prefix and data[n.start_byte : n.end_byte].startswith(
                 keep_prefix.encode()))]

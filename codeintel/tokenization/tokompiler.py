@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 
 from codeintel.errors import CodeintelError
-from codeintel.structure.parsing import canonical, count_errors, parse
+from codeintel.structure.parsing import canonical, count_errors, parse, utf8_safe
 
 BUCKETS = ("arg", "var", "arr", "func", "field", "type", "num", "char", "str")  # the authors' fill order
 MAX_ID = 1000
@@ -193,6 +193,7 @@ def tokompile(code: str, lang: str, numbering: str = "random", seed: int = 0,
         raise TokompilerError(f"Tokompiler has no rules for {lang!r}; it supports {', '.join(sorted(RULES))}.")
     if numbering not in ("random", "serial"):
         raise TokompilerError(f"numbering must be 'random' or 'serial', not {numbering!r}.")
+    code = utf8_safe(code)  # lone surrogates become U+FFFD instead of an encoding error
     if RULES[lang].lowercase:
         code = code.lower()
     units, errors = _units(code, lang, vocab)
