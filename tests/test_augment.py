@@ -362,7 +362,7 @@ def test_cli_augment_writes_variants_and_counts(tmp_path, capsys):
     assert "rename_variables     applied to 3/6" in err and "does not parse: 3" in err
     first = out.read_text()
     assert main(["augment", "--ops", "rename_variables:k=2,duplicate_tokens", "--lang", "python", str(src), str(out),
-                 "--per-sample", "3", "--seed", "5"]) == 0
+                 "--per-sample", "3", "--seed", "5", "--overwrite"]) == 0  # the first output is moved aside
     assert out.read_text() == first                                   # reproducible
 
 
