@@ -64,7 +64,7 @@ def test_augment_refuses_bad_parameters(tmp_path, capsys, ops, expected):
     assert not out.exists()
 
 
-def test_robustness_ranges_are_checked(capsys):
+def test_robustness_ranges_are_checked():
     from codeintel.errors import ConfigError
     from codeintel.recipes.robustness import parse_specs
 

@@ -183,7 +183,7 @@ KILL_AT_SWAP = textwrap.dedent("""
 def test_sigkill_at_the_checkpoint_swap_leaves_a_loadable_best(tmp_path):
     data, run = _data(tmp_path), tmp_path / "run"
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    # the dev loss-free metric may not improve every time; language modeling perplexity falls steadily
+    # the kill needs a second new best: summarization BLEU may not improve twice in 12 steps, perplexity does
     lm = tmp_path / "lm.jsonl"
     lm.write_text("".join(json.dumps({"id": f"f{i}", "language": "c",
                                       "code": f"int f{i}(int x) {{ int y = x + {i}; return y * y; }}\n" * 3}) + "\n"

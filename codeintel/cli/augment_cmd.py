@@ -118,9 +118,9 @@ def run(args: argparse.Namespace) -> int:
         tmp.unlink(missing_ok=True)  # never leave a half-written file
         raise
     if args.output.exists():  # --overwrite: the earlier file is kept beside the new one
-        import time
+        from codeintel.recipes.rundir import aside_path
 
-        aside = args.output.with_name(f"{args.output.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+        aside = aside_path(args.output)
         args.output.rename(aside)
         print(f"moved the earlier {args.output} to {aside}", file=sys.stderr)
     tmp.replace(args.output)

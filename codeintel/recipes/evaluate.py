@@ -42,15 +42,13 @@ def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo
     """
     import torch
 
-    from codeintel.config import resolve_device
+    from codeintel.config import resolve_device, validate
+    from codeintel.recipes.rundir import RunDir
     from codeintel.tasks.cards import load_task
     from codeintel.tasks.models import load_model
 
     if split not in ("train", "valid", "test", "all"):
         raise DataError(f"unknown split {split!r}; use train, valid, test or all.")
-    from codeintel.config import validate
-    from codeintel.recipes.rundir import RunDir
-
     validate(cfg)  # also the values the checkpoint brought (beam size, threshold, ...)
     out_dir = Path(out_dir)
     if (out_dir.parent / "config.json").is_file() and (out_dir.parent / "codeintel.json").is_file():

@@ -6,7 +6,7 @@
 - One lock per directory (``.lock``, created exclusively, holding the pid, host and command). A second
   command on the same directory is refused; a lock left by a process that no longer runs (killed) is
   reported and taken over.
-- Checkpoints are versioned: ``checkpoints/step-000123/`` is written completely, then the ``best`` link is
+- Checkpoints are versioned: ``checkpoints/best-000007/`` is written completely, then the ``best`` link is
   replaced atomically (``os.replace`` of a symlink), then the version it pointed to is removed. At every
   instant ``best`` is a complete, loadable checkpoint.
 
@@ -50,6 +50,16 @@ def fresh(path: str | Path) -> Path:
     while not free(path.with_name(f"{path.name}-{n}")):
         n += 1
     return path.with_name(f"{path.name}-{n}")
+
+
+def aside_path(path: Path) -> Path:
+    """A free sibling name to move an earlier output to: ``NAME.replaced-<time>`` (``-1``, ``-2`` ... if taken)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for i in range(1000):
+        candidate = path.with_name(f"{path.name}.replaced-{stamp}" + (f"-{i}" if i else ""))
+        if not candidate.exists():
+            return candidate
+    raise ConfigError(f"too many replaced copies of {path}; clean them up.")
 
 
 def _alive(pid: int) -> bool:
@@ -107,7 +117,7 @@ class RunDir:
         self.check()
         if path.is_dir() and any(path.iterdir()):
             self._check_lock()
-            self.moved_to = self._aside()
+            self.moved_to = aside_path(path)
             path.rename(self.moved_to)
             self.echo(f"moved the earlier run in {path} to {self.moved_to}")
         try:
@@ -116,14 +126,6 @@ class RunDir:
             raise ConfigError(f"cannot create {self.what} {path}: {exc.strerror}; choose a writable "
                               "directory.") from None
         self._lock()
-
-    def _aside(self) -> Path:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        for i in range(1000):
-            candidate = self.path.with_name(f"{self.path.name}.replaced-{stamp}" + (f"-{i}" if i else ""))
-            if not candidate.exists():
-                return candidate
-        raise ConfigError(f"too many replaced copies of {self.path}; clean them up.")
 
     # ---- the lock
     def _lock_info(self) -> dict[str, Any] | None:

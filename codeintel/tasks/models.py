@@ -17,7 +17,7 @@ from typing import Any
 
 from codeintel.backbones import loading as backbones
 from codeintel.backbones.table import BackboneSpec
-from codeintel.errors import CheckpointError, ConfigError
+from codeintel.errors import CheckpointError, ConfigError, UnknownNameError
 
 META_FILE = "codeintel.json"
 HEAD_FILE = "head.safetensors"
@@ -40,8 +40,6 @@ def supported_tasks(spec_or_family: BackboneSpec | str) -> tuple[str, ...]:
 def variant_for(family: str, task: str, name: str | None = None) -> str:
     """The backbone variant ``task`` runs on for ``family``; a clear error where the family has no head for it."""
     if task not in TASK_VARIANTS:
-        from codeintel.errors import UnknownNameError
-
         raise UnknownNameError("task type", task, TASK_VARIANTS)
     by_family = TASK_VARIANTS[task]
     if family not in by_family:
