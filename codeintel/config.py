@@ -51,6 +51,16 @@ class TrainConfig:
     """Dev evaluations per epoch; the best checkpoint by the dev metric is kept."""
     threads: int = 0
     """torch threads (0 = torch's default)."""
+    grad_accum: int = 1
+    """Micro-batches per optimizer step on each process (a global step is processes x grad_accum batches)."""
+    precision: str = "fp32"
+    """``fp32``, ``bf16`` or ``fp16`` (autocast through accelerate; fp16 with a gradient scaler)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass (less memory, ~30% more compute)."""
+    save_every: int = 0
+    """Write the full training state every N optimizer steps, for ``codeintel train --resume`` (0 = never)."""
+    keep_last: int = 2
+    """Training states kept (the newest); ``best/`` is kept apart from them."""
 
 
 @dataclass
@@ -92,6 +102,9 @@ class RunConfig:
     """With ``graph``: the language programs are parsed in (default: the task card's)."""
     target_len: int = 0
     """Max target tokens for generation tasks (0 = the card's)."""
+    report_to: list[str] = field(default_factory=list)
+    """Experiment trackers: ``none`` (default), ``tensorboard``, ``mlflow``, ``wandb``; a list is fine. Logs go
+    to ``RUN/logs``."""
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -138,6 +151,10 @@ class PretrainConfig:
     """Augmented views built per example (one is drawn per step)."""
     seed: int = 42
     threads: int = 0
+    save_every: int = 0
+    """Write the whole pre-training state every N steps, for ``codeintel pretrain OBJECTIVE --resume DIR``."""
+    keep_last: int = 2
+    """Pre-training states kept (the newest)."""
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -262,6 +279,12 @@ def validate(cfg: RunConfig) -> None:
         (0 <= t.seed < 2**32, f"train.seed must be in [0, 2^32), got {t.seed}"),
         (t.evals_per_epoch >= 1, "train.evals_per_epoch must be >= 1"),
         (t.threads >= 0, f"train.threads must be >= 0 (0 = torch's default), got {t.threads}"),
+        (t.grad_accum >= 1, f"train.grad_accum must be >= 1, got {t.grad_accum}"),
+        (t.precision in ("fp32", "bf16", "fp16"), f"train.precision must be fp32, bf16 or fp16, got {t.precision!r}"),
+        (t.save_every >= 0, f"train.save_every must be >= 0 (0 = never), got {t.save_every}"),
+        (t.keep_last >= 1, f"train.keep_last must be >= 1, got {t.keep_last}"),
+        (all(r in ("none", "tensorboard", "mlflow", "wandb") for r in cfg.report_to),
+         f"report_to must be none, tensorboard, mlflow or wandb (a list is fine), got {','.join(cfg.report_to)}"),
         (d.max_train_examples >= 0, f"data.max_train_examples must be >= 0 (0 = all), got {d.max_train_examples}"),
         (d.max_eval_examples >= 0, f"data.max_eval_examples must be >= 0 (0 = all), got {d.max_eval_examples}"),
         (e.beam_size >= 1, f"eval.beam_size must be >= 1, got {e.beam_size}"),

@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                      "or empty")
         q.add_argument("--overwrite", action="store_true",
                        help="move an earlier pre-training output in --out aside (nothing is deleted)")
+        q.add_argument("--resume", metavar="DIR",
+                       help="continue the pre-training in DIR from its newest saved state (started with save_every=N)")
         q.add_argument("overrides", nargs="*", metavar="key=value",
                        help="e.g. steps=500 queue_size=1024 momentum=0.99")
         q.set_defaults(run=run)
@@ -37,7 +39,19 @@ def _keys() -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from codeintel.config import PretrainConfig, parse_overrides, set_key
-    from codeintel.recipes.pretrain import pretrain
+    from codeintel.errors import ConfigError
+    from codeintel.recipes.pretrain import pretrain, resumed_config
+
+    if args.resume:
+        given = [f"--{k}" for k in ("model", "data", "lang", "out") if getattr(args, k)]
+        given += ["--overwrite"] * args.overwrite + list(args.overrides)
+        if given:
+            raise ConfigError(f"--resume continues {args.resume} with its saved settings; drop {' '.join(given)}.")
+        cfg = resumed_config(args.resume)
+        if cfg.objective != args.objective:
+            raise ConfigError(f"{args.resume} is a {cfg.objective} pre-training; resume it with `codeintel "
+                              f"pretrain {cfg.objective} --resume {args.resume}`.")
+        return _report(cfg, pretrain(cfg, resume=True))
 
     if args.data:  # nargs='+' swallows trailing key=value overrides; give them back
         moved = [d for d in args.data if "=" in d]
@@ -55,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
         cfg.lang = args.lang
     if args.out:
         cfg.output_dir = args.out
-    result = pretrain(cfg, overwrite=args.overwrite)
+    return _report(cfg, pretrain(cfg, overwrite=args.overwrite))
+
+
+def _report(cfg, result: dict) -> int:
     final = "  ".join(f"{k}={v:.4f}" for k, v in result["final"].items())
     print(f"== pretrain {cfg.objective} | {cfg.model} | {result['steps']} steps in {result['seconds']:.0f}s")
     print(f"final (mean of the last 20 steps): {final}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from codeintel.cli._common import add_run_arguments, resolve_config
 
@@ -11,13 +12,17 @@ EPILOG = """config keys (set with key=value or in --config FILE.yaml):
   dfg_length, lang,
   data.{paths,skip_bad_lines,max_train_examples,max_eval_examples},
   train.{epochs,max_steps,lr,weight_decay,warmup_ratio,batch_tokens,max_batch_size,grouping,grad_clip,seed,
-         evals_per_epoch,threads},
+         evals_per_epoch,threads,grad_accum,precision,gradient_checkpointing,save_every,keep_last},
+  report_to (none | tensorboard | mlflow | wandb; a list is fine),
   eval.{beam_size,no_repeat_ngram_size,batch_size,threshold,ppl_compat}
 
 examples:
   codeintel train                                   # tiny-codet5 on the embedded stdlib summarization set
   codeintel train --model tiny-graphcodebert --task clone-detection --data programs.jsonl pairs.txt
   codeintel train --model codet5-small --task summarization-codexglue --data CodeSearchNet/python train.lr=5e-5
+  codeintel train --out runs/long train.save_every=200      # resumable: a killed run continues with
+  codeintel train --resume runs/long                        #   the same final result
+  torchrun --nproc_per_node=2 -m codeintel train train.precision=bf16 report_to=tensorboard
 """
 
 
@@ -28,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="run directory (default runs/<task>-<model>); must be new or empty")
     p.add_argument("--overwrite", action="store_true",
                    help="move an earlier run in --out aside (to OUT.replaced-<time>; nothing is deleted)")
+    p.add_argument("--resume", metavar="RUN",
+                   help="continue the run in RUN from its newest saved state (it was started with train.save_every)")
     p.add_argument("--tokenizer",
                    help="tokenizer override for presets built from a config: tokompiler[:LANG] or a directory")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -35,7 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg, card = resolve_config(args)
+    if args.resume:
+        cfg, card = resumed_config(args)
+    else:
+        cfg, card = resolve_config(args)
     if args.out:
         cfg.output_dir = args.out
     if args.tokenizer:
@@ -46,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
     from codeintel.recipes.evaluate import format_scores
     from codeintel.recipes.train import train
 
-    result = train(cfg, card, progress=not args.no_progress, overwrite=args.overwrite)
+    result = train(cfg, card, progress=not args.no_progress, overwrite=args.overwrite, resume=bool(args.resume))
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun / accelerate launch only rank 0 reports
+        return 0
     print(f"\n== {card.name} | {cfg.model} | test split ({result['checkpoint']})")
     print(f"model     {format_scores(result['test'])}")
     for name, scores in result["baselines"].items():
@@ -56,3 +68,28 @@ def run(args: argparse.Namespace) -> int:
     print(f"trained {t['steps']} steps in {t['seconds']}s, {t['tokens_per_s']:.0f} tokens/s, "
           f"padding {100 * t['padding_fraction']:.1f}%; metrics: {result['checkpoint'].rsplit('/', 1)[0]}/metrics.json")
     return 0
+
+
+def resumed_config(args: argparse.Namespace):
+    """The configuration a run was started with (its ``config.yaml``); a resume takes no other settings."""
+    from pathlib import Path
+
+    from codeintel.config import RunConfig, apply_mapping, load_yaml
+    from codeintel.errors import ConfigError
+    from codeintel.tasks.cards import load_task
+
+    given = [f"--{k}" for k in ("model", "task", "data", "config", "out", "tokenizer") if getattr(args, k)]
+    given += ["--overwrite"] * args.overwrite + list(args.overrides)
+    if given:
+        raise ConfigError(f"--resume continues {args.resume} with the settings in its config.yaml; drop "
+                          f"{' '.join(given)} (start a new run to change settings).")
+    run_dir = Path(args.resume)
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"--resume {run_dir}: no config.yaml there, so it is not a codeintel training run; pass "
+                          "the run directory (the --out of the run to continue).")
+    saved = load_yaml(run_dir / "config.yaml")
+    card_path = saved.pop("task_card", None)
+    cfg = RunConfig()
+    apply_mapping(cfg, saved)
+    cfg.output_dir = str(run_dir)
+    return cfg, load_task(card_path if card_path and Path(card_path).is_file() else cfg.task)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import math
 import random
 import time
@@ -59,6 +60,9 @@ def validate(cfg: PretrainConfig) -> None:
                           f"{cfg.op_probability}.")
     if not 0 < cfg.mlm_probability < 1 or not 0 <= cfg.momentum < 1 or not cfg.temperature > 0:
         raise ConfigError("need 0 < mlm_probability < 1, 0 <= momentum < 1 and temperature > 0.")
+    if cfg.save_every < 0 or cfg.keep_last < 1:
+        raise ConfigError(f"need save_every >= 0 (0 = never) and keep_last >= 1; got {cfg.save_every} and "
+                          f"{cfg.keep_last}.")
     if cfg.objective == "contrastive" and cfg.queue_size < cfg.batch_size:
         raise ConfigError(f"queue_size ({cfg.queue_size}) must be at least batch_size ({cfg.batch_size}).")
 
@@ -239,9 +243,11 @@ def masked_lm(mlm: nn.Module, ids, mask, labels, original, pad_id: int):
 # --------------------------------------------------------------------------- the loop
 
 
-def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
+def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: bool = False,
+             resume: bool = False) -> dict[str, Any]:
     """Run continued pre-training; the output directory is the checkpoint (new or empty, or moved aside with
-    ``overwrite``; never deleted)."""
+    ``overwrite``; never deleted). ``resume``: continue the run in ``cfg.output_dir`` from its newest saved
+    state (``save_every``), to the same result as an uninterrupted run."""
     from tqdm.auto import tqdm
 
     from codeintel.config import resolve_device
@@ -254,7 +260,7 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/pretrain-{cfg.objective}-{Path(cfg.model).name}")
-    rundir = RunDir(out, overwrite=overwrite, echo=echo)
+    rundir = RunDir(out, overwrite=overwrite, echo=echo, resume=resume)
     rundir.check()  # a taken --out fails now, before any work
     device = resolve_device(cfg.device)
     rows = load_examples(cfg)
@@ -280,10 +286,14 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
         echo(f"pre-training {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable, {device}): "
              f"{cfg.objective}, {cfg.steps} steps x {cfg.batch_size} of {len(rows)} examples")
         history: list[dict[str, float]] = []
-        bar = tqdm(total=cfg.steps, desc=f"pretrain {cfg.objective}", unit="step", disable=not progress)
         order: list[int] = []
-        t0 = time.perf_counter()
-        for step in range(cfg.steps):
+        start, done_seconds = 0, 0.0
+        if resume:
+            start, order, history, done_seconds = load_state(rundir.path, model, optim, sched, gen, order_rng, echo)
+        bar = tqdm(total=cfg.steps, initial=start, desc=f"pretrain {cfg.objective}", unit="step",
+                   disable=not progress)
+        t0 = time.perf_counter() - done_seconds
+        for step in range(start, cfg.steps):
             if len(order) < cfg.batch_size:
                 order += order_rng.permutation(len(rows)).tolist()
             idx, order = order[: cfg.batch_size], order[cfg.batch_size :]
@@ -321,6 +331,9 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
             history.append({"step": step + 1, "loss": loss.item(), **record})
             bar.set_postfix({k: f"{v:.3f}" for k, v in record.items()}, refresh=False)
             bar.update(1)
+            if cfg.save_every and ((step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps):
+                save_state(rundir, cfg, step + 1, model, optim, sched, gen, order_rng, order, history,
+                           time.perf_counter() - t0)
         bar.close()
         seconds = time.perf_counter() - t0
         settings = {"pretraining": {k: v for k, v in dataclasses.asdict(cfg).items()}, "seconds": round(seconds, 1)}
@@ -335,6 +348,60 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
         return result
     finally:
         rundir.release()
+
+
+# --------------------------------------------------------------------------- resumable state
+
+def save_state(rundir, cfg: PretrainConfig, step: int, model, optim, sched, gen, order_rng, order: list[int],
+               history: list[dict], seconds: float) -> None:
+    """Everything the loop needs to continue at ``step``: weights (momentum encoder and queue included),
+    optimizer, schedule, the masking generator, the example order and its generator, the global RNGs."""
+    from safetensors.torch import save_model as save_weights
+
+    from codeintel.recipes.train import capture_rng
+
+    def write(d: Path) -> None:
+        save_weights(model, str(d / "model.safetensors"))
+        torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "rng": capture_rng(),
+                    "mask_generator": gen.get_state()}, d / "optimizer.pt")
+        (d / "trainer.json").write_text(json.dumps({"step": step, "order": order, "history": history,
+                                                    "order_rng": order_rng.bit_generator.state,
+                                                    "seconds": seconds, "config": dataclasses.asdict(cfg)}))
+
+    rundir.save_state(step, write, cfg.keep_last)
+
+
+def load_state(path: Path, model, optim, sched, gen, order_rng, echo) -> tuple[int, list[int], list[dict], float]:
+    """Put the newest complete state of ``path`` back; returns (step, remaining order, history, seconds)."""
+    from safetensors.torch import load_model as load_weights
+
+    from codeintel.recipes.rundir import latest_state
+    from codeintel.recipes.train import restore_rng
+
+    state = latest_state(path)
+    meta = json.loads((state / "trainer.json").read_text())
+    load_weights(model, str(state / "model.safetensors"))
+    blob = torch.load(state / "optimizer.pt", weights_only=True)  # tensors and plain values only: no code runs
+    optim.load_state_dict(blob["optimizer"])
+    sched.load_state_dict(blob["scheduler"])
+    gen.set_state(blob["mask_generator"])
+    order_rng.bit_generator.state = meta["order_rng"]
+    restore_rng(blob["rng"])
+    echo(f"resuming {path} from {state.name}: step {meta['step']}")
+    return meta["step"], meta["order"], meta["history"], meta["seconds"]
+
+
+def resumed_config(path: str | Path) -> PretrainConfig:
+    """The configuration of the pre-training run in ``path`` (stored with its states)."""
+    from codeintel.recipes.rundir import latest_state
+
+    state = latest_state(Path(path))
+    if state is None:
+        raise ConfigError(f"--resume {path}: no complete saved pre-training state there (states/state-*); only "
+                          "runs started with save_every=N can be resumed.")
+    cfg = PretrainConfig(**json.loads((state / "trainer.json").read_text())["config"])
+    cfg.output_dir = str(path)
+    return cfg
 
 
 def plot_pretraining(history: list[dict], path: Path, title: str) -> Path:

@@ -9,6 +9,10 @@
 - Checkpoints are versioned: ``checkpoints/best-000007/`` is written completely, then the ``best`` link is
   replaced atomically (``os.replace`` of a symlink), then the version it pointed to is removed. At every
   instant ``best`` is a complete, loadable checkpoint.
+- Training states (for ``--resume``) are written to ``states/.partial-<step>/``, synced, marked ``COMPLETE``
+  and renamed to ``states/state-<step>/``; only the last ``keep_last`` are kept. A half-written state never
+  has the final name, so it is never picked up.
+- ``resume``: the directory must hold a complete state; it is locked and continued in place (nothing moved).
 
 Nothing here deletes or renames a file the current command did not create, apart from the explicit
 ``overwrite`` move and a stale lock.
@@ -29,7 +33,8 @@ from codeintel.errors import ConfigError
 
 LOCK = ".lock"
 # files that mark a directory as a codeintel output (train/evaluate/pretrain; older layouts included)
-MARKERS = ("config.yaml", "metrics.json", "best", "pretrain.json", "codeintel.json", "checkpoints", LOCK)
+MARKERS = ("config.yaml", "metrics.json", "best", "pretrain.json", "codeintel.json", "checkpoints", "states", LOCK)
+STATES, COMPLETE = "states", "COMPLETE"
 
 
 def is_output_dir(path: Path) -> bool:
@@ -83,8 +88,10 @@ class RunDir:
         echo: where notices go (a moved run, a stale lock).
     """
 
-    def __init__(self, path: str | Path, overwrite: bool = False, what: str = "--out", echo=print) -> None:
+    def __init__(self, path: str | Path, overwrite: bool = False, what: str = "--out", echo=print,
+                 resume: bool = False) -> None:
         self.path, self.overwrite, self.what, self.echo = Path(path), overwrite, what, echo
+        self.resume = resume
         self.moved_to: Path | None = None
         self._locked = False
 
@@ -99,6 +106,13 @@ class RunDir:
     def check(self) -> None:
         """Raise now if :meth:`claim` would refuse the directory (creates and changes nothing)."""
         path = self.path
+        if self.resume:
+            if latest_state(path) is None:
+                raise ConfigError(f"--resume {path}: no complete saved training state there (states/state-*); "
+                                  "only runs started with train.save_every=N can be resumed. Start a new run "
+                                  "instead.")
+            self._check_lock(take_over=False)
+            return
         if path.exists() and not path.is_dir():
             raise ConfigError(f"{self.what} {path} is a file, not a directory; choose a new directory.")
         if path.is_dir() and any(path.iterdir()):
@@ -115,6 +129,9 @@ class RunDir:
         """Create (or, with ``overwrite``, move the earlier output aside and re-create) and lock the directory."""
         path = self.path
         self.check()
+        if self.resume:
+            self._lock()
+            return
         if path.is_dir() and any(path.iterdir()):
             self._check_lock()
             self.moved_to = aside_path(path)
@@ -194,3 +211,64 @@ class RunDir:
         if previous is not None and previous.parent == versions.resolve() and previous != target.resolve():
             shutil.rmtree(previous, ignore_errors=True)
         return link
+
+    def drop_unlinked(self, name: str) -> None:
+        """Remove this run's versions of ``name`` that the link does not point to (left by a killed write)."""
+        link = self.path / name
+        current = link.resolve() if link.is_symlink() else None
+        for version in (self.path / "checkpoints").glob(f"{name}-*"):
+            if version.resolve() != current:
+                shutil.rmtree(version, ignore_errors=True)
+
+    # ---- resumable training states
+    def save_state(self, step: int, write, keep_last: int) -> Path:
+        """Write a training state with ``write(dir)`` crash-safely; keep the newest ``keep_last`` states."""
+        states = self.path / STATES
+        states.mkdir(exist_ok=True)
+        partial = states / f".partial-{step:08d}"
+        if partial.exists():  # begun by an earlier, killed process of this run
+            shutil.rmtree(partial)
+        partial.mkdir()
+        write(partial)
+        (partial / COMPLETE).write_text(json.dumps({"step": step, "written": time.strftime("%Y-%m-%d %H:%M:%S")}))
+        _sync_tree(partial)
+        final = states / f"state-{step:08d}"
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(partial, final)
+        _sync_dir(states)
+        for old in complete_states(self.path)[:-keep_last]:
+            shutil.rmtree(old, ignore_errors=True)
+        for stale in states.glob(".partial-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        return final
+
+
+def complete_states(path: Path) -> list[Path]:
+    """The complete training states in run directory ``path``, oldest first."""
+    states = Path(path) / STATES
+    found = [p for p in states.glob("state-*") if p.name[6:].isdigit() and (p / COMPLETE).is_file()]
+    return sorted(found, key=lambda p: int(p.name[6:]))
+
+
+def latest_state(path: Path) -> Path | None:
+    """The newest complete training state in ``path`` (``None`` if there is none)."""
+    found = complete_states(path)
+    return found[-1] if found else None
+
+
+def _sync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_tree(path: Path) -> None:
+    """fsync every file under ``path`` and the directory itself, so a rename after it publishes durable data."""
+    for f in path.rglob("*"):
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+    _sync_dir(path)

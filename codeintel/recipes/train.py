@@ -4,15 +4,23 @@ Length-grouped token-budget batches, AdamW with linear warm-up/decay, a progress
 throughput and time left, periodic dev evaluation, the best checkpoint kept by the card's selection
 metric (written atomically), and a final test evaluation of the reloaded best checkpoint.
 
+It runs on ``accelerate`` (:mod:`codeintel.recipes.engine`): one process, or several under ``torchrun`` /
+``accelerate launch`` (each global step is ``processes x train.grad_accum`` micro-batches of similar size,
+evaluation is sharded and gathered, only rank 0 writes), in fp32/bf16/fp16. With ``train.save_every=N`` the
+whole training state is written every N steps and ``resume`` continues from the newest complete one, to
+the same final result as a run that was never interrupted.
+
 The loop runs in four named phases over two records: :func:`setup` builds a :class:`Run` (what does not
 change while training: model, task, data, optimizer), :class:`TrainState` is what the loop advances (step,
-epoch, best score, history, token counts, RNG state); :func:`train_step`, :func:`evaluate_and_keep_best`
-and :func:`finish` each read one and update the other.
+epoch, position, best score, history, token counts, RNG state); :func:`train_step`,
+:func:`evaluate_and_keep_best`, :func:`save_state` and :func:`finish` each read one and update the other.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import math
 import random
 import time
@@ -23,12 +31,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from codeintel.config import RunConfig, resolve_device, to_dict, validate
-from codeintel.errors import TrainingError
+from codeintel.config import RunConfig, to_dict, validate
+from codeintel.errors import CheckpointError, ConfigError, TrainingError
+from codeintel.recipes import engine
 from codeintel.recipes.batching import make_batches, padding_fraction
-from codeintel.recipes.evaluate import evaluate_split, format_scores, load_splits, write_json
+from codeintel.recipes.evaluate import format_scores, load_splits, write_json
 from codeintel.recipes.plot import plot_history
-from codeintel.recipes.rundir import RunDir, fresh
+from codeintel.recipes.rundir import RunDir, fresh, latest_state
 from codeintel.tasks.cards import TaskCard
 from codeintel.tasks.models import Loaded, load_model, save_model
 from codeintel.tasks.types import build_task
@@ -51,33 +60,42 @@ def default_output_dir(cfg: RunConfig, card: TaskCard) -> Path:
     return Path("runs") / f"{card.name}-{model}"
 
 
+def capture_rng() -> dict[str, Any]:
+    """This process's Python, NumPy and torch generators (CPU, and CUDA where present), as tensors and
+    plain values (so the state file loads with ``torch.load(weights_only=True)``)."""
+    np_state = np.random.get_state()
+    return {"python": random.getstate(), "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)),
+                                                   *np_state[2:]],
+            "torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def restore_rng(rng: dict[str, Any]) -> None:
+    """Put the generators back as :func:`capture_rng` found them."""
+    version, internal, gauss = rng["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, key, *rest = rng["numpy"]
+    np.random.set_state((name, key.numpy().astype(np.uint32), *rest))
+    torch.set_rng_state(rng["torch"])
+    if rng["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+
+
 @dataclass
 class TrainState:
-    """What the loop advances; everything a resumed run needs to continue where this one stopped."""
+    """What the loop advances; with the model, optimizer, scheduler and RNG states, everything a resumed run
+    needs to continue exactly where this one stopped."""
 
     step: int = 0                     # optimizer steps taken
     epoch: int = 0                    # the epoch in progress (1-based; 0 before the first)
+    position: int = 0                 # global steps done within that epoch (where to continue in its order)
     best: float | None = None         # best dev value of the selection metric so far
     best_step: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)     # one record per dev evaluation
     losses: list[tuple[int, float]] = field(default_factory=list)   # (step, training loss)
-    tokens: int = 0                   # real (non-padding) tokens trained on
+    tokens: int = 0                   # real (non-padding) tokens trained on, all processes
     train_seconds: float = 0.0        # optimisation time only (no evaluation, no checkpointing)
     padding: list[float] = field(default_factory=list)              # padding fraction of each epoch's batches
-    rng: dict[str, Any] = field(default_factory=dict)               # set by capture_rng()
-
-    def capture_rng(self) -> None:
-        """Record the Python, NumPy and torch generators (CPU, and CUDA where present)."""
-        self.rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-
-    def restore_rng(self) -> None:
-        """Put the generators back as :meth:`capture_rng` found them."""
-        random.setstate(self.rng["python"])
-        np.random.set_state(self.rng["numpy"])
-        torch.set_rng_state(self.rng["torch"])
-        if self.rng["cuda"]:
-            torch.cuda.set_rng_state_all(self.rng["cuda"])
+    micro_per_step: int = 1           # processes x grad_accum when the run started
 
 
 @dataclass
@@ -87,103 +105,159 @@ class Run:
     cfg: RunConfig
     card: TaskCard
     out: Path
-    rundir: RunDir                    # claimed and locked by this run
-    device: torch.device
-    loaded: Loaded
+    rundir: RunDir                    # claimed and locked by this run (by rank 0)
+    acc: Any                          # the accelerate.Accelerator
+    loaded: Loaded                    # loaded.model is the bare model (what is saved and evaluated)
+    model: torch.nn.Module            # the model the loss runs through (DDP-wrapped with several processes)
     task: Any
     raw: dict[str, list]              # rows of each split
-    train_set: Any                    # prepared (tokenized) splits
-    dev_set: Any
-    optim: torch.optim.Optimizer
+    train_set: Any                    # prepared (tokenized) training split
+    dev_rows: list                    # the dev subset scored at each evaluation
+    dev_set: Any                      # this process's shard of it, prepared
+    optim: Any
     sched: torch.optim.lr_scheduler.LambdaLR
     params: list[torch.nn.Parameter]
     total: int                        # optimizer steps to take
-    batches_per_epoch: int
+    steps_per_epoch: int
     eval_every: int
+    grad_accum: int
     settings: dict[str, Any]          # what `codeintel evaluate` needs to score the checkpoint the same way
 
     @property
-    def model(self) -> torch.nn.Module:
-        return self.loaded.model
+    def n_epochs(self) -> int:
+        return math.ceil(self.total / self.steps_per_epoch)
 
     @property
-    def n_epochs(self) -> int:
-        return math.ceil(self.total / self.batches_per_epoch)
+    def micro_per_step(self) -> int:
+        return self.acc.num_processes * self.grad_accum
 
-    def batches(self, epoch: int) -> list[list[int]]:
-        """Epoch ``epoch``'s (0-based) index batches: length-grouped, reshuffled with the seed each epoch."""
-        t = self.cfg.train
-        return make_batches(self.train_set.lengths, t.batch_tokens, t.max_batch_size, t.grouping, seed=t.seed + epoch)
+    def steps(self, epoch: int) -> list[list[list[int]]]:
+        """Epoch ``epoch``'s (0-based) global steps, each a list of ``micro_per_step`` index batches:
+        length-grouped and reshuffled with the seed each epoch."""
+        t, lengths = self.cfg.train, self.train_set.lengths
+        batches = make_batches(lengths, t.batch_tokens, t.max_batch_size, t.grouping, seed=t.seed + epoch)
+        return engine.group_steps(batches, lengths, self.micro_per_step, seed=t.seed + epoch)
+
+    def mine(self, step_batches: list[list[int]]) -> list[list[int]]:
+        """This process's micro-batches of one global step."""
+        r, k = self.acc.process_index, self.grad_accum
+        return step_batches[r * k : (r + 1) * k]
 
 
 # --------------------------------------------------------------------------- phases
 
-def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False) -> Run:
-    """Model, task, data, optimizer and schedule; claims and locks the run directory, writes ``config.yaml``.
-
-    An existing run directory is refused before any work unless ``overwrite`` (then it is moved aside).
-    """
+def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, resume: bool = False) -> Run:
+    """Accelerator, model, task, data, optimizer and schedule; claims and locks the run directory, writes
+    ``config.yaml``. An existing run directory is refused before any work unless ``overwrite`` (then it is
+    moved aside) or ``resume`` (then it must hold a saved state, and it is continued in place)."""
     import yaml
 
     validate(cfg)
+    t = cfg.train
+    acc = engine.make_accelerator(cfg.device, t.precision, cfg.report_to, echo)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    seed_everything(cfg.train.seed)
-    out = Path(cfg.output_dir) if cfg.output_dir else fresh(default_output_dir(cfg, card))  # a 2nd run: NAME-2
-    rundir = RunDir(out, overwrite=overwrite, echo=echo)
-    rundir.check()  # refuse a taken directory now, not after loading the model and the data
+    seed_everything(t.seed + acc.process_index)  # dropout differs per rank; DDP copies rank 0's initial weights
+    out = Path(cfg.output_dir) if cfg.output_dir else engine.on_main(acc, lambda: fresh(default_output_dir(cfg, card)))
+    rundir = RunDir(out, overwrite=overwrite, echo=echo, resume=resume)
+    engine.on_main(acc, rundir.check)  # refuse a taken directory now, not after loading the model and the data
 
-    device = resolve_device(cfg.device)
     loaded = load_model(cfg.model, card.type, pretrained=cfg.pretrained, tokenizer=cfg.tokenizer or None,
                         allow_pickle=cfg.allow_pickle)
-    loaded.model.to(device)
+    if t.gradient_checkpointing:
+        enable_gradient_checkpointing(loaded.model, cfg.model)
+    loaded.model.to(acc.device)
     task = build_task(cfg, card, loaded)
-    raw = load_splits(task, cfg, echo)
-    if cfg.data.max_train_examples:
-        raw["train"] = raw["train"][: cfg.data.max_train_examples]
-    dev_rows = raw["valid"]
-    if cfg.data.max_eval_examples and len(dev_rows) > cfg.data.max_eval_examples:
-        keep = sorted(np.random.default_rng(cfg.train.seed).choice(len(dev_rows), cfg.data.max_eval_examples,
-                                                                     replace=False).tolist())
-        dev_rows = [dev_rows[i] for i in keep]
-    t_tok = time.perf_counter()
-    train_set, dev_set = task.prepare(raw["train"]), task.prepare(dev_rows)
+    with acc.main_process_first():  # rank 0 fills the tokenization cache, the others read it
+        raw = load_splits(task, cfg, echo)
+        if cfg.data.max_train_examples:
+            raw["train"] = raw["train"][: cfg.data.max_train_examples]
+        dev_rows = raw["valid"]
+        if cfg.data.max_eval_examples and len(dev_rows) > cfg.data.max_eval_examples:
+            keep = sorted(np.random.default_rng(t.seed).choice(len(dev_rows), cfg.data.max_eval_examples,
+                                                                 replace=False).tolist())
+            dev_rows = [dev_rows[i] for i in keep]
+        t_tok = time.perf_counter()
+        train_set = task.prepare(raw["train"])
+        dev_set = task.prepare(engine.shard(dev_rows, acc.process_index, acc.num_processes))
     echo(f"data: train={len(raw['train'])} valid={len(raw['valid'])} (dev subset {len(dev_rows)}) "
          f"test={len(raw['test'])}  tokenized in {time.perf_counter() - t_tok:.1f}s")
 
-    t = cfg.train
-    batches_per_epoch = len(make_batches(train_set.lengths, t.batch_tokens, t.max_batch_size, t.grouping, seed=t.seed))
-    total = t.max_steps or math.ceil(t.epochs * batches_per_epoch)
+    batches = make_batches(train_set.lengths, t.batch_tokens, t.max_batch_size, t.grouping, seed=t.seed)
+    steps_per_epoch = math.ceil(len(batches) / (acc.num_processes * t.grad_accum))
+    total = t.max_steps or math.ceil(t.epochs * steps_per_epoch)
     params = [p for p in loaded.model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay, eps=1e-8)
     sched = linear_schedule(optim, int(t.warmup_ratio * total), total)
-    echo(f"model: {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable, {device})  task: {card.name}  "
-         f"steps: {total} ({batches_per_epoch}/epoch)  selection: dev {card.select_by}")
+    model, optim = acc.prepare(loaded.model, optim)
+    procs = f", {acc.num_processes} processes" if acc.num_processes > 1 else ""
+    accum = f" x {t.grad_accum} accumulated" if t.grad_accum > 1 else ""
+    echo(f"model: {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable, {acc.device}{procs}, "
+         f"{t.precision})  task: {card.name}  steps: {total} ({steps_per_epoch}/epoch{accum})  "
+         f"selection: dev {card.select_by}")
     settings = {"card": cfg.task, "data": [str(Path(p).resolve()) for p in cfg.data.paths],
                 "source_len": task.source_len, "target_len": getattr(task, "target_len", 0),
                 "eval": dataclasses.asdict(cfg.eval), "dropout": 0.1, "graph": cfg.graph, "lang": cfg.lang,
                 "dfg_length": cfg.dfg_length}
-    rundir.claim()  # created (or the earlier run moved aside) and locked; from here on it is this run's
+
+    def claim() -> None:  # created (or the earlier run moved aside) and locked; from here on it is this run's
+        rundir.claim()
+        if resume:
+            rundir.drop_unlinked("best")  # a version a killed process began and never linked
+        else:
+            (out / "config.yaml").write_text(yaml.safe_dump({"task_card": card.path, **to_dict(cfg)},
+                                                            sort_keys=False))
+
+    engine.on_main(acc, claim)
     echo(f"run directory: {out}")
-    (out / "config.yaml").write_text(yaml.safe_dump({"task_card": card.path, **to_dict(cfg)}, sort_keys=False))
-    return Run(cfg, card, out, rundir, device, loaded, task, raw, train_set, dev_set, optim, sched, params, total,
-               batches_per_epoch, max(1, batches_per_epoch // t.evals_per_epoch), settings)
+    if acc.log_with:
+        acc.project_configuration.project_dir = acc.project_configuration.logging_dir = str(out / "logs")
+    return Run(cfg, card, out, rundir, acc, loaded, model, task, raw, train_set, dev_rows, dev_set, optim, sched,
+               params, total, steps_per_epoch, max(1, steps_per_epoch // t.evals_per_epoch), t.grad_accum, settings)
 
 
-def train_step(run: Run, state: TrainState, idx: list[int]) -> float:
-    """One optimizer step on the examples ``idx``; returns the loss."""
+def enable_gradient_checkpointing(model: torch.nn.Module, name: str) -> None:
+    """Turn on activation recomputation in every transformers backbone inside ``model``."""
+    from transformers import PreTrainedModel
+
+    found = [m for m in model.modules() if isinstance(m, PreTrainedModel) and m.supports_gradient_checkpointing]
+    if not found:
+        raise ConfigError(f"train.gradient_checkpointing=true: {name} has no backbone that supports it; drop the "
+                          "key.")
+    for m in found:
+        if not m.is_gradient_checkpointing:
+            m.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
+def train_step(run: Run, state: TrainState, step_batches: list[list[int]]) -> float:
+    """One optimizer step on this process's micro-batches of a global step; returns the mean loss over all of
+    the step's micro-batches (every process)."""
+    acc = run.acc
     t_step = time.perf_counter()
     run.model.train()
-    batch = {k: v.to(run.device) for k, v in run.task.collate(run.train_set, idx).items()}
-    loss, n_tok = run.task.loss(run.model, batch)
-    loss_value = loss.item()
+    run.optim.zero_grad(set_to_none=True)
+    mine = run.mine(step_batches)
+    loss_sum, n_tok = 0.0, 0
+    for i, idx in enumerate(mine):
+        if run.micro_per_step > 1:  # dropout of micro-batch j of a step is the same whichever process runs it
+            j = acc.process_index * run.grad_accum + i
+            torch.manual_seed((run.cfg.train.seed * 1_000_003 + state.step * 1_009 + j) % 2**63)
+        batch = {k: v.to(acc.device) for k, v in run.task.collate(run.train_set, idx).items()}
+        # gradients are all-reduced once per step: after the last micro-batch
+        with contextlib.nullcontext() if i == len(mine) - 1 else acc.no_sync(run.model):
+            loss, n = run.task.loss(run.model, batch)
+            acc.backward(loss / len(mine) if len(mine) > 1 else loss)
+        loss_sum, n_tok = loss_sum + loss.item(), n_tok + n
+    if acc.num_processes > 1:  # one small all-reduce: the step's loss and tokens over all processes
+        both = acc.reduce(torch.tensor([loss_sum, float(n_tok)], device=acc.device), reduction="sum")
+        loss_value, n_tok = both[0].item() / run.micro_per_step, int(both[1].item())
+    else:
+        loss_value = loss_sum / len(mine)
     if not math.isfinite(loss_value):
         raise TrainingError(f"the loss became {loss_value} at step {state.step}; lower train.lr (now "
                             f"{run.cfg.train.lr}) or raise train.warmup_ratio. The best checkpoint so far is intact "
                             f"in {run.out}/best.")
-    run.optim.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(run.params, run.cfg.train.grad_clip)
+    acc.clip_grad_norm_(run.params, run.cfg.train.grad_clip)
     run.optim.step()
     run.sched.step()
     state.step, state.tokens = state.step + 1, state.tokens + n_tok
@@ -192,76 +266,193 @@ def train_step(run: Run, state: TrainState, idx: list[int]) -> float:
     return loss_value
 
 
+def evaluate_rows(run: Run, model, rows: list, prepared_shard, progress: bool = False) -> tuple[dict, Any]:
+    """Scores and predictions on ``rows``: each process predicts its shard, rank 0 scores them all once."""
+    cfg, acc = run.cfg, run.acc
+    preds = run.task.predict(model, prepared_shard, beam_size=cfg.eval.beam_size, batch_size=cfg.eval.batch_size,
+                             no_repeat_ngram_size=cfg.eval.no_repeat_ngram_size, progress=progress)
+    if acc.num_processes > 1:
+        from accelerate.utils import gather_object
+
+        preds = engine.merge(gather_object([preds]), len(rows))
+    return engine.on_main(acc, lambda: run.task.score(preds, rows)), preds
+
+
 def evaluate_and_keep_best(run: Run, state: TrainState, loss: float | None) -> str:
     """Score the dev subset; save the checkpoint if it is the best so far (step 0 included). Returns the log line."""
-    scores, _ = evaluate_split(run.task, run.model, run.dev_set, run.cfg)
+    scores, _ = evaluate_rows(run, run.loaded.model, run.dev_rows, run.dev_set)
     state.history.append({"step": state.step, "epoch": state.epoch, "loss": loss, **scores})
+    run.acc.log({f"dev/{k}": v for k, v in scores.items()}, step=state.step)
     improved = run.card.better(scores[run.card.select_by], state.best)
     if improved:
         state.best, state.best_step = scores[run.card.select_by], state.step
         meta = {**run.settings, "dev": scores, "step": state.step}
-        run.rundir.publish("best", lambda version: save_model(run.loaded, version, meta))
+        engine.on_main(run.acc, lambda: run.rundir.publish("best", lambda v: save_model(run.loaded, v, meta)))
     return f"step {state.step:>6}  dev {format_scores(scores)}{'  (best, saved)' if improved else ''}"
 
+
+# --------------------------------------------------------------------------- resumable state
+
+STATE_FILES = ("model.safetensors", "optimizer.pt", "trainer.json")
+
+
+def save_state(run: Run, state: TrainState) -> None:
+    """Write the whole training state (weights, optimizer, schedule, gradient scaler, every process's RNG, the
+    loop's position and history) as ``states/state-<step>/``, crash-safely; only the newest
+    ``train.keep_last`` are kept."""
+    from safetensors.torch import save_model as save_weights
+
+    acc = run.acc
+    rngs = [capture_rng()]
+    if acc.num_processes > 1:
+        from accelerate.utils import gather_object
+
+        rngs = gather_object(rngs)
+
+    def write(d: Path) -> None:
+        save_weights(run.loaded.model, str(d / "model.safetensors"))
+        torch.save({"optimizer": run.optim.state_dict(), "scheduler": run.sched.state_dict(),
+                    "scaler": acc.scaler.state_dict() if acc.scaler is not None else None, "rng": rngs},
+                   d / "optimizer.pt")
+        (d / "trainer.json").write_text(json.dumps(dataclasses.asdict(state)))
+
+    engine.on_main(acc, lambda: run.rundir.save_state(state.step, write, run.cfg.train.keep_last))
+
+
+def load_state(run: Run, echo) -> TrainState:
+    """The newest complete state of the run directory, put back into the model, optimizer, schedule and RNGs."""
+    from safetensors.torch import load_model as load_weights
+
+    path = latest_state(run.out)
+    missing = [f for f in STATE_FILES if not (path / f).is_file()]
+    if missing:
+        raise CheckpointError(f"{path} lacks {', '.join(missing)}; remove that state directory to resume from the "
+                              "one before it.")
+    state = TrainState(**json.loads((path / "trainer.json").read_text()))
+    state.losses = [tuple(x) for x in state.losses]
+    if state.micro_per_step != run.micro_per_step:
+        raise ConfigError(f"{run.out} was trained with {state.micro_per_step} micro-batches per step "
+                          f"(processes x train.grad_accum), this resume has {run.micro_per_step}; resume with "
+                          f"train.grad_accum={max(1, state.micro_per_step // run.acc.num_processes)} on a number of "
+                          "processes that divides it.")
+    load_weights(run.loaded.model, str(path / "model.safetensors"), device=str(run.acc.device))
+    blob = torch.load(path / "optimizer.pt", map_location=run.acc.device, weights_only=True)  # no code runs
+    run.optim.load_state_dict(blob["optimizer"])
+    run.sched.load_state_dict(blob["scheduler"])
+    if blob["scaler"] is not None and run.acc.scaler is not None:
+        run.acc.scaler.load_state_dict(blob["scaler"])
+    rngs = blob["rng"]
+    restore_rng(rngs[run.acc.process_index % len(rngs)])
+    echo(f"resuming {run.out} from {path.name}: step {state.step} of {run.total}, epoch {state.epoch}, best dev "
+         f"{run.card.select_by} {state.best if state.best is None else round(state.best, 4)} (step {state.best_step})")
+    return state
+
+
+# --------------------------------------------------------------------------- the end
 
 def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> dict[str, Any]:
     """Reload the best checkpoint exactly as ``codeintel evaluate`` would, score test, write metrics and plot."""
     cfg, card, out = run.cfg, run.card, run.out
-    best_model = load_model(str(out / "best")).model.to(run.device)
-    test_set = run.task.prepare(run.raw["test"])
-    test_scores, test_preds = evaluate_split(run.task, best_model, test_set, cfg, progress=progress)
-    run.task.write_predictions(out, test_preds, run.raw["test"])
+    best_model = load_model(str(out / "best")).model.to(run.acc.device)
+    test_rows = run.raw["test"]
+    test_set = run.task.prepare(engine.shard(test_rows, run.acc.process_index, run.acc.num_processes))
+    test_scores, test_preds = evaluate_rows(run, best_model, test_rows, test_set, progress=progress)
     result = {
         "task": card.name, "model": cfg.model, "checkpoint": str(out / "best"),
         "dev_best": {card.select_by: state.best, "step": state.best_step}, "test": test_scores,
         "baselines": run.task.baselines(run.raw),
         "train": {"steps": state.step, "seconds": round(state.train_seconds, 1), "wall_seconds": round(wall_seconds, 1),
                   "tokens": state.tokens,
-                  "tokens_per_s": round(state.tokens / state.train_seconds, 1),
-                  "padding_fraction": round(float(np.mean(state.padding)), 4),
-                  "examples": len(run.raw["train"])},
+                  "tokens_per_s": round(state.tokens / max(state.train_seconds, 1e-9), 1),
+                  "padding_fraction": round(float(np.mean(state.padding)), 4) if state.padding else 0.0,
+                  "examples": len(run.raw["train"]), "processes": run.acc.num_processes,
+                  "grad_accum": run.grad_accum, "precision": cfg.train.precision},
         "history": state.history,
     }
-    write_json(out / "metrics.json", result)
-    baseline = next((b[card.select_by] for b in result["baselines"].values() if card.select_by in b), None)
-    plot_history(state.history, state.losses, card.select_by, state.best_step, baseline, out,
-                 f"{card.name} | {cfg.model}")
+
+    def write() -> None:
+        run.task.write_predictions(out, test_preds, test_rows)
+        write_json(out / "metrics.json", result)
+        baseline = next((b[card.select_by] for b in result["baselines"].values() if card.select_by in b), None)
+        plot_history(state.history, state.losses, card.select_by, state.best_step, baseline, out,
+                     f"{card.name} | {cfg.model}")
+
+    engine.on_main(run.acc, write)
+    run.acc.log({f"test/{k}": v for k, v in test_scores.items()}, step=state.step)
     return result
 
 
 # --------------------------------------------------------------------------- the loop
 
-def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
+def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, overwrite: bool = False,
+          resume: bool = False) -> dict[str, Any]:
     """Fine-tune ``cfg.model`` on ``card``; returns (and writes) the run's metrics.
 
     ``overwrite``: an existing run in the output directory is moved aside (never deleted) instead of refused.
+    ``resume``: continue the run in ``cfg.output_dir`` from its newest complete saved state.
     """
     from tqdm.auto import tqdm
 
-    run = setup(cfg, card, echo, overwrite)
+    say = echo
+    echo = lambda *a, **k: say(*a, **k) if _is_main() else None  # noqa: E731 -- only rank 0 talks
+    run = setup(cfg, card, echo, overwrite, resume)
+    acc, t = run.acc, cfg.train
     try:
-        state = TrainState()
-        bar = tqdm(total=run.total, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
+        state = load_state(run, echo) if resume else TrainState(micro_per_step=run.micro_per_step)
+        if acc.log_with:
+            hparams = {k: v if isinstance(v, int | float | str | bool) else str(v)
+                       for k, v in _flatten(to_dict(cfg)).items()}
+            acc.init_trackers(card.name, config=hparams,
+                              init_kwargs={"tensorboard": {"purge_step": state.step + 1}} if resume else {})
+        bar = tqdm(total=run.total, initial=state.step, desc="train", unit="step",
+                   disable=not progress or not acc.is_main_process, dynamic_ncols=True)
 
         def log(line: str) -> None:
             bar.write(line) if progress else echo(line, flush=True)
 
         t0 = time.perf_counter()
-        log(evaluate_and_keep_best(run, state, None))  # the starting point: fine-tuning must beat it to replace it
-        for epoch in range(run.n_epochs):
-            state.epoch = epoch + 1
-            batches = run.batches(epoch)
-            state.padding.append(padding_fraction(batches, run.train_set.lengths))
-            for idx in batches:
+        if state.step == 0:
+            log(evaluate_and_keep_best(run, state, None))  # the starting point: fine-tuning must beat it to replace it
+        for epoch in range(max(state.epoch - 1, 0), run.n_epochs):
+            steps = run.steps(epoch)
+            if state.epoch != epoch + 1:  # a new epoch (a resumed one continues at its position)
+                state.epoch, state.position = epoch + 1, 0
+                state.padding.append(padding_fraction([b for s in steps for b in s], run.train_set.lengths))
+            for step_batches in steps[state.position :]:
                 if state.step >= run.total:
                     break
-                loss = train_step(run, state, idx)
-                bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{state.tokens / state.train_seconds:.0f}",
-                                epoch=state.epoch, refresh=False)
+                loss = train_step(run, state, step_batches)
+                state.position += 1
+                tok_s = state.tokens / state.train_seconds
+                acc.log({"train/loss": loss, "train/lr": run.sched.get_last_lr()[0], "train/tokens_per_s": tok_s,
+                         "train/padding": state.padding[-1]}, step=state.step)
+                bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tok_s:.0f}", epoch=state.epoch, refresh=False)
                 bar.update(1)
                 if state.step % run.eval_every == 0 or state.step == run.total:
                     log(evaluate_and_keep_best(run, state, loss))
+                if t.save_every and (state.step % t.save_every == 0 or state.step == run.total):
+                    save_state(run, state)
+            if state.step >= run.total:
+                break
         bar.close()
         return finish(run, state, time.perf_counter() - t0, progress)
     finally:
-        run.rundir.release()
+        if acc.log_with:
+            acc.end_training()
+        engine.on_main(acc, run.rundir.release)
+
+
+def _is_main() -> bool:
+    from accelerate.state import PartialState
+
+    return PartialState().is_main_process
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

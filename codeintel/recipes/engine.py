@@ -1,0 +1,173 @@
+"""What the recipes run on: ``accelerate`` for processes, devices, mixed precision and trackers, and the few
+things accelerate leaves to a loop that builds its own batches.
+
+- :func:`make_accelerator`: one ``Accelerator`` per run (single process, ``torchrun`` or ``accelerate launch``;
+  gloo on CPU, NCCL on CUDA; FSDP/DeepSpeed through an accelerate config file), with precision checked first.
+- :func:`group_steps`: a global step is ``world_size x grad_accum`` micro-batches of similar token counts, so
+  no rank waits on another's long batch; rank ``r`` takes its slice of every step.
+- :func:`shard` / :func:`merge`: evaluation splits rows ``r::world`` across ranks and puts the gathered
+  predictions back in row order, so every metric is computed once, on exactly the split's examples.
+- :func:`on_main`: work only rank 0 does (claiming a directory, writing a checkpoint); an error there is
+  raised on every rank instead of leaving the others waiting.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from codeintel.errors import CodeintelError, ConfigError
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+TRACKERS = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow"),
+            "wandb": ("wandb", "wandb")}  # name -> (module to import, pip package)
+
+
+def tracker_names(report_to: list[str]) -> list[str]:
+    """Validated tracker names (``none`` = no tracker); a missing package is a clear error with the pip command."""
+    names = [n for n in report_to if n != "none"]
+    for name in names:
+        if name not in TRACKERS:
+            raise ConfigError(f"report_to={name!r}: use none, {', '.join(TRACKERS)} (a list is fine: "
+                              "report_to=tensorboard,mlflow).")
+        module, package = TRACKERS[name]
+        if importlib.util.find_spec(module) is None:
+            raise ConfigError(f"report_to={name} needs the {package} package, which is not installed; install it "
+                              f"with: pip install 'codeintel-hub[{name}]'  (or: pip install {package})")
+    return names
+
+
+def matmul_rate(dtype, n: int = 384, repeats: int = 5) -> float:
+    """Best GFLOP/s of an ``n x n`` CPU matmul in ``dtype`` over a few runs (a 50 ms probe)."""
+    import torch
+
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def check_precision(precision: str, on_cpu: bool, echo) -> None:
+    """bf16 on a CPU: warn with the measured matmul rate against fp32 when it is not faster (on many CPUs it is
+    much slower)."""
+    import torch
+
+    if precision != "bf16" or not on_cpu:
+        return
+    half, full = matmul_rate(torch.bfloat16), matmul_rate(torch.float32)
+    if half < 1.2 * full:
+        echo(f"warning: train.precision={precision} on this CPU: a {precision} matmul runs at {half:.1f} GFLOP/s "
+             f"against {full:.1f} GFLOP/s in fp32 ({full / half:.1f}x slower, measured just now); fp32 is the CPU "
+             "default for that reason.")
+
+
+def make_accelerator(device: str, precision: str, report_to: list[str], echo=print):
+    """An ``Accelerator`` for this run. Earlier accelerator state in the process (a previous run in the same
+    Python session) is reset first; the process group of a distributed launch is kept. Tracker logs go to
+    ``acc.project_configuration.logging_dir``, set by the recipe once its run directory is claimed."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, GradientState
+
+    if precision not in PRECISIONS:
+        raise ConfigError(f"train.precision={precision!r}: use {', '.join(PRECISIONS)}.")
+    trackers = tracker_names(report_to)
+    on_cpu = device == "cpu" or not torch.cuda.is_available()
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={device} but torch sees no CUDA device; use device=cpu (or auto).")
+    if precision == "fp16" and on_cpu:
+        raise ConfigError("train.precision=fp16 needs a CUDA device: on a CPU accelerate runs fp16 as plain fp32 "
+                          "(no autocast, no scaler). Use train.precision=bf16 or fp32 here.")
+    if device.startswith("cuda:"):
+        torch.cuda.set_device(int(device.split(":", 1)[1]))
+    AcceleratorState._reset_state()
+    GradientState._reset_state()
+    acc = Accelerator(cpu=on_cpu, mixed_precision="no" if precision == "fp32" else precision,
+                      log_with=trackers or None, step_scheduler_with_optimizer=False,
+                      project_dir=".")  # a placeholder: the run directory is known only after the claim
+    if acc.is_main_process:
+        check_precision(precision, on_cpu, echo)
+    return acc
+
+
+# --------------------------------------------------------------------------- batches across ranks
+
+def group_steps(batches: list[list[int]], lengths: np.ndarray, per_step: int, seed: int) -> list[list[list[int]]]:
+    """Cut an epoch's batches into global steps of ``per_step`` micro-batches each.
+
+    With ``per_step == 1`` the batch order is kept as it is. Otherwise the batches are ordered by their padded
+    size, consecutive ones form a step (so the micro-batches of one step cost about the same), and the steps
+    are shuffled with ``seed``. A short last step is filled up with the smallest batches of the other steps
+    again (as ``DistributedSampler`` pads), so every rank has a micro-batch at every step.
+    """
+    if per_step == 1:
+        return [[b] for b in batches]
+    size = [len(b) * int(lengths[b].max()) for b in batches]
+    ordered = [batches[i] for i in np.argsort(-np.array(size), kind="stable")]
+    steps = [ordered[i : i + per_step] for i in range(0, len(ordered), per_step)]
+    if len(steps[-1]) < per_step:  # filled from the smallest batches of the other steps (itself if none)
+        smallest = ordered[: len(ordered) - len(steps[-1])][::-1] or steps[-1]
+        steps[-1] = steps[-1] + [smallest[i % len(smallest)] for i in range(per_step - len(steps[-1]))]
+    rng = np.random.default_rng(seed)
+    return [steps[i] for i in rng.permutation(len(steps))]
+
+
+def shard(rows: list, rank: int, world: int) -> list:
+    """This rank's rows of an evaluation split: ``rows[rank::world]``."""
+    return rows[rank::world] if world > 1 else rows
+
+
+def merge(parts: list[Any], n: int) -> Any:
+    """Put per-rank predictions (``parts[r]`` for ``rows[r::world]``) back in row order.
+
+    Predictions are a list (one per row), an array (rows along axis 0) or a dict of such arrays.
+    """
+    world = len(parts)
+    if world == 1:
+        return parts[0]
+    first = parts[0]
+    if isinstance(first, dict):
+        return {k: merge([p[k] for p in parts], n) for k in first}
+    if isinstance(first, np.ndarray):
+        out = np.empty((n, *first.shape[1:]), dtype=first.dtype)
+    else:
+        out = [None] * n
+    for r, part in enumerate(parts):
+        out[r::world] = part
+    return out
+
+
+# --------------------------------------------------------------------------- rank 0 only
+
+def on_main(acc, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` on the main process only; every rank returns its result or raises its error.
+
+    A codeintel error on rank 0 (a taken directory, an unwritable disk) is sent to all ranks and raised there
+    too, so no rank is left waiting at the next collective.
+    """
+    if acc.num_processes == 1:
+        return fn()
+    from accelerate.utils import broadcast_object_list
+
+    box: list[Any] = [None]
+    if acc.is_main_process:
+        try:
+            box[0] = ("ok", fn())
+        except CodeintelError as exc:
+            box[0] = ("error", (type(exc), str(exc)))
+    broadcast_object_list(box, from_process=0)
+    kind, value = box[0]
+    if kind == "error":
+        cls, message = value
+        error = CodeintelError.__new__(cls)  # the same class (the CLI's exit code depends on it), same text
+        CodeintelError.__init__(error, message)
+        raise error
+    return value
