@@ -79,8 +79,9 @@ def test_two_processes_train_disjoint_batches_and_match_one_process_with_the_sam
     script = tmp_path / "record.py"
     script.write_text(RECORD)
     two, one = tmp_path / "two", tmp_path / "one"
-    proc = subprocess.run(["torchrun", "--nproc_per_node=2", "--master_port=29533", str(script), "train", "--data",
-                           str(data), "--out", str(two), *LM], capture_output=True, text=True, timeout=600,
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533"]
+    proc = subprocess.run([*torchrun, str(script), "train", "--data", str(data), "--out", str(two), *LM],
+                          capture_output=True, text=True, timeout=600,
                           env=_env(RECORD_TO=str(tmp_path / "two")))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.count("== language-modeling") == 1  # only rank 0 reports

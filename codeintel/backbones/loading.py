@@ -101,7 +101,9 @@ def load_tokenizer(name_or_dir: str):
             return TokompilerTokenizer.from_pretrained(src.ref)
         try:
             return AutoTokenizer.from_pretrained(src.ref)
-        except (OSError, ValueError, ImportError) as exc:  # ImportError: no tokenizer.json, slow path wants protobuf
+        # no tokenizer.json: the slow-tokenizer path fails with ImportError (no protobuf) or, with protobuf
+        # installed, AttributeError/TypeError deep inside transformers' converter
+        except (OSError, ValueError, ImportError, AttributeError, TypeError, KeyError) as exc:
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise CheckpointError(f"{src.ref} has no usable tokenizer ({reason}). Save one with "
                                   "tokenizer.save_pretrained(DIR).") from None
