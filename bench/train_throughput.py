@@ -69,8 +69,8 @@ def main() -> int:
     from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
     from transformers.utils import logging as hf_logging
 
+    from codeintel.backbones.loading import shipped_tokenizer
     from codeintel.config import RunConfig
-    from codeintel.hub import hub_root
     from codeintel.recipes.train import TrainState, setup, train_step
     from codeintel.tasks.cards import load_task
     from codeintel.tasks.models import load_model
@@ -83,8 +83,9 @@ def main() -> int:
     tmp = tempfile.mkdtemp(prefix="bench-throughput-")
     cfg = RunConfig(model=args.arch or args.model, task="summarization", output_dir=f"{tmp}/run",
                     source_len=args.source_len, target_len=args.target_len)
-    if args.arch:
-        cfg.pretrained, cfg.tokenizer = False, str(hub_root() / "tokenizers" / "code-bpe-8k")
+    if args.arch:  # the shipped 8k BPE, saved as a tokenizer directory
+        shipped_tokenizer("code-bpe-8k").save_pretrained(f"{tmp}/tokenizer")
+        cfg.pretrained, cfg.tokenizer = False, f"{tmp}/tokenizer"
     cfg.data.max_train_examples, cfg.data.max_eval_examples = args.examples, 4
     cfg.train.max_steps, cfg.train.lr, cfg.train.warmup_ratio = args.steps, 1e-3, 0.0
     cfg.train.batch_tokens, cfg.train.max_batch_size = args.batch_tokens, 64

@@ -94,6 +94,7 @@ class TrainState:
     losses: list[tuple[int, float]] = field(default_factory=list)   # (step, training loss)
     tokens: int = 0                   # real (non-padding) tokens trained on, all processes
     train_seconds: float = 0.0        # optimisation time only (no evaluation, no checkpointing)
+    state_seconds: float = 0.0        # time spent writing resumable states
     padding: list[float] = field(default_factory=list)              # padding fraction of each epoch's batches
     micro_per_step: int = 1           # processes x grad_accum when the run started
 
@@ -303,6 +304,7 @@ def save_state(run: Run, state: TrainState) -> None:
     from safetensors.torch import save_model as save_weights
 
     acc = run.acc
+    t0 = time.perf_counter()
     rngs = [capture_rng()]
     if acc.num_processes > 1:
         from accelerate.utils import gather_object
@@ -317,6 +319,7 @@ def save_state(run: Run, state: TrainState) -> None:
         (d / "trainer.json").write_text(json.dumps(dataclasses.asdict(state)))
 
     engine.on_main(acc, lambda: run.rundir.save_state(state.step, write, run.cfg.train.keep_last))
+    state.state_seconds += time.perf_counter() - t0  # (a saved state counts the writes before its own)
 
 
 def load_state(run: Run, echo) -> TrainState:
@@ -362,7 +365,7 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
         "dev_best": {card.select_by: state.best, "step": state.best_step}, "test": test_scores,
         "baselines": run.task.baselines(run.raw),
         "train": {"steps": state.step, "seconds": round(state.train_seconds, 1), "wall_seconds": round(wall_seconds, 1),
-                  "tokens": state.tokens,
+                  "tokens": state.tokens, "state_seconds": round(state.state_seconds, 2),
                   "tokens_per_s": round(state.tokens / max(state.train_seconds, 1e-9), 1),
                   "padding_fraction": round(float(np.mean(state.padding)), 4) if state.padding else 0.0,
                   "examples": len(run.raw["train"]), "processes": run.acc.num_processes,
