@@ -35,6 +35,20 @@ def test_python_branches_merge_and_loops_carry():
     assert ("i", 1, "computedFrom", (3, 5)) in got and ("i", 12, "comesFrom", (1,)) in got
 
 
+def test_nested_ifs_without_else_keep_every_definition_that_may_reach():
+    # x0 =1 1(2) if3 a4 :5 x6 =7 2(8) if9 b10 :11 x12 =13 3(14) if15 c16 :17 z18 =19 x20 y21 =22 x23 z24
+    got, toks = edges("x = 1\nif a:\n    x = 2\n    if b:\n        x = 3\n        if c:\n            z = x\n"
+                      "y = x\nz\n", "python")
+    assert toks[20] == toks[23] == "x" and toks[24] == "z"
+    assert ("x", 20, "comesFrom", (12,)) in got           # inside the innermost if: only the definition above
+    assert ("x", 23, "comesFrom", (0, 6, 12)) in got      # after: any of the three may have run last
+    assert ("z", 24, "comesFrom", (18,)) in got           # a name first defined inside an if reaches past it
+    # with an else: the else branch starts from the incoming definitions, and both reach the end
+    got, _ = edges("x = 1\nif a:\n    x = 2\n    if b:\n        x = 3\nelse:\n    y = x\nw = x\n", "python")
+    assert ("x", 19, "comesFrom", (0,)) in got            # y16 =17 x... the else sees only x = 1
+    assert ("x", 22, "comesFrom", (0, 6, 12)) in got      # after: x = 1 (else), x = 2 (not b) or x = 3
+
+
 def test_python_comprehension_clause_first_and_shadowing_in_nested_function():
     got, _ = edges("ys = [v * 2 for v in xs if v]\n", "python")
     assert ("v", 3, "comesFrom", (7,)) in got and ("v", 7, "computedFrom", (9,)) in got
@@ -225,6 +239,11 @@ def test_limits_bound_deep_loops_and_large_inputs(capsys):
     with pytest.warns(DFGLimitWarning, match="cut to its first"):
         cut = extract(big, "python", Limits(max_bytes=60))
     assert len(cut.tokens) == 30 and cut.limited                        # ten whole lines of three tokens
+    line = "a = 1\n" + "b = a + 1; " * 200                               # then one 2,200-byte line
+    with pytest.warns(DFGLimitWarning, match="cut to its first 1,000 "):
+        cut = extract(line, "python", Limits(max_bytes=1_000))
+    # not 6 bytes (the whole lines): a cut at a token boundary keeps 1,000 bytes and splits no token
+    assert set(cut.tokens) == {"a", "b", "=", "+", "1", ";"} and len(cut.tokens) > 400  # whole tokens only
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert not extract(big, "python").limited                      # under the defaults: no warning

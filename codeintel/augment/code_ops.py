@@ -41,10 +41,13 @@ def _text(node) -> str:
 
 
 def _apply(code: bytes, edits: list[tuple[int, int, str]]) -> str:
-    out = code
-    for start, end, new in sorted(edits, reverse=True):
-        out = out[:start] + new.encode("utf-8") + out[end:]
-    return out.decode("utf-8")
+    """``code`` with the (non-overlapping) byte spans replaced, in one pass."""
+    parts, at = [], 0
+    for start, end, new in sorted(edits):
+        parts += [code[at:start], new.encode("utf-8")]
+        at = end
+    parts.append(code[at:])
+    return b"".join(parts).decode("utf-8")
 
 
 def _line_indent(code: bytes, node) -> str | None:
@@ -67,15 +70,6 @@ LOOPS = {"python": {"for_statement", "while_statement"},
          "c": {"for_statement", "while_statement", "do_statement"}}
 
 
-def _inside(node, types: set[str]) -> bool:
-    n = node.parent
-    while n is not None:
-        if n.type in types:
-            return True
-        n = n.parent
-    return False
-
-
 def _has(node, types: set[str]) -> bool:
     return any(n.type in types for n in walk(node))
 
@@ -89,16 +83,24 @@ def _function_name(defn, lang: str):
     return defn.child_by_field_name("name")
 
 
-def _statements(root, lang: str) -> list:
-    """Statements of blocks inside function bodies (not class bodies, not switch bodies)."""
-    out = []
-    for block in walk(root):
-        if block.type not in BLOCK_TYPES[lang] or not _inside(block, FUNCTION_TYPES[lang]):
-            continue
-        if block.parent is not None and block.parent.type in ("class_definition", "switch_statement"):
-            continue
-        out.extend(c for c in block.named_children if "comment" not in c.type and not c.type.startswith("preproc"))
+def _blocks(root, lang: str) -> list[list]:
+    """The statements of each block inside a function body (not class bodies, not switch bodies), in source
+    order. One top-down pass that carries "inside a function" and the parent's type: tree-sitter finds a
+    node's ``parent`` by descending from the root, so climbing parents would cost the nesting depth each."""
+    out, blocks, functions = [], BLOCK_TYPES[lang], FUNCTION_TYPES[lang]
+    stack = [(root, False, "")]
+    while stack:
+        node, in_function, parent_type = stack.pop()
+        if node.type in blocks and in_function and parent_type not in ("class_definition", "switch_statement"):
+            out.append([c for c in node.named_children if "comment" not in c.type and not c.type.startswith("preproc")])
+        inner = in_function or node.type in functions
+        stack.extend((c, inner, node.type) for c in reversed(node.children))
     return out
+
+
+def _statements(root, lang: str) -> list:
+    """Statements of blocks inside function bodies, in source order (see :func:`_blocks`)."""
+    return [stmt for block in _blocks(root, lang) for stmt in block]
 
 
 # --------------------------------------------------------------------------- renaming
@@ -457,9 +459,19 @@ def _writes(node, lang: str, strict: bool = True) -> set[str]:
 
 
 def _reads(node, lang: str) -> set[str]:
-    rules = RULES[lang]
-    return {_text(n) for n in walk(node) if n.type == "identifier" and
-            (n.parent.type, field_of(n)) not in rules.not_variable}
+    """Identifiers in variable positions under ``node`` (parents and fields tracked on the way down)."""
+    rules, out, stack = RULES[lang], set(), [node]
+    while stack:
+        n = stack.pop()
+        for i, c in enumerate(n.children):
+            if c.type == "identifier":
+                if (n.type, n.field_name_for_child(i) or "") not in rules.not_variable:
+                    out.add(_text(c))
+            else:
+                stack.append(c)
+    if node.type == "identifier":
+        out.add(_text(node))
+    return out
 
 
 def _independent(a, b, lang: str) -> bool:
@@ -481,10 +493,9 @@ def _simple(stmt, lang: str) -> bool:
 @operator("code", "swap two adjacent statements with no data flow between them")
 def permute_statements(code: str, lang: str, rng: random.Random) -> str:
     data = code.encode("utf-8")
-    stmts = _statements(parse(data, lang).root_node, lang)
-    pairs = [(a, b) for a, b in zip(stmts, stmts[1:], strict=False)
-             if a.parent.id == b.parent.id and a.next_named_sibling is not None and _simple(a, lang)
-             and _simple(b, lang) and _independent(a, b, lang)]
+    pairs = [(a, b) for block in _blocks(parse(data, lang).root_node, lang)
+             for a, b in zip(block, block[1:], strict=False)
+             if _simple(a, lang) and _simple(b, lang) and _independent(a, b, lang)]
     if not pairs:
         raise NotApplicable("no two adjacent independent statements")
     a, b = rng.choice(pairs)

@@ -101,13 +101,6 @@ class Variable:
     renamable: bool = True
 
 
-def _is_variable_position(node, rules: ScopeRules) -> bool:
-    parent = node.parent
-    if parent is None:
-        return True
-    return (parent.type, field_of(node)) not in rules.not_variable and (parent.type, "") not in rules.not_variable
-
-
 def field_of(node) -> str:
     """The field name under which ``node`` hangs from its parent ('' if none)."""
     parent = node.parent
@@ -140,43 +133,64 @@ def _binder_targets(node, rules: ScopeRules) -> list:
     return [n for c in node.children_by_field_name(fld) for n in _bound_identifiers(c, rules)]
 
 
-def _binding_scope(node, target, rules: ScopeRules):
+def _index(root, scopes: frozenset[str]) -> tuple[dict[int, object], dict[int, tuple[str, str]]]:
+    """One top-down pass: every node's nearest enclosing scope node (by node id; None at the root) and, for
+    identifiers, their parent's type and the field they hang from. tree-sitter finds a node's ``parent`` by
+    descending from the root, so looking these up instead of climbing keeps the analysis linear in depth."""
+    scope_of: dict[int, object] = {}
+    position: dict[int, tuple[str, str]] = {}
+    stack = [(root, None)]
+    while stack:
+        node, scope = stack.pop()
+        scope_of[node.id] = scope
+        inner = node if node.type in scopes else scope
+        for i, child in enumerate(node.children):
+            if child.type == "identifier":
+                position[child.id] = (node.type, node.field_name_for_child(i) or "")
+            stack.append((child, inner))
+    return scope_of, position
+
+
+_PARAMETERS = ("parameters", "lambda_parameters", "formal_parameter", "spread_parameter", "inferred_parameters",
+               "lambda_expression")
+
+
+def _binding_scope(node, target, rules: ScopeRules, scope_of: dict[int, object]):
     """The scope a binding belongs to."""
-    if node.type in ("parameters", "lambda_parameters", "formal_parameter", "spread_parameter",
-                     "inferred_parameters", "lambda_expression") or (
-            node.type == "parameter_declaration" and node.parent is not None
-            and node.parent.type == "parameter_list"):
+    def enclosing(n, include_self: bool = False):
+        return n if include_self and n.type in rules.scopes else scope_of.get(n.id)
+
+    if node.type in _PARAMETERS or (node.type == "parameter_declaration" and node.parent is not None
+                                    and node.parent.type == "parameter_list"):
         if node.type == "parameter_declaration":   # C: only a function definition's parameters are variables
             decl = node.parent.parent
             while decl is not None and decl.type in ("function_declarator", "pointer_declarator",
                                                       "parenthesized_declarator"):
                 decl = decl.parent
             return decl if decl is not None and decl.type == "function_definition" else None
-        return _enclosing_scope(node, rules, include_self=node.type == "lambda_expression")
-    scope = _enclosing_scope(target, rules)
+        return enclosing(node, include_self=node.type == "lambda_expression")
+    scope = enclosing(target)
     if rules.function_scoped and node.type != "for_in_clause":
         while scope is not None and scope.type not in ("function_definition", "lambda", "module", "class_definition"):
-            scope = _enclosing_scope(scope, rules)
+            scope = enclosing(scope)
     return scope
 
 
-def _enclosing_scope(node, rules: ScopeRules, include_self: bool = False):
-    n = node if include_self else node.parent
-    while n is not None and n.type not in rules.scopes:
-        n = n.parent
-    return n
-
-
 def analyse(tree, lang: str) -> dict[tuple[int, str], Variable]:
-    """Every variable of the code, keyed by (scope id, name), with its resolved occurrences."""
+    """Every variable of the code, keyed by (scope id, name), with its resolved occurrences.
+
+    Time is linear in the tree: scopes come from one top-down pass, and a name's resolution from a scope
+    is remembered for every scope it passed through (a deep nest resolves each outer name once per level).
+    """
     rules = RULES[lang]
+    scope_of, position = _index(tree.root_node, rules.scopes)
     variables: dict[tuple[int, str], Variable] = {}
     excluded: set[str] = set()
     idents = []
     for node in walk(tree.root_node):
         if node.type in rules.binders:
             for target in _binder_targets(node, rules):
-                scope = _binding_scope(node, target, rules)
+                scope = _binding_scope(node, target, rules, scope_of)
                 if scope is None:
                     continue
                 name = target.text.decode()
@@ -186,24 +200,39 @@ def analyse(tree, lang: str) -> dict[tuple[int, str], Variable]:
             excluded.update(c.text.decode() for c in node.named_children)
         elif node.type == "identifier":
             idents.append(node)
+    resolved: dict[tuple[int, str, bool], Variable | None] = {}
     for node in idents:
-        if not _is_variable_position(node, rules):
+        where = position.get(node.id)  # None: the root itself
+        if where is not None and (where in rules.not_variable or (where[0], "") in rules.not_variable):
             continue
-        name = node.text.decode()
-        scope = _enclosing_scope(node, rules)
-        direct = True
-        while scope is not None:
-            hidden = scope.type in rules.hidden_scopes and not direct
-            var = None if hidden else variables.get((scope.id, name))
-            if var is not None:
-                var.spans.append((node.start_byte, node.end_byte))
-                break
-            direct = direct and scope.type not in ("function_definition", "lambda")
-            scope = _enclosing_scope(scope, rules)
+        var = _resolve(node.text.decode(), scope_of.get(node.id), rules, variables, scope_of, resolved)
+        if var is not None:
+            var.spans.append((node.start_byte, node.end_byte))
     for var in variables.values():
         if var.name in excluded or var.name in ("self", "cls", "this", "main"):
             var.renamable = False
     return variables
+
+
+def _resolve(name: str, scope, rules: ScopeRules, variables: dict, scope_of: dict, memo: dict):
+    """The variable ``name`` means in ``scope``: the innermost enclosing scope that binds it (a hidden scope,
+    such as a class body, only counts from directly inside it, not from a function within)."""
+    direct, visited, var = True, [], None
+    while scope is not None:
+        key = (scope.id, name, direct)
+        if key in memo:
+            var = memo[key]
+            break
+        visited.append(key)
+        hidden = scope.type in rules.hidden_scopes and not direct
+        var = None if hidden else variables.get((scope.id, name))
+        if var is not None:
+            break
+        direct = direct and scope.type not in ("function_definition", "lambda")
+        scope = scope_of.get(scope.id)
+    for key in visited:
+        memo[key] = var
+    return var
 
 
 def taken_names(tree, lang: str) -> set[str]:

@@ -60,42 +60,72 @@ class States:
     """Name -> positions of its last definitions: one mutable map with an undo journal.
 
     Definitions change it in place (no copy per definition: that made extraction quadratic in the number
-    of distinct names); a branch of an ``if`` is walked from a :meth:`mark`, its changes read back with
-    :meth:`changes_since` and undone with :meth:`rollback`, so every step costs what it changes, not the
-    size of the map.
+    of distinct names). A branch of an ``if`` is walked from a :meth:`mark`; :meth:`changes_since` reads its
+    changes back and :meth:`rollback` undoes them. The journal keeps names first defined since a mark apart
+    from names overwritten (with their old value), so an ``if`` without ``else`` merges in time proportional
+    to the names it overwrote, not to everything defined inside it (:meth:`merge_optional`).
     """
 
-    __slots__ = ("_d", "_log")
-    _MISSING = object()
+    __slots__ = ("_d", "_new", "_over", "_born")
 
     def __init__(self) -> None:
         self._d: dict[str, tuple[int, ...]] = {}
-        self._log: list[tuple[str, object]] = []
+        self._new: list[str] = []                              # names defined for the first time, in order
+        self._over: list[tuple[str, tuple[int, ...]]] = []     # (name, value before) of each overwrite
+        self._born: dict[str, int] = {}                        # name -> its index in _new
 
     def get(self, name: str) -> tuple[int, ...] | None:
         return self._d.get(name)
 
     def set(self, name: str, positions: tuple[int, ...]) -> None:
-        self._log.append((name, self._d.get(name, States._MISSING)))
-        self._d[name] = positions
+        d = self._d
+        old = d.get(name)
+        if old is None:
+            self._born[name] = len(self._new)
+            self._new.append(name)
+        else:
+            self._over.append((name, old))
+        d[name] = positions
 
-    def mark(self) -> int:
-        return len(self._log)
+    def mark(self) -> tuple[int, int]:
+        return len(self._new), len(self._over)
 
-    def changes_since(self, mark: int) -> dict[str, tuple[int, ...]]:
+    def changes_since(self, mark: tuple[int, int]) -> dict[str, tuple[int, ...]]:
         """The current value of every name set since ``mark``."""
         d = self._d
-        return {name: d[name] for name, _ in self._log[mark:]}
+        out = {name: d[name] for name in self._new[mark[0]:]}
+        out.update((name, d[name]) for name, _ in self._over[mark[1]:])
+        return out
 
-    def rollback(self, mark: int) -> None:
+    def rollback(self, mark: tuple[int, int]) -> None:
         """Undo every change since ``mark``."""
-        d, log = self._d, self._log
-        while len(log) > mark:
-            name, old = log.pop()
-            if old is States._MISSING:
-                del d[name]
-            else:
-                d[name] = old
+        d, over, new, born = self._d, self._over, self._new, self._born
+        while len(over) > mark[1]:
+            name, old = over.pop()
+            d[name] = old
+        while len(new) > mark[0]:
+            name = new.pop()
+            del d[name]
+            del born[name]
+
+    def merge_optional(self, mark: tuple[int, int]) -> None:
+        """After a branch that may not run (an ``if`` without ``else``), walked from ``mark``: each name it
+        overwrote gets the union of its old and new positions. Names it defined first stay as they are."""
+        d, over, born = self._d, self._over, self._born
+        first_old: dict[str, tuple[int, ...]] = {}
+        for name, old in over[mark[1]:]:
+            if name not in first_old and born.get(name, -1) < mark[0]:  # existed before the branch
+                first_old[name] = old
+        for name, old in first_old.items():
+            new = d[name]
+            if new is not old:
+                self.set(name, tuple(sorted(set(old) | set(new))))
+        # keep one journal entry per name (its oldest value): undoing them all has the same effect
+        seen: dict[str, tuple[int, ...]] = {}
+        for name, old in over[mark[1]:]:
+            seen.setdefault(name, old)
+        del over[mark[1]:]
+        over.extend(seen.items())
 
 
 @dataclass(frozen=True)
@@ -190,7 +220,8 @@ class Limits:
     ``DataFlow.limited``, never an error."""
 
     max_bytes: int = 1_000_000
-    """Longer code: the graph of its first ``max_bytes`` (cut at a line end)."""
+    """Longer code: the graph of its first ``max_bytes`` (cut after a whole line, or at a token boundary when
+    that would keep less than half: one very long line)."""
     max_loop_depth: int = 8
     """Loops nested deeper are walked once instead of twice (each level doubles the work)."""
 
@@ -371,7 +402,10 @@ class _Walker:
             elif matters:
                 out, states = yield child, states
                 edges += out
-        paths = [*alternatives, states.changes_since(base), *([] if has_else else [{}])]  # {}: the incoming states
+        if not has_else:  # the consequence may not run: overwritten names also keep their incoming positions
+            states.merge_optional(base)
+            return edges, states
+        paths = [*alternatives, states.changes_since(base)]
         states.rollback(base)
         changed = dict.fromkeys(name for path in paths for name in path)
         for name in changed:
@@ -551,6 +585,28 @@ def _run(walker: _Walker, root, special: dict[int, str], ordered: dict[int, list
     return reply[0]
 
 
+_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$")
+
+
+def cut_point(data: bytes, max_bytes: int) -> int:
+    """Where to cut ``data`` to at most ``max_bytes``: after the last whole line, unless that keeps less than
+    half (one very long line); then after the last ASCII byte that is not part of a word (a token boundary:
+    never inside a name or a UTF-8 character), looked for in the last 64 KB; failing that, at a character
+    boundary."""
+    if len(data) <= max_bytes:
+        return len(data)
+    line = data.rfind(b"\n", 0, max_bytes + 1)
+    if line >= max_bytes // 2:
+        return line
+    for p in range(max_bytes, max(0, max_bytes - 65536), -1):
+        if data[p - 1] < 0x80 and data[p - 1] not in _WORD:
+            return p
+    p = max_bytes
+    while p > 0 and data[p] >> 6 == 0b10:  # a UTF-8 continuation byte: step back to the character's start
+        p -= 1
+    return p
+
+
 def extract(code: str, lang: str, limits: Limits = Limits()) -> DataFlow:
     """The data-flow graph of ``code`` in ``lang`` (syntax errors tolerated: the graph of what parsed).
 
@@ -564,8 +620,7 @@ def extract(code: str, lang: str, limits: Limits = Limits()) -> DataFlow:
     data = code.encode("utf-8")
     limited = []
     if len(data) > limits.max_bytes:
-        cut = data.rfind(b"\n", 0, limits.max_bytes + 1)
-        data = data[: cut if cut > 0 else limits.max_bytes].decode("utf-8", "ignore").encode("utf-8")
+        data = data[: cut_point(data, limits.max_bytes)]
         limited.append(f"input of {len(code.encode('utf-8')):,} bytes cut to its first {len(data):,} "
                        f"(max_bytes={limits.max_bytes:,})")
     tree = parse(data, lang)

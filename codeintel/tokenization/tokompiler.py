@@ -115,11 +115,12 @@ def _directive_units(text: str, start: int, vocab: frozenset[str] | None) -> lis
     """Split a directive (``omp parallel for private(i)``, ``!$omp parallel do``) into words: vocabulary
     words stay, other names share the code's ``var`` names, numbers are ``num``, anything else ``str``."""
     units = []
-    raw = text.encode("utf-8")
-    for m in _PIECE.finditer(raw.decode("utf-8", "replace")):
+    at, byte_at = 0, start  # character and byte offset, advanced together (no re-encoding of the prefix)
+    for m in _PIECE.finditer(text):
         piece = m.group()
-        b0 = start + len(raw.decode("utf-8", "replace")[: m.start()].encode("utf-8"))
+        b0 = byte_at + len(text[at : m.start()].encode("utf-8"))
         b1 = b0 + len(piece.encode("utf-8"))
+        at, byte_at = m.end(), b1
         if vocab is not None and piece in vocab:
             bucket = None
         elif piece[0].isalpha() or piece[0] == "_":
@@ -197,13 +198,13 @@ def tokompile(code: str, lang: str, numbering: str = "random", seed: int = 0,
     if RULES[lang].lowercase:
         code = code.lower()
     units, errors = _units(code, lang, vocab)
-    names: dict[str, list[str]] = {b: [] for b in BUCKETS}
+    seen: dict[str, dict[str, None]] = {b: {} for b in BUCKETS}  # ordered sets: first appearance order
     for _, _, text, bucket in units:
-        if bucket and text not in names[bucket]:
-            names[bucket].append(text)
-    args = set(names["arg"])
-    for b in ("var", "func"):  # argument promotion
-        names["arg"] += [t for t in names[b] if t in args and t not in names["arg"]]
+        if bucket:
+            seen[bucket][text] = None
+    args = seen["arg"]
+    names = {b: list(seen[b]) for b in BUCKETS}
+    for b in ("var", "func"):  # argument promotion (the names are already in "arg")
         names[b] = [t for t in names[b] if t not in args]
     rng = random.Random(seed)
     new_name: dict[str, str] = {}
