@@ -7,6 +7,11 @@ import pytest
 from codeintel.cli import main
 
 TRAIN_BAD = [
+    ("train.grad_accum=0", "train.grad_accum must be >= 1"),
+    ("train.precision=fp8", "train.precision must be fp32, bf16 or fp16"),
+    ("train.save_every=-1", "train.save_every must be >= 0"),
+    ("train.keep_last=0", "train.keep_last must be >= 1"),
+    ("report_to=neptune", "report_to must be none, tensorboard, mlflow or wandb"),
     ("eval.batch_size=-1", "eval.batch_size must be >= 1"),
     ("eval.batch_size=0", "eval.batch_size must be >= 1"),
     ("eval.threshold=5", "eval.threshold must be in (0, 1)"),
@@ -237,3 +242,62 @@ def test_lone_surrogates_and_bad_utf8_reach_no_encoder(tmp_path, capsys, monkeyp
     monkeypatch.setattr("sys.stdin", Stdin)
     assert main(["dfg", "-", "--lang", "c"]) == 0
     assert "x@" in capsys.readouterr().out
+
+
+def _tree(path):
+    return sorted((str(p.relative_to(path)), p.stat().st_size) for p in path.rglob("*")) if path.exists() else None
+
+
+def test_data_export_never_writes_into_a_directory_it_did_not_make(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "train.jsonl").write_text("my own data\n")
+    before = _tree(mine)
+    assert main(["data", "stdlib", "--out", str(mine)]) == 2
+    _one_error(capsys.readouterr().err, "did not write")
+    assert main(["data", "stdlib", "--out", str(mine), "--overwrite"]) == 2   # not even with --overwrite
+    _one_error(capsys.readouterr().err, "did not write")
+    assert _tree(mine) == before
+    earlier = tmp_path / "export"
+    earlier.mkdir()
+    (earlier / "meta.json").write_text(json.dumps({"python": "3.11", "stdlib": "/usr/lib", "sizes": {}}))
+    assert main(["data", "stdlib", "--out", str(earlier)]) == 2
+    _one_error(capsys.readouterr().err, "pass --overwrite")
+    (tmp_path / "file").write_text("x")
+    assert main(["data", "stdlib", "--out", str(tmp_path / "file")]) == 2
+    _one_error(capsys.readouterr().err, "is a file")
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_an_output_directory_that_cannot_be_created_is_a_clear_error(tmp_path, capsys, checkpoint, command):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    model = ["--model", str(checkpoint)] if command == "evaluate" else [*FAST_LM]
+    assert main([command, *model, "--out", str(blocker / "run")]) == 2
+    _one_error(capsys.readouterr().err, "a-file")
+    assert blocker.read_text() == "not a directory"
+
+
+FAST_LM = ["--no-progress", "train.max_steps=1", "data.max_train_examples=8", "data.max_eval_examples=4"]
+
+
+def test_misleading_messages_now_name_the_real_problem(tmp_path, capsys, checkpoint):
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps({"code": f"def f{i}(): return {i}", "summary": f"r {i}"}) + "\n"
+                            for i in range(30)))
+    # a key without "=" after --data is not a second data file
+    assert main(["train", "--data", str(data), "train.max_steps", "--out", str(tmp_path / "r")]) == 2
+    _one_error(capsys.readouterr().err, "train.max_steps=...")
+    # pre-training from a fine-tuned checkpoint: no "pass --task" (pretrain has no --task)
+    assert main(["pretrain", "mlm", "--model", str(checkpoint), "--out", str(tmp_path / "p"), "steps=1"]) == 2
+    err = capsys.readouterr().err
+    _one_error(err, "fine-tuned clone-detection checkpoint")
+    assert "--task" not in err and not (tmp_path / "p").exists()
+    # options between augment's two file arguments
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"code": "def f(a):\n    b = a + 1\n    return b\n"}) + "\n")
+    assert main(["augment", str(src), "--ops", "rename_variables", "--lang", "python", str(tmp_path / "o.jsonl")]) == 0
+    assert json.loads((tmp_path / "o.jsonl").read_text().splitlines()[0])["code"] != "def f(a):\n    b = a + 1\n"
+    with pytest.raises(SystemExit) as exc:  # a third positional is still an argparse usage error
+        main(["augment", str(src), "--ops", "x", str(tmp_path / "o2.jsonl"), "extra"])
+    assert exc.value.code == 2 and "unrecognized arguments: extra" in capsys.readouterr().err

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import sys
+from pathlib import Path
 
 from codeintel import __version__
 from codeintel.errors import CodeintelError
@@ -32,7 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # argparse stops filling positionals at the first option: `augment IN --ops X OUT` leaves OUT over. A
+    # command that names its optional path positionals (``fill_positionals``) gets such leftovers in order.
+    slots = [name for name in getattr(args, "fill_positionals", ()) if getattr(args, name) is None]
+    while extra and slots and not extra[0].startswith("-"):
+        setattr(args, slots.pop(0), Path(extra.pop(0)))
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return 0

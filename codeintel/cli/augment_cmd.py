@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nl-field", help=f"field holding the text for NL operators (default: first of "
                                       f"{', '.join(NL_FIELDS)})")
     p.add_argument("--list", action="store_true", help="list the operators and exit")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, fill_positionals=("input", "output"))  # IN and OUT may have options between them
 
 
 def list_operators() -> str:

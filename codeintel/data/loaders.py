@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,6 +206,13 @@ def _resolve_split_files(paths: Sequence[str], suffix: str) -> dict[str, Path]:
         return found
     if len(paths) == 1:
         return {"all": Path(paths[0])}
+    missing = [p for p in paths if not Path(p).exists()]
+    keys = [p for p in missing if re.fullmatch(r"[a-z_]+(\.[a-z_]+)+", p)]
+    if keys:
+        raise DataError(f"--data got {keys[0]!r}, which is no file: a config override needs a value, e.g. "
+                        f"{keys[0]}=... (overrides are key=value).")
+    if missing:
+        raise DataError(f"data path {missing[0]} does not exist.")
     raise DataError(f"got {len(paths)} data paths; pass one file, one directory, or train=/valid=/test= files.")
 
 

@@ -203,8 +203,15 @@ def load_mlm(name: str):
 
     from codeintel.backbones.loading import resolve
     from codeintel.tasks.heads import backbone_of
-    from codeintel.tasks.models import load_model
+    from codeintel.tasks.models import load_model, read_meta
 
+    src = resolve(name)
+    meta = read_meta(src.ref) if src.kind == "dir" else {}
+    if meta.get("task") not in (None, "pretraining", "clone-retrieval"):  # (a retrieval model is an encoder)
+        origin = meta.get("origin") or "named in its codeintel.json"
+        raise ConfigError(f"{name} is a fine-tuned {meta['task']} checkpoint; pre-training continues from a "
+                          f"backbone: pass the model it was fine-tuned from ({origin}), a registry name or an earlier "
+                          "`codeintel pretrain` output.")
     loaded = load_model(name, "clone-retrieval")
     if loaded.family == "t5":
         return backbone_of(loaded.model), loaded
@@ -214,7 +221,6 @@ def load_mlm(name: str):
                           f"{name} is {loaded.family!r} (an embedding model without a decoder).")
     encoder = backbone_of(loaded.model)
     mlm = RobertaForMaskedLM(encoder.config)
-    src = resolve(name)
     if src.kind == "dir" and any(Path(src.ref).glob("*.safetensors")):
         from safetensors.torch import load_file
 

@@ -115,6 +115,16 @@ class RunDir:
             return
         if path.exists() and not path.is_dir():
             raise ConfigError(f"{self.what} {path} is a file, not a directory; choose a new directory.")
+        if not path.exists():
+            ancestor = path.absolute().parent
+            while not ancestor.exists():
+                ancestor = ancestor.parent
+            if not ancestor.is_dir():
+                raise ConfigError(f"cannot create {self.what} {path}: {ancestor} is a file, not a directory; choose "
+                                  "another directory.")
+            if not os.access(ancestor, os.W_OK):
+                raise ConfigError(f"cannot create {self.what} {path}: {ancestor} is not writable; choose a writable "
+                                  "directory.")
         if path.is_dir() and any(path.iterdir()):
             if not is_output_dir(path):
                 raise ConfigError(f"{self.what} {path} already holds files that codeintel did not write; choose a "
