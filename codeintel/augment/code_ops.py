@@ -51,8 +51,16 @@ def _apply(code: bytes, edits: list[tuple[int, int, str]]) -> str:
 
 
 def _line_indent(code: bytes, node) -> str | None:
-    """The whitespace before ``node`` on its line, or None if other code precedes it there."""
-    start = code.rfind(b"\n", 0, node.start_byte) + 1
+    """The whitespace before ``node`` on its line, or None if other code precedes it there. Scans back only
+    over that whitespace (not to the line's start: one long line would make every call cost its length)."""
+    p = node.start_byte
+    while p > 0 and code[p - 1] in b" \t\r\x0b\x0c":
+        p -= 1
+    if p == 0 or code[p - 1] == 0x0A:
+        return code[p : node.start_byte].decode("utf-8")
+    if code[p - 1] < 0x80:
+        return None  # code (or an ASCII non-blank) before it on the line
+    start = code.rfind(b"\n", 0, node.start_byte) + 1  # non-ASCII: maybe Unicode blanks; decide as str.strip does
     prefix = code[start : node.start_byte].decode("utf-8")
     return prefix if not prefix.strip() else None
 
