@@ -86,11 +86,12 @@ def main() -> int:
         xs = [top // 8, top // 4, top // 2, top]
         inputs = [make(x) for x in xs]
         sizes = [len(c.encode()) for c in inputs]
-        print(f"\n{title}: {lang}, {', '.join(f'{x} {unit}' for x in xs)} ({', '.join(f'{s / 1024:.0f}' for s in sizes)} KB)")
+        kbs = ", ".join(f"{s / 1024:.0f}" for s in sizes)
+        print(f"\n{title}: {lang}, {', '.join(f'{x} {unit}' for x in xs)} ({kbs} KB)")
         print(f"{'':32}" + "".join(f"{x:>10}" for x in xs) + f"{'exponent':>10}{'x parse':>9}")
         base = None
         for name, fn in tools(lang).items():
-            ts = [timed(lambda c=c: fn(c)) for c in inputs]
+            ts = [timed(lambda c=c, fn=fn: fn(c)) for c in inputs]
             base = base or ts
             print(f"{name:32}" + "".join(f"{t:10.3f}" for t in ts) + f"{exponent(sizes, ts):10.2f}"
                   f"{ts[-1] / base[-1]:9.1f}", flush=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from codeintel import __version__
 from codeintel.errors import CodeintelError
 
-COMMANDS = ("models", "train", "evaluate", "data", "tokenize", "dfg", "augment", "pretrain")
+COMMANDS = ("models", "train", "evaluate", "data", "tokenize", "dfg", "token-types", "augment", "pretrain")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"codeintel {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"codeintel.cli.{name}_cmd").register(sub)
+        importlib.import_module(f"codeintel.cli.{name.replace('-', '_')}_cmd").register(sub)
     return parser
 
 
@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `codeintel ... | head`: the reader left; stop quietly, as other tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
