@@ -157,6 +157,32 @@ class PretrainConfig:
     """Pre-training states kept (the newest)."""
 
 
+@dataclass
+class NerConfig:
+    model: str = "tiny-codebert"
+    """Backbone (registry name, hub id or directory), RoBERTa or T5 family."""
+    data: list[str] = field(default_factory=list)
+    """jsonl files with a code field; empty = the embedded standard-library corpus (Python)."""
+    lang: str = ""
+    """Language of the code (default: each row's ``lang``/``language``)."""
+    output_dir: str = ""
+    steps: int = 300
+    batch_size: int = 16
+    lr: float = 1e-3
+    max_len: int = 256
+    reduction_factor: int = 16
+    """Bottleneck size = hidden / reduction_factor."""
+    eval_every: int = 50
+    """Held-out evaluation every N steps; the best adapter by macro-F1 is kept."""
+    patience: int = 3
+    """Stop after this many evaluations without a better held-out macro-F1."""
+    max_examples: int = 0
+    """Use at most this many training rows (0 = all)."""
+    eval_examples: int = 200
+    seed: int = 42
+    threads: int = 0
+
+
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):

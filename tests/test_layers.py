@@ -12,6 +12,7 @@ LAYERS = [
     {"cli", "__main__"},
     {"recipes"},
     {"tasks"},
+    {"peft_adapters"},
     {"backbones"},
     {"tokenization"},
     {"data"},

@@ -15,7 +15,7 @@ from pathlib import Path
 from codeintel import __version__
 from codeintel.errors import CodeintelError
 
-COMMANDS = ("models", "train", "evaluate", "data", "tokenize", "dfg", "token-types", "augment", "pretrain")
+COMMANDS = ("models", "train", "evaluate", "data", "tokenize", "dfg", "token-types", "augment", "pretrain", "adapters")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -190,3 +190,21 @@ def save_model(loaded: Loaded, out_dir: str | Path, extra_meta: dict[str, Any] |
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def load_encoder(name_or_dir: str):
+    """(encoder, tokenizer, family) of a registry name, hub id or directory, for token-level heads: the
+    RoBERTa body, or a ``T5EncoderModel`` holding a T5 model's encoder weights."""
+    from transformers import T5EncoderModel
+
+    from codeintel.tasks.heads import backbone_of
+
+    loaded = load_model(name_or_dir, "clone-retrieval")
+    backbone = backbone_of(loaded.model)
+    if loaded.family == "t5" and not isinstance(backbone, T5EncoderModel):
+        encoder = T5EncoderModel(backbone.config)
+        missing, _ = encoder.load_state_dict(backbone.state_dict(), strict=False)
+        if missing:
+            raise CheckpointError(f"{name_or_dir}: its encoder lacks {missing[:3]}.")
+        backbone = encoder
+    return backbone, loaded.tokenizer, loaded.family

@@ -1,0 +1,1 @@
+"""Adapters over backbones: NER (token-type) adapters with AdapterHub."""

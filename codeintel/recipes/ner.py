@@ -1,0 +1,227 @@
+"""Token-type classification (TTC) pre-training of a NER adapter, read top to bottom.
+
+Label every code token from the syntax tree (:mod:`codeintel.structure.token_types`), carry the labels to
+the backbone's sub-tokens, insert a bottleneck adapter in every layer of the frozen encoder, train the
+adapter and a linear head with cross-entropy, evaluate token accuracy and macro-F1 on held-out code every
+``eval_every`` steps (early stopping on macro-F1), and write the best adapter with its head and a card.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from codeintel.config import NerConfig
+from codeintel.errors import ConfigError, DataError
+
+
+def validate(cfg: NerConfig) -> None:
+    for name in ("steps", "batch_size", "max_len", "reduction_factor", "eval_every", "patience", "eval_examples"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"{name} must be at least 1, got {getattr(cfg, name)}.")
+    if not (cfg.lr > 0 and cfg.lr < float("inf")):
+        raise ConfigError(f"lr must be a positive number, got {cfg.lr}.")
+    if cfg.max_examples < 0 or cfg.threads < 0 or not 0 <= cfg.seed < 2**32:
+        raise ConfigError("max_examples and threads must be >= 0 and seed in [0, 2^32).")
+
+
+def load_rows(cfg: NerConfig) -> tuple[list[dict], list[dict]]:
+    """(train, held-out) rows of ``{"code", "lang"}``: the stdlib corpus's train/valid splits, or the given
+    files split 90/10 by a hash of the code (the same split on every run)."""
+    import hashlib
+
+    from codeintel.data.loaders import CODE_FIELDS, first_text, read_jsonl
+
+    if not cfg.data:
+        from codeintel.data.stdlib import default_stdlib_dir
+
+        d = default_stdlib_dir()
+        split = {"train": [d / "train.jsonl"], "valid": [d / "valid.jsonl"]}
+        default_lang = "python"
+    else:
+        split, default_lang = {"all": [Path(p) for p in cfg.data]}, ""
+    out: dict[str, list[dict]] = {"train": [], "valid": []}
+    for name, paths in split.items():
+        for path in paths:
+            for row in read_jsonl(path):
+                code = first_text(row, CODE_FIELDS)
+                if code is None:
+                    raise DataError(f"{path}:{row['__line']}: no code field; expected one of {list(CODE_FIELDS)}.")
+                lang = cfg.lang or row.get("lang") or row.get("language") or default_lang
+                if not lang:
+                    raise ConfigError(f"{path}: which language is the code? Pass --lang.")
+                target = name if name != "all" else (
+                    "valid" if int(hashlib.sha1(code.encode("utf-8", "replace")).hexdigest(), 16) % 10 == 0
+                    else "train")
+                out[target].append({"code": code, "lang": lang})
+    if len(out["train"]) < 1 or len(out["valid"]) < 1:
+        raise DataError(f"token-type training needs training and held-out code; got {len(out['train'])} and "
+                        f"{len(out['valid'])} rows.")
+    return out["train"], out["valid"]
+
+
+def encode(rows: list[dict], tokenizer, max_len: int) -> list[tuple[list[int], list[int]]]:
+    from codeintel.structure.token_types import IGNORE, align
+
+    out = []
+    for r in rows:
+        ids, labels = align(r["code"], r["lang"], tokenizer, max_length=max_len)
+        if any(lab != IGNORE for lab in labels):
+            out.append((ids, labels))
+    return out
+
+
+def batch(items: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    longest = max(len(i) for i, _ in items)
+    ids = torch.full((len(items), longest), pad_id, dtype=torch.long)
+    labels = torch.full((len(items), longest), -100, dtype=torch.long)
+    mask = torch.zeros((len(items), longest), dtype=torch.long)
+    for row, (i, lab) in enumerate(items):
+        ids[row, : len(i)], labels[row, : len(lab)], mask[row, : len(i)] = torch.tensor(i), torch.tensor(lab), 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def scores(gold: np.ndarray, pred: np.ndarray, n_labels: int) -> dict[str, float]:
+    """Token accuracy and macro-F1 over the labels that occur in ``gold`` (a label never predicted scores 0)."""
+    f1s = []
+    for c in np.unique(gold):
+        tp = float(np.sum((pred == c) & (gold == c)))
+        p, r = tp / max(1, np.sum(pred == c)), tp / max(1, np.sum(gold == c))
+        f1s.append(2 * p * r / (p + r) if p + r else 0.0)
+    return {"accuracy": float(np.mean(gold == pred)), "macro_f1": float(np.mean(f1s))}
+
+
+@torch.no_grad()
+def evaluate(model, items, pad_id: int, batch_size: int) -> tuple[dict[str, float], np.ndarray]:
+    model.encoder.eval()
+    gold, pred = [], []
+    for start in range(0, len(items), batch_size):
+        b = batch(items[start : start + batch_size], pad_id)
+        logits = model.logits(b["input_ids"], b["attention_mask"])
+        keep = b["labels"] != -100
+        gold.append(b["labels"][keep].numpy())
+        pred.append(logits.argmax(-1)[keep].numpy())
+    g, p = np.concatenate(gold), np.concatenate(pred)
+    return scores(g, p, len(model.labels)), g
+
+
+def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool = False,
+              argv: list[str] | None = None) -> dict[str, Any]:
+    """Train a NER adapter; returns (and writes into the output directory) its metrics and card."""
+    from tqdm.auto import tqdm
+
+    from codeintel.peft_adapters import ner
+    from codeintel.recipes.evaluate import write_json
+    from codeintel.recipes.rundir import RunDir, fresh
+    from codeintel.structure.token_types import LABELS
+    from codeintel.tasks.models import load_encoder
+
+    validate(cfg)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/ner-{Path(cfg.model).name}")
+    rundir = RunDir(out, overwrite=overwrite, echo=echo)
+    rundir.check()
+    train_rows, held_rows = load_rows(cfg)
+    if cfg.max_examples:
+        train_rows = train_rows[: cfg.max_examples]
+    held_rows = held_rows[: cfg.eval_examples]
+    model = ner.build(*load_encoder(cfg.model), cfg.model, LABELS, cfg.reduction_factor)
+    tok, pad_id = model.tokenizer, model.tokenizer.pad_token_id
+    t0 = time.perf_counter()
+    train, held = encode(train_rows, tok, cfg.max_len), encode(held_rows, tok, cfg.max_len)
+    counts = np.bincount(np.concatenate([np.array(lab)[np.array(lab) >= 0] for _, lab in train]),
+                         minlength=len(LABELS))
+    majority = int(counts.argmax())
+    trainable, total = model.parameters()
+    echo(f"ner adapter on {cfg.model} ({model.family}): {len(train)} training / {len(held)} held-out programs "
+         f"labelled in {time.perf_counter() - t0:.1f}s; trained {trainable:,} of {total:,} parameters "
+         f"({100 * trainable / total:.2f} %), reduction factor {cfg.reduction_factor}")
+    params = [p for m in (model.encoder, model.head) for p in m.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(params, lr=cfg.lr)
+    rng = np.random.default_rng(cfg.seed)
+    best, best_step, best_state, waited, history = None, 0, None, 0, []
+    order: list[int] = []
+    bar = tqdm(total=cfg.steps, desc="ner", unit="step", disable=not progress)
+    t0 = time.perf_counter()
+    for step in range(1, cfg.steps + 1):
+        if len(order) < cfg.batch_size:
+            order += rng.permutation(len(train)).tolist()
+        idx, order = order[: cfg.batch_size], order[cfg.batch_size :]
+        b = batch([train[i] for i in idx], pad_id)
+        model.encoder.train()
+        logits = model.logits(b["input_ids"], b["attention_mask"])                        # (B, L, C)
+        loss = F.cross_entropy(logits.transpose(1, 2), b["labels"], ignore_index=-100)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        bar.update(1)
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            held_scores, _ = evaluate(model, held, pad_id, cfg.batch_size)
+            history.append({"step": step, "loss": loss.item(), **held_scores})
+            if best is None or held_scores["macro_f1"] > best:
+                best, best_step, waited = held_scores["macro_f1"], step, 0
+                best_state = copy.deepcopy([p.detach().clone() for p in params])
+            else:
+                waited += 1
+            (bar.write if progress else echo)(f"step {step:>5}  held-out accuracy={held_scores['accuracy']:.4f}  "
+                                             f"macro_f1={held_scores['macro_f1']:.4f}")
+            if waited >= cfg.patience:
+                echo(f"early stop at step {step}: no better held-out macro-F1 for {cfg.patience} evaluations")
+                break
+    bar.close()
+    with torch.no_grad():
+        for p, saved in zip(params, best_state, strict=True):
+            p.copy_(saved)
+    final, gold = evaluate(model, held, pad_id, cfg.batch_size)
+    baseline = scores(gold, np.full_like(gold, majority), len(LABELS))
+    result = {"backbone": cfg.model, "family": model.family, "languages": sorted({r["lang"] for r in train_rows}),
+              "labels": list(LABELS), "reduction_factor": cfg.reduction_factor, "trainable_parameters": trainable,
+              "total_parameters": total, "held_out": final, "best_step": best_step,
+              "majority_baseline": {"label": LABELS[majority], **baseline},
+              "seconds": round(time.perf_counter() - t0, 1), "examples": {"train": len(train), "held_out": len(held)},
+              "command": " ".join(argv) if argv else None, "history": history}
+    with rundir:
+        adapter_dir = out / "adapter"
+        adapter_dir.mkdir()
+        ner.save(model, adapter_dir, {"metrics": final, "majority_baseline": result["majority_baseline"]})
+        (adapter_dir / "README.md").write_text(card(result))
+        write_json(out / "ner.json", result)
+    return result
+
+
+def card(r: dict) -> str:
+    base = r["majority_baseline"]
+    return f"""# NER adapter (token-type classification) on {r['backbone']}
+
+- backbone: `{r['backbone']}` ({r['family']} family); languages: {', '.join(r['languages'])}
+- adapter: AdapterHub bottleneck (`SeqBnConfig`), reduction factor {r['reduction_factor']}, in every layer; the
+  backbone is frozen
+- labels ({len(r['labels'])}): {', '.join(r['labels'])}
+- trained parameters: {r['trainable_parameters']:,} of {r['total_parameters']:,}
+  ({100 * r['trainable_parameters'] / r['total_parameters']:.2f} %)
+- held-out ({r['examples']['held_out']} programs, best step {r['best_step']}): token accuracy
+  **{r['held_out']['accuracy']:.4f}**, macro-F1 **{r['held_out']['macro_f1']:.4f}**; always `{base['label']}`:
+  accuracy {base['accuracy']:.4f}, macro-F1 {base['macro_f1']:.4f}
+- made by: `{r['command'] or 'codeintel adapters train-ner'}`
+
+Load it: `codeintel.recipes.ner.load_ner("<this directory>")` (the adapter is active, the head loaded).
+"""
+
+
+def load_ner(path: str | Path, backbone: str | None = None):
+    """A trained NER adapter directory on its backbone (the one it names, or ``backbone``): a
+    :class:`~codeintel.peft_adapters.ner.NerModel` with the adapter active and the head loaded."""
+    from codeintel.peft_adapters import ner
+    from codeintel.tasks.models import load_encoder
+
+    name = backbone or ner.read_meta(path)["backbone"]
+    return ner.attach(path, *load_encoder(name), name)
