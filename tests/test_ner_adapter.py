@@ -83,6 +83,12 @@ def test_train_ner_beats_the_majority_baseline_and_writes_a_card(tmp_path, capsy
     assert "held-out: accuracy" in capsys.readouterr().out
 
 
+def test_an_embedding_model_is_refused_before_any_work(tmp_path, capsys):
+    assert main(["adapters", "train-ner", "--model", "tiny-codet5p-embedding", "--out", str(tmp_path / "r")]) == 2
+    assert "token-level heads take a RoBERTa-family" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
 def test_bad_adapter_directories_are_one_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="not a codeintel NER adapter"):
         load_ner(tmp_path)

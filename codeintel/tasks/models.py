@@ -200,6 +200,10 @@ def load_encoder(name_or_dir: str):
     from codeintel.tasks.heads import backbone_of
 
     loaded = load_model(name_or_dir, "clone-retrieval")
+    if loaded.family not in ("roberta", "t5"):
+        raise ConfigError(f"{name_or_dir} is a {loaded.family} model; token-level heads take a RoBERTa-family "
+                          "(codebert-base, graphcodebert-base, tiny-codebert) or T5 (codet5-small, tiny-codet5) "
+                          "backbone.")
     backbone = backbone_of(loaded.model)
     if loaded.family == "t5" and not isinstance(backbone, T5EncoderModel):
         encoder = T5EncoderModel(backbone.config)
