@@ -54,6 +54,11 @@ def test_too_many_names_is_a_clear_error():
     with pytest.raises(TokompilerError, match="1002 distinct var names"):
         tokompile(code, "c")
     assert len(tokompile(code[: code.index("int v1001")] + "}", "c").mapping) == 1002  # 1001 vars + f
+    # a bucket that cannot fit stops the walk where it overflows, not after the whole input
+    params = ", ".join(f"int a{i}" for i in range(1002))
+    tail = "\n".join(f"int g{i}(int x) {{ return x; }}" for i in range(20000))
+    with pytest.raises(TokompilerError, match=r"more than 1001 distinct arg names .*stopped at byte [0-9,]+ of"):
+        tokompile(f"int f({params}) {{ return 0; }}\n{tail}", "c")
 
 
 def test_syntax_errors_are_counted_not_raised():

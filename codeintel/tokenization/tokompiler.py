@@ -139,6 +139,7 @@ def _units(code: str, lang: str, vocab: frozenset[str] | None):
     tree = parse(code, lang)
     data = code.encode("utf-8")
     units = []
+    names: dict[str, set[str]] = {b: set() for b in BUCKETS}  # to stop at once when a bucket cannot fit
     stack = [(tree.root_node, None)]
     while stack:
         node, ctx = stack.pop()
@@ -161,6 +162,9 @@ def _units(code: str, lang: str, vocab: frozenset[str] | None):
             if bucket is None and vocab is not None and text not in vocab:
                 bucket = "str"  # outside the closed vocabulary: keep it recoverable
             units.append((node.start_byte, node.end_byte, text, bucket))
+            if bucket is not None and text not in names[bucket]:
+                names[bucket].add(text)
+                _check_limit(names, bucket, node.start_byte, len(data))
             continue
         ctx = rules.context.get(kind, None if kind in rules.reset else ctx)
         children = node.children
@@ -169,6 +173,17 @@ def _units(code: str, lang: str, vocab: frozenset[str] | None):
             child_ctx = rules.field_context.get((kind, fname), ctx) if fname else ctx
             stack.append((children[i], child_ctx))
     return units, count_errors(tree)
+
+
+def _check_limit(names: dict[str, set[str]], bucket: str, at: int, size: int) -> None:
+    """Stop the walk as soon as a bucket is sure to exceed the id range: ``arg`` and the buckets without
+    promotion at MAX_ID + 2 names; ``var``/``func`` (which lose the names that are also arguments, at most
+    MAX_ID + 1 of them) at 2 (MAX_ID + 1) + 1."""
+    cap = 2 * (MAX_ID + 1) if bucket in ("var", "func") else MAX_ID + 1
+    if len(names[bucket]) > cap:
+        raise TokompilerError(f"more than {cap} distinct {bucket} names in one input (stopped at byte {at:,} of "
+                              f"{size:,}); Tokompiler numbers at most {MAX_ID + 1} per bucket. Split the input "
+                              "(e.g. one function per example).")
 
 
 def _numbers(n: int, numbering: str, rng: random.Random, bucket: str) -> list[int]:
