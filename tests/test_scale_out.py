@@ -269,3 +269,18 @@ def test_pretraining_killed_mid_step_and_resumed_ends_identical(tmp_path):
     assert got["history"] == ref["history"]                  # every step's losses, identical
     a, b = (load_file(tmp_path / d / "model.safetensors") for d in ("ref", "run"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("model,task", [("tiny-codebert", "code-search"), ("tiny-codebert", "clone-detection-stdlib")])
+def test_two_processes_train_tasks_with_two_forwards_or_unused_parameters(tmp_path, model, task):
+    """Code search runs the model twice per step; RoBERTa's pooler is unused by the heads: DDP (static graph)
+    handles both. Code search's queries x codes matrix is scored on rank 0 over the whole split."""
+    out = tmp_path / "run"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29537"]
+    proc = subprocess.run([*torchrun, "-m", "codeintel", "train", "--model", model, "--task", task, "--out", str(out),
+                           "--no-progress", "train.max_steps=2", "data.max_train_examples=64",
+                           "data.max_eval_examples=16", "train.threads=1", "train.grad_accum=2"],
+                          capture_output=True, text=True, timeout=600, env=_env())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["train"]["processes"] == 2 and metrics["train"]["steps"] == 2 and metrics["test"]

@@ -90,8 +90,13 @@ def make_accelerator(device: str, precision: str, report_to: list[str], echo=pri
         torch.cuda.set_device(int(device.split(":", 1)[1]))
     AcceleratorState._reset_state()
     GradientState._reset_state()
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    # static graph: some tasks run the model twice per step (code search: code, then queries) and some heads
+    # leave parameters unused; DDP's default bookkeeping rejects both, a static graph handles them
     acc = Accelerator(cpu=on_cpu, mixed_precision="no" if precision == "fp32" else precision,
                       log_with=trackers or None, step_scheduler_with_optimizer=False,
+                      kwargs_handlers=[DistributedDataParallelKwargs(static_graph=True)],
                       project_dir=".")  # a placeholder: the run directory is known only after the claim
     if acc.is_main_process:
         check_precision(precision, on_cpu, echo)

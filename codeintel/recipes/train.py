@@ -18,7 +18,6 @@ epoch, position, best score, history, token counts, RNG state); :func:`train_ste
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
@@ -180,7 +179,8 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, r
             dev_rows = [dev_rows[i] for i in keep]
         t_tok = time.perf_counter()
         train_set = task.prepare(raw["train"])
-        dev_set = task.prepare(engine.shard(dev_rows, acc.process_index, acc.num_processes))
+        dev_part = eval_shard(acc, card.type, dev_rows)
+        dev_set = task.prepare(dev_part) if dev_part else None
     echo(f"data: train={len(raw['train'])} valid={len(raw['valid'])} (dev subset {len(dev_rows)}) "
          f"test={len(raw['test'])}  tokenized in {time.perf_counter() - t_tok:.1f}s")
 
@@ -244,10 +244,10 @@ def train_step(run: Run, state: TrainState, step_batches: list[list[int]]) -> fl
             j = acc.process_index * run.grad_accum + i
             torch.manual_seed((run.cfg.train.seed * 1_000_003 + state.step * 1_009 + j) % 2**63)
         batch = {k: v.to(acc.device) for k, v in run.task.collate(run.train_set, idx).items()}
-        # gradients are all-reduced once per step: after the last micro-batch
-        with contextlib.nullcontext() if i == len(mine) - 1 else acc.no_sync(run.model):
-            loss, n = run.task.loss(run.model, batch)
-            acc.backward(loss / len(mine) if len(mine) > 1 else loss)
+        # DDP runs with a static graph (engine.make_accelerator), which cannot skip the all-reduce (no_sync):
+        # every micro-batch's gradient is averaged over the processes; the sum over micro-batches is the same
+        loss, n = run.task.loss(run.model, batch)
+        acc.backward(loss / len(mine) if len(mine) > 1 else loss)
         loss_sum, n_tok = loss_sum + loss.item(), n_tok + n
     if acc.num_processes > 1:  # one small all-reduce: the step's loss and tokens over all processes
         both = acc.reduce(torch.tensor([loss_sum, float(n_tok)], device=acc.device), reduction="sum")
@@ -267,9 +267,27 @@ def train_step(run: Run, state: TrainState, step_batches: list[list[int]]) -> fl
     return loss_value
 
 
+# predictions that are not one per row (code search: a queries x codes matrix) are made on rank 0 alone
+UNSHARDED = frozenset({"code-search"})
+
+
+def eval_shard(acc, task_type: str, rows: list) -> list:
+    """The rows this process predicts: its ``r::N`` shard, or all of them (rank 0) / none for UNSHARDED tasks."""
+    if task_type in UNSHARDED and acc.num_processes > 1:
+        return rows if acc.is_main_process else []
+    return engine.shard(rows, acc.process_index, acc.num_processes)
+
+
 def evaluate_rows(run: Run, model, rows: list, prepared_shard, progress: bool = False) -> tuple[dict, Any]:
     """Scores and predictions on ``rows``: each process predicts its shard, rank 0 scores them all once."""
     cfg, acc = run.cfg, run.acc
+    if run.card.type in UNSHARDED and acc.num_processes > 1:
+        def main_only():
+            preds = run.task.predict(model, prepared_shard, beam_size=cfg.eval.beam_size,
+                                     batch_size=cfg.eval.batch_size, progress=progress)
+            return run.task.score(preds, rows), preds
+
+        return engine.on_main(acc, main_only)
     preds = run.task.predict(model, prepared_shard, beam_size=cfg.eval.beam_size, batch_size=cfg.eval.batch_size,
                              no_repeat_ngram_size=cfg.eval.no_repeat_ngram_size, progress=progress)
     if acc.num_processes > 1:
@@ -358,7 +376,8 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
     cfg, card, out = run.cfg, run.card, run.out
     best_model = load_model(str(out / "best")).model.to(run.acc.device)
     test_rows = run.raw["test"]
-    test_set = run.task.prepare(engine.shard(test_rows, run.acc.process_index, run.acc.num_processes))
+    test_part = eval_shard(run.acc, card.type, test_rows)
+    test_set = run.task.prepare(test_part) if test_part else None
     test_scores, test_preds = evaluate_rows(run, best_model, test_rows, test_set, progress=progress)
     result = {
         "task": card.name, "model": cfg.model, "checkpoint": str(out / "best"),
