@@ -85,6 +85,24 @@ def first_text(row: dict, names: Sequence[str]) -> str | None:
     return next((row[k] for k in names if isinstance(row.get(k), str)), None)
 
 
+def read_code_rows(path: Path, lang: str = "", default_lang: str = "") -> list[dict]:
+    """Rows of ``{"code", "nl", "lang"}`` from a jsonl file with a code field (and optionally a comment):
+    the language is ``lang``, else the row's ``lang``/``language``, else ``default_lang``."""
+    from codeintel.errors import ConfigError
+
+    rows = []
+    for row in read_jsonl(path):
+        code = first_text(row, CODE_FIELDS)
+        if code is None:
+            raise DataError(f"{path}:{row['__line']}: no code field; expected one of {list(CODE_FIELDS)}.")
+        row_lang = lang or row.get("lang") or row.get("language") or default_lang
+        if not row_lang:
+            raise ConfigError(f"{path}: which language is the code? Pass lang=python|java|c (or --lang).")
+        nl = first_text(row, NL_FIELDS) or ""
+        rows.append({"code": code, "nl": " ".join(nl.split()), "lang": row_lang})
+    return rows
+
+
 def field(row: dict, names: Sequence[str], path: Path) -> str:
     """The text of the first of ``names`` present in ``row``; a clear error naming the file and line otherwise
     (also for a value that is null or not a string: ``code: 12345`` is refused, not trained on as text)."""

@@ -36,7 +36,7 @@ def load_rows(cfg: NerConfig) -> tuple[list[dict], list[dict]]:
     files split 90/10 by a hash of the code (the same split on every run)."""
     import hashlib
 
-    from codeintel.data.loaders import CODE_FIELDS, first_text, read_jsonl
+    from codeintel.data.loaders import read_code_rows
 
     if not cfg.data:
         from codeintel.data.stdlib import default_stdlib_dir
@@ -49,17 +49,11 @@ def load_rows(cfg: NerConfig) -> tuple[list[dict], list[dict]]:
     out: dict[str, list[dict]] = {"train": [], "valid": []}
     for name, paths in split.items():
         for path in paths:
-            for row in read_jsonl(path):
-                code = first_text(row, CODE_FIELDS)
-                if code is None:
-                    raise DataError(f"{path}:{row['__line']}: no code field; expected one of {list(CODE_FIELDS)}.")
-                lang = cfg.lang or row.get("lang") or row.get("language") or default_lang
-                if not lang:
-                    raise ConfigError(f"{path}: which language is the code? Pass --lang.")
+            for r in read_code_rows(path, cfg.lang, default_lang):
                 target = name if name != "all" else (
-                    "valid" if int(hashlib.sha1(code.encode("utf-8", "replace")).hexdigest(), 16) % 10 == 0
+                    "valid" if int(hashlib.sha1(r["code"].encode("utf-8", "replace")).hexdigest(), 16) % 10 == 0
                     else "train")
-                out[target].append({"code": code, "lang": lang})
+                out[target].append({"code": r["code"], "lang": r["lang"]})
     if len(out["train"]) < 1 or len(out["valid"]) < 1:
         raise DataError(f"token-type training needs training and held-out code; got {len(out['train'])} and "
                         f"{len(out['valid'])} rows.")

@@ -72,7 +72,7 @@ def validate(cfg: PretrainConfig) -> None:
 
 def load_examples(cfg: PretrainConfig) -> list[dict]:
     """Rows of ``{"code", "nl", "lang"}``."""
-    from codeintel.data.loaders import CODE_FIELDS, NL_FIELDS, first_text, read_jsonl
+    from codeintel.data.loaders import read_code_rows
 
     if not cfg.data:
         from codeintel.data.stdlib import default_stdlib_dir
@@ -80,17 +80,7 @@ def load_examples(cfg: PretrainConfig) -> list[dict]:
         paths, default_lang = [default_stdlib_dir() / "train.jsonl"], "python"
     else:
         paths, default_lang = [Path(p) for p in cfg.data], ""
-    rows = []
-    for path in paths:
-        for row in read_jsonl(path):
-            code = first_text(row, CODE_FIELDS)
-            if code is None:
-                raise DataError(f"{path}:{row['__line']}: no code field; expected one of {list(CODE_FIELDS)}.")
-            lang = cfg.lang or row.get("lang") or row.get("language") or default_lang
-            if not lang:
-                raise ConfigError(f"{path}: which language is the code? Pass lang=python|java|c.")
-            nl = first_text(row, NL_FIELDS) or ""
-            rows.append({"code": code, "nl": " ".join(nl.split()), "lang": lang})
+    rows = [r for path in paths for r in read_code_rows(path, cfg.lang, default_lang)]
     if len(rows) < 2:
         raise DataError(f"pre-training needs at least 2 examples; {len(rows)} found in {[str(p) for p in paths]}.")
     return rows
