@@ -110,6 +110,9 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 
+PRECISIONS = ("fp32", "bf16", "fp16")
+TRACKERS = ("tensorboard", "mlflow", "wandb")  # accelerate's trackers; each is also its pip package's name
+
 DEFAULT_OPS = ("rename_variables:k=2,rename_function,insert_dead_code,swap_operands,exchange_loop,swap_if_else,"
                "permute_statements,delete_tokens,swap_tokens,duplicate_tokens")
 
@@ -306,10 +309,10 @@ def validate(cfg: RunConfig) -> None:
         (t.evals_per_epoch >= 1, "train.evals_per_epoch must be >= 1"),
         (t.threads >= 0, f"train.threads must be >= 0 (0 = torch's default), got {t.threads}"),
         (t.grad_accum >= 1, f"train.grad_accum must be >= 1, got {t.grad_accum}"),
-        (t.precision in ("fp32", "bf16", "fp16"), f"train.precision must be fp32, bf16 or fp16, got {t.precision!r}"),
+        (t.precision in PRECISIONS, f"train.precision must be fp32, bf16 or fp16, got {t.precision!r}"),
         (t.save_every >= 0, f"train.save_every must be >= 0 (0 = never), got {t.save_every}"),
         (t.keep_last >= 1, f"train.keep_last must be >= 1, got {t.keep_last}"),
-        (all(r in ("none", "tensorboard", "mlflow", "wandb") for r in cfg.report_to),
+        (all(r in ("none", *TRACKERS) for r in cfg.report_to),
          f"report_to must be none, tensorboard, mlflow or wandb (a list is fine), got {','.join(cfg.report_to)}"),
         (d.max_train_examples >= 0, f"data.max_train_examples must be >= 0 (0 = all), got {d.max_train_examples}"),
         (d.max_eval_examples >= 0, f"data.max_eval_examples must be >= 0 (0 = all), got {d.max_eval_examples}"),

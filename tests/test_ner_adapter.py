@@ -43,7 +43,7 @@ def test_save_and_load_give_identical_outputs(tmp_path, name):
     with torch.no_grad():
         after = again.logits(ids, mask)
     assert (before - after).abs().max().item() == 0
-    trainable, total = again.parameters()
+    trainable, total = again.parameter_counts()
     assert 0 < trainable < total
 
 

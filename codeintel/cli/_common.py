@@ -17,6 +17,26 @@ def add_run_arguments(p: argparse.ArgumentParser, model_help: str) -> None:
     p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides, e.g. train.lr=3e-4")
 
 
+def reclaim_overrides(args: argparse.Namespace, keep: tuple[str, ...] = ()) -> None:
+    """``--data a b key=value``: nargs='+' swallows trailing overrides; give them back to ``args.overrides``
+    (``keep``: keys that are data, e.g. ``train=FILE``)."""
+    if args.data:
+        moved = [d for d in args.data if "=" in d and d.split("=", 1)[0] not in keep]
+        args.data = [d for d in args.data if d not in moved] or None
+        args.overrides = [*moved, *args.overrides]
+
+
+def refuse_with_resume(args: argparse.Namespace, options: tuple[str, ...], what: str) -> None:
+    """``--resume`` continues a run with its saved settings: any other setting given is an error."""
+    from codeintel.errors import ConfigError
+
+    given = [f"--{k}" for k in options if getattr(args, k)]
+    given += ["--overwrite"] * args.overwrite + list(args.overrides)
+    if given:
+        raise ConfigError(f"--resume continues {args.resume} with {what}; drop {' '.join(given)} (start a new run "
+                          "to change settings).")
+
+
 def resolve_config(args: argparse.Namespace, checkpoint: dict | None = None) -> tuple[RunConfig, object]:
     """defaults < card defaults < checkpoint settings < --config file < key=value < flags; returns (config, card).
 
@@ -26,10 +46,7 @@ def resolve_config(args: argparse.Namespace, checkpoint: dict | None = None) -> 
     checkpoint = checkpoint or {}
     from codeintel.tasks.cards import load_task
 
-    if args.data:  # `--data a b key=value`: nargs='+' swallows trailing overrides; give them back
-        moved = [d for d in args.data if "=" in d and d.split("=", 1)[0] not in ("train", "valid", "test")]
-        args.data = [d for d in args.data if d not in moved] or None
-        args.overrides = [*moved, *args.overrides]
+    reclaim_overrides(args, keep=("train", "valid", "test"))
     overrides = parse_overrides(args.overrides)
     file_cfg = load_yaml(args.config) if args.config else {}
     saved_task = checkpoint.get("task") if checkpoint.get("task") != "pretraining" else None  # a backbone: any task

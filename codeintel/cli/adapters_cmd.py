@@ -24,19 +24,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from codeintel.cli._common import reclaim_overrides
     from codeintel.config import NerConfig, parse_overrides, set_key
     from codeintel.recipes.ner import train_ner
 
-    if args.data:  # nargs='+' swallows trailing key=value overrides; give them back
-        moved = [d for d in args.data if "=" in d]
-        args.data = [d for d in args.data if d not in moved] or None
-        args.overrides = [*moved, *args.overrides]
+    reclaim_overrides(args)
     cfg = NerConfig()
     for key, value in parse_overrides(args.overrides).items():
         set_key(cfg, key, value)
-    for name in ("model", "data", "lang"):
-        if getattr(args, name):
-            setattr(cfg, name, list(args.data) if name == "data" else getattr(args, name))
+    cfg.model, cfg.data, cfg.lang = args.model or cfg.model, list(args.data or cfg.data), args.lang or cfg.lang
     if args.out:
         cfg.output_dir = args.out
     r = train_ner(cfg, progress=not args.no_progress, overwrite=args.overwrite, argv=["codeintel", *sys.argv[1:]])

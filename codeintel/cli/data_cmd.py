@@ -15,33 +15,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def is_stdlib_export(path: Path) -> bool:
+    """An earlier ``codeintel data stdlib`` output: its ``meta.json`` names the standard library it came from."""
     import json
 
+    try:
+        return "stdlib" in json.loads((path / "meta.json").read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
     from codeintel.data.stdlib import write_stdlib_dataset
     from codeintel.errors import ConfigError
-    from codeintel.recipes.rundir import aside_path
+    from codeintel.recipes.rundir import RunDir
 
     out: Path = args.out
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file, not a directory; choose a new directory.")
-    if out.is_dir() and any(out.iterdir()):
+    with RunDir(out, overwrite=args.overwrite, ours=is_stdlib_export):  # new/empty, or an earlier export moved aside
         try:
-            earlier = "stdlib" in json.loads((out / "meta.json").read_text())
-        except (OSError, ValueError, TypeError):
-            earlier = False
-        if not earlier:
-            raise ConfigError(f"--out {out} already holds files that `codeintel data` did not write; choose a new or "
-                              "empty directory (nothing there was changed).")
-        if not args.overwrite:
-            raise ConfigError(f"--out {out} holds an earlier stdlib export; pass --overwrite to move it aside (to "
-                              f"{out.name}.replaced-<time>, nothing is deleted) or choose another directory.")
-        moved = aside_path(out)
-        out.rename(moved)
-        print(f"moved the earlier export in {out} to {moved}")
-    try:
-        sizes = write_stdlib_dataset(out)
-    except OSError as exc:
-        raise ConfigError(f"cannot write --out {out}: {exc.strerror}; choose a writable directory.") from None
+            sizes = write_stdlib_dataset(out)
+        except OSError as exc:
+            raise ConfigError(f"cannot write --out {out}: {exc.strerror}; choose a writable directory.") from None
     print(f"wrote {args.out}: " + ", ".join(f"{k}={v}" for k, v in sizes.items()))
     return 0

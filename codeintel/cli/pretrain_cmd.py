@@ -38,25 +38,20 @@ def _keys() -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from codeintel.cli._common import reclaim_overrides, refuse_with_resume
     from codeintel.config import PretrainConfig, parse_overrides, set_key
     from codeintel.errors import ConfigError
     from codeintel.recipes.pretrain import pretrain, resumed_config
 
     if args.resume:
-        given = [f"--{k}" for k in ("model", "data", "lang", "out") if getattr(args, k)]
-        given += ["--overwrite"] * args.overwrite + list(args.overrides)
-        if given:
-            raise ConfigError(f"--resume continues {args.resume} with its saved settings; drop {' '.join(given)}.")
+        refuse_with_resume(args, ("model", "data", "lang", "out"), "its saved settings")
         cfg = resumed_config(args.resume)
         if cfg.objective != args.objective:
             raise ConfigError(f"{args.resume} is a {cfg.objective} pre-training; resume it with `codeintel "
                               f"pretrain {cfg.objective} --resume {args.resume}`.")
         return _report(cfg, pretrain(cfg, resume=True))
 
-    if args.data:  # nargs='+' swallows trailing key=value overrides; give them back
-        moved = [d for d in args.data if "=" in d]
-        args.data = [d for d in args.data if d not in moved] or None
-        args.overrides = [*moved, *args.overrides]
+    reclaim_overrides(args)
     cfg = PretrainConfig(objective=args.objective)
     for key, value in parse_overrides(args.overrides).items():
         set_key(cfg, key, value)

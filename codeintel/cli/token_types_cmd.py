@@ -17,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import bisect
     from collections import Counter
 
     from codeintel.cli._common import read_source
@@ -28,8 +29,6 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([{"start": s, "end": e, "text": t, "label": lab} for s, e, t, lab in spans]))
         return 0
     line_starts = [0] + [i + 1 for i, ch in enumerate(code) if ch == "\n"]
-    import bisect
-
     for s, _, text, label in spans:
         row = bisect.bisect_right(line_starts, s) - 1
         shown = text if "\n" not in text and len(text) <= 60 else json.dumps(text[:57] + "..." * (len(text) > 57))

@@ -74,15 +74,12 @@ def resumed_config(args: argparse.Namespace):
     """The configuration a run was started with (its ``config.yaml``); a resume takes no other settings."""
     from pathlib import Path
 
+    from codeintel.cli._common import refuse_with_resume
     from codeintel.config import RunConfig, apply_mapping, load_yaml
     from codeintel.errors import ConfigError
     from codeintel.tasks.cards import load_task
 
-    given = [f"--{k}" for k in ("model", "task", "data", "config", "out", "tokenizer") if getattr(args, k)]
-    given += ["--overwrite"] * args.overwrite + list(args.overrides)
-    if given:
-        raise ConfigError(f"--resume continues {args.resume} with the settings in its config.yaml; drop "
-                          f"{' '.join(given)} (start a new run to change settings).")
+    refuse_with_resume(args, ("model", "task", "data", "config", "out", "tokenizer"), "the settings in its config.yaml")
     run_dir = Path(args.resume)
     if not (run_dir / "config.yaml").is_file():
         raise ConfigError(f"--resume {run_dir}: no config.yaml there, so it is not a codeintel training run; pass "

@@ -50,7 +50,7 @@ class NerModel:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, L, H)
         return self.head(hidden)                                                                     # (B, L, C)
 
-    def parameters(self) -> tuple[int, int]:
+    def parameter_counts(self) -> tuple[int, int]:
         """(trainable, total) parameter counts: the adapter and the head against everything."""
         mods = [self.encoder, self.head]
         trainable = sum(p.numel() for m in mods for p in m.parameters() if p.requires_grad)

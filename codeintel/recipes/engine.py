@@ -22,22 +22,15 @@ import numpy as np
 
 from codeintel.errors import CodeintelError, ConfigError
 
-PRECISIONS = ("fp32", "bf16", "fp16")
-TRACKERS = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow"),
-            "wandb": ("wandb", "wandb")}  # name -> (module to import, pip package)
-
 
 def tracker_names(report_to: list[str]) -> list[str]:
-    """Validated tracker names (``none`` = no tracker); a missing package is a clear error with the pip command."""
+    """The trackers asked for (``none`` = no tracker; the names are checked by ``config.validate``); one that
+    is not installed is a clear error with the pip command."""
     names = [n for n in report_to if n != "none"]
     for name in names:
-        if name not in TRACKERS:
-            raise ConfigError(f"report_to={name!r}: use none, {', '.join(TRACKERS)} (a list is fine: "
-                              "report_to=tensorboard,mlflow).")
-        module, package = TRACKERS[name]
-        if importlib.util.find_spec(module) is None:
-            raise ConfigError(f"report_to={name} needs the {package} package, which is not installed; install it "
-                              f"with: pip install 'codeintel-hub[{name}]'  (or: pip install {package})")
+        if importlib.util.find_spec(name) is None:
+            raise ConfigError(f"report_to={name} needs the {name} package, which is not installed; install it "
+                              f"with: pip install 'codeintel-hub[{name}]'  (or: pip install {name})")
     return names
 
 
@@ -70,28 +63,28 @@ def check_precision(precision: str, on_cpu: bool, echo) -> None:
 
 
 def make_accelerator(device: str, precision: str, report_to: list[str], echo=print):
-    """An ``Accelerator`` for this run. Earlier accelerator state in the process (a previous run in the same
+    """An ``Accelerator`` for this run (``precision`` and ``report_to`` already validated by
+    ``config.validate``). Earlier accelerator state in the process (a previous run in the same
     Python session) is reset first; the process group of a distributed launch is kept. Tracker logs go to
     ``acc.project_configuration.logging_dir``, set by the recipe once its run directory is claimed."""
-    import torch
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState, GradientState
+    from accelerate.utils import DistributedDataParallelKwargs
 
-    if precision not in PRECISIONS:
-        raise ConfigError(f"train.precision={precision!r}: use {', '.join(PRECISIONS)}.")
+    from codeintel.config import resolve_device
+
     trackers = tracker_names(report_to)
-    on_cpu = device == "cpu" or not torch.cuda.is_available()
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={device} but torch sees no CUDA device; use device=cpu (or auto).")
+    resolved = resolve_device(device)  # cuda without a CUDA device: the config's error
+    on_cpu = resolved.type == "cpu"
     if precision == "fp16" and on_cpu:
         raise ConfigError("train.precision=fp16 needs a CUDA device: on a CPU accelerate runs fp16 as plain fp32 "
                           "(no autocast, no scaler). Use train.precision=bf16 or fp32 here.")
-    if device.startswith("cuda:"):
-        torch.cuda.set_device(int(device.split(":", 1)[1]))
+    if resolved.index is not None:
+        import torch
+
+        torch.cuda.set_device(resolved.index)
     AcceleratorState._reset_state()
     GradientState._reset_state()
-    from accelerate.utils import DistributedDataParallelKwargs
-
     # static graph: some tasks run the model twice per step (code search: code, then queries) and some heads
     # leave parameters unused; DDP's default bookkeeping rejects both, a static graph handles them
     acc = Accelerator(cpu=on_cpu, mixed_precision="no" if precision == "fp32" else precision,

@@ -23,10 +23,15 @@ def load_splits(task, cfg: RunConfig, echo) -> dict[str, Any]:
     return raw
 
 
+def predict_split(task, model, prepared, cfg: RunConfig, progress: bool = False) -> Any:
+    """Raw predictions of ``model`` on one prepared split, with the config's decoding settings."""
+    return task.predict(model, prepared, beam_size=cfg.eval.beam_size, batch_size=cfg.eval.batch_size,
+                        no_repeat_ngram_size=cfg.eval.no_repeat_ngram_size, progress=progress)
+
+
 def evaluate_split(task, model, prepared, cfg: RunConfig, progress: bool = False) -> tuple[dict, Any]:
     """Scores and raw predictions of ``model`` on one prepared split."""
-    preds = task.predict(model, prepared, beam_size=cfg.eval.beam_size, batch_size=cfg.eval.batch_size,
-                         no_repeat_ngram_size=cfg.eval.no_repeat_ngram_size, progress=progress)
+    preds = predict_split(task, model, prepared, cfg, progress)
     return task.score(preds, prepared.rows), preds
 
 

@@ -8,7 +8,6 @@ adapter and a linear head with cross-entropy, evaluate token accuracy and macro-
 
 from __future__ import annotations
 
-import copy
 import time
 from pathlib import Path
 from typing import Any
@@ -81,7 +80,7 @@ def batch(items: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, to
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def scores(gold: np.ndarray, pred: np.ndarray, n_labels: int) -> dict[str, float]:
+def scores(gold: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     """Token accuracy and macro-F1 over the labels that occur in ``gold`` (a label never predicted scores 0)."""
     f1s = []
     for c in np.unique(gold):
@@ -102,7 +101,7 @@ def evaluate(model, items, pad_id: int, batch_size: int) -> tuple[dict[str, floa
         gold.append(b["labels"][keep].numpy())
         pred.append(logits.argmax(-1)[keep].numpy())
     g, p = np.concatenate(gold), np.concatenate(pred)
-    return scores(g, p, len(model.labels)), g
+    return scores(g, p), g
 
 
 def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool = False,
@@ -134,7 +133,7 @@ def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool
     counts = np.bincount(np.concatenate([np.array(lab)[np.array(lab) >= 0] for _, lab in train]),
                          minlength=len(LABELS))
     majority = int(counts.argmax())
-    trainable, total = model.parameters()
+    trainable, total = model.parameter_counts()
     echo(f"ner adapter on {cfg.model} ({model.family}): {len(train)} training / {len(held)} held-out programs "
          f"labelled in {time.perf_counter() - t0:.1f}s; trained {trainable:,} of {total:,} parameters "
          f"({100 * trainable / total:.2f} %), reduction factor {cfg.reduction_factor}")
@@ -163,7 +162,7 @@ def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool
             history.append({"step": step, "loss": loss.item(), **held_scores})
             if best is None or held_scores["macro_f1"] > best:
                 best, best_step, waited = held_scores["macro_f1"], step, 0
-                best_state = copy.deepcopy([p.detach().clone() for p in params])
+                best_state = [p.detach().clone() for p in params]
             else:
                 waited += 1
             (bar.write if progress else echo)(f"step {step:>5}  held-out accuracy={held_scores['accuracy']:.4f}  "
@@ -176,7 +175,7 @@ def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool
         for p, saved in zip(params, best_state, strict=True):
             p.copy_(saved)
     final, gold = evaluate(model, held, pad_id, cfg.batch_size)
-    baseline = scores(gold, np.full_like(gold, majority), len(LABELS))
+    baseline = scores(gold, np.full_like(gold, majority))
     result = {"backbone": cfg.model, "family": model.family, "languages": sorted({r["lang"] for r in train_rows}),
               "labels": list(LABELS), "reduction_factor": cfg.reduction_factor, "trainable_parameters": trainable,
               "total_parameters": total, "held_out": final, "best_step": best_step,

@@ -86,12 +86,15 @@ class RunDir:
         overwrite: move an earlier codeintel output at ``path`` aside instead of refusing it.
         what: how the error messages name the directory (``--out``).
         echo: where notices go (a moved run, a stale lock).
+        resume: continue the run in ``path`` (it must hold a complete state) instead of claiming it anew.
+        ours: recognises an earlier output of the command (default: :func:`is_output_dir`); anything else in
+            a non-empty directory is refused, even with ``overwrite``.
     """
 
     def __init__(self, path: str | Path, overwrite: bool = False, what: str = "--out", echo=print,
-                 resume: bool = False) -> None:
+                 resume: bool = False, ours=None) -> None:
         self.path, self.overwrite, self.what, self.echo = Path(path), overwrite, what, echo
-        self.resume = resume
+        self.resume, self.ours = resume, ours or is_output_dir
         self.moved_to: Path | None = None
         self._locked = False
 
@@ -126,7 +129,7 @@ class RunDir:
                 raise ConfigError(f"cannot create {self.what} {path}: {ancestor} is not writable; choose a writable "
                                   "directory.")
         if path.is_dir() and any(path.iterdir()):
-            if not is_output_dir(path):
+            if not self.ours(path):
                 raise ConfigError(f"{self.what} {path} already holds files that codeintel did not write; choose a "
                                   "new or empty directory (nothing there was changed).")
             self._check_lock(take_over=False)

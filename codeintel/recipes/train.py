@@ -34,7 +34,7 @@ from codeintel.config import RunConfig, to_dict, validate
 from codeintel.errors import CheckpointError, ConfigError, TrainingError
 from codeintel.recipes import engine
 from codeintel.recipes.batching import make_batches, padding_fraction
-from codeintel.recipes.evaluate import format_scores, load_splits, write_json
+from codeintel.recipes.evaluate import evaluate_split, format_scores, load_splits, predict_split, write_json
 from codeintel.recipes.plot import plot_history
 from codeintel.recipes.rundir import RunDir, fresh, latest_state
 from codeintel.tasks.cards import TaskCard
@@ -104,6 +104,7 @@ class Run:
 
     cfg: RunConfig
     card: TaskCard
+    echo: Any                         # prints on rank 0, nothing elsewhere
     out: Path
     rundir: RunDir                    # claimed and locked by this run (by rank 0)
     acc: Any                          # the accelerate.Accelerator
@@ -120,12 +121,15 @@ class Run:
     total: int                        # optimizer steps to take
     steps_per_epoch: int
     eval_every: int
-    grad_accum: int
     settings: dict[str, Any]          # what `codeintel evaluate` needs to score the checkpoint the same way
 
     @property
     def n_epochs(self) -> int:
         return math.ceil(self.total / self.steps_per_epoch)
+
+    @property
+    def grad_accum(self) -> int:
+        return self.cfg.train.grad_accum
 
     @property
     def micro_per_step(self) -> int:
@@ -155,6 +159,8 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, r
     validate(cfg)
     t = cfg.train
     acc = engine.make_accelerator(cfg.device, t.precision, cfg.report_to, echo)
+    if not acc.is_main_process:  # only rank 0 talks
+        echo = _quiet
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     seed_everything(t.seed + acc.process_index)  # dropout differs per rank; DDP copies rank 0's initial weights
@@ -213,8 +219,8 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, r
     echo(f"run directory: {out}")
     if acc.log_with:
         acc.project_configuration.project_dir = acc.project_configuration.logging_dir = str(out / "logs")
-    return Run(cfg, card, out, rundir, acc, loaded, model, task, raw, train_set, dev_rows, dev_set, optim, sched,
-               params, total, steps_per_epoch, max(1, steps_per_epoch // t.evals_per_epoch), t.grad_accum, settings)
+    return Run(cfg, card, echo, out, rundir, acc, loaded, model, task, raw, train_set, dev_rows, dev_set, optim, sched,
+               params, total, steps_per_epoch, max(1, steps_per_epoch // t.evals_per_epoch), settings)
 
 
 def enable_gradient_checkpointing(model: torch.nn.Module, name: str) -> None:
@@ -280,16 +286,10 @@ def eval_shard(acc, task_type: str, rows: list) -> list:
 
 def evaluate_rows(run: Run, model, rows: list, prepared_shard, progress: bool = False) -> tuple[dict, Any]:
     """Scores and predictions on ``rows``: each process predicts its shard, rank 0 scores them all once."""
-    cfg, acc = run.cfg, run.acc
-    if run.card.type in UNSHARDED and acc.num_processes > 1:
-        def main_only():
-            preds = run.task.predict(model, prepared_shard, beam_size=cfg.eval.beam_size,
-                                     batch_size=cfg.eval.batch_size, progress=progress)
-            return run.task.score(preds, rows), preds
-
-        return engine.on_main(acc, main_only)
-    preds = run.task.predict(model, prepared_shard, beam_size=cfg.eval.beam_size, batch_size=cfg.eval.batch_size,
-                             no_repeat_ngram_size=cfg.eval.no_repeat_ngram_size, progress=progress)
+    acc = run.acc
+    if run.card.type in UNSHARDED and acc.num_processes > 1:  # rank 0 holds all the rows
+        return engine.on_main(acc, lambda: evaluate_split(run.task, model, prepared_shard, run.cfg, progress))
+    preds = predict_split(run.task, model, prepared_shard, run.cfg, progress)
     if acc.num_processes > 1:
         from accelerate.utils import gather_object
 
@@ -415,10 +415,8 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, ove
     """
     from tqdm.auto import tqdm
 
-    say = echo
-    echo = lambda *a, **k: say(*a, **k) if _is_main() else None  # noqa: E731 -- only rank 0 talks
     run = setup(cfg, card, echo, overwrite, resume)
-    acc, t = run.acc, cfg.train
+    acc, t, echo = run.acc, cfg.train, run.echo
     try:
         state = load_state(run, echo) if resume else TrainState(micro_per_step=run.micro_per_step)
         if acc.log_with:
@@ -464,10 +462,8 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, ove
         engine.on_main(acc, run.rundir.release)
 
 
-def _is_main() -> bool:
-    from accelerate.state import PartialState
-
-    return PartialState().is_main_process
+def _quiet(*_, **__) -> None:
+    """The ``echo`` of every process but rank 0."""
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -211,10 +211,11 @@ def align(code: str, lang: str, tokenizer, max_length: int | None = None) -> tup
     enc = tokenizer(code, return_offsets_mapping=True, truncation=max_length is not None, max_length=max_length)
     labels = []
     for a, b in enc["offset_mapping"]:
-        if a == b or not code[a:b].strip():
+        piece = code[a:b]
+        if not piece.strip():  # a special token (empty span) or whitespace
             labels.append(IGNORE)
             continue
-        first = a + (len(code[a:b]) - len(code[a:b].lstrip()))  # a byte-level piece may start with a space
+        first = a + len(piece) - len(piece.lstrip())  # a byte-level piece may start with a space
         i = bisect.bisect_right(starts, first) - 1
         inside = i >= 0 and spans[i][0] <= first < spans[i][1]
         labels.append(LABEL_ID[spans[i][3]] if inside else LABEL_ID["other"])
