@@ -102,6 +102,15 @@ class RunConfig:
     """With ``graph``: the language programs are parsed in (default: the task card's)."""
     target_len: int = 0
     """Max target tokens for generation tasks (0 = the card's)."""
+    adapter: str = ""
+    """Train with an adapter: a preset (``codeintel adapters presets``: ``lora-r8``, ``pfeiffer``, ...) or an
+    adapter directory (a NER adapter from ``codeintel adapters train-ner``, AdapterHub or PEFT); empty = full
+    fine-tuning."""
+    adapter_mode: str = ""
+    """With a directory: ``frozen`` (default; the adapter fixed, the task head trains), ``stack`` (a fresh
+    ``stack_adapter`` on top trains) or ``train`` (the adapter trains further). A preset always trains."""
+    stack_adapter: str = "pfeiffer"
+    """The preset of the fresh task adapter that ``adapter_mode=stack`` adds."""
     report_to: list[str] = field(default_factory=list)
     """Experiment trackers: ``none`` (default), ``tensorboard``, ``mlflow``, ``wandb``; a list is fine. Logs go
     to ``RUN/logs``."""
@@ -322,6 +331,9 @@ def validate(cfg: RunConfig) -> None:
         (0 < e.threshold < 1, f"eval.threshold must be in (0, 1), got {e.threshold}"),
         (cfg.source_len >= 0 and cfg.target_len >= 0, "source_len and target_len must be >= 0"),
         (cfg.dfg_length >= 1, f"dfg_length must be >= 1, got {cfg.dfg_length}"),
+        (cfg.adapter_mode in ("", "frozen", "stack", "train"),
+         f"adapter_mode must be frozen, stack or train, got {cfg.adapter_mode!r}"),
+        (not cfg.adapter_mode or cfg.adapter, "adapter_mode needs an adapter: pass --adapter PATH_OR_PRESET"),
         (cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"),
          f"device must be auto, cpu, cuda or cuda:N, got {cfg.device!r}"),
     ]

@@ -35,7 +35,8 @@ def resolve(name_or_dir: str) -> Source:
     """Classify ``name_or_dir``; fail clearly on a missing directory or an unknown name."""
     path = Path(name_or_dir).expanduser()
     if path.is_dir():
-        if not (path / "config.json").exists():
+        if not (path / "config.json").exists() and not (path / "codeintel.json").exists():  # (an adapter run has no
+            # config.json of its own: codeintel.json names the backbone it rebuilds)
             raise CheckpointError(
                 f"{path} is not a checkpoint: it has no config.json. Pass a directory written by "
                 "`codeintel train` or by save_pretrained(), a registry name (`codeintel models`) or a hub id."

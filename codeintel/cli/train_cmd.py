@@ -9,7 +9,7 @@ from codeintel.cli._common import add_run_arguments, resolve_config
 
 EPILOG = """config keys (set with key=value or in --config FILE.yaml):
   model, task, output_dir, tokenizer, device, pretrained, allow_pickle, source_len, target_len, graph,
-  dfg_length, lang,
+  dfg_length, lang, adapter, adapter_mode, stack_adapter,
   data.{paths,skip_bad_lines,max_train_examples,max_eval_examples},
   train.{epochs,max_steps,lr,weight_decay,warmup_ratio,batch_tokens,max_batch_size,grouping,grad_clip,seed,
          evals_per_epoch,threads,grad_accum,precision,gradient_checkpointing,save_every,keep_last},
@@ -20,6 +20,9 @@ examples:
   codeintel train                                   # tiny-codet5 on the embedded stdlib summarization set
   codeintel train --model tiny-graphcodebert --task clone-detection --data programs.jsonl pairs.txt
   codeintel train --model codet5-small --task summarization-codexglue --data CodeSearchNet/python train.lr=5e-5
+  codeintel train --adapter lora-r8                 # a LoRA task adapter alone (PEFT), backbone frozen
+  codeintel adapters train-ner --model tiny-codet5 --out runs/ner
+  codeintel train --adapter runs/ner/adapter --adapter-mode stack    # NER adapter + a task adapter on top
   codeintel train --out runs/long train.save_every=200      # resumable: a killed run continues with
   codeintel train --resume runs/long                        #   the same final result
   torchrun --nproc_per_node=2 -m codeintel train train.precision=bf16 report_to=tensorboard
@@ -37,6 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="continue the run in RUN from its newest saved state (it was started with train.save_every)")
     p.add_argument("--tokenizer",
                    help="tokenizer override for presets built from a config: tokompiler[:LANG] or a directory")
+    p.add_argument("--adapter", metavar="PATH_OR_PRESET",
+                   help="train with an adapter: a preset (lora-r8, pfeiffer, houlsby, prefix, ner) or an adapter "
+                        "directory (e.g. a NER adapter); the backbone stays frozen")
+    p.add_argument("--adapter-mode", choices=("frozen", "stack", "train"),
+                   help="with an adapter directory: frozen (default: train the task head), stack (train a fresh "
+                        "task adapter on top), train (train the adapter further)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -50,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
         cfg.output_dir = args.out
     if args.tokenizer:
         cfg.tokenizer = args.tokenizer
+    if getattr(args, "adapter", None):
+        cfg.adapter = args.adapter
+    if getattr(args, "adapter_mode", None):
+        cfg.adapter_mode = args.adapter_mode
     from codeintel.config import validate
 
     validate(cfg)
@@ -65,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
         scores = {k: v for k, v in scores.items() if k != "prediction"}
         print(f"baseline  {format_scores(scores)}   ({name})")
     t = result["train"]
+    if cfg.adapter:
+        print(f"trained parameters {t['trainable_parameters']:,} of {t['total_parameters']:,} "
+              f"({100 * t['trainable_parameters'] / t['total_parameters']:.2f} %), adapter {cfg.adapter} "
+              f"({t['adapter_mode']})")
     print(f"trained {t['steps']} steps in {t['seconds']}s, {t['tokens_per_s']:.0f} tokens/s, "
           f"padding {100 * t['padding_fraction']:.1f}%; metrics: {result['checkpoint'].rsplit('/', 1)[0]}/metrics.json")
     return 0
@@ -79,7 +96,7 @@ def resumed_config(args: argparse.Namespace):
     from codeintel.errors import ConfigError
     from codeintel.tasks.cards import load_task
 
-    refuse_with_resume(args, ("model", "task", "data", "config", "out", "tokenizer"), "the settings in its config.yaml")
+    refuse_with_resume(args, ("model", "task", "data", "config", "out", "tokenizer", "adapter", "adapter_mode"), "the settings in its config.yaml")
     run_dir = Path(args.resume)
     if not (run_dir / "config.yaml").is_file():
         raise ConfigError(f"--resume {run_dir}: no config.yaml there, so it is not a codeintel training run; pass "

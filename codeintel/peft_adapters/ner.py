@@ -12,8 +12,9 @@ weights. Measured facts of adapters 1.3.0 this module is built around (each has 
   active adapter: only the adapter is saved, and loading always activates it.
 
 An adapter directory: ``adapter_config.json`` + ``adapter.safetensors`` (AdapterHub's files),
-``head.safetensors``, ``ner.json`` (backbone, family, hidden size, labels, reduction factor, metrics) and a
-``README.md`` card. The frozen backbone is not copied: it is rebuilt from the name in ``ner.json`` — except a
+``head.safetensors``, ``codeintel-adapter.json`` (backbone, family, hidden size, labels, reduction factor,
+metrics; the file every codeintel adapter directory has, :mod:`codeintel.peft_adapters.core`) and a
+``README.md`` card. The frozen backbone is not copied: it is rebuilt from the name it names — except a
 random-initialised preset (``tiny-*``), which cannot be rebuilt, so its weights go to
 ``backbone.safetensors``.
 """
@@ -29,8 +30,8 @@ import torch
 from torch import nn
 
 from codeintel.errors import CheckpointError
+from codeintel.peft_adapters.core import META
 
-META = "ner.json"
 NAME = "ner"
 
 
@@ -86,17 +87,21 @@ def save(model: NerModel, out: Path, extra: dict[str, Any] | None = None) -> Non
         save_file(base, str(out / "backbone.safetensors"))
     save_file({k: v.detach().contiguous() for k, v in model.head.state_dict().items()}, str(out / "head.safetensors"))
     hidden = model.head.in_features
-    meta = {"format": "codeintel-ner-adapter", "backbone": model.backbone, "family": model.family,
-            "hidden_size": hidden, "labels": list(model.labels), "reduction_factor": model.reduction_factor,
-            **(extra or {})}
+    meta = {"format": "codeintel-adapter", "kind": "ner", "name": NAME, "library": "adapterhub",
+            "backbone": model.backbone, "family": model.family, "hidden_size": hidden,
+            "head": {"kind": "token-types", "labels": list(model.labels)}, "labels": list(model.labels),
+            "reduction_factor": model.reduction_factor, **(extra or {})}
     (out / META).write_text(json.dumps(meta, indent=2) + "\n")
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
-    """An adapter directory's ``ner.json``."""
+    """An NER adapter directory's ``codeintel-adapter.json``."""
     try:
-        return json.loads((Path(path) / META).read_text())
-    except (OSError, ValueError):
+        meta = json.loads((Path(path) / META).read_text())
+        if meta.get("kind") != "ner":
+            raise ValueError
+        return meta
+    except (OSError, ValueError, AttributeError):
         raise CheckpointError(f"{path} is not a codeintel NER adapter (no readable {META}); train one with "
                               "`codeintel adapters train-ner`.") from None
 

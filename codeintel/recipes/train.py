@@ -38,7 +38,7 @@ from codeintel.recipes.evaluate import evaluate_split, format_scores, load_split
 from codeintel.recipes.plot import plot_history
 from codeintel.recipes.rundir import RunDir, fresh, latest_state
 from codeintel.tasks.cards import TaskCard
-from codeintel.tasks.models import Loaded, load_model, save_model
+from codeintel.tasks.models import Loaded, attach_for_training, load_model, save_model
 from codeintel.tasks.types import build_task
 
 
@@ -170,6 +170,10 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, r
 
     loaded = load_model(cfg.model, card.type, pretrained=cfg.pretrained, tokenizer=cfg.tokenizer or None,
                         allow_pickle=cfg.allow_pickle)
+    adapter_mode = ""
+    if cfg.adapter:  # the backbone frozen: only the adapter(s) and the task's fresh parts train
+        adapter_mode, _ = attach_for_training(loaded, cfg.adapter, cfg.adapter_mode, cfg.stack_adapter,
+                                              cfg.allow_pickle)
     if t.gradient_checkpointing:
         enable_gradient_checkpointing(loaded.model, cfg.model)
     loaded.model.to(acc.device)
@@ -199,13 +203,16 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, r
     model, optim = acc.prepare(loaded.model, optim)
     procs = f", {acc.num_processes} processes" if acc.num_processes > 1 else ""
     accum = f" x {t.grad_accum} accumulated" if t.grad_accum > 1 else ""
-    echo(f"model: {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable, {acc.device}{procs}, "
-         f"{t.precision})  task: {card.name}  steps: {total} ({steps_per_epoch}/epoch{accum})  "
-         f"selection: dev {card.select_by}")
+    n_train, n_total = loaded.parameter_counts()
+    adapted = f", adapter {cfg.adapter} ({adapter_mode})" if cfg.adapter else ""
+    echo(f"model: {cfg.model} ({n_train / 1e6:.2f}M of {n_total / 1e6:.2f}M parameters trained, "
+         f"{100 * n_train / n_total:.2f} %{adapted}; {acc.device}{procs}, {t.precision})  task: {card.name}  "
+         f"steps: {total} ({steps_per_epoch}/epoch{accum})  selection: dev {card.select_by}")
     settings = {"card": cfg.task, "data": [str(Path(p).resolve()) for p in cfg.data.paths],
                 "source_len": task.source_len, "target_len": getattr(task, "target_len", 0),
                 "eval": dataclasses.asdict(cfg.eval), "dropout": 0.1, "graph": cfg.graph, "lang": cfg.lang,
-                "dfg_length": cfg.dfg_length}
+                "dfg_length": cfg.dfg_length, "parameters": {"trainable": n_train, "total": n_total},
+                "adapter": {"source": cfg.adapter, "mode": adapter_mode} if cfg.adapter else None}
 
     def claim() -> None:  # created (or the earlier run moved aside) and locked; from here on it is this run's
         rundir.claim()
@@ -388,7 +395,10 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
                   "tokens_per_s": round(state.tokens / max(state.train_seconds, 1e-9), 1),
                   "padding_fraction": round(float(np.mean(state.padding)), 4) if state.padding else 0.0,
                   "examples": len(run.raw["train"]), "processes": run.acc.num_processes,
-                  "grad_accum": run.grad_accum, "precision": cfg.train.precision},
+                  "grad_accum": run.grad_accum, "precision": cfg.train.precision,
+                  "trainable_parameters": run.settings["parameters"]["trainable"],
+                  "total_parameters": run.settings["parameters"]["total"],
+                  "adapter": cfg.adapter, "adapter_mode": (run.settings["adapter"] or {}).get("mode", "")},
         "history": state.history,
     }
 

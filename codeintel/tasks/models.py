@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,17 @@ def variant_for(family: str, task: str, name: str | None = None) -> str:
 
 @dataclass
 class Loaded:
-    """A task model ready to train or evaluate."""
+    """A task model ready to train or evaluate, and the adapters in it.
+
+    Adapters (AdapterHub or PEFT, see :mod:`codeintel.peft_adapters.core`) go into the pretrained part of the
+    model (the RoBERTa encoder, or the whole T5), never into a fresh task head::
+
+        model = codeintel.load_model("tiny-codebert", "clone-detection")
+        model.load_adapter("runs/ner-tiny-codebert/adapter")     # active, with its head
+        model.add_adapter("task", "lora-r8")
+        model.set_active(["ner", "task"])
+        model.save_adapter("task", "out/task-adapter")
+    """
 
     model: Any            # torch.nn.Module: an HF seq2seq model, or a codeintel head wrapper
     tokenizer: Any
@@ -63,6 +73,68 @@ class Loaded:
     family: str
     origin: str           # what the user passed
     spec_name: str | None = None
+    build: dict[str, Any] = field(default_factory=dict)   # how the backbone was built (pretrained, tokenizer)
+    adapters: Any = None  # a codeintel.peft_adapters.core.AdapterSet once an adapter is added
+    task_adapter: str | None = None  # the adapter trained for this task: its saved copy carries the task head
+
+    # ---- adapters from Python
+    def adapter_set(self):
+        """The :class:`~codeintel.peft_adapters.core.AdapterSet` of this model (created on first use)."""
+        if self.adapters is None:
+            from codeintel.peft_adapters.core import AdapterSet
+
+            self.adapters = AdapterSet(adapter_host(self.model), self.family, self.spec_name or self.origin)
+        return self.adapters
+
+    def add_adapter(self, name: str, preset: str, *, set_active: bool = True) -> str:
+        """A fresh adapter of a preset (``codeintel adapters presets``: ``pfeiffer``, ``lora-r8``, ...)."""
+        self.adapter_set().add(name, preset, set_active=set_active)
+        return name
+
+    def load_adapter(self, path: str | Path, name: str | None = None, *, set_active: bool = True,
+                     with_head: bool = True, allow_pickle: bool = False) -> str:
+        """Load an adapter directory (AdapterHub or PEFT, detected from its files); returns its name.
+
+        It is active unless ``set_active=False``. Its head comes with it: a task head (an adapter saved from a
+        model of this task) is loaded into this model's head; a token-type head is kept with the adapter.
+        An NER adapter trained on a random-initialised preset brings that preset's weights (without them the
+        adapter means nothing). A mismatch (family, hidden size, backbone, head) is a ``CheckpointError``.
+        """
+        from codeintel.peft_adapters.core import read_meta as adapter_meta
+
+        path = Path(path)
+        meta = adapter_meta(path) if path.is_dir() else {}
+        _check_backbone(self, path, meta)
+        if (path / "backbone.safetensors").is_file():
+            _load_base(self.model, path / "backbone.safetensors", self.spec_name or self.origin)
+        head = meta.get("head") or {}
+        if with_head and head.get("kind") == "task" and head.get("task") != self.task:
+            raise CheckpointError(f"{path} carries a {head.get('task')!r} head; this model is {self.task!r}. Load "
+                                  f"it into a {head.get('task')} model, or pass with_head=False.")
+        entry = self.adapter_set().load(path, name, set_active=set_active, allow_pickle=allow_pickle)
+        if head.get("kind") == "task":
+            if with_head:
+                _load_task_head(self, path, entry.head or {})
+            entry.head = None  # it lives in the model now
+        return entry.name
+
+    def set_active(self, names: list[str] | str) -> None:
+        """Activate these adapters (AdapterHub ones stacked in this order, bottom first); [] turns all off."""
+        self.adapter_set().set_active([names] if isinstance(names, str) else list(names))
+
+    def save_adapter(self, name: str, out: str | Path) -> Path:
+        """Write adapter ``name`` and its head to the new directory ``out`` (safetensors; atomic)."""
+        aset = self.adapter_set()
+        extra = {"backbone": self.spec_name or self.origin}
+        if name == self.task_adapter and task_head_state(self.model):
+            info = {"kind": "task", "task": self.task, "family": self.family}
+            return aset.save(name, out, task_head_state(self.model), info, extra)
+        return aset.save(name, out, extra=extra)
+
+    def parameter_counts(self) -> tuple[int, int]:
+        """(trainable, total) parameters of the task model (backbone, adapters, head)."""
+        params = list(self.model.parameters())
+        return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
 def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = True, dropout: float = 0.1,
@@ -97,7 +169,8 @@ def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = 
         tok = backbones.load_tokenizer(name_or_dir)
     backbone = backbones.build_backbone(spec, variant, tok, pretrained, allow_pickle)
     model = wrap(backbone, spec.family, task, tok, dropout=dropout)
-    return Loaded(model, tok, task, spec.family, name_or_dir, spec.name if src.spec else None)
+    return Loaded(model, tok, task, spec.family, name_or_dir, spec.name if src.spec else None,
+                  {"pretrained": pretrained, "tokenizer": tokenizer or "", "rebuildable": pretrained and not spec.is_tiny})
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
@@ -121,6 +194,8 @@ def _load_dir(path: Path, task: str | None, allow_pickle: bool = False) -> Loade
     from codeintel.tasks.heads import load_head, wrap
 
     meta = read_meta(path)
+    if "adapter_run" in meta:
+        return _load_adapter_run(path, meta, task, allow_pickle)
     if meta.get("task") == "pretraining":  # a backbone from `codeintel pretrain`: good for any task
         task = task or "summarization"
         family = meta["family"]
@@ -154,13 +229,16 @@ def _load_dir(path: Path, task: str | None, allow_pickle: bool = False) -> Loade
         except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
             raise CheckpointError(f"{path}/{HEAD_FILE} could not be loaded ({str(exc).splitlines()[0][:160]}); "
                                   "the task head is missing or damaged. Restore it, or re-train.") from None
-    return Loaded(model, tokenizer, task, family, str(path), meta.get("spec_name"))
+    return Loaded(model, tokenizer, task, family, str(path), meta.get("spec_name"),
+                  {"pretrained": True, "tokenizer": "", "rebuildable": True})
 
 
 def write_checkpoint(loaded: Loaded, out: Path, extra_meta: dict[str, Any] | None = None) -> None:
     """The checkpoint's files (backbone, tokenizer, head, ``codeintel.json``) into the directory ``out``."""
     from codeintel.tasks.heads import backbone_of, save_head
 
+    if loaded.adapters is not None and loaded.adapters.entries:
+        return _write_adapter_run(loaded, out, extra_meta)
     backbone = backbone_of(loaded.model)
     backbones.save_backbone(backbone, loaded.tokenizer, out)
     has_head = save_head(loaded.model, out / HEAD_FILE)
@@ -212,3 +290,188 @@ def load_encoder(name_or_dir: str):
             raise CheckpointError(f"{name_or_dir}: its encoder lacks {missing[:3]}.")
         backbone = encoder
     return backbone, loaded.tokenizer, loaded.family
+
+
+# --------------------------------------------------------------------------- adapters in task models
+
+ADAPTER_MODES = ("frozen", "stack", "train")
+TRAINED_FILE = "trained.safetensors"
+BASE_FILE = "backbone.safetensors"
+
+
+def adapter_host(model) -> Any:
+    """The pretrained module adapters go into: the RoBERTa encoder of a seq2seq model (its decoder is fresh),
+    otherwise the backbone (a RoBERTa encoder, or the whole T5)."""
+    from transformers import EncoderDecoderModel
+
+    from codeintel.tasks.heads import backbone_of
+
+    backbone = backbone_of(model)
+    return backbone.encoder if isinstance(backbone, EncoderDecoderModel) else backbone
+
+
+def task_head_state(model) -> dict[str, Any]:
+    """The task model's parameters outside the adapter host (the clone head, a RoBERTa seq2seq decoder), by
+    the task model's own names; {} where the model is the host (T5 summarization)."""
+    host = {id(p) for p in adapter_host(model).parameters()}
+    return {k: p for k, p in model.named_parameters() if id(p) not in host}
+
+
+def _check_backbone(loaded: Loaded, path: Path, meta: dict[str, Any]) -> None:
+    """An adapter made on one registry backbone or hub id does not go into another (directories, which
+    cannot be compared by name, are checked by family and hidden size only)."""
+    def ident(name: str | None) -> str | None:
+        try:
+            src = backbones.resolve(name) if name else None
+        except (CheckpointError, ConfigError):
+            return None
+        if src is None or src.kind == "dir":
+            return None
+        return (src.spec.hf_id or src.spec.name) if src.spec else src.ref
+
+    theirs, mine = meta.get("backbone"), loaded.spec_name or loaded.origin
+    a, b = ident(theirs), ident(mine)
+    if a and b and a != b:
+        raise CheckpointError(f"{path} was trained on {theirs}; this model is {mine}. Load it into {theirs} "
+                              f"(codeintel.load_model({theirs!r}, ...)).")
+
+
+def _load_base(model, file: Path, name: str) -> None:
+    """A random-initialised preset's weights saved beside its adapter, into the task model's host."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        base = load_file(str(file))
+    except (OSError, SafetensorError) as exc:
+        raise CheckpointError(f"{file} is damaged ({str(exc)[:120]}).") from None
+    missing, unexpected = adapter_host(model).load_state_dict(base, strict=False)
+    if unexpected:
+        raise CheckpointError(f"{file} does not fit {name}: it has {unexpected[:3]}.")
+
+
+def _load_task_head(loaded: Loaded, path: Path, head: dict[str, Any]) -> None:
+    mine = dict(loaded.model.named_parameters())
+    bad = [k for k, v in head.items() if k not in mine or mine[k].shape != v.shape]
+    if bad or set(task_head_state(loaded.model)) - set(head):
+        raise CheckpointError(f"{path}: its {loaded.task} head does not fit this model (e.g. {bad[:2]}, "
+                              f"expected {sorted(task_head_state(loaded.model))[:2]}); another backbone, hidden "
+                              "size or label count?")
+    import torch
+
+    with torch.no_grad():
+        for k, v in head.items():
+            mine[k].copy_(v)
+
+
+def attach_for_training(loaded: Loaded, adapter: str, mode: str = "", stack_preset: str = "pfeiffer",
+                        allow_pickle: bool = False) -> tuple[str, list[str]]:
+    """Put ``adapter`` (a directory or a preset name) into ``loaded`` and set what trains; returns the mode
+    and the trained adapters.
+
+    A preset is a fresh task adapter (mode ``train``). A directory (an NER adapter) is ``frozen`` (the
+    adapter fixed; the task head, a RoBERTa seq2seq decoder, or a T5 decoder for generation, train),
+    ``stack`` (a fresh ``stack_preset`` adapter on top trains, ``Stack(ner, task)``, with the head) or
+    ``train`` (the adapter trains further, with the head).
+    """
+    from codeintel.peft_adapters.core import presets
+
+    is_dir = Path(adapter).is_dir()
+    if not is_dir and adapter not in presets():
+        if Path(adapter).exists() or "/" in adapter or adapter.startswith("."):
+            raise ConfigError(f"--adapter {adapter}: not an adapter directory; pass a directory with "
+                              "adapter_config.json or a preset name.")
+        from codeintel.peft_adapters.core import preset
+
+        preset(adapter)  # raises the unknown-preset error with the list
+    mode = mode or ("frozen" if is_dir else "train")
+    if mode not in ADAPTER_MODES:
+        raise UnknownNameError("adapter mode", mode, ADAPTER_MODES)
+    aset = loaded.adapter_set()
+    if not is_dir:
+        if mode != "train":
+            raise ConfigError(f"--adapter {adapter} is a preset, a fresh adapter: it can only be trained "
+                              "(--adapter-mode train); frozen and stack take a trained adapter directory.")
+        name, trained = loaded.add_adapter("task", adapter), ["task"]
+    else:
+        name = loaded.load_adapter(adapter, allow_pickle=allow_pickle)
+        trained = [name]
+        if mode == "stack":
+            trained = [loaded.add_adapter("task", stack_preset)]
+            loaded.set_active([name, "task"])
+        elif mode == "frozen":
+            trained = []
+    loaded.task_adapter = trained[0] if trained else None
+    aset.train_only(trained)  # the host frozen, the trained adapters not
+    for p in task_head_state(loaded.model).values():
+        p.requires_grad_(True)  # fresh task parts always train
+    if mode == "frozen" and loaded.task == "summarization" and loaded.family == "t5":
+        for k, p in aset.host.named_parameters():  # the generator: decoder layers (not the shared embeddings)
+            if k.startswith(("decoder.block.", "decoder.final_layer_norm.")) and not aset.is_adapter_param(k):
+                p.requires_grad_(True)
+    if not any(p.requires_grad for p in loaded.model.parameters()):
+        raise ConfigError(f"--adapter-mode frozen on {loaded.task}: nothing would train ({loaded.task} has no head "
+                          "outside the backbone); use --adapter-mode stack or train.")
+    return mode, trained
+
+
+def _write_adapter_run(loaded: Loaded, out: Path, extra_meta: dict[str, Any] | None) -> None:
+    """An adapter run's checkpoint: the adapters (each in its own format, under ``adapters/``), the trained
+    parameters outside them (``trained.safetensors``), the tokenizer, and how to rebuild the frozen backbone
+    (its name); a random-initialised preset, which cannot be rebuilt, also gets ``backbone.safetensors``."""
+    from safetensors.torch import save_file
+
+    from codeintel.peft_adapters.core import _dedup
+
+    aset = loaded.adapters
+    loaded.tokenizer.save_pretrained(str(out))
+    for name in aset.entries:
+        aset.save(name, out / "adapters" / name)
+    state = loaded.model.state_dict()
+    trained = {k for k, p in loaded.model.named_parameters() if p.requires_grad and not aset.is_adapter_param(k)}
+    save_file(_dedup({k: state[k] for k in trained}), str(out / TRAINED_FILE))
+    if not loaded.build.get("rebuildable", True):
+        base = {k.replace(".base_layer.", "."): v for k, v in adapter_host(loaded.model).state_dict().items()
+                if not aset.is_adapter_param(k)}
+        save_file(_dedup(base), str(out / BASE_FILE))
+    meta = {"task": loaded.task, "family": loaded.family, "spec_name": loaded.spec_name, "origin": loaded.origin,
+            "has_head": False,
+            "adapter_run": {"backbone": loaded.spec_name or loaded.origin, **loaded.build,
+                            "adapters": list(aset.entries), "active": aset.active,
+                            "task_adapter": loaded.task_adapter},
+            **(extra_meta or {})}
+    (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def _load_adapter_run(path: Path, meta: dict[str, Any], task: str | None, allow_pickle: bool) -> Loaded:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    run = meta["adapter_run"]
+    if task and task != meta["task"]:
+        raise ConfigError(f"{path} is a {meta['task']!r} checkpoint, not {task!r}; pass --task {meta['task']}.")
+    loaded = load_model(run["backbone"], meta["task"], pretrained=run.get("pretrained", True),
+                        tokenizer=run.get("tokenizer") or None, allow_pickle=allow_pickle)
+    if (path / BASE_FILE).is_file():
+        _load_base(loaded.model, path / BASE_FILE, run["backbone"])
+    for name in run["adapters"]:
+        loaded.adapter_set().load(path / "adapters" / name, name, set_active=False, allow_pickle=allow_pickle)
+    loaded.set_active(run["active"])
+    loaded.task_adapter = run.get("task_adapter")
+    try:
+        trained = load_file(str(path / TRAINED_FILE))
+    except (OSError, SafetensorError) as exc:
+        raise CheckpointError(f"{path}/{TRAINED_FILE} is missing or damaged ({str(exc)[:120]}); restore it or "
+                              "re-train.") from None
+    mine = dict(loaded.model.state_dict(keep_vars=True))
+    bad = [k for k in trained if k not in mine or mine[k].shape != trained[k].shape]
+    if bad:
+        raise CheckpointError(f"{path}/{TRAINED_FILE} does not fit {run['backbone']}: {bad[:3]}.")
+    import torch
+
+    with torch.no_grad():
+        for k, v in trained.items():
+            mine[k].copy_(v)
+    loaded.model.eval()
+    loaded.origin = str(path)
+    return loaded
