@@ -62,9 +62,18 @@ def eos_decoder_vector(model: T5ForConditionalGeneration, input_ids: torch.Tenso
 
 def mean_encoder_vector(model: T5ForConditionalGeneration | T5EncoderModel, input_ids: torch.Tensor,
                         attention_mask: torch.Tensor) -> torch.Tensor:
-    """Mean of the encoder's last layer over real tokens, (B, H): the T5 retrieval representation."""
-    enc = model.get_encoder() if isinstance(model, T5ForConditionalGeneration) else model.encoder
-    hidden = enc(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    """Mean of the encoder's last layer over real tokens, (B, H): the T5 retrieval representation.
+
+    A model carrying AdapterHub adapters runs its top-level forward (with a one-token decoder), where
+    AdapterHub sets up per-call state such as prefix-tuning's prefixes; its encoder alone would lack it.
+    """
+    if isinstance(model, T5ForConditionalGeneration) and getattr(model, "adapters_config", None) is not None:
+        start = torch.full((input_ids.size(0), 1), model.config.decoder_start_token_id, device=input_ids.device)
+        hidden = model(input_ids=input_ids, attention_mask=attention_mask,
+                       decoder_input_ids=start).encoder_last_hidden_state
+    else:
+        enc = model.get_encoder() if isinstance(model, T5ForConditionalGeneration) else model.encoder
+        hidden = enc(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 

@@ -1,4 +1,6 @@
-"""``codeintel adapters train-ner``: token-type classification pre-training of a NER adapter."""
+"""``codeintel adapters``: ``train-ner`` (token-type classification pre-training of a NER adapter),
+``presets`` (the adapter presets ``codeintel train --adapter`` takes) and ``show DIR`` (what an adapter
+directory holds: its format, detected from its files, backbone and head)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,13 @@ import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("adapters", help="NER adapters: train one on token types from the syntax tree")
+    p = sub.add_parser("adapters", help="adapters: train a NER adapter on token types, list presets, inspect one")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    pr = actions.add_parser("presets", help="list the adapter presets (codeintel train --adapter NAME)")
+    pr.set_defaults(run=run_presets)
+    sh = actions.add_parser("show", help="what an adapter directory holds (format, backbone, head)")
+    sh.add_argument("path", metavar="DIR")
+    sh.set_defaults(run=run_show)
     q = actions.add_parser("train-ner", help="train a NER adapter (frozen backbone) to classify token types",
                            description="Insert a bottleneck adapter in every layer of a frozen backbone and train it "
                                        "with a token-type head; writes OUT/adapter (weights, head, card).")
@@ -41,4 +48,38 @@ def run(args: argparse.Namespace) -> int:
           f"   (always {base['label']}: accuracy {base['accuracy']:.4f}  macro_f1 {base['macro_f1']:.4f})")
     print(f"trained {r['trainable_parameters']:,} of {r['total_parameters']:,} parameters "
           f"({100 * r['trainable_parameters'] / r['total_parameters']:.2f} %); wrote {cfg.output_dir or 'runs/'}")
+    return 0
+
+
+def run_presets(args: argparse.Namespace) -> int:
+    from codeintel.peft_adapters.core import presets
+
+    for p in presets().values():
+        opts = ", ".join(f"{k}={v}" for k, v in p.options.items())
+        print(f"{p.name:<10} {p.library:<10} {p.method:<14} {opts}")
+        print(f"{'':<10} {p.description}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from codeintel.peft_adapters.core import detect_format, read_meta
+
+    fmt = detect_format(args.path)
+    meta = read_meta(args.path)
+    cfg = json.loads((Path(args.path) / "adapter_config.json").read_text(encoding="utf-8"))
+    print(f"format    {fmt}")
+    if fmt == "peft":
+        print(f"method    {cfg.get('peft_type')}  r={cfg.get('r')}  targets={cfg.get('target_modules')}")
+    else:
+        c = cfg["config"]
+        print(f"method    {c.get('architecture') or 'bottleneck'}  reduction_factor={c.get('reduction_factor')}  "
+              f"trained on {cfg.get('model_class')}")
+    backbone = meta.get("backbone") or cfg.get("base_model_name_or_path") or cfg.get("model_name") or "?"
+    family = meta.get("family") or cfg.get("model_type") or "?"
+    print(f"backbone  {backbone}  ({family}, hidden {meta.get('hidden_size') or cfg.get('hidden_size') or '?'})")
+    head = meta.get("head")
+    print(f"head      {json.dumps(head) if head else 'none'}")
     return 0

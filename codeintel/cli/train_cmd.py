@@ -96,7 +96,8 @@ def resumed_config(args: argparse.Namespace):
     from codeintel.errors import ConfigError
     from codeintel.tasks.cards import load_task
 
-    refuse_with_resume(args, ("model", "task", "data", "config", "out", "tokenizer", "adapter", "adapter_mode"), "the settings in its config.yaml")
+    refuse_with_resume(args, ("model", "task", "data", "config", "out", "tokenizer", "adapter", "adapter_mode"),
+                       "the settings in its config.yaml")
     run_dir = Path(args.resume)
     if not (run_dir / "config.yaml").is_file():
         raise ConfigError(f"--resume {run_dir}: no config.yaml there, so it is not a codeintel training run; pass "

@@ -276,6 +276,13 @@ class AdapterSet:
             self.set_active(self.active)
         return entry
 
+    def check(self, path: str | Path) -> None:
+        """Refuse (``CheckpointError``) an adapter directory for another family or hidden size."""
+        path = Path(path)
+        fmt = detect_format(path)
+        self._check_fits(path, fmt, json.loads((path / "adapter_config.json").read_text(encoding="utf-8")),
+                         read_meta(path))
+
     def _check_fits(self, path: Path, fmt: str, cfg: dict, meta: dict) -> None:
         hidden = hidden_size(self.host)
         family = meta.get("family") or cfg.get("model_type")
@@ -285,7 +292,8 @@ class AdapterSet:
                                   f"{self.family}. Load it into a {family} model.")
         if their_hidden and int(their_hidden) != hidden:
             raise CheckpointError(f"{path} was trained on hidden size {their_hidden}; {self.backbone} has "
-                                  f"{hidden}. Load it into the backbone it was trained on ({meta.get('backbone', '?')}).")
+                                  f"{hidden}. Load it into the backbone it was trained on "
+                                  f"({meta.get('backbone', '?')}).")
 
     def _read_head(self, path: Path, meta: dict) -> dict[str, torch.Tensor] | None:
         from safetensors import SafetensorError

@@ -103,7 +103,8 @@ class Loaded:
         from codeintel.peft_adapters.core import read_meta as adapter_meta
 
         path = Path(path)
-        meta = adapter_meta(path) if path.is_dir() else {}
+        self.adapter_set().check(path)  # family and hidden size first: the most telling mismatch
+        meta = adapter_meta(path)
         _check_backbone(self, path, meta)
         if (path / "backbone.safetensors").is_file():
             _load_base(self.model, path / "backbone.safetensors", self.spec_name or self.origin)
@@ -170,7 +171,8 @@ def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = 
     backbone = backbones.build_backbone(spec, variant, tok, pretrained, allow_pickle)
     model = wrap(backbone, spec.family, task, tok, dropout=dropout)
     return Loaded(model, tok, task, spec.family, name_or_dir, spec.name if src.spec else None,
-                  {"pretrained": pretrained, "tokenizer": tokenizer or "", "rebuildable": pretrained and not spec.is_tiny})
+                  {"pretrained": pretrained, "tokenizer": tokenizer or "",
+                   "rebuildable": pretrained and not spec.is_tiny})
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
@@ -425,8 +427,8 @@ def _write_adapter_run(loaded: Loaded, out: Path, extra_meta: dict[str, Any] | N
 
     aset = loaded.adapters
     loaded.tokenizer.save_pretrained(str(out))
-    for name in aset.entries:
-        aset.save(name, out / "adapters" / name)
+    for name in aset.entries:  # each with its head: a user can load any of them into a fresh model
+        loaded.save_adapter(name, out / "adapters" / name)
     state = loaded.model.state_dict()
     trained = {k for k, p in loaded.model.named_parameters() if p.requires_grad and not aset.is_adapter_param(k)}
     save_file(_dedup({k: state[k] for k in trained}), str(out / TRAINED_FILE))
@@ -455,7 +457,7 @@ def _load_adapter_run(path: Path, meta: dict[str, Any], task: str | None, allow_
     if (path / BASE_FILE).is_file():
         _load_base(loaded.model, path / BASE_FILE, run["backbone"])
     for name in run["adapters"]:
-        loaded.adapter_set().load(path / "adapters" / name, name, set_active=False, allow_pickle=allow_pickle)
+        loaded.load_adapter(path / "adapters" / name, name, set_active=False, allow_pickle=allow_pickle)
     loaded.set_active(run["active"])
     loaded.task_adapter = run.get("task_adapter")
     try:
