@@ -326,3 +326,24 @@ def test_train_with_a_stacked_adapter_then_evaluate_reproduces_the_predictions(t
     again = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert again["scores"] == metrics["test"]
     assert (tmp_path / "ev" / "predictions.jsonl").read_text() == (run / "predictions.jsonl").read_text()
+
+
+def test_the_readme_example_runs(tmp_path, monkeypatch):
+    """The README's Python example, as written, after `codeintel adapters train-ner` made its adapter."""
+    import re
+    from pathlib import Path
+
+    from codeintel.peft_adapters import ner
+    from codeintel.structure.token_types import LABELS
+    from codeintel.tasks.models import load_encoder
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "load_adapter" in b)
+    monkeypatch.chdir(tmp_path)
+    Path("runs/ner-tiny-codebert/adapter").mkdir(parents=True)
+    torch.manual_seed(0)
+    ner.save(ner.build(*load_encoder("tiny-codebert"), "tiny-codebert", LABELS), Path("runs/ner-tiny-codebert/adapter"))
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    assert scope["model"].adapters.active == ["ner", "task"]
+    assert (tmp_path / "out" / "ner-copy" / "head.safetensors").is_file()

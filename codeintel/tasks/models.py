@@ -438,11 +438,18 @@ def _write_adapter_run(loaded: Loaded, out: Path, extra_meta: dict[str, Any] | N
         save_file(_dedup(base), str(out / BASE_FILE))
     meta = {"task": loaded.task, "family": loaded.family, "spec_name": loaded.spec_name, "origin": loaded.origin,
             "has_head": False,
-            "adapter_run": {"backbone": loaded.spec_name or loaded.origin, **loaded.build,
+            "adapter_run": {"backbone": _rebuildable_name(loaded), **loaded.build,
                             "adapters": list(aset.entries), "active": aset.active,
                             "task_adapter": loaded.task_adapter},
             **(extra_meta or {})}
     (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def _rebuildable_name(loaded: Loaded) -> str:
+    """The name the backbone is rebuilt from: the registry name or hub id, or a directory's absolute path."""
+    if loaded.spec_name:
+        return loaded.spec_name
+    return str(Path(loaded.origin).resolve()) if Path(loaded.origin).is_dir() else loaded.origin
 
 
 def _load_adapter_run(path: Path, meta: dict[str, Any], task: str | None, allow_pickle: bool) -> Loaded:
