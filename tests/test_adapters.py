@@ -300,6 +300,13 @@ def test_train_with_a_bad_adapter_exits_2_and_writes_nothing(tmp_path, capsys):
         assert not out.exists()
     assert main(["train", "adapter_mode=stack", "--out", str(tmp_path / "r")]) == 2
     assert "adapter_mode needs an adapter" in capsys.readouterr().err
+    m = _model("tiny-codet5")
+    m.add_adapter("bn", "pfeiffer")
+    m.save_adapter("bn", tmp_path / "t5")
+    assert main(["train", "--task", "clone-detection-stdlib", "--model", "tiny-codebert", "--adapter",
+                 str(tmp_path / "t5"), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    assert "adapter for a t5 backbone" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
 
 
 # --------------------------------------------------------------------------- end to end
