@@ -131,3 +131,34 @@ def test_override_language_syntax():
 
     assert override_tokenizer("tokompiler:java").lang == "java"
     assert override_tokenizer("tokompiler").lang == "c"
+
+
+def test_text_inside_syntax_errors_is_kept_whole(shared_data):
+    """Every non-blank byte of every DataRaceBench file is in a unit or a comment, and names that error
+    recovery cut into pieces come out whole (DRB043/DRB044: `polybench_declare_instruments`)."""
+    from codeintel.structure.parsing import parse
+    from codeintel.tokenization.tokompiler import RULES, _units
+
+    rows = [json.loads(line) for line in (shared_data / "hpc" / "dataracebench.jsonl").read_text().splitlines()]
+    lang_of = {"C": "c", "C++": "cpp", "Fortran": "fortran"}
+    uncovered = []
+    for row in rows:
+        lang = lang_of[row["language"]]
+        code = row["code"].lower() if RULES[lang].lowercase else row["code"]
+        data = code.encode("utf-8")
+        covered = bytearray(len(data))
+        for start, end, _, _ in _units(code, lang, None)[0]:
+            covered[start:end] = b"\x01" * (end - start)
+        stack = [parse(code, lang).root_node]
+        while stack:
+            n = stack.pop()
+            if n.type in RULES[lang].comments:
+                covered[n.start_byte:n.end_byte] = b"\x01" * (n.end_byte - n.start_byte)
+            stack.extend(n.children)
+        if any(not covered[i] and not data[i:i + 1].isspace() for i in range(len(data))):
+            uncovered.append(row["id"])
+    assert uncovered == []
+    for name in ("DRB043", "DRB044"):
+        row = next(r for r in rows if r["id"].startswith(name))
+        units = TokompilerTokenizer(lang="fortran").tokompile(row["code"]).units
+        assert "polybench_declare_instruments" in units and "in" not in units

@@ -19,6 +19,8 @@ iterative walker applies them. Differences from the authors' code, each delibera
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
 import re
 from dataclasses import dataclass, field
@@ -140,10 +142,16 @@ def _units(code: str, lang: str, vocab: frozenset[str] | None):
     data = code.encode("utf-8")
     units = []
     names: dict[str, set[str]] = {b: set() for b in BUCKETS}  # to stop at once when a bucket cannot fit
-    stack = [(tree.root_node, None)]
+    stack: list = [(tree.root_node, None)]
+    error_spans: list[tuple[int, int]] = []
     while stack:
         node, ctx = stack.pop()
+        if node.__class__ is int:  # text the parser skipped inside an error (bytes node..ctx): kept, word by word
+            units += _directive_units(data[node:ctx].decode("utf-8", "replace"), node, vocab)
+            continue
         kind = node.type
+        if kind == "ERROR":
+            error_spans.append((node.start_byte, node.end_byte))
         text = data[node.start_byte : node.end_byte].decode("utf-8", "replace") if node.child_count == 0 else ""
         if kind in rules.comments:
             if rules.directive_comment and text.startswith(rules.directive_comment):
@@ -168,11 +176,46 @@ def _units(code: str, lang: str, vocab: frozenset[str] | None):
             continue
         ctx = rules.context.get(kind, None if kind in rules.reset else ctx)
         children = node.children
+        end = node.end_byte
         for i in range(len(children) - 1, -1, -1):
+            child = children[i]
+            if node.has_error and child.end_byte < end and data[child.end_byte:end].strip():
+                stack.append((child.end_byte, end))  # error recovery skipped these bytes: no node covers them
+            end = child.start_byte
             fname = node.field_name_for_child(i)
             child_ctx = rules.field_context.get((kind, fname), ctx) if fname else ctx
-            stack.append((children[i], child_ctx))
-    return units, count_errors(tree)
+            stack.append((child, child_ctx))
+        if node.has_error and node.start_byte < end and data[node.start_byte:end].strip():
+            stack.append((node.start_byte, end))
+    return (_rejoin(units, error_spans, vocab) if error_spans else units), count_errors(tree)
+
+
+_WORDLIKE = re.compile(r"\w+")
+
+
+def _rejoin(units: list, spans: list[tuple[int, int]], vocab: frozenset[str] | None) -> list:
+    """Inside syntax errors, error recovery can cut a word into pieces (``polybench_declare_instruments``
+    parsed as skipped text, ``_``, ``in``, ...): adjacent word pieces there (no byte between them) become
+    one unit again, bucketed like a directive's word, so no name is lost or split."""
+    spans = sorted(spans)
+    starts = [a for a, _ in spans]
+    reach = list(itertools.accumulate((e for _, e in spans), max))  # furthest end among spans starting so far
+
+    def in_error(pos: int) -> bool:
+        i = bisect.bisect_right(starts, pos) - 1
+        return i >= 0 and pos < reach[i]
+
+    out: list = []
+    for u in units:
+        prev = out[-1] if out else None
+        if (prev is not None and prev[1] == u[0] and _WORDLIKE.fullmatch(prev[2]) and _WORDLIKE.fullmatch(u[2])
+                and in_error(u[0])):
+            text = prev[2] + u[2]
+            bucket = _directive_units(text, prev[0], vocab)[0][3] if _WORDLIKE.fullmatch(text) else "str"
+            out[-1] = (prev[0], u[1], text, bucket)
+        else:
+            out.append(u)
+    return out
 
 
 def _check_limit(names: dict[str, set[str]], bucket: str, at: int, size: int) -> None:
