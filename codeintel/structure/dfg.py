@@ -137,10 +137,16 @@ class DFGRules:
     increment: frozenset[str] = frozenset()
     if_statement: frozenset[str] = frozenset()
     else_types: frozenset[str] = frozenset()          # branch children processed from the incoming states
+    elif_types: frozenset[str] = frozenset()          # ... of them, flat `elif`s: a chain of them is not exhaustive
+    initializer_fallback: bool = False                # C#: a declarator's last named child is its initializer
+    tuple_types: frozenset[str] = frozenset()         # literal lists/tuples: paired element-wise when counts match
+    reads_target: frozenset[str] = frozenset()        # assignments whose target's old value flows on (Ruby `||=`)
+    loop_else_field: str = ""                         # Python: a loop's `else` runs once, after the loop
     for_statement: frozenset[str] = frozenset()       # C-style: second pass skips the init child
     for_init_fields: tuple[str, ...] = ("init", "initializer")
     for_update_fields: tuple[str, ...] = ("update", "increment")  # run after the body, as execution does
-    for_in: dict[str, tuple[str, str]] = field(default_factory=dict)  # type -> (target field, iterable field)
+    for_in: dict[str, tuple[str, str]] = field(default_factory=dict)  # type -> (target, iterable): field names,
+    # or "#k" for the k-th named child (PHP's foreach has no fields)
     while_statement: frozenset[str] = frozenset()
     do_first: frozenset[str] = frozenset()          # children visited first ...
     do_first_in: frozenset[str] = frozenset()       # ... inside these parents (comprehensions)
@@ -154,11 +160,14 @@ RULES: dict[str, DFGRules] = {
     "python": DFGRules(
         assignment=frozenset({"assignment", "augmented_assignment", "for_in_clause"}),
         declaration=frozenset({"default_parameter"}), if_statement=frozenset({"if_statement"}),
-        else_types=frozenset({"elif_clause", "else_clause"}), for_in={"for_statement": ("left", "right")},
+        else_types=frozenset({"elif_clause", "else_clause"}), elif_types=frozenset({"elif_clause"}),
+        for_in={"for_statement": ("left", "right")},
         while_statement=frozenset({"while_statement"}), do_first=frozenset({"for_in_clause"}),
         do_first_in=frozenset({"list_comprehension", "set_comprehension", "dictionary_comprehension",
                                "generator_expression"}),
-        tuple_assignment=True),
+        tuple_assignment=True, loop_else_field="alternative",
+        tuple_types=frozenset({"pattern_list", "tuple_pattern", "list_pattern", "expression_list", "tuple",
+                               "list"})),
     "java": DFGRules(
         assignment=frozenset({"assignment_expression"}), declaration=frozenset({"variable_declarator"}),
         increment=frozenset({"update_expression"}), if_statement=frozenset({"if_statement"}),
@@ -184,21 +193,23 @@ RULES: dict[str, DFGRules] = {
         strings=frozenset({"interpreted_string_literal", "raw_string_literal"})),
     "ruby": DFGRules(
         assignment=frozenset({"assignment", "operator_assignment"}), declaration=frozenset({"keyword_parameter"}),
-        if_statement=frozenset({"if", "unless"}), else_types=frozenset({"elsif", "else"}),
+        if_statement=frozenset({"if", "unless", "elsif"}), else_types=frozenset({"elsif", "else"}),
         for_in={"for": ("pattern", "value")}, while_statement=frozenset({"while", "until", "while_modifier"}),
-        tuple_assignment=True),
+        tuple_assignment=True, tuple_types=frozenset({"left_assignment_list", "right_assignment_list", "array"}),
+        reads_target=frozenset({"operator_assignment"})),
     "php": DFGRules(
         assignment=frozenset({"assignment_expression", "augmented_assignment_expression"}),
         declaration=frozenset({"simple_parameter"}), value_field="default_value",
         increment=frozenset({"update_expression"}), if_statement=frozenset({"if_statement"}),
-        else_types=frozenset({"else_clause", "else_if_clause"}), for_statement=frozenset({"for_statement"}),
+        else_types=frozenset({"else_clause", "else_if_clause"}), elif_types=frozenset({"else_if_clause"}),
+        for_statement=frozenset({"for_statement"}), for_in={"foreach_statement": ("#1", "#0")},
         while_statement=frozenset({"while_statement"}), strings=frozenset({"string", "encapsed_string"})),
     "c_sharp": DFGRules(
         assignment=frozenset({"assignment_expression"}), declaration=frozenset({"variable_declarator"}),
         increment=frozenset({"postfix_unary_expression", "prefix_unary_expression"}),
         if_statement=frozenset({"if_statement"}), for_statement=frozenset({"for_statement"}),
         for_in={"foreach_statement": ("left", "right")}, while_statement=frozenset({"while_statement"}),
-        strings=frozenset({"string_literal", "verbatim_string_literal"})),
+        strings=frozenset({"string_literal", "verbatim_string_literal"}), initializer_fallback=True),
 }
 RULES["cpp"] = DFGRules(**{**RULES["c"].__dict__, "for_in": {"for_range_loop": ("declarator", "right")},
                            "strings": frozenset({"string_literal", "char_literal", "raw_string_literal"})})
@@ -309,7 +320,8 @@ class _Walker:
         name, value = node.child_by_field_name(self.rules.name_field), node.child_by_field_name(self.rules.value_field)
         if name is None:
             return [], states
-        if value is None and node.named_child_count >= 2 and node.named_children[-1] != name:
+        if (value is None and self.rules.initializer_fallback and node.named_child_count >= 2
+                and node.named_children[-1] != name):
             value = node.named_children[-1]  # C#: `x = a` is (identifier, initializer) without a value field
         if value is None:
             edges: list[Edge] = []
@@ -335,11 +347,14 @@ class _Walker:
             states.set(c, (i,))
 
     def pairs(self, left, right) -> list[tuple]:
-        """(left node, right node) pairs: element-wise for tuple assignment when the counts match."""
-        if self.rules.tuple_assignment and left is not None and right is not None:
-            ls = [c for c in left.children if c.type != ","] or [left]
-            rs = [c for c in right.children if c.type != ","] or [right]
-            if len(ls) == len(rs) and left.type == right.type or (len(ls) == len(rs) and len(ls) > 1):
+        """(left node, right node) pairs: element-wise only where both sides are literal lists/tuples of the
+        same length (``a, b = x, y``); otherwise every target comes from every name on the right (``a, b =
+        zip(p, q)``, ``o.name = "n"``)."""
+        types = self.rules.tuple_types
+        if (self.rules.tuple_assignment and left is not None and right is not None and left.type in types
+                and right.type in types):
+            ls, rs = left.named_children, right.named_children
+            if len(ls) == len(rs) and ls:
                 return list(zip(ls, rs, strict=True))
         return [(left, right)]
 
@@ -361,8 +376,19 @@ class _Walker:
         for _, r in pairs:
             out, states = yield r, states
             edges += out
+        if node.type in self.rules.reads_target:  # `h[:k] ||= v`: the target's old value flows on, as a use
+            before = {c: states.get(c) for _, c in self.variables(left)}
+            out, states = self.assign(pairs, states)
+            return edges + [(c, i, k, *self._with_old(names, pos, before.get(c), c))
+                            for c, i, k, names, pos in out], states
         out, states = self.assign(pairs, states)
         return edges + out, states
+
+    @staticmethod
+    def _with_old(names: tuple, positions: tuple, old: tuple | None, name: str) -> tuple[tuple, tuple]:
+        if not old:
+            return names, positions
+        return (names if name in names else (*names, name)), tuple(sorted(set(positions) | set(old)))
 
     def _branch_plan(self, node) -> list[tuple]:
         """(child, is an alternative branch, can produce edges) for an if statement's children, once per node."""
@@ -370,10 +396,11 @@ class _Walker:
         if plan is None:
             plan, after_else = [], False
             for i, child in enumerate(node.children):
-                alternative = (child.type in self.rules.else_types or node.field_name_for_child(i) == "alternative"
-                               or after_else)
+                fname = node.field_name_for_child(i)
+                alternative = child.type in self.rules.else_types or fname == "alternative" or after_else
                 after_else = after_else or child.type == "else"
-                plan.append((child, alternative, child.id in self.tokens or child.id in self.children))
+                plan.append((child, alternative, child.id in self.tokens or child.id in self.children,
+                             fname in ("condition", "initializer") and not alternative))
             self._plans[node.id] = plan
         return plan
 
@@ -382,12 +409,14 @@ class _Walker:
 
         Only the names a branch changed are merged (an unchanged name keeps its incoming value)."""
         edges: list[Edge] = []
-        base = states.mark()
+        base = None  # taken after the condition: it runs whichever branch follows
         alternatives: list[dict] = []
         has_else = False
-        for child, alternative, matters in self._branch_plan(node):
+        for child, alternative, matters, condition in self._branch_plan(node):
+            if base is None and not condition and (matters or alternative):
+                base = states.mark()
             if alternative:
-                has_else = True
+                has_else = has_else or child.type not in self.rules.elif_types  # a flat elif ends nothing
                 if matters:
                     main = states.changes_since(base)       # set aside the consequence's changes
                     states.rollback(base)
@@ -402,10 +431,14 @@ class _Walker:
             elif matters:
                 out, states = yield child, states
                 edges += out
-        if not has_else:  # the consequence may not run: overwritten names also keep their incoming positions
-            states.merge_optional(base)
+        if base is None:
+            base = states.mark()
+        if not has_else and not alternatives:  # the consequence may not run: overwritten names keep their
+            states.merge_optional(base)          # incoming positions too
             return edges, states
         paths = [*alternatives, states.changes_since(base)]
+        if not has_else:
+            paths.append({})                     # an elif chain without else: no branch may run
         states.rollback(base)
         changed = dict.fromkeys(name for path in paths for name in path)
         for name in changed:
@@ -418,14 +451,20 @@ class _Walker:
                 states.set(name, tuple(sorted(set().union(*values))))
         return edges, states
 
+    def _loop_else(self, node):
+        """A loop's ``else`` clause (Python), which runs once after the loop; None elsewhere."""
+        f = self.rules.loop_else_field
+        return node.child_by_field_name(f) if f else None
+
     def for_in(self, node, states: States) -> Generator:
         plan = self._plans.get(node.id)
         if plan is None:
             target_field, iter_field = self.rules.for_in[node.type]
-            left, right = node.child_by_field_name(target_field), node.child_by_field_name(iter_field)
+            left, right = _child(node, target_field), _child(node, iter_field)
             body = node.child_by_field_name("body") or node.children[-1]
-            plan = self._plans[node.id] = (self.pairs(left, right), body if body is not right else None)
-        pairs, body = plan
+            plan = self._plans[node.id] = (self.pairs(left, right), body if body is not right else None,
+                                           self._loop_else(node))
+        pairs, body, after = plan
         edges: list[Edge] = []
         for _ in range(self.enter_loop()):
             for _, r in pairs:
@@ -437,6 +476,9 @@ class _Walker:
                 out, states = yield body, states
                 edges += out
         self.loop_depth -= 1
+        if after is not None:
+            out, states = yield after, states
+            edges += out
         # the passes repeat edges: the outermost loop drops the exact repeats (merge unites the rest)
         return (edges if self.loop_depth else list(dict.fromkeys(edges))), states
 
@@ -451,11 +493,14 @@ class _Walker:
             updates = {n.id for h in holders for f in self.rules.for_update_fields
                        if (n := h.child_by_field_name(f)) is not None}
             parts = [p for p in parts if p.id not in updates] + [p for p in parts if p.id in updates]
-            plan = self._plans[node.id] = ([p for p in parts if p.id in self.tokens or p.id in self.children], skip)
+            after = self._loop_else(node)
+            parts = [p for p in parts if (p.id in self.tokens or p.id in self.children)
+                     and (after is None or p.id != after.id)]
+            plan = self._plans[node.id] = (parts, skip, after)
         return plan
 
     def loop(self, node, states: States) -> Generator:
-        parts, skip = self._loop_plan(node)
+        parts, skip, after = self._loop_plan(node)
         edges: list[Edge] = []
         for rep in range(self.enter_loop()):
             for child in parts:
@@ -464,8 +509,19 @@ class _Walker:
                 out, states = yield child, states
                 edges += out
         self.loop_depth -= 1
+        if after is not None:
+            out, states = yield after, states
+            edges += out
         # the passes repeat edges: the outermost loop drops the exact repeats (merge unites the rest)
         return (edges if self.loop_depth else list(dict.fromkeys(edges))), states
+
+
+def _child(node, spec: str):
+    """The child a rule names: a field, or ``#k`` for the k-th named child."""
+    if spec.startswith("#"):
+        k = int(spec[1:])
+        return node.named_children[k] if node.named_child_count > k else None
+    return node.child_by_field_name(spec)
 
 
 def _names(sources: list[tuple[int, str]]) -> tuple[str, ...]:
