@@ -397,7 +397,8 @@ class _Walker:
             plan, after_else = [], False
             for i, child in enumerate(node.children):
                 fname = node.field_name_for_child(i)
-                alternative = child.type in self.rules.else_types or fname == "alternative" or after_else
+                alternative = child.is_named and (child.type in self.rules.else_types or fname == "alternative"
+                                                  or after_else)  # (not Ruby's keyword `elsif` itself)
                 after_else = after_else or child.type == "else"
                 plan.append((child, alternative, child.id in self.tokens or child.id in self.children,
                              fname in ("condition", "initializer") and not alternative))
