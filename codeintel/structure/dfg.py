@@ -37,7 +37,26 @@ Differences from GraphCodeBERT's extractor, each a fix:
   order, so a use in the body appeared to come from the update of the same iteration);
 - Go's ``:=`` is an assignment (``computedFrom``), C#'s declarators find their initializer;
 - only ``++``/``--`` are increments (C#'s unary ``-a``, ``!a`` and ``x!`` share the node types but change nothing);
-- C and C++ are supported (GraphCodeBERT has no rules for them).
+- C and C++ are supported (GraphCodeBERT has no rules for them);
+- Python's loop ``else`` clause is walked, once, after the loop (GraphCodeBERT never walks it).
+
+Behaviour decided here, the same in every language (each with a golden test in ``tests/test_dfg_fidelity.py``,
+and checked against an independent reaching-definitions pass on generated and real code):
+
+- an ``if`` chain without a final ``else`` may run no branch: the incoming definitions reach past it too
+  (Python ``elif`` and PHP ``elseif`` are flat siblings; Ruby's ``elsif`` and everyone's ``else if`` nest);
+- the condition runs before every branch: a name first seen there is defined for the ``else`` as well;
+- targets pair with values element-wise only when both sides are literal lists/tuples of the same length
+  (``a, b = c, d``); otherwise every target comes from every name on the right (``a, b = zip(p, q)``,
+  ``o.name = "n"``);
+- a declaration without a value defines its variable from nothing (``var n int``, ``int n;``): only C#'s
+  declarators look for an initializer child, since its grammar gives the value no field;
+- a definition from constants only (``int x = 0;``, ``x := 1``, ``x = 0``) is a node from its literal tokens
+  in every language, kept like any other definition (later uses come from it);
+- Ruby's operator assignments (``h[:k] ||= v``, ``s += x``) also carry the target's previous value, since
+  they read it; other languages' compound assignments stay as GraphCodeBERT has them (from the right side);
+- PHP's ``foreach ($xs as $x)`` / ``($m as $k => $v)`` defines its variables from the iterable and walks the
+  body twice, like every loop.
 
 PHP snippets without ``<?php`` are wrapped in ``<?php … ?>`` before parsing, as GraphCodeBERT does, so the
 token positions count ``<?php`` as token 0.
