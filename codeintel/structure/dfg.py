@@ -58,6 +58,12 @@ and checked against an independent reaching-definitions pass on generated and re
 - PHP's ``foreach ($xs as $x)`` / ``($m as $k => $v)`` defines its variables from the iterable and walks the
   body twice, like every loop.
 
+Kept as GraphCodeBERT has it, knowingly: after a loop the states are those of its second pass, so a
+definition from before the loop that the body overwrites does not reach past it (``x = 0; while c: x = 1;
+print(x)`` gives ``print(x)`` only ``x = 1``), although the body may run zero times. Changing it would add
+sources to most loops' graphs, which pretrained GraphCodeBERT never saw; the reaching-definitions test covers
+straight-line code with branches, not loops.
+
 PHP snippets without ``<?php`` are wrapped in ``<?php … ?>`` before parsing, as GraphCodeBERT does, so the
 token positions count ``<?php`` as token 0.
 """
