@@ -354,3 +354,26 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
     exec(compile(block, "README.md", "exec"), scope)
     assert scope["model"].adapters.active == ["ner", "task"]
     assert (tmp_path / "out" / "ner-copy" / "head.safetensors").is_file()
+
+
+def test_a_trained_models_weights_are_never_replaced_by_an_adapters_saved_preset(tmp_path):
+    from codeintel.peft_adapters import ner
+    from codeintel.structure.token_types import LABELS
+    from codeintel.tasks.models import load_encoder
+
+    torch.manual_seed(0)
+    (tmp_path / "ner").mkdir()
+    ner.save(ner.build(*load_encoder("tiny-codebert"), "tiny-codebert", LABELS), tmp_path / "ner")
+    fresh = _model("tiny-codebert")
+    fresh.load_adapter(tmp_path / "ner")                  # a fresh preset takes the weights the adapter saw
+    from safetensors.torch import load_file
+
+    base = load_file(str(tmp_path / "ner" / "backbone.safetensors"))
+    key = "embeddings.word_embeddings.weight"
+    assert torch.equal(fresh.model.backbone.state_dict()[key], base[key])
+    save_model(_model("tiny-codebert"), tmp_path / "trained")           # stands for a fine-tuned checkpoint
+    trained = load_model(str(tmp_path / "trained"))
+    before = trained.model.backbone.state_dict()[key].clone()
+    with pytest.warns(UserWarning, match="keeps its own weights"):
+        trained.load_adapter(tmp_path / "ner")
+    assert torch.equal(trained.model.backbone.state_dict()[key], before)

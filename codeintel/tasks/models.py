@@ -106,8 +106,15 @@ class Loaded:
         self.adapter_set().check(path)  # family and hidden size first: the most telling mismatch
         meta = adapter_meta(path)
         _check_backbone(self, path, meta)
-        if (path / "backbone.safetensors").is_file():
-            _load_base(self.model, path / "backbone.safetensors", self.spec_name or self.origin)
+        if (path / BASE_FILE).is_file():
+            if self.origin == self.spec_name:  # a fresh random-init preset: take the weights the adapter learned on
+                _load_base(self.model, path / BASE_FILE, self.spec_name or self.origin)
+            else:                               # a trained model's own weights are never replaced
+                import warnings
+
+                warnings.warn(f"{path} was trained on {meta.get('backbone')}'s random-init weights (saved beside "
+                              f"it); {self.origin} keeps its own weights, which the adapter has not seen.",
+                              stacklevel=2)
         head = meta.get("head") or {}
         if with_head and head.get("kind") == "task" and head.get("task") != self.task:
             raise CheckpointError(f"{path} carries a {head.get('task')!r} head; this model is {self.task!r}. Load "
