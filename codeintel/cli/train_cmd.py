@@ -59,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
         cfg.output_dir = args.out
     if args.tokenizer:
         cfg.tokenizer = args.tokenizer
-    if getattr(args, "adapter", None):
+    if args.adapter:
         cfg.adapter = args.adapter
-    if getattr(args, "adapter_mode", None):
+    if args.adapter_mode:
         cfg.adapter_mode = args.adapter_mode
     from codeintel.config import validate
 

@@ -114,6 +114,11 @@ def preset(name: str) -> Preset:
 
 def detect_format(path: str | Path) -> str:
     """``adapterhub`` or ``peft``, from the fields of ``adapter_config.json`` (both formats use the name)."""
+    return read_config(path)[0]
+
+
+def read_config(path: str | Path) -> tuple[str, dict[str, Any]]:
+    """(format, parsed ``adapter_config.json``) of an adapter directory; a clear error for anything else."""
     path = Path(path)
     cfg_file = path / "adapter_config.json"
     if not path.is_dir():
@@ -128,9 +133,9 @@ def detect_format(path: str | Path) -> str:
     if not isinstance(cfg, dict):
         raise CheckpointError(f"{cfg_file} must hold a JSON object.")
     if "peft_type" in cfg:
-        return "peft"
+        return "peft", cfg
     if isinstance(cfg.get("config"), dict) and ("model_class" in cfg or "version" in cfg):
-        return "adapterhub"
+        return "adapterhub", cfg
     raise CheckpointError(f"{cfg_file} is neither AdapterHub's (a 'config' object and 'model_class') nor PEFT's "
                           "(a 'peft_type' field).")
 
@@ -258,9 +263,8 @@ class AdapterSet:
         """The adapter directory ``path`` (AdapterHub or PEFT, detected), with its head; active unless asked
         otherwise. Any mismatch with this backbone is a :class:`CheckpointError` naming both sides."""
         path = Path(path)
-        fmt = detect_format(path)
+        fmt, cfg = read_config(path)
         meta = read_meta(path)
-        cfg = json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
         name = name or meta.get("name") or (cfg.get("name") if fmt == "adapterhub" else None) or path.name
         self._check_name(name)
         self._check_fits(path, fmt, cfg, meta)
@@ -276,14 +280,19 @@ class AdapterSet:
             self.set_active(self.active)
         return entry
 
-    def check(self, path: str | Path) -> None:
-        """Refuse (``CheckpointError``) an adapter directory for another family or hidden size."""
+    def check(self, path: str | Path) -> dict[str, Any]:
+        """Refuse (``CheckpointError``) an adapter directory for another family, hidden size or registry
+        backbone; returns its ``codeintel-adapter.json``."""
         path = Path(path)
-        fmt = detect_format(path)
-        self._check_fits(path, fmt, json.loads((path / "adapter_config.json").read_text(encoding="utf-8")),
-                         read_meta(path))
+        fmt, cfg = read_config(path)
+        meta = read_meta(path)
+        self._check_fits(path, fmt, cfg, meta)
+        return meta
 
     def _check_fits(self, path: Path, fmt: str, cfg: dict, meta: dict) -> None:
+        """Family and hidden size first (the most telling mismatch), then the backbone's name: an adapter made
+        on one registry backbone or hub id does not go into another (directories, which cannot be compared by
+        name, are checked by family and hidden size only)."""
         hidden = hidden_size(self.host)
         family = meta.get("family") or cfg.get("model_type")
         their_hidden = meta.get("hidden_size") or cfg.get("hidden_size")
@@ -294,6 +303,11 @@ class AdapterSet:
             raise CheckpointError(f"{path} was trained on hidden size {their_hidden}; {self.backbone} has "
                                   f"{hidden}. Load it into the backbone it was trained on "
                                   f"({meta.get('backbone', '?')}).")
+        theirs = meta.get("backbone")
+        a, b = _identity(theirs), _identity(self.backbone)
+        if a and b and a != b:
+            raise CheckpointError(f"{path} was trained on {theirs}; this model is {self.backbone}. Load it into "
+                                  f"{theirs} (codeintel.load_model({theirs!r}, ...)).")
 
     def _read_head(self, path: Path, meta: dict) -> dict[str, torch.Tensor] | None:
         from safetensors import SafetensorError
@@ -471,6 +485,19 @@ class AdapterSet:
             stem, _, leaf = k.rpartition(".")             # ...lora_A.<name>.weight -> ...lora_A.weight
             state[PEFT_PREFIX + stem.removesuffix(f".{name}") + "." + leaf] = v
         save_file(_dedup(state), str(out / PEFT_WEIGHTS))
+
+
+def _identity(name: str | None) -> str | None:
+    """The hub id (or registry name) a backbone name stands for; None for a directory or an unknown name."""
+    from codeintel.backbones.loading import resolve
+
+    try:
+        src = resolve(name) if name else None
+    except (CheckpointError, ConfigError):
+        return None
+    if src is None or src.kind == "dir":
+        return None
+    return (src.spec.hf_id or src.spec.name) if src.spec else src.ref
 
 
 def _rename(key: str, old: str, new: str) -> str:

@@ -100,12 +100,8 @@ class Loaded:
         An NER adapter trained on a random-initialised preset brings that preset's weights (without them the
         adapter means nothing). A mismatch (family, hidden size, backbone, head) is a ``CheckpointError``.
         """
-        from codeintel.peft_adapters.core import read_meta as adapter_meta
-
         path = Path(path)
-        self.adapter_set().check(path)  # family and hidden size first: the most telling mismatch
-        meta = adapter_meta(path)
-        _check_backbone(self, path, meta)
+        meta = self.adapter_set().check(path)  # family, hidden size and backbone, before any weight changes
         if (path / BASE_FILE).is_file():
             if self.origin == self.spec_name:  # a fresh random-init preset: take the weights the adapter learned on
                 _load_base(self.model, path / BASE_FILE, self.spec_name or self.origin)
@@ -326,25 +322,6 @@ def task_head_state(model) -> dict[str, Any]:
     return {k: p for k, p in model.named_parameters() if id(p) not in host}
 
 
-def _check_backbone(loaded: Loaded, path: Path, meta: dict[str, Any]) -> None:
-    """An adapter made on one registry backbone or hub id does not go into another (directories, which
-    cannot be compared by name, are checked by family and hidden size only)."""
-    def ident(name: str | None) -> str | None:
-        try:
-            src = backbones.resolve(name) if name else None
-        except (CheckpointError, ConfigError):
-            return None
-        if src is None or src.kind == "dir":
-            return None
-        return (src.spec.hf_id or src.spec.name) if src.spec else src.ref
-
-    theirs, mine = meta.get("backbone"), loaded.spec_name or loaded.origin
-    a, b = ident(theirs), ident(mine)
-    if a and b and a != b:
-        raise CheckpointError(f"{path} was trained on {theirs}; this model is {mine}. Load it into {theirs} "
-                              f"(codeintel.load_model({theirs!r}, ...)).")
-
-
 def _load_base(model, file: Path, name: str) -> None:
     """A random-initialised preset's weights saved beside its adapter, into the task model's host."""
     from safetensors import SafetensorError
@@ -361,15 +338,24 @@ def _load_base(model, file: Path, name: str) -> None:
 
 def _load_task_head(loaded: Loaded, path: Path, head: dict[str, Any]) -> None:
     mine = dict(loaded.model.named_parameters())
-    bad = [k for k, v in head.items() if k not in mine or mine[k].shape != v.shape]
+    bad = _misfits(mine, head)
     if bad or set(task_head_state(loaded.model)) - set(head):
         raise CheckpointError(f"{path}: its {loaded.task} head does not fit this model (e.g. {bad[:2]}, "
                               f"expected {sorted(task_head_state(loaded.model))[:2]}); another backbone, hidden "
                               "size or label count?")
+    _copy_into(mine, head)
+
+
+def _misfits(mine: dict[str, Any], given: dict[str, Any]) -> list[str]:
+    """Names in ``given`` that ``mine`` lacks or holds with another shape."""
+    return [k for k, v in given.items() if k not in mine or mine[k].shape != v.shape]
+
+
+def _copy_into(mine: dict[str, Any], given: dict[str, Any]) -> None:
     import torch
 
     with torch.no_grad():
-        for k, v in head.items():
+        for k, v in given.items():
             mine[k].copy_(v)
 
 
@@ -480,14 +466,10 @@ def _load_adapter_run(path: Path, meta: dict[str, Any], task: str | None, allow_
         raise CheckpointError(f"{path}/{TRAINED_FILE} is missing or damaged ({str(exc)[:120]}); restore it or "
                               "re-train.") from None
     mine = dict(loaded.model.state_dict(keep_vars=True))
-    bad = [k for k in trained if k not in mine or mine[k].shape != trained[k].shape]
+    bad = _misfits(mine, trained)
     if bad:
         raise CheckpointError(f"{path}/{TRAINED_FILE} does not fit {run['backbone']}: {bad[:3]}.")
-    import torch
-
-    with torch.no_grad():
-        for k, v in trained.items():
-            mine[k].copy_(v)
+    _copy_into(mine, trained)
     loaded.model.eval()
     loaded.origin = str(path)
     return loaded
