@@ -26,6 +26,8 @@ class DataConfig:
     """Use at most this many training examples (0 = all)."""
     max_eval_examples: int = 200
     """Dev examples scored at each periodic evaluation (0 = all); the test split is always scored whole."""
+    check_leakage: bool = True
+    """Warn when test examples are exact duplicates of training ones (comments and whitespace aside)."""
 
 
 @dataclass

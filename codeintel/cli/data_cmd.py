@@ -1,18 +1,59 @@
-"""``codeintel data stdlib --out DIR``: write the embedded default dataset as jsonl."""
+"""``codeintel data``: the embedded dataset (``stdlib``), and dataset hygiene (``check``, ``dedup``)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="write built-in datasets")
-    p.add_argument("name", choices=["stdlib"], help="stdlib: (code, summary) pairs from this Python's standard library")
-    p.add_argument("--out", type=Path, required=True, help="output directory (train/valid/test.jsonl); new or empty")
-    p.add_argument("--overwrite", action="store_true",
+    p = sub.add_parser("data", help="built-in datasets; duplicate and leakage checks (check, dedup)")
+    data_sub = p.add_subparsers(dest="data_command", metavar="{stdlib,check,dedup}")
+    data_sub.required = True
+
+    s = data_sub.add_parser("stdlib", help="write (code, summary) pairs from this Python's standard library")
+    s.add_argument("--out", type=Path, required=True, help="output directory (train/valid/test.jsonl); new or empty")
+    s.add_argument("--overwrite", action="store_true",
                    help="move an earlier `codeintel data stdlib` output in --out aside (nothing is deleted)")
-    p.set_defaults(run=run)
+    s.set_defaults(run=run_stdlib)
+
+    for name, helptext in (("check", "report exact and near-duplicates and train/valid/test leakage"),
+                           ("dedup", "write a copy of a dataset without its duplicates")):
+        c = data_sub.add_parser(name, help=helptext, description=helptext + ". Exact: the same tokens once "
+                                "comments and whitespace are removed (tree-sitter). Near: identifier-set Jaccard >= "
+                                "--threshold and multiset Jaccard >= --multiset-threshold (Allamanis 2019), found "
+                                "with MinHash LSH and verified exactly.")
+        c.add_argument("paths", nargs="+", metavar="PATH",
+                       help="data as `codeintel train --data` takes it (files or a directory), or stdlib / "
+                            "stdlib-clones for an embedded set")
+        c.add_argument("--task", help="task card whose format PATH is in (default: inferred from the files)")
+        c.add_argument("--lang", help="language of the code (default: the rows' or the card's)")
+        c.add_argument("--threshold", type=float, default=0.8, help="identifier-set Jaccard of near-duplicates "
+                       "(default 0.8)")
+        c.add_argument("--multiset-threshold", type=float, default=0.7,
+                       help="identifier-multiset Jaccard they must also reach (default 0.7)")
+        c.add_argument("--min-tokens", type=int, default=20,
+                       help="documents with fewer identifiers are compared exactly only (default 20)")
+        c.add_argument("--exact-only", action="store_true", help="skip near-duplicates")
+        c.add_argument("--workers", type=int, default=0, help="processes (default: one per CPU, at most 8)")
+        c.add_argument("--skip-bad-lines", action="store_true", help="skip (and count) malformed jsonl lines")
+        c.add_argument("--no-progress", action="store_true", help="no progress bar")
+        if name == "check":
+            c.add_argument("--out", type=Path, help="write hygiene.json, hygiene.md and hygiene.png here")
+            c.add_argument("--overwrite", action="store_true",
+                           help="move an earlier report in --out aside (nothing is deleted)")
+            c.set_defaults(run=run_check)
+        else:
+            c.add_argument("--out", type=Path, required=True,
+                           help="new or empty directory for the cleaned files, removed.json and dedup.json")
+            c.add_argument("--keep", choices=["first", "longest"], default=None,
+                           help="which document of a duplicate cluster stays: the first in train/valid/test and "
+                                "file order (default), or the longest")
+            c.add_argument("--cross-split-only", action="store_true",
+                           help="only remove valid/test documents that duplicate an earlier split's; keep "
+                                "duplicates within a split")
+            c.set_defaults(run=run_dedup)
 
 
 def is_stdlib_export(path: Path) -> bool:
@@ -25,7 +66,7 @@ def is_stdlib_export(path: Path) -> bool:
         return False
 
 
-def run(args: argparse.Namespace) -> int:
+def run_stdlib(args: argparse.Namespace) -> int:
     from codeintel.data.stdlib import write_stdlib_dataset
     from codeintel.errors import ConfigError
     from codeintel.recipes.rundir import RunDir
@@ -37,4 +78,54 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ConfigError(f"cannot write --out {out}: {exc.strerror}; choose a writable directory.") from None
     print(f"wrote {args.out}: " + ", ".join(f"{k}={v}" for k, v in sizes.items()))
+    return 0
+
+
+def _analyse(args: argparse.Namespace):
+    from codeintel.data.hygiene import Settings
+    from codeintel.errors import ConfigError
+    from codeintel.recipes import hygiene
+
+    for name in ("threshold", "multiset_threshold"):
+        if not 0.0 < getattr(args, name) <= 1.0:
+            raise ConfigError(f"--{name.replace('_', '-')} {getattr(args, name)} must be in (0, 1].")
+    if args.min_tokens < 1 or args.workers < 0:
+        raise ConfigError("--min-tokens must be at least 1 and --workers at least 0.")
+    settings = Settings(args.threshold, args.multiset_threshold, args.min_tokens)
+    corpus = hygiene.load_corpus(list(args.paths), args.task, args.lang, args.skip_bad_lines)
+    if corpus.skipped_lines:
+        print(f"warning: skipped {corpus.skipped_lines} malformed line(s) (--skip-bad-lines)", file=sys.stderr)
+    progress = not args.no_progress and sys.stderr.isatty()
+    return hygiene.analyse(corpus, settings, args.workers, progress, near=not args.exact_only)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from codeintel.recipes import hygiene
+    from codeintel.recipes.rundir import RunDir
+
+    if args.out is not None:  # refuse a bad --out before the work
+        RunDir(args.out, overwrite=args.overwrite, ours=lambda p: (p / "hygiene.json").is_file()).check()
+    analysis = _analyse(args)
+    print("\n".join(hygiene.summary_lines(analysis.report)))
+    if args.out is not None:
+        hygiene.write_report(analysis, args.out, args.overwrite)
+        print(f"wrote {args.out}/hygiene.json, hygiene.md, hygiene.png")
+    return 0
+
+
+def run_dedup(args: argparse.Namespace) -> int:
+    from codeintel.errors import ConfigError
+    from codeintel.recipes import hygiene
+
+    if args.cross_split_only and args.keep == "longest":
+        raise ConfigError("--cross-split-only always keeps the earlier split's copy; drop --keep longest.")
+    out = args.out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"--out {out} exists and is not an empty directory; dedup writes a new copy, so choose a "
+                          "new directory (nothing was changed).")
+    analysis = _analyse(args)
+    summary = hygiene.dedup(analysis, out, args.keep or "first", args.cross_split_only)
+    per = ", ".join(f"{s} {v['removed']}/{v['documents']}" for s, v in summary["splits"].items())
+    print(f"removed {summary['removed']} of {analysis.report['documents']} documents ({per}); wrote {out}: "
+          f"{', '.join(summary['files'])}, removed.json, dedup.json")
     return 0

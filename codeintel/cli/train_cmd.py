@@ -10,7 +10,7 @@ from codeintel.cli._common import add_run_arguments, resolve_config
 EPILOG = """config keys (set with key=value or in --config FILE.yaml):
   model, task, output_dir, tokenizer, device, pretrained, allow_pickle, source_len, target_len, graph,
   dfg_length, lang, adapter, adapter_mode, stack_adapter,
-  data.{paths,skip_bad_lines,max_train_examples,max_eval_examples},
+  data.{paths,skip_bad_lines,max_train_examples,max_eval_examples,check_leakage},
   train.{epochs,max_steps,lr,weight_decay,warmup_ratio,batch_tokens,max_batch_size,grouping,grad_clip,seed,
          evals_per_epoch,threads,grad_accum,precision,gradient_checkpointing,save_every,keep_last},
   report_to (none | tensorboard | mlflow | wandb; a list is fine),

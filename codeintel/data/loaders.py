@@ -31,6 +31,9 @@ class LoadReport:
 
     skipped_lines: int = 0
     messages: list[str] = field(default_factory=list)
+    origins: bool = False
+    """Record where each example came from: ``example["__origin"] = (file, line)`` (``codeintel data dedup``
+    copies the surviving lines)."""
 
 
 def read_jsonl(path: Path, skip_bad: bool = False, report: LoadReport | None = None) -> list[dict]:
@@ -200,6 +203,8 @@ def load_rows(paths: Sequence[str], convert: Callable[[dict, Path, int], dict], 
     for split, path in files.items():
         for i, row in enumerate(read_jsonl(path, skip_bad, report)):
             ex = convert(row, path, i)
+            if report is not None and report.origins:
+                ex["__origin"] = (str(path), row["__line"])
             splits[_hash_split(ex["id"]) if split == "all" else split].append(ex)
     return _check_nonempty(splits, ", ".join(map(str, files.values())))
 
@@ -240,6 +245,7 @@ def _resolve_split_files(paths: Sequence[str], suffix: str) -> dict[str, Path]:
 class CloneDetectionData:
     programs: dict[str, str]
     pairs: dict[str, list[tuple[str, str, int]]]
+    programs_file: Path | None = None
 
 
 def _read_programs(path: Path, skip_bad: bool, report: LoadReport | None) -> dict[str, str]:
@@ -293,20 +299,25 @@ def load_clone_detection(paths: Sequence[str], skip_bad: bool = False,
                         "--data data.jsonl train.txt valid.txt test.txt, or a directory holding them.")
     programs = _read_programs(jsonls[0], skip_bad, report)
     pairs: dict[str, list] = {s: [] for s in SPLITS}
-    by_name = {}
-    for p in others:
-        split = next((s for s, al in _SPLIT_ALIASES.items() if p.stem in al), None)
-        by_name.setdefault(split, []).append(p)
-    if set(by_name) >= set(SPLITS):
-        for s in SPLITS:
-            for p in by_name[s]:
-                pairs[s].extend(_read_pairs(p, programs, skip_bad, report))
-    else:
-        for p in others:
-            for pair in _read_pairs(p, programs, skip_bad, report):
-                pairs[_hash_split(f"{pair[0]}\t{pair[1]}")].append(pair)
+    for p, split in pair_file_splits(others).items():
+        for pair in _read_pairs(p, programs, skip_bad, report):
+            pairs[split or pair_split(pair[0], pair[1])].append(pair)
     _check_nonempty(pairs, ", ".join(map(str, others)))
-    return CloneDetectionData(programs, pairs)
+    return CloneDetectionData(programs, pairs, jsonls[0])
+
+
+def pair_file_splits(pair_files: Sequence[Path]) -> dict[Path, str | None]:
+    """The split of each pair list: by its name (train.txt, valid.txt or dev.txt, test.txt) when the names cover
+    every split, else None for all (each pair is then split by :func:`pair_split`)."""
+    named = {p: next((s for s, al in _SPLIT_ALIASES.items() if p.stem in al), None) for p in pair_files}
+    if set(named.values()) >= set(SPLITS):
+        return {p: s for p, s in named.items() if s}  # other lists beside train/valid/test are not read
+    return {p: None for p in pair_files}
+
+
+def pair_split(idx1: str, idx2: str) -> str:
+    """The split of a pair in a single (unnamed) pair list: 80/10/10 by a hash of the two ids."""
+    return _hash_split(f"{idx1}\t{idx2}")
 
 
 # --------------------------------------------------------------------------- clone retrieval
@@ -322,6 +333,8 @@ def load_clone_retrieval(paths: Sequence[str], skip_bad: bool = False,
             rows.append({"id": key_field(row, ("index", "idx"), path, str(i)),
                          "code": field(row, ("code", "func"), path),
                          "label": key_field(row, ("label",), path)})
+            if report is not None and report.origins:
+                rows[-1]["__origin"] = (str(path), row["__line"])
         if split != "all":
             splits[split].extend(rows)
             continue

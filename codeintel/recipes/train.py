@@ -193,6 +193,13 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, r
         dev_set = task.prepare(dev_part) if dev_part else None
     echo(f"data: train={len(raw['train'])} valid={len(raw['valid'])} (dev subset {len(dev_rows)}) "
          f"test={len(raw['test'])}  tokenized in {time.perf_counter() - t_tok:.1f}s")
+    if cfg.data.check_leakage and acc.is_main_process:
+        from codeintel.recipes.hygiene import leakage_warning
+
+        programs = task.programs if card.type == "clone-detection" else None
+        warning = leakage_warning(card, raw, programs, cfg.lang or None)
+        if warning:
+            echo(warning)
 
     batches = make_batches(train_set.lengths, t.batch_tokens, t.max_batch_size, t.grouping, seed=t.seed)
     steps_per_epoch = math.ceil(len(batches) / (acc.num_processes * t.grad_accum))
