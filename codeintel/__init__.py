@@ -17,6 +17,7 @@ _LAZY = {
     "METRICS": "codeintel.eval.metrics",
     "compute_metric": "codeintel.eval.metrics",
     "load_task": "codeintel.tasks.cards",
+    "probe": "codeintel.recipes.probe",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -197,6 +197,41 @@ class NerConfig:
     threads: int = 0
 
 
+@dataclass
+class ProbeConfig:
+    model: str = "tiny-codebert"
+    """Backbone to probe (registry name, hub id, or a directory written by train/pretrain), RoBERTa or T5 family."""
+    lang: str = "python"
+    """Language of the code (a tree-sitter grammar of the hub)."""
+    data: list[str] = field(default_factory=list)
+    """jsonl with a code field (a file split 80/10/10, or a directory of train/valid/test); empty = the embedded
+    standard-library corpus."""
+    output_dir: str = ""
+    layers: str = "all"
+    """``all``, one layer, ``a-b`` or ``a,b,c`` (0 = the embedding layer)."""
+    dims: str = "auto"
+    """Probe ranks (rows of B), comma-separated, each below the hidden size (at the hidden size B would be a
+    rotation, which preserves every distance); ``auto`` = the paper's 128, or half the hidden size of a model
+    narrower than 256."""
+    max_train: int = 2000
+    """Functions per split at most (the paper: 20,000 / 2,000 / 4,000 train / valid / test)."""
+    max_valid: int = 400
+    max_test: int = 400
+    max_length: int = 512
+    """Functions longer than this many sub-tokens (specials included) are left out, as the paper."""
+    epochs: int = 20
+    patience: int = 5
+    """Stop after this many epochs without a lower validation loss."""
+    batch_size: int = 32
+    lr: float = 1e-3
+    orthogonal_weight: float = 5.0
+    """Weight of ||B B^T - I||_F^2 in the loss."""
+    random_baseline: bool = True
+    """Also probe the same architecture with random layers (embeddings kept)."""
+    seed: int = 42
+    threads: int = 0
+
+
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):

@@ -39,14 +39,8 @@ from functools import cache
 
 import numpy as np
 
-from codeintel.structure.parsing import canonical, language, parse, utf8_safe
+from codeintel.structure.parsing import COMMENT_TYPES, STRING_TYPES, canonical, language, parse, utf8_safe
 
-# Per-language node types whose text is one token and holds no identifiers (string literals); comments are
-# removed. Names missing from a grammar are ignored, so the table can list every variant.
-STRING_TYPES = ("string", "string_literal", "char_literal", "character_literal", "raw_string_literal",
-                "interpreted_string_literal", "template_string", "encapsed_string", "nowdoc_string",
-                "verbatim_string_literal", "interpolated_string_expression", "system_lib_string")
-COMMENT_TYPES = ("comment", "line_comment", "block_comment")
 # Literal and receiver words that some grammars make named nodes (so they are not among the anonymous keyword
 # tokens) but that are no identifiers either
 WORD_LITERALS = frozenset({b"this", b"super", b"true", b"false", b"null", b"nil", b"True", b"False", b"None",
@@ -96,7 +90,8 @@ def _lang_tables(lang: str):
     named = {k for k, is_named, visible in kinds if k and is_named and visible}
     keywords = WORD_LITERALS | frozenset(k.encode() for k, is_named, visible in kinds
                                          if k and not is_named and visible and re.fullmatch(r"[A-Za-z_]\w*", k))
-    patterns = [f"({t}) @c" for t in COMMENT_TYPES if t in named] + [f"({t}) @s" for t in STRING_TYPES if t in named]
+    patterns = ([f"({t}) @c" for t in sorted(COMMENT_TYPES) if t in named]
+                + [f"({t}) @s" for t in sorted(STRING_TYPES) if t in named])
     query = tree_sitter.Query(lang_obj, "\n".join(patterns)) if patterns else None
     return query, keywords
 

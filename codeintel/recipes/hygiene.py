@@ -356,12 +356,17 @@ def plot(report: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, (ax_c, ax_l) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
-    for kind, color in (("exact", "tab:blue"), ("near", "tab:orange")):
+    sizes = []
+    for kind, color, style in (("exact", "tab:blue", dict(mfc="none", ms=8)), ("near", "tab:orange", dict(ms=4))):
         hist = report["clusters"][kind]["size_histogram"]
         if hist:
-            ax_c.plot(list(map(int, hist)), list(hist.values()), "o", ms=4, color=color, label=f"{kind} clusters")
-    ax_c.set(xscale="log", yscale="log", xlabel="cluster size (documents)", ylabel="number of clusters",
-             title="duplicate clusters")
+            sizes += list(map(int, hist))
+            ax_c.plot(list(map(int, hist)), list(hist.values()), "o", color=color, label=f"{kind} clusters", **style)
+    ax_c.set(yscale="log", xlabel="cluster size (documents)", ylabel="number of clusters", title="duplicate clusters")
+    if sizes and max(sizes) > 20:
+        ax_c.set_xscale("log")
+    elif sizes:
+        ax_c.set_xticks(range(2, max(sizes) + 1))
     plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
     for axis in (ax_c.xaxis, ax_c.yaxis):
         axis.set_major_formatter(plain)
@@ -377,7 +382,7 @@ def plot(report: dict, path: Path) -> Path:
     ax_l.bar(x - 0.2, ex, 0.4, color="tab:blue", label="exact")
     ax_l.bar(x + 0.2, nr, 0.4, color="tab:orange", label="exact or near")
     for xi, v in zip(x, nr, strict=True):
-        ax_l.text(xi + 0.2, v, f"{v:.1f}%", ha="center", va="bottom", fontsize=8)
+        ax_l.text(xi + 0.2, v, f"{v:.1f}%" if v >= 1 else f"{v:.2f}%", ha="center", va="bottom", fontsize=8)
     ax_l.set_xticks(x, [k.replace("_in_", " in\n") for k in keys])
     ax_l.set(ylabel="% of the later split's documents", title="leakage between splits",
              ylim=(0, max([1.0, *nr]) * 1.2))

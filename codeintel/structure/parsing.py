@@ -89,6 +89,10 @@ def utf8_safe(text: str) -> str:
 
 
 COMMENT_TYPES = frozenset({"comment", "line_comment", "block_comment"})
+# String literal node types of the grammars (names a grammar lacks never occur in its trees): each is one token
+STRING_TYPES = frozenset({"string", "string_literal", "char_literal", "character_literal", "raw_string_literal",
+                          "interpreted_string_literal", "template_string", "encapsed_string", "nowdoc_string",
+                          "verbatim_string_literal", "interpolated_string_expression", "system_lib_string"})
 
 
 def strip_comments(code: str, lang: str, keep_prefix: str = "!$") -> str:

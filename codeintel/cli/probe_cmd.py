@@ -1,0 +1,57 @@
+"""``codeintel probe``: AST-Probe, the syntax tree recovered from a backbone's hidden states, layer by layer."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("probe", help="AST-Probe: how much syntax each layer of a backbone holds",
+                       description="Train a linear syntactic probe (AST-Probe) on every layer of a backbone's "
+                                   "frozen hidden states and report constituent F1 per layer, with the embedding "
+                                   "layer and random layers as baselines. Keys (key=value): "
+                                   f"{', '.join(_keys())}.")
+    p.add_argument("--model", help="registry name, hub id, or a directory from train/pretrain (default tiny-codebert)")
+    p.add_argument("--lang", help="language of the code (default python)")
+    p.add_argument("--data", nargs="+", metavar="PATH",
+                   help="jsonl with a code field, or a directory of train/valid/test jsonl; default: the "
+                        "embedded standard-library corpus")
+    p.add_argument("--layers", help="all (default), one layer, a-b or a,b,c; 0 = the embedding layer")
+    p.add_argument("--dims", help="probe ranks below the hidden size, comma-separated (default: 128, or half "
+                                  "the hidden size of a narrower model), e.g. 8,16,32,64,128,256,512")
+    p.add_argument("--out", help="output directory (default runs/probe-<model>-<lang>); new or empty")
+    p.add_argument("--overwrite", action="store_true", help="move an earlier probe output in --out aside")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. max_train=500 epochs=10")
+    p.set_defaults(run=run)
+
+
+def _keys() -> list[str]:
+    import dataclasses
+
+    from codeintel.config import ProbeConfig
+
+    return [f.name for f in dataclasses.fields(ProbeConfig)]
+
+
+def run(args: argparse.Namespace) -> int:
+    from codeintel.cli._common import reclaim_overrides
+    from codeintel.config import ProbeConfig, parse_overrides, set_key
+    from codeintel.recipes.probe import probe
+
+    reclaim_overrides(args)
+    cfg = ProbeConfig()
+    for key, value in parse_overrides(args.overrides).items():
+        set_key(cfg, key, value)
+    for name, key in (("model", "model"), ("lang", "lang"), ("layers", "layers"), ("dims", "dims"),
+                      ("out", "output_dir")):
+        if getattr(args, name):
+            setattr(cfg, key, getattr(args, name))
+    if args.data:
+        cfg.data = list(args.data)
+    result = probe(cfg, overwrite=args.overwrite)
+    b = result["best"]
+    print(f"best: layer {b['layer']} (dim {b['dim']}) F1 {b['f1']:.3f}; layer 0 {result['baselines']['layer0_f1']:.3f}"
+          + (f"; random layers best {max(result['baselines']['random'].values()):.3f}"
+             if result["baselines"]["random"] else ""))
+    print(f"wrote {result['output_dir']}/probe.json, probe.md, probe.png ({result['seconds']:.0f}s)")
+    return 0

@@ -1,0 +1,85 @@
+"""``codeintel probe`` (AST-Probe) end to end, on every family, on checkpoints, from Python, and on bad input."""
+
+import json
+
+import pytest
+import torch
+
+import codeintel
+from codeintel.cli import main
+from codeintel.recipes.probe import rank_loss
+
+SMALL = ["max_train=60", "max_valid=20", "max_test=20", "epochs=2"]
+
+
+def test_rank_loss_by_hand():
+    # pairs with d_i > d_j: (0,1): relu(1 - (0 - 0)) = 1; (0,2): relu(1 - (0 - 5)) = 6; (2,1): relu(1 - 5) = 0
+    loss = rank_loss(torch.tensor([[0.0, 0.0, 5.0]]), torch.tensor([[3.0, 1.0, 2.0]]), torch.ones(1, 3))
+    assert loss.item() == pytest.approx(7 / 3)
+
+
+@pytest.mark.parametrize("model", ["tiny-codebert", "tiny-codet5", "tiny-codet5p-embedding"])
+def test_probe_every_family(tmp_path, capsys, model):
+    out = tmp_path / "p"
+    assert main(["probe", "--model", model, "--out", str(out), *SMALL]) == 0
+    res = json.loads((out / "probe.json").read_text())
+    assert res["layers"] == [0, 1, 2] and res["dims"] == [64]            # tiny presets: hidden 128, 2 layers
+    kinds = {(r["kind"], r["layer"]) for r in res["results"]}
+    assert kinds == {("model", 0), ("model", 1), ("model", 2), ("random", 1), ("random", 2)}
+    for r in res["results"]:
+        assert 0.0 <= r["f1"] <= 1.0 and 0.0 <= r["accuracy_c"] <= 1.0 and r["epochs"] <= 2
+    assert res["best"]["layer"] in res["layers"]
+    assert res["functions"] == {"train": 60, "valid": 20, "test": 20}
+    assert (out / "probe.png").stat().st_size > 10_000
+    assert "| layer |" in (out / "probe.md").read_text()
+    assert "best: layer" in capsys.readouterr().out
+
+
+def test_probe_learns_and_python_api_matches(tmp_path):
+    """From Python; on a checkpoint directory; a trained probe beats an untrained one by far; the result is
+    what probe.json holds."""
+    loaded = codeintel.load_model("tiny-codebert", "clone-retrieval")
+    from codeintel.tasks.models import save_model
+
+    ckpt = save_model(loaded, tmp_path / "ckpt")
+    common = dict(model=str(ckpt), layers="0", dims=[32], random_baseline=False, max_valid=50, max_test=50,
+                  echo=lambda *_: None)
+    res = codeintel.probe(**common, epochs=5, output_dir=str(tmp_path / "out"))
+    untrained = codeintel.probe(**common, epochs=1, lr=1e-9, write=False)
+    assert res["best"]["f1"] > 0.1 > untrained["best"]["f1"]
+    saved = json.loads((tmp_path / "out" / "probe.json").read_text())
+    assert saved["best"] == res["best"] and [r["f1"] for r in saved["results"]] == [r["f1"] for r in res["results"]]
+
+
+def test_own_data_and_cache(tmp_path):
+    from codeintel.config import ProbeConfig
+    from codeintel.recipes.probe import load_samples
+    from codeintel.tasks.models import load_model
+
+    rows = [{"code": f"def f{i}(a, b):\n    c = a * {i} + b\n    return [c, a, b]\n"} for i in range(40)]
+    rows.append({"code": "def broken(:\n"})
+    path = tmp_path / "f.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tok = load_model("tiny-codebert", "clone-retrieval").tokenizer
+    cfg = ProbeConfig(data=[str(path)])
+    first, skipped = load_samples(cfg, tok, 512)
+    again, _ = load_samples(cfg, tok, 512)          # read back from the cache
+    assert first == again and sum(len(v) for v in first.values()) == 40
+    assert sum(s["syntax_errors_or_too_small"] for s in skipped.values()) == 1
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--lang", "cobol"], "unknown language"),
+    (["--layers", "7"], "layer 7 does not exist; this model has layers 0 (embeddings) to 2"),
+    (["--layers", "x-y"], "--layers 'x-y'"),
+    (["--dims", "128"], "must be below the model's hidden size 128"),
+    (["--dims", "0"], "positive integers"),
+    (["epochs=0"], "epochs must be at least 1"),
+    (["--lang", "java"], "no function of the"),
+])
+def test_bad_input(tmp_path, capsys, args, expected):
+    out = tmp_path / "p"
+    assert main(["probe", "--model", "tiny-codebert", "--out", str(out), *SMALL, *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err and "Traceback" not in err
+    assert not out.exists()
