@@ -178,6 +178,8 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, r
         enable_gradient_checkpointing(loaded.model, cfg.model)
     loaded.model.to(acc.device)
     task = build_task(cfg, card, loaded)
+    loaded.set_export_defaults(task.source_len, task.target_len if card.type == "summarization" else 0,
+                               cfg.eval.beam_size, cfg.eval.no_repeat_ngram_size)
     with acc.main_process_first():  # rank 0 fills the tokenization cache, the others read it
         raw = load_splits(task, cfg, echo)
         if cfg.data.max_train_examples:

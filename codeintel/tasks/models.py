@@ -135,6 +135,24 @@ class Loaded:
             return aset.save(name, out, task_head_state(self.model), info, extra)
         return aset.save(name, out, extra=extra)
 
+    def set_export_defaults(self, source_len: int, target_len: int = 0, beam_size: int = 1,
+                            no_repeat_ngram_size: int = 0) -> None:
+        """What plain ``transformers`` needs to use the saved checkpoint as codeintel does: the tokenizer
+        truncates at ``source_len`` and returns only ``input_ids`` and ``attention_mask`` (a T5 model's
+        ``generate`` refuses ``token_type_ids``), and a generating model's ``generation_config.json`` holds the
+        decoding settings (new-token limit, beams, n-gram blocking, greedy)."""
+        from codeintel.tasks.heads import backbone_of
+
+        names = ["input_ids", "attention_mask"]
+        self.tokenizer.model_max_length = source_len
+        self.tokenizer.model_input_names = names
+        self.tokenizer.init_kwargs.update(model_max_length=source_len, model_input_names=names)  # what is saved
+        model = backbone_of(self.model)
+        if target_len and model.can_generate():
+            model.generation_config.update(max_new_tokens=target_len, num_beams=beam_size,
+                                           early_stopping=beam_size > 1, do_sample=False,
+                                           no_repeat_ngram_size=no_repeat_ngram_size)
+
     def parameter_counts(self) -> tuple[int, int]:
         """(trainable, total) parameters of the task model (backbone, adapters, head)."""
         params = list(self.model.parameters())
