@@ -44,3 +44,24 @@ def test_plain_generate_reproduces_codeintel_predictions(tmp_path, model, beams)
         assert set(enc) == {"input_ids", "attention_mask"}
         text = tok.decode(hf.generate(**enc)[0], skip_special_tokens=True)
         assert " ".join(text.split()) == mine["prediction"]
+
+
+def test_model_card(tmp_path):
+    """RUN/best/README.md: Hub model-card metadata that huggingface_hub parses, with the test scores of
+    metrics.json, the command and the resolved config."""
+    from huggingface_hub import ModelCard
+
+    path = _data(tmp_path)
+    run = tmp_path / "run"
+    argv = ["train", "--model", "tiny-codet5", "--data", str(path), "--out", str(run), "train.max_steps=2",
+            "source_len=48", "target_len=12", "data.max_eval_examples=4", "--no-progress"]
+    assert main(argv) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    card = ModelCard.load(run / "best" / "README.md")
+    assert card.data.library_name == "codeintel" and card.data.pipeline_tag == "summarization"
+    assert "base_model" not in card.data.to_dict()       # a random-initialised preset has no base model
+    results = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert results == {k: round(v, 4) for k, v in metrics["test"].items()}
+    assert all(r.dataset_split == "test" for r in card.data.eval_results)
+    assert "codeintel " + " ".join(argv) in card.text and "most_frequent_summary" in card.text
+    assert json.loads((run / "best" / "codeintel.json").read_text())["command"] == "codeintel " + " ".join(argv)

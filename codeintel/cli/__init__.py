@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command as typed (model cards record it)
     # argparse stops filling positionals at the first option: `augment IN --ops X OUT` leaves OUT over. A
     # command that names its optional path positionals (``fill_positionals``) gets such leftovers in order.
     slots = [name for name in getattr(args, "fill_positionals", ()) if getattr(args, name) is None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 
 from codeintel.cli._common import add_run_arguments, resolve_config
 
@@ -69,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
     from codeintel.recipes.evaluate import format_scores
     from codeintel.recipes.train import train
 
-    result = train(cfg, card, progress=not args.no_progress, overwrite=args.overwrite, resume=bool(args.resume))
+    command = shlex.join(["codeintel", *args.argv])
+    result = train(cfg, card, progress=not args.no_progress, overwrite=args.overwrite, resume=bool(args.resume),
+                   command=command)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun / accelerate launch only rank 0 reports
         return 0
     print(f"\n== {card.name} | {cfg.model} | test split ({result['checkpoint']})")

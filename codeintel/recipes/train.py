@@ -35,6 +35,7 @@ from codeintel.errors import CheckpointError, ConfigError, TrainingError
 from codeintel.recipes import engine
 from codeintel.recipes.batching import make_batches, padding_fraction
 from codeintel.recipes.evaluate import evaluate_split, format_scores, load_splits, predict_split, write_json
+from codeintel.recipes.modelcard import model_card, write_card
 from codeintel.recipes.plot import plot_history
 from codeintel.recipes.rundir import RunDir, fresh, latest_state
 from codeintel.tasks.cards import TaskCard
@@ -417,6 +418,7 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
         baseline = next((b[card.select_by] for b in result["baselines"].values() if card.select_by in b), None)
         plot_history(state.history, state.losses, card.select_by, state.best_step, baseline, out,
                      f"{card.name} | {cfg.model}")
+        write_card(out / "best", model_card(result, to_dict(cfg), card, run.settings.get("command")))
 
     engine.on_main(run.acc, write)
     run.acc.log({f"test/{k}": v for k, v in test_scores.items()}, step=state.step)
@@ -426,15 +428,18 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
 # --------------------------------------------------------------------------- the loop
 
 def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, overwrite: bool = False,
-          resume: bool = False) -> dict[str, Any]:
+          resume: bool = False, command: str | None = None) -> dict[str, Any]:
     """Fine-tune ``cfg.model`` on ``card``; returns (and writes) the run's metrics.
 
     ``overwrite``: an existing run in the output directory is moved aside (never deleted) instead of refused.
     ``resume``: continue the run in ``cfg.output_dir`` from its newest complete saved state.
+    ``command``: the command line that started the run, for the checkpoint's ``codeintel.json`` and model card.
     """
     from tqdm.auto import tqdm
 
     run = setup(cfg, card, echo, overwrite, resume)
+    if command:
+        run.settings["command"] = command
     acc, t, echo = run.acc, cfg.train, run.echo
     try:
         state = load_state(run, echo) if resume else TrainState(micro_per_step=run.micro_per_step)

@@ -1,0 +1,90 @@
+"""``README.md`` model cards for trained checkpoints, in the Hugging Face format: YAML metadata (base model,
+task, datasets, the test metrics as a ``model-index``, library ``codeintel``, licence) and a body with the
+command, the resolved config, test scores beside the baselines and a loading snippet. ``push_to_hub``-ready;
+nothing here touches the network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# a task type -> the Hub's task id (pipeline tag) it is closest to
+HUB_TASKS = {"summarization": "summarization", "clone-detection": "text-classification",
+             "clone-retrieval": "feature-extraction", "code-search": "sentence-similarity",
+             "language-modeling": "text-generation"}
+SCALES = {"smoothed_bleu": "0-100", "rouge_l": "0-100", "exact_match": "0-100"}  # the others are 0-1 (or ppl)
+
+
+def _base_model(model: str) -> tuple[str | None, str]:
+    """(hub id of the pretrained weights, or None, and how to say where the weights came from)."""
+    from codeintel.backbones.table import BACKBONES
+
+    spec = BACKBONES.get(model)
+    if spec is not None:
+        if spec.hf_id is None:
+            return None, f"the random-initialised preset `{model}` (no pretrained weights)"
+        return spec.hf_id, f"`{spec.hf_id}` (registry name `{model}`)"
+    if "/" in model and not Path(model).exists():
+        return model, f"`{model}`"
+    return None, f"the local checkpoint `{model}`"
+
+
+def model_card(result: dict[str, Any], config: dict[str, Any], card, command: str | None) -> str:
+    """The card's text for a ``codeintel train`` result (what ``metrics.json`` holds)."""
+    base, origin = _base_model(result["model"])
+    data = config.get("data", {}).get("paths") or [card.data or "?"]
+    dataset_names = [Path(p).name if Path(p).exists() else str(p) for p in data]
+    test = {k: v for k, v in result["test"].items() if k in card.metrics}   # not settings such as the threshold
+    metrics = [{"type": k, "name": k + (f" ({SCALES[k]})" if k in SCALES else ""), "value": round(float(v), 4)}
+               for k, v in test.items()]
+    meta: dict[str, Any] = {"library_name": "codeintel", "tags": ["code", "codeintel", card.type],
+                            "pipeline_tag": HUB_TASKS.get(card.type), "license": "other",
+                            "datasets": dataset_names}
+    if base:
+        meta["base_model"] = base
+    meta["model-index"] = [{"name": Path(result["checkpoint"]).parent.name, "results": [{
+        "task": {"type": HUB_TASKS.get(card.type, card.type), "name": card.name},
+        "dataset": {"name": ", ".join(dataset_names), "type": card.name, "split": "test"},
+        "metrics": metrics}]}]
+    rows = ["| | " + " | ".join(test) + " |", "|---|" + "---:|" * len(test),
+            "| **this model** | " + " | ".join(f"{v:.4f}" for v in test.values()) + " |"]
+    for name, scores in result["baselines"].items():
+        rows.append(f"| baseline: {name} | " + " | ".join(
+            f"{scores[k]:.4f}" if isinstance(scores.get(k), int | float) else "" for k in test) + " |")
+    t = result["train"]
+    body = [
+        f"# {card.name} — fine-tuned from {result['model']}", "",
+        f"A `{card.type}` model trained with [codeintel](https://pypi.org/project/codeintel-hub/) from {origin} "
+        f"on {', '.join(f'`{d}`' for d in dataset_names)}: {t['steps']} steps ({t['examples']} training examples), "
+        f"the checkpoint with the best dev `{card.select_by}` (step {result['dev_best']['step']}).", "",
+        "## Test scores", "", *rows, "",
+        "BLEU, ROUGE-L and exact match are on a 0-100 scale, F1/precision/recall/MAP@R/MRR on 0-1; smoothed BLEU "
+        "is CodeXGLUE's Code-Text evaluator.", "",
+        "## How it was made", "", "```bash", command or "(from Python: codeintel.recipes.train.train)", "```", "",
+        "Resolved configuration:", "", "```yaml", yaml.safe_dump(config, sort_keys=False).rstrip(), "```", "",
+        "## Loading", "", "```python", *_snippet(card.type), "```", ""]
+    return "---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n\n" + "\n".join(body)
+
+
+def _snippet(task_type: str) -> list[str]:
+    if task_type == "summarization":
+        return ["from transformers import AutoModelForSeq2SeqLM, AutoTokenizer",
+                "tok = AutoTokenizer.from_pretrained(PATH)            # truncates at the run's source length",
+                "model = AutoModelForSeq2SeqLM.from_pretrained(PATH)  # generation_config: the run's decoding",
+                "code = ' '.join(source_code.split())                 # codeintel's whitespace normalisation",
+                "print(tok.decode(model.generate(**tok(code, return_tensors='pt', truncation=True))[0],",
+                "                 skip_special_tokens=True))"]
+    return ["import codeintel",
+            "model = codeintel.load_model(PATH)   # backbone + task head; transformers' AutoModel loads the backbone",
+            "model.model, model.tokenizer         # alone; the head is head.safetensors (a state dict)"]
+
+
+def write_card(checkpoint: Path, text: str) -> Path:
+    """``README.md`` into the checkpoint directory, atomically."""
+    path = Path(checkpoint) / "README.md"
+    tmp = path.with_name(".README.md.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
