@@ -65,3 +65,35 @@ def test_model_card(tmp_path):
     assert all(r.dataset_split == "test" for r in card.data.eval_results)
     assert "codeintel " + " ".join(argv) in card.text and "most_frequent_summary" in card.text
     assert json.loads((run / "best" / "codeintel.json").read_text())["command"] == "codeintel " + " ".join(argv)
+
+
+def test_metric_names_line_up(capsys):
+    """Every metric a card names is one name everywhere: computable by compute_metric (or the task's own
+    perplexity), with its scale in `codeintel tasks`; P/R/F1 refuse labels other than 0/1."""
+    import codeintel
+    from codeintel.eval.metrics import METRICS, SCALES
+
+    assert main(["tasks", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {t["name"] for t in listed} >= {"summarization", "clone-detection", "clone-retrieval", "code-search"}
+    for task in listed:
+        for metric, scale in task["metrics"].items():
+            assert scale == SCALES[metric] and (metric in METRICS or metric == "token_ppl")
+    assert codeintel.compute_metric("f1", [1, 0, 1], [1, 1, 1]) == pytest.approx(0.8)
+    assert codeintel.compute_metric("precision", [1, 0, 1], [1, 1, 1]) == 1.0
+    with pytest.raises(ValueError, match="labels \\[2\\]"):
+        codeintel.compute_metric("f1", [1, 0], [2, 0])
+
+
+def test_print_config_resolves_and_round_trips(tmp_path, capsys, monkeypatch):
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--task", "clone-detection-stdlib", "train.lr=1e-4", "--print-config"]) == 0
+    text = capsys.readouterr().out
+    cfg = yaml.safe_load(text)
+    assert cfg["train"]["lr"] == 1e-4 and cfg["train"]["epochs"] == 1.0   # the override; the card's default
+    assert not (tmp_path / "runs").exists()                               # nothing ran
+    (tmp_path / "c.yaml").write_text(text)
+    assert main(["train", "--task", "clone-detection-stdlib", "--config", "c.yaml", "--print-config"]) == 0
+    assert capsys.readouterr().out == text

@@ -15,8 +15,8 @@ from pathlib import Path
 from codeintel import __version__
 from codeintel.errors import CodeintelError
 
-COMMANDS = ("models", "train", "evaluate", "data", "tokenize", "dfg", "token-types", "augment", "pretrain", "adapters",
-            "probe")
+COMMANDS = ("models", "tasks", "train", "evaluate", "data", "tokenize", "dfg", "token-types", "augment", "pretrain",
+            "adapters", "probe")
 
 
 def build_parser() -> argparse.ArgumentParser:

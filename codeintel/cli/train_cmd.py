@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with an adapter directory: frozen (default: train the task head), stack (train a fresh "
                         "task adapter on top), train (train the adapter further)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the fully resolved config (defaults < card < --config < key=value < flags) as YAML "
+                        "and exit")
     p.set_defaults(run=run)
 
 
@@ -67,6 +70,13 @@ def run(args: argparse.Namespace) -> int:
     from codeintel.config import validate
 
     validate(cfg)
+    if args.print_config:
+        import yaml
+
+        from codeintel.config import to_dict
+
+        print(f"# task card: {card.path}\n" + yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")  # --config-able
+        return 0
     from codeintel.recipes.evaluate import format_scores
     from codeintel.recipes.train import train
 

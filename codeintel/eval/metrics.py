@@ -62,6 +62,10 @@ def precision_recall_f1(predictions: Sequence[int], references: Sequence[int]) -
     """Binary precision, recall and F1 of class 1, as sklearn's ``average='binary'`` in CodeXGLUE's
     BigCloneBench evaluator (0 where the denominator is 0, as sklearn's ``zero_division`` default)."""
     _same_length(predictions, references)
+    for name, values in (("predictions", predictions), ("references", references)):
+        bad = sorted({v for v in np.asarray(values).ravel().tolist() if v not in (0, 1)})
+        if bad:  # the official evaluator refuses them too (sklearn's binary average)
+            raise ValueError(f"{name} hold labels {bad[:3]}; binary P/R/F1 takes 0 (not a clone) and 1 (clone).")
     pred = np.asarray(predictions).astype(bool)
     gold = np.asarray(references).astype(bool)
     tp = int(np.sum(pred & gold))
@@ -151,27 +155,6 @@ def _same_length(a: Sequence, b: Sequence) -> None:
         raise ValueError("no predictions to score")
 
 
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    fn: Callable
-    description: str
-
-
-METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in [
-        Metric("smoothed_bleu", smoothed_bleu, "CodeXGLUE smoothed sentence BLEU-4 × 100 (Code-Text evaluator)"),
-        Metric("exact_match", exact_match, "whitespace-token exact match × 100"),
-        Metric("rouge_l", rouge_l, "ROUGE-L F (β=1.2, coco-caption) × 100"),
-        Metric("accuracy", accuracy, "fraction correct"),
-        Metric("precision_recall_f1", precision_recall_f1, "binary P/R/F1 (BigCloneBench evaluator)"),
-        Metric("map_at_r", map_at_r, "MAP@R (POJ-104 evaluator)"),
-        Metric("mrr", mrr, "mean reciprocal rank (code search)"),
-    ]
-}
-
-
 def get_metric(name: str) -> Metric:
     try:
         return METRICS[name]
@@ -206,3 +189,43 @@ def normalized_perplexity(total_nll: float, lexer_tokens: int) -> float:
     if lexer_tokens <= 0:
         raise ValueError("normalized perplexity needs at least one lexer token")
     return float(np.exp(total_nll / lexer_tokens))
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    fn: Callable
+    description: str
+    scale: str = "0-1"
+    """``0-100``, ``0-1``, or ``>= 1, lower is better`` (perplexities)."""
+
+
+def _one_of_prf(key: str) -> Callable:
+    def fn(predictions: Sequence[int], references: Sequence[int]) -> float:
+        return precision_recall_f1(predictions, references)[key]
+
+    fn.__name__ = key
+    fn.__doc__ = f"Binary {key} of class 1 (see :func:`precision_recall_f1`)."
+    return fn
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("smoothed_bleu", smoothed_bleu, "CodeXGLUE smoothed sentence BLEU-4 × 100 (Code-Text evaluator)",
+               "0-100"),
+        Metric("exact_match", exact_match, "whitespace-token exact match × 100", "0-100"),
+        Metric("rouge_l", rouge_l, "ROUGE-L F (β=1.2, coco-caption) × 100", "0-100"),
+        Metric("accuracy", accuracy, "fraction correct"),
+        Metric("precision_recall_f1", precision_recall_f1, "binary P/R/F1 (BigCloneBench evaluator), a dict"),
+        Metric("f1", _one_of_prf("f1"), "binary F1 of class 1 (BigCloneBench evaluator)"),
+        Metric("precision", _one_of_prf("precision"), "binary precision of class 1 (BigCloneBench evaluator)"),
+        Metric("recall", _one_of_prf("recall"), "binary recall of class 1 (BigCloneBench evaluator)"),
+        Metric("map_at_r", map_at_r, "MAP@R (POJ-104 evaluator)"),
+        Metric("mrr", mrr, "mean reciprocal rank (code search)"),
+        Metric("normalized_ppl", normalized_perplexity, "PolyCoder's normalized perplexity: exp(summed NLL / "
+               "lexer tokens)", ">= 1, lower is better"),
+    ]
+}
+# every metric a task card may name, with its scale (token_ppl is computed inside the language-modelling task)
+SCALES = {**{name: m.scale for name, m in METRICS.items()}, "token_ppl": ">= 1, lower is better"}

@@ -10,11 +10,12 @@ from typing import Any
 
 import yaml
 
+from codeintel.eval.metrics import SCALES
+
 # a task type -> the Hub's task id (pipeline tag) it is closest to
 HUB_TASKS = {"summarization": "summarization", "clone-detection": "text-classification",
              "clone-retrieval": "feature-extraction", "code-search": "sentence-similarity",
              "language-modeling": "text-generation"}
-SCALES = {"smoothed_bleu": "0-100", "rouge_l": "0-100", "exact_match": "0-100"}  # the others are 0-1 (or ppl)
 
 
 def _base_model(model: str) -> tuple[str | None, str]:
@@ -37,7 +38,7 @@ def model_card(result: dict[str, Any], config: dict[str, Any], card, command: st
     data = config.get("data", {}).get("paths") or [card.data or "?"]
     dataset_names = [Path(p).name if Path(p).exists() else str(p) for p in data]
     test = {k: v for k, v in result["test"].items() if k in card.metrics}   # not settings such as the threshold
-    metrics = [{"type": k, "name": k + (f" ({SCALES[k]})" if k in SCALES else ""), "value": round(float(v), 4)}
+    metrics = [{"type": k, "name": f"{k} ({SCALES[k]})", "value": round(float(v), 4)}
                for k, v in test.items()]
     meta: dict[str, Any] = {"library_name": "codeintel", "tags": ["code", "codeintel", card.type],
                             "pipeline_tag": HUB_TASKS.get(card.type), "license": "other",
@@ -60,8 +61,8 @@ def model_card(result: dict[str, Any], config: dict[str, Any], card, command: st
         f"on {', '.join(f'`{d}`' for d in dataset_names)}: {t['steps']} steps ({t['examples']} training examples), "
         f"the checkpoint with the best dev `{card.select_by}` (step {result['dev_best']['step']}).", "",
         "## Test scores", "", *rows, "",
-        "BLEU, ROUGE-L and exact match are on a 0-100 scale, F1/precision/recall/MAP@R/MRR on 0-1; smoothed BLEU "
-        "is CodeXGLUE's Code-Text evaluator.", "",
+        "Scales: " + ", ".join(f"{k} {SCALES[k]}" for k in test) + ". Smoothed BLEU is CodeXGLUE's Code-Text "
+        "evaluator; P/R/F1 the BigCloneBench evaluator's; MAP@R POJ-104's.", "",
         "## How it was made", "", "```bash", command or "(from Python: codeintel.recipes.train.train)", "```", "",
         "Resolved configuration:", "", "```yaml", yaml.safe_dump(config, sort_keys=False).rstrip(), "```", "",
         "## Loading", "", "```python", *_snippet(card.type), "```", ""]

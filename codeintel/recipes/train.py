@@ -32,6 +32,7 @@ import torch
 
 from codeintel.config import RunConfig, to_dict, validate
 from codeintel.errors import CheckpointError, ConfigError, TrainingError
+from codeintel.eval.metrics import SCALES
 from codeintel.recipes import engine
 from codeintel.recipes.batching import make_batches, padding_fraction
 from codeintel.recipes.evaluate import evaluate_split, format_scores, load_splits, predict_split, write_json
@@ -399,6 +400,7 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
     result = {
         "task": card.name, "model": cfg.model, "checkpoint": str(out / "best"),
         "dev_best": {card.select_by: state.best, "step": state.best_step}, "test": test_scores,
+        "scales": {m: SCALES[m] for m in card.metrics},
         "baselines": run.task.baselines(run.raw),
         "train": {"steps": state.step, "seconds": round(state.train_seconds, 1), "wall_seconds": round(wall_seconds, 1),
                   "tokens": state.tokens, "state_seconds": round(state.state_seconds, 2),

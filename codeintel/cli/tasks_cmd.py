@@ -1,0 +1,45 @@
+"""``codeintel tasks``: the task cards — name, type, data formats, metrics with their scales, default data."""
+
+from __future__ import annotations
+
+import argparse
+
+# what `--data` takes for each task type
+FORMATS = {
+    "summarization": "jsonl: code/func/original_string (or code_tokens) + summary/docstring (or docstring_tokens)",
+    "clone-detection": "programs jsonl (idx+func or index+code) + pair lists idx1 idx2 label",
+    "clone-retrieval": "jsonl: index, label, code (POJ-104)",
+    "code-search": "jsonl: code + summary/docstring (or docstring_tokens)",
+    "language-modeling": "jsonl: code + language (whole files)",
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tasks", help="list the task cards (type, data formats, metrics, default data)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=run)
+
+
+def describe() -> list[dict]:
+    """One entry per task card."""
+    from codeintel.eval.metrics import SCALES
+    from codeintel.tasks.cards import all_cards
+
+    return [{"name": c.name, "type": c.type, "formats": FORMATS.get(c.type, ""),
+             "metrics": {m: SCALES[m] for m in c.metrics}, "selects_by": c.select_by,
+             "default_data": c.data or None, "lang": c.lang or None, "card": c.path}
+            for c in all_cards().values()]
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    rows = describe()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        metrics = ", ".join(f"{m} ({s})" for m, s in r["metrics"].items())
+        print(f"{r['name']}  [{r['type']}]  metrics: {metrics}; default data: {r['default_data'] or 'none (--data)'}")
+        print(f"    --data: {r['formats']}")
+    return 0
