@@ -149,7 +149,8 @@ class PretrainConfig:
     max_len: int = 256
     mlm_probability: float = 0.15
     queue_size: int = 4096
-    """Negative keys kept (MoCo queue); METHODS.md section 0 default for CPU-scale runs."""
+    """Negative keys kept (MoCo queue); ContraBERT's 65,536 scaled down for CPU-scale runs (a queue larger
+    than the keys a run produces would hold stale, never-refreshed negatives)."""
     momentum: float = 0.999
     temperature: float = 0.07
     proj_dim: int = 128

@@ -97,3 +97,25 @@ def test_print_config_resolves_and_round_trips(tmp_path, capsys, monkeypatch):
     (tmp_path / "c.yaml").write_text(text)
     assert main(["train", "--task", "clone-detection-stdlib", "--config", "c.yaml", "--print-config"]) == 0
     assert capsys.readouterr().out == text
+
+
+def test_warmup_schedule_against_transformers_get_scheduler():
+    """Why the recipe keeps its own linear schedule: transformers' gives the first step a learning rate of 0."""
+    import torch
+    from transformers import get_scheduler
+
+    from codeintel.recipes.train import linear_schedule
+
+    def lrs(make):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched, out = make(opt), []
+        for _ in range(10):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return out
+
+    ours = lrs(lambda o: linear_schedule(o, 4, 10))
+    hf = lrs(lambda o: get_scheduler("linear", o, num_warmup_steps=4, num_training_steps=10))
+    assert hf[0] == 0.0 and ours[0] == 0.25                    # HF's first step does not move the weights
+    assert ours[:4] == pytest.approx(hf[1:5]) and ours[4:] == pytest.approx(hf[4:])

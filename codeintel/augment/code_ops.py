@@ -1,4 +1,4 @@
-"""Semantics-preserving code operators (METHODS.md section 0, ContraBERT), for Python, Java and C.
+"""Semantics-preserving code operators (ContraBERT's program-level augmentations), for Python, Java and C.
 
 Each operator edits byte spans of the tree-sitter tree and is conservative: where the change could alter
 what the program computes it raises :class:`~codeintel.augment.core.NotApplicable` instead. The rules,

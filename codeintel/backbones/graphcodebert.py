@@ -1,6 +1,6 @@
-"""GraphCodeBERT's structure-aware input (METHODS.md 1.4-1.6): code tokens followed by data-flow nodes,
-graph-guided attention, and node embeddings averaged from their tokens. Works with any RoBERTa-family
-backbone of the registry.
+"""GraphCodeBERT's structure-aware input (its clone-detection and code-search ``run.py``): code tokens followed by
+data-flow nodes, graph-guided attention, and node embeddings averaged from their tokens. Works with any
+RoBERTa-family backbone of the registry.
 
 Layout of one input of length C + D (C = code_length, D = data_flow_length)::
 

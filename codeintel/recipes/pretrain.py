@@ -28,10 +28,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers import set_seed
 
 from codeintel.config import PretrainConfig
 from codeintel.errors import ConfigError, DataError, TrainingError
-from codeintel.recipes.train import linear_schedule, seed_everything
+from codeintel.recipes.train import linear_schedule
 from codeintel.tasks.common import pad
 
 
@@ -254,7 +255,7 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
     validate(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    seed_everything(cfg.seed)
+    set_seed(cfg.seed)  # Python, NumPy, torch (and CUDA)
     out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/pretrain-{cfg.objective}-{Path(cfg.model).name}")
     rundir = RunDir(out, overwrite=overwrite, echo=echo, resume=resume)
     rundir.check()  # a taken --out fails now, before any work

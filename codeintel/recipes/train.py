@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from transformers import set_seed
 
 from codeintel.config import RunConfig, to_dict, validate
 from codeintel.errors import CheckpointError, ConfigError, TrainingError
@@ -44,14 +45,12 @@ from codeintel.tasks.models import Loaded, attach_for_training, load_model, save
 from codeintel.tasks.types import build_task
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 def linear_schedule(optim: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up over ``warmup`` steps, then linear decay to 0 at ``total``."""
+    """Linear warm-up over ``warmup`` steps, then linear decay to 0 at ``total``.
+
+    Not ``transformers.get_scheduler("linear")``: that one gives the first optimizer step a learning rate of 0
+    (``s / warmup`` at s = 0), a wasted step that matters in short runs; here step s of the warm-up uses
+    ``(s + 1) / warmup`` (tested against it)."""
     return torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
 
@@ -165,7 +164,7 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, r
         echo = _quiet
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    seed_everything(t.seed + acc.process_index)  # dropout differs per rank; DDP copies rank 0's initial weights
+    set_seed(t.seed + acc.process_index)  # dropout differs per rank; DDP copies rank 0's initial weights
     out = Path(cfg.output_dir) if cfg.output_dir else engine.on_main(acc, lambda: fresh(default_output_dir(cfg, card)))
     rundir = RunDir(out, overwrite=overwrite, echo=echo, resume=resume)
     engine.on_main(acc, rundir.check)  # refuse a taken directory now, not after loading the model and the data

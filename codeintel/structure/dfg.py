@@ -5,12 +5,11 @@ An edge says where a variable's value comes from. :func:`extract` returns GraphC
 code's leaf tokens (string literals are one token, comments are not tokens). Source names and positions
 are tuples (GraphCodeBERT's lists; ``list(...)`` them where a list is needed).
 
-Rules (METHODS.md 1.2-1.3): a use comes from the variable's last definition(s); an identifier's first
-occurrence defines it; declarations with a value and assignments are ``computedFrom`` their right-hand
-side (element-wise for tuple assignment where the language has it); increments depend on themselves;
-if/else branches start from the incoming states and are merged by union; loop bodies are processed
-twice (loop-carried dependencies); comprehension clauses go first; finally variables in no edge are
-dropped.
+Rules (GraphCodeBERT's ``DFG_*`` extractors, reimplemented): a use comes from the variable's last definition(s); an
+identifier's first occurrence defines it; declarations with a value and assignments are ``computedFrom`` their
+right-hand side (element-wise for tuple assignment where the language has it); increments depend on themselves;
+if/else branches start from the incoming states and are merged by union; loop bodies are processed twice
+(loop-carried dependencies); comprehension clauses go first; finally variables in no edge are dropped.
 
 How it runs (a guide for readers):
 
