@@ -57,6 +57,9 @@ def test_model_card(tmp_path):
             "source_len=48", "target_len=12", "data.max_eval_examples=4", "--no-progress"]
     assert main(argv) == 0
     metrics = json.loads((run / "metrics.json").read_text())
+    # the dev curve's baselines are computed on dev (the plot draws them), the scales are stated
+    assert set(metrics["dev_baselines"]) == set(metrics["baselines"]) == {"most_frequent_summary"}
+    assert metrics["scales"] == {"smoothed_bleu": "0-100", "rouge_l": "0-100", "exact_match": "0-100"}
     card = ModelCard.load(run / "best" / "README.md")
     assert card.data.library_name == "codeintel" and card.data.pipeline_tag == "summarization"
     assert "base_model" not in card.data.to_dict()       # a random-initialised preset has no base model

@@ -80,8 +80,9 @@ def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo
                   "seconds": round(time.perf_counter() - t0, 2)}
         write_json(out_dir / "metrics.json", result)
         if variants:
+            chance = task.baselines({**raw, "test": rows})   # trivial baselines on the rows that are perturbed
             result["robustness"] = _robustness(task, card, loaded, cfg, rows, scores, preds, variants, lang, out_dir,
-                                               echo)
+                                               echo, chance)
     return result
 
 
@@ -98,12 +99,14 @@ def _robustness_plan(cfg: RunConfig, card, specs: list[str] | None):
     return parse_specs(specs), lang
 
 
-def _robustness(task, card, loaded, cfg: RunConfig, rows, clean_scores, clean_preds, variants, lang, out_dir, echo):
+def _robustness(task, card, loaded, cfg: RunConfig, rows, clean_scores, clean_preds, variants, lang, out_dir, echo,
+                baselines: dict[str, dict]):
     """Score transformed copies of ``rows``; write robustness.json / robustness.png."""
     from codeintel.recipes import robustness as rb
 
     metric = card.metrics[0]
-    result = {"task": card.name, "model": cfg.model, "lang": lang, "clean": clean_scores, "variants": []}
+    result = {"task": card.name, "model": cfg.model, "lang": lang, "clean": clean_scores, "variants": [],
+              "baselines": {name: b[metric] for name, b in baselines.items() if metric in b}}
     echo(f"clean     {format_scores({metric: clean_scores[metric]})}")
     for v in variants:
         new_rows, stats = rb.perturb(task, card.type, rows, lang, v, cfg.train.seed)

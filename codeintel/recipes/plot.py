@@ -7,8 +7,9 @@ from typing import Any
 
 
 def plot_history(history: list[dict[str, Any]], losses: list[tuple[int, float]], metric: str, best_step: int,
-                 baseline: float | None, out: Path, title: str) -> Path:
-    """Write the curves of one run; returns the PNG path."""
+                 baselines: dict[str, float], out: Path, title: str) -> Path:
+    """Write the curves of one run; returns the PNG path. ``baselines``: name -> the selection metric of each
+    trivial baseline on the same dev examples the curve is scored on (a dev curve is compared with dev numbers)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -30,9 +31,9 @@ def plot_history(history: list[dict[str, Any]], losses: list[tuple[int, float]],
         best = xs.index(best_step)
         ax_dev.scatter([xs[best]], [ys[best]], s=80, facecolors="none", edgecolors="black", zorder=3,
                        label=f"best (kept): {ys[best]:.4g}")
-        if baseline is not None:
-            ax_dev.axhline(baseline, ls="--", color="gray", label=f"test baseline {baseline:.4g}")
-        ax_dev.legend(frameon=False)
+        for (name, value), style in zip(baselines.items(), ("--", ":", "-.", (0, (5, 1))), strict=False):
+            ax_dev.axhline(value, ls=style, color="gray", label=f"dev baseline: {name} {value:.4g}")
+        ax_dev.legend(frameon=False, fontsize=8)
     ax_dev.set(xlabel="step", ylabel=metric, title=f"dev {metric}")
     fig.suptitle(title)
     path = out / "training.png"

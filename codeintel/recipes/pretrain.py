@@ -415,8 +415,9 @@ def plot_pretraining(history: list[dict], path: Path, title: str) -> Path:
         w = max(1, len(vals) // 30)
         ax.plot(steps, vals, lw=0.6, alpha=0.35)
         ax.plot(steps, [float(np.mean(vals[max(0, i - w + 1) : i + 1])) for i in range(len(vals))], lw=1.6)
-        ax.set(xlabel="step", title={"mlm": "MLM loss", "infonce": "InfoNCE loss",
-                                     "key_top1": "positive key ranked first"}[key])
+        ax.set(xlabel="step", ylabel={"mlm": "cross-entropy (nats)", "infonce": "cross-entropy (nats)",
+                                      "key_top1": "fraction of the batch"}[key],
+               title={"mlm": "MLM loss", "infonce": "InfoNCE loss", "key_top1": "positive key ranked first"}[key])
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=9)
     fig.savefig(path, dpi=120)

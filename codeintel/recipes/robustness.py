@@ -130,7 +130,11 @@ def plot(result: dict[str, Any], metric: str, out: Path) -> Path:
         if "cosine" in points[0]:
             ax.plot([0, *xs], [1.0, *(p["cosine"] for p in points)], marker="s", color="tab:orange",
                     label="cosine(original, variant)")
-        ax.set(xlabel=f"{op} {key or ''} (0 = clean)", title=op, ylim=(0, 1.05 if metric != "smoothed_bleu" else None))
+        for (name, value), style in zip(result.get("baselines", {}).items(), ("--", ":", "-."), strict=False):
+            ax.axhline(value, ls=style, color="gray", label=f"{name}: {value:.4g}")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # k is a count: no k = 0.25
+        ax.margins(y=0.15)                                                        # the data's range, not 0-1
+        ax.set(xlabel=f"{op} {key or ''} (0 = clean)", ylabel=metric, title=op)
         ax.grid(alpha=0.3)
         ax.legend(frameon=False, fontsize=8)
     fig.suptitle(f"{result['task']} — {result['model']}", fontsize=9)

@@ -401,6 +401,7 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
         "dev_best": {card.select_by: state.best, "step": state.best_step}, "test": test_scores,
         "scales": {m: SCALES[m] for m in card.metrics},
         "baselines": run.task.baselines(run.raw),
+        "dev_baselines": run.task.baselines({**run.raw, "test": run.dev_rows}),  # on the dev subset of the curve
         "train": {"steps": state.step, "seconds": round(state.train_seconds, 1), "wall_seconds": round(wall_seconds, 1),
                   "tokens": state.tokens, "state_seconds": round(state.state_seconds, 2),
                   "tokens_per_s": round(state.tokens / max(state.train_seconds, 1e-9), 1),
@@ -416,8 +417,8 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
     def write() -> None:
         run.task.write_predictions(out, test_preds, test_rows)
         write_json(out / "metrics.json", result)
-        baseline = next((b[card.select_by] for b in result["baselines"].values() if card.select_by in b), None)
-        plot_history(state.history, state.losses, card.select_by, state.best_step, baseline, out,
+        dev_baselines = {name: b[card.select_by] for name, b in result["dev_baselines"].items() if card.select_by in b}
+        plot_history(state.history, state.losses, card.select_by, state.best_step, dev_baselines, out,
                      f"{card.name} | {cfg.model}")
         write_card(out / "best", model_card(result, to_dict(cfg), card, run.settings.get("command")))
 
