@@ -122,3 +122,32 @@ def test_warmup_schedule_against_transformers_get_scheduler():
     hf = lrs(lambda o: get_scheduler("linear", o, num_warmup_steps=4, num_training_steps=10))
     assert hf[0] == 0.0 and ours[0] == 0.25                    # HF's first step does not move the weights
     assert ours[:4] == pytest.approx(hf[1:5]) and ours[4:] == pytest.approx(hf[4:])
+
+
+def test_progress_off_a_terminal_is_a_few_plain_lines(tmp_path):
+    """stderr piped to a file: no carriage-return bar updates, a dozen lines at most, log lines whole."""
+    import subprocess
+    import sys
+
+    path = _data(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "codeintel", "train", "--model", "tiny-codet5", "--data", str(path),
+                          "--out", str(tmp_path / "run"), "train.max_steps=40", "source_len=48", "target_len=12",
+                          "data.max_eval_examples=4", "train.evals_per_epoch=2"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "\r" not in out.stderr
+    progress_lines = [line for line in out.stderr.splitlines() if line.startswith("train: ")]
+    assert progress_lines[0] == "train: start (40 step)" and progress_lines[-1].startswith("train: done, 40 step")
+    assert 3 <= len(progress_lines) <= 12
+    assert all(line.startswith(("step ", "data:", "model:", "run directory", "warning", "", "==", "baseline",
+                                "trained")) or line.startswith("model ") for line in out.stdout.splitlines())
+
+
+def test_closed_pipe_is_quiet(tmp_path):
+    import subprocess
+
+    src = tmp_path / "f.py"
+    src.write_text("".join(f"x{i} = {i}\ny{i} = x{i} + 1\n" for i in range(3000)))
+    out = subprocess.run(f"python -m codeintel dfg {src} | head -1", shell=True, capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.count("\n") == 1 and "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr

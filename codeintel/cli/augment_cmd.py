@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "unchanged and are counted.")
     p.add_argument("input", type=Path, nargs="?", help="jsonl with a code field (code/func/original_string)")
     p.add_argument("output", type=Path, nargs="?", help="jsonl to write (a new file; see --overwrite)")
+    p.add_argument("--no-progress", action="store_true", help="no progress (off a terminal: plain lines)")
     p.add_argument("--overwrite", action="store_true",
                    help="if OUT.jsonl exists, move it aside to OUT.jsonl.replaced-<time> (nothing is deleted)")
     p.add_argument("--ops", help="OP[:key=value[;key=value]][,OP...], e.g. rename_variables:k=3,swap_tokens")
@@ -62,10 +63,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--per-sample must be at least 1, got {args.per_sample}.")
     import random
 
-    from tqdm import tqdm
-
     from codeintel.augment import compose, get, parse_ops
     from codeintel.data.loaders import read_jsonl
+    from codeintel.progress import progress
 
     ops = parse_ops(args.ops)
     code_ops = [(n, p) for n, p in ops if get(n).kind == "code"]
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"cannot write {args.output}: {exc.strerror}; choose a writable place.") from None
     try:
         with tmp.open("w", encoding="utf-8") as fh:
-            for i, row in enumerate(tqdm(rows, desc="augment", unit="row", disable=None)):
+            for i, row in enumerate(progress(rows, desc="augment", unit="row", enabled=not args.no_progress)):
                 line = row.pop("__line")
                 code_key, nl_key = _pick(row, args.code_field, CODE_FIELDS), _pick(row, args.nl_field, NL_FIELDS)
                 if code_ops and code_key is None:

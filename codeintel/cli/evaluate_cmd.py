@@ -14,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", choices=["train", "valid", "test", "all"], help="default: test")
     p.add_argument("--out", help="output directory, never inside a checkpoint (default: RUN/eval-<split> for a "
                                  "run's RUN/best, else runs/eval-<model>-<split>)")
+    p.add_argument("--no-progress", action="store_true", help="no progress (off a terminal: plain lines)")
     p.add_argument("--overwrite", action="store_true",
                    help="move an earlier evaluation in --out aside (nothing is deleted)")
     p.add_argument("--robustness", action="append", metavar="OP[:k=1-8]",
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"== {card.name} | {args.model} | {args.split} split")
     if checkpoint.get("data") and not args.data:
         print(f"data (from {args.model}/codeintel.json): {' '.join(cfg.data.paths)}")
-    result = evaluate_checkpoint(cfg, out, split=args.split, robustness=args.robustness, overwrite=args.overwrite)
+    result = evaluate_checkpoint(cfg, out, split=args.split, robustness=args.robustness, overwrite=args.overwrite,
+                                 progress=not args.no_progress)
     print(f"n={result['n']}")
     print(f"model     {format_scores(result['scores'])}")
     for name, scores in result["baselines"].items():

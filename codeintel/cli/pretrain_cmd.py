@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--lang", help="language of the code (python, java, c)")
         q.add_argument("--out", help="checkpoint directory (default runs/pretrain-<objective>-<model>); must be new "
                                      "or empty")
+        q.add_argument("--no-progress", action="store_true", help="no progress (off a terminal: plain lines)")
         q.add_argument("--overwrite", action="store_true",
                        help="move an earlier pre-training output in --out aside (nothing is deleted)")
         q.add_argument("--resume", metavar="DIR",
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         if cfg.objective != args.objective:
             raise ConfigError(f"{args.resume} is a {cfg.objective} pre-training; resume it with `codeintel "
                               f"pretrain {cfg.objective} --resume {args.resume}`.")
-        return _report(cfg, pretrain(cfg, resume=True))
+        return _report(cfg, pretrain(cfg, resume=True, progress=not args.no_progress))
 
     reclaim_overrides(args)
     cfg = PretrainConfig(objective=args.objective)
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         cfg.lang = args.lang
     if args.out:
         cfg.output_dir = args.out
-    return _report(cfg, pretrain(cfg, overwrite=args.overwrite))
+    return _report(cfg, pretrain(cfg, overwrite=args.overwrite, progress=not args.no_progress))
 
 
 def _report(cfg, result: dict) -> int:

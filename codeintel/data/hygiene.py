@@ -213,11 +213,11 @@ def fingerprint_corpus(codes: Sequence[str], langs: Sequence[str | None], settin
                        workers: int = 0, progress: bool = False, chunk: int = 2000) -> Fingerprints:
     """Fingerprints of every document, in ``workers`` processes (0: one per CPU, at most 8; small corpora
     stay in this process)."""
-    from tqdm import tqdm
+    from codeintel.progress import progress as progress_bar
 
     jobs = [(list(codes[i:i + chunk]), list(langs[i:i + chunk]), settings) for i in range(0, len(codes), chunk)]
     workers = workers or min(8, os.cpu_count() or 1)
-    bar = tqdm(total=len(codes), desc="fingerprints", unit="doc", disable=not progress, leave=False)
+    bar = progress_bar(total=len(codes), desc="fingerprints", unit="doc", enabled=progress, leave=False)
     parts = []
     if workers <= 1 or len(codes) <= chunk:
         for job in jobs:

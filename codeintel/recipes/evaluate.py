@@ -36,7 +36,8 @@ def evaluate_split(task, model, prepared, cfg: RunConfig, progress: bool = False
 
 
 def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo=print,
-                        robustness: list[str] | None = None, overwrite: bool = False) -> dict[str, Any]:
+                        robustness: list[str] | None = None, overwrite: bool = False,
+                        progress: bool = True) -> dict[str, Any]:
     """``codeintel evaluate``: score a checkpoint on one split, write ``metrics.json`` and predictions.
 
     ``out_dir`` is claimed like a run directory: new or empty, or an earlier output moved aside with
@@ -72,7 +73,7 @@ def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo
     rows = [r for s in ("train", "valid", "test") for r in raw[s]] if split == "all" else raw[split]
     t0 = time.perf_counter()
     prepared = task.prepare(rows)
-    scores, preds = evaluate_split(task, loaded.model, prepared, cfg, progress=True)
+    scores, preds = evaluate_split(task, loaded.model, prepared, cfg, progress=progress)
     with rundir:
         task.write_predictions(out_dir, preds, rows)
         result = {"task": card.name, "model": cfg.model, "split": split, "n": len(rows), "scores": scores,

@@ -107,9 +107,8 @@ def evaluate(model, items, pad_id: int, batch_size: int) -> tuple[dict[str, floa
 def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool = False,
               argv: list[str] | None = None) -> dict[str, Any]:
     """Train a NER adapter; returns (and writes into the output directory) its metrics and card."""
-    from tqdm.auto import tqdm
-
     from codeintel.peft_adapters import ner
+    from codeintel.progress import progress as progress_bar
     from codeintel.recipes.evaluate import write_json
     from codeintel.recipes.rundir import RunDir, fresh
     from codeintel.structure.token_types import LABELS
@@ -142,7 +141,7 @@ def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool
     rng = np.random.default_rng(cfg.seed)
     best, best_step, best_state, waited, history = None, 0, None, 0, []
     order: list[int] = []
-    bar = tqdm(total=cfg.steps, desc="ner", unit="step", disable=not progress)
+    bar = progress_bar(total=cfg.steps, desc="ner", unit="step", enabled=progress)
     t0 = time.perf_counter()
     for step in range(1, cfg.steps + 1):
         if len(order) < cfg.batch_size:

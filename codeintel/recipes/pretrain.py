@@ -89,14 +89,13 @@ def load_examples(cfg: PretrainConfig) -> list[dict]:
 
 def build_views(rows: list[dict], cfg: PretrainConfig, progress: bool) -> tuple[list[list[dict]], dict[str, int]]:
     """``cfg.variants`` augmented views per row: each operator tried with probability ``op_probability``."""
-    from tqdm.auto import tqdm
-
     from codeintel.augment import compose, get, parse_ops
+    from codeintel.progress import progress as progress_bar
 
     ops = parse_ops(cfg.ops)
     applied: dict[str, int] = {}
     views = []
-    for i, row in enumerate(tqdm(rows, desc="augment", unit="ex", disable=not progress, leave=False)):
+    for i, row in enumerate(progress_bar(rows, desc="augment", unit="ex", enabled=progress, leave=False)):
         mine = []
         for j in range(cfg.variants):
             rng = random.Random(f"{cfg.seed}:{i}:{j}")
@@ -245,9 +244,8 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
     """Run continued pre-training; the output directory is the checkpoint (new or empty, or moved aside with
     ``overwrite``; never deleted). ``resume``: continue the run in ``cfg.output_dir`` from its newest saved
     state (``save_every``), to the same result as an uninterrupted run."""
-    from tqdm.auto import tqdm
-
     from codeintel.config import resolve_device
+    from codeintel.progress import progress as progress_bar
     from codeintel.recipes.evaluate import write_json
     from codeintel.recipes.rundir import RunDir, fresh
     from codeintel.tasks.models import Loaded, write_checkpoint
@@ -287,8 +285,8 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
         start, done_seconds = 0, 0.0
         if resume:
             start, order, history, done_seconds = load_state(rundir.path, model, optim, sched, gen, order_rng, echo)
-        bar = tqdm(total=cfg.steps, initial=start, desc=f"pretrain {cfg.objective}", unit="step",
-                   disable=not progress)
+        bar = progress_bar(total=cfg.steps, initial=start, desc=f"pretrain {cfg.objective}", unit="step",
+                           enabled=progress)
         t0 = time.perf_counter() - done_seconds
         for step in range(start, cfg.steps):
             if len(order) < cfg.batch_size:

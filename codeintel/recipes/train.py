@@ -437,7 +437,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, ove
     ``resume``: continue the run in ``cfg.output_dir`` from its newest complete saved state.
     ``command``: the command line that started the run, for the checkpoint's ``codeintel.json`` and model card.
     """
-    from tqdm.auto import tqdm
+    from codeintel.progress import progress as progress_bar
 
     run = setup(cfg, card, echo, overwrite, resume)
     if command:
@@ -450,8 +450,8 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, ove
                        for k, v in _flatten(to_dict(cfg)).items()}
             acc.init_trackers(card.name, config=hparams,
                               init_kwargs={"tensorboard": {"purge_step": state.step + 1}} if resume else {})
-        bar = tqdm(total=run.total, initial=state.step, desc="train", unit="step",
-                   disable=not progress or not acc.is_main_process, dynamic_ncols=True)
+        bar = progress_bar(total=run.total, initial=state.step, desc="train", unit="step",
+                           enabled=progress and acc.is_main_process)
 
         def log(line: str) -> None:
             bar.write(line) if progress else echo(line, flush=True)

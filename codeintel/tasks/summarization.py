@@ -48,12 +48,13 @@ class SummarizationTask:
     def predict(self, model, prepared: Prepared, beam_size: int = 1, batch_size: int = 32,
                 no_repeat_ngram_size: int = 0, progress: bool = False) -> list[str]:
         """Generated summaries, in the order of ``prepared.rows`` (batched by source length)."""
-        from tqdm.auto import tqdm
+        from codeintel.progress import progress as progress_bar
 
         model.eval()
         order = np.argsort([-len(s) for s, _ in prepared.items], kind="stable")
         out: list[str] = [""] * len(order)
-        for start in tqdm(range(0, len(order), batch_size), desc="generate", disable=not progress, leave=False):
+        for start in progress_bar(range(0, len(order), batch_size), desc="generate", unit="batch", enabled=progress,
+                                  leave=False):
             idx = order[start : start + batch_size].tolist()
             input_ids, attention_mask = pad([prepared.items[i][0] for i in idx], self.tok.pad_token_id)
             input_ids, attention_mask = input_ids.to(model.device), attention_mask.to(model.device)
