@@ -18,6 +18,9 @@ _LAZY = {
     "compute_metric": "codeintel.eval.metrics",
     "load_task": "codeintel.tasks.cards",
     "probe": "codeintel.recipes.probe",
+    "train": "codeintel.recipes.api",
+    "evaluate": "codeintel.recipes.api",
+    "pretrain": "codeintel.recipes.api",
 }
 
 __all__ = ["__version__", *_LAZY]

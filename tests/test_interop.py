@@ -151,3 +151,27 @@ def test_closed_pipe_is_quiet(tmp_path):
     out = subprocess.run(f"python -m codeintel dfg {src} | head -1", shell=True, capture_output=True, text=True,
                          timeout=120)
     assert out.stdout.count("\n") == 1 and "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr
+
+
+def test_python_api_uses_the_card_defaults_like_the_cli(tmp_path, capsys):
+    """codeintel.train resolves its config as the CLI does: a Python run of a card gets the card's lr and epochs
+    (it got the dataclass defaults before); codeintel.evaluate scores the checkpoint like `codeintel evaluate`."""
+    import yaml
+
+    import codeintel
+
+    path = _data(tmp_path)
+    card = codeintel.load_task("summarization")
+    res = codeintel.train(model="tiny-codet5", data=[str(path)], out=tmp_path / "py",
+                          overrides={"source_len": 48, "target_len": 12, "train.max_steps": 3,
+                                     "data.max_eval_examples": 4})
+    saved = yaml.safe_load((tmp_path / "py" / "config.yaml").read_text())
+    assert saved["train"]["lr"] == card.defaults["train"]["lr"] != 5e-4
+    assert saved["train"]["epochs"] == card.defaults["train"]["epochs"]
+    assert main(["train", "--model", "tiny-codet5", "--data", str(path), "--out", str(tmp_path / "cli"),
+                 "source_len=48", "target_len=12", "train.max_steps=3", "data.max_eval_examples=4",
+                 "--no-progress"]) == 0
+    cli = json.loads((tmp_path / "cli" / "metrics.json").read_text())
+    assert res["test"] == cli["test"]                    # same config, same seed: the same run
+    ev = codeintel.evaluate(str(tmp_path / "py" / "best"), data=[str(path)], out=tmp_path / "ev")
+    assert ev["scores"] == res["test"]

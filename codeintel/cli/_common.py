@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from codeintel.config import RunConfig, apply_mapping, load_yaml, parse_overrides, set_key
+from codeintel.config import RunConfig, parse_overrides
 
 
 def add_run_arguments(p: argparse.ArgumentParser, model_help: str) -> None:
@@ -43,30 +43,11 @@ def resolve_config(args: argparse.Namespace, checkpoint: dict | None = None) -> 
     ``checkpoint`` is a codeintel checkpoint's ``codeintel.json``: evaluating it reuses the task card,
     lengths and decoding settings it was trained with unless they are overridden.
     """
-    checkpoint = checkpoint or {}
-    from codeintel.tasks.cards import load_task
+    from codeintel.tasks.cards import resolve_run_config
 
     reclaim_overrides(args, keep=("train", "valid", "test"))
-    overrides = parse_overrides(args.overrides)
-    file_cfg = load_yaml(args.config) if args.config else {}
-    saved_task = checkpoint.get("task") if checkpoint.get("task") != "pretraining" else None  # a backbone: any task
-    task_name = (args.task or overrides.get("task") or file_cfg.get("task") or checkpoint.get("card")
-                 or saved_task or "summarization")
-    card = load_task(task_name)
-    cfg = RunConfig()
-    apply_mapping(cfg, card.defaults)
-    apply_mapping(cfg, {k: checkpoint[k] for k in ("source_len", "target_len", "eval", "graph", "lang", "dfg_length")
-                        if k in checkpoint})
-    cfg.data.paths = list(checkpoint.get("data", []))
-    apply_mapping(cfg, file_cfg)
-    for k, v in overrides.items():
-        set_key(cfg, k, v)
-    cfg.task = task_name
-    if args.model:
-        cfg.model = args.model
-    if args.data:
-        cfg.data.paths = list(args.data)
-    return cfg, card
+    return resolve_run_config(args.task, args.model, args.data, args.config, parse_overrides(args.overrides),
+                              checkpoint)
 
 
 def read_source(path, lang: str | None) -> tuple[str, str]:

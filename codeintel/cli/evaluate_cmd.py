@@ -23,16 +23,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def default_eval_dir(model: str, split: str) -> Path:
-    """``RUN/eval-<split>`` beside a run's ``best`` link, else ``runs/eval-<model>-<split>``: never inside a
-    checkpoint (the next training would replace it with the checkpoint)."""
-    path = Path(model)
-    if path.name == "best" and (path.parent / "config.yaml").is_file():
-        return path.parent / f"eval-{split}"
-    name = path.name if path.is_dir() else model.replace("/", "--")
-    return Path("runs") / f"eval-{name}-{split}"
-
-
 def run(args: argparse.Namespace) -> int:
     from codeintel.errors import ConfigError
 
@@ -42,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     checkpoint = read_meta(args.model) if Path(args.model).is_dir() else {}
     cfg, card = resolve_config(args, checkpoint)
-    from codeintel.recipes.evaluate import evaluate_checkpoint, format_scores
+    from codeintel.recipes.evaluate import default_eval_dir, evaluate_checkpoint, format_scores
     from codeintel.recipes.rundir import fresh
 
     out = Path(args.out) if args.out else fresh(default_eval_dir(args.model, args.split))

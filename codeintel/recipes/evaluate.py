@@ -35,6 +35,16 @@ def evaluate_split(task, model, prepared, cfg: RunConfig, progress: bool = False
     return task.score(preds, prepared.rows), preds
 
 
+def default_eval_dir(model: str, split: str) -> Path:
+    """``RUN/eval-<split>`` beside a run's ``best`` link, else ``runs/eval-<model>-<split>``: never inside a
+    checkpoint (the next training would replace it with the checkpoint)."""
+    path = Path(model)
+    if path.name == "best" and (path.parent / "config.yaml").is_file():
+        return path.parent / f"eval-{split}"
+    name = path.name if path.is_dir() else model.replace("/", "--")
+    return Path("runs") / f"eval-{name}-{split}"
+
+
 def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo=print,
                         robustness: list[str] | None = None, overwrite: bool = False,
                         progress: bool = True) -> dict[str, Any]:

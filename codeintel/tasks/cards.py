@@ -110,3 +110,37 @@ def load_task(name_or_path: str) -> TaskCard:
     if name_or_path not in cards:
         raise UnknownNameError("task", name_or_path, cards, hint="Or pass the path of a task card (.yaml).")
     return cards[name_or_path]
+
+
+def resolve_run_config(task: str | None = None, model: str | None = None, data: list[str] | None = None,
+                       config_file: str | None = None, overrides: dict[str, Any] | None = None,
+                       checkpoint: dict[str, Any] | None = None):
+    """(RunConfig, card) with the CLI's precedence, for the CLI and Python alike: dataclass defaults < the card's
+    defaults < a checkpoint's saved settings < ``config_file`` < ``overrides`` (dotted keys, or nested
+    mappings per section) < ``model`` / ``data``.
+
+    ``checkpoint``: a codeintel checkpoint's ``codeintel.json``; evaluating it reuses the task card, lengths and
+    decoding settings it was trained with unless they are overridden.
+    """
+    from codeintel.config import RunConfig, apply_mapping, load_yaml, set_key
+
+    checkpoint, overrides = checkpoint or {}, dict(overrides or {})
+    file_cfg = load_yaml(config_file) if config_file else {}
+    saved_task = checkpoint.get("task") if checkpoint.get("task") != "pretraining" else None  # a backbone: any task
+    task_name = (task or overrides.pop("task", None) or file_cfg.get("task") or checkpoint.get("card")
+                 or saved_task or "summarization")
+    card = load_task(task_name)
+    cfg = RunConfig()
+    apply_mapping(cfg, card.defaults)
+    apply_mapping(cfg, {k: checkpoint[k] for k in ("source_len", "target_len", "eval", "graph", "lang", "dfg_length")
+                        if k in checkpoint})
+    cfg.data.paths = list(checkpoint.get("data", []))
+    apply_mapping(cfg, file_cfg)
+    for k, v in overrides.items():
+        apply_mapping(cfg, v, f"{k}.") if isinstance(v, dict) else set_key(cfg, k, v)
+    cfg.task = task_name
+    if model:
+        cfg.model = model
+    if data:
+        cfg.data.paths = [str(d) for d in data]
+    return cfg, card
