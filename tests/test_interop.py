@@ -175,3 +175,16 @@ def test_python_api_uses_the_card_defaults_like_the_cli(tmp_path, capsys):
     assert res["test"] == cli["test"]                    # same config, same seed: the same run
     ev = codeintel.evaluate(str(tmp_path / "py" / "best"), data=[str(path)], out=tmp_path / "ev")
     assert ev["scores"] == res["test"]
+
+
+def test_the_readme_python_example_runs(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "codeintel.train(" in b)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    assert scope["ev"]["scores"] == scope["res"]["test"]
+    assert (tmp_path / "runs" / "py-demo" / "best" / "generation_config.json").is_file()
