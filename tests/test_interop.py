@@ -188,3 +188,18 @@ def test_the_readme_python_example_runs(tmp_path, monkeypatch):
     exec(compile(block, "README.md", "exec"), scope)
     assert scope["ev"]["scores"] == scope["res"]["test"]
     assert (tmp_path / "runs" / "py-demo" / "best" / "generation_config.json").is_file()
+
+
+def test_evaluate_modules_take_plain_string_references():
+    """As HF's own `bleu`: one reference string per prediction, or a list of references."""
+    import evaluate
+
+    from codeintel.eval import metrics
+    from codeintel.hub import hub_path
+
+    preds, refs = ["return the sum", "get x"], ["return the sum", "get the x"]
+    for name in ("smoothed_bleu", "rouge_l"):
+        module = evaluate.load(str(hub_path("eval", name)))
+        plain = module.compute(predictions=preds, references=refs)[name]
+        listed = module.compute(predictions=preds, references=[[r] for r in refs])[name]
+        assert plain == listed == pytest.approx(metrics.compute_metric(name, preds, [[r] for r in refs]))

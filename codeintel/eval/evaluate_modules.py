@@ -28,13 +28,20 @@ def _features(name: str):
     }[name]
 
 
+MANY_REFERENCES = ("smoothed_bleu", "rouge_l")  # one reference per prediction, or a list of them (as HF's bleu)
+
+
 def info_for(name: str):
     import datasets
     import evaluate
 
     metric = metrics.get_metric(name)
+    features = datasets.Features(_features(name))
+    if name in MANY_REFERENCES:  # evaluate picks the schema the inputs match
+        single = datasets.Features({"predictions": datasets.Value(_STR), "references": datasets.Value(_STR)})
+        features = [features, single]
     return evaluate.MetricInfo(description=metric.description, citation="", inputs_description=metric.fn.__doc__ or "",
-                               features=datasets.Features(_features(name)))
+                               features=features)
 
 
 def compute_for(name: str, predictions: list, references: list) -> dict[str, Any]:
@@ -45,5 +52,7 @@ def compute_for(name: str, predictions: list, references: list) -> dict[str, Any
         return {"map_at_r": metrics.map_at_r(preds, answers)}
     if name == "mrr":
         return {"mrr": metrics.mrr(predictions, references)}
+    if name in MANY_REFERENCES:
+        references = [[r] if isinstance(r, str) else list(r) for r in references]
     out = metrics.compute_metric(name, predictions, references)
     return out if isinstance(out, dict) else {name: out}
