@@ -42,8 +42,8 @@ class PlainProgress:
         items = {**(ordered_dict or {}), **kwargs}
         self.postfix = ", ".join(f"{k}={v}" for k, v in items.items())
 
-    def write(self, line: str) -> None:
-        print(line, flush=True)
+    def write(self, line: str, file=None) -> None:
+        print(line, file=file, flush=True)
 
     def close(self) -> None:
         if self.silent or self._t0 is None:

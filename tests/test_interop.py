@@ -203,3 +203,18 @@ def test_evaluate_modules_take_plain_string_references():
         plain = module.compute(predictions=preds, references=refs)[name]
         listed = module.compute(predictions=preds, references=[[r] for r in refs])[name]
         assert plain == listed == pytest.approx(metrics.compute_metric(name, preds, [[r] for r in refs]))
+
+
+def test_json_output(tmp_path, capsys):
+    """--json: stdout is one JSON document (log lines go to stderr), for models, tasks, train and evaluate."""
+    assert main(["models", "--json"]) == 0
+    assert "tiny-codet5" in {m["name"] for m in json.loads(capsys.readouterr().out)}
+    path = _data(tmp_path)
+    assert main(["train", "--model", "tiny-codet5", "--data", str(path), "--out", str(tmp_path / "r"), "--json",
+                 "train.max_steps=2", "source_len=48", "target_len=12", "data.max_eval_examples=4",
+                 "--no-progress"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result == json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert main(["evaluate", "--model", str(tmp_path / "r" / "best"), "--json", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["scores"] == result["test"] and "== summarization" in captured.err

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 
 from codeintel.cli._common import add_run_arguments, resolve_config
@@ -15,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output directory, never inside a checkpoint (default: RUN/eval-<split> for a "
                                  "run's RUN/best, else runs/eval-<model>-<split>)")
     p.add_argument("--no-progress", action="store_true", help="no progress (off a terminal: plain lines)")
+    p.add_argument("--json", action="store_true", help="print the result (metrics.json) as JSON; log lines to stderr")
     p.add_argument("--overwrite", action="store_true",
                    help="move an earlier evaluation in --out aside (nothing is deleted)")
     p.add_argument("--robustness", action="append", metavar="OP[:k=1-8]",
@@ -36,15 +39,18 @@ def run(args: argparse.Namespace) -> int:
     from codeintel.recipes.rundir import fresh
 
     out = Path(args.out) if args.out else fresh(default_eval_dir(args.model, args.split))
-    print(f"== {card.name} | {args.model} | {args.split} split")
+    say = (lambda *a, **k: print(*a, **{**k, "file": sys.stderr})) if args.json else print
+    say(f"== {card.name} | {args.model} | {args.split} split")
     if checkpoint.get("data") and not args.data:
-        print(f"data (from {args.model}/codeintel.json): {' '.join(cfg.data.paths)}")
+        say(f"data (from {args.model}/codeintel.json): {' '.join(cfg.data.paths)}")
     result = evaluate_checkpoint(cfg, out, split=args.split, robustness=args.robustness, overwrite=args.overwrite,
-                                 progress=not args.no_progress)
-    print(f"n={result['n']}")
-    print(f"model     {format_scores(result['scores'])}")
+                                 progress=not args.no_progress, echo=say)
+    say(f"n={result['n']}")
+    say(f"model     {format_scores(result['scores'])}")
     for name, scores in result["baselines"].items():
         scores = {k: v for k, v in scores.items() if k != "prediction"}
-        print(f"baseline  {format_scores(scores)}   ({name})")
-    print(f"wrote {out}/metrics.json and predictions" + (", robustness.json/.png" if args.robustness else ""))
+        say(f"baseline  {format_scores(scores)}   ({name})")
+    say(f"wrote {out}/metrics.json and predictions" + (", robustness.json/.png" if args.robustness else ""))
+    if args.json:
+        print(json.dumps(result, indent=2, default=float))
     return 0

@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--out", help="checkpoint directory (default runs/pretrain-<objective>-<model>); must be new "
                                      "or empty")
         q.add_argument("--no-progress", action="store_true", help="no progress (off a terminal: plain lines)")
+        q.add_argument("--json", action="store_true", help="print the result as JSON; log lines to stderr")
         q.add_argument("--overwrite", action="store_true",
                        help="move an earlier pre-training output in --out aside (nothing is deleted)")
         q.add_argument("--resume", metavar="DIR",
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         if cfg.objective != args.objective:
             raise ConfigError(f"{args.resume} is a {cfg.objective} pre-training; resume it with `codeintel "
                               f"pretrain {cfg.objective} --resume {args.resume}`.")
-        return _report(cfg, pretrain(cfg, resume=True, progress=not args.no_progress))
+        return _report(args, cfg, pretrain(cfg, resume=True, progress=not args.no_progress, echo=_echo(args)))
 
     reclaim_overrides(args)
     cfg = PretrainConfig(objective=args.objective)
@@ -65,10 +66,22 @@ def run(args: argparse.Namespace) -> int:
         cfg.lang = args.lang
     if args.out:
         cfg.output_dir = args.out
-    return _report(cfg, pretrain(cfg, overwrite=args.overwrite, progress=not args.no_progress))
+    return _report(args, cfg, pretrain(cfg, overwrite=args.overwrite, progress=not args.no_progress,
+                                     echo=_echo(args)))
 
 
-def _report(cfg, result: dict) -> int:
+def _echo(args: argparse.Namespace):
+    import sys
+
+    return (lambda *a, **k: print(*a, **{**k, "file": sys.stderr})) if args.json else print
+
+
+def _report(args: argparse.Namespace, cfg, result: dict) -> int:
+    if args.json:
+        import json
+
+        print(json.dumps(result, indent=2, default=float))
+        return 0
     final = "  ".join(f"{k}={v:.4f}" for k, v in result["final"].items())
     print(f"== pretrain {cfg.objective} | {cfg.model} | {result['steps']} steps in {result['seconds']:.0f}s")
     print(f"final (mean of the last 20 steps): {final}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import sys
 
 from codeintel.cli._common import add_run_arguments, resolve_config
 
@@ -48,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with an adapter directory: frozen (default: train the task head), stack (train a fresh "
                         "task adapter on top), train (train the adapter further)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true",
+                   help="print the final result (what metrics.json holds) as JSON on stdout; log lines go to stderr")
     p.add_argument("--print-config", action="store_true",
                    help="print the fully resolved config (defaults < card < --config < key=value < flags) as YAML "
                         "and exit")
@@ -81,9 +84,15 @@ def run(args: argparse.Namespace) -> int:
     from codeintel.recipes.train import train
 
     command = shlex.join(["codeintel", *args.argv])
-    result = train(cfg, card, progress=not args.no_progress, overwrite=args.overwrite, resume=bool(args.resume),
-                   command=command)
+    echo = (lambda *a, **k: print(*a, **{**k, "file": sys.stderr})) if args.json else print
+    result = train(cfg, card, echo=echo, progress=not args.no_progress, overwrite=args.overwrite,
+                   resume=bool(args.resume), command=command)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun / accelerate launch only rank 0 reports
+        return 0
+    if args.json:
+        import json
+
+        print(json.dumps(result, indent=2, default=float))
         return 0
     print(f"\n== {card.name} | {cfg.model} | test split ({result['checkpoint']})")
     print(f"model     {format_scores(result['test'])}")

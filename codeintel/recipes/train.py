@@ -22,6 +22,7 @@ import dataclasses
 import json
 import math
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -453,8 +454,10 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, ove
         bar = progress_bar(total=run.total, initial=state.step, desc="train", unit="step",
                            enabled=progress and acc.is_main_process)
 
-        def log(line: str) -> None:
-            bar.write(line) if progress else echo(line, flush=True)
+        on_terminal = progress and sys.stderr.isatty()
+
+        def log(line: str) -> None:  # above a live bar (on the bar's stream), else through echo
+            bar.write(line, file=sys.stderr) if on_terminal else echo(line, flush=True)
 
         t0 = time.perf_counter()
         if state.step == 0:
