@@ -7,6 +7,7 @@ Precedence (later wins): dataclass defaults < the task card's ``defaults`` < ``-
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 import types
 import typing
 from dataclasses import dataclass, field
@@ -231,6 +232,38 @@ class ProbeConfig:
     """Also probe the same architecture with random layers (embeddings kept)."""
     seed: int = 42
     threads: int = 0
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstrings written under a dataclass's fields (a string literal right after ``name: type = value``)."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(cls))
+    body = tree.body[0].body
+    out = {}
+    for node, nxt in zip(body, body[1:] + [None], strict=True):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(nxt, ast.Expr) \
+                and isinstance(getattr(nxt, "value", None), ast.Constant) and isinstance(nxt.value.value, str):
+            out[node.target.id] = " ".join(nxt.value.value.split())
+    return out
+
+
+def describe_keys(cls: type, prefix: str = "") -> list[str]:
+    """One help line per config key of ``cls`` (sections expanded as dotted keys): key (type, default): doc."""
+    lines = []
+    docs, hints = field_docs(cls), typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            lines += describe_keys(tp, f"{prefix}{f.name}.")
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        name = getattr(tp, "__name__", str(tp).replace("typing.", ""))
+        doc = docs.get(f.name, "")
+        line = f"{prefix}{f.name} ({name}, default {default!r})" + (f": {doc}" if doc else "")
+        lines.append(textwrap.fill(line, 116, initial_indent="  ", subsequent_indent="      "))
+    return lines
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:

@@ -218,3 +218,22 @@ def test_json_output(tmp_path, capsys):
     assert main(["evaluate", "--model", str(tmp_path / "r" / "best"), "--json", "--no-progress"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["scores"] == result["test"] and "== summarization" in captured.err
+
+
+def test_help_lists_every_config_key_with_type_and_default(capsys):
+    """train --help is generated from the config dataclasses: every key, its type, default and docstring."""
+    import dataclasses
+
+    from codeintel.config import RunConfig
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for f in dataclasses.fields(RunConfig):
+        value = getattr(RunConfig(), f.name)
+        section = dataclasses.is_dataclass(value)
+        keys = [f"{f.name}.{g.name}" for g in dataclasses.fields(value)] if section else [f.name]
+        for key in keys:
+            assert f"{key} (" in text, key
+    assert "data.check_leakage (bool, default True): Warn when test examples" in text
+    assert "train.lr (float, default 0.0005): Peak learning rate" in text

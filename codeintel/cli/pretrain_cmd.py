@@ -13,7 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name, text in [("contrastive", "MLM + InfoNCE with a momentum key encoder and a queue of negatives over "
                                        "augmented views (ContraBERT)"),
                        ("mlm", "MLM only (the comparison ContraBERT makes)")]:
-        q = objectives.add_parser(name, help=text, description=f"{text}. Keys (key=value): {', '.join(_keys())}.")
+        q = objectives.add_parser(name, help=text, description=f"{text}.", epilog=_keys_help(),
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         q.add_argument("--model", help="registry name, hub id or checkpoint directory (default tiny-codebert)")
         q.add_argument("--data", nargs="+", metavar="FILE.jsonl",
                        help="jsonl with a code field (+ optional docstring); default: the stdlib corpus")
@@ -31,12 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.set_defaults(run=run)
 
 
-def _keys() -> list[str]:
-    import dataclasses
+def _keys_help() -> str:
+    from codeintel.config import PretrainConfig, describe_keys
 
-    from codeintel.config import PretrainConfig
-
-    return [f.name for f in dataclasses.fields(PretrainConfig)]
+    return "keys (key=value; generated from codeintel.config.PretrainConfig):\n" + "\n".join(
+        describe_keys(PretrainConfig))
 
 
 def run(args: argparse.Namespace) -> int:

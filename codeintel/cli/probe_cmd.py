@@ -9,8 +9,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("probe", help="AST-Probe: how much syntax each layer of a backbone holds",
                        description="Train a linear syntactic probe (AST-Probe) on every layer of a backbone's "
                                    "frozen hidden states and report constituent F1 per layer, with the embedding "
-                                   "layer and random layers as baselines. Keys (key=value): "
-                                   f"{', '.join(_keys())}.")
+                                   "layer and random layers as baselines.", epilog=_keys_help(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="registry name, hub id, or a directory from train/pretrain (default tiny-codebert)")
     p.add_argument("--lang", help="language of the code (default python)")
     p.add_argument("--data", nargs="+", metavar="PATH",
@@ -25,12 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _keys() -> list[str]:
-    import dataclasses
+def _keys_help() -> str:
+    from codeintel.config import ProbeConfig, describe_keys
 
-    from codeintel.config import ProbeConfig
-
-    return [f.name for f in dataclasses.fields(ProbeConfig)]
+    return "keys (key=value; generated from codeintel.config.ProbeConfig):\n" + "\n".join(describe_keys(ProbeConfig))
 
 
 def run(args: argparse.Namespace) -> int:

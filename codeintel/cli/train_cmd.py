@@ -9,14 +9,8 @@ import sys
 
 from codeintel.cli._common import add_run_arguments, resolve_config
 
-EPILOG = """config keys (set with key=value or in --config FILE.yaml):
-  model, task, output_dir, tokenizer, device, pretrained, allow_pickle, source_len, target_len, graph,
-  dfg_length, lang, adapter, adapter_mode, stack_adapter,
-  data.{paths,skip_bad_lines,max_train_examples,max_eval_examples,check_leakage},
-  train.{epochs,max_steps,lr,weight_decay,warmup_ratio,batch_tokens,max_batch_size,grouping,grad_clip,seed,
-         evals_per_epoch,threads,grad_accum,precision,gradient_checkpointing,save_every,keep_last},
-  report_to (none | tensorboard | mlflow | wandb; a list is fine),
-  eval.{beam_size,no_repeat_ngram_size,batch_size,threshold,ppl_compat}
+EPILOG = """config keys (key=value, or in --config FILE.yaml; generated from codeintel.config.RunConfig):
+{keys}
 
 examples:
   codeintel train                                   # tiny-codet5 on the embedded stdlib summarization set
@@ -32,7 +26,10 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="fine-tune a model on a task", epilog=EPILOG,
+    from codeintel.config import RunConfig, describe_keys
+
+    p = sub.add_parser("train", help="fine-tune a model on a task",
+                       epilog=EPILOG.replace("{keys}", "\n".join(describe_keys(RunConfig))),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(p, "registry name, hub id or checkpoint directory (default tiny-codet5)")
     p.add_argument("--out", help="run directory (default runs/<task>-<model>); must be new or empty")
