@@ -21,6 +21,9 @@ _LAZY = {
     "train": "codeintel.recipes.api",
     "evaluate": "codeintel.recipes.api",
     "pretrain": "codeintel.recipes.api",
+    "dfg": "codeintel.recipes.api",
+    "tokenize": "codeintel.recipes.api",
+    "augment_code": "codeintel.recipes.api",
 }
 
 __all__ = ["__version__", *_LAZY]

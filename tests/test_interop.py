@@ -237,3 +237,20 @@ def test_help_lists_every_config_key_with_type_and_default(capsys):
             assert f"{key} (" in text, key
     assert "data.check_leakage (bool, default True): Warn when test examples" in text
     assert "train.lr (float, default 0.0005): Peak learning rate" in text
+
+
+def test_python_functions_of_dfg_tokenize_augment_match_the_cli(tmp_path, capsys):
+    import codeintel
+
+    src = tmp_path / "f.py"
+    code = "def f(a, b):\n    c = a + b\n    return c * a\n"
+    src.write_text(code)
+    assert main(["dfg", str(src), "--format", "json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    api = codeintel.dfg(code, "python")
+    assert json.loads(json.dumps({k: api[k] for k in cli})) == cli and api["limited"] == []
+    assert main(["tokenize", str(src), "--format", "json", "--numbering", "serial"]) == 0
+    assert json.loads(capsys.readouterr().out) == codeintel.tokenize(code, "python", numbering="serial")
+    out = codeintel.augment_code(code, "rename_variables:k=1", "python", seed=1)
+    assert out["applied"] == ["rename_variables"] and out["text"] != code
+    assert codeintel.augment_code("x", "swap_operands", "python")["skipped"]   # nothing to swap: skipped, with a reason

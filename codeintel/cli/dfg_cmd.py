@@ -21,41 +21,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def to_dot(flow) -> str:
+def to_dot(tokens: list[str], edges: list) -> str:
     """Graphviz: one node per variable occurrence, an arrow from each source to the variable it feeds."""
     lines = ["digraph dfg {", "  rankdir=LR; node [shape=box, fontname=monospace];"]
-    positions = sorted({p for e in flow.edges for p in (e[1], *e[4])})
+    positions = sorted({p for e in edges for p in (e[1], *e[4])})
     for p in positions:
-        lines.append(f'  n{p} [label="{json.dumps(flow.tokens[p])[1:-1]} @{p}"];')
-    for _, pos, kind, _, sources in flow.edges:
+        lines.append(f'  n{p} [label="{json.dumps(tokens[p])[1:-1]} @{p}"];')
+    for _, pos, kind, _, sources in edges:
         style = "solid" if kind == "computedFrom" else "dashed"
         lines += [f'  n{s} -> n{pos} [style={style}, label="{kind}"];' for s in sources]
     return "\n".join([*lines, "}"])
 
 
 def run(args: argparse.Namespace) -> int:
-    import warnings
-
     from codeintel.cli._common import read_source
     from codeintel.errors import ConfigError
-    from codeintel.structure.dfg import Limits, extract
+    from codeintel.recipes.api import dfg
 
     if args.max_bytes < 1 or args.max_loop_depth < 0:
         raise ConfigError("--max-bytes must be positive and --max-loop-depth at least 0.")
     code, lang = read_source(args.file, args.lang)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the limits hit are printed below, once
-        flow = extract(code, lang, Limits(args.max_bytes, args.max_loop_depth))
+    flow = dfg(code, lang, max_bytes=args.max_bytes, max_loop_depth=args.max_loop_depth)
     if args.format == "json":
-        print(json.dumps({"tokens": flow.tokens, "edges": flow.edges, "syntax_errors": flow.errors}))
+        print(json.dumps({k: flow[k] for k in ("tokens", "edges", "syntax_errors")}))
     elif args.format == "dot":
-        print(to_dot(flow))
+        print(to_dot(flow["tokens"], flow["edges"]))
     else:
-        for var, pos, kind, _, sources in flow.edges:
-            src = ", ".join(f"{flow.tokens[p]}@{p}" for p in sources) or "-"
+        for var, pos, kind, _, sources in flow["edges"]:
+            src = ", ".join(f"{flow['tokens'][p]}@{p}" for p in sources) or "-"
             print(f"{var}@{pos:<5} {kind:<13} {src}")
-    for note in flow.limited:
+    for note in flow["limited"]:
         print(f"warning: {note}", file=sys.stderr)
-    if flow.errors:
-        print(f"warning: {flow.errors} syntax error node(s); the graph covers what parsed", file=sys.stderr)
+    if flow["syntax_errors"]:
+        print(f"warning: {flow['syntax_errors']} syntax error node(s); the graph covers what parsed", file=sys.stderr)
     return 0

@@ -22,28 +22,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from codeintel.cli._common import read_source
+    from codeintel.recipes.api import tokenize
 
     if args.tokenizer != "tokompiler":
         code, _ = read_source(args.file, args.lang or "c")
-        from codeintel.backbones.loading import load_tokenizer
-
-        tokens = load_tokenizer(args.tokenizer).tokenize(code)
+        tokens = tokenize(code, tokenizer=args.tokenizer)["tokens"]
         print(json.dumps({"tokens": tokens}) if args.format == "json" else " ".join(tokens))
         return 0
     code, lang = read_source(args.file, args.lang)
-    from codeintel.tokenization.tokompiler_hf import TokompilerTokenizer
-
-    tok = TokompilerTokenizer(lang=lang, numbering=args.numbering, seed=args.seed)
-    result = tok.tokompile(code)
-    unknown = sum(t not in tok.vocab for t in result.tokens)
+    result = tokenize(code, lang, numbering=args.numbering, seed=args.seed)
     if args.format == "json":
-        print(json.dumps({"tokens": result.tokens, "mapping": result.mapping, "syntax_errors": result.errors,
-                          "unknown_tokens": unknown}, indent=2))
+        print(json.dumps(result, indent=2))
     else:
-        print(" ".join(result.tokens))
-        print(f"\n# {len(result.tokens)} tokens, {len(result.mapping)} anonymized names, {unknown} unknown")
-        for new, old in sorted(result.mapping.items(), key=lambda kv: (kv[0].split("_")[0], int(kv[0].split("_")[1]))):
+        print(" ".join(result["tokens"]))
+        print(f"\n# {len(result['tokens'])} tokens, {len(result['mapping'])} anonymized names, "
+              f"{result['unknown_tokens']} unknown")
+        for new, old in sorted(result["mapping"].items(),
+                               key=lambda kv: (kv[0].split("_")[0], int(kv[0].split("_")[1]))):
             print(f"{new:>12}  {old}")
-    if result.errors:
-        print(f"warning: {result.errors} syntax error node(s); tokens come from what parsed", file=sys.stderr)
+    if result["syntax_errors"]:
+        print(f"warning: {result['syntax_errors']} syntax error node(s); tokens come from what parsed", file=sys.stderr)
     return 0

@@ -70,3 +70,51 @@ def pretrain(objective: str = "mlm", model: str | None = None, data: list[str] |
     if out is not None:
         cfg.output_dir = str(out)
     return run_pretrain(cfg, overwrite=overwrite, progress=progress)
+
+
+def dfg(code: str, lang: str, *, max_bytes: int = 1_000_000, max_loop_depth: int = 8) -> dict[str, Any]:
+    """``codeintel dfg``: the data-flow graph (GraphCodeBERT's 5-tuples over the code's leaf tokens) of a source
+    string, as ``{tokens, edges, syntax_errors, limited}`` (what ``--format json`` prints, plus the limits hit)."""
+    import warnings
+
+    from codeintel.errors import ConfigError
+    from codeintel.structure.dfg import Limits, extract
+
+    if max_bytes < 1 or max_loop_depth < 0:
+        raise ConfigError("max_bytes must be positive and max_loop_depth at least 0.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the limits hit are returned
+        flow = extract(code, lang, Limits(max_bytes, max_loop_depth))
+    return {"tokens": flow.tokens, "edges": flow.edges, "syntax_errors": flow.errors, "limited": list(flow.limited)}
+
+
+def tokenize(code: str, lang: str | None = None, *, tokenizer: str = "tokompiler", numbering: str = "random",
+             seed: int = 0) -> dict[str, Any]:
+    """``codeintel tokenize``: Tokompiler's tokens and name mapping (``lang`` needed), or another tokenizer's
+    tokens (a registry name or directory)."""
+    from codeintel.errors import ConfigError
+
+    if tokenizer != "tokompiler":
+        from codeintel.backbones.loading import load_tokenizer
+
+        return {"tokens": load_tokenizer(tokenizer).tokenize(code)}
+    if not lang:
+        raise ConfigError("Tokompiler needs the language: pass lang=c|cpp|fortran|python|java.")
+    from codeintel.tokenization.tokompiler_hf import TokompilerTokenizer
+
+    tok = TokompilerTokenizer(lang=lang, numbering=numbering, seed=seed)
+    result = tok.tokompile(code)
+    return {"tokens": result.tokens, "mapping": result.mapping, "syntax_errors": result.errors,
+            "unknown_tokens": sum(t not in tok.vocab for t in result.tokens)}
+
+
+def augment_code(text: str, ops: str, lang: str | None = None, *, seed: int = 0) -> dict[str, Any]:
+    """``codeintel augment`` on one sample: ``ops`` as the CLI takes them (``rename_variables:k=2,swap_operands``);
+    returns ``{text, applied, skipped}`` (an operator that cannot apply is skipped with its reason). Not named
+    ``codeintel.augment``: that is the operators' package."""
+    import random
+
+    from codeintel.augment import compose, parse_ops
+
+    out = compose(text, lang, parse_ops(ops), random.Random(seed))
+    return {"text": out.text, "applied": out.applied, "skipped": out.skipped}
