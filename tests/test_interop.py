@@ -254,3 +254,16 @@ def test_python_functions_of_dfg_tokenize_augment_match_the_cli(tmp_path, capsys
     out = codeintel.augment_code(code, "rename_variables:k=1", "python", seed=1)
     assert out["applied"] == ["rename_variables"] and out["text"] != code
     assert codeintel.augment_code("x", "swap_operands", "python")["skipped"]   # nothing to swap: skipped, with a reason
+
+
+def test_pretraining_checkpoint_card(tmp_path):
+    from huggingface_hub import ModelCard
+    from transformers import AutoModelForMaskedLM
+
+    import codeintel
+
+    res = codeintel.pretrain("mlm", model="tiny-codebert", out=tmp_path / "p", steps=2, batch_size=2, max_len=64)
+    card = ModelCard.load(tmp_path / "p" / "README.md")
+    assert card.data.library_name == "codeintel" and card.data.pipeline_tag == "fill-mask"
+    assert f"{res['steps']} steps" in card.text and "mlm" in card.data.tags
+    assert AutoModelForMaskedLM.from_pretrained(tmp_path / "p") is not None

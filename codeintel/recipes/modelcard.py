@@ -69,6 +69,27 @@ def model_card(result: dict[str, Any], config: dict[str, Any], card, command: st
     return "---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n\n" + "\n".join(body)
 
 
+def pretraining_card(result: dict[str, Any], config: dict[str, Any]) -> str:
+    """The card of a ``codeintel pretrain`` checkpoint: a backbone for any task, its objective and final losses."""
+    base, origin = _base_model(config["model"])
+    meta: dict[str, Any] = {"library_name": "codeintel", "tags": ["code", "codeintel", "pretraining",
+                                                                  config["objective"]],
+                            "pipeline_tag": "fill-mask", "license": "other",
+                            "datasets": [Path(p).name for p in config.get("data") or []] or ["stdlib (embedded)"]}
+    if base:
+        meta["base_model"] = base
+    final = ", ".join(f"{k} {v:.4f}" for k, v in result["final"].items())
+    body = [f"# {config['objective']} continued pre-training of {config['model']}", "",
+            f"Continued from {origin}: {result['steps']} steps on {result['examples']} examples "
+            f"({result['seconds']:.0f} s); final losses (mean of the last 20 steps): {final}. A backbone: fine-tune "
+            "it with `codeintel train --model PATH` on any task, or probe it with `codeintel probe --model PATH`.",
+            "", "## Configuration", "", "```yaml", yaml.safe_dump(config, sort_keys=False).rstrip(), "```", "",
+            "## Loading", "", "```python", "from transformers import AutoModelForMaskedLM, AutoTokenizer",
+            "model, tok = AutoModelForMaskedLM.from_pretrained(PATH), AutoTokenizer.from_pretrained(PATH)",
+            "```", ""]
+    return "---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n\n" + "\n".join(body)
+
+
 def _snippet(task_type: str) -> list[str]:
     if task_type == "summarization":
         return ["from transformers import AutoModelForSeq2SeqLM, AutoTokenizer",

@@ -32,6 +32,7 @@ from transformers import set_seed
 
 from codeintel.config import PretrainConfig
 from codeintel.errors import ConfigError, DataError, TrainingError
+from codeintel.recipes.modelcard import pretraining_card, write_card
 from codeintel.recipes.train import linear_schedule
 from codeintel.tasks.common import pad
 
@@ -339,6 +340,7 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
                   "seconds": round(seconds, 1), "examples": len(rows), "operators_applied": applied, "final": final,
                   "history": history}
         write_json(out / "pretrain.json", result)
+        write_card(out, pretraining_card(result, dataclasses.asdict(cfg)))
         plot_pretraining(history, out / "pretraining.png", f"{cfg.objective} | {cfg.model}")
         return result
     finally:
