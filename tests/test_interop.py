@@ -148,8 +148,11 @@ def test_closed_pipe_is_quiet(tmp_path):
 
     src = tmp_path / "f.py"
     src.write_text("".join(f"x{i} = {i}\ny{i} = x{i} + 1\n" for i in range(3000)))
-    out = subprocess.run(f"python -m codeintel dfg {src} | head -1", shell=True, capture_output=True, text=True,
-                         timeout=120)
+    import shlex
+    import sys
+
+    out = subprocess.run(f"{shlex.quote(sys.executable)} -m codeintel dfg {shlex.quote(str(src))} | head -1",
+                         shell=True, capture_output=True, text=True, timeout=120)
     assert out.stdout.count("\n") == 1 and "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr
 
 
