@@ -11,7 +11,14 @@ from codeintel.cli._common import add_run_arguments, resolve_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="evaluate a checkpoint on a task's data")
+    from codeintel.config import RunConfig, describe_keys
+
+    keys = [line for line in describe_keys(RunConfig) if line.lstrip().startswith(("eval.", "data.", "source_len",
+                                                                                    "target_len", "lang", "device"))]
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint on a task's data",
+                       epilog="config keys that matter here (key=value; the checkpoint's own settings otherwise; "
+                              "generated from codeintel.config.RunConfig):\n" + "\n".join(keys),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(p, "checkpoint directory (from `codeintel train`), registry name or hub id")
     p.add_argument("--split", default="test", choices=["train", "valid", "test", "all"], help="default: test")
     p.add_argument("--out", help="output directory, never inside a checkpoint (default: RUN/eval-<split> for a "
