@@ -7,6 +7,7 @@ Precedence (later wins): dataclass defaults < the task card's ``defaults`` < ``-
 from __future__ import annotations
 
 import dataclasses
+import functools
 import textwrap
 import types
 import typing
@@ -234,6 +235,7 @@ class ProbeConfig:
     threads: int = 0
 
 
+@functools.cache
 def field_docs(cls: type) -> dict[str, str]:
     """The docstrings written under a dataclass's fields (a string literal right after ``name: type = value``)."""
     import ast

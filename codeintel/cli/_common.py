@@ -50,6 +50,13 @@ def resolve_config(args: argparse.Namespace, checkpoint: dict | None = None) -> 
                               checkpoint)
 
 
+def stderr_echo(*args, **kwargs) -> None:
+    """``print`` to stderr: log lines of a command whose stdout is ``--json``."""
+    import sys
+
+    print(*args, **{**kwargs, "file": sys.stderr})
+
+
 def read_source(path, lang: str | None) -> tuple[str, str]:
     """A source file's text ('-' reads standard input) and its language (from ``lang`` or the extension)."""
     import sys

@@ -120,9 +120,7 @@ def run_dedup(args: argparse.Namespace) -> int:
     if args.cross_split_only and args.keep == "longest":
         raise ConfigError("--cross-split-only always keeps the earlier split's copy; drop --keep longest.")
     out = args.out
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"--out {out} exists and is not an empty directory; dedup writes a new copy, so choose a "
-                          "new directory (nothing was changed).")
+    hygiene.check_new_dir(out)  # before the work
     analysis = _analyse(args)
     summary = hygiene.dedup(analysis, out, args.keep or "first", args.cross_split_only)
     per = ", ".join(f"{s} {v['removed']}/{v['documents']}" for s, v in summary["splits"].items())

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from codeintel.cli._common import add_run_arguments, resolve_config
+from codeintel.cli._common import add_run_arguments, resolve_config, stderr_echo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from codeintel.recipes.rundir import fresh
 
     out = Path(args.out) if args.out else fresh(default_eval_dir(args.model, args.split))
-    say = (lambda *a, **k: print(*a, **{**k, "file": sys.stderr})) if args.json else print
+    say = stderr_echo if args.json else print
     say(f"== {card.name} | {args.model} | {args.split} split")
     if checkpoint.get("data") and not args.data:
         say(f"data (from {args.model}/codeintel.json): {' '.join(cfg.data.paths)}")

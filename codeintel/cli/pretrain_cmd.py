@@ -71,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _echo(args: argparse.Namespace):
-    import sys
+    from codeintel.cli._common import stderr_echo
 
-    return (lambda *a, **k: print(*a, **{**k, "file": sys.stderr})) if args.json else print
+    return stderr_echo if args.json else print
 
 
 def _report(args: argparse.Namespace, cfg, result: dict) -> int:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import sys
 
-from codeintel.cli._common import add_run_arguments, resolve_config
+from codeintel.cli._common import add_run_arguments, resolve_config, stderr_echo
 
 EPILOG = """config keys (key=value, or in --config FILE.yaml; generated from codeintel.config.RunConfig):
 {keys}
@@ -81,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from codeintel.recipes.train import train
 
     command = shlex.join(["codeintel", *args.argv])
-    echo = (lambda *a, **k: print(*a, **{**k, "file": sys.stderr})) if args.json else print
+    echo = stderr_echo if args.json else print
     result = train(cfg, card, echo=echo, progress=not args.no_progress, overwrite=args.overwrite,
                    resume=bool(args.resume), command=command)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun / accelerate launch only rank 0 reports

@@ -241,14 +241,12 @@ def fingerprint_corpus(codes: Sequence[str], langs: Sequence[str | None], settin
 @dataclass
 class Duplicates:
     """``group[i]``: the exact group of document i (its representative is ``rep[group[i]]``, the first
-    document with that key); ``near``: verified near-duplicate pairs of groups (g1 < g2) with their set and
-    multiset similarity; ``candidates``: how many LSH candidate pairs were verified."""
+    document with that key); ``near``: verified near-duplicate pairs of groups (g1 < g2); ``candidates``: how
+    many LSH candidate pairs were verified."""
 
     group: np.ndarray
     rep: np.ndarray
     near: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
-    set_sim: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    multiset_sim: np.ndarray = field(default_factory=lambda: np.zeros(0))
     candidates: int = 0
 
     @property
@@ -349,7 +347,7 @@ def find_duplicates(fp: Fingerprints, settings: Settings = Settings(), near: boo
     s, m = similarities(fp, rep[g1], rep[g2])
     ok = (s >= settings.threshold) & (m >= settings.multiset_threshold)
     dup.near = np.stack([g1[ok], g2[ok]], 1).astype(np.int64)
-    dup.set_sim, dup.multiset_sim, dup.candidates = s[ok], m[ok], len(cand)
+    dup.candidates = len(cand)
     return dup
 
 

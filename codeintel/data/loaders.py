@@ -246,6 +246,7 @@ class CloneDetectionData:
     programs: dict[str, str]
     pairs: dict[str, list[tuple[str, str, int]]]
     programs_file: Path | None = None
+    pair_files: tuple[Path, ...] = ()
 
 
 def _read_programs(path: Path, skip_bad: bool, report: LoadReport | None) -> dict[str, str]:
@@ -303,7 +304,7 @@ def load_clone_detection(paths: Sequence[str], skip_bad: bool = False,
         for pair in _read_pairs(p, programs, skip_bad, report):
             pairs[split or pair_split(pair[0], pair[1])].append(pair)
     _check_nonempty(pairs, ", ".join(map(str, others)))
-    return CloneDetectionData(programs, pairs, jsonls[0])
+    return CloneDetectionData(programs, pairs, jsonls[0], tuple(others))
 
 
 def pair_file_splits(pair_files: Sequence[Path]) -> dict[Path, str | None]:

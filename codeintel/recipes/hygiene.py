@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from codeintel.data import hygiene as hy
-from codeintel.data.loaders import CODE_FIELDS, NL_FIELDS, LoadReport, read_jsonl
+from codeintel.data.loaders import CODE_FIELDS, NL_FIELDS, LoadReport, check_file
 from codeintel.data.stdlib import SPLITS
 from codeintel.errors import ConfigError, DataError
 
@@ -36,6 +36,7 @@ class Corpus:
     docs: list[dict] = field(default_factory=list)     # {split, id, code, lang, target, origin}
     pairs: dict[str, list[tuple[str, str, int]]] | None = None   # clone detection: each split's pairs
     programs_file: Path | None = None
+    pair_files: tuple[Path, ...] = ()
     skipped_lines: int = 0
 
     def split_ids(self) -> np.ndarray:
@@ -67,10 +68,9 @@ def resolve_card(paths: list[str], task: str | None):
     if any(f.suffix == ".txt" for f in files):
         return load_task("clone-detection")
     jsonl = next((f for f in files if f.suffix == ".jsonl"), None)
-    rows = read_jsonl(jsonl)[:1] if jsonl else []
-    if not rows:
+    row = _first_row(jsonl) if jsonl else None
+    if row is None:
         raise DataError(f"cannot tell the format of {paths[0]} (no jsonl rows); pass --task CARD.")
-    row = rows[0]
     if "label" in row and not any(k in row for k in NL_FIELDS):
         return load_task("clone-retrieval")
     if any(k in row for k in (*NL_FIELDS, "docstring_tokens")):
@@ -79,6 +79,21 @@ def resolve_card(paths: list[str], task: str | None):
         return load_task("language-modeling")
     raise DataError(f"cannot tell which task's format {jsonl} is (fields {sorted(k for k in row if k != '__line')}; "
                     f"code is read from one of {list(CODE_FIELDS)}); pass --task CARD.")
+
+
+def _first_row(path: Path) -> dict | None:
+    """The first JSON object of a jsonl file (the format is told from it; the file is read whole only once,
+    by the loader)."""
+    check_file(path)
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except ValueError as exc:
+                    raise DataError(f"{path}:{lineno}: malformed JSON line ({exc}).") from None
+                return row if isinstance(row, dict) else None
+    return None
 
 
 def load_corpus(paths: list[str], task: str | None = None, lang: str | None = None,
@@ -98,7 +113,7 @@ def load_corpus(paths: list[str], task: str | None = None, lang: str | None = No
         from codeintel.data.loaders import load_clone_detection
 
         data = load_clone_detection(default_paths(card, paths), skip_bad, report)
-        corpus.pairs, corpus.programs_file = data.pairs, data.programs_file
+        corpus.pairs, corpus.programs_file, corpus.pair_files = data.pairs, data.programs_file, data.pair_files
         for split in SPLITS:
             seen: set[str] = set()
             for a, b, _ in data.pairs[split]:
@@ -126,7 +141,6 @@ def load_corpus(paths: list[str], task: str | None = None, lang: str | None = No
 class Analysis:
     corpus: Corpus
     settings: hy.Settings
-    fp: hy.Fingerprints
     dup: hy.Duplicates
     report: dict
 
@@ -176,7 +190,7 @@ def analyse(corpus: Corpus, settings: hy.Settings | None = None, workers: int = 
         report["targets"] = _target_leakage(corpus)
     report["seconds"] = {"fingerprints": round(t1 - t0, 2), "duplicates": round(t2 - t1, 2)}
     report["near_pairs"], report["lsh_candidates"] = len(dup.near), dup.candidates
-    return Analysis(corpus, settings, fp, dup, report)
+    return Analysis(corpus, settings, dup, report)
 
 
 def _counts(exact: np.ndarray, near: np.ndarray, n: int) -> dict:
@@ -494,17 +508,11 @@ def _clean_pair_files(corpus: Corpus, gone: dict[int, dict], removed_rows: list[
     """Clone detection: the programs file unchanged; each pair list without the pairs of its split that use a
     removed program of that split."""
     from codeintel.data.loaders import pair_file_splits, pair_split
-    from codeintel.tasks.common import default_paths
 
     dropped = {(corpus.docs[i]["split"], corpus.docs[i]["id"]) for i in gone}
-    paths = default_paths(corpus.card, corpus.paths)
-    if len(paths) == 1 and Path(paths[0]).is_dir():
-        pair_files = sorted(Path(paths[0]).glob("*.txt"))
-    else:
-        pair_files = [Path(p) for p in paths if not p.endswith(".jsonl")]
     sources = [str(corpus.programs_file)]
     drop: dict[str, set[int]] = {}
-    for pf, split in pair_file_splits(pair_files).items():
+    for pf, split in pair_file_splits(corpus.pair_files).items():
         sources.append(str(pf))
         for n, line in enumerate(_read_lines(pf), 1):
             cols = line.split()
@@ -519,12 +527,17 @@ def _clean_pair_files(corpus: Corpus, gone: dict[int, dict], removed_rows: list[
     return _copy_without(sources, drop)
 
 
-def _publish(out: Path, files: dict[str, bytes]) -> None:
-    """Write ``files`` into ``out`` all at once: into a hidden sibling directory that is renamed to ``out``
-    (or whose files are moved into an empty ``out``), so a killed run leaves no half-written copy."""
+def check_new_dir(out: Path) -> None:
+    """``dedup --out``: absent or an empty directory (a cleaned copy never mixes with other files)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out} exists and is not an empty directory; dedup writes a new copy, so choose "
                           "a new directory (nothing was changed).")
+
+
+def _publish(out: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` into ``out`` all at once: into a hidden sibling directory that is renamed to ``out``
+    (or whose files are moved into an empty ``out``), so a killed run leaves no half-written copy."""
+    check_new_dir(out)
     parent = out.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

@@ -146,7 +146,7 @@ def _align(t, tokenizer, max_length: int) -> Sample | None:
     return Sample(ids, pos, leaf, t.d, t.c, t.u, t.constituents)
 
 
-def load_samples(cfg: ProbeConfig, tokenizer, max_length: int, echo=print) -> tuple[dict[str, list[Sample]], dict]:
+def load_samples(cfg: ProbeConfig, tokenizer, max_length: int) -> tuple[dict[str, list[Sample]], dict]:
     """The samples of every split, cached by tokenizer, language, length limit, sizes and the code itself."""
     from codeintel.data.cache import tokenizer_fingerprint
     from codeintel.hub import cache_dir
@@ -447,7 +447,7 @@ def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print
     mpe = getattr(config, "max_position_embeddings", None)
     if loaded.family == "roberta" and isinstance(mpe, int):
         limit = min(limit, mpe - 2)
-    samples, skipped = load_samples(cfg, tok, limit, echo)
+    samples, skipped = load_samples(cfg, tok, limit)
     c_labels = sorted({x for v in samples.values() for sm in v for x in sm.c})
     u_labels = sorted({x for v in samples.values() for sm in v for x in sm.u})
     echo(f"probe {cfg.model} ({loaded.family}, hidden {hidden}, layers 0-{n_layers}) on {cfg.lang}: "
