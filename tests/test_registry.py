@@ -8,10 +8,12 @@ from codeintel.backbones.table import BACKBONES, format_table, get_backbone
 from codeintel.errors import CheckpointError, HubError, UnknownNameError
 from codeintel.tasks import models
 
-# Published sizes: CodeT5 model card (60M / 220M), RoBERTa-base (125M), CodeT5+ README (220M, 110M).
+# Published sizes: CodeT5 model card (60M / 220M), RoBERTa-base (125M), CodeT5+ README (220M, 110M), GPT-2 small
+# (124M; CodeGPT adds three special tokens to its vocabulary).
 PUBLISHED = {
     "codet5-small": 60.5e6, "codet5-base": 222.9e6, "codet5p-220m": 222.9e6,
     "graphcodebert-base": 124.6e6, "codebert-base": 124.6e6, "codet5p-110m-embedding": 109.8e6,
+    "codegpt-small-java": 124.4e6, "codegpt-small-py": 124.4e6,
 }
 
 
@@ -51,9 +53,12 @@ def test_tiny_presets_build_offline_and_run(name, task):
     enc = tok(["def f(x):\n    return x + 1", "int g() { return 2; }"], padding=True, return_tensors="pt")
     ids, mask = enc["input_ids"], enc["attention_mask"]
     with torch.no_grad():
-        if task in ("summarization", "language-modeling"):
+        if task in ("summarization", "language-modeling") or (task == "causal-lm" and loaded.family == "t5"):
             out = loaded.model(input_ids=ids, attention_mask=mask, labels=ids[:, :4].contiguous())
             assert torch.isfinite(out.loss)
+        elif task == "causal-lm":
+            out = loaded.model(input_ids=ids, attention_mask=mask, labels=ids)
+            assert torch.isfinite(out.loss) and out.logits.shape[:2] == ids.shape
         elif task == "clone-detection":
             logits = loaded.model(torch.stack([ids, ids.flip(0)], 1), torch.stack([mask, mask.flip(0)], 1))
             assert logits.shape == (2, 2)
@@ -89,7 +94,8 @@ def test_t5_eos_vector_takes_the_last_eos():
 
 
 @pytest.mark.parametrize("name,task", [("tiny-codet5", "clone-detection"), ("tiny-codebert", "summarization"),
-                                       ("tiny-codet5p-embedding", "clone-retrieval")])
+                                       ("tiny-codet5p-embedding", "clone-retrieval"), ("tiny-codegpt", "causal-lm"),
+                                       ("tiny-codebert", "causal-lm")])
 def test_save_and_reload_is_identical(tmp_path, name, task):
     torch.manual_seed(0)
     loaded = models.load_model(name, task)

@@ -1,8 +1,9 @@
 """Find, build, load and save backbones and tokenizers: by registry name, hub id or local directory.
 
 This layer knows no task. A family offers *variants* (:data:`VARIANTS`): ``encoder`` (RoBERTa),
-``encoder-decoder`` (T5; RoBERTa with a fresh decoder, as CodeXGLUE's CodeBERT summarizer) and
-``embedding`` (the CodeT5+ encoder with its projection); the task layer (:mod:`codeintel.tasks.models`)
+``encoder-decoder`` (T5; RoBERTa with a fresh decoder, as CodeXGLUE's CodeBERT summarizer),
+``embedding`` (the CodeT5+ encoder with its projection) and ``causal-lm`` (GPT-2; RoBERTa as a left-to-right
+decoder, ``RobertaForCausalLM`` with ``is_decoder=True``); the task layer (:mod:`codeintel.tasks.models`)
 asks for the variant its head runs on. Any plain ``save_pretrained`` directory of these model types loads.
 """
 
@@ -19,7 +20,7 @@ from codeintel.errors import CheckpointError, ConfigError, HubError
 from codeintel.hub import hub_path
 
 MODEL_TYPE_FAMILY = {"roberta": "roberta", "t5": "t5", "codet5p_embedding": "t5-embedding",
-                     "encoder-decoder": "roberta"}
+                     "encoder-decoder": "roberta", "gpt2": "gpt2"}
 
 
 @dataclass
@@ -117,6 +118,8 @@ def load_tokenizer(name_or_dir: str):
 
 def special_ids(tokenizer) -> dict[str, int]:
     ids = {"bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id, "pad": tokenizer.pad_token_id}
+    if ids["pad"] is None:  # GPT-2's own tokenizer has no padding token; its end-of-text pads (masked anyway)
+        ids["pad"] = ids["eos"]
     if ids["bos"] is None:  # T5-style tokenizers have no <s>; decoding starts from <pad>
         ids["bos"] = ids["pad"]
     return ids
@@ -125,9 +128,10 @@ def special_ids(tokenizer) -> dict[str, int]:
 # --------------------------------------------------------------------------- backbones
 
 VARIANTS: dict[str, dict[str, str]] = {  # family -> variant -> transformers class
-    "roberta": {"encoder": "RobertaModel", "encoder-decoder": "EncoderDecoderModel"},
+    "roberta": {"encoder": "RobertaModel", "encoder-decoder": "EncoderDecoderModel", "causal-lm": "RobertaForCausalLM"},
     "t5": {"encoder-decoder": "T5ForConditionalGeneration"},
     "t5-embedding": {"embedding": "CodeT5pEmbeddingModel"},
+    "gpt2": {"causal-lm": "GPT2LMHeadModel"},
 }
 
 
@@ -142,20 +146,24 @@ def backbone_class(family: str, variant: str) -> str:
 
 def model_classes() -> dict[str, Any]:
     """Class name -> class, for every variant of every family (imports transformers)."""
-    from transformers import EncoderDecoderModel, RobertaModel, T5ForConditionalGeneration
+    from transformers import (EncoderDecoderModel, GPT2LMHeadModel, RobertaForCausalLM, RobertaModel,
+                              T5ForConditionalGeneration)
 
     from codeintel.backbones.t5 import CodeT5pEmbeddingModel
 
     return {"T5ForConditionalGeneration": T5ForConditionalGeneration, "RobertaModel": RobertaModel,
-            "EncoderDecoderModel": EncoderDecoderModel, "CodeT5pEmbeddingModel": CodeT5pEmbeddingModel}
+            "EncoderDecoderModel": EncoderDecoderModel, "CodeT5pEmbeddingModel": CodeT5pEmbeddingModel,
+            "RobertaForCausalLM": RobertaForCausalLM, "GPT2LMHeadModel": GPT2LMHeadModel}
 
 
 def config_for(spec: BackboneSpec):
     """The transformers config of a registry entry (no download)."""
-    from codeintel.backbones import roberta, t5
+    from codeintel.backbones import gpt2, roberta, t5
 
     if spec.family == "roberta":
         return roberta.config_from(spec.config)
+    if spec.family == "gpt2":
+        return gpt2.config_from(spec.config)
     if spec.family == "t5":
         return t5.config_from(spec.config)
     return t5.embedding_config_from(spec.config, spec.extra.get("embed_dim", 256))
@@ -167,6 +175,15 @@ def build_backbone(spec: BackboneSpec, variant: str, tokenizer, pretrained: bool
     from codeintel.backbones import roberta, t5
 
     cls_name = backbone_class(spec.family, variant)
+    if cls_name == "RobertaForCausalLM":  # the encoder's weights (and MLM head, where published) as a decoder
+        from transformers import RobertaForCausalLM
+
+        if pretrained and not spec.is_tiny:
+            return hub_call(RobertaForCausalLM.from_pretrained, spec.hf_id, is_decoder=True,
+                            **weights_kwargs(allow_pickle))
+        config = config_for(spec)
+        config.is_decoder = True
+        return RobertaForCausalLM(config)
     if spec.family == "roberta":
         if pretrained and not spec.is_tiny:
             from transformers import RobertaModel
@@ -193,7 +210,7 @@ def count_parameters(spec: BackboneSpec) -> int:
     import torch
 
     cls_name = {"roberta": "RobertaModel", "t5": "T5ForConditionalGeneration",
-                "t5-embedding": "CodeT5pEmbeddingModel"}[spec.family]
+                "t5-embedding": "CodeT5pEmbeddingModel", "gpt2": "GPT2LMHeadModel"}[spec.family]
     with torch.device("meta"):
         model = model_classes()[cls_name](config_for(spec))
     return sum(p.numel() for p in model.parameters())
@@ -243,6 +260,8 @@ def load_backbone(path: str | Path, cls_name: str, allow_pickle: bool = False):
         from codeintel.backbones.t5 import embedding_config_from
 
         kwargs["config"] = embedding_config_from(json.loads((path / "config.json").read_text()), 256)
+    if cls_name == "RobertaForCausalLM":
+        kwargs["is_decoder"] = True
     try:
         from transformers.utils import logging as hf_logging
 
@@ -280,7 +299,7 @@ def resized(spec: BackboneSpec, tok) -> BackboneSpec:
 
     ids = special_ids(tok)
     fields = {"vocab_size": len(tok), "pad_token_id": ids["pad"], "eos_token_id": ids["eos"]}
-    if spec.family == "roberta":
+    if spec.family in ("roberta", "gpt2"):
         fields["bos_token_id"] = ids["bos"]
     else:
         fields["decoder_start_token_id"] = ids["pad"]

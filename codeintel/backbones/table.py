@@ -32,6 +32,12 @@ TINY_ROBERTA = dict(
 TINY_T5 = dict(vocab_size=8192, d_model=128, d_kv=32, d_ff=512, num_layers=2, num_decoder_layers=2,
                num_heads=4, pad_token_id=1, eos_token_id=2, decoder_start_token_id=1, feed_forward_proj="relu")
 
+# CodeGPT-small-{java,py}-adaptedGPT2: GPT-2 small with GPT-2's BPE plus <pad>=50257, </s>=50258, <s>=50259.
+CODEGPT_SMALL = dict(vocab_size=50260, n_positions=1024, n_embd=768, n_layer=12, n_head=12,
+                     bos_token_id=50259, eos_token_id=50258, pad_token_id=50257)
+TINY_GPT2 = dict(vocab_size=8192, n_positions=1024, n_embd=128, n_layer=2, n_head=4, n_inner=512,
+                 bos_token_id=0, eos_token_id=2, pad_token_id=1)
+
 SHIPPED_TOKENIZER = "code-bpe-8k"
 
 
@@ -41,7 +47,7 @@ class BackboneSpec:
 
     Attributes:
         name: registry name, e.g. ``codet5-small``.
-        family: ``roberta``, ``t5`` or ``t5-embedding`` (encoder + projection + L2 norm).
+        family: ``roberta``, ``t5``, ``t5-embedding`` (encoder + projection + L2 norm) or ``gpt2`` (decoder).
         hf_id: hub id of the published checkpoint, or None for a random-initialised preset.
         config: architecture fields of the published config (builds the model offline).
         tokenizer: hub id, or the name of a tokenizer shipped in ``tokenizers/``.
@@ -84,6 +90,12 @@ BACKBONES: dict[str, BackboneSpec] = {
         BackboneSpec("codet5p-110m-embedding", "t5-embedding", "Salesforce/codet5p-110m-embedding",
                      dict(T5_BASE, vocab_size=32103), "Salesforce/codet5p-110m-embedding", 360, 0, params="110M",
                      note="CodeT5+ 220M encoder + Linear(768->256) + L2 norm", extra={"embed_dim": 256}),
+        BackboneSpec("codegpt-small-java", "gpt2", "microsoft/CodeGPT-small-java-adaptedGPT2", CODEGPT_SMALL,
+                     "microsoft/CodeGPT-small-java-adaptedGPT2", 1024, 32, params="124M",
+                     note="GPT-2 small adapted to Java (CodeXGLUE code completion)"),
+        BackboneSpec("codegpt-small-py", "gpt2", "microsoft/CodeGPT-small-py-adaptedGPT2", CODEGPT_SMALL,
+                     "microsoft/CodeGPT-small-py-adaptedGPT2", 1024, 32, params="124M",
+                     note="GPT-2 small adapted to Python (CodeXGLUE code completion)"),
         BackboneSpec("tiny-codebert", "roberta", None, TINY_ROBERTA, SHIPPED_TOKENIZER, 256, 32,
                      params="~1.5M", note="2-layer RoBERTa preset, random init (tests, CPU demos)"),
         BackboneSpec("tiny-graphcodebert", "roberta", None, TINY_ROBERTA, SHIPPED_TOKENIZER, 256, 32,
@@ -93,10 +105,12 @@ BACKBONES: dict[str, BackboneSpec] = {
         BackboneSpec("tiny-codet5p-embedding", "t5-embedding", None, TINY_T5, SHIPPED_TOKENIZER, 256, 0, params="~1.5M",
                      note="2-layer T5 encoder + projection preset",
                      extra={"embed_dim": 64}),
+        BackboneSpec("tiny-codegpt", "gpt2", None, TINY_GPT2, SHIPPED_TOKENIZER, 256, 32, params="~1.5M",
+                     note="2-layer GPT-2 decoder preset, random init (tests, CPU demos)"),
     ]
 }
 
-FAMILIES = ("roberta", "t5", "t5-embedding")
+FAMILIES = ("roberta", "t5", "t5-embedding", "gpt2")
 
 
 def get_backbone(name: str) -> BackboneSpec:

@@ -79,7 +79,7 @@ class Retriever(nn.Module):
 
 def wrap(backbone: nn.Module, family: str, task: str, tokenizer, dropout: float = 0.1) -> nn.Module:
     """The model that ``task`` trains: the backbone itself (sequence-to-sequence and LM), or a head around it."""
-    if task in ("summarization", "language-modeling"):
+    if task in ("summarization", "language-modeling", "causal-lm"):
         return backbone
     if task == "clone-detection":
         return PairClassifier(backbone, family, tokenizer.eos_token_id, dropout)

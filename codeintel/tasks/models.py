@@ -28,6 +28,9 @@ TASK_VARIANTS: dict[str, dict[str, str]] = {  # task type -> family -> the backb
     "clone-detection": {"roberta": "encoder", "t5": "encoder-decoder"},  # CodeT5 reads the decoder's last </s>
     "clone-retrieval": ENCODERS,
     "code-search": ENCODERS,
+    # left-to-right language modeling for continual learning over API streams (codeintel.continual): GPT-2,
+    # RoBERTa as a decoder, and T5 as a prefix LM (the encoder reads the left context, the decoder continues it)
+    "causal-lm": {"gpt2": "causal-lm", "roberta": "causal-lm", "t5": "encoder-decoder"},
 }
 
 
