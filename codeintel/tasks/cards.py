@@ -94,7 +94,10 @@ def _parse_card(path: Path) -> TaskCard:
 def all_cards() -> dict[str, TaskCard]:
     """Every card under the hub's ``tasks/`` folder, by name."""
     cards: dict[str, TaskCard] = {}
-    for path in sorted(hub_path("tasks").rglob("*.yaml")):
+    root = hub_path("tasks")
+    for path in sorted(root.rglob("*.yaml")):
+        if path.relative_to(root).parts[0] == "continual":  # API stream definitions, not task cards
+            continue
         card = _parse_card(path)
         if card.name in cards:
             raise ConfigError(f"two task cards are named {card.name!r}: {cards[card.name].path} and {path}.")

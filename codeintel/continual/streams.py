@@ -1,0 +1,319 @@
+"""API streams: functions grouped into an ordered sequence of experiences (domains) by the APIs they call.
+
+A stream *definition* (YAML, ``tasks/continual/*.yaml``) names the language, the data, how APIs are keyed
+(``by: module|package|class``) and the domains in order, each with its target APIs (prefixes of the call's
+owner: ``os.path`` matches ``os.path.join``; ``java.util.Scanner`` matches ``Scanner.nextInt``). Building it:
+
+1. every function of the data becomes a sample with its resolved API calls (:mod:`codeintel.continual.apis`),
+   deduplicated on its code without whitespace (the paper's MD5 rule);
+2. a sample that calls a target API of some domain is out-of-distribution (OOD) and belongs to the first such
+   domain in stream order; its *API* is the key of its first target call; every other sample is
+   in-distribution (ID);
+3. ``test_fraction`` (10 %) of each API's samples is held out for testing, seeded (the paper's split); ID
+   samples are held out at the same rate.
+
+``build-stream`` writes the definition back with the counts, so a later run on changed data is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codeintel.continual.apis import ApiCall, Sample, extract_samples
+from codeintel.errors import ConfigError, DataError
+
+BY = ("module", "package", "class")
+LANGS = ("python", "java")
+DEFINITION_KEYS = {"name", "lang", "by", "data", "seed", "test_fraction", "domains", "counts", "description"}
+
+
+@dataclass
+class Domain:
+    name: str
+    apis: list[str]
+
+
+@dataclass
+class StreamDefinition:
+    """What a stream YAML holds; ``base`` is its directory (a relative ``data`` path is relative to it)."""
+
+    name: str
+    lang: str
+    domains: list[Domain]
+    by: str = "module"
+    data: str = ""
+    seed: int = 0
+    test_fraction: float = 0.1
+    counts: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    base: Path = field(default_factory=Path.cwd)
+
+    def data_path(self) -> str:
+        if not self.data or self.data == "stdlib":
+            return self.data
+        path = Path(self.data).expanduser()
+        return str(path if path.is_absolute() else (self.base / path))
+
+
+@dataclass
+class Experience:
+    name: str
+    apis: list[str]
+    train: list[Sample]
+    test: list[Sample]
+    api_counts: dict[str, int]
+
+
+@dataclass
+class Stream:
+    definition: StreamDefinition
+    experiences: list[Experience]
+    id_train: list[Sample]
+    id_test: list[Sample]
+
+    def counts(self) -> dict[str, Any]:
+        out = {e.name: {"samples": len(e.train) + len(e.test), "train": len(e.train), "test": len(e.test),
+                        "apis": dict(sorted(e.api_counts.items(), key=lambda kv: -kv[1]))} for e in self.experiences}
+        out["id"] = {"samples": len(self.id_train) + len(self.id_test), "train": len(self.id_train),
+                     "test": len(self.id_test)}
+        return out
+
+
+# --------------------------------------------------------------------------- definitions
+
+def shipped_streams() -> dict[str, Path]:
+    from codeintel.hub import hub_path
+
+    root = hub_path("tasks", "continual")
+    return {p.stem: p for p in sorted(root.glob("*.yaml"))}
+
+
+def load_definition(ref: str) -> StreamDefinition:
+    """A stream definition from a YAML file or a shipped name (``default`` = ``stdlib``)."""
+    import yaml
+
+    shipped = shipped_streams()
+    name = "stdlib" if ref == "default" else ref
+    path = shipped[name] if name in shipped and not Path(ref).is_file() else Path(ref)
+    if not path.is_file():
+        raise ConfigError(f"stream {ref!r} is neither a file nor a shipped stream ({', '.join(['default', *shipped])}); "
+                          "build one with `codeintel continual build-stream`.")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    return definition_from(raw, path)
+
+
+def definition_from(raw: Any, path: Path) -> StreamDefinition:
+    """Validate a parsed stream YAML; every problem is one ConfigError naming the file and the fix."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a stream file holds a mapping (name, lang, domains, ...).")
+    unknown = sorted(set(raw) - DEFINITION_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; a stream has {', '.join(sorted(DEFINITION_KEYS))}.")
+    lang, by = raw.get("lang"), raw.get("by", "module")
+    if lang not in LANGS:
+        raise ConfigError(f"{path}: lang must be one of {', '.join(LANGS)}, got {lang!r}.")
+    if by not in BY:
+        raise ConfigError(f"{path}: by must be one of {', '.join(BY)}, got {by!r}.")
+    domains = raw.get("domains")
+    if not isinstance(domains, list) or not domains:
+        raise ConfigError(f"{path}: domains must be a non-empty list of {{name, apis}}.")
+    out, seen = [], set()
+    for i, d in enumerate(domains):
+        if not isinstance(d, dict) or not isinstance(d.get("name"), str) or not isinstance(d.get("apis"), list) \
+                or not d["apis"] or not all(isinstance(a, str) and a for a in d["apis"]):
+            raise ConfigError(f"{path}: domain {i + 1} must be {{name: NAME, apis: [API, ...]}} with at least one API.")
+        if d["name"] in seen or d["name"] == "id":
+            raise ConfigError(f"{path}: domain name {d['name']!r} is repeated or reserved ('id').")
+        seen.add(d["name"])
+        out.append(Domain(d["name"], list(d["apis"])))
+    frac = raw.get("test_fraction", 0.1)
+    if not isinstance(frac, int | float) or not 0 < frac < 1:
+        raise ConfigError(f"{path}: test_fraction must be in (0, 1), got {frac!r}.")
+    seed = raw.get("seed", 0)
+    if not isinstance(seed, int):
+        raise ConfigError(f"{path}: seed must be an integer, got {seed!r}.")
+    return StreamDefinition(str(raw.get("name") or path.stem), lang, out, by, str(raw.get("data") or ""), seed,
+                            float(frac), raw.get("counts") or {}, str(raw.get("description") or ""),
+                            path.resolve().parent)
+
+
+def write_definition(defn: StreamDefinition, stream: Stream, out: Path) -> None:
+    """The definition with its counts, as YAML (written to a temporary sibling, then renamed)."""
+    import yaml
+
+    data = {"name": defn.name, "description": defn.description, "lang": defn.lang, "by": defn.by,
+            "data": defn.data_path() if defn.data != "stdlib" else "stdlib", "seed": defn.seed,
+            "test_fraction": defn.test_fraction, "domains": [{"name": d.name, "apis": d.apis} for d in defn.domains],
+            "counts": stream.counts()}
+    if not data["description"]:
+        del data["description"]
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False, width=110), encoding="utf-8")
+    tmp.replace(out)
+
+
+# --------------------------------------------------------------------------- data -> samples
+
+def read_units(data: str, lang: str, echo=None) -> list[tuple[str, str]]:
+    """(unit id, code) pairs: the stdlib's files (``stdlib``, Python only) or the rows of a jsonl file."""
+    if data == "stdlib":
+        if lang != "python":
+            raise ConfigError("data 'stdlib' is Python code; pass --lang python or a jsonl of Java code.")
+        from codeintel.data.stdlib import stdlib_dir, stdlib_files
+
+        root, units = stdlib_dir(), []
+        for path in stdlib_files(root):
+            try:
+                units.append((str(path.relative_to(root)), path.read_text(encoding="utf-8")))
+            except (UnicodeDecodeError, OSError):
+                continue
+        return units
+    path = Path(data)
+    if not path.is_file():
+        raise DataError(f"{data} does not exist; pass a jsonl file with one code unit per line (field code, func "
+                        "or source_code), or 'stdlib'.")
+    units = []
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for i, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                raise DataError(f"{path}:{i}: not valid JSON; fix or remove the line.") from None
+            code = next((row[k] for k in ("code", "func", "source_code", "original_string")
+                         if isinstance(row, dict) and isinstance(row.get(k), str)), None)
+            if code is None:
+                raise DataError(f"{path}:{i}: no code field (code, func, source_code or original_string).")
+            uid = str(row.get("id", row.get("idx", f"{path.stem}-{i}")))
+            units.append((uid, code))
+    if not units:
+        raise DataError(f"{path} holds no rows.")
+    return units
+
+
+def extract_all(units: list[tuple[str, str]], lang: str, progress_enabled: bool = True) -> list[Sample]:
+    """Samples of every unit, deduplicated on their whitespace-free code (first occurrence kept)."""
+    from codeintel.progress import progress
+
+    seen, out = set(), []
+    for uid, code in progress(units, desc="extracting API calls", unit="file", enabled=progress_enabled):
+        for s in extract_samples(code, lang, uid):
+            key = hashlib.md5(re.sub(r"\s+", "", s.code).encode("utf-8", "replace")).hexdigest()
+            if key not in seen:
+                seen.add(key)
+                out.append(s)
+    return out
+
+
+def api_key(call: ApiCall, by: str, lang: str) -> str:
+    """The call's API at the stream's granularity: its class/module owner, its module, or its top package."""
+    if by == "class":
+        return call.owner
+    if by == "module" or lang == "java":  # Java's module is its package
+        return call.module
+    return call.module.split(".")[0]
+
+
+def matches(owner: str, prefix: str) -> bool:
+    return owner == prefix or owner.startswith(prefix + ".")
+
+
+def target_calls(sample: Sample, apis: list[str]) -> list[ApiCall]:
+    """The sample's calls to one of ``apis`` (prefixes of the owner)."""
+    return [c for c in sample.calls if any(matches(c.owner, a) for a in apis)]
+
+
+def build(defn: StreamDefinition, samples: list[Sample]) -> Stream:
+    """Assign samples to domains, hold out each API's test share, and check every domain is usable."""
+    owners = {c.owner for s in samples for c in s.calls}
+    for d in defn.domains:
+        never = [a for a in d.apis if not any(matches(o, a) for o in owners)]
+        if never:
+            raise DataError(f"domain {d.name!r}: API(s) {', '.join(never)} never occur in the data; remove them or "
+                            "check the spelling (`codeintel continual build-stream` without --domains lists the APIs "
+                            "the data calls).")
+    by_domain: dict[str, dict[str, list[Sample]]] = {d.name: {} for d in defn.domains}
+    id_samples: list[Sample] = []
+    for s in samples:
+        for d in defn.domains:
+            calls = target_calls(s, d.apis)
+            if calls:
+                by_domain[d.name].setdefault(api_key(calls[0], defn.by, defn.lang), []).append(s)
+                break
+        else:
+            id_samples.append(s)
+    experiences = []
+    for d in defn.domains:
+        train, test, counts = [], [], {}
+        for api, group in sorted(by_domain[d.name].items()):
+            rng = random.Random(f"{defn.seed}:{d.name}:{api}")
+            group = sorted(group, key=lambda s: s.id)
+            rng.shuffle(group)
+            n_test = max(1, round(len(group) * defn.test_fraction)) if len(group) >= 2 else 0
+            test += group[:n_test]
+            train += group[n_test:]
+            counts[api] = len(group)
+        if not train or not test:
+            raise DataError(f"domain {d.name!r} has {len(train)} training and {len(test)} test samples; each domain "
+                            "needs both. Add APIs to it, merge it with another, or use more data.")
+        experiences.append(Experience(d.name, d.apis, train, test, counts))
+    rng = random.Random(f"{defn.seed}:id")
+    id_samples = sorted(id_samples, key=lambda s: s.id)
+    rng.shuffle(id_samples)
+    n_test = round(len(id_samples) * defn.test_fraction)
+    return Stream(defn, experiences, id_samples[n_test:], id_samples[:n_test])
+
+
+def check_counts(defn: StreamDefinition, stream: Stream) -> None:
+    """A stream file written by ``build-stream`` must give the same counts on today's data."""
+    if not defn.counts:
+        return
+    now = stream.counts()
+    for name, c in defn.counts.items():
+        if not isinstance(c, dict) or now.get(name, {}).get("samples") != c.get("samples"):
+            raise DataError(f"the data now gives {now.get(name, {}).get('samples')} samples for {name!r} where the "
+                            f"stream file recorded {c.get('samples') if isinstance(c, dict) else c}; the data changed. "
+                            "Rebuild the stream with `codeintel continual build-stream`.")
+
+
+def auto_domains(samples: list[Sample], by: str, lang: str, k: int, min_samples: int) -> list[Domain]:
+    """The ``k`` most used APIs (by samples calling them, at least ``min_samples``), one domain each."""
+    counts: Counter = Counter()
+    for s in samples:
+        for key in {api_key(c, by, lang) for c in s.calls}:
+            counts[key] += 1
+    chosen = [api for api, n in counts.most_common() if n >= min_samples][:k]
+    if not chosen:
+        raise DataError(f"no API is called by {min_samples} or more samples; lower --min-samples or add data.")
+    return [Domain(api, [api]) for api in chosen]
+
+
+def api_table(samples: list[Sample], by: str, lang: str, top: int = 30) -> list[tuple[str, int]]:
+    counts: Counter = Counter()
+    for s in samples:
+        for key in {api_key(c, by, lang) for c in s.calls}:
+            counts[key] += 1
+    return counts.most_common(top)
+
+
+def load_stream(ref: str, data: str | None = None, progress_enabled: bool = True) -> Stream:
+    """Definition + data -> the built stream (``data`` overrides the file's own)."""
+    defn = load_definition(ref)
+    source = data or defn.data_path()
+    if not source:
+        raise ConfigError(f"stream {ref!r} names no data; pass --data FILE.jsonl (its own data is not shipped).")
+    stream = build(defn, extract_all(read_units(source, defn.lang), defn.lang, progress_enabled))
+    if data is None:
+        check_counts(defn, stream)
+    return stream
