@@ -235,6 +235,171 @@ class ProbeConfig:
     threads: int = 0
 
 
+@dataclass
+class ReplayConfig:
+    memory: int = 200
+    """Items (training blocks) in the reservoir buffer over everything seen."""
+    batch_new: int = 2
+    """New items per batch once the buffer holds something."""
+    batch_mem: int = 2
+    """Buffer items per batch."""
+
+
+@dataclass
+class EwcConfig:
+    lam: float = 0.3
+    """λ of ``λ Σ_e Σ F_e (θ − θ*_e)²`` (the authors' value; no ½)."""
+
+
+@dataclass
+class SiConfig:
+    lam: float = 10.0
+    eps: float = 0.1
+    """ε (ξ) in Ω += ω / (Δ² + ε)."""
+
+
+@dataclass
+class RwalkConfig:
+    lam: float = 0.1
+    alpha: float = 0.9
+    """Decay of the online Fisher: F = α F + (1 − α) g²."""
+    delta_t: int = 2
+    """Steps between score updates."""
+    eps: float = 1e-3
+
+
+@dataclass
+class AgemConfig:
+    patterns: int = 250
+    """Random items kept per experience."""
+    sample_size: int = 6
+    """Reference-batch size, drawn evenly across the experience buffers."""
+
+
+@dataclass
+class LwfConfig:
+    alpha: list[str] = field(default_factory=lambda: ["0", "0.5", "1.333", "2.25", "3.2"])
+    """Distillation weight per experience (the last repeats)."""
+    temperature: float = 2.0
+
+
+@dataclass
+class ContinualConfig:
+    model: str = "tiny-codegpt"
+    """Registry name, hub id or directory: GPT-2 (codegpt-small-java/py, tiny-codegpt), RoBERTa (as a decoder) or
+    T5 (as a prefix LM)."""
+    stream: str = "default"
+    """``default`` (the standard-library stream), a shipped stream name (``codeintel continual streams``), or a
+    stream YAML written by ``codeintel continual build-stream``."""
+    data: str = ""
+    """Data for the stream (default: the stream file's own)."""
+    task: str = "api-call"
+    """``api-call`` (the method name after ``receiver.``) or ``api-usage`` (the whole call expression)."""
+    strategies: list[str] = field(default_factory=lambda: ["naive"])
+    """Run each, from the same starting weights, on the same stream and seed."""
+    output_dir: str = ""
+    device: str = "auto"
+    seed: int = 0
+    repeats: int = 1
+    """Seeds ``seed`` .. ``seed + repeats - 1``; tables report mean ± std over them."""
+    objective: str = "lm"
+    """``lm``: causal-LM fine-tuning on each experience's code (the paper); ``api``: the loss on the task's targets
+    at the experience's call sites only (task-specific fine-tuning, which the authors found had too few samples at
+    their scale; on a CPU about 5x cheaper per step, as only the target positions reach the LM head)."""
+    lr: float = 5e-5
+    """AdamW learning rate (the authors' 5e-5, for pretrained 124M models)."""
+    weight_decay: float = 0.0
+    batch_size: int = 6
+    block_size: int = 0
+    """Tokens per training block (0 = the model's default source length; 256 for tiny presets)."""
+    max_epochs: int = 10
+    """Epochs per experience at most (early stopping on the experience's validation loss)."""
+    patience: int = 2
+    """Stop an experience after this many epochs without a lower validation loss; the best weights return."""
+    valid_fraction: float = 0.1
+    """Share of each experience's training samples held out for early stopping."""
+    max_train_samples: int = 0
+    """Training samples per experience at most (0 = all)."""
+    id_epochs: int = 0
+    """Before the stream, train this many epochs on the stream's in-distribution training samples (once per seed;
+    every strategy starts from the result). A random-initialised preset has seen no code at all: this is the
+    hub's small-scale stand-in for the paper's pre-training on ID data."""
+    id_lr: float = 0.0
+    """Learning rate of that ID stage (0 = lr)."""
+    id_max_samples: int = 2000
+    """ID training samples used by that stage at most (a seeded sample; 0 = all)."""
+    min_test_examples: int = 10
+    """A domain whose test set has fewer call sites than this is refused before training (its scores would be
+    noise)."""
+    grad_clip: float = 1.0
+    eval_max_examples: int = 200
+    """Call sites per test set at most (a seeded sample; 0 = all)."""
+    eval_batch_size: int = 16
+    decoding: str = "sample"
+    """``sample`` (the paper: pass@k over ``num_samples`` samples) or ``beam`` (exact@k over beams, deterministic)."""
+    num_samples: int = 10
+    temperature: float = 0.0
+    """Sampling temperature (0 = the task's: 1.0 for api-call, the paper's 0.2 for api-usage)."""
+    top_p: float = 0.0
+    """Nucleus sampling (0 = the task's: 1.0 for api-call, the paper's 0.95 for api-usage)."""
+    max_new_tokens: int = 0
+    """Tokens generated (0 = the task's: 6 for a method name, the paper's 30 for a call expression)."""
+    metric: str = ""
+    """Score in the matrix R and the summary (default pass@1 / exact@1 for api-call, exact_match for api-usage)."""
+    save_models: bool = True
+    """Write each strategy's final model (first seed) as a checkpoint directory."""
+    threads: int = 0
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    ewc: EwcConfig = field(default_factory=EwcConfig)
+    si: SiConfig = field(default_factory=SiConfig)
+    rwalk: RwalkConfig = field(default_factory=RwalkConfig)
+    agem: AgemConfig = field(default_factory=AgemConfig)
+    lwf: LwfConfig = field(default_factory=LwfConfig)
+
+
+def validate_continual(cfg: ContinualConfig) -> None:
+    """Checks before any work starts; each failure is one ConfigError naming the key and the fix (strategy
+    names are checked against their registry by the recipe)."""
+    try:
+        alphas = [float(a) for a in cfg.lwf.alpha]
+    except ValueError:
+        raise ConfigError(f"lwf.alpha must be numbers, got {','.join(cfg.lwf.alpha)}.") from None
+    checks = [
+        (cfg.task in ("api-call", "api-usage"), f"task must be api-call or api-usage, got {cfg.task!r}"),
+        (cfg.objective in ("lm", "api"), f"objective must be lm or api, got {cfg.objective!r}"),
+        (bool(cfg.strategies), "strategies must name at least one strategy"),
+        (len(set(cfg.strategies)) == len(cfg.strategies), f"strategies repeat a name: {','.join(cfg.strategies)}"),
+        (cfg.decoding in ("sample", "beam"), f"decoding must be sample or beam, got {cfg.decoding!r}"),
+        (_finite(cfg.lr) and cfg.lr > 0, f"lr must be a positive number, got {cfg.lr}"),
+        (_finite(cfg.id_lr) and cfg.id_lr >= 0, f"id_lr must be >= 0 (0 = lr), got {cfg.id_lr}"),
+        (cfg.batch_size >= 1 and cfg.eval_batch_size >= 1, "batch_size and eval_batch_size must be >= 1"),
+        (cfg.block_size == 0 or cfg.block_size >= 16, f"block_size must be 0 (model default) or >= 16, got "
+                                                        f"{cfg.block_size}"),
+        (cfg.max_epochs >= 1, f"max_epochs must be >= 1, got {cfg.max_epochs}"),
+        (cfg.patience >= 1, f"patience must be >= 1, got {cfg.patience}"),
+        (0 < cfg.valid_fraction < 1, f"valid_fraction must be in (0, 1), got {cfg.valid_fraction}"),
+        (cfg.repeats >= 1, f"repeats must be >= 1, got {cfg.repeats}"),
+        (cfg.num_samples >= 1, f"num_samples must be >= 1, got {cfg.num_samples}"),
+        (min(cfg.max_train_samples, cfg.eval_max_examples, cfg.id_epochs, cfg.id_max_samples) >= 0,
+         "max_train_samples, eval_max_examples, id_epochs and id_max_samples must be >= 0"),
+        (cfg.min_test_examples >= 1, f"min_test_examples must be >= 1, got {cfg.min_test_examples}"),
+        (cfg.temperature >= 0 and 0 <= cfg.top_p <= 1, "temperature must be >= 0 and top_p in [0, 1]"),
+        (cfg.max_new_tokens >= 0, f"max_new_tokens must be >= 0, got {cfg.max_new_tokens}"),
+        (cfg.replay.memory >= 1 and cfg.replay.batch_new >= 1 and cfg.replay.batch_mem >= 0,
+         "replay.memory and replay.batch_new must be >= 1, replay.batch_mem >= 0"),
+        (cfg.agem.patterns >= 1 and cfg.agem.sample_size >= 1, "agem.patterns and agem.sample_size must be >= 1"),
+        (cfg.rwalk.delta_t >= 1 and 0 <= cfg.rwalk.alpha < 1, "rwalk.delta_t must be >= 1 and rwalk.alpha in [0, 1)"),
+        (all(a >= 0 for a in alphas) and cfg.lwf.temperature > 0, "lwf.alpha must be >= 0 and lwf.temperature > 0"),
+        (min(cfg.ewc.lam, cfg.si.lam, cfg.rwalk.lam) >= 0 and cfg.si.eps > 0 and cfg.rwalk.eps > 0,
+         "ewc.lam, si.lam and rwalk.lam must be >= 0, si.eps and rwalk.eps > 0"),
+        (cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"),
+         f"device must be auto, cpu, cuda or cuda:N, got {cfg.device!r}"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise ConfigError(msg + ".")
+
+
 @functools.cache
 def field_docs(cls: type) -> dict[str, str]:
     """The docstrings written under a dataclass's fields (a string literal right after ``name: type = value``)."""

@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "codeintel"
 LAYERS = [
     {"cli", "__main__"},
     {"recipes"},
+    {"continual"},
     {"tasks"},
     {"peft_adapters"},
     {"backbones"},

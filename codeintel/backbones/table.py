@@ -36,7 +36,8 @@ TINY_T5 = dict(vocab_size=8192, d_model=128, d_kv=32, d_ff=512, num_layers=2, nu
 CODEGPT_SMALL = dict(vocab_size=50260, n_positions=1024, n_embd=768, n_layer=12, n_head=12,
                      bos_token_id=50259, eos_token_id=50258, pad_token_id=50257)
 TINY_GPT2 = dict(vocab_size=8192, n_positions=1024, n_embd=128, n_layer=2, n_head=4, n_inner=512,
-                 bos_token_id=0, eos_token_id=2, pad_token_id=1)
+                 bos_token_id=0, eos_token_id=2, pad_token_id=1,
+                 resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)  # no dropout: a 1.5M CPU preset (and 25 % faster)
 
 SHIPPED_TOKENIZER = "code-bpe-8k"
 

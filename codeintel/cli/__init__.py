@@ -16,7 +16,7 @@ from codeintel import __version__
 from codeintel.errors import CodeintelError
 
 COMMANDS = ("models", "tasks", "train", "evaluate", "data", "tokenize", "dfg", "token-types", "augment", "pretrain",
-            "adapters", "probe")
+            "adapters", "probe", "continual")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     slots = [name for name in getattr(args, "fill_positionals", ()) if getattr(args, name) is None]
     while extra and slots and not extra[0].startswith("-"):
         setattr(args, slots.pop(0), Path(extra.pop(0)))
+    if extra and isinstance(getattr(args, "overrides", None), list):  # `--task x key=value`: overrides after options
+        args.overrides += [e for e in extra if "=" in e and not e.startswith("-")]
+        extra = [e for e in extra if not ("=" in e and not e.startswith("-"))]
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:

@@ -110,6 +110,41 @@ def smoothed_bleu(predictions: Mapping[str, str] | Sequence[str],
     return total * 100.0 / num
 
 
+def corpus_bleu(predictions: Sequence[str], references: Sequence[Sequence[str] | str], max_order: int = 4) -> float:
+    """CodeXGLUE's corpus BLEU (``bleu.py``'s ``_bleu``, Google's NMT ``compute_bleu`` without smoothing) × 100.
+
+    Texts are stripped and split on whitespace; n-gram matches and possible matches are summed over the corpus
+    (several references per prediction: clipped by the per-n-gram maximum, length = the shortest reference), the
+    geometric mean of the n-gram precisions is 0 when any precision is 0, and the brevity penalty is
+    ``exp(1 - reference length / prediction length)`` when the predictions are shorter. CodeXGLUE rounds the
+    result to two decimals; this returns it unrounded.
+    """
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions but {len(references)} references")
+    matches, possible = [0] * max_order, [0] * max_order
+    ref_len = hyp_len = 0
+    for pred, refs in zip(predictions, references, strict=True):
+        refs = [refs] if isinstance(refs, str) else list(refs)
+        ref_toks = [r.strip().split() for r in refs]
+        hyp = pred.strip().split()
+        ref_len += min(len(r) for r in ref_toks)
+        hyp_len += len(hyp)
+        merged: dict[tuple[str, ...], int] = {}
+        for r in ref_toks:
+            for gram, c in _ngrams(r, max_order).items():
+                merged[gram] = max(merged.get(gram, 0), c)
+        for gram, c in _ngrams(hyp, max_order).items():
+            matches[len(gram) - 1] += min(c, merged.get(gram, 0))
+        for order in range(1, max_order + 1):
+            possible[order - 1] += max(len(hyp) - order + 1, 0)
+    precisions = [m / p if p > 0 else 0.0 for m, p in zip(matches, possible, strict=True)]
+    if hyp_len == 0 or min(precisions) <= 0:
+        return 0.0
+    geo_mean = math.exp(sum(math.log(p) for p in precisions) / max_order)
+    ratio = hyp_len / ref_len if ref_len else float("inf")
+    return 100.0 * geo_mean * (1.0 if ratio > 1.0 else math.exp(1 - 1.0 / ratio))
+
+
 def read_id_tab_file(lines: Iterable[str]) -> dict[str, list[str]]:
     """Parse CodeXGLUE ``id<TAB>text`` lines; several lines may share an id (several references)."""
     out: dict[str, list[str]] = {}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from codeintel.errors import UnknownNameError
-from codeintel.eval.bleu import smoothed_bleu
+from codeintel.eval.bleu import corpus_bleu, smoothed_bleu
 
 
 def exact_match(predictions: Sequence[str], references: Sequence[str]) -> float:
@@ -214,6 +214,8 @@ METRICS: dict[str, Metric] = {
     for m in [
         Metric("smoothed_bleu", smoothed_bleu, "CodeXGLUE smoothed sentence BLEU-4 × 100 (Code-Text evaluator)",
                "0-100"),
+        Metric("corpus_bleu", corpus_bleu, "CodeXGLUE corpus BLEU-4 × 100 (bleu.py _bleu: no smoothing; "
+               "code generation/completion evaluators)", "0-100"),
         Metric("exact_match", exact_match, "whitespace-token exact match × 100", "0-100"),
         Metric("rouge_l", rouge_l, "ROUGE-L F (β=1.2, coco-caption) × 100", "0-100"),
         Metric("accuracy", accuracy, "fraction correct"),

@@ -1,0 +1,431 @@
+"""Continual learning over an API stream: one explicit loop, strategies as hooks, the forgetting matrix.
+
+For each seed the model is loaded once (optionally trained on the stream's in-distribution code first, see
+``id_epochs``), scored on every domain's test set and on the ID test set (the starting row ``b``), and then
+every strategy starts from those same weights. Per experience: causal-LM fine-tuning on the experience's
+code, early stopping on its validation loss over the API tokens only (patience 2, at most ``max_epochs``),
+the best weights reloaded, then every domain's test set scored. That gives R[i][j], the score on domain j
+after experience i (the whole matrix, so forward transfer is visible), and from it:
+
+* ``average``: mean_j R[T-1][j], the score after the last experience;
+* ``forgetting`` (Chaudhry et al. 2018): mean over j < T-1 of max_{l < T-1} R[l][j] − R[T-1][j];
+* ``bwt`` (Lopez-Paz & Ranzato 2017): mean over j < T-1 of R[T-1][j] − R[j][j];
+* ``fwt``: mean over j > 0 of R[j-1][j] − b_j;
+* ``id_before`` / ``id_after``: the ID test score before and after the stream.
+
+Outputs in ``output_dir``: ``continual.json`` (everything, per seed and as mean ± std), ``continual.md`` (the
+comparison table and each strategy's mean R), ``heatmap-<strategy>.png`` (R), ``domains.png`` (each domain's
+score across experiences, one panel per strategy) and each strategy's final model (first seed) under
+``models/<strategy>``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from codeintel.config import ContinualConfig, resolve_device, set_key, validate_continual
+from codeintel.continual import tasks as api_tasks
+from codeintel.continual.strategies import STRATEGIES, Context, trainable
+from codeintel.continual.streams import Stream, load_stream
+from codeintel.errors import ConfigError, DataError
+from codeintel.progress import progress
+
+SUMMARY = ("average", "forgetting", "bwt", "fwt", "id_before", "id_after")
+
+
+@dataclasses.dataclass
+class Prepared:
+    """The stream as tensors and examples, built once per run."""
+
+    names: list[str]
+    apis: list[list[str]]
+    own: list[api_tasks.Data]        # training items per experience
+    valid: list[api_tasks.Data]      # validation items (loss on target tokens) per experience
+    tests: list[list[api_tasks.Example]]
+    id_train: api_tasks.Data
+    id_valid: api_tasks.Data
+    id_test: list[api_tasks.Example]
+
+
+def task_settings(cfg: ContinualConfig) -> dict[str, Any]:
+    """Decoding settings with the task defaults filled in (api-call: T 1.0, top-p 1.0, 6 tokens; api-usage: the
+    paper's T 0.2, top-p 0.95, 30 tokens)."""
+    call = cfg.task == "api-call"
+    return {"temperature": cfg.temperature or (1.0 if call else 0.2), "top_p": cfg.top_p or (1.0 if call else 0.95),
+            "max_new_tokens": cfg.max_new_tokens or (6 if call else 30),
+            "metric": cfg.metric or (("exact@1" if cfg.decoding == "beam" else "pass@1") if call else "exact_match")}
+
+
+def prepare(stream: Stream, enc: api_tasks.Encoder, cfg: ContinualConfig, max_new_tokens: int) -> Prepared:
+    """Items and examples of every experience; every problem with the data is raised here, before training."""
+    def fits(exs: list[api_tasks.Example]) -> list[api_tasks.Example]:
+        if cfg.task == "api-call":
+            return exs
+        return [e for e in exs if len(enc.ids(e.target)) <= max_new_tokens]  # the paper drops longer targets
+
+    def cap(items: list, n: int, salt: str) -> list:
+        if n and len(items) > n:
+            items = random.Random(f"{cfg.seed}:{salt}").sample(items, n)
+        return items
+
+    out = Prepared([], [], [], [], [], {}, {}, [])
+    for exp in stream.experiences:
+        train = cap(sorted(exp.train, key=lambda s: s.id), cfg.max_train_samples, f"train:{exp.name}")
+        train = sorted(train, key=lambda s: s.id)
+        random.Random(f"{cfg.seed}:valid:{exp.name}").shuffle(train)
+        n_valid = max(1, round(len(train) * cfg.valid_fraction))
+        valid, train = train[:n_valid], train[n_valid:]
+        valid_ex = fits(api_tasks.examples(valid, exp.apis, cfg.task))
+        test_ex = cap(fits(api_tasks.examples(exp.test, exp.apis, cfg.task)), cfg.eval_max_examples, f"test:{exp.name}")
+        own = enc.lm_items(train, cfg.seed) if cfg.objective == "lm" else \
+            enc.target_items(fits(api_tasks.examples(train, exp.apis, cfg.task)))
+        if not api_tasks.rows(own):
+            raise DataError(f"domain {exp.name!r} has no training code left after the validation split; add samples.")
+        if not valid_ex:
+            raise DataError(f"domain {exp.name!r}: its {len(valid)} validation samples hold no {cfg.task} call site; "
+                            "raise valid_fraction or add samples.")
+        if len(test_ex) < cfg.min_test_examples:
+            raise DataError(f"domain {exp.name!r} has {len(test_ex)} {cfg.task} test call sites, fewer than "
+                            f"min_test_examples={cfg.min_test_examples}; add APIs or data to it, or merge it with "
+                            "another domain (build-stream --domains).")
+        out.names.append(exp.name)
+        out.apis.append(exp.apis)
+        out.own.append(own)
+        out.valid.append(enc.target_items(valid_ex))
+        out.tests.append(test_ex)
+    if cfg.id_epochs:  # the ID stage stops early on held-out ID training samples, never on the ID test set
+        id_train = cap(stream.id_train, cfg.id_max_samples, "id-train")
+        n_valid = max(1, round(len(id_train) * cfg.valid_fraction))
+        out.id_train = enc.lm_items(id_train[n_valid:], cfg.seed) if cfg.objective == "lm" else \
+            enc.target_items(fits(api_tasks.examples(id_train[n_valid:], None, cfg.task)))
+        out.id_valid = enc.target_items(fits(api_tasks.examples(id_train[:n_valid], None, cfg.task)))
+    out.id_test = cap(fits(api_tasks.examples(stream.id_test, None, cfg.task)), cfg.eval_max_examples, "id-test")
+    return out
+
+
+def train_epochs(model, strategy, ctx: Context, valid: api_tasks.Data, enc: api_tasks.Encoder, cfg: ContinualConfig,
+                 device, lr: float, max_epochs: int, bar_desc: str, show: bool) -> list[dict[str, float]]:
+    """One experience: epochs of the strategy's batches, early stopping on the validation loss, best reloaded."""
+    opt = torch.optim.AdamW([p for _, p in trainable(model)], lr=lr, weight_decay=cfg.weight_decay)
+    strategy.before_experience(ctx, model)
+    history, best, best_state, bad = [], float("inf"), None, 0
+    bar = progress(total=strategy.steps(ctx) * max_epochs, desc=bar_desc, unit="step", enabled=show)
+    for epoch in range(max_epochs):
+        model.train()
+        losses = []
+        for batch in strategy.batches(ctx):
+            batch = {k: v.to(device) for k, v in batch.items()}
+            out = ctx.forward(model, batch)
+            loss = out[0]
+            penalty = strategy.loss_penalty(ctx, model, batch, out)
+            total = loss + penalty if penalty is not None else loss
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            strategy.after_backward(ctx, model)
+            torch.nn.utils.clip_grad_norm_([p for _, p in trainable(model)], cfg.grad_clip)
+            opt.step()
+            strategy.after_step(ctx, model)
+            ctx.step += 1
+            losses.append(loss.item())
+            bar.update(1)
+        val = api_tasks.target_loss(enc, model, valid, cfg.eval_batch_size, device) if valid else float("nan")
+        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else float("nan"),
+                        "valid_loss": val})
+        bar.set_postfix(epoch=epoch + 1, valid_loss=f"{val:.3f}")
+        if val < best - 1e-9 or best_state is None:
+            best, bad = val, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            bad += 1
+            if bad >= cfg.patience:
+                break
+    bar.close()
+    model.load_state_dict(best_state)
+    strategy.after_experience(ctx, model)
+    return history
+
+
+def score_all(model, enc, prep: Prepared, cfg: ContinualConfig, settings: dict, device, seed: int,
+              with_id: bool = False) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """Scores on every domain's test set (and the ID test set)."""
+    def one(exs, salt):
+        preds = api_tasks.predict(model, enc, exs, cfg.task, decoding=cfg.decoding, num_samples=cfg.num_samples,
+                                  max_new_tokens=settings["max_new_tokens"], temperature=settings["temperature"],
+                                  top_p=settings["top_p"], batch_size=cfg.eval_batch_size, seed=seed + salt,
+                                  device=device)
+        return api_tasks.score(cfg.task, exs, preds, cfg.decoding, cfg.num_samples)
+
+    domains = [one(exs, j) for j, exs in enumerate(prep.tests)]
+    return domains, (one(prep.id_test, 1000) if with_id and prep.id_test else {})
+
+
+def summarize(R: list[list[float]], b: list[float], id_before: float | None, id_after: float | None) -> dict:
+    """average, forgetting, bwt, fwt of a matrix R (rows: after experience i; columns: domain j)."""
+    T = len(R)
+    last = R[-1]
+    out: dict[str, float | None] = {"average": float(np.mean(last))}
+    if T > 1 and len(R[0]) == T:
+        out["forgetting"] = float(np.mean([max(R[l][j] for l in range(T - 1)) - last[j] for j in range(T - 1)]))
+        out["bwt"] = float(np.mean([last[j] - R[j][j] for j in range(T - 1)]))
+        out["fwt"] = float(np.mean([R[j - 1][j] - b[j] for j in range(1, T)]))
+    else:
+        out.update(forgetting=None, bwt=None, fwt=None)
+    out.update(id_before=id_before, id_after=id_after)
+    return out
+
+
+def _mean_std(values: list) -> dict[str, float] | None:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    return {"mean": float(np.mean(vals)), "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0}
+
+
+def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=print, write: bool = True,
+        show_progress: bool = True, **settings: Any) -> dict[str, Any]:
+    """Run every strategy of ``cfg.strategies`` on the stream; returns what ``continual.json`` holds.
+
+    ``settings`` are :class:`~codeintel.config.ContinualConfig` keys (dotted ones as ``{"ewc.lam": 0.5}`` or
+    nested), applied over ``cfg``. Example::
+
+        import codeintel.continual
+        result = codeintel.continual.run(model="tiny-codegpt", strategies=["naive", "replay"], id_epochs=1)
+        result["summary"]["replay"]["forgetting"]   # {"mean": ..., "std": ...}
+    """
+    from codeintel.recipes.rundir import RunDir, fresh
+    from codeintel.tasks.models import load_model, save_model
+
+    cfg = copy.deepcopy(cfg) if cfg is not None else ContinualConfig()
+    for key, value in settings.items():
+        set_key(cfg, key, value)
+    validate_continual(cfg)
+    strategy_classes = {name: STRATEGIES[name] for name in cfg.strategies}  # unknown names fail here
+    t0 = time.perf_counter()
+    out = Path(cfg.output_dir) if cfg.output_dir else \
+        fresh(f"runs/continual-{Path(cfg.model).name}-{Path(cfg.stream).stem}-{cfg.task}")
+    rundir = RunDir(out, overwrite=overwrite, echo=echo, ours=lambda p: (p / "continual.json").is_file())
+    if write:
+        rundir.check()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    stream = load_stream(cfg.stream, cfg.data or None, show_progress)
+    task_cfg = task_settings(cfg)
+    if task_cfg["metric"] not in api_tasks.metric_names(cfg.task, cfg.decoding, cfg.num_samples):
+        raise ConfigError(f"metric={cfg.metric!r} is not a {cfg.task} score with decoding={cfg.decoding}; choose "
+                          f"one of {', '.join(api_tasks.metric_names(cfg.task, cfg.decoding, cfg.num_samples))}.")
+    torch.manual_seed(cfg.seed)
+    loaded = load_model(cfg.model, "causal-lm")  # a family without a causal LM fails here, clearly
+    _quiet(loaded)
+    block = cfg.block_size or _default_block(loaded)
+    enc = api_tasks.Encoder(loaded.tokenizer, loaded.family, block, target_len=max(task_cfg["max_new_tokens"], 32))
+    prep = prepare(stream, enc, cfg, task_cfg["max_new_tokens"])
+    metric = task_cfg["metric"]
+    echo(f"stream {stream.definition.name} ({stream.definition.lang}, by {stream.definition.by}): "
+         + ", ".join(f"{n} {api_tasks.rows(o)} train items / {len(t)} test" for n, o, t in
+                     zip(prep.names, prep.own, prep.tests, strict=True))
+         + f"; ID {len(prep.id_test)} test; {cfg.model} ({loaded.family}), block {block}, task {cfg.task}, "
+           f"metric {metric}")
+    per_seed: list[dict[str, Any]] = []
+    final_models: dict[str, Any] = {}
+    for rep in range(cfg.repeats):
+        seed = cfg.seed + rep
+        torch.manual_seed(seed)
+        base = _quiet(load_model(cfg.model, "causal-lm")) if rep else loaded
+        base.model.to(device)
+        id_history = []
+        if cfg.id_epochs:
+            ctx = Context(-1, "id", prep.id_train, [], cfg.batch_size, _forward_fn(enc, device), np.random.default_rng(seed))
+            from codeintel.continual.strategies import Strategy
+
+            id_history = train_epochs(base.model, Strategy(), ctx, prep.id_valid, enc, cfg, device, cfg.id_lr or cfg.lr,
+                                      cfg.id_epochs, f"seed {seed} ID pre-training", show_progress)
+        start_state = {k: v.detach().clone() for k, v in base.model.state_dict().items()}
+        b_scores, id_before = score_all(base.model, enc, prep, cfg, task_cfg, device, seed, with_id=True)
+        seed_result: dict[str, Any] = {"seed": seed, "start": {"domains": b_scores, "id": id_before},
+                                       "id_history": id_history, "strategies": {}}
+        for name, cls in strategy_classes.items():
+            base.model.load_state_dict(start_state)
+            strategy = cls(getattr(cfg, name, None), seed)
+            rng = np.random.default_rng(seed)
+            plan = [(0, "joint", api_tasks.concat(prep.own), api_tasks.concat(prep.valid))] if strategy.joint else \
+                [(i, n, o, v) for i, (n, o, v) in enumerate(zip(prep.names, prep.own, prep.valid, strict=True))]
+            rows_, histories, seen = [], [], []
+            t_s = time.perf_counter()
+            for i, exp_name, own, valid in plan:
+                ctx = Context(i, exp_name, own, list(seen), cfg.batch_size, _forward_fn(enc, device), rng)
+                hist = train_epochs(base.model, strategy, ctx, valid, enc, cfg, device, cfg.lr, cfg.max_epochs,
+                                    f"seed {seed} {name} {i + 1}/{len(plan)} {exp_name}", show_progress)
+                seen.append(own)
+                scores, _ = score_all(base.model, enc, prep, cfg, task_cfg, device, seed)
+                rows_.append(scores)
+                histories.append(hist)
+                echo(f"  seed {seed} {name:10s} after {exp_name:14s}: "
+                     + "  ".join(f"{n} {s.get(metric, 0):.1f}" for n, s in zip(prep.names, scores, strict=True)))
+            _, id_after = score_all(base.model, enc, prep, cfg, task_cfg, device, seed, with_id=True)
+            R = [[s.get(metric, 0.0) for s in row] for row in rows_]
+            b = [s.get(metric, 0.0) for s in b_scores]
+            summary = summarize(R, b, id_before.get(metric), id_after.get(metric))
+            seed_result["strategies"][name] = {"R": R, "scores": rows_, "id_after": id_after, "summary": summary,
+                                               "history": histories, "seconds": round(time.perf_counter() - t_s, 1),
+                                               **({"projected_steps": strategy.projected} if name == "agem" else {})}
+            if rep == 0 and cfg.save_models and write:
+                final_models[name] = {k: v.detach().cpu().clone() for k, v in base.model.state_dict().items()}
+        per_seed.append(seed_result)
+    result = _aggregate(cfg, stream, prep, per_seed, metric, task_cfg, block, loaded.family)
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    echo(table(result))
+    if write:
+        with rundir:
+            from codeintel.recipes.evaluate import write_json
+
+            for name, state in final_models.items():
+                loaded.model.load_state_dict(state)
+                save_model(loaded, out / "models" / name, {"continual": {"strategy": name, "stream": prep.names}})
+            (out / "continual.md").write_text(markdown(result))
+            for name in result["summary"]:
+                heatmap(result, name, out / f"heatmap-{name}.png")
+            domain_plot(result, out / "domains.png")
+            write_json(out / "continual.json", result)
+        result["output_dir"] = str(out)
+    return result
+
+
+def _quiet(loaded):
+    """Name the decoders' loss (transformers warns on every model whose config leaves it unset)."""
+    if loaded.family != "t5":
+        loaded.model.config.loss_type = "ForCausalLM"
+    return loaded
+
+
+def _default_block(loaded) -> int:
+    from codeintel.tasks.heads import backbone_of
+
+    config = backbone_of(loaded.model).config
+    limit = getattr(config, "n_positions", None) or (getattr(config, "max_position_embeddings", 514) - 2)
+    spec_len = 256 if loaded.spec_name and loaded.spec_name.startswith("tiny-") else 1024
+    return int(min(limit, spec_len))
+
+
+def _forward_fn(enc: api_tasks.Encoder, device):
+    def forward(model, batch: api_tasks.Data):
+        return enc.forward(model, {k: v.to(device) for k, v in batch.items()})
+
+    return forward
+
+
+def _aggregate(cfg, stream, prep, per_seed, metric, task_cfg, block, family) -> dict[str, Any]:
+    summary, mean_R = {}, {}
+    for name in cfg.strategies:
+        runs = [s["strategies"][name] for s in per_seed]
+        summary[name] = {k: _mean_std([r["summary"][k] for r in runs]) for k in SUMMARY}
+        mean_R[name] = np.mean([r["R"] for r in runs], axis=0).tolist()
+    start = np.mean([[d.get(metric, 0.0) for d in s["start"]["domains"]] for s in per_seed], axis=0).tolist()
+    return {"model": cfg.model, "family": family, "task": cfg.task, "metric": metric, "decoding": cfg.decoding,
+            "stream": {"name": stream.definition.name, "lang": stream.definition.lang, "by": stream.definition.by,
+                       "domains": prep.names, "counts": stream.counts()},
+            "test_examples": {n: len(t) for n, t in zip(prep.names, prep.tests, strict=True)} | {"id": len(prep.id_test)},
+            "seeds": [s["seed"] for s in per_seed], "block_size": block, "decoding_settings": task_cfg,
+            "summary": summary, "R_mean": mean_R, "start_mean": start, "per_seed": per_seed,
+            "settings": json.loads(json.dumps(dataclasses.asdict(cfg)))}
+
+
+def _fmt(ms: dict | None) -> str:
+    if ms is None:
+        return "–"
+    return f"{ms['mean']:.1f} ± {ms['std']:.1f}" if ms["std"] else f"{ms['mean']:.1f}"
+
+
+def table(result: dict) -> str:
+    """The comparison table (mean ± std over seeds), as aligned text."""
+    head = ["strategy", "average", "forgetting", "BWT", "FWT", "ID before", "ID after"]
+    body = [[name] + [_fmt(s[k]) for k in SUMMARY] for name, s in result["summary"].items()]
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [head, *body]]
+    return (f"{result['metric']} on {result['stream']['name']} ({result['task']}, {len(result['seeds'])} seed(s)):\n"
+            + "\n".join(lines))
+
+
+def markdown(result: dict) -> str:
+    names = result["stream"]["domains"]
+    lines = [f"# Continual learning: {result['model']} on the {result['stream']['name']} stream ({result['task']})",
+             "", f"Score: {result['metric']} (× 100), mean ± std over seeds {result['seeds']}. Forgetting: Chaudhry et al. "
+             "2018 (max over earlier experiences minus final); BWT/FWT: Lopez-Paz & Ranzato 2017.", "",
+             "| strategy | average | forgetting | BWT | FWT | ID before | ID after |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, s in result["summary"].items():
+        lines.append(f"| {name} | " + " | ".join(_fmt(s[k]) for k in SUMMARY) + " |")
+    lines += ["", "Test call sites per domain: " + ", ".join(f"{k} {v}" for k, v in result["test_examples"].items()), ""]
+    lines += ["Before the stream: " + ", ".join(f"{n} {v:.1f}" for n, v in zip(names, result["start_mean"], strict=True)),
+              ""]
+    for name, R in result["R_mean"].items():
+        rows_names = ["joint"] if len(R) == 1 and len(names) > 1 else names
+        lines += [f"## R for {name} (row: after experience; column: test domain)", "",
+                  "| after \\ on | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+        lines += [f"| {r} | " + " | ".join(f"{v:.1f}" for v in row) + " |" for r, row in zip(rows_names, R, strict=True)]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def heatmap(result: dict, name: str, path: Path) -> None:
+    """R (mean over seeds) as a heat map with the values written in."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names, R = result["stream"]["domains"], np.array(result["R_mean"][name])
+    rows_names = ["joint"] if len(R) == 1 and len(names) > 1 else names
+    fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 0.7 * len(R) + 1.8), constrained_layout=True)
+    vmax = max(float(np.max(R)), 1e-9)
+    im = ax.imshow(R, cmap="viridis", vmin=0, vmax=vmax, aspect="auto")
+    for i in range(R.shape[0]):
+        for j in range(R.shape[1]):
+            ax.text(j, i, f"{R[i, j]:.1f}", ha="center", va="center",
+                    color="white" if R[i, j] < 0.6 * vmax else "black", fontsize=9)
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_yticks(range(len(rows_names)), [f"after {n}" for n in rows_names])
+    ax.set(xlabel="test domain", title=f"{name}: {result['metric']} on each domain ({result['model']}, "
+                                         f"{len(result['seeds'])} seed(s))")
+    fig.colorbar(im, ax=ax, label=result["metric"])
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def domain_plot(result: dict, path: Path) -> None:
+    """Each domain's score across the experiences, one panel per sequential strategy, the start as x = 0."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = result["stream"]["domains"]
+    seq = [n for n, R in result["R_mean"].items() if len(R) == len(names)]
+    if not seq:
+        return
+    fig, axes = plt.subplots(1, len(seq), figsize=(4.2 * len(seq), 3.6), sharey=True, squeeze=False,
+                             constrained_layout=True)
+    top = max(max(max(r) for r in result["R_mean"][n]) for n in seq)
+    top = max(top, max(result["start_mean"]))
+    for ax, name in zip(axes[0], seq, strict=True):
+        R = np.array(result["R_mean"][name])
+        for j, dom in enumerate(names):
+            ys = [result["start_mean"][j], *R[:, j]]
+            ax.plot(range(len(ys)), ys, marker="o", label=dom)
+        ax.set_xticks(range(len(names) + 1), ["start", *names], rotation=30, ha="right")
+        ax.set_ylim(0, top * 1.1 + 1e-9)
+        ax.set(title=name, xlabel="after experience")
+    axes[0][0].set_ylabel(result["metric"])
+    axes[0][-1].legend(frameon=False, fontsize=8, title="test domain")
+    fig.suptitle(f"{result['model']} on {result['stream']['name']} ({result['task']}), mean of "
+                 f"{len(result['seeds'])} seed(s)")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

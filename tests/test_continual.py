@@ -1,0 +1,566 @@
+"""Continual learning over API streams: the call extractor, streams, the two tasks, each strategy's mechanism,
+the forgetting metrics, and the command end to end (with its bad-input errors)."""
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from codeintel.cli import main
+from codeintel.config import AgemConfig, EwcConfig, LwfConfig, ReplayConfig, RwalkConfig, SiConfig
+from codeintel.continual import strategies as S
+from codeintel.continual import tasks as T
+from codeintel.continual.apis import extract_samples
+from codeintel.continual.streams import StreamDefinition, build, definition_from, extract_all, read_units
+from codeintel.errors import ConfigError, DataError
+from codeintel.eval.bleu import corpus_bleu
+from codeintel.recipes.continual import summarize
+
+# --------------------------------------------------------------------------- API calls
+
+
+def calls_of(code: str, lang: str) -> list[tuple[str, str]]:
+    return [(c.api, c.kind) for s in extract_samples(code, lang, "u") for c in s.calls]
+
+
+def test_python_calls_resolve_aliases_from_imports_typed_locals_and_shadowing():
+    code = (
+        "import os.path as p, re\n"
+        "import threading\n"
+        "from json import dumps as d, loads\n"
+        "def f(x, re2):\n"
+        "    y = re.compile('a')\n"                 # module call
+        "    p.join(x).upper()\n"                   # alias; the chained .upper() has no known receiver
+        "    t = threading.Thread(target=x)\n"      # a class call (a constructor, not an API call) types t
+        "    t.start()\n"
+        "    loads(d(x))\n"                         # from-imports, bare calls, nested
+        "    os.getcwd()\n"                         # `os` is not bound by `import os.path as p`
+        "    return y.match(x)\n"                   # y came from a function call: unknown type
+        "def g(re):\n"
+        "    return re.compile(x)\n"                # a parameter shadows the import
+    )
+    assert calls_of(code, "python") == [
+        ("re.compile", "static"), ("os.path.join", "static"), ("threading.Thread.start", "instance"),
+        ("json.loads", "bare"), ("json.dumps", "bare")]
+
+
+def test_python_offsets_give_the_two_task_inputs():
+    code = "import os\ndef f(a, b):\n    x = os.path.join(a,\n        b)\n    return x\n"
+    (sample,) = extract_samples(code, "python", "u")
+    (call,) = sample.calls
+    assert sample.code[: call.name_start].endswith("x = os.path.")
+    assert sample.code[call.usage_start : call.end] == "os.path.join(a,\n        b)"
+    (call_ex,) = T.examples([sample], ["os"], "api-call")
+    assert call_ex.context.endswith("os.path.") and call_ex.target == "join" and call_ex.trained == "join("
+    (usage,) = T.examples([sample], ["os"], "api-usage")
+    assert usage.context.endswith("x =") and usage.target == " os.path.join(a,\n        b)"
+    assert T.collapse(usage.target) == "os.path.join(a, b)"
+
+
+def test_java_calls_resolve_imports_wildcards_statics_and_declared_types():
+    code = (
+        "import java.util.*; import static java.lang.Math.max; import java.math.BigInteger;\n"
+        "class A { private Map<String, List<Integer>> m; int[] arr;\n"
+        " void f(Scanner sc, String s) { List<Integer> xs = new ArrayList<>(); BigInteger b = BigInteger.valueOf(3);\n"
+        " xs.add(sc.nextInt()); System.out.println(max(1, 2)); new StringBuilder().append(s);\n"
+        " java.util.Arrays.sort(arr); m.get(s).size(); unknown.call(); } }\n"
+    )
+    assert calls_of(code, "java") == [
+        ("java.math.BigInteger.valueOf", "static"), ("java.util.List.add", "instance"),
+        ("java.util.Scanner.nextInt", "instance"), ("java.io.PrintStream.println", "instance"),
+        ("java.lang.Math.max", "bare"), ("java.lang.StringBuilder.append", "instance"),
+        ("java.util.Arrays.sort", "static"), ("java.util.Map.get", "instance")]
+    (sample,) = extract_samples(code, "java", "u")
+    static = next(c for c in sample.calls if c.method == "valueOf")
+    instance = next(c for c in sample.calls if c.method == "nextInt")
+    assert sample.code[static.usage_start : static.end] == "BigInteger.valueOf(3)"   # Class. included
+    assert sample.code[instance.usage_start : instance.end] == "nextInt()"          # variable excluded
+    assert sample.code[: instance.name_start].endswith("sc.")
+
+
+def test_gcj_java_stream_on_the_shipped_sample(shared_data):
+    data = shared_data / "clone" / "gcj_programs.jsonl"
+    if not data.is_file():
+        pytest.skip("no GCJ sample")
+    from codeintel.continual.streams import load_stream
+
+    stream = load_stream("gcj-java", data=str(data), progress_enabled=False)
+    assert [e.name for e in stream.experiences] == ["collections", "math", "strings", "io"]
+    for e in stream.experiences:
+        assert len(e.test) >= 10 and len(e.train) > 5 * len(e.test)
+        assert not {s.id for s in e.train} & {s.id for s in e.test}
+        calls = T.examples(e.test, e.apis, "api-call")
+        assert calls and all(any(x.api.startswith(a) for a in e.apis) for x in calls)
+    io = stream.experiences[3]
+    assert any(x.api == "java.util.Scanner.nextInt" for x in T.examples(io.train, io.apis, "api-call"))
+
+
+# --------------------------------------------------------------------------- streams
+
+
+def synthetic_units(n: int = 36, seed: int = 0) -> list[dict]:
+    """Python files whose functions call os.path (domain 1), json (2), re (3), or only math (in-distribution)."""
+    rng = random.Random(seed)
+    bodies = {
+        "os": ["p = os.path.join({a}, {b})", "ok = os.path.exists({a})", "n = os.path.basename({b})"],
+        "json": ["s = json.dumps({a})", "d = json.loads({b})", "json.dump({a}, {b})"],
+        "re": ["r = re.compile({a})", "m = re.match({a}, {b})", "t = re.sub({a}, {b}, s)"],
+        "math": ["v = math.sqrt({a})", "w = math.floor({b})"],
+    }
+    rows = []
+    for mod, lines in bodies.items():
+        for i in range(n):
+            names = [f"{w}{rng.randrange(100)}" for w in ("path", "data", "item", "value")]
+            body = "\n".join("    " + rng.choice(lines).format(a=names[0], b=names[1]) for _ in range(3))
+            code = (f"import {mod}\n\ndef {mod}_helper_{i}({names[0]}, {names[1]}):\n    s = str({names[0]})\n{body}\n"
+                    f"    return {names[1]}\n")
+            rows.append({"id": f"{mod}-{i}", "code": code})
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+DEFINITION = {"name": "toy", "lang": "python", "by": "module", "seed": 0, "test_fraction": 0.2,
+              "domains": [{"name": "paths", "apis": ["os.path"]}, {"name": "serial", "apis": ["json"]},
+                          {"name": "regex", "apis": ["re"]}]}
+
+
+def test_stream_assigns_domains_in_order_and_holds_out_each_api(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", synthetic_units())
+    defn = definition_from(dict(DEFINITION), tmp_path / "toy.yaml")
+    samples = extract_all(read_units(str(data), "python"), "python", False)
+    stream = build(defn, samples)
+    counts = stream.counts()
+    assert [e.name for e in stream.experiences] == ["paths", "serial", "regex"]
+    assert {k: (v["train"], v["test"]) for k, v in counts.items()} == {
+        "paths": (29, 7), "serial": (29, 7), "regex": (29, 7), "id": (29, 7)}
+    assert build(defn, samples).counts() == counts                       # seeded: the same split again
+    defn.domains[0].apis.append("shutil")
+    with pytest.raises(DataError, match="shutil never occur"):
+        build(defn, samples)
+
+
+@pytest.mark.parametrize("raw,message", [
+    ({**DEFINITION, "lang": "rust"}, "lang must be"),
+    ({**DEFINITION, "domains": []}, "non-empty list"),
+    ({**DEFINITION, "domains": [{"name": "a", "apis": []}]}, "at least one API"),
+    ({**DEFINITION, "colour": 1}, "unknown key"),
+    ({**DEFINITION, "test_fraction": 1.5}, "test_fraction"),
+])
+def test_bad_stream_definitions(tmp_path, raw, message):
+    with pytest.raises(ConfigError, match=message):
+        definition_from(raw, tmp_path / "s.yaml")
+
+
+# --------------------------------------------------------------------------- tasks and metrics
+
+
+def test_cut_usage_and_leading_name_follow_the_papers_rules():
+    assert T.cut_usage("os.path.join(a, b)) + 1\nfoo") == "os.path.join(a, b)"
+    assert T.cut_usage("dumps(x, f(y)).strip()") == "dumps(x, f(y))"
+    assert T.cut_usage("compile(a,\n    b);\nmore") == "compile(a, b)"
+    assert T.cut_usage("get(a\nif x") == "get(a"                      # a stop string before the balance
+    assert T.leading_name("join(a)") == "join" and T.leading_name("is_dir2 x") == "is_dir2"
+    assert T.leading_name("(x") == ""
+
+
+def test_corpus_bleu_by_hand():
+    assert corpus_bleu(["a b c d e"], ["a b c d e"]) == pytest.approx(100.0)
+    # every n-gram precision is 1; brevity penalty exp(1 - 5/4)
+    assert corpus_bleu(["a b c d"], ["a b c d e"]) == pytest.approx(100 * np.exp(-0.25))
+    assert corpus_bleu(["x y"], ["a b"]) == 0.0
+    # corpus sums: p1 = 7/8, p2 = 5/6, p3 = 3/4, p4 = 1/2 over the two hypotheses (lengths 4 + 4 = refs 4 + 4)
+    score = corpus_bleu(["a b c d", "e f g x"], ["a b c d", "e f g h"])
+    assert score == pytest.approx(100 * (7 / 8 * 5 / 6 * 3 / 4 * 1 / 2) ** 0.25)
+
+
+def test_summary_metrics_by_hand():
+    R = [[60.0, 5.0, 0.0],
+         [40.0, 50.0, 10.0],
+         [30.0, 45.0, 70.0]]
+    out = summarize(R, b=[0.0, 2.0, 4.0], id_before=20.0, id_after=15.0)
+    assert out["average"] == pytest.approx((30 + 45 + 70) / 3)
+    assert out["forgetting"] == pytest.approx(((60 - 30) + (50 - 45)) / 2)
+    assert out["bwt"] == pytest.approx(((30 - 60) + (45 - 50)) / 2)
+    assert out["fwt"] == pytest.approx(((5 - 2) + (10 - 4)) / 2)
+    assert out["id_before"] == 20.0 and out["id_after"] == 15.0
+
+
+# --------------------------------------------------------------------------- strategies on a toy model
+
+
+@pytest.fixture
+def toy():
+    """A 1-layer GPT-2 on the shipped tokenizer, its encoder, and LM items of random code-like text."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from codeintel.backbones.loading import shipped_tokenizer
+
+    torch.manual_seed(0)
+    tok = shipped_tokenizer("code-bpe-8k")
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=16, n_layer=1, n_head=2, n_positions=64,
+                                       resid_pdrop=0, embd_pdrop=0, attn_pdrop=0, loss_type="ForCausalLM"))
+    enc = T.Encoder(tok, "gpt2", 32)
+    return model, enc
+
+
+def lm_items(enc, n_rows: int, start: int = 0) -> T.Data:
+    text = " ".join(f"v{start}_{i} = f{i % 7}(y{i % 11})" for i in range(n_rows * 4))
+    from codeintel.continual.apis import Sample
+
+    data = enc.lm_items([Sample("s", text, "python")], 0)
+    return T.take(data, slice(0, n_rows))
+
+
+def context(enc, own, seen=(), index=0, batch_size=4) -> S.Context:
+    return S.Context(index, f"exp{index}", own, list(seen), batch_size, lambda m, b: enc.forward(m, b),
+                     np.random.default_rng(0))
+
+
+def test_ewc_penalty_is_zero_at_the_anchor_and_grows_with_fisher_weighted_distance(toy):
+    model, enc = toy
+    own = lm_items(enc, 8)
+    ewc = S.EWC(EwcConfig(lam=0.3))
+    ctx = context(enc, own)
+    assert ewc.loss_penalty(ctx, model, {}, None) is None              # nothing learnt before: no penalty
+    ewc.after_experience(ctx, model)
+    fisher, anchor = ewc.anchors[0]
+    assert float(ewc.loss_penalty(ctx, model, {}, None)) == 0.0
+    weight = model.transformer.wte.weight
+    with torch.no_grad():
+        weight[5] += 0.1
+    expected = 0.3 * float((fisher["transformer.wte.weight"][5] * 0.01).sum())
+    assert float(ewc.loss_penalty(ctx, model, {}, None)) == pytest.approx(expected, rel=1e-4)
+    with torch.no_grad():
+        weight[5] += 0.1                                                # twice the distance: four times
+    assert float(ewc.loss_penalty(ctx, model, {}, None)) == pytest.approx(4 * expected, rel=1e-4)
+    ewc.after_experience(ctx, model)                                    # one penalty per earlier experience
+    assert len(ewc.anchors) == 2 and float(ewc.loss_penalty(ctx, model, {}, None)) == pytest.approx(4 * expected,
+                                                                                                    rel=1e-4)
+
+
+def test_fisher_is_the_mean_of_squared_batch_gradients(toy):
+    model, enc = toy
+    own = lm_items(enc, 6)
+    fisher = S.fisher(model, own, 4, lambda m, b: enc.forward(m, b)[0])
+    manual = torch.zeros_like(model.lm_head.weight)
+    for batch in (T.take(own, slice(0, 4)), T.take(own, slice(4, 6))):
+        model.zero_grad()
+        enc.forward(model, batch)[0].backward()
+        manual += model.lm_head.weight.grad ** 2
+    assert torch.allclose(fisher["transformer.wte.weight"], manual / 2, atol=1e-9)
+
+
+def test_replay_mixes_new_and_old_items_in_the_stated_ratio_and_its_reservoir_is_uniform(toy):
+    model, enc = toy
+    first, second = lm_items(enc, 40, 0), lm_items(enc, 40, 1000)
+    replay = S.Replay(ReplayConfig(memory=10, batch_new=2, batch_mem=3), seed=0)
+    ctx = context(enc, first)
+    assert all(T.rows(b) == 4 for b in list(replay.batches(ctx))[:-1])   # empty buffer: plain batches
+    replay.after_experience(ctx, model)
+    assert len(replay.buffer) == 10
+    old = {tuple(r.tolist()) for r in first["input_ids"]}
+    ctx2 = context(enc, second, [first], 1)
+    batches = list(replay.batches(ctx2))
+    assert len(batches) == 20 == replay.steps(ctx2)
+    for b in batches:
+        from_old = sum(tuple(r.tolist()) in old for r in b["input_ids"])
+        assert T.rows(b) == 5 and from_old == 3
+    # reservoir: after 3 experiences of 60 items, each is in a 30-item buffer with probability 1/6
+    share = np.zeros(3)
+    for seed in range(150):
+        rep = S.Replay(ReplayConfig(memory=30), seed=seed)
+        for e in range(3):
+            items = {"input_ids": torch.full((60, 1), e)}
+            rep.after_experience(S.Context(e, "e", items, [], 4, None, None), None)
+        share += np.bincount([int(b["input_ids"][0, 0]) for b in rep.buffer], minlength=3) / 30
+    assert np.allclose(share / 150, 1 / 3, atol=0.03)
+
+
+def test_agem_never_applies_a_gradient_against_the_reference_gradient(toy):
+    model, enc = toy
+    agem = S.AGEM(AgemConfig(patterns=8, sample_size=4))
+    old = lm_items(enc, 12, 0)
+    agem.after_experience(context(enc, old), model)
+    assert T.rows(agem.buffers[0]) == 8
+    new = lm_items(enc, 12, 5000)
+    projected = 0
+    for step in range(6):
+        ctx = context(enc, new, [old], 1)
+        ctx.rng = np.random.default_rng(step)
+        model.zero_grad()
+        enc.forward(model, T.take(new, slice(2 * step, 2 * step + 2)))[0].backward()
+        g = torch.cat([p.grad.reshape(-1) for p in model.parameters()]).clone()
+        agem.after_backward(ctx, model)
+        applied = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+        ref = agem.reference_batch(np.random.default_rng(step))           # the same draw again
+        model.zero_grad()
+        enc.forward(model, ref)[0].backward()
+        g_ref = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+        assert float(applied @ g_ref) >= -1e-6 * float(g_ref.norm() * applied.norm())
+        if float(g @ g_ref) >= 0:
+            assert torch.allclose(applied, g)                               # no conflict: left alone
+        else:
+            projected += 1
+        with torch.no_grad():                                              # move, so the next step differs
+            for p, d in zip(model.parameters(), applied.split([p.numel() for p in model.parameters()]), strict=True):
+                p -= 0.5 * d.view_as(p)
+    assert agem.projected == projected
+
+
+def sgd_steps(model, enc, strategy, ctx, steps: int, lr: float = 0.1) -> None:
+    strategy.before_experience(ctx, model)
+    for step in range(steps):
+        batch = T.take(ctx.own, slice(step % 3 * 2, step % 3 * 2 + 2))
+        model.zero_grad()
+        out = enc.forward(model, batch)
+        loss = out[0] + (strategy.loss_penalty(ctx, model, batch, out) or 0)
+        loss.backward()
+        strategy.after_backward(ctx, model)
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= lr * p.grad
+        strategy.after_step(ctx, model)
+
+
+def test_si_importance_is_the_path_integral_of_the_loss_change(toy):
+    model, enc = toy
+    si = S.SI(SiConfig(lam=1.0, eps=0.1))
+    ctx = context(enc, lm_items(enc, 6))
+    start = model.lm_head.weight.detach().clone()
+    expected_path = torch.zeros_like(start)
+    si.before_experience(ctx, model)
+    for step in range(4):
+        batch = T.take(ctx.own, slice(step % 3 * 2, step % 3 * 2 + 2))
+        model.zero_grad()
+        enc.forward(model, batch)[0].backward()
+        si.after_backward(ctx, model)
+        g = model.lm_head.weight.grad.clone()
+        before = model.lm_head.weight.detach().clone()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= 0.1 * p.grad
+        si.after_step(ctx, model)
+        expected_path -= g * (model.lm_head.weight.detach() - before)
+    assert torch.allclose(si.path["transformer.wte.weight"], expected_path, atol=1e-9)
+    assert float(expected_path.sum()) > 0                              # SGD lowers the loss along the path
+    si.after_experience(ctx, model)
+    delta = model.lm_head.weight.detach() - start
+    assert torch.allclose(si.omega["transformer.wte.weight"], (expected_path / (delta ** 2 + 0.1)).clamp(min=0), atol=1e-6)
+    assert float(si.loss_penalty(ctx, model, {}, None)) == 0.0         # at its own anchor
+    omega_after_one = si.omega["transformer.wte.weight"].clone()
+    sgd_steps(model, enc, si, context(enc, lm_items(enc, 6, 300), index=1), 4)
+    si.after_experience(ctx, model)
+    assert bool((si.omega["transformer.wte.weight"] >= omega_after_one - 1e-9).all())   # importances only accumulate
+    assert float(si.omega["transformer.wte.weight"].sum()) > float(omega_after_one.sum())
+
+
+def test_rwalk_scores_accumulate_every_delta_t_steps(toy):
+    model, enc = toy
+    rw = S.RWalk(RwalkConfig(lam=0.1, alpha=0.9, delta_t=2))
+    ctx = context(enc, lm_items(enc, 6))
+    sgd_steps(model, enc, rw, ctx, 1)
+    assert float(rw.scores["transformer.wte.weight"].sum()) == 0.0             # no window closed yet
+    sgd_steps_continue(model, enc, rw, ctx, 1)
+    first = rw.scores["transformer.wte.weight"].clone()
+    assert float(first.sum()) > 0 and bool((first >= 0).all())
+    sgd_steps_continue(model, enc, rw, ctx, 2)
+    assert bool((rw.scores["transformer.wte.weight"] >= first).all()) and float(rw.scores["transformer.wte.weight"].sum()) > \
+        float(first.sum())
+    rw.after_experience(ctx, model)
+    assert torch.allclose(rw.importance["transformer.wte.weight"], rw.fisher["transformer.wte.weight"] + rw.exp_scores["transformer.wte.weight"])
+    assert float(rw.loss_penalty(ctx, model, {}, None)) == 0.0
+    with torch.no_grad():
+        model.lm_head.weight[3] += 0.5
+    assert float(rw.loss_penalty(ctx, model, {}, None)) > 0
+
+
+def sgd_steps_continue(model, enc, strategy, ctx, steps: int) -> None:
+    """More steps of the same experience (no before_experience)."""
+    for _ in range(steps):
+        batch = T.take(ctx.own, slice(0, 2))
+        model.zero_grad()
+        enc.forward(model, batch)[0].backward()
+        strategy.after_backward(ctx, model)
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= 0.1 * p.grad
+        strategy.after_step(ctx, model)
+
+
+def test_lwf_distillation_is_zero_at_the_snapshot_and_positive_after_a_change(toy):
+    model, enc = toy
+    lwf = S.LwF(LwfConfig(alpha=["0", "2"], temperature=2.0))
+    own = lm_items(enc, 4)
+    lwf.before_experience(context(enc, own, index=0), model)
+    assert lwf.old is None                                              # first experience: nothing to keep
+    ctx = context(enc, own, [own], index=1)
+    lwf.before_experience(ctx, model)
+    batch = T.take(own, slice(0, 2))
+    assert lwf.alpha == 2.0
+    assert float(lwf.loss_penalty(ctx, model, batch, enc.forward(model, batch))) == pytest.approx(0.0, abs=1e-6)
+    with torch.no_grad():
+        model.lm_head.weight.mul_(1.5)
+    assert float(lwf.loss_penalty(ctx, model, batch, enc.forward(model, batch))) > 1e-4
+
+
+def test_cumulative_trains_on_every_earlier_experience(toy):
+    model, enc = toy
+    a, b, c = lm_items(enc, 5, 0), lm_items(enc, 6, 100), lm_items(enc, 7, 200)
+    ctx = context(enc, c, [a, b], index=2)
+    S.Cumulative().before_experience(ctx, model)
+    assert T.rows(ctx.train) == 18
+    S.Strategy().before_experience(context(enc, c, [a, b], index=2), model)   # naive: only its own
+
+
+def test_target_items_loss_equals_the_full_models_loss_on_the_same_tokens(toy):
+    """The left-padded, head-on-the-targets-only forward gives the plain forward's loss (GPT-2 and RoBERTa)."""
+    from codeintel.tasks.models import load_model
+
+    exs = [T.Example("def f(a):\n    return os.path.", "join", "os.path.join", "s", "("),
+           T.Example("x = re.", "compile", "re.compile", "s", "("),
+           T.Example("import json\nv = json.", "dumps", "json.dumps", "s", "(")]
+    for name in ("tiny-codegpt", "tiny-codebert"):
+        torch.manual_seed(0)
+        loaded = load_model(name, "causal-lm")
+        model = loaded.model.eval()
+        enc = T.Encoder(loaded.tokenizer, loaded.family, 64)
+        loss, _, mask = enc.forward(model, enc.target_items(exs))
+        total, count = 0.0, 0
+        for ex in exs:  # one unpadded row at a time, the model's own loss
+            ctx, tgt = enc.ids(ex.context), enc.ids(ex.trained)
+            ids = torch.tensor([ctx + tgt])
+            labels = torch.tensor([[-100] * len(ctx) + tgt])
+            total += float(model(input_ids=ids, labels=labels).loss) * len(tgt)
+            count += len(tgt)
+        assert int(mask.sum()) == count
+        assert float(loss) == pytest.approx(total / count, rel=1e-4), name
+
+
+def test_cached_sampler_matches_greedy_generate():
+    from codeintel.tasks.models import load_model
+
+    torch.manual_seed(1)
+    loaded = load_model("tiny-codegpt", "causal-lm")
+    model = loaded.model.eval()
+    with torch.no_grad():  # sharpen a random model so that greedy paths differ between prompts
+        model.lm_head.weight.mul_(20)
+    for prompt in ("def f(x):\n    return os.path.", "import re\nr = re.", "x = 1\n"):
+        ids = torch.tensor([loaded.tokenizer(prompt, add_special_tokens=False)["input_ids"]])
+        greedy = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=5,
+                                pad_token_id=1)[:, ids.shape[1]:]
+        sampled = T.sample_decoder(model, ids, 3, 5, temperature=1e-6, top_p=1.0)
+        assert torch.equal(sampled, greedy.expand(3, -1)), prompt
+
+
+# --------------------------------------------------------------------------- the command
+
+
+@pytest.fixture
+def toy_stream(tmp_path):
+    data = write_jsonl(tmp_path / "code.jsonl", synthetic_units())
+    stream = tmp_path / "toy.yaml"
+    import yaml
+
+    (tmp_path / "def.yaml").write_text(yaml.safe_dump(DEFINITION))
+    assert main(["continual", "build-stream", "--domains", str(tmp_path / "def.yaml"), "--data", str(data),
+                 "--out", str(stream), "--no-progress"]) == 0
+    return stream
+
+
+FAST = ["objective=api", "max_epochs=2", "lr=3e-3", "batch_size=8", "block_size=64", "eval_max_examples=12",
+        "decoding=beam", "num_samples=2", "threads=2", "min_test_examples=5"]
+
+
+def test_build_stream_writes_the_definition_with_its_counts(toy_stream, capsys):
+    import yaml
+
+    written = yaml.safe_load(toy_stream.read_text())
+    assert [d["name"] for d in written["domains"]] == ["paths", "serial", "regex"]
+    assert written["counts"]["paths"]["train"] == 29 and written["counts"]["id"]["test"] == 7
+    assert written["counts"]["serial"]["apis"] == {"json": 36}
+    # auto domains: the most called modules
+    out = toy_stream.parent / "auto.yaml"
+    assert main(["continual", "build-stream", "--lang", "python", "--data", str(toy_stream.parent / "code.jsonl"),
+                 "--num-domains", "2", "--out", str(out), "--no-progress"]) == 0
+    assert len(yaml.safe_load(out.read_text())["domains"]) == 2
+
+
+@pytest.mark.slow
+def test_continual_run_end_to_end(toy_stream, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["continual", "run", "--stream", str(toy_stream), "--strategy", "naive", "--strategy", "ewc",
+                 "--strategy", "joint", "--out", str(out), "--no-progress", *FAST]) == 0
+    result = json.loads((out / "continual.json").read_text())
+    assert result["stream"]["domains"] == ["paths", "serial", "regex"]
+    assert np.array(result["R_mean"]["naive"]).shape == (3, 3) and np.array(result["R_mean"]["joint"]).shape == (1, 3)
+    seed = result["per_seed"][0]
+    assert seed["strategies"]["naive"]["R"] != seed["strategies"]["ewc"]["R"] or \
+        seed["strategies"]["naive"]["summary"] == seed["strategies"]["ewc"]["summary"]
+    for name in ("naive", "ewc", "joint"):
+        assert (out / f"heatmap-{name}.png").is_file() and (out / "models" / name / "config.json").is_file()
+    assert (out / "domains.png").is_file() and "| naive |" in (out / "continual.md").read_text()
+    printed = capsys.readouterr().out
+    assert "forgetting" in printed and "wrote" in printed
+    # the saved model loads back as a plain causal LM
+    from transformers import AutoModelForCausalLM
+
+    assert AutoModelForCausalLM.from_pretrained(out / "models" / "naive").config.model_type == "gpt2"
+    # a second run into the same directory is refused
+    assert main(["continual", "run", "--stream", str(toy_stream), "--out", str(out), *FAST]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--strategy", "ewcc"], "Did you mean 'ewc'"),
+    (["colour=blue"], "unknown config key"),
+    (["ewc.lamda=1"], "ewc.lam"),
+    (["--model", "tiny-codet5p-embedding"], "has no head for 'causal-lm'"),
+    (["min_test_examples=50"], "fewer than min_test_examples=50"),
+    (["--task", "api-usage", "metric=pass@1"], "metric='pass@1' is not"),
+    (["--stream", "nowhere.yaml"], "neither a file nor a shipped stream"),
+    (["--strategy", "naive", "--strategy", "naive"], "repeat"),
+])
+def test_bad_input_is_one_error_line_before_training(toy_stream, tmp_path, capsys, args, message):
+    out = tmp_path / "bad"
+    argv = ["continual", "run", "--stream", str(toy_stream), "--out", str(out), "--no-progress", *FAST, *args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_changed_data_is_refused(toy_stream, capsys):
+    rows = synthetic_units()[:-10]
+    write_jsonl(toy_stream.parent / "code.jsonl", rows)
+    assert main(["continual", "run", "--stream", str(toy_stream), "--out", str(toy_stream.parent / "r"), *FAST]) == 2
+    assert "the data changed" in capsys.readouterr().err
+
+
+def test_a_domain_whose_api_never_occurs(tmp_path, capsys):
+    data = write_jsonl(tmp_path / "d.jsonl", synthetic_units(8))
+    import yaml
+
+    (tmp_path / "def.yaml").write_text(yaml.safe_dump({**DEFINITION, "domains": [
+        *DEFINITION["domains"], {"name": "net", "apis": ["socket"]}]}))
+    out = tmp_path / "s.yaml"
+    assert main(["continual", "build-stream", "--domains", str(tmp_path / "def.yaml"), "--data", str(data),
+                 "--out", str(out), "--no-progress"]) == 2
+    assert "socket never occur" in capsys.readouterr().err and not out.exists()
+
+
+def test_streams_are_listed_and_the_default_definition_loads(capsys):
+    from codeintel.continual.streams import load_definition
+
+    assert main(["continual", "streams"]) == 0
+    printed = capsys.readouterr().out
+    assert "stdlib" in printed and "gcj-java" in printed
+    defn = load_definition("default")
+    assert defn.lang == "python" and [d.name for d in defn.domains][0] == "filesystem"
+    assert StreamDefinition  # (the type the loader returns)
