@@ -336,7 +336,8 @@ class ContinualConfig:
     """Call sites per test set at most (a seeded sample; 0 = all)."""
     eval_batch_size: int = 16
     decoding: str = "sample"
-    """``sample`` (the paper: pass@k over ``num_samples`` samples) or ``beam`` (exact@k over beams, deterministic)."""
+    """``sample`` (the paper: pass@k over ``num_samples`` samples), ``beam`` (exact@k over ``num_samples`` beams,
+    deterministic) or ``greedy`` (exact@1, deterministic and cheapest)."""
     num_samples: int = 10
     temperature: float = 0.0
     """Sampling temperature (0 = the task's: 1.0 for api-call, the paper's 0.2 for api-usage)."""
@@ -369,7 +370,7 @@ def validate_continual(cfg: ContinualConfig) -> None:
         (cfg.objective in ("lm", "api"), f"objective must be lm or api, got {cfg.objective!r}"),
         (bool(cfg.strategies), "strategies must name at least one strategy"),
         (len(set(cfg.strategies)) == len(cfg.strategies), f"strategies repeat a name: {','.join(cfg.strategies)}"),
-        (cfg.decoding in ("sample", "beam"), f"decoding must be sample or beam, got {cfg.decoding!r}"),
+        (cfg.decoding in ("sample", "beam", "greedy"), f"decoding must be sample, beam or greedy, got {cfg.decoding!r}"),
         (_finite(cfg.lr) and cfg.lr > 0, f"lr must be a positive number, got {cfg.lr}"),
         (_finite(cfg.id_lr) and cfg.id_lr >= 0, f"id_lr must be >= 0 (0 = lr), got {cfg.id_lr}"),
         (cfg.batch_size >= 1 and cfg.eval_batch_size >= 1, "batch_size and eval_batch_size must be >= 1"),

@@ -352,7 +352,8 @@ def test_si_importance_is_the_path_integral_of_the_loss_change(toy):
     assert float(expected_path.sum()) > 0                              # SGD lowers the loss along the path
     si.after_experience(ctx, model)
     delta = model.lm_head.weight.detach() - start
-    assert torch.allclose(si.omega["transformer.wte.weight"], (expected_path / (delta ** 2 + 0.1)).clamp(min=0), atol=1e-6)
+    omega = (expected_path / (delta ** 2 + 0.1)).clamp(min=0)
+    assert torch.allclose(si.omega["transformer.wte.weight"], omega, atol=1e-6)
     assert float(si.loss_penalty(ctx, model, {}, None)) == 0.0         # at its own anchor
     omega_after_one = si.omega["transformer.wte.weight"].clone()
     sgd_steps(model, enc, si, context(enc, lm_items(enc, 6, 300), index=1), 4)
@@ -371,10 +372,11 @@ def test_rwalk_scores_accumulate_every_delta_t_steps(toy):
     first = rw.scores["transformer.wte.weight"].clone()
     assert float(first.sum()) > 0 and bool((first >= 0).all())
     sgd_steps_continue(model, enc, rw, ctx, 2)
-    assert bool((rw.scores["transformer.wte.weight"] >= first).all()) and float(rw.scores["transformer.wte.weight"].sum()) > \
-        float(first.sum())
+    scores = rw.scores["transformer.wte.weight"]
+    assert bool((scores >= first).all()) and float(scores.sum()) > float(first.sum())
     rw.after_experience(ctx, model)
-    assert torch.allclose(rw.importance["transformer.wte.weight"], rw.fisher["transformer.wte.weight"] + rw.exp_scores["transformer.wte.weight"])
+    key = "transformer.wte.weight"
+    assert torch.allclose(rw.importance[key], rw.fisher[key] + rw.exp_scores[key])
     assert float(rw.loss_penalty(ctx, model, {}, None)) == 0.0
     with torch.no_grad():
         model.lm_head.weight[3] += 0.5
@@ -459,6 +461,35 @@ def test_cached_sampler_matches_greedy_generate():
         assert torch.equal(sampled, greedy.expand(3, -1)), prompt
 
 
+@pytest.mark.parametrize("name", ["tiny-codet5", "tiny-codebert"])
+def test_the_other_families_train_and_predict_both_tasks(name):
+    """T5 as a prefix LM and RoBERTa as a decoder: items, a training step, every decoding."""
+    from codeintel.continual.apis import Sample
+    from codeintel.tasks.models import load_model
+
+    torch.manual_seed(0)
+    loaded = load_model(name, "causal-lm")
+    model = loaded.model
+    enc = T.Encoder(loaded.tokenizer, loaded.family, 64, target_len=16)
+    code = "import os\ndef f(a, b):\n    x = os.path.join(a, b)\n    return os.path.exists(x)\n"
+    samples = extract_samples(code, "python", "u") + [Sample("v", "def g(y):\n    return y * 2\n" * 4, "python")]
+    lm = enc.lm_items(samples, seed=0)
+    assert T.rows(lm) >= 1
+    for task in ("api-call", "api-usage"):
+        exs = T.examples(samples, ["os"], task)
+        assert len(exs) == 2
+        items = enc.target_items(exs)
+        for data in (lm, items):
+            loss, logits, mask = enc.forward(model, data)
+            assert torch.isfinite(loss) and logits.shape[:2] == mask.shape
+            loss.backward()
+        for decoding, n in (("greedy", 1), ("beam", 2), ("sample", 3)):
+            preds = T.predict(model, enc, exs, task, decoding=decoding, num_samples=n, max_new_tokens=4,
+                              temperature=1.0, top_p=0.95, batch_size=4, seed=0, device="cpu")
+            assert len(preds) == 2 and all(1 <= len(p) <= n for p in preds)
+            assert set(T.score(task, exs, preds, decoding, n)) == set(T.metric_names(task, decoding, n))
+
+
 # --------------------------------------------------------------------------- the command
 
 
@@ -492,7 +523,6 @@ def test_build_stream_writes_the_definition_with_its_counts(toy_stream, capsys):
     assert len(yaml.safe_load(out.read_text())["domains"]) == 2
 
 
-@pytest.mark.slow
 def test_continual_run_end_to_end(toy_stream, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["continual", "run", "--stream", str(toy_stream), "--strategy", "naive", "--strategy", "ewc",
@@ -515,6 +545,15 @@ def test_continual_run_end_to_end(toy_stream, tmp_path, capsys):
     # a second run into the same directory is refused
     assert main(["continual", "run", "--stream", str(toy_stream), "--out", str(out), *FAST]) == 2
     assert "--overwrite" in capsys.readouterr().err
+    # the usage task, from Python, without writing anything
+    import codeintel.continual
+
+    usage = codeintel.continual.run(stream=str(toy_stream), task="api-usage", strategies=["replay"], write=False,
+                                    show_progress=False, echo=lambda *a: None,
+                                    **dict(kv.split("=") for kv in FAST), **{"replay.memory": 20})
+    assert usage["metric"] == "exact_match" and set(usage["per_seed"][0]["strategies"]["replay"]["scores"][0][0]) == {
+        "exact_match", "bleu"}
+    assert "output_dir" not in usage
 
 
 @pytest.mark.parametrize("args,message", [
@@ -564,3 +603,16 @@ def test_streams_are_listed_and_the_default_definition_loads(capsys):
     defn = load_definition("default")
     assert defn.lang == "python" and [d.name for d in defn.domains][0] == "filesystem"
     assert StreamDefinition  # (the type the loader returns)
+
+
+def test_the_readme_continual_example_runs(monkeypatch, tmp_path):
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "codeintel.continual.run(" in b)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    result = scope["result"]
+    assert set(result["summary"]) == {"naive", "ewc"} and np.array(result["R_mean"]["ewc"]).shape == (5, 5)
+    assert not any(tmp_path.iterdir())                                   # write=False wrote nothing

@@ -146,8 +146,13 @@ def backbone_class(family: str, variant: str) -> str:
 
 def model_classes() -> dict[str, Any]:
     """Class name -> class, for every variant of every family (imports transformers)."""
-    from transformers import (EncoderDecoderModel, GPT2LMHeadModel, RobertaForCausalLM, RobertaModel,
-                              T5ForConditionalGeneration)
+    from transformers import (
+        EncoderDecoderModel,
+        GPT2LMHeadModel,
+        RobertaForCausalLM,
+        RobertaModel,
+        T5ForConditionalGeneration,
+    )
 
     from codeintel.backbones.t5 import CodeT5pEmbeddingModel
 

@@ -42,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--data", help="data for the stream, instead of the stream file's own")
     r.add_argument("--task", choices=["api-call", "api-usage"], help="default api-call")
     r.add_argument("--strategy", action="append", metavar="NAME",
-                   help="naive, cumulative, joint, replay, ewc, si, rwalk, agem, lwf (repeat the option; default naive)")
+                   help="naive, cumulative, joint, replay, ewc, si, rwalk, agem, lwf (repeat the option; default "
+                        "naive)")
     r.add_argument("--out", help="output directory (default runs/continual-<model>-<stream>-<task>); new or empty")
     r.add_argument("--overwrite", action="store_true", help="move an earlier continual output in --out aside")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")

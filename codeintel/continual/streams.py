@@ -103,7 +103,8 @@ def load_definition(ref: str) -> StreamDefinition:
     name = "stdlib" if ref == "default" else ref
     path = shipped[name] if name in shipped and not Path(ref).is_file() else Path(ref)
     if not path.is_file():
-        raise ConfigError(f"stream {ref!r} is neither a file nor a shipped stream ({', '.join(['default', *shipped])}); "
+        names = ", ".join(["default", *shipped])
+        raise ConfigError(f"stream {ref!r} is neither a file nor a shipped stream ({names}); "
                           "build one with `codeintel continual build-stream`.")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -118,7 +119,8 @@ def definition_from(raw: Any, path: Path) -> StreamDefinition:
         raise ConfigError(f"{path}: a stream file holds a mapping (name, lang, domains, ...).")
     unknown = sorted(set(raw) - DEFINITION_KEYS)
     if unknown:
-        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; a stream has {', '.join(sorted(DEFINITION_KEYS))}.")
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; a stream has "
+                          f"{', '.join(sorted(DEFINITION_KEYS))}.")
     lang, by = raw.get("lang"), raw.get("by", "module")
     if lang not in LANGS:
         raise ConfigError(f"{path}: lang must be one of {', '.join(LANGS)}, got {lang!r}.")

@@ -255,8 +255,12 @@ def predict(model, enc: Encoder, exs: list[Example], task: str, *, decoding: str
     encoded = {i: enc.ids(exs[i].context)[-budget:] if not enc.seq2seq else
                enc.ids(exs[i].context)[-(enc.block_size - 1):] + [enc.eos] for i in order}
     order.sort(key=lambda i: len(encoded[i]))
+    if decoding == "greedy":
+        num_samples = 1
     kwargs = dict(max_new_tokens=max_new_tokens, num_return_sequences=num_samples, pad_token_id=enc.pad)
-    if decoding == "beam":
+    if decoding == "greedy":
+        kwargs.update(do_sample=False, num_beams=1)
+    elif decoding == "beam":
         kwargs.update(do_sample=False, num_beams=num_samples, **({"early_stopping": True} if num_samples > 1 else {}))
     else:
         kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
@@ -273,8 +277,9 @@ def predict(model, enc: Encoder, exs: list[Example], task: str, *, decoding: str
             width = min(len(encoded[i]) for i in idx)
             ids = torch.tensor([encoded[i][len(encoded[i]) - width :] for i in idx])
             mask = torch.ones_like(ids)
-        if decoding == "sample" and not enc.seq2seq:
-            new = sample_decoder(model, ids.to(device), num_samples, max_new_tokens, kwargs["temperature"], top_p)
+        if decoding in ("sample", "greedy") and not enc.seq2seq:
+            new = sample_decoder(model, ids.to(device), num_samples, max_new_tokens,
+                                 0.0 if decoding == "greedy" else temperature, top_p)
         else:
             gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), **kwargs)
             new = gen if enc.seq2seq else gen[:, width:]
@@ -308,7 +313,10 @@ def sample_decoder(model, ids: torch.Tensor, n: int, max_new_tokens: int, temper
 
 
 def sample_token(logits: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:
-    """One token per row from softmax(logits / T), restricted to the smallest set of probability >= top_p."""
+    """One token per row from softmax(logits / T), restricted to the smallest set of probability >= top_p; the
+    arg-max at T = 0."""
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
     probs = torch.softmax(logits.float() / max(temperature, 1e-6), dim=-1)
     if top_p < 1.0:
         sorted_p, order = probs.sort(dim=-1, descending=True)
@@ -338,6 +346,6 @@ KS = (1, 5, 10)
 
 def metric_names(task: str, decoding: str, num_samples: int = 10) -> list[str]:
     if task == "api-call":
-        prefix = "exact" if decoding == "beam" else "pass"
-        return [f"{prefix}@{k}" for k in KS if k <= num_samples]
+        prefix = "pass" if decoding == "sample" else "exact"
+        return [f"{prefix}@{k}" for k in KS if k <= (1 if decoding == "greedy" else num_samples)]
     return ["exact_match", "bleu"]

@@ -62,7 +62,7 @@ def task_settings(cfg: ContinualConfig) -> dict[str, Any]:
     call = cfg.task == "api-call"
     return {"temperature": cfg.temperature or (1.0 if call else 0.2), "top_p": cfg.top_p or (1.0 if call else 0.95),
             "max_new_tokens": cfg.max_new_tokens or (6 if call else 30),
-            "metric": cfg.metric or (("exact@1" if cfg.decoding == "beam" else "pass@1") if call else "exact_match")}
+            "metric": cfg.metric or (("pass@1" if cfg.decoding == "sample" else "exact@1") if call else "exact_match")}
 
 
 def prepare(stream: Stream, enc: api_tasks.Encoder, cfg: ContinualConfig, max_new_tokens: int) -> Prepared:
@@ -174,7 +174,7 @@ def summarize(R: list[list[float]], b: list[float], id_before: float | None, id_
     last = R[-1]
     out: dict[str, float | None] = {"average": float(np.mean(last))}
     if T > 1 and len(R[0]) == T:
-        out["forgetting"] = float(np.mean([max(R[l][j] for l in range(T - 1)) - last[j] for j in range(T - 1)]))
+        out["forgetting"] = float(np.mean([max(R[i][j] for i in range(T - 1)) - last[j] for j in range(T - 1)]))
         out["bwt"] = float(np.mean([last[j] - R[j][j] for j in range(T - 1)]))
         out["fwt"] = float(np.mean([R[j - 1][j] - b[j] for j in range(1, T)]))
     else:
@@ -244,7 +244,8 @@ def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=pri
         base.model.to(device)
         id_history = []
         if cfg.id_epochs:
-            ctx = Context(-1, "id", prep.id_train, [], cfg.batch_size, _forward_fn(enc, device), np.random.default_rng(seed))
+            ctx = Context(-1, "id", prep.id_train, [], cfg.batch_size, _forward_fn(enc, device),
+                          np.random.default_rng(seed))
             from codeintel.continual.strategies import Strategy
 
             id_history = train_epochs(base.model, Strategy(), ctx, prep.id_valid, enc, cfg, device, cfg.id_lr or cfg.lr,
@@ -333,7 +334,8 @@ def _aggregate(cfg, stream, prep, per_seed, metric, task_cfg, block, family) -> 
     return {"model": cfg.model, "family": family, "task": cfg.task, "metric": metric, "decoding": cfg.decoding,
             "stream": {"name": stream.definition.name, "lang": stream.definition.lang, "by": stream.definition.by,
                        "domains": prep.names, "counts": stream.counts()},
-            "test_examples": {n: len(t) for n, t in zip(prep.names, prep.tests, strict=True)} | {"id": len(prep.id_test)},
+            "test_examples": {**{n: len(t) for n, t in zip(prep.names, prep.tests, strict=True)},
+                              "id": len(prep.id_test)},
             "seeds": [s["seed"] for s in per_seed], "block_size": block, "decoding_settings": task_cfg,
             "summary": summary, "R_mean": mean_R, "start_mean": start, "per_seed": per_seed,
             "settings": json.loads(json.dumps(dataclasses.asdict(cfg)))}
@@ -358,19 +360,24 @@ def table(result: dict) -> str:
 def markdown(result: dict) -> str:
     names = result["stream"]["domains"]
     lines = [f"# Continual learning: {result['model']} on the {result['stream']['name']} stream ({result['task']})",
-             "", f"Score: {result['metric']} (× 100), mean ± std over seeds {result['seeds']}. Forgetting: Chaudhry et al. "
+             "", f"Score: {result['metric']} (× 100), mean ± std over seeds {result['seeds']}. "
+             "Forgetting: Chaudhry et al. "
              "2018 (max over earlier experiences minus final); BWT/FWT: Lopez-Paz & Ranzato 2017.", "",
-             "| strategy | average | forgetting | BWT | FWT | ID before | ID after |", "|---|---:|---:|---:|---:|---:|---:|"]
+             "| strategy | average | forgetting | BWT | FWT | ID before | ID after |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for name, s in result["summary"].items():
         lines.append(f"| {name} | " + " | ".join(_fmt(s[k]) for k in SUMMARY) + " |")
-    lines += ["", "Test call sites per domain: " + ", ".join(f"{k} {v}" for k, v in result["test_examples"].items()), ""]
-    lines += ["Before the stream: " + ", ".join(f"{n} {v:.1f}" for n, v in zip(names, result["start_mean"], strict=True)),
+    sites = ", ".join(f"{k} {v}" for k, v in result["test_examples"].items())
+    start = ", ".join(f"{n} {v:.1f}" for n, v in zip(names, result["start_mean"], strict=True))
+    lines += ["", f"Test call sites per domain: {sites}", ""]
+    lines += [f"Before the stream: {start}",
               ""]
     for name, R in result["R_mean"].items():
         rows_names = ["joint"] if len(R) == 1 and len(names) > 1 else names
         lines += [f"## R for {name} (row: after experience; column: test domain)", "",
                   "| after \\ on | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-        lines += [f"| {r} | " + " | ".join(f"{v:.1f}" for v in row) + " |" for r, row in zip(rows_names, R, strict=True)]
+        lines += [f"| {r} | " + " | ".join(f"{v:.1f}" for v in row) + " |"
+                  for r, row in zip(rows_names, R, strict=True)]
         lines.append("")
     return "\n".join(lines)
 

@@ -47,7 +47,9 @@ def variant_for(family: str, task: str, name: str | None = None) -> str:
     by_family = TASK_VARIANTS[task]
     if family not in by_family:
         if name:
-            raise ConfigError(f"{name} has no head for {task!r}; it supports {', '.join(supported_tasks(family))}.")
+            hint = " (a decoder: `codeintel continual run` trains it)" if family == "gpt2" else ""
+            raise ConfigError(f"{name} has no head for {task!r}; it supports {', '.join(supported_tasks(family))}"
+                              f"{hint}.")
         if family == "t5-embedding":
             raise ConfigError(f"the embedding family only supports clone-retrieval, not {task!r}; "
                               "use a seq2seq backbone such as codet5-small.")
