@@ -50,6 +50,14 @@ def resolve_config(args: argparse.Namespace, checkpoint: dict | None = None) -> 
                               checkpoint)
 
 
+def keys_help(config_name: str) -> str:
+    """The ``--help`` epilog of a command configured by ``codeintel.config.<config_name>``: one line per key."""
+    from codeintel import config
+
+    return (f"keys (key=value; generated from codeintel.config.{config_name}):\n"
+            + "\n".join(config.describe_keys(getattr(config, config_name))))
+
+
 def stderr_echo(*args, **kwargs) -> None:
     """``print`` to stderr: log lines of a command whose stdout is ``--json``."""
     import sys

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from codeintel.cli._common import keys_help
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("continual", help="continual learning over API streams (build-stream, run, streams)")
@@ -36,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         description="Fine-tune a causal LM on each experience of an API stream in turn, with each "
                                     "--strategy from the same starting weights and seed, score every domain after "
                                     "every experience (the matrix R), and print the comparison table.",
-                        epilog=_keys_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+                        epilog=keys_help("ContinualConfig"), formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("--model", help="registry name, hub id or directory (default tiny-codegpt)")
     r.add_argument("--stream", help="default (the standard-library stream), a shipped stream, or a stream YAML")
     r.add_argument("--data", help="data for the stream, instead of the stream file's own")
@@ -54,13 +56,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     s = csub.add_parser("streams", help="list the shipped stream definitions")
     s.set_defaults(run=run_streams)
-
-
-def _keys_help() -> str:
-    from codeintel.config import ContinualConfig, describe_keys
-
-    return ("keys (key=value; generated from codeintel.config.ContinualConfig):\n"
-            + "\n".join(describe_keys(ContinualConfig)))
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -103,7 +98,7 @@ def run_build(args: argparse.Namespace) -> int:
         apis = ", ".join(f"{a} {n}" for a, n in list(c.get("apis", {}).items())[:4])
         print(f"  {name.ljust(width)}  {c['train']:6d} train  {c['test']:5d} test" + (f"  ({apis})" if apis else ""))
     if not args.domains:
-        print("most called APIs: " + ", ".join(f"{a} {n}" for a, n in st.api_table(samples, defn.by, defn.lang, 15)))
+        print("most called APIs: " + ", ".join(f"{a} {n}" for a, n in st.api_table(samples, defn.by, defn.lang)[:15]))
     print(f"wrote {out}")
     return 0
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from codeintel.cli._common import keys_help
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain", help="continued pre-training: MLM + contrastive (ContraBERT) or MLM only",
@@ -13,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name, text in [("contrastive", "MLM + InfoNCE with a momentum key encoder and a queue of negatives over "
                                        "augmented views (ContraBERT)"),
                        ("mlm", "MLM only (the comparison ContraBERT makes)")]:
-        q = objectives.add_parser(name, help=text, description=f"{text}.", epilog=_keys_help(),
+        q = objectives.add_parser(name, help=text, description=f"{text}.", epilog=keys_help("PretrainConfig"),
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
         q.add_argument("--model", help="registry name, hub id or checkpoint directory (default tiny-codebert)")
         q.add_argument("--data", nargs="+", metavar="FILE.jsonl",
@@ -30,13 +32,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("overrides", nargs="*", metavar="key=value",
                        help="e.g. steps=500 queue_size=1024 momentum=0.99")
         q.set_defaults(run=run)
-
-
-def _keys_help() -> str:
-    from codeintel.config import PretrainConfig, describe_keys
-
-    return "keys (key=value; generated from codeintel.config.PretrainConfig):\n" + "\n".join(
-        describe_keys(PretrainConfig))
 
 
 def run(args: argparse.Namespace) -> int:

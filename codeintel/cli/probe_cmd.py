@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from codeintel.cli._common import keys_help
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("probe", help="AST-Probe: how much syntax each layer of a backbone holds",
                        description="Train a linear syntactic probe (AST-Probe) on every layer of a backbone's "
                                    "frozen hidden states and report constituent F1 per layer, with the embedding "
-                                   "layer and random layers as baselines.", epilog=_keys_help(),
+                                   "layer and random layers as baselines.", epilog=keys_help("ProbeConfig"),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="registry name, hub id, or a directory from train/pretrain (default tiny-codebert)")
     p.add_argument("--lang", help="language of the code (default python)")
@@ -23,12 +25,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="move an earlier probe output in --out aside")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. max_train=500 epochs=10")
     p.set_defaults(run=run)
-
-
-def _keys_help() -> str:
-    from codeintel.config import ProbeConfig, describe_keys
-
-    return "keys (key=value; generated from codeintel.config.ProbeConfig):\n" + "\n".join(describe_keys(ProbeConfig))
 
 
 def run(args: argparse.Namespace) -> int:

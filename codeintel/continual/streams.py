@@ -18,7 +18,6 @@ owner: ``os.path`` matches ``os.path.join``; ``java.util.Scanner`` matches ``Sca
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import re
 from collections import Counter
@@ -180,25 +179,14 @@ def read_units(data: str, lang: str, echo=None) -> list[tuple[str, str]]:
             except (UnicodeDecodeError, OSError):
                 continue
         return units
-    path = Path(data)
-    if not path.is_file():
-        raise DataError(f"{data} does not exist; pass a jsonl file with one code unit per line (field code, func "
-                        "or source_code), or 'stdlib'.")
-    units = []
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for i, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise DataError(f"{path}:{i}: not valid JSON; fix or remove the line.") from None
-            code = next((row[k] for k in ("code", "func", "source_code", "original_string")
-                         if isinstance(row, dict) and isinstance(row.get(k), str)), None)
-            if code is None:
-                raise DataError(f"{path}:{i}: no code field (code, func, source_code or original_string).")
-            uid = str(row.get("id", row.get("idx", f"{path.stem}-{i}")))
-            units.append((uid, code))
+    from codeintel.data.loaders import CODE_FIELDS, read_jsonl
+
+    path, units = Path(data), []
+    for row in read_jsonl(path):
+        code = next((row[k] for k in (*CODE_FIELDS, "source_code") if isinstance(row.get(k), str)), None)
+        if code is None:
+            raise DataError(f"{path}:{row['__line']}: no code field ({', '.join((*CODE_FIELDS, 'source_code'))}).")
+        units.append((str(row.get("id", row.get("idx", f"{path.stem}-{row['__line']}"))), code))
     if not units:
         raise DataError(f"{path} holds no rows.")
     return units
@@ -289,24 +277,20 @@ def check_counts(defn: StreamDefinition, stream: Stream) -> None:
                             "Rebuild the stream with `codeintel continual build-stream`.")
 
 
-def auto_domains(samples: list[Sample], by: str, lang: str, k: int, min_samples: int) -> list[Domain]:
-    """The ``k`` most used APIs (by samples calling them, at least ``min_samples``), one domain each."""
+def api_table(samples: list[Sample], by: str, lang: str) -> list[tuple[str, int]]:
+    """(API, samples calling it), most called first."""
     counts: Counter = Counter()
     for s in samples:
-        for key in {api_key(c, by, lang) for c in s.calls}:
-            counts[key] += 1
-    chosen = [api for api, n in counts.most_common() if n >= min_samples][:k]
+        counts.update({api_key(c, by, lang) for c in s.calls})
+    return counts.most_common()
+
+
+def auto_domains(samples: list[Sample], by: str, lang: str, k: int, min_samples: int) -> list[Domain]:
+    """The ``k`` most used APIs (by samples calling them, at least ``min_samples``), one domain each."""
+    chosen = [api for api, n in api_table(samples, by, lang) if n >= min_samples][:k]
     if not chosen:
         raise DataError(f"no API is called by {min_samples} or more samples; lower --min-samples or add data.")
     return [Domain(api, [api]) for api in chosen]
-
-
-def api_table(samples: list[Sample], by: str, lang: str, top: int = 30) -> list[tuple[str, int]]:
-    counts: Counter = Counter()
-    for s in samples:
-        for key in {api_key(c, by, lang) for c in s.calls}:
-            counts[key] += 1
-    return counts.most_common(top)
 
 
 def load_stream(ref: str, data: str | None = None, progress_enabled: bool = True) -> Stream:

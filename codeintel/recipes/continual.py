@@ -34,7 +34,7 @@ import torch
 
 from codeintel.config import ContinualConfig, resolve_device, set_key, validate_continual
 from codeintel.continual import tasks as api_tasks
-from codeintel.continual.strategies import STRATEGIES, Context, trainable
+from codeintel.continual.strategies import STRATEGIES, Context, Strategy, trainable
 from codeintel.continual.streams import Stream, load_stream
 from codeintel.errors import ConfigError, DataError
 from codeintel.progress import progress
@@ -47,7 +47,6 @@ class Prepared:
     """The stream as tensors and examples, built once per run."""
 
     names: list[str]
-    apis: list[list[str]]
     own: list[api_tasks.Data]        # training items per experience
     valid: list[api_tasks.Data]      # validation items (loss on target tokens) per experience
     tests: list[list[api_tasks.Example]]
@@ -77,7 +76,7 @@ def prepare(stream: Stream, enc: api_tasks.Encoder, cfg: ContinualConfig, max_ne
             items = random.Random(f"{cfg.seed}:{salt}").sample(items, n)
         return items
 
-    out = Prepared([], [], [], [], [], {}, {}, [])
+    out = Prepared([], [], [], [], {}, {}, [])
     for exp in stream.experiences:
         train = cap(sorted(exp.train, key=lambda s: s.id), cfg.max_train_samples, f"train:{exp.name}")
         train = sorted(train, key=lambda s: s.id)
@@ -98,7 +97,6 @@ def prepare(stream: Stream, enc: api_tasks.Encoder, cfg: ContinualConfig, max_ne
                             f"min_test_examples={cfg.min_test_examples}; add APIs or data to it, or merge it with "
                             "another domain (build-stream --domains).")
         out.names.append(exp.name)
-        out.apis.append(exp.apis)
         out.own.append(own)
         out.valid.append(enc.target_items(valid_ex))
         out.tests.append(test_ex)
@@ -246,8 +244,6 @@ def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=pri
         if cfg.id_epochs:
             ctx = Context(-1, "id", prep.id_train, [], cfg.batch_size, _forward_fn(enc, device),
                           np.random.default_rng(seed))
-            from codeintel.continual.strategies import Strategy
-
             id_history = train_epochs(base.model, Strategy(), ctx, prep.id_valid, enc, cfg, device, cfg.id_lr or cfg.lr,
                                       cfg.id_epochs, f"seed {seed} ID pre-training", show_progress)
         start_state = {k: v.detach().clone() for k, v in base.model.state_dict().items()}
