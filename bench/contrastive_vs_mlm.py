@@ -31,7 +31,7 @@ def main() -> int:
     p.add_argument("--data", default=str(DATA))
     p.add_argument("--out", default="runs/contrastive-vs-mlm")
     p.add_argument("--kmax", type=int, default=8)
-    p.add_argument("overrides", nargs="*", help="PretrainConfig keys for both runs, e.g. batch_size=32")
+    p.add_argument("overrides", nargs="*", help="PretrainConfig keys for both runs, e.g. train.batch_size=32")
     args = p.parse_args()
     from codeintel.config import RunConfig, parse_overrides, set_key
     from codeintel.data.loaders import load_clone_retrieval
@@ -54,9 +54,11 @@ def main() -> int:
         if name == "start":
             ckpt = args.model
         else:
-            cfg = PretrainConfig(model=args.model, objective=name, data=[str(train_file)], lang="c", steps=args.steps,
+            cfg = PretrainConfig(model=args.model, objective=name, data=[str(train_file)], lang="c",
                                  output_dir=str(out / name))
-            run_defaults = {"batch_size": "32", "max_len": "256", "queue_size": "1024", "momentum": "0.99"}
+            cfg.train.max_steps = args.steps
+            run_defaults = {"train.batch_size": "32", "source_len": "256", "contrastive.queue_size": "1024",
+                            "contrastive.momentum": "0.99"}
             for k, v in {**run_defaults, **parse_overrides(args.overrides)}.items():
                 set_key(cfg, k, v)
             res = pretrain(cfg, echo=print)

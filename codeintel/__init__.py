@@ -24,6 +24,9 @@ _LAZY = {
     "dfg": "codeintel.recipes.api",
     "tokenize": "codeintel.recipes.api",
     "augment_code": "codeintel.recipes.api",
+    "augment_file": "codeintel.recipes.api",
+    "train_config": "codeintel.recipes.api",
+    "pretrain_config": "codeintel.recipes.api",
 }
 
 __all__ = ["__version__", *_LAZY]

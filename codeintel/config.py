@@ -131,7 +131,59 @@ DEFAULT_OPS = ("rename_variables:k=2,rename_function,insert_dead_code,swap_opera
 
 
 @dataclass
+class PretrainTrainConfig:
+    max_steps: int = 300
+    """Optimizer steps."""
+    batch_size: int = 16
+    """Examples per step."""
+    lr: float = 5e-4
+    """Peak learning rate (AdamW, linear warm-up then linear decay)."""
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    """Fraction of the steps spent warming up."""
+    grad_clip: float = 1.0
+    seed: int = 42
+    threads: int = 0
+    """torch threads (0 = torch's default)."""
+    save_every: int = 0
+    """Write the whole pre-training state every N steps, for ``codeintel pretrain OBJECTIVE --resume DIR``."""
+    keep_last: int = 2
+    """Pre-training states kept (the newest)."""
+
+
+@dataclass
+class MlmConfig:
+    probability: float = 0.15
+    """Share of the (non-special) tokens selected for masking (80 % mask, 10 % random, 10 % kept)."""
+    weight: float = 1.0
+    """Weight of the MLM loss in the total loss."""
+
+
+@dataclass
+class ContrastiveConfig:
+    queue_size: int = 4096
+    """Negative keys kept (MoCo queue); ContraBERT's 65,536 scaled down for CPU-scale runs (a queue larger
+    than the keys a run produces would hold stale, never-refreshed negatives)."""
+    momentum: float = 0.999
+    """Momentum of the key encoder's update."""
+    temperature: float = 0.07
+    proj_dim: int = 128
+    """Projection head output (0 = InfoNCE on the pooled vector itself)."""
+    pooling: str = "mean"
+    """``mean`` (what the hub's retrieval and search heads read) or ``cls`` (the ``<s>`` vector)."""
+    weight: float = 1.0
+    """Weight of the InfoNCE loss in the total loss."""
+    ops: str = DEFAULT_OPS
+    """Operators for the augmented views; each applies with probability ``op_probability``."""
+    op_probability: float = 0.5
+    variants: int = 2
+    """Augmented views built per example (one is drawn per step)."""
+
+
+@dataclass
 class PretrainConfig:
+    """``codeintel pretrain``'s settings; the optimisation keys are ``train.*`` as in ``codeintel train``."""
+
     model: str = "tiny-codebert"
     """RoBERTa-family registry name, hub id or checkpoint directory to continue from."""
     objective: str = "contrastive"
@@ -143,35 +195,24 @@ class PretrainConfig:
     """Language of the code (default: each row's ``lang``/``language``; the stdlib corpus is python)."""
     output_dir: str = ""
     device: str = "auto"
-    steps: int = 300
-    batch_size: int = 16
-    lr: float = 5e-4
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    max_len: int = 256
-    mlm_probability: float = 0.15
-    queue_size: int = 4096
-    """Negative keys kept (MoCo queue); ContraBERT's 65,536 scaled down for CPU-scale runs (a queue larger
-    than the keys a run produces would hold stale, never-refreshed negatives)."""
-    momentum: float = 0.999
-    temperature: float = 0.07
-    proj_dim: int = 128
-    """Projection head output (0 = InfoNCE on the pooled vector itself)."""
-    pooling: str = "mean"
-    """``mean`` (what the hub's retrieval and search heads read) or ``cls`` (the ``<s>`` vector)."""
-    mlm_weight: float = 1.0
-    contrastive_weight: float = 1.0
-    ops: str = DEFAULT_OPS
-    """Operators for the augmented views; each applies with probability ``op_probability``."""
-    op_probability: float = 0.5
-    variants: int = 2
-    """Augmented views built per example (one is drawn per step)."""
-    seed: int = 42
-    threads: int = 0
-    save_every: int = 0
-    """Write the whole pre-training state every N steps, for ``codeintel pretrain OBJECTIVE --resume DIR``."""
-    keep_last: int = 2
-    """Pre-training states kept (the newest)."""
+    source_len: int = 256
+    """Max tokens per example."""
+    train: PretrainTrainConfig = field(default_factory=PretrainTrainConfig)
+    mlm: MlmConfig = field(default_factory=MlmConfig)
+    contrastive: ContrastiveConfig = field(default_factory=ContrastiveConfig)
+
+
+# pretrain's flat keys before they took train's dotted names: a clear error for the old names, and the
+# translation of configurations saved with older pre-training states
+PRETRAIN_RENAMED = {
+    "steps": "train.max_steps", "batch_size": "train.batch_size", "lr": "train.lr",
+    "weight_decay": "train.weight_decay", "warmup_ratio": "train.warmup_ratio", "seed": "train.seed",
+    "threads": "train.threads", "save_every": "train.save_every", "keep_last": "train.keep_last",
+    "max_len": "source_len", "mlm_probability": "mlm.probability", "mlm_weight": "mlm.weight",
+    "contrastive_weight": "contrastive.weight",
+    **{k: f"contrastive.{k}" for k in ("queue_size", "momentum", "temperature", "proj_dim", "pooling", "ops",
+                                       "op_probability", "variants")},
+}
 
 
 @dataclass
@@ -466,6 +507,9 @@ def _fields(obj: Any) -> dict[str, dataclasses.Field]:
 def set_key(cfg: RunConfig, key: str, value: Any) -> None:
     """Set a dotted key (``train.lr``) with type coercion; unknown keys fail with a suggestion."""
     obj, parts = cfg, key.split(".")
+    if isinstance(cfg, PretrainConfig) and key in PRETRAIN_RENAMED:
+        raise ConfigError(f"pretrain key {key!r} is now {PRETRAIN_RENAMED[key]!r} (the dotted keys of `codeintel "
+                          f"train`): write {PRETRAIN_RENAMED[key]}={value}.")
     for i, part in enumerate(parts):
         fields = _fields(obj)
         if part not in fields:

@@ -45,9 +45,11 @@ def test_train_refuses_bad_values(tmp_path, capsys, override, expected):
 
 
 @pytest.mark.parametrize("override,expected", [
-    ("op_probability=5", "op_probability"), ("lr=nan", "lr must be a positive number"),
-    ("proj_dim=-1", "proj_dim must be >= 0"), ("ops=rename_variables:k=abc", "not a whole number"),
-    ("ops=rename_variables:k=-1", "out of range"), ("ops=rename_variables:k=100000000", "out of range"),
+    ("contrastive.op_probability=5", "op_probability"), ("train.lr=nan", "lr must be a positive number"),
+    ("contrastive.proj_dim=-1", "contrastive.proj_dim must be >= 0"),
+    ("contrastive.ops=rename_variables:k=abc", "not a whole number"),
+    ("contrastive.ops=rename_variables:k=-1", "out of range"),
+    ("contrastive.ops=rename_variables:k=100000000", "out of range"),
 ])
 def test_pretrain_refuses_bad_values(tmp_path, capsys, override, expected):
     out = tmp_path / "pt"
@@ -289,7 +291,7 @@ def test_misleading_messages_now_name_the_real_problem(tmp_path, capsys, checkpo
     assert main(["train", "--data", str(data), "train.max_steps", "--out", str(tmp_path / "r")]) == 2
     _one_error(capsys.readouterr().err, "train.max_steps=...")
     # pre-training from a fine-tuned checkpoint: no "pass --task" (pretrain has no --task)
-    assert main(["pretrain", "mlm", "--model", str(checkpoint), "--out", str(tmp_path / "p"), "steps=1"]) == 2
+    assert main(["pretrain", "mlm", "--model", str(checkpoint), "--out", str(tmp_path / "p"), "train.max_steps=1"]) == 2
     err = capsys.readouterr().err
     _one_error(err, "fine-tuned clone-detection checkpoint")
     assert "--task" not in err and not (tmp_path / "p").exists()

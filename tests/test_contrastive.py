@@ -41,11 +41,12 @@ def test_masking_never_touches_special_tokens_and_labels_only_targets(tok):
 def test_momentum_update_and_queue_are_exact():
     from transformers import RobertaConfig, RobertaForMaskedLM
 
+    from codeintel.config import ContrastiveConfig
     from codeintel.recipes.pretrain import ContrastiveModel, PretrainConfig
 
     mlm = RobertaForMaskedLM(RobertaConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
                                            intermediate_size=16, max_position_embeddings=40))
-    model = ContrastiveModel(mlm, PretrainConfig(queue_size=4, proj_dim=4, batch_size=2))
+    model = ContrastiveModel(mlm, PretrainConfig(contrastive=ContrastiveConfig(queue_size=4, proj_dim=4)))
     key_before = [p.clone() for p in model.key_encoder.parameters()]
     with torch.no_grad():
         for p in mlm.roberta.parameters():
@@ -76,7 +77,8 @@ def test_pretrain_contrastive_writes_a_backbone_every_task_loads(corpus, tmp_pat
 
     out = tmp_path / "ckpt"
     assert main(["pretrain", "contrastive", "--data", str(corpus), "--lang", "python", "--out", str(out),
-                 "steps=4", "batch_size=4", "queue_size=8", "max_len=96", "variants=1"]) == 0
+                 "train.max_steps=4", "train.batch_size=4", "contrastive.queue_size=8", "source_len=96",
+                 "contrastive.variants=1"]) == 0
     log = json.loads((out / "pretrain.json").read_text())
     assert len(log["history"]) == 4 and {"mlm", "infonce", "key_top1"} <= set(log["history"][0])
     assert sum(log["operators_applied"].values()) > 0
@@ -99,7 +101,7 @@ def test_pretrain_mlm_only_and_same_seed_same_weights(corpus, tmp_path):
 
     for run in ("a", "b"):
         assert main(["pretrain", "mlm", "--data", str(corpus), "--lang", "python", "--out", str(tmp_path / run),
-                     "steps=2", "batch_size=4", "max_len=64"]) == 0
+                     "train.max_steps=2", "train.batch_size=4", "source_len=64"]) == 0
     a, b = (load_file(str(tmp_path / r / "model.safetensors")) for r in ("a", "b"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert "infonce" not in json.loads((tmp_path / "a" / "pretrain.json").read_text())["history"][0]
@@ -107,11 +109,13 @@ def test_pretrain_mlm_only_and_same_seed_same_weights(corpus, tmp_path):
 
 def test_pretrain_bad_input(corpus, tmp_path, capsys):
     base = ["--data", str(corpus), "--lang", "python", "--out", str(tmp_path / "x")]
-    assert main(["pretrain", "contrastive", *base, "queue_size=2", "batch_size=4"]) == 2
+    assert main(["pretrain", "contrastive", *base, "contrastive.queue_size=2", "train.batch_size=4"]) == 2
     assert "queue_size" in capsys.readouterr().err
-    assert main(["pretrain", "contrastive", *base, "pooling=max"]) == 2
-    assert main(["pretrain", "mlm", *base, "stepz=3"]) == 2
-    assert "Did you mean 'steps'" in capsys.readouterr().err
+    assert main(["pretrain", "contrastive", *base, "contrastive.pooling=max"]) == 2
+    assert main(["pretrain", "mlm", *base, "train.max_stepz=3"]) == 2
+    assert "Did you mean 'train.max_steps'" in capsys.readouterr().err
+    assert main(["pretrain", "mlm", *base, "steps=3"]) == 2                     # the old flat key: its new name
+    assert "'steps' is now 'train.max_steps'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 
@@ -196,13 +200,14 @@ def test_pretrain_t5_encoder_and_refuse_embedding_models(corpus, tmp_path, capsy
 
     out = tmp_path / "t5"
     assert main(["pretrain", "contrastive", "--model", "tiny-codet5", "--data", str(corpus), "--lang", "python",
-                 "--out", str(out), "steps=3", "batch_size=4", "queue_size=8", "max_len=64", "variants=1"]) == 0
+                 "--out", str(out), "train.max_steps=3", "train.batch_size=4", "contrastive.queue_size=8",
+                 "source_len=64", "contrastive.variants=1"]) == 0
     history = json.loads((out / "pretrain.json").read_text())["history"]
     assert all(np.isfinite(h["mlm"]) and np.isfinite(h["infonce"]) for h in history)
     assert load_model(str(out), "summarization").family == "t5"
     assert load_model(str(out), "clone-retrieval").family == "t5"
     assert main(["pretrain", "mlm", "--model", "tiny-codet5p-embedding", "--data", str(corpus), "--lang", "python",
-                 "--out", str(tmp_path / "e"), "steps=1"]) == 2
+                 "--out", str(tmp_path / "e"), "train.max_steps=1"]) == 2
     assert "without a decoder" in capsys.readouterr().err
 
 

@@ -193,6 +193,32 @@ def test_the_readme_python_example_runs(tmp_path, monkeypatch):
     assert (tmp_path / "runs" / "py-demo" / "best" / "generation_config.json").is_file()
 
 
+@pytest.mark.parametrize("model", ["tiny-codet5", "tiny-codebert"])
+def test_the_readme_clone_head_example_reproduces_the_run(tmp_path, monkeypatch, model):
+    """The documented head layout: load_model + the tokenizer's own output give the run's P(clone) per pair."""
+    import re
+    from pathlib import Path
+
+    import codeintel
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "p_clone" in b)
+    monkeypatch.chdir(tmp_path)
+    res = codeintel.train(model=model, task="clone-detection-stdlib", out="runs/clones",
+                          overrides={"train.max_steps": 3, "data.max_train_examples": 64, "data.max_eval_examples": 8})
+    from codeintel.data.loaders import load_clone_detection
+    from codeintel.tasks.cards import load_task
+    from codeintel.tasks.common import default_paths
+
+    programs = load_clone_detection(default_paths(load_task("clone-detection-stdlib"), [])).programs
+    preds = [json.loads(line) for line in (tmp_path / "runs/clones/predictions.jsonl").read_text().splitlines()]
+    assert res["test"] and len(preds) > 100
+    for row in preds[:4]:
+        scope = {"codeintel": codeintel, "a": programs[row["idx1"]], "b": programs[row["idx2"]]}
+        exec(compile(block, "README.md", "exec"), scope)
+        assert scope["p_clone"] == pytest.approx(row["prob"], abs=1e-5)
+
+
 def test_evaluate_modules_take_plain_string_references():
     """As HF's own `bleu`: one reference string per prediction, or a list of references."""
     import evaluate
@@ -265,7 +291,8 @@ def test_pretraining_checkpoint_card(tmp_path):
 
     import codeintel
 
-    res = codeintel.pretrain("mlm", model="tiny-codebert", out=tmp_path / "p", steps=2, batch_size=2, max_len=64)
+    res = codeintel.pretrain("mlm", model="tiny-codebert", out=tmp_path / "p", train={"max_steps": 2, "batch_size": 2},
+                             source_len=64)
     card = ModelCard.load(tmp_path / "p" / "README.md")
     assert card.data.library_name == "codeintel" and card.data.pipeline_tag == "fill-mask"
     assert f"{res['steps']} steps" in card.text and "mlm" in card.data.tags

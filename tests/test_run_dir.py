@@ -73,7 +73,7 @@ def test_overwrite_moves_the_earlier_run_aside(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command", [
-    ["pretrain", "mlm", "--model", "tiny-codebert", "steps=1", "batch_size=2"],
+    ["pretrain", "mlm", "--model", "tiny-codebert", "train.max_steps=1", "train.batch_size=2"],
     ["train", "--model", "tiny-codet5", *FAST],
 ])
 def test_a_folder_of_user_files_is_never_touched(tmp_path, capsys, command):
@@ -90,14 +90,15 @@ def test_a_folder_of_user_files_is_never_touched(tmp_path, capsys, command):
 def test_out_that_is_a_file_is_refused_and_kept(tmp_path, capsys):
     f = tmp_path / "results.txt"
     f.write_text("keep me")
-    assert main(["pretrain", "mlm", "--model", "tiny-codebert", "steps=1", "batch_size=2", "--out", str(f)]) == 2
+    assert main(["pretrain", "mlm", "--model", "tiny-codebert", "train.max_steps=1", "train.batch_size=2",
+                 "--out", str(f)]) == 2
     assert "is a file" in capsys.readouterr().err
     assert f.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["results.txt"]
 
 
 def test_pretrain_writes_its_checkpoint_and_refuses_a_second_time(tmp_path, capsys):
     out = tmp_path / "pt"
-    args = ["pretrain", "mlm", "--model", "tiny-codebert", "steps=1", "batch_size=2", "--out", str(out)]
+    args = ["pretrain", "mlm", "--model", "tiny-codebert", "train.max_steps=1", "train.batch_size=2", "--out", str(out)]
     assert main(args) == 0
     assert (out / "model.safetensors").is_file() and not (out / ".lock").exists()
     before = _tree(out)

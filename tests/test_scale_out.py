@@ -254,8 +254,9 @@ def test_pretraining_killed_mid_step_and_resumed_ends_identical(tmp_path):
     corpus = tmp_path / "functions.jsonl"
     corpus.write_text("".join(json.dumps({"code": f"def f{i}(x):\n    y = x + {i}\n    return y * {i % 5}\n",
                                           "docstring": f"function number {i}"}) + "\n" for i in range(24)))
-    args = ["pretrain", "contrastive", "--data", str(corpus), "--lang", "python", "steps=6", "batch_size=4",
-            "queue_size=8", "max_len=64", "variants=2", "save_every=2", "threads=1"]
+    args = ["pretrain", "contrastive", "--data", str(corpus), "--lang", "python", "train.max_steps=6",
+            "train.batch_size=4", "contrastive.queue_size=8", "source_len=64", "contrastive.variants=2",
+            "train.save_every=2", "train.threads=1"]
     assert main([*args, "--out", str(tmp_path / "ref")]) == 0
     script = tmp_path / "kill.py"
     script.write_text(KILL)

@@ -1,10 +1,8 @@
-"""Argument handling shared by ``train`` and ``evaluate``."""
+"""Argument handling shared by the commands."""
 
 from __future__ import annotations
 
 import argparse
-
-from codeintel.config import RunConfig, parse_overrides
 
 
 def add_run_arguments(p: argparse.ArgumentParser, model_help: str) -> None:
@@ -35,19 +33,6 @@ def refuse_with_resume(args: argparse.Namespace, options: tuple[str, ...], what:
     if given:
         raise ConfigError(f"--resume continues {args.resume} with {what}; drop {' '.join(given)} (start a new run "
                           "to change settings).")
-
-
-def resolve_config(args: argparse.Namespace, checkpoint: dict | None = None) -> tuple[RunConfig, object]:
-    """defaults < card defaults < checkpoint settings < --config file < key=value < flags; returns (config, card).
-
-    ``checkpoint`` is a codeintel checkpoint's ``codeintel.json``: evaluating it reuses the task card,
-    lengths and decoding settings it was trained with unless they are overridden.
-    """
-    from codeintel.tasks.cards import resolve_run_config
-
-    reclaim_overrides(args, keep=("train", "valid", "test"))
-    return resolve_run_config(args.task, args.model, args.data, args.config, parse_overrides(args.overrides),
-                              checkpoint)
 
 
 def keys_help(config_name: str) -> str:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections import Counter
 from pathlib import Path
 
 from codeintel.data.loaders import CODE_FIELDS, NL_FIELDS
@@ -43,15 +41,9 @@ def list_operators() -> str:
     return "\n".join(lines)
 
 
-def _pick(row: dict, explicit: str | None, names: tuple[str, ...]) -> str | None:
-    """The key of the field to transform: ``explicit`` if the row has it, else the first text field of ``names``."""
-    if explicit:
-        return explicit if explicit in row else None
-    return next((n for n in names if isinstance(row.get(n), str)), None)
-
-
 def run(args: argparse.Namespace) -> int:
-    from codeintel.errors import ConfigError, DataError
+    from codeintel.errors import ConfigError
+    from codeintel.recipes.api import augment_file
 
     if args.list:
         print(list_operators())
@@ -59,76 +51,13 @@ def run(args: argparse.Namespace) -> int:
     if args.input is None or args.output is None or not args.ops:
         raise ConfigError("usage: codeintel augment --ops OP[,OP...] --lang L IN.jsonl OUT.jsonl "
                           "(or --list to see the operators).")
-    if args.per_sample < 1:
-        raise ConfigError(f"--per-sample must be at least 1, got {args.per_sample}.")
-    import random
-
-    from codeintel.augment import compose, get, parse_ops
-    from codeintel.data.loaders import read_jsonl
-    from codeintel.progress import progress
-
-    ops = parse_ops(args.ops)
-    code_ops = [(n, p) for n, p in ops if get(n).kind == "code"]
-    nl_ops = [(n, p) for n, p in ops if get(n).kind == "nl"]
-    if args.input.resolve() == args.output.resolve():
-        raise ConfigError("OUT.jsonl must differ from IN.jsonl.")
-    if args.output.is_dir():
-        raise ConfigError(f"OUT.jsonl {args.output} is a directory; name a file.")
-    if args.output.exists() and not args.overwrite:
-        raise ConfigError(f"{args.output} already exists; pass --overwrite to move it aside (nothing is deleted) or "
-                          "name another file.")
-    rows = read_jsonl(args.input)
-    applied, skipped = Counter(), Counter()
-    tmp = args.output.with_name(f".{args.output.name}.tmp")
-    try:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        tmp.touch()
-    except OSError as exc:
-        raise ConfigError(f"cannot write {args.output}: {exc.strerror}; choose a writable place.") from None
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            for i, row in enumerate(progress(rows, desc="augment", unit="row", enabled=not args.no_progress)):
-                line = row.pop("__line")
-                code_key, nl_key = _pick(row, args.code_field, CODE_FIELDS), _pick(row, args.nl_field, NL_FIELDS)
-                if code_ops and code_key is None:
-                    raise DataError(f"{args.input}:{line}: no code field (tried {args.code_field or CODE_FIELDS}); "
-                                    "pass --code-field NAME.")
-                if nl_ops and nl_key is None:
-                    raise DataError(f"{args.input}:{line}: no text field (tried {args.nl_field or NL_FIELDS}); "
-                                    "pass --nl-field NAME.")
-                lang = args.lang or row.get("lang") or row.get("language")
-                if code_ops and not lang:
-                    raise ConfigError(f"{args.input}:{line}: which language? Pass --lang (python, java or c).")
-                for j in range(args.per_sample):
-                    rng = random.Random(f"{args.seed}:{i}:{j}")
-                    out = dict(row)
-                    done, why = [], {}
-                    if code_ops:
-                        res = compose(row[code_key], lang, code_ops, rng)
-                        out[code_key], done, why = res.text, res.applied, dict(res.skipped)
-                    if nl_ops:
-                        res = compose(row[nl_key], None, nl_ops, rng)
-                        out[nl_key] = res.text
-                        done, why = done + res.applied, {**why, **res.skipped}
-                    applied.update(done)
-                    skipped.update(f"{op}: {reason}" for op, reason in why.items())
-                    out["augment"] = {"source_line": line, "variant": j, "applied": done, "skipped": why}
-                    fh.write(json.dumps(out, ensure_ascii=False) + "\n")
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # never leave a half-written file
-        raise
-    if args.output.exists():  # --overwrite: the earlier file is kept beside the new one
-        from codeintel.recipes.rundir import aside_path
-
-        aside = aside_path(args.output)
-        args.output.rename(aside)
-        print(f"moved the earlier {args.output} to {aside}", file=sys.stderr)
-    tmp.replace(args.output)
-    total = len(rows) * args.per_sample
+    result = augment_file(args.input, args.output, args.ops, args.lang, seed=args.seed, per_sample=args.per_sample,
+                          code_field=args.code_field, nl_field=args.nl_field, overwrite=args.overwrite,
+                          progress=not args.no_progress, echo=lambda line: print(line, file=sys.stderr))
+    total = result["written"]
     print(f"wrote {total} row(s) to {args.output}", file=sys.stderr)
-    for name, _ in ops:
-        print(f"  {name:<20} applied to {applied[name]}/{total} ({100 * applied[name] / max(total, 1):.1f} %)",
-              file=sys.stderr)
-    for reason, n in skipped.most_common():
+    for name, n in result["applied"].items():
+        print(f"  {name:<20} applied to {n}/{total} ({100 * n / max(total, 1):.1f} %)", file=sys.stderr)
+    for reason, n in result["skipped"].items():
         print(f"    not applied, {reason}: {n}", file=sys.stderr)
     return 0

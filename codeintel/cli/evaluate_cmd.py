@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from codeintel.cli._common import add_run_arguments, resolve_config, stderr_echo
+from codeintel.cli._common import add_run_arguments, stderr_echo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,30 +32,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codeintel.errors import ConfigError
+    from codeintel.cli._common import reclaim_overrides
+    from codeintel.config import parse_overrides
+    from codeintel.recipes import api
+    from codeintel.recipes.evaluate import format_scores
 
-    if not args.model:
-        raise ConfigError("evaluate needs --model DIR (a checkpoint written by `codeintel train`).")
-    from codeintel.tasks.models import read_meta
-
-    checkpoint = read_meta(args.model) if Path(args.model).is_dir() else {}
-    cfg, card = resolve_config(args, checkpoint)
-    from codeintel.recipes.evaluate import default_eval_dir, evaluate_checkpoint, format_scores
-    from codeintel.recipes.rundir import fresh
-
-    out = Path(args.out) if args.out else fresh(default_eval_dir(args.model, args.split))
+    reclaim_overrides(args, keep=("train", "valid", "test"))
     say = stderr_echo if args.json else print
-    say(f"== {card.name} | {args.model} | {args.split} split")
-    if checkpoint.get("data") and not args.data:
-        say(f"data (from {args.model}/codeintel.json): {' '.join(cfg.data.paths)}")
-    result = evaluate_checkpoint(cfg, out, split=args.split, robustness=args.robustness, overwrite=args.overwrite,
-                                 progress=not args.no_progress, echo=say)
+    result = api.evaluate(args.model, args.split, args.data, task=args.task, config=args.config, out=args.out,
+                          robustness=args.robustness, overwrite=args.overwrite, progress=not args.no_progress,
+                          echo=say, overrides=parse_overrides(args.overrides))
     say(f"n={result['n']}")
     say(f"model     {format_scores(result['scores'])}")
     for name, scores in result["baselines"].items():
         scores = {k: v for k, v in scores.items() if k != "prediction"}
         say(f"baseline  {format_scores(scores)}   ({name})")
-    say(f"wrote {out}/metrics.json and predictions" + (", robustness.json/.png" if args.robustness else ""))
     if args.json:
         print(json.dumps(result, indent=2, default=float))
     return 0

@@ -28,41 +28,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--overwrite", action="store_true",
                        help="move an earlier pre-training output in --out aside (nothing is deleted)")
         q.add_argument("--resume", metavar="DIR",
-                       help="continue the pre-training in DIR from its newest saved state (started with save_every=N)")
+                       help="continue the pre-training in DIR from its newest saved state (started with "
+                            "train.save_every=N)")
         q.add_argument("overrides", nargs="*", metavar="key=value",
-                       help="e.g. steps=500 queue_size=1024 momentum=0.99")
+                       help="e.g. train.max_steps=500 contrastive.queue_size=1024 contrastive.momentum=0.99")
         q.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from codeintel.cli._common import reclaim_overrides, refuse_with_resume
-    from codeintel.config import PretrainConfig, parse_overrides, set_key
-    from codeintel.errors import ConfigError
-    from codeintel.recipes.pretrain import pretrain, resumed_config
+    from codeintel.config import parse_overrides
+    from codeintel.recipes import api
 
     if args.resume:
         refuse_with_resume(args, ("model", "data", "lang", "out"), "its saved settings")
-        cfg = resumed_config(args.resume)
-        if cfg.objective != args.objective:
-            raise ConfigError(f"{args.resume} is a {cfg.objective} pre-training; resume it with `codeintel "
-                              f"pretrain {cfg.objective} --resume {args.resume}`.")
-        return _report(args, cfg, pretrain(cfg, resume=True, progress=not args.no_progress, echo=_echo(args)))
-
     reclaim_overrides(args)
-    cfg = PretrainConfig(objective=args.objective)
-    for key, value in parse_overrides(args.overrides).items():
-        set_key(cfg, key, value)
-    cfg.objective = args.objective
-    if args.model:
-        cfg.model = args.model
-    if args.data:
-        cfg.data = list(args.data)
-    if args.lang:
-        cfg.lang = args.lang
-    if args.out:
-        cfg.output_dir = args.out
-    return _report(args, cfg, pretrain(cfg, overwrite=args.overwrite, progress=not args.no_progress,
-                                     echo=_echo(args)))
+    result = api.pretrain(args.objective, args.model, args.data, lang=args.lang, out=args.out, resume=args.resume,
+                          overwrite=args.overwrite, progress=not args.no_progress, echo=_echo(args),
+                          overrides=parse_overrides(args.overrides))
+    return _report(args, result)
 
 
 def _echo(args: argparse.Namespace):
@@ -71,14 +55,15 @@ def _echo(args: argparse.Namespace):
     return stderr_echo if args.json else print
 
 
-def _report(args: argparse.Namespace, cfg, result: dict) -> int:
+def _report(args: argparse.Namespace, result: dict) -> int:
     if args.json:
         import json
 
         print(json.dumps(result, indent=2, default=float))
         return 0
     final = "  ".join(f"{k}={v:.4f}" for k, v in result["final"].items())
-    print(f"== pretrain {cfg.objective} | {cfg.model} | {result['steps']} steps in {result['seconds']:.0f}s")
+    print(f"== pretrain {result['objective']} | {result['model']} | {result['steps']} steps in "
+          f"{result['seconds']:.0f}s")
     print(f"final (mean of the last 20 steps): {final}")
     print(f"wrote {result['checkpoint']} (load it with --model {result['checkpoint']}), pretrain.json, pretraining.png")
     return 0

@@ -6,7 +6,7 @@ import argparse
 import os
 import shlex
 
-from codeintel.cli._common import add_run_arguments, resolve_config, stderr_echo
+from codeintel.cli._common import add_run_arguments, stderr_echo
 
 EPILOG = """config keys (key=value, or in --config FILE.yaml; generated from codeintel.config.RunConfig):
 {keys}
@@ -54,35 +54,31 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.resume:
-        cfg, card = resumed_config(args)
-    else:
-        cfg, card = resolve_config(args)
-    if args.out:
-        cfg.output_dir = args.out
-    if args.tokenizer:
-        cfg.tokenizer = args.tokenizer
-    if args.adapter:
-        cfg.adapter = args.adapter
-    if args.adapter_mode:
-        cfg.adapter_mode = args.adapter_mode
-    from codeintel.config import validate
+    from codeintel.cli._common import reclaim_overrides, refuse_with_resume
+    from codeintel.config import parse_overrides
+    from codeintel.recipes import api
 
-    validate(cfg)
+    if args.resume:
+        refuse_with_resume(args, ("model", "task", "data", "config", "out", "tokenizer", "adapter", "adapter_mode"),
+                           "the settings in its config.yaml")
+    reclaim_overrides(args, keep=("train", "valid", "test"))
+    settings = {"model": args.model, "task": args.task, "data": args.data, "config": args.config, "out": args.out,
+                "tokenizer": args.tokenizer, "adapter": args.adapter, "adapter_mode": args.adapter_mode,
+                "resume": args.resume, "overrides": parse_overrides(args.overrides)}
     if args.print_config:
         import yaml
 
         from codeintel.config import to_dict
 
+        cfg, card = api.train_config(**settings)
         print(f"# task card: {card.path}\n" + yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")  # --config-able
         return 0
     from codeintel.recipes.evaluate import format_scores
-    from codeintel.recipes.train import train
 
     command = shlex.join(["codeintel", *args.argv])
     echo = stderr_echo if args.json else print
-    result = train(cfg, card, echo=echo, progress=not args.no_progress, overwrite=args.overwrite,
-                   resume=bool(args.resume), command=command)
+    result = api.train(**settings, echo=echo, progress=not args.no_progress, overwrite=args.overwrite,
+                       command=command)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun / accelerate launch only rank 0 reports
         return 0
     if args.json:
@@ -90,39 +86,16 @@ def run(args: argparse.Namespace) -> int:
 
         print(json.dumps(result, indent=2, default=float))
         return 0
-    print(f"\n== {card.name} | {cfg.model} | test split ({result['checkpoint']})")
+    print(f"\n== {result['task']} | {result['model']} | test split ({result['checkpoint']})")
     print(f"model     {format_scores(result['test'])}")
     for name, scores in result["baselines"].items():
         scores = {k: v for k, v in scores.items() if k != "prediction"}
         print(f"baseline  {format_scores(scores)}   ({name})")
     t = result["train"]
-    if cfg.adapter:
+    if t["adapter"]:
         print(f"trained parameters {t['trainable_parameters']:,} of {t['total_parameters']:,} "
-              f"({100 * t['trainable_parameters'] / t['total_parameters']:.2f} %), adapter {cfg.adapter} "
+              f"({100 * t['trainable_parameters'] / t['total_parameters']:.2f} %), adapter {t['adapter']} "
               f"({t['adapter_mode']})")
     print(f"trained {t['steps']} steps in {t['seconds']}s, {t['tokens_per_s']:.0f} tokens/s, "
           f"padding {100 * t['padding_fraction']:.1f}%; metrics: {result['checkpoint'].rsplit('/', 1)[0]}/metrics.json")
     return 0
-
-
-def resumed_config(args: argparse.Namespace):
-    """The configuration a run was started with (its ``config.yaml``); a resume takes no other settings."""
-    from pathlib import Path
-
-    from codeintel.cli._common import refuse_with_resume
-    from codeintel.config import RunConfig, apply_mapping, load_yaml
-    from codeintel.errors import ConfigError
-    from codeintel.tasks.cards import load_task
-
-    refuse_with_resume(args, ("model", "task", "data", "config", "out", "tokenizer", "adapter", "adapter_mode"),
-                       "the settings in its config.yaml")
-    run_dir = Path(args.resume)
-    if not (run_dir / "config.yaml").is_file():
-        raise ConfigError(f"--resume {run_dir}: no config.yaml there, so it is not a codeintel training run; pass "
-                          "the run directory (the --out of the run to continue).")
-    saved = load_yaml(run_dir / "config.yaml")
-    card_path = saved.pop("task_card", None)
-    cfg = RunConfig()
-    apply_mapping(cfg, saved)
-    cfg.output_dir = str(run_dir)
-    return cfg, load_task(card_path if card_path and Path(card_path).is_file() else cfg.task)

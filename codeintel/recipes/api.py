@@ -4,7 +4,7 @@ card's defaults < a config file < overrides < the named arguments)::
     import codeintel
     result = codeintel.train(model="tiny-codet5", task="summarization", out="runs/s", train={"max_steps": 50})
     scores = codeintel.evaluate(model="runs/s/best", split="test")["scores"]
-    codeintel.pretrain("mlm", model="tiny-codebert", out="runs/p", steps=100)
+    codeintel.pretrain("mlm", model="tiny-codebert", out="runs/p", train={"max_steps": 100})
 
 Overrides are keyword arguments: a section as a mapping (``train={"lr": 3e-4}``) or dotted keys in
 ``overrides={"train.lr": 3e-4}``. Each function returns what the command prints (and writes).
@@ -12,6 +12,7 @@ Overrides are keyword arguments: a section as a mapping (``train={"lr": 3e-4}``)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,56 +21,150 @@ def _settings(overrides: dict[str, Any] | None, sections: dict[str, Any]) -> dic
     return {**(overrides or {}), **sections}
 
 
-def train(model: str | None = None, task: str | None = None, data: list[str] | None = None, *,
-          config: str | None = None, out: str | Path | None = None, overwrite: bool = False, progress: bool = False,
-          overrides: dict[str, Any] | None = None, **sections: Any) -> dict[str, Any]:
-    """``codeintel train``: fine-tune, keep the best dev checkpoint, score it on test; returns ``metrics.json``."""
+def _quiet(*args: Any, **kwargs: Any) -> None:
+    """The default ``echo`` of :func:`evaluate`: no log lines (the result is returned)."""
+
+
+def train_config(model: str | None = None, task: str | None = None, data: list[str] | None = None, *,
+                 config: str | None = None, out: str | Path | None = None, tokenizer: str | None = None,
+                 adapter: str | None = None, adapter_mode: str | None = None, resume: str | Path | None = None,
+                 overrides: dict[str, Any] | None = None, **sections: Any) -> tuple[Any, Any]:
+    """The fully resolved, validated ``(RunConfig, TaskCard)`` of a ``train`` call (what ``codeintel train
+    --print-config`` prints). With ``resume`` it is the run's own ``config.yaml`` and no other setting is
+    taken."""
     from codeintel.config import validate
-    from codeintel.recipes.train import train as run_train
+    from codeintel.errors import ConfigError
     from codeintel.tasks.cards import resolve_run_config
 
-    cfg, card = resolve_run_config(task, model, data, config, _settings(overrides, sections))
-    if out is not None:
-        cfg.output_dir = str(out)
+    named = {"model": model, "task": task, "data": data, "config": config, "out": out, "tokenizer": tokenizer,
+             "adapter": adapter, "adapter_mode": adapter_mode}
+    if resume is not None:
+        given = [k for k, v in named.items() if v] + list(_settings(overrides, sections))
+        if given:
+            raise ConfigError(f"resume continues {resume} with the settings in its config.yaml; drop "
+                              f"{', '.join(given)} (start a new run to change settings).")
+        cfg, card = _resumed_run_config(Path(resume))
+    else:
+        cfg, card = resolve_run_config(task, model, data, config, _settings(overrides, sections))
+        if out is not None:
+            cfg.output_dir = str(out)
+        for key in ("tokenizer", "adapter", "adapter_mode"):
+            if named[key]:
+                setattr(cfg, key, named[key])
     validate(cfg)
-    return run_train(cfg, card, progress=progress, overwrite=overwrite)
+    return cfg, card
+
+
+def _resumed_run_config(run_dir: Path) -> tuple[Any, Any]:
+    """The configuration a training run was started with (its ``config.yaml``) and its task card."""
+    from codeintel.config import RunConfig, apply_mapping, load_yaml
+    from codeintel.errors import ConfigError
+    from codeintel.tasks.cards import load_task
+
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"--resume {run_dir}: no config.yaml there, so it is not a codeintel training run; pass "
+                          "the run directory (the --out of the run to continue).")
+    saved = load_yaml(run_dir / "config.yaml")
+    card_path = saved.pop("task_card", None)
+    cfg = RunConfig()
+    apply_mapping(cfg, saved)
+    cfg.output_dir = str(run_dir)
+    return cfg, load_task(card_path if card_path and Path(card_path).is_file() else cfg.task)
+
+
+def train(model: str | None = None, task: str | None = None, data: list[str] | None = None, *,
+          config: str | None = None, out: str | Path | None = None, tokenizer: str | None = None,
+          adapter: str | None = None, adapter_mode: str | None = None, resume: str | Path | None = None,
+          overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = print,
+          command: str | None = None, overrides: dict[str, Any] | None = None, **sections: Any) -> dict[str, Any]:
+    """``codeintel train``: fine-tune, keep the best dev checkpoint, score it on test; returns ``metrics.json``.
+
+    ``resume=RUN`` continues a run started with ``train.save_every`` from its newest complete state (no other
+    setting). ``echo`` receives the log lines; ``command`` is recorded in the checkpoint and its model card.
+    """
+    from codeintel.recipes.train import train as run_train
+
+    cfg, card = train_config(model, task, data, config=config, out=out, tokenizer=tokenizer, adapter=adapter,
+                             adapter_mode=adapter_mode, resume=resume, overrides=overrides, **sections)
+    return run_train(cfg, card, echo=echo, progress=progress, overwrite=overwrite, resume=resume is not None,
+                     command=command)
 
 
 def evaluate(model: str, split: str = "test", data: list[str] | None = None, *, task: str | None = None,
-             out: str | Path | None = None, robustness: list[str] | None = None, overwrite: bool = False,
-             progress: bool = False, overrides: dict[str, Any] | None = None, **sections: Any) -> dict[str, Any]:
+             config: str | None = None, out: str | Path | None = None, robustness: list[str] | None = None,
+             overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = _quiet,
+             overrides: dict[str, Any] | None = None, **sections: Any) -> dict[str, Any]:
     """``codeintel evaluate``: score a checkpoint (its saved task, lengths and decoding settings unless
-    overridden) on one split; returns ``metrics.json`` (with ``robustness`` when asked)."""
+    overridden) on one split; returns ``metrics.json`` (with ``robustness`` when asked). Silent unless given
+    an ``echo`` (``print``)."""
+    from codeintel.errors import ConfigError
     from codeintel.recipes.evaluate import default_eval_dir, evaluate_checkpoint
     from codeintel.recipes.rundir import fresh
     from codeintel.tasks.cards import resolve_run_config
     from codeintel.tasks.models import read_meta
 
+    if not model:
+        raise ConfigError("evaluate needs --model DIR (a checkpoint written by `codeintel train`).")
     checkpoint = read_meta(model) if Path(model).is_dir() else {}
-    cfg, _ = resolve_run_config(task, model, data, None, _settings(overrides, sections), checkpoint)
+    cfg, card = resolve_run_config(task, model, data, config, _settings(overrides, sections), checkpoint)
     out_dir = Path(out) if out is not None else fresh(default_eval_dir(model, split))
-    return evaluate_checkpoint(cfg, out_dir, split=split, robustness=robustness, overwrite=overwrite,
-                               progress=progress, echo=lambda *a, **k: None)
+    echo(f"== {card.name} | {model} | {split} split")
+    if checkpoint.get("data") and not data:
+        echo(f"data (from {model}/codeintel.json): {' '.join(cfg.data.paths)}")
+    result = evaluate_checkpoint(cfg, out_dir, split=split, robustness=robustness, overwrite=overwrite,
+                                 progress=progress, echo=echo)
+    echo(f"wrote {out_dir}/metrics.json and predictions" + (", robustness.json/.png" if robustness else ""))
+    return result
 
 
-def pretrain(objective: str = "mlm", model: str | None = None, data: list[str] | None = None, *,
-             out: str | Path | None = None, overwrite: bool = False, progress: bool = False,
-             **settings: Any) -> dict[str, Any]:
-    """``codeintel pretrain OBJECTIVE``: continued pre-training (``mlm`` or ``contrastive``); ``settings`` are
-    :class:`~codeintel.config.PretrainConfig` fields (``steps=500``)."""
-    from codeintel.config import PretrainConfig, set_key
-    from codeintel.recipes.pretrain import pretrain as run_pretrain
+def pretrain_config(objective: str = "mlm", model: str | None = None, data: list[str] | None = None, *,
+                    lang: str | None = None, out: str | Path | None = None, resume: str | Path | None = None,
+                    overrides: dict[str, Any] | None = None, **sections: Any) -> Any:
+    """The resolved :class:`~codeintel.config.PretrainConfig` of a ``pretrain`` call: defaults < overrides
+    (dotted keys, ``train.max_steps``, or sections, ``train={"max_steps": 100}``) < the named arguments. With
+    ``resume`` it is the saved run's own configuration (no other setting taken)."""
+    from codeintel.config import PretrainConfig, apply_mapping
+    from codeintel.errors import ConfigError
+    from codeintel.recipes.pretrain import resumed_config, validate
 
+    if resume is not None:
+        given = [k for k, v in {"model": model, "data": data, "lang": lang, "out": out}.items() if v]
+        given += list(_settings(overrides, sections))
+        if given:
+            raise ConfigError(f"resume continues {resume} with its saved settings; drop {', '.join(given)} (start "
+                              "a new run to change settings).")
+        cfg = resumed_config(resume)
+        if cfg.objective != objective:
+            raise ConfigError(f"{resume} is a {cfg.objective} pre-training; resume it with `codeintel pretrain "
+                              f"{cfg.objective} --resume {resume}`.")
+        return cfg
     cfg = PretrainConfig(objective=objective)
-    for key, value in settings.items():
-        set_key(cfg, key, value)
+    apply_mapping(cfg, _settings(overrides, sections))
+    cfg.objective = objective
     if model:
         cfg.model = model
     if data:
         cfg.data = [str(d) for d in data]
+    if lang:
+        cfg.lang = lang
     if out is not None:
         cfg.output_dir = str(out)
-    return run_pretrain(cfg, overwrite=overwrite, progress=progress)
+    validate(cfg)
+    return cfg
+
+
+def pretrain(objective: str = "mlm", model: str | None = None, data: list[str] | None = None, *,
+             lang: str | None = None, out: str | Path | None = None, resume: str | Path | None = None,
+             overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = print,
+             overrides: dict[str, Any] | None = None, **sections: Any) -> dict[str, Any]:
+    """``codeintel pretrain OBJECTIVE``: continued pre-training (``contrastive`` = MLM + InfoNCE, or ``mlm``)
+    with :class:`~codeintel.config.PretrainConfig`'s keys (``train={"max_steps": 500}`` or
+    ``overrides={"contrastive.queue_size": 1024}``); returns ``pretrain.json``."""
+    from codeintel.recipes.pretrain import pretrain as run_pretrain
+
+    cfg = pretrain_config(objective, model, data, lang=lang, out=out, resume=resume, overrides=overrides,
+                          **sections)
+    return run_pretrain(cfg, echo=echo, progress=progress, overwrite=overwrite, resume=resume is not None)
 
 
 def dfg(code: str, lang: str, *, max_bytes: int = 1_000_000, max_loop_depth: int = 8) -> dict[str, Any]:
@@ -118,3 +213,91 @@ def augment_code(text: str, ops: str, lang: str | None = None, *, seed: int = 0)
 
     out = compose(text, lang, parse_ops(ops), random.Random(seed))
     return {"text": out.text, "applied": out.applied, "skipped": out.skipped}
+
+
+def _pick(row: dict, explicit: str | None, names: tuple[str, ...]) -> str | None:
+    """The key of the field to transform: ``explicit`` if the row has it, else the first text field of ``names``."""
+    if explicit:
+        return explicit if explicit in row else None
+    return next((n for n in names if isinstance(row.get(n), str)), None)
+
+
+def augment_file(in_path: str | Path, out_path: str | Path, ops: str, lang: str | None = None, *, seed: int = 0,
+                 per_sample: int = 1, code_field: str | None = None, nl_field: str | None = None,
+                 overwrite: bool = False, progress: bool = False,
+                 echo: Callable[..., None] = _quiet) -> dict[str, Any]:
+    """``codeintel augment IN.jsonl OUT.jsonl``: ``per_sample`` variants of every row, each with its own seeded
+    stream (``seed:row:variant``), code operators on the code field and NL operators on the text field; every
+    written row records ``augment: {source_line, variant, applied, skipped}``. OUT is written whole or not at
+    all (an existing one is refused, or moved aside with ``overwrite``). Returns ``{output, rows, written,
+    applied: {op: n}, skipped: {"op: reason": n}}``."""
+    import json
+    import random
+    from collections import Counter
+
+    from codeintel.augment import compose, get, parse_ops
+    from codeintel.data.loaders import CODE_FIELDS, NL_FIELDS, read_jsonl
+    from codeintel.errors import ConfigError, DataError
+    from codeintel.progress import progress as progress_bar
+    from codeintel.recipes.rundir import aside_path
+
+    src, dst = Path(in_path), Path(out_path)
+    if per_sample < 1:
+        raise ConfigError(f"--per-sample must be at least 1, got {per_sample}.")
+    parsed = parse_ops(ops)
+    code_ops = [(n, p) for n, p in parsed if get(n).kind == "code"]
+    nl_ops = [(n, p) for n, p in parsed if get(n).kind == "nl"]
+    if src.resolve() == dst.resolve():
+        raise ConfigError("OUT.jsonl must differ from IN.jsonl.")
+    if dst.is_dir():
+        raise ConfigError(f"OUT.jsonl {dst} is a directory; name a file.")
+    if dst.exists() and not overwrite:
+        raise ConfigError(f"{dst} already exists; pass --overwrite to move it aside (nothing is deleted) or "
+                          "name another file.")
+    rows = read_jsonl(src)
+    applied, skipped = Counter(), Counter()
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp.touch()
+    except OSError as exc:
+        raise ConfigError(f"cannot write {dst}: {exc.strerror}; choose a writable place.") from None
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            for i, row in enumerate(progress_bar(rows, desc="augment", unit="row", enabled=progress)):
+                line = row.pop("__line")
+                code_key, nl_key = _pick(row, code_field, CODE_FIELDS), _pick(row, nl_field, NL_FIELDS)
+                if code_ops and code_key is None:
+                    raise DataError(f"{src}:{line}: no code field (tried {code_field or CODE_FIELDS}); "
+                                    "pass --code-field NAME.")
+                if nl_ops and nl_key is None:
+                    raise DataError(f"{src}:{line}: no text field (tried {nl_field or NL_FIELDS}); "
+                                    "pass --nl-field NAME.")
+                row_lang = lang or row.get("lang") or row.get("language")
+                if code_ops and not row_lang:
+                    raise ConfigError(f"{src}:{line}: which language? Pass --lang (python, java or c).")
+                for j in range(per_sample):
+                    rng = random.Random(f"{seed}:{i}:{j}")
+                    out = dict(row)
+                    done, why = [], {}
+                    if code_ops:
+                        res = compose(row[code_key], row_lang, code_ops, rng)
+                        out[code_key], done, why = res.text, res.applied, dict(res.skipped)
+                    if nl_ops:
+                        res = compose(row[nl_key], None, nl_ops, rng)
+                        out[nl_key] = res.text
+                        done, why = done + res.applied, {**why, **res.skipped}
+                    applied.update(done)
+                    skipped.update(f"{op}: {reason}" for op, reason in why.items())
+                    out["augment"] = {"source_line": line, "variant": j, "applied": done, "skipped": why}
+                    fh.write(json.dumps(out, ensure_ascii=False) + "\n")
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a half-written file
+        raise
+    if dst.exists():  # overwrite: the earlier file is kept beside the new one
+        aside = aside_path(dst)
+        dst.rename(aside)
+        echo(f"moved the earlier {dst} to {aside}")
+    tmp.replace(dst)
+    return {"output": str(dst), "rows": len(rows), "written": len(rows) * per_sample,
+            "applied": {name: applied[name] for name, _ in parsed}, "skipped": dict(skipped.most_common())}

@@ -38,35 +38,43 @@ from codeintel.tasks.common import pad
 
 
 def validate(cfg: PretrainConfig) -> None:
-    """Every value checked before any work starts."""
+    """Every value checked before any work starts; messages name the dotted keys."""
     def finite(x: float) -> bool:
         return x == x and abs(x) != float("inf")
 
+    def value(key: str):
+        obj = cfg
+        for part in key.split("."):
+            obj = getattr(obj, part)
+        return obj
+
     if cfg.objective not in ("contrastive", "mlm"):
         raise ConfigError(f"objective={cfg.objective!r}: use contrastive or mlm.")
-    if cfg.pooling not in ("mean", "cls"):
-        raise ConfigError(f"pooling={cfg.pooling!r}: use mean or cls.")
-    for name in ("steps", "batch_size", "max_len", "variants"):
-        if getattr(cfg, name) < 1:
-            raise ConfigError(f"{name} must be at least 1, got {getattr(cfg, name)}.")
-    for name in ("proj_dim", "threads", "seed"):
-        if getattr(cfg, name) < 0:
-            raise ConfigError(f"{name} must be >= 0, got {getattr(cfg, name)}.")
-    if not finite(cfg.lr) or cfg.lr <= 0:
-        raise ConfigError(f"lr must be a positive number, got {cfg.lr}.")
-    for name in ("weight_decay", "mlm_weight", "contrastive_weight"):
-        if not finite(getattr(cfg, name)) or getattr(cfg, name) < 0:
-            raise ConfigError(f"{name} must be a number >= 0, got {getattr(cfg, name)}.")
-    if not 0 <= cfg.warmup_ratio < 1 or not 0 <= cfg.op_probability <= 1:
-        raise ConfigError(f"need 0 <= warmup_ratio < 1 and 0 <= op_probability <= 1; got {cfg.warmup_ratio} and "
-                          f"{cfg.op_probability}.")
-    if not 0 < cfg.mlm_probability < 1 or not 0 <= cfg.momentum < 1 or not cfg.temperature > 0:
-        raise ConfigError("need 0 < mlm_probability < 1, 0 <= momentum < 1 and temperature > 0.")
-    if cfg.save_every < 0 or cfg.keep_last < 1:
-        raise ConfigError(f"need save_every >= 0 (0 = never) and keep_last >= 1; got {cfg.save_every} and "
-                          f"{cfg.keep_last}.")
-    if cfg.objective == "contrastive" and cfg.queue_size < cfg.batch_size:
-        raise ConfigError(f"queue_size ({cfg.queue_size}) must be at least batch_size ({cfg.batch_size}).")
+    if cfg.contrastive.pooling not in ("mean", "cls"):
+        raise ConfigError(f"contrastive.pooling={cfg.contrastive.pooling!r}: use mean or cls.")
+    for key in ("train.max_steps", "train.batch_size", "source_len", "contrastive.variants"):
+        if value(key) < 1:
+            raise ConfigError(f"{key} must be at least 1, got {value(key)}.")
+    for key in ("contrastive.proj_dim", "train.threads", "train.seed"):
+        if value(key) < 0:
+            raise ConfigError(f"{key} must be >= 0, got {value(key)}.")
+    if not finite(cfg.train.lr) or cfg.train.lr <= 0:
+        raise ConfigError(f"train.lr must be a positive number, got {cfg.train.lr}.")
+    for key in ("train.weight_decay", "train.grad_clip", "mlm.weight", "contrastive.weight"):
+        if not finite(value(key)) or value(key) < 0:
+            raise ConfigError(f"{key} must be a number >= 0, got {value(key)}.")
+    if not 0 <= cfg.train.warmup_ratio < 1 or not 0 <= cfg.contrastive.op_probability <= 1:
+        raise ConfigError(f"need 0 <= train.warmup_ratio < 1 and 0 <= contrastive.op_probability <= 1; got "
+                          f"{cfg.train.warmup_ratio} and {cfg.contrastive.op_probability}.")
+    if not 0 < cfg.mlm.probability < 1 or not 0 <= cfg.contrastive.momentum < 1 or not cfg.contrastive.temperature > 0:
+        raise ConfigError("need 0 < mlm.probability < 1, 0 <= contrastive.momentum < 1 and "
+                          "contrastive.temperature > 0.")
+    if cfg.train.save_every < 0 or cfg.train.keep_last < 1:
+        raise ConfigError(f"need train.save_every >= 0 (0 = never) and train.keep_last >= 1; got "
+                          f"{cfg.train.save_every} and {cfg.train.keep_last}.")
+    if cfg.objective == "contrastive" and cfg.contrastive.queue_size < cfg.train.batch_size:
+        raise ConfigError(f"contrastive.queue_size ({cfg.contrastive.queue_size}) must be at least "
+                          f"train.batch_size ({cfg.train.batch_size}).")
 
 
 # --------------------------------------------------------------------------- data
@@ -89,18 +97,18 @@ def load_examples(cfg: PretrainConfig) -> list[dict]:
 
 
 def build_views(rows: list[dict], cfg: PretrainConfig, progress: bool) -> tuple[list[list[dict]], dict[str, int]]:
-    """``cfg.variants`` augmented views per row: each operator tried with probability ``op_probability``."""
+    """``cfg.contrastive.variants`` augmented views per row: each operator tried with probability ``op_probability``."""
     from codeintel.augment import compose, get, parse_ops
     from codeintel.progress import progress as progress_bar
 
-    ops = parse_ops(cfg.ops)
+    ops = parse_ops(cfg.contrastive.ops)
     applied: dict[str, int] = {}
     views = []
     for i, row in enumerate(progress_bar(rows, desc="augment", unit="ex", enabled=progress, leave=False)):
         mine = []
-        for j in range(cfg.variants):
-            rng = random.Random(f"{cfg.seed}:{i}:{j}")
-            chosen = [op for op in ops if rng.random() < cfg.op_probability] or [rng.choice(ops)]
+        for j in range(cfg.contrastive.variants):
+            rng = random.Random(f"{cfg.train.seed}:{i}:{j}")
+            chosen = [op for op in ops if rng.random() < cfg.contrastive.op_probability] or [rng.choice(ops)]
             code = compose(row["code"], row["lang"], [o for o in chosen if get(o[0]).kind == "code"], rng)
             nl = compose(row["nl"], None, [o for o in chosen if get(o[0]).kind == "nl"], rng) if row["nl"] else None
             for name in code.applied + (nl.applied if nl else []):
@@ -157,13 +165,13 @@ class ContrastiveModel(nn.Module):
     def __init__(self, mlm: nn.Module, cfg: PretrainConfig) -> None:
         super().__init__()
         hidden = mlm.config.d_model if mlm.config.model_type == "t5" else mlm.config.hidden_size
-        self.mlm, self.pooling = mlm, cfg.pooling
-        self.proj = (nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, cfg.proj_dim))
-                     if cfg.proj_dim else nn.Identity())
+        self.mlm, self.pooling = mlm, cfg.contrastive.pooling
+        self.proj = (nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, cfg.contrastive.proj_dim))
+                     if cfg.contrastive.proj_dim else nn.Identity())
         self.key_encoder = copy.deepcopy(encoder_of(mlm)).requires_grad_(False)
         self.key_proj = copy.deepcopy(self.proj).requires_grad_(False)
-        dim = cfg.proj_dim or hidden
-        self.register_buffer("queue", F.normalize(torch.randn(cfg.queue_size, dim), dim=-1))  # (K, D)
+        dim = cfg.contrastive.proj_dim or hidden
+        self.register_buffer("queue", F.normalize(torch.randn(cfg.contrastive.queue_size, dim), dim=-1))  # (K, D)
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
 
     def pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -252,9 +260,9 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
     from codeintel.tasks.models import Loaded, write_checkpoint
 
     validate(cfg)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    set_seed(cfg.seed)  # Python, NumPy, torch (and CUDA)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    set_seed(cfg.train.seed)  # Python, NumPy, torch (and CUDA)
     out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/pretrain-{cfg.objective}-{Path(cfg.model).name}")
     rundir = RunDir(out, overwrite=overwrite, echo=echo, resume=resume)
     rundir.check()  # a taken --out fails now, before any work
@@ -265,61 +273,63 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
     t0 = time.perf_counter()
     views, applied = build_views(rows, cfg, progress) if cfg.objective == "contrastive" else ([], {})
     if views:
-        echo(f"augmented views: {cfg.variants} per example for {len(rows)} examples in "
+        echo(f"augmented views: {cfg.contrastive.variants} per example for {len(rows)} examples in "
              f"{time.perf_counter() - t0:.1f}s; operators applied: "
              + ", ".join(f"{k} {v}" for k, v in sorted(applied.items())))
-    tokenized = tokenize_all(tok, rows, cfg.max_len)                      # once, not per step
-    flat = tokenize_all(tok, [v for vs in views for v in vs], cfg.max_len) if views else []
-    view_tokens = [flat[i * cfg.variants : (i + 1) * cfg.variants] for i in range(len(views))]
+    tokenized = tokenize_all(tok, rows, cfg.source_len)                      # once, not per step
+    flat = tokenize_all(tok, [v for vs in views for v in vs], cfg.source_len) if views else []
+    view_tokens = [flat[i * cfg.contrastive.variants : (i + 1) * cfg.contrastive.variants] for i in range(len(views))]
     rundir.claim()  # the checkpoint directory is this run's from here on (locked)
     try:
         model = ContrastiveModel(mlm, cfg).to(device) if cfg.objective == "contrastive" else mlm.to(device)
         params = [p for p in model.parameters() if p.requires_grad]
-        optim = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        sched = linear_schedule(optim, int(cfg.warmup_ratio * cfg.steps), cfg.steps)
-        gen = torch.Generator().manual_seed(cfg.seed)
-        order_rng = np.random.default_rng(cfg.seed)
+        optim = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+        sched = linear_schedule(optim, int(cfg.train.warmup_ratio * cfg.train.max_steps), cfg.train.max_steps)
+        gen = torch.Generator().manual_seed(cfg.train.seed)
+        order_rng = np.random.default_rng(cfg.train.seed)
         echo(f"pre-training {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable, {device}): "
-             f"{cfg.objective}, {cfg.steps} steps x {cfg.batch_size} of {len(rows)} examples")
+             f"{cfg.objective}, {cfg.train.max_steps} steps x {cfg.train.batch_size} of {len(rows)} examples")
         history: list[dict[str, float]] = []
         order: list[int] = []
         start, done_seconds = 0, 0.0
         if resume:
             start, order, history, done_seconds = load_state(rundir.path, model, optim, sched, gen, order_rng, echo)
-        bar = progress_bar(total=cfg.steps, initial=start, desc=f"pretrain {cfg.objective}", unit="step",
+        bar = progress_bar(total=cfg.train.max_steps, initial=start, desc=f"pretrain {cfg.objective}", unit="step",
                            enabled=progress)
         t0 = time.perf_counter() - done_seconds
-        for step in range(start, cfg.steps):
-            if len(order) < cfg.batch_size:
+        for step in range(start, cfg.train.max_steps):
+            if len(order) < cfg.train.batch_size:
                 order += order_rng.permutation(len(rows)).tolist()
-            idx, order = order[: cfg.batch_size], order[cfg.batch_size :]
+            idx, order = order[: cfg.train.batch_size], order[cfg.train.batch_size :]
             enc = batch_of([tokenized[i] for i in idx], tok.pad_token_id)
-            ids, labels = mask_tokens(enc["input_ids"], enc["special_tokens_mask"], tok, cfg.mlm_probability, gen)
+            ids, labels = mask_tokens(enc["input_ids"], enc["special_tokens_mask"], tok, cfg.mlm.probability, gen)
             mask = enc["attention_mask"].to(device)
             mlm_model = model.mlm if cfg.objective == "contrastive" else model
             model.train()
             mlm_loss, hidden = masked_lm(mlm_model, ids.to(device), mask, labels.to(device),
                                          enc["input_ids"].to(device), tok.pad_token_id)
-            loss, record = cfg.mlm_weight * mlm_loss, {"mlm": mlm_loss.item()}
+            loss, record = cfg.mlm.weight * mlm_loss, {"mlm": mlm_loss.item()}
             if cfg.objective == "contrastive":
-                kv = batch_of([view_tokens[i][int(order_rng.integers(cfg.variants))] for i in idx], tok.pad_token_id)
-                k_ids, _ = mask_tokens(kv["input_ids"], kv["special_tokens_mask"], tok, cfg.mlm_probability, gen)
+                drawn = [view_tokens[i][int(order_rng.integers(cfg.contrastive.variants))] for i in idx]
+                kv = batch_of(drawn, tok.pad_token_id)
+                k_ids, _ = mask_tokens(kv["input_ids"], kv["special_tokens_mask"], tok, cfg.mlm.probability, gen)
                 q = F.normalize(model.proj(model.pool(hidden, mask)), dim=-1)                            # (B, D)
                 with torch.no_grad():
-                    model.momentum_update(cfg.momentum)
+                    model.momentum_update(cfg.contrastive.momentum)
                     k_mask = kv["attention_mask"].to(device)
                     k_hidden = model.key_encoder(input_ids=k_ids.to(device), attention_mask=k_mask).last_hidden_state
                     k = F.normalize(model.key_proj(model.pool(k_hidden, k_mask)), dim=-1)              # (B, D)
-                logits = torch.cat([(q * k).sum(1, keepdim=True), q @ model.queue.T], dim=1) / cfg.temperature
+                logits = torch.cat([(q * k).sum(1, keepdim=True), q @ model.queue.T], dim=1)
+                logits = logits / cfg.contrastive.temperature
                 target = torch.zeros(len(q), dtype=torch.long, device=device)
                 nce = F.cross_entropy(logits, target)
-                loss = loss + cfg.contrastive_weight * nce
+                loss = loss + cfg.contrastive.weight * nce
                 record.update(infonce=nce.item(), key_top1=float((logits.argmax(1) == 0).float().mean()))
             if not math.isfinite(loss.item()):
-                raise TrainingError(f"the loss became {loss.item()} at step {step}; lower lr (now {cfg.lr}).")
+                raise TrainingError(f"the loss became {loss.item()} at step {step}; lower lr (now {cfg.train.lr}).")
             optim.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
             optim.step()
             sched.step()
             if cfg.objective == "contrastive":
@@ -327,7 +337,7 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
             history.append({"step": step + 1, "loss": loss.item(), **record})
             bar.set_postfix({k: f"{v:.3f}" for k, v in record.items()}, refresh=False)
             bar.update(1)
-            if cfg.save_every and ((step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps):
+            if cfg.train.save_every and ((step + 1) % cfg.train.save_every == 0 or step + 1 == cfg.train.max_steps):
                 save_state(rundir, cfg, step + 1, model, optim, sched, gen, order_rng, order, history,
                            time.perf_counter() - t0)
         bar.close()
@@ -336,7 +346,7 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
         write_checkpoint(Loaded(mlm, tok, "pretraining", loaded.family, cfg.model, loaded.spec_name), out, settings)
         last = history[-min(20, len(history)):]
         final = {k: float(np.mean([h[k] for h in last])) for k in last[0] if k != "step"}
-        result = {"checkpoint": str(out), "objective": cfg.objective, "steps": cfg.steps,
+        result = {"checkpoint": str(out), "objective": cfg.objective, "model": cfg.model, "steps": cfg.train.max_steps,
                   "seconds": round(seconds, 1), "examples": len(rows), "operators_applied": applied, "final": final,
                   "history": history}
         write_json(out / "pretrain.json", result)
@@ -365,7 +375,7 @@ def save_state(rundir, cfg: PretrainConfig, step: int, model, optim, sched, gen,
                                                     "order_rng": order_rng.bit_generator.state,
                                                     "seconds": seconds, "config": dataclasses.asdict(cfg)}))
 
-    rundir.save_state(step, write, cfg.keep_last)
+    rundir.save_state(step, write, cfg.train.keep_last)
 
 
 def load_state(path: Path, model, optim, sched, gen, order_rng, echo) -> tuple[int, list[int], list[dict], float]:
@@ -396,8 +406,21 @@ def resumed_config(path: str | Path) -> PretrainConfig:
     if state is None:
         raise ConfigError(f"--resume {path}: no complete saved pre-training state there (states/state-*); only "
                           "runs started with save_every=N can be resumed.")
-    cfg = PretrainConfig(**json.loads((state / "trainer.json").read_text())["config"])
+    cfg = config_from_dict(json.loads((state / "trainer.json").read_text())["config"])
     cfg.output_dir = str(path)
+    return cfg
+
+
+def config_from_dict(saved: dict[str, Any]) -> PretrainConfig:
+    """A :class:`PretrainConfig` from its ``asdict`` form; states saved before pretrain took train's dotted keys
+    (flat ``steps``, ``lr``, ...) are translated."""
+    from codeintel.config import PRETRAIN_RENAMED, apply_mapping, set_key
+
+    cfg = PretrainConfig()
+    apply_mapping(cfg, {k: v for k, v in saved.items() if k not in PRETRAIN_RENAMED})
+    for old, new in PRETRAIN_RENAMED.items():
+        if old in saved:
+            set_key(cfg, new, saved[old])
     return cfg
 
 

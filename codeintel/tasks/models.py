@@ -177,12 +177,17 @@ def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = 
         tokenizer: a tokenizer other than the backbone's (``tokompiler`` or a tokenizer directory); only for
             models built from a config (tiny presets, or ``pretrained=False``), whose vocabulary it then sizes.
         allow_pickle: also load pickle weights (``pytorch_model.bin``); by default only safetensors load.
+
+    The model comes back in eval mode (dropout off), as ``from_pretrained`` models do; training loops switch
+    it with ``model.train()``.
     """
     from codeintel.tasks.heads import wrap
 
     src = backbones.resolve(name_or_dir)
     if src.kind == "dir":
-        return _load_dir(Path(src.ref), task, allow_pickle)
+        loaded = _load_dir(Path(src.ref), task, allow_pickle)
+        loaded.model.eval()  # as transformers' from_pretrained: dropout off until a loop calls train()
+        return loaded
     task = task or "summarization"
     spec = src.spec or backbones.hub_spec(src.ref)
     variant = variant_for(spec.family, task, spec.name)
@@ -195,7 +200,7 @@ def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = 
     else:
         tok = backbones.load_tokenizer(name_or_dir)
     backbone = backbones.build_backbone(spec, variant, tok, pretrained, allow_pickle)
-    model = wrap(backbone, spec.family, task, tok, dropout=dropout)
+    model = wrap(backbone, spec.family, task, tok, dropout=dropout).eval()
     return Loaded(model, tok, task, spec.family, name_or_dir, spec.name if src.spec else None,
                   {"pretrained": pretrained, "tokenizer": tokenizer or "",
                    "rebuildable": pretrained and not spec.is_tiny})
