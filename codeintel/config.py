@@ -61,6 +61,11 @@ class TrainConfig:
     """``fp32``, ``bf16`` or ``fp16`` (autocast through accelerate; fp16 with a gradient scaler)."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass (less memory, ~30% more compute)."""
+    fast_kernels: bool = False
+    """Two speed-ups that change no expected result, only the bits: sequence-to-sequence LM head and
+    cross-entropy on the real target positions only, and dropout masks from 32-bit integer draws of torch's
+    generator instead of ``bernoulli_`` (the same Bernoulli(1-p) to 2^-31, another random stream). Off by
+    default so that earlier runs reproduce bit for bit."""
     save_every: int = 0
     """Write the full training state every N optimizer steps, for ``codeintel train --resume`` (0 = never)."""
     keep_last: int = 2

@@ -9,11 +9,13 @@ things accelerate leaves to a loop that builds its own batches.
   predictions back in row order, so every metric is computed once, on exactly the split's examples.
 - :func:`on_main`: work only rank 0 does (claiming a directory, writing a checkpoint); an error there is
   raised on every rank instead of leaving the others waiting.
+- :func:`fast_dropout`: dropout masks from cheap integer draws, for ``train.fast_kernels``.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -169,3 +171,77 @@ def on_main(acc, fn: Callable[[], Any]) -> Any:
         CodeintelError.__init__(error, message)
         raise error
     return value
+
+
+def keep_mask(shape, p: float, device=None):
+    """A Bernoulli(1 - p) keep mask of ``shape`` from torch's default generator, two draws per 64-bit
+    ``random_`` value (uniform over [0, 2^63)), read as two int32 halves: the low half is uniform over all
+    2^32 int32 values, the high half over [0, 2^31); each is compared with its own threshold, so P(keep) is
+    ``1 - p`` to within 2^-31. On CPU ~2.5x cheaper than ``bernoulli_`` (one double drawn per element).
+    Seeding (``torch.manual_seed``) and saved RNG states govern it as they govern ``bernoulli_``."""
+    import math
+
+    import torch
+
+    n = math.prod(shape)
+    v = torch.empty((n + 1) // 2, dtype=torch.int64, device=device).random_()
+    halves = v.view(torch.int32).view(-1, 2)                        # (low, high) per value on little-endian
+    low, high = int(-(2**31) + p * 2**32), int(p * 2**31)
+    pair = [low, high] if sys.byteorder == "little" else [high, low]
+    key = (pair[0], pair[1], str(device))
+    if key not in _THRESHOLDS:
+        _THRESHOLDS[key] = torch.tensor(pair, dtype=torch.int32, device=device)
+    return (halves >= _THRESHOLDS[key]).view(-1)[:n].view(shape)
+
+
+_THRESHOLDS: dict = {}  # (low, high, device) -> the int32 pair keep_mask compares with
+
+
+class _FastDropout:
+    """``torch.autograd.Function`` built lazily (torch is imported on first use)."""
+
+    fn = None
+
+    @classmethod
+    def get(cls):
+        if cls.fn is None:
+            import torch
+
+            class Dropout(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, p):
+                    mask = keep_mask(x.shape, p, x.device)
+                    ctx.save_for_backward(mask)                        # a bool mask, as torch's own dropout
+                    ctx.scale = 1.0 / (1.0 - p)
+                    # x * mask * scale in one pass: the kernel of torch's dropout backward computes just that
+                    return torch.ops.aten.native_dropout_backward(x, mask, ctx.scale)
+
+                @staticmethod
+                def backward(ctx, grad):
+                    (mask,) = ctx.saved_tensors
+                    return torch.ops.aten.native_dropout_backward(grad, mask, ctx.scale), None
+
+            cls.fn = Dropout
+        return cls.fn
+
+
+def fast_dropout():
+    """A context in which ``torch.nn.functional.dropout`` (what ``nn.Dropout`` modules and transformers'
+    eager attention call) in training mode uses :func:`keep_mask`; everything else runs as it would. A
+    ``TorchFunctionMode``, active only around a training forward: nothing is patched."""
+    import torch.nn.functional as F
+    from torch.overrides import TorchFunctionMode
+
+    class Mode(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func is F.dropout:
+                x = args[0]
+                p = args[1] if len(args) > 1 else kwargs.get("p", 0.5)
+                training = args[2] if len(args) > 2 else kwargs.get("training", True)
+                inplace = args[3] if len(args) > 3 else kwargs.get("inplace", False)
+                if training and 0 < p < 1 and not inplace and x.is_floating_point():
+                    return _FastDropout.get().apply(x, p)
+            return func(*args, **kwargs)
+
+    return Mode()

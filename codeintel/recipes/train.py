@@ -18,6 +18,7 @@ epoch, position, best score, history, token counts, RNG state); :func:`train_ste
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -180,6 +181,8 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, r
         enable_gradient_checkpointing(loaded.model, cfg.model)
     loaded.model.to(acc.device)
     task = build_task(cfg, card, loaded)
+    if t.fast_kernels and hasattr(task, "target_logits_only"):
+        task.target_logits_only = True
     loaded.set_export_defaults(task.source_len, task.target_len if card.type == "summarization" else 0,
                                cfg.eval.beam_size, cfg.eval.no_repeat_ngram_size)
     with acc.main_process_first():  # rank 0 fills the tokenization cache, the others read it
@@ -270,7 +273,8 @@ def train_step(run: Run, state: TrainState, step_batches: list[list[int]]) -> fl
         batch = {k: v.to(acc.device) for k, v in run.task.collate(run.train_set, idx).items()}
         # DDP runs with a static graph (engine.make_accelerator), which cannot skip the all-reduce (no_sync):
         # every micro-batch's gradient is averaged over the processes; the sum over micro-batches is the same
-        loss, n = run.task.loss(run.model, batch)
+        with engine.fast_dropout() if run.cfg.train.fast_kernels else contextlib.nullcontext():
+            loss, n = run.task.loss(run.model, batch)
         acc.backward(loss / len(mine) if len(mine) > 1 else loss)
         loss_sum, n_tok = loss_sum + loss.item(), n_tok + n
     if acc.num_processes > 1:  # one small all-reduce: the step's loss and tokens over all processes

@@ -39,10 +39,16 @@ class SummarizationTask:
         labels[label_mask == 0] = -100
         return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
-    @staticmethod
-    def loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
-        out = model(**batch)
-        return out.loss, int(batch["attention_mask"].sum() + (batch["labels"] != -100).sum())
+    target_logits_only = False
+    """``train.fast_kernels``: the LM head and cross-entropy on the real target positions only."""
+
+    def loss(self, model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        n = int(batch["attention_mask"].sum() + (batch["labels"] != -100).sum())
+        if self.target_logits_only:
+            loss = target_positions_loss(model, batch)
+            if loss is not None:
+                return loss, n
+        return model(**batch).loss, n
 
     @torch.no_grad()
     def predict(self, model, prepared: Prepared, beam_size: int = 1, batch_size: int = 32,
@@ -91,3 +97,32 @@ class SummarizationTask:
         pairs = zip(rows, predictions, strict=True)
         (out_dir / "test.output").write_text("".join(f"{r['id']}\t{p}\n" for r, p in pairs))
         (out_dir / "test.gold").write_text("".join(f"{r['id']}\t{r['target']}\n" for r in rows))
+
+
+def target_positions_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    """The model's own loss (mean token cross-entropy over the real target tokens), with the LM head applied to
+    those positions only: a pre-hook on the output projection keeps the rows whose label is real, so padded
+    target positions cost no vocabulary-sized matmul, log-softmax or their backward. The forward still goes
+    through ``model`` (a DDP wrapper keeps its gradient synchronisation). T5 and the RoBERTa
+    encoder-decoder; ``None`` for other models (the caller takes the plain loss)."""
+    import torch.nn.functional as F
+    from transformers import EncoderDecoderModel, T5ForConditionalGeneration
+    from transformers.models.encoder_decoder.modeling_encoder_decoder import shift_tokens_right
+
+    core = getattr(model, "module", model)  # accelerate's DDP wrapper
+    labels = batch["labels"]
+    if isinstance(core, T5ForConditionalGeneration):
+        decoder_input_ids = core._shift_right(labels)
+    elif isinstance(core, EncoderDecoderModel):
+        decoder_input_ids = shift_tokens_right(labels, core.config.pad_token_id, core.config.decoder_start_token_id)
+    else:
+        return None
+    keep = labels.ne(-100)
+    head = core.get_output_embeddings()
+    handle = head.register_forward_pre_hook(lambda _module, args: (args[0][keep], *args[1:]))
+    try:
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                       decoder_input_ids=decoder_input_ids).logits                        # (real targets, V)
+    finally:
+        handle.remove()
+    return F.cross_entropy(logits, labels[keep])

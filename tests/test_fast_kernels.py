@@ -1,0 +1,87 @@
+"""``train.fast_kernels``: cheaper dropout masks (same Bernoulli, another stream) and the LM head on real target
+positions only (the same loss and gradients)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from codeintel.recipes.engine import fast_dropout, keep_mask
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+def test_keep_mask_is_bernoulli_in_both_halves_of_each_draw(p):
+    torch.manual_seed(0)
+    n = 2_000_001                                                    # odd: the last draw is half used
+    mask = keep_mask((n,), p)
+    assert mask.dtype == torch.bool and mask.shape == (n,)
+    sd = math.sqrt(p * (1 - p) / (n / 2))
+    for part in (mask[0::2], mask[1::2]):                            # the low and the high half of each value
+        assert abs(part.float().mean().item() - (1 - p)) < 5 * sd
+    pairs = mask[: n - 1].view(-1, 2).float()                       # the two halves are independent
+    both = (pairs[:, 0] * pairs[:, 1]).mean().item()
+    assert abs(both - (1 - p) ** 2) < 5 * math.sqrt((1 - p) ** 2 / (n / 2))
+
+
+def test_keep_mask_follows_torch_seeding():
+    torch.manual_seed(3)
+    a = keep_mask((4, 5, 6), 0.2)
+    torch.manual_seed(3)
+    b = keep_mask((4, 5, 6), 0.2)
+    c = keep_mask((4, 5, 6), 0.2)
+    assert a.shape == (4, 5, 6) and torch.equal(a, b) and not torch.equal(b, c)
+
+
+def test_fast_dropout_scales_kept_values_and_their_gradient():
+    x = torch.randn(200, 300, requires_grad=True)
+    layer = torch.nn.Dropout(0.25)
+    with fast_dropout():
+        y = layer(x)                                                 # nn.Dropout goes through F.dropout
+        z = F.dropout(x, 0.25, training=False)                       # eval: untouched
+    kept = y.detach() != 0
+    assert torch.equal(z, x)
+    assert torch.allclose(y.detach()[kept], x.detach()[kept] / 0.75)
+    assert abs(kept.float().mean().item() - 0.75) < 0.01
+    y.sum().backward()
+    assert torch.allclose(x.grad, kept.float() / 0.75)
+
+
+@pytest.mark.parametrize("model_name", ["tiny-codet5", "tiny-codebert"])
+def test_target_positions_loss_equals_the_models_own_loss(model_name):
+    from codeintel.tasks.models import load_model
+    from codeintel.tasks.summarization import target_positions_loss
+
+    torch.manual_seed(0)
+    model = load_model(model_name, "summarization").model                 # eval mode: no dropout
+    labels = torch.tensor([[5, 6, 7, 2, -100, -100], [8, 9, 10, 11, 12, 2], [13, 2, -100, -100, -100, -100]])
+    batch = {"input_ids": torch.randint(5, 500, (3, 9)), "attention_mask": torch.ones(3, 9, dtype=torch.long),
+             "labels": labels}
+    batch["attention_mask"][2, 6:] = 0
+    plain = model(**batch).loss
+    plain.backward()
+    want = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    fast = target_positions_loss(model, batch)
+    fast.backward()
+    assert fast.item() == pytest.approx(plain.item(), rel=1e-6)
+    got = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    assert got.keys() == want.keys()
+    for name in want:
+        assert torch.allclose(got[name], want[name], atol=1e-6, rtol=1e-5), name
+    assert not model.get_output_embeddings()._forward_pre_hooks                 # the hook is removed
+
+
+def test_training_with_fast_kernels_is_seeded(tmp_path):
+    from codeintel.cli import main
+
+    args = ["train", "--no-progress", "train.fast_kernels=true", "train.max_steps=4", "data.max_train_examples=64",
+            "data.max_eval_examples=8", "train.evals_per_epoch=1", "train.threads=1"]
+    import json
+
+    for run in ("a", "b"):
+        assert main([*args, "--out", str(tmp_path / run)]) == 0
+    a, b = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in ("a", "b"))
+    assert a["history"] == b["history"] and a["test"] == b["test"]          # the same seed, the same run
