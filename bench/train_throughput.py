@@ -4,7 +4,7 @@
 
 Same model, same tokenized stdlib training examples, same learning rate and the same mean number of
 examples per batch. codeintel's side is the real recipe (``recipes.train.setup`` + ``train_step``: accelerate,
-length-grouped token-budget batches); the baselines pad each batch to its longest member
+length-grouped token-budget batches), as is and with ``train.fast_kernels=true``; the baselines pad each batch to its longest member
 (``DataCollatorForSeq2Seq``), random batches or HF's length-grouped sampler. Throughput is counted in *real*
 (non-padding) source + target tokens per second of optimisation time. The script measures this machine's fp32
 matmul peak and reports achieved model FLOP/s as a fraction of it; ``--arch codet5-small`` trains a randomly

@@ -74,14 +74,46 @@ def test_target_positions_loss_equals_the_models_own_loss(model_name):
     assert not model.get_output_embeddings()._forward_pre_hooks                 # the hook is removed
 
 
-def test_training_with_fast_kernels_is_seeded(tmp_path):
+KILL_AT_STEP = """
+import os, signal, sys
+import torch
+calls = [0]
+step = torch.optim.AdamW.step
+def killing_step(*a, **k):
+    calls[0] += 1
+    if calls[0] == int(os.environ["KILL_AT_STEP"]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return step(*a, **k)
+torch.optim.AdamW.step = killing_step
+from codeintel.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_training_with_fast_kernels_is_seeded_and_resumes_identically(tmp_path):
+    """The masks come from torch's generator: the same seed gives the same run, and a run killed with SIGKILL
+    mid-training resumes (RNG states restored) to the identical result."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
     from codeintel.cli import main
 
-    args = ["train", "--no-progress", "train.fast_kernels=true", "train.max_steps=4", "data.max_train_examples=64",
-            "data.max_eval_examples=8", "train.evals_per_epoch=1", "train.threads=1"]
-    import json
-
+    args = ["train", "--no-progress", "train.fast_kernels=true", "train.max_steps=6", "train.save_every=2",
+            "data.max_train_examples=64", "data.max_eval_examples=8", "train.evals_per_epoch=2", "train.threads=1"]
     for run in ("a", "b"):
         assert main([*args, "--out", str(tmp_path / run)]) == 0
     a, b = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in ("a", "b"))
-    assert a["history"] == b["history"] and a["test"] == b["test"]          # the same seed, the same run
+    assert a["history"] == b["history"] and a["test"] == b["test"]
+
+    script = tmp_path / "kill.py"
+    script.write_text(KILL_AT_STEP)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KILL_AT_STEP": "5"}
+    proc = subprocess.run([sys.executable, str(script), *args, "--out", str(tmp_path / "k")], capture_output=True,
+                          text=True, timeout=600, env=env)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert main(["train", "--resume", str(tmp_path / "k"), "--no-progress"]) == 0
+    k = json.loads((tmp_path / "k" / "metrics.json").read_text())
+    assert k["history"] == a["history"] and k["test"] == a["test"]
