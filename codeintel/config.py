@@ -41,6 +41,7 @@ class TrainConfig:
     lr: float = 5e-4
     """Peak learning rate (AdamW, linear warm-up then linear decay)."""
     weight_decay: float = 0.0
+    """AdamW weight decay."""
     warmup_ratio: float = 0.1
     """Fraction of the steps spent warming up."""
     batch_tokens: int = 4096
@@ -50,7 +51,9 @@ class TrainConfig:
     grouping: str = "length"
     """``length``: length-grouped batches with little padding; ``random``: shuffled fixed-size batches."""
     grad_clip: float = 1.0
+    """Clip the gradient norm to this value before each step."""
     seed: int = 42
+    """Seeds Python, NumPy and torch (weights of fresh heads, batch order, dropout)."""
     evals_per_epoch: int = 1
     """Dev evaluations per epoch; the best checkpoint by the dev metric is kept."""
     threads: int = 0
@@ -79,6 +82,7 @@ class EvalConfig:
     no_repeat_ngram_size: int = 0
     """Generation: forbid repeating any n-gram of this size (0 = off, as CodeXGLUE)."""
     batch_size: int = 32
+    """Examples per batch when predicting (no gradient)."""
     threshold: float = 0.5
     """Clone-detection decision threshold on P(clone)."""
     ppl_compat: bool = False
@@ -144,10 +148,13 @@ class PretrainTrainConfig:
     lr: float = 5e-4
     """Peak learning rate (AdamW, linear warm-up then linear decay)."""
     weight_decay: float = 0.01
+    """AdamW weight decay."""
     warmup_ratio: float = 0.1
     """Fraction of the steps spent warming up."""
     grad_clip: float = 1.0
+    """Clip the gradient norm to this value before each step."""
     seed: int = 42
+    """Seeds the masking, the example order, the augmented views and fresh weights."""
     threads: int = 0
     """torch threads (0 = torch's default)."""
     save_every: int = 0
@@ -172,6 +179,7 @@ class ContrastiveConfig:
     momentum: float = 0.999
     """Momentum of the key encoder's update."""
     temperature: float = 0.07
+    """InfoNCE temperature τ."""
     proj_dim: int = 128
     """Projection head output (0 = InfoNCE on the pooled vector itself)."""
     pooling: str = "mean"
@@ -181,6 +189,7 @@ class ContrastiveConfig:
     ops: str = DEFAULT_OPS
     """Operators for the augmented views; each applies with probability ``op_probability``."""
     op_probability: float = 0.5
+    """Probability that each operator is tried on a view (at least one is)."""
     variants: int = 2
     """Augmented views built per example (one is drawn per step)."""
 
@@ -199,7 +208,9 @@ class PretrainConfig:
     lang: str = ""
     """Language of the code (default: each row's ``lang``/``language``; the stdlib corpus is python)."""
     output_dir: str = ""
+    """Checkpoint directory (default ``runs/pretrain-<objective>-<model>``); new or empty."""
     device: str = "auto"
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
     source_len: int = 256
     """Max tokens per example."""
     train: PretrainTrainConfig = field(default_factory=PretrainTrainConfig)
