@@ -35,18 +35,11 @@ def run(args: argparse.Namespace) -> int:
     from codeintel.cli._common import reclaim_overrides
     from codeintel.config import parse_overrides
     from codeintel.recipes import api
-    from codeintel.recipes.evaluate import format_scores
 
     reclaim_overrides(args, keep=("train", "valid", "test"))
-    say = stderr_echo if args.json else print
     result = api.evaluate(args.model, args.split, args.data, task=args.task, config=args.config, out=args.out,
                           robustness=args.robustness, overwrite=args.overwrite, progress=not args.no_progress,
-                          echo=say, overrides=parse_overrides(args.overrides))
-    say(f"n={result['n']}")
-    say(f"model     {format_scores(result['scores'])}")
-    for name, scores in result["baselines"].items():
-        scores = {k: v for k, v in scores.items() if k != "prediction"}
-        say(f"baseline  {format_scores(scores)}   ({name})")
+                          echo=stderr_echo if args.json else print, overrides=parse_overrides(args.overrides))
     if args.json:
         print(json.dumps(result, indent=2, default=float))
     return 0

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codeintel.cli._common import reclaim_overrides, refuse_with_resume
+    from codeintel.cli._common import reclaim_overrides, refuse_with_resume, stderr_echo
     from codeintel.config import parse_overrides
     from codeintel.recipes import api
 
@@ -44,26 +44,10 @@ def run(args: argparse.Namespace) -> int:
         refuse_with_resume(args, ("model", "data", "lang", "out"), "its saved settings")
     reclaim_overrides(args)
     result = api.pretrain(args.objective, args.model, args.data, lang=args.lang, out=args.out, resume=args.resume,
-                          overwrite=args.overwrite, progress=not args.no_progress, echo=_echo(args),
-                          overrides=parse_overrides(args.overrides))
-    return _report(args, result)
-
-
-def _echo(args: argparse.Namespace):
-    from codeintel.cli._common import stderr_echo
-
-    return stderr_echo if args.json else print
-
-
-def _report(args: argparse.Namespace, result: dict) -> int:
+                          overwrite=args.overwrite, progress=not args.no_progress,
+                          echo=stderr_echo if args.json else print, overrides=parse_overrides(args.overrides))
     if args.json:
         import json
 
         print(json.dumps(result, indent=2, default=float))
-        return 0
-    final = "  ".join(f"{k}={v:.4f}" for k, v in result["final"].items())
-    print(f"== pretrain {result['objective']} | {result['model']} | {result['steps']} steps in "
-          f"{result['seconds']:.0f}s")
-    print(f"final (mean of the last 20 steps): {final}")
-    print(f"wrote {result['checkpoint']} (load it with --model {result['checkpoint']}), pretrain.json, pretraining.png")
     return 0

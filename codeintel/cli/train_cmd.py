@@ -73,29 +73,11 @@ def run(args: argparse.Namespace) -> int:
         cfg, card = api.train_config(**settings)
         print(f"# task card: {card.path}\n" + yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")  # --config-able
         return 0
-    from codeintel.recipes.evaluate import format_scores
-
     command = shlex.join(["codeintel", *args.argv])
-    echo = stderr_echo if args.json else print
-    result = api.train(**settings, echo=echo, progress=not args.no_progress, overwrite=args.overwrite,
-                       command=command)
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun / accelerate launch only rank 0 reports
-        return 0
-    if args.json:
+    result = api.train(**settings, echo=stderr_echo if args.json else print, progress=not args.no_progress,
+                       overwrite=args.overwrite, command=command)
+    if args.json and int(os.environ.get("RANK", "0")) == 0:  # under torchrun / accelerate launch: rank 0 only
         import json
 
         print(json.dumps(result, indent=2, default=float))
-        return 0
-    print(f"\n== {result['task']} | {result['model']} | test split ({result['checkpoint']})")
-    print(f"model     {format_scores(result['test'])}")
-    for name, scores in result["baselines"].items():
-        scores = {k: v for k, v in scores.items() if k != "prediction"}
-        print(f"baseline  {format_scores(scores)}   ({name})")
-    t = result["train"]
-    if t["adapter"]:
-        print(f"trained parameters {t['trainable_parameters']:,} of {t['total_parameters']:,} "
-              f"({100 * t['trainable_parameters'] / t['total_parameters']:.2f} %), adapter {t['adapter']} "
-              f"({t['adapter_mode']})")
-    print(f"trained {t['steps']} steps in {t['seconds']}s, {t['tokens_per_s']:.0f} tokens/s, "
-          f"padding {100 * t['padding_fraction']:.1f}%; metrics: {result['checkpoint'].rsplit('/', 1)[0]}/metrics.json")
     return 0

@@ -7,11 +7,14 @@ card's defaults < a config file < overrides < the named arguments)::
     codeintel.pretrain("mlm", model="tiny-codebert", out="runs/p", train={"max_steps": 100})
 
 Overrides are keyword arguments: a section as a mapping (``train={"lr": 3e-4}``) or dotted keys in
-``overrides={"train.lr": 3e-4}``. Each function returns what the command prints (and writes).
+``overrides={"train.lr": 3e-4}``. Each function returns what the command writes (``metrics.json``,
+``pretrain.json``, ...) and sends the lines the command prints to ``echo``; the CLI commands parse their
+arguments and call these functions.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -80,14 +83,34 @@ def train(model: str | None = None, task: str | None = None, data: list[str] | N
     """``codeintel train``: fine-tune, keep the best dev checkpoint, score it on test; returns ``metrics.json``.
 
     ``resume=RUN`` continues a run started with ``train.save_every`` from its newest complete state (no other
-    setting). ``echo`` receives the log lines; ``command`` is recorded in the checkpoint and its model card.
+    setting). ``echo`` receives the log lines and the final summary the command prints (``print`` by default);
+    ``command`` is recorded in the checkpoint and its model card.
     """
     from codeintel.recipes.train import train as run_train
 
     cfg, card = train_config(model, task, data, config=config, out=out, tokenizer=tokenizer, adapter=adapter,
                              adapter_mode=adapter_mode, resume=resume, overrides=overrides, **sections)
-    return run_train(cfg, card, echo=echo, progress=progress, overwrite=overwrite, resume=resume is not None,
-                     command=command)
+    result = run_train(cfg, card, echo=echo, progress=progress, overwrite=overwrite, resume=resume is not None,
+                       command=command)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun / accelerate launch only rank 0 reports
+        _train_summary(result, echo)
+    return result
+
+
+def _train_summary(result: dict[str, Any], echo: Callable[..., None]) -> None:
+    from codeintel.recipes.evaluate import format_scores
+
+    echo(f"\n== {result['task']} | {result['model']} | test split ({result['checkpoint']})")
+    echo(f"model     {format_scores(result['test'])}")
+    for name, scores in result["baselines"].items():
+        echo(f"baseline  {format_scores({k: v for k, v in scores.items() if k != 'prediction'})}   ({name})")
+    t = result["train"]
+    if t["adapter"]:
+        echo(f"trained parameters {t['trainable_parameters']:,} of {t['total_parameters']:,} "
+             f"({100 * t['trainable_parameters'] / t['total_parameters']:.2f} %), adapter {t['adapter']} "
+             f"({t['adapter_mode']})")
+    echo(f"trained {t['steps']} steps in {t['seconds']}s, {t['tokens_per_s']:.0f} tokens/s, "
+         f"padding {100 * t['padding_fraction']:.1f}%; metrics: {result['checkpoint'].rsplit('/', 1)[0]}/metrics.json")
 
 
 def evaluate(model: str, split: str = "test", data: list[str] | None = None, *, task: str | None = None,
@@ -98,7 +121,7 @@ def evaluate(model: str, split: str = "test", data: list[str] | None = None, *, 
     overridden) on one split; returns ``metrics.json`` (with ``robustness`` when asked). Silent unless given
     an ``echo`` (``print``)."""
     from codeintel.errors import ConfigError
-    from codeintel.recipes.evaluate import default_eval_dir, evaluate_checkpoint
+    from codeintel.recipes.evaluate import default_eval_dir, evaluate_checkpoint, format_scores
     from codeintel.recipes.rundir import fresh
     from codeintel.tasks.cards import resolve_run_config
     from codeintel.tasks.models import read_meta
@@ -113,6 +136,10 @@ def evaluate(model: str, split: str = "test", data: list[str] | None = None, *, 
         echo(f"data (from {model}/codeintel.json): {' '.join(cfg.data.paths)}")
     result = evaluate_checkpoint(cfg, out_dir, split=split, robustness=robustness, overwrite=overwrite,
                                  progress=progress, echo=echo)
+    echo(f"n={result['n']}")
+    echo(f"model     {format_scores(result['scores'])}")
+    for name, scores in result["baselines"].items():
+        echo(f"baseline  {format_scores({k: v for k, v in scores.items() if k != 'prediction'})}   ({name})")
     echo(f"wrote {out_dir}/metrics.json and predictions" + (", robustness.json/.png" if robustness else ""))
     return result
 
@@ -164,7 +191,14 @@ def pretrain(objective: str = "mlm", model: str | None = None, data: list[str] |
 
     cfg = pretrain_config(objective, model, data, lang=lang, out=out, resume=resume, overrides=overrides,
                           **sections)
-    return run_pretrain(cfg, echo=echo, progress=progress, overwrite=overwrite, resume=resume is not None)
+    result = run_pretrain(cfg, echo=echo, progress=progress, overwrite=overwrite, resume=resume is not None)
+    final = "  ".join(f"{k}={v:.4f}" for k, v in result["final"].items())
+    echo(f"== pretrain {result['objective']} | {result['model']} | {result['steps']} steps in "
+         f"{result['seconds']:.0f}s")
+    echo(f"final (mean of the last 20 steps): {final}")
+    echo(f"wrote {result['checkpoint']} (load it with --model {result['checkpoint']}), pretrain.json, "
+         "pretraining.png")
+    return result
 
 
 def dfg(code: str, lang: str, *, max_bytes: int = 1_000_000, max_loop_depth: int = 8) -> dict[str, Any]:
