@@ -2,19 +2,20 @@
 """Training throughput: codeintel's recipe step against HF ``Seq2SeqTrainer``, padded per batch **and** with
 ``group_by_length=True`` (the strongest plain baseline), in one run.
 
-Same model, same tokenized stdlib training examples, same learning rate and the same mean number of
-examples per batch. codeintel's side is the real recipe (``recipes.train.setup`` + ``train_step``: accelerate,
-length-grouped token-budget batches), as is and with ``train.fast_kernels=true``; the baselines pad each batch to its longest member
-(``DataCollatorForSeq2Seq``), random batches or HF's length-grouped sampler. Throughput is counted in *real*
-(non-padding) source + target tokens per second of optimisation time. The script measures this machine's fp32
-matmul peak and reports achieved model FLOP/s as a fraction of it; ``--arch codet5-small`` trains a randomly
-initialised model with codet5-small's architecture (the shipped 8k tokenizer, so a smaller vocabulary) so
-that the fraction of peak means something.
+Same model, same tokenized stdlib training examples, same learning rate and the same mean number of examples per
+batch. codeintel's side is the real recipe (``recipes.train.setup`` + ``train_step``: accelerate, length-grouped
+token-budget batches), as is and with ``train.fast_kernels=true``; the baselines pad each batch to its longest
+member (``DataCollatorForSeq2Seq``), random batches or HF's length-grouped sampler. Throughput is counted in
+*real* (non-padding) source + target tokens per second of optimisation time. The script measures this machine's
+fp32 matmul peak and reports achieved model FLOP/s as a fraction of it; ``--arch codet5-small`` trains a
+randomly initialised model with codet5-small's architecture (the shipped 8k tokenizer, so a smaller vocabulary)
+so that the fraction of peak means something.
 
 Run by hand, alone on the machine (another busy process skews every number):
 
     python bench/train_throughput.py [--model tiny-codet5] [--steps 150] [--examples 2000]
     python bench/train_throughput.py --arch codet5-small --steps 12 --batch-tokens 2048
+    python bench/train_throughput.py --device cuda --arch codet5-small     # on a GPU machine
 """
 
 from __future__ import annotations
@@ -29,17 +30,24 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def matmul_peak(n: int = 1024, repeats: int = 30) -> float:
+def matmul_peak(n: int = 1024, repeats: int = 30, device: str = "cpu") -> float:
     """Best fp32 matmul FLOP/s over a few timed runs of an n x n product."""
     import torch
 
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    def sync() -> None:
+        if device != "cpu":
+            torch.cuda.synchronize()
+
+    n = n if device == "cpu" else 8192
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     for _ in range(3):
         a @ b
     best = 0.0
     for _ in range(repeats):
+        sync()
         t = time.perf_counter()
         a @ b
+        sync()
         best = max(best, 2 * n**3 / (time.perf_counter() - t))
     return best
 
@@ -62,6 +70,7 @@ def main() -> int:
     p.add_argument("--batch-tokens", type=int, default=4096)
     p.add_argument("--source-len", type=int, default=256)
     p.add_argument("--target-len", type=int, default=32)
+    p.add_argument("--device", default="cpu", help="cpu, or cuda on a GPU machine (the peak is then the GPU's)")
     args = p.parse_args()
 
     import numpy as np
@@ -76,13 +85,13 @@ def main() -> int:
     from codeintel.tasks.models import load_model
 
     hf_logging.set_verbosity_error()
-    peak = matmul_peak()
-    print(f"machine: torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"fp32 matmul peak {peak / 1e9:.1f} GFLOP/s (1024^3, best of 30)")
+    peak = matmul_peak(device=args.device)
+    where = torch.cuda.get_device_name() if args.device != "cpu" else f"{torch.get_num_threads()} threads"
+    print(f"machine: torch {torch.__version__}, {where}, fp32 matmul peak {peak / 1e9:.1f} GFLOP/s (best of 30)")
     card = load_task("summarization")
     tmp = tempfile.mkdtemp(prefix="bench-throughput-")
     cfg = RunConfig(model=args.arch or args.model, task="summarization", output_dir=f"{tmp}/run",
-                    source_len=args.source_len, target_len=args.target_len)
+                    source_len=args.source_len, target_len=args.target_len, device=args.device)
     if args.arch:  # the shipped 8k BPE, saved as a tokenizer directory
         shipped_tokenizer("code-bpe-8k").save_pretrained(f"{tmp}/tokenizer")
         cfg.pretrained, cfg.tokenizer = False, f"{tmp}/tokenizer"
@@ -135,7 +144,8 @@ def main() -> int:
         targs = Seq2SeqTrainingArguments(
             output_dir=f"{tmp}/{int(grouped)}", per_device_train_batch_size=bs, max_steps=args.steps,
             learning_rate=1e-3, max_grad_norm=1.0, lr_scheduler_type="constant", logging_strategy="no",
-            save_strategy="no", report_to=[], disable_tqdm=True, seed=0, dataloader_num_workers=0, use_cpu=True,
+            save_strategy="no", report_to=[], disable_tqdm=True, seed=0, dataloader_num_workers=0,
+            use_cpu=args.device == "cpu",
             group_by_length=grouped)
         trainer = Seq2SeqTrainer(model=loaded.model, args=targs, train_dataset=train_ds,
                                  data_collator=counting_collator)
