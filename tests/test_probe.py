@@ -21,8 +21,16 @@ def test_rank_loss_by_hand():
 @pytest.mark.parametrize("model", ["tiny-codebert", "tiny-codet5", "tiny-codet5p-embedding"])
 def test_probe_every_family(tmp_path, capsys, model):
     out = tmp_path / "p"
-    assert main(["probe", "--model", model, "--out", str(out), *SMALL]) == 0
+    json_flags = ["--json", "--no-progress"] if model == "tiny-codet5" else []
+    assert main(["probe", "--model", model, "--out", str(out), *SMALL, *json_flags]) == 0
     res = json.loads((out / "probe.json").read_text())
+    captured = capsys.readouterr()
+    if json_flags:  # stdout is the result alone; no per-layer lines ("F1 ... (P ...") on stderr, the summary is
+        printed = json.loads(captured.out)
+        assert printed.pop("output_dir") == str(out) and printed == res
+        assert "(P " not in captured.err and "best: layer" in captured.err
+    else:
+        assert "(P " in captured.out and "best: layer" in captured.out
     assert res["layers"] == [0, 1, 2] and res["dims"] == [64]            # tiny presets: hidden 128, 2 layers
     kinds = {(r["kind"], r["layer"]) for r in res["results"]}
     assert kinds == {("model", 0), ("model", 1), ("model", 2), ("random", 1), ("random", 2)}
@@ -32,7 +40,6 @@ def test_probe_every_family(tmp_path, capsys, model):
     assert res["functions"] == {"train": 60, "valid": 20, "test": 20}
     assert (out / "probe.png").stat().st_size > 10_000
     assert "| layer |" in (out / "probe.md").read_text()
-    assert "best: layer" in capsys.readouterr().out
 
 
 def test_probe_learns_and_python_api_matches(tmp_path):

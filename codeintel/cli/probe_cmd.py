@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                   "the hidden size of a narrower model), e.g. 8,16,32,64,128,256,512")
     p.add_argument("--out", help="output directory (default runs/probe-<model>-<lang>); new or empty")
     p.add_argument("--overwrite", action="store_true", help="move an earlier probe output in --out aside")
+    p.add_argument("--no-progress", action="store_true", help="no per-layer progress lines (the summary stays)")
+    p.add_argument("--json", action="store_true", help="print the result (probe.json) as JSON; log lines to stderr")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. max_train=500 epochs=10")
     p.set_defaults(run=run)
 
@@ -42,10 +44,17 @@ def run(args: argparse.Namespace) -> int:
             setattr(cfg, key, getattr(args, name))
     if args.data:
         cfg.data = list(args.data)
-    result = probe(cfg, overwrite=args.overwrite)
+    from codeintel.cli._common import stderr_echo
+
+    say = stderr_echo if args.json else print
+    result = probe(cfg, overwrite=args.overwrite, echo=say, progress=not args.no_progress)
     b = result["best"]
-    print(f"best: layer {b['layer']} (dim {b['dim']}) F1 {b['f1']:.3f}; layer 0 {result['baselines']['layer0_f1']:.3f}"
-          + (f"; random layers best {max(result['baselines']['random'].values()):.3f}"
-             if result["baselines"]["random"] else ""))
-    print(f"wrote {result['output_dir']}/probe.json, probe.md, probe.png ({result['seconds']:.0f}s)")
+    say(f"best: layer {b['layer']} (dim {b['dim']}) F1 {b['f1']:.3f}; layer 0 {result['baselines']['layer0_f1']:.3f}"
+        + (f"; random layers best {max(result['baselines']['random'].values()):.3f}"
+           if result["baselines"]["random"] else ""))
+    say(f"wrote {result['output_dir']}/probe.json, probe.md, probe.png ({result['seconds']:.0f}s)")
+    if args.json:
+        import json
+
+        print(json.dumps(result, indent=2, default=float))
     return 0

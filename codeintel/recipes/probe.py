@@ -389,11 +389,12 @@ def parse_dims(spec: str, hidden: int) -> list[int]:
 
 
 def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print, write: bool = True,
-          **settings: Any) -> dict[str, Any]:
+          progress: bool = True, **settings: Any) -> dict[str, Any]:
     """Run AST-Probe; returns the result that ``probe.json`` holds.
 
     ``settings`` are :class:`~codeintel.config.ProbeConfig` fields (``model``, ``lang``, ``data``, ``layers``,
-    ``dims`` as ``"8,16"`` or a list, ``max_train``, ...), applied over ``cfg``. With ``write`` the result is also
+    ``dims`` as ``"8,16"`` or a list, ``max_train``, ...), applied over ``cfg``. ``progress``: a line per probe
+    trained (layer and rank) through ``echo``. With ``write`` the result is also
     written to ``output_dir`` (default ``runs/probe-<model>-<lang>``): ``probe.json``, ``probe.md``, ``probe.png``.
 
     Example::
@@ -466,9 +467,10 @@ def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print
                 res = train_probe({s: vecs[s][layer] for s in vecs}, samples, rank, (c_labels, u_labels), cfg)
                 res.update(kind=name, layer=layer, dim=rank, seconds=round(time.perf_counter() - t, 1))
                 runs.append(res)
-                echo(f"  {name:6s} layer {layer:2d} dim {rank:4d}: F1 {res['f1']:.3f} (P {res['precision']:.3f} R "
-                     f"{res['recall']:.3f})  spearman d {res['spearman_d']:.3f}  acc c {res['accuracy_c']:.3f} "
-                     f"u {res['accuracy_u']:.3f}  {res['epochs']} epochs, {res['seconds']:.1f}s")
+                if progress:
+                    echo(f"  {name:6s} layer {layer:2d} dim {rank:4d}: F1 {res['f1']:.3f} (P {res['precision']:.3f} R "
+                         f"{res['recall']:.3f})  spearman d {res['spearman_d']:.3f}  acc c {res['accuracy_c']:.3f} "
+                         f"u {res['accuracy_u']:.3f}  {res['epochs']} epochs, {res['seconds']:.1f}s")
     main = [r for r in runs if r["kind"] == "model" and r["layer"] in layers]
     best = max(main, key=lambda r: r["f1"])
     layer0 = next(r for r in runs if r["kind"] == "model" and r["layer"] == 0 and r["dim"] == dims[0])
