@@ -224,3 +224,18 @@ def test_robustness_on_clone_detection_pairs(tmp_path):
     rob = json.loads((out / "robustness.json").read_text())
     assert [v["applied"] for v in rob["variants"]] == [12, 12]
     assert set(rob["variants"][0]["scores"]) >= {"f1", "precision", "recall"}
+
+
+def test_pretrain_configs_saved_with_the_old_flat_keys_are_translated():
+    """States written before pretrain took train's dotted keys resume with the same settings."""
+    import dataclasses
+
+    from codeintel.recipes.pretrain import config_from_dict
+
+    old = {"model": "tiny-codebert", "objective": "mlm", "steps": 7, "batch_size": 3, "lr": 0.01, "max_len": 64,
+           "queue_size": 8, "mlm_probability": 0.2, "contrastive_weight": 0.5, "save_every": 2}
+    cfg = config_from_dict(old)
+    assert (cfg.train.max_steps, cfg.train.batch_size, cfg.train.lr, cfg.source_len) == (7, 3, 0.01, 64)
+    assert (cfg.contrastive.queue_size, cfg.mlm.probability, cfg.contrastive.weight, cfg.train.save_every) == \
+        (8, 0.2, 0.5, 2)
+    assert config_from_dict(dataclasses.asdict(cfg)) == cfg                # the new form round-trips
