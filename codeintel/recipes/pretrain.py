@@ -405,7 +405,7 @@ def resumed_config(path: str | Path) -> PretrainConfig:
     state = latest_state(Path(path))
     if state is None:
         raise ConfigError(f"--resume {path}: no complete saved pre-training state there (states/state-*); only "
-                          "runs started with save_every=N can be resumed.")
+                          "runs started with train.save_every=N can be resumed.")
     cfg = config_from_dict(json.loads((state / "trainer.json").read_text())["config"])
     cfg.output_dir = str(path)
     return cfg
