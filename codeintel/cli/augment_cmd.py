@@ -51,13 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.input is None or args.output is None or not args.ops:
         raise ConfigError("usage: codeintel augment --ops OP[,OP...] --lang L IN.jsonl OUT.jsonl "
                           "(or --list to see the operators).")
-    result = augment_file(args.input, args.output, args.ops, args.lang, seed=args.seed, per_sample=args.per_sample,
-                          code_field=args.code_field, nl_field=args.nl_field, overwrite=args.overwrite,
-                          progress=not args.no_progress, echo=lambda line: print(line, file=sys.stderr))
-    total = result["written"]
-    print(f"wrote {total} row(s) to {args.output}", file=sys.stderr)
-    for name, n in result["applied"].items():
-        print(f"  {name:<20} applied to {n}/{total} ({100 * n / max(total, 1):.1f} %)", file=sys.stderr)
-    for reason, n in result["skipped"].items():
-        print(f"    not applied, {reason}: {n}", file=sys.stderr)
+    augment_file(args.input, args.output, args.ops, args.lang, seed=args.seed, per_sample=args.per_sample,
+                 code_field=args.code_field, nl_field=args.nl_field, overwrite=args.overwrite,
+                 progress=not args.no_progress, echo=lambda line: print(line, file=sys.stderr))
     return 0

@@ -24,10 +24,6 @@ def _settings(overrides: dict[str, Any] | None, sections: dict[str, Any]) -> dic
     return {**(overrides or {}), **sections}
 
 
-def _quiet(*args: Any, **kwargs: Any) -> None:
-    """The default ``echo`` of :func:`evaluate`: no log lines (the result is returned)."""
-
-
 def train_config(model: str | None = None, task: str | None = None, data: list[str] | None = None, *,
                  config: str | None = None, out: str | Path | None = None, tokenizer: str | None = None,
                  adapter: str | None = None, adapter_mode: str | None = None, resume: str | Path | None = None,
@@ -115,11 +111,11 @@ def _train_summary(result: dict[str, Any], echo: Callable[..., None]) -> None:
 
 def evaluate(model: str, split: str = "test", data: list[str] | None = None, *, task: str | None = None,
              config: str | None = None, out: str | Path | None = None, robustness: list[str] | None = None,
-             overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = _quiet,
+             overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = print,
              overrides: dict[str, Any] | None = None, **sections: Any) -> dict[str, Any]:
     """``codeintel evaluate``: score a checkpoint (its saved task, lengths and decoding settings unless
-    overridden) on one split; returns ``metrics.json`` (with ``robustness`` when asked). Silent unless given
-    an ``echo`` (``print``)."""
+    overridden) on one split; returns ``metrics.json`` (with ``robustness`` when asked); ``echo`` receives the
+    lines the command prints."""
     from codeintel.errors import ConfigError
     from codeintel.recipes.evaluate import default_eval_dir, evaluate_checkpoint, format_scores
     from codeintel.recipes.rundir import fresh
@@ -259,7 +255,7 @@ def _pick(row: dict, explicit: str | None, names: tuple[str, ...]) -> str | None
 def augment_file(in_path: str | Path, out_path: str | Path, ops: str, lang: str | None = None, *, seed: int = 0,
                  per_sample: int = 1, code_field: str | None = None, nl_field: str | None = None,
                  overwrite: bool = False, progress: bool = False,
-                 echo: Callable[..., None] = _quiet) -> dict[str, Any]:
+                 echo: Callable[..., None] = print) -> dict[str, Any]:
     """``codeintel augment IN.jsonl OUT.jsonl``: ``per_sample`` variants of every row, each with its own seeded
     stream (``seed:row:variant``), code operators on the code field and NL operators on the text field; every
     written row records ``augment: {source_line, variant, applied, skipped}``. OUT is written whole or not at
@@ -333,5 +329,11 @@ def augment_file(in_path: str | Path, out_path: str | Path, ops: str, lang: str 
         dst.rename(aside)
         echo(f"moved the earlier {dst} to {aside}")
     tmp.replace(dst)
-    return {"output": str(dst), "rows": len(rows), "written": len(rows) * per_sample,
+    total = len(rows) * per_sample
+    echo(f"wrote {total} row(s) to {dst}")
+    for name, _ in parsed:
+        echo(f"  {name:<20} applied to {applied[name]}/{total} ({100 * applied[name] / max(total, 1):.1f} %)")
+    for reason, n in skipped.most_common():
+        echo(f"    not applied, {reason}: {n}")
+    return {"output": str(dst), "rows": len(rows), "written": total,
             "applied": {name: applied[name] for name, _ in parsed}, "skipped": dict(skipped.most_common())}
