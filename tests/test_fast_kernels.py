@@ -9,15 +9,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from codeintel.recipes.engine import fast_dropout, keep_mask
+from codeintel.recipes.engine import dropout_noise, fast_dropout
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
-def test_keep_mask_is_bernoulli_in_both_halves_of_each_draw(p):
+def test_dropout_noise_is_bernoulli_in_both_halves_of_each_draw(p):
     torch.manual_seed(0)
     n = 2_000_001                                                    # odd: the last draw is half used
-    mask = keep_mask((n,), p)
-    assert mask.dtype == torch.bool and mask.shape == (n,)
+    noise = dropout_noise((n,), p)
+    assert noise.dtype == torch.float32 and noise.shape == (n,)
+    assert noise.unique().tolist() == pytest.approx([0.0, 1 / (1 - p)])        # inverted dropout's two values
+    mask = noise != 0
     sd = math.sqrt(p * (1 - p) / (n / 2))
     for part in (mask[0::2], mask[1::2]):                            # the low and the high half of each value
         assert abs(part.float().mean().item() - (1 - p)) < 5 * sd
@@ -26,13 +28,14 @@ def test_keep_mask_is_bernoulli_in_both_halves_of_each_draw(p):
     assert abs(both - (1 - p) ** 2) < 5 * math.sqrt((1 - p) ** 2 / (n / 2))
 
 
-def test_keep_mask_follows_torch_seeding():
+def test_dropout_noise_follows_torch_seeding_and_dtype():
     torch.manual_seed(3)
-    a = keep_mask((4, 5, 6), 0.2)
+    a = dropout_noise((4, 5, 6), 0.2)
     torch.manual_seed(3)
-    b = keep_mask((4, 5, 6), 0.2)
-    c = keep_mask((4, 5, 6), 0.2)
+    b = dropout_noise((4, 5, 6), 0.2)
+    c = dropout_noise((4, 5, 6), 0.2)
     assert a.shape == (4, 5, 6) and torch.equal(a, b) and not torch.equal(b, c)
+    assert dropout_noise((3, 3), 0.5, torch.bfloat16).dtype == torch.bfloat16
 
 
 def test_fast_dropout_scales_kept_values_and_their_gradient():
@@ -47,6 +50,31 @@ def test_fast_dropout_scales_kept_values_and_their_gradient():
     assert abs(kept.float().mean().item() - 0.75) < 0.01
     y.sum().backward()
     assert torch.allclose(x.grad, kept.float() / 0.75)
+
+
+def test_attention_dropout_of_sdpa_is_the_math_path_with_the_fast_noise():
+    """SDPA's probability dropout (RoBERTa, GPT-2) is intercepted too; without dropout it is the same attention
+    as torch's (additive and boolean masks, causal, explicit scale), with dropout every kept probability is
+    scaled by 1 / (1 - p) — compared with the noise drawn from the same seed."""
+    from codeintel.recipes.engine import _attention_with_fast_dropout
+
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 4, 7, 16), torch.randn(2, 4, 9, 16), torch.randn(2, 4, 9, 16)
+    additive, boolean = torch.randn(2, 1, 7, 9), torch.rand(2, 1, 7, 9) > 0.3
+    boolean[..., 0] = True
+    for kwargs in ({"attn_mask": additive}, {"attn_mask": boolean}, {"scale": 0.3}):
+        got = _attention_with_fast_dropout(q, k, v, dropout_p=1e-12, **kwargs)     # keeps everything
+        assert torch.allclose(got, F.scaled_dot_product_attention(q, k, v, **kwargs), atol=1e-6)
+    q9 = torch.randn(2, 4, 9, 16)
+    got = _attention_with_fast_dropout(q9, k, v, dropout_p=1e-12, is_causal=True)
+    assert torch.allclose(got, F.scaled_dot_product_attention(q9, k, v, is_causal=True), atol=1e-6)
+    assert _attention_with_fast_dropout(q, k, v) is None                               # no dropout: torch's own
+    torch.manual_seed(5)
+    with fast_dropout():
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=0.4)
+    torch.manual_seed(5)
+    probs = torch.softmax(q @ k.transpose(-2, -1) / 4.0, dim=-1)
+    assert torch.allclose(out, (probs * dropout_noise(probs.shape, 0.4)) @ v, atol=1e-6)
 
 
 @pytest.mark.parametrize("model_name", ["tiny-codet5", "tiny-codebert"])

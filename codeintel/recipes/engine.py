@@ -9,7 +9,7 @@ things accelerate leaves to a loop that builds its own batches.
   predictions back in row order, so every metric is computed once, on exactly the split's examples.
 - :func:`on_main`: work only rank 0 does (claiming a directory, writing a checkpoint); an error there is
   raised on every rank instead of leaving the others waiting.
-- :func:`fast_dropout`: dropout masks from cheap integer draws, for ``train.fast_kernels``.
+- :func:`fast_dropout`: dropout noise from cheap integer draws (:func:`dropout_noise`), for ``train.fast_kernels``.
 """
 
 from __future__ import annotations
@@ -173,12 +173,14 @@ def on_main(acc, fn: Callable[[], Any]) -> Any:
     return value
 
 
-def keep_mask(shape, p: float, device=None):
-    """A Bernoulli(1 - p) keep mask of ``shape`` from torch's default generator, two draws per 64-bit
-    ``random_`` value (uniform over [0, 2^63)), read as two int32 halves: the low half is uniform over all
-    2^32 int32 values, the high half over [0, 2^31); each is compared with its own threshold, so P(keep) is
-    ``1 - p`` to within 2^-31. On CPU ~2.5x cheaper than ``bernoulli_`` (one double drawn per element).
-    Seeding (``torch.manual_seed``) and saved RNG states govern it as they govern ``bernoulli_``."""
+def dropout_noise(shape, p: float, dtype=None, device=None):
+    """Inverted-dropout noise of ``shape``: ``1 / (1 - p)`` where an element is kept, with probability
+    ``1 - p``, else 0 — what ``x * noise`` needs, as torch's own dropout builds it. The keep decisions come from
+    torch's default generator, two per 64-bit ``random_`` value (uniform over [0, 2^63)) read as two int32
+    halves: the low half uniform over all 2^32 int32 values, the high half over [0, 2^31), each compared with
+    its own threshold, so P(keep) is ``1 - p`` to within 2^-31. On CPU this is ~2.5x cheaper than
+    ``bernoulli_`` (one double drawn per element); seeding (``torch.manual_seed``) and saved RNG states govern
+    it as they govern ``bernoulli_``."""
     import math
 
     import torch
@@ -191,57 +193,66 @@ def keep_mask(shape, p: float, device=None):
     key = (pair[0], pair[1], str(device))
     if key not in _THRESHOLDS:
         _THRESHOLDS[key] = torch.tensor(pair, dtype=torch.int32, device=device)
-    return (halves >= _THRESHOLDS[key]).view(-1)[:n].view(shape)
+    dtype = dtype or torch.get_default_dtype()
+    kept = torch.tensor(1.0 / (1.0 - p), dtype=dtype, device=device)
+    noise = torch.where(halves >= _THRESHOLDS[key], kept, torch.zeros((), dtype=dtype, device=device))
+    return noise.view(-1)[:n].view(shape)
 
 
-_THRESHOLDS: dict = {}  # (low, high, device) -> the int32 pair keep_mask compares with
+_THRESHOLDS: dict = {}  # (low, high, device) -> the int32 pair dropout_noise compares with
 
 
-class _FastDropout:
-    """``torch.autograd.Function`` built lazily (torch is imported on first use)."""
+def _dropout(x, p: float):
+    """Inverted dropout with :func:`dropout_noise`; autograd keeps the noise for the backward (one multiply each
+    way, as torch's own CPU dropout)."""
+    return x * dropout_noise(x.shape, p, x.dtype, x.device)
 
-    fn = None
 
-    @classmethod
-    def get(cls):
-        if cls.fn is None:
-            import torch
+def _attention_with_fast_dropout(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 **other):
+    """``scaled_dot_product_attention`` with dropout on the probabilities (training), as its math path computes
+    it — softmax(q kᵀ · scale + mask) — with the noise of :func:`dropout_noise`; ``None`` (run torch's own) without
+    dropout or with options this does not cover."""
+    import math
 
-            class Dropout(torch.autograd.Function):
-                @staticmethod
-                def forward(ctx, x, p):
-                    mask = keep_mask(x.shape, p, x.device)
-                    ctx.save_for_backward(mask)                        # a bool mask, as torch's own dropout
-                    ctx.scale = 1.0 / (1.0 - p)
-                    # x * mask * scale in one pass: the kernel of torch's dropout backward computes just that
-                    return torch.ops.aten.native_dropout_backward(x, mask, ctx.scale)
+    import torch
 
-                @staticmethod
-                def backward(ctx, grad):
-                    (mask,) = ctx.saved_tensors
-                    return torch.ops.aten.native_dropout_backward(grad, mask, ctx.scale), None
-
-            cls.fn = Dropout
-        return cls.fn
+    if not dropout_p or other or not 0 < dropout_p < 1:
+        return None
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = (query @ key.transpose(-2, -1)) * scale                        # (..., Lq, Lk)
+    if is_causal:
+        lq, lk = scores.shape[-2:]
+        causal = torch.ones(lq, lk, dtype=torch.bool, device=scores.device).tril()
+        scores = scores.masked_fill(~causal, float("-inf"))
+    if attn_mask is not None:
+        scores = scores.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool else scores + attn_mask
+    probs = torch.softmax(scores, dim=-1)
+    return _dropout(probs, dropout_p) @ value
 
 
 def fast_dropout():
     """A context in which ``torch.nn.functional.dropout`` (what ``nn.Dropout`` modules and transformers'
-    eager attention call) in training mode uses :func:`keep_mask`; everything else runs as it would. A
-    ``TorchFunctionMode``, active only around a training forward: nothing is patched."""
+    eager attention call) in training mode uses :func:`dropout_noise`, and so does the probability dropout of
+    ``scaled_dot_product_attention`` (transformers' ``sdpa`` attention: RoBERTa, GPT-2); everything else runs
+    as it would. A ``TorchFunctionMode``, active only around a training forward: nothing is patched."""
     import torch.nn.functional as F
     from torch.overrides import TorchFunctionMode
 
     class Mode(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
+            if func is F.scaled_dot_product_attention:
+                out = _attention_with_fast_dropout(*args, **kwargs)
+                if out is not None:
+                    return out
             if func is F.dropout:
                 x = args[0]
                 p = args[1] if len(args) > 1 else kwargs.get("p", 0.5)
                 training = args[2] if len(args) > 2 else kwargs.get("training", True)
                 inplace = args[3] if len(args) > 3 else kwargs.get("inplace", False)
                 if training and 0 < p < 1 and not inplace and x.is_floating_point():
-                    return _FastDropout.get().apply(x, p)
+                    return _dropout(x, p)
             return func(*args, **kwargs)
 
     return Mode()
