@@ -157,6 +157,9 @@ class PretrainTrainConfig:
     """Seeds the masking, the example order, the augmented views and fresh weights."""
     threads: int = 0
     """torch threads (0 = torch's default)."""
+    fast_kernels: bool = False
+    """Dropout masks from 32-bit integer draws of torch's generator instead of ``bernoulli_`` (as ``codeintel
+    train``'s ``train.fast_kernels``: the same Bernoulli(1-p) to 2^-31, another random stream)."""
     save_every: int = 0
     """Write the whole pre-training state every N steps, for ``codeintel pretrain OBJECTIVE --resume DIR``."""
     keep_last: int = 2

@@ -145,3 +145,17 @@ def test_training_with_fast_kernels_is_seeded_and_resumes_identically(tmp_path):
     assert main(["train", "--resume", str(tmp_path / "k"), "--no-progress"]) == 0
     k = json.loads((tmp_path / "k" / "metrics.json").read_text())
     assert k["history"] == a["history"] and k["test"] == a["test"]
+
+
+def test_pretraining_with_fast_kernels_is_seeded_and_uses_the_fast_noise(tmp_path):
+    import codeintel
+
+    def run(name, fast):
+        return codeintel.pretrain("contrastive", out=tmp_path / name, echo=lambda *a, **k: None,
+                                  overrides={"train.max_steps": 3, "train.batch_size": 4, "source_len": 64,
+                                             "contrastive.queue_size": 8, "contrastive.variants": 1,
+                                             "train.fast_kernels": fast})["history"]
+
+    a, b, plain = run("a", True), run("b", True), run("plain", False)
+    assert a == b                                   # the same seed, the same run
+    assert a[0]["mlm"] != plain[0]["mlm"]           # other dropout noise from the first step (same masking)

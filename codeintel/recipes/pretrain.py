@@ -15,6 +15,7 @@ is a backbone checkpoint: ``load_model(DIR, task)`` loads it for any task, like 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -32,6 +33,7 @@ from transformers import set_seed
 
 from codeintel.config import PretrainConfig
 from codeintel.errors import ConfigError, DataError, TrainingError
+from codeintel.recipes import engine
 from codeintel.recipes.modelcard import pretraining_card, write_card
 from codeintel.recipes.train import linear_schedule
 from codeintel.tasks.common import pad
@@ -306,25 +308,27 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
             mask = enc["attention_mask"].to(device)
             mlm_model = model.mlm if cfg.objective == "contrastive" else model
             model.train()
-            mlm_loss, hidden = masked_lm(mlm_model, ids.to(device), mask, labels.to(device),
-                                         enc["input_ids"].to(device), tok.pad_token_id)
-            loss, record = cfg.mlm.weight * mlm_loss, {"mlm": mlm_loss.item()}
-            if cfg.objective == "contrastive":
-                drawn = [view_tokens[i][int(order_rng.integers(cfg.contrastive.variants))] for i in idx]
-                kv = batch_of(drawn, tok.pad_token_id)
-                k_ids, _ = mask_tokens(kv["input_ids"], kv["special_tokens_mask"], tok, cfg.mlm.probability, gen)
-                q = F.normalize(model.proj(model.pool(hidden, mask)), dim=-1)                            # (B, D)
-                with torch.no_grad():
-                    model.momentum_update(cfg.contrastive.momentum)
-                    k_mask = kv["attention_mask"].to(device)
-                    k_hidden = model.key_encoder(input_ids=k_ids.to(device), attention_mask=k_mask).last_hidden_state
-                    k = F.normalize(model.key_proj(model.pool(k_hidden, k_mask)), dim=-1)              # (B, D)
-                logits = torch.cat([(q * k).sum(1, keepdim=True), q @ model.queue.T], dim=1)
-                logits = logits / cfg.contrastive.temperature
-                target = torch.zeros(len(q), dtype=torch.long, device=device)
-                nce = F.cross_entropy(logits, target)
-                loss = loss + cfg.contrastive.weight * nce
-                record.update(infonce=nce.item(), key_top1=float((logits.argmax(1) == 0).float().mean()))
+            with engine.fast_dropout() if cfg.train.fast_kernels else contextlib.nullcontext():
+                mlm_loss, hidden = masked_lm(mlm_model, ids.to(device), mask, labels.to(device),
+                                             enc["input_ids"].to(device), tok.pad_token_id)
+                loss, record = cfg.mlm.weight * mlm_loss, {"mlm": mlm_loss.item()}
+                if cfg.objective == "contrastive":
+                    drawn = [view_tokens[i][int(order_rng.integers(cfg.contrastive.variants))] for i in idx]
+                    kv = batch_of(drawn, tok.pad_token_id)
+                    k_ids, _ = mask_tokens(kv["input_ids"], kv["special_tokens_mask"], tok, cfg.mlm.probability, gen)
+                    q = F.normalize(model.proj(model.pool(hidden, mask)), dim=-1)                            # (B, D)
+                    with torch.no_grad():
+                        model.momentum_update(cfg.contrastive.momentum)
+                        k_mask = kv["attention_mask"].to(device)
+                        k_out = model.key_encoder(input_ids=k_ids.to(device), attention_mask=k_mask)
+                        k_hidden = k_out.last_hidden_state
+                        k = F.normalize(model.key_proj(model.pool(k_hidden, k_mask)), dim=-1)              # (B, D)
+                    logits = torch.cat([(q * k).sum(1, keepdim=True), q @ model.queue.T], dim=1)
+                    logits = logits / cfg.contrastive.temperature
+                    target = torch.zeros(len(q), dtype=torch.long, device=device)
+                    nce = F.cross_entropy(logits, target)
+                    loss = loss + cfg.contrastive.weight * nce
+                    record.update(infonce=nce.item(), key_top1=float((logits.argmax(1) == 0).float().mean()))
             if not math.isfinite(loss.item()):
                 raise TrainingError(f"the loss became {loss.item()} at step {step}; lower lr (now {cfg.train.lr}).")
             optim.zero_grad(set_to_none=True)
