@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from codeintel.cli._common import add_run_arguments, stderr_echo
+from codeintel.cli._common import add_run_arguments, reclaim_overrides, stderr_echo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +32,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codeintel.cli._common import reclaim_overrides
     from codeintel.config import parse_overrides
     from codeintel.recipes import api
 

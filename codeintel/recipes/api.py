@@ -24,6 +24,16 @@ def _settings(overrides: dict[str, Any] | None, sections: dict[str, Any]) -> dic
     return {**(overrides or {}), **sections}
 
 
+def _refuse_with_resume(resume: str | Path, named: dict[str, Any], settings: dict[str, Any], what: str) -> None:
+    """A resumed run continues with its saved settings: any other setting given is an error."""
+    from codeintel.errors import ConfigError
+
+    given = [k for k, v in named.items() if v] + list(settings)
+    if given:
+        raise ConfigError(f"resume continues {resume} with {what}; drop {', '.join(given)} (start a new run to "
+                          "change settings).")
+
+
 def train_config(model: str | None = None, task: str | None = None, data: list[str] | None = None, *,
                  config: str | None = None, out: str | Path | None = None, tokenizer: str | None = None,
                  adapter: str | None = None, adapter_mode: str | None = None, resume: str | Path | None = None,
@@ -32,16 +42,12 @@ def train_config(model: str | None = None, task: str | None = None, data: list[s
     --print-config`` prints). With ``resume`` it is the run's own ``config.yaml`` and no other setting is
     taken."""
     from codeintel.config import validate
-    from codeintel.errors import ConfigError
     from codeintel.tasks.cards import resolve_run_config
 
     named = {"model": model, "task": task, "data": data, "config": config, "out": out, "tokenizer": tokenizer,
              "adapter": adapter, "adapter_mode": adapter_mode}
     if resume is not None:
-        given = [k for k, v in named.items() if v] + list(_settings(overrides, sections))
-        if given:
-            raise ConfigError(f"resume continues {resume} with the settings in its config.yaml; drop "
-                              f"{', '.join(given)} (start a new run to change settings).")
+        _refuse_with_resume(resume, named, _settings(overrides, sections), "the settings in its config.yaml")
         cfg, card = _resumed_run_config(Path(resume))
     else:
         cfg, card = resolve_run_config(task, model, data, config, _settings(overrides, sections))
@@ -151,11 +157,8 @@ def pretrain_config(objective: str = "mlm", model: str | None = None, data: list
     from codeintel.recipes.pretrain import resumed_config, validate
 
     if resume is not None:
-        given = [k for k, v in {"model": model, "data": data, "lang": lang, "out": out}.items() if v]
-        given += list(_settings(overrides, sections))
-        if given:
-            raise ConfigError(f"resume continues {resume} with its saved settings; drop {', '.join(given)} (start "
-                              "a new run to change settings).")
+        _refuse_with_resume(resume, {"model": model, "data": data, "lang": lang, "out": out},
+                            _settings(overrides, sections), "its saved settings")
         cfg = resumed_config(resume)
         if cfg.objective != objective:
             raise ConfigError(f"{resume} is a {cfg.objective} pre-training; resume it with `codeintel pretrain "

@@ -217,7 +217,7 @@ def _attention_with_fast_dropout(query, key, value, attn_mask=None, dropout_p=0.
 
     import torch
 
-    if not dropout_p or other or not 0 < dropout_p < 1:
+    if other or not 0 < dropout_p < 1:
         return None
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = (query @ key.transpose(-2, -1)) * scale                        # (..., Lq, Lk)

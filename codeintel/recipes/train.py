@@ -181,8 +181,6 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, r
         enable_gradient_checkpointing(loaded.model, cfg.model)
     loaded.model.to(acc.device)
     task = build_task(cfg, card, loaded)
-    if t.fast_kernels and hasattr(task, "target_logits_only"):
-        task.target_logits_only = True
     loaded.set_export_defaults(task.source_len, task.target_len if card.type == "summarization" else 0,
                                cfg.eval.beam_size, cfg.eval.no_repeat_ngram_size)
     with acc.main_process_first():  # rank 0 fills the tokenization cache, the others read it

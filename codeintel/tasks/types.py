@@ -69,6 +69,8 @@ def build_task(cfg: RunConfig, card, loaded):
         task.threshold = cfg.eval.threshold
     if card.type == "language-modeling":
         task.compat = cfg.eval.ppl_compat
+    if card.type == "summarization":
+        task.target_logits_only = cfg.train.fast_kernels
     if cfg.graph:
         from codeintel.tasks.encoding import GraphSettings
 
