@@ -222,3 +222,10 @@ def test_bpe_recipe_trains_a_tokenizer_with_roberta_specials(tmp_path):
     enc = tok.encode("return x")
     assert enc.ids[0] == 0 and enc.ids[-1] == 2  # <s> ... </s>, as RoBERTa and CodeT5 tokenizers
     assert tok.decode(enc.ids, skip_special_tokens=True) == "return x"
+
+
+def test_padding_fraction_counts_separately_padded_parts():
+    """Source and target tensors pad each to their own longest: cells 2 x (5 + 3) = 16, real 5+1 + 2+3 = 11."""
+    parts = np.array([[5, 1], [2, 3]])
+    assert padding_fraction([[0, 1]], parts.sum(1), parts) == pytest.approx(1 - 11 / 16)
+    assert padding_fraction([[0, 1]], parts.sum(1)) == pytest.approx(1 - 11 / 12)   # one tensor of s + t

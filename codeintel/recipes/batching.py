@@ -36,8 +36,11 @@ def make_batches(lengths: np.ndarray, batch_tokens: int, max_batch_size: int, gr
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def padding_fraction(batches: list[list[int]], lengths: np.ndarray) -> float:
-    """Fraction of the batch tensors' cells that are padding."""
-    cells = sum(len(b) * int(lengths[b].max()) for b in batches)
-    real = sum(int(lengths[b].sum()) for b in batches)
+def padding_fraction(batches: list[list[int]], lengths: np.ndarray, parts: np.ndarray | None = None) -> float:
+    """Fraction of the batch tensors' cells that are padding. ``parts`` (n, k): lengths of parts padded
+    separately (a source and a target tensor), each to its own longest member."""
+    if parts is None:
+        parts = lengths.reshape(-1, 1)
+    cells = sum(len(b) * int(parts[b].max(0).sum()) for b in batches)
+    real = sum(int(parts[b].sum()) for b in batches)
     return 1.0 - real / cells if cells else 0.0

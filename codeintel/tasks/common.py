@@ -11,11 +11,13 @@ import torch
 
 @dataclass
 class Prepared:
-    """A tokenized split: ``items`` (what a batch indexes), their padded ``lengths``, and the raw rows."""
+    """A tokenized split: ``items`` (what a batch indexes), their padded ``lengths``, and the raw rows.
+    ``parts``: (n, k) lengths of the parts a batch pads separately (source and target), when there are several."""
 
     items: Any
     lengths: np.ndarray
     rows: Any
+    parts: np.ndarray | None = None
 
 
 def pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

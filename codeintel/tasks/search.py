@@ -47,7 +47,8 @@ class CodeSearchTask:
             code = tokenize_cached([normalise(r["code"]) for r in rows], self.tok, self.source_len)["input_ids"]
         nl = tokenize_cached([r["nl"] for r in rows], self.tok, self.target_len)["input_ids"]
         size = [program_length(c) for c in code]
-        return Prepared({"code": code, "nl": nl}, np.array([s + len(q) for s, q in zip(size, nl, strict=True)]), rows)
+        parts = np.array([[s, len(q)] for s, q in zip(size, nl, strict=True)]).reshape(-1, 2)   # padded apart
+        return Prepared({"code": code, "nl": nl}, parts.sum(1), rows, parts)
 
     def collate(self, prepared: Prepared, idx: list[int]) -> dict[str, torch.Tensor]:
         code = collate_programs([prepared.items["code"][i] for i in idx], self.tok.pad_token_id)

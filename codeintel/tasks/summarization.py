@@ -28,8 +28,8 @@ class SummarizationTask:
         src = tokenize_cached([r["source"] for r in rows], self.tok, self.source_len)["input_ids"]
         tgt = tokenize_cached([r["target"] for r in rows], self.tok, self.target_len, append_eos=True)["input_ids"]
         items = list(zip(src, tgt, strict=True))
-        lengths = np.array([len(s) + len(t) for s, t in items])
-        return Prepared(items, lengths, rows)
+        parts = np.array([[len(s), len(t)] for s, t in items]).reshape(-1, 2)
+        return Prepared(items, parts.sum(1), rows, parts)
 
     def collate(self, prepared: Prepared, idx: list[int]) -> dict[str, torch.Tensor]:
         src = [prepared.items[i][0] for i in idx]
