@@ -3,7 +3,10 @@
 ``group_by_length=True`` (the strongest plain baseline), in one run.
 
 Same model, same tokenized stdlib training examples, same learning rate and the same mean number of examples per
-batch. codeintel's side is the real recipe (``recipes.train.setup`` + ``train_step``: accelerate, length-grouped
+batch. The four configurations run interleaved, in ``--rounds`` rounds of ``steps / rounds`` steps each (the
+order rotating every round), so that a machine whose speed drifts over minutes slows them alike; each is timed
+over its optimisation steps only (collating the batch included, HF's trainer set-up excluded).
+codeintel's side is the real recipe (``recipes.train.setup`` + ``train_step``: accelerate, length-grouped
 token-budget batches), as is and with ``train.fast_kernels=true``; the baselines pad each batch to its longest
 member (``DataCollatorForSeq2Seq``), random batches or HF's length-grouped sampler. Throughput is counted in
 *real* (non-padding) source + target tokens per second of optimisation time. The script measures this machine's
@@ -66,6 +69,7 @@ def main() -> int:
     p.add_argument("--model", default="tiny-codet5")
     p.add_argument("--arch", choices=["codet5-small"], help="random-init this registry architecture instead")
     p.add_argument("--steps", type=int, default=150)
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds the steps are split into")
     p.add_argument("--examples", type=int, default=2000)
     p.add_argument("--batch-tokens", type=int, default=4096)
     p.add_argument("--source-len", type=int, default=256)
@@ -100,61 +104,96 @@ def main() -> int:
     cfg.train.batch_tokens, cfg.train.max_batch_size = args.batch_tokens, 64
 
     # ---- codeintel: the recipe's own setup and optimizer step, as is and with train.fast_kernels
-    results = []
+    runs = {}
     for name, fast in (("codeintel recipe", False), ("... train.fast_kernels", True)):
         cfg.train.fast_kernels = fast
         cfg.output_dir = f"{tmp}/run-{int(fast)}"
         torch.manual_seed(0)
         run = setup(cfg, card, echo=lambda *a, **k: None)
-        prep, model = run.train_set, run.loaded.model
-        fpt = flops_per_token(model)
-        state, steps, epoch = TrainState(), [], 0
+        steps, epoch = [], 0
         while len(steps) < args.steps:
             steps += run.steps(epoch)
             epoch += 1
-        steps = steps[: args.steps]
-        src_tok = sum(len(prep.items[i][0]) for s in steps for b in s for i in b)
-        tgt_tok = sum(len(prep.items[i][1]) for s in steps for b in s for i in b)
-        cells = sum(len(b) * (max(len(prep.items[i][0]) for i in b) + max(len(prep.items[i][1]) for i in b))
-                    for s in steps for b in s)
-        mean_bs = float(np.mean([len(b) for s in steps for b in s]))
-        for s in steps:
-            train_step(run, state, s)
-        run.rundir.release()
-        tok_s = state.tokens / state.train_seconds
-        results.append((name, tok_s, 1 - (src_tok + tgt_tok) / cells,
-                        (src_tok * fpt["source"] + tgt_tok * fpt["target"]) / state.train_seconds))
+        runs[name] = (run, TrainState(), steps[: args.steps])
+    prep, model = run.train_set, run.loaded.model
+    fpt = flops_per_token(model)
+    mean_bs = float(np.mean([len(b) for s in steps for b in s]))
 
     # ---- baselines: HF Seq2SeqTrainer, batches padded to the longest member; random or length-grouped
+    from transformers import TrainerCallback
+
+    class StepClock(TrainerCallback):
+        """Optimisation time only: from each step's start to its end (forward, backward, clipping, AdamW)."""
+
+        def __init__(self, counted):
+            self.counted = counted
+
+        def on_step_begin(self, *_a, **_k):
+            self.t = time.perf_counter()
+
+        def on_step_end(self, *_a, **_k):
+            self.counted["seconds"] += time.perf_counter() - self.t
+
     bs = max(1, round(mean_bs))
+    hf = {}
     for name, grouped in (("HF Seq2SeqTrainer", False), ("HF ... group_by_length", True)):
         torch.manual_seed(0)
         loaded = load_model(cfg.model, "summarization", pretrained=cfg.pretrained, tokenizer=cfg.tokenizer or None)
-        train_ds = [{"input_ids": s, "labels": t} for s, t in prep.items]
-        counted = {"src": 0, "tgt": 0, "cells": 0}
+        counted = {"src": 0, "tgt": 0, "cells": 0, "seconds": 0.0}
         collator = DataCollatorForSeq2Seq(loaded.tokenizer, model=loaded.model, padding="longest")
 
         def counting_collator(features, counted=counted, collator=collator):
+            t = time.perf_counter()
             counted["src"] += sum(len(f["input_ids"]) for f in features)
             counted["tgt"] += sum(len(f["labels"]) for f in features)
             counted["cells"] += len(features) * (max(len(f["input_ids"]) for f in features)
                                                  + max(len(f["labels"]) for f in features))
-            return collator(features)
+            batch = collator(features)
+            counted["seconds"] += time.perf_counter() - t               # collating counts, as in the recipe's step
+            return batch
 
+        hf[name] = (loaded.model, grouped, counted, counting_collator)
+    train_ds = [{"input_ids": s, "labels": t} for s, t in prep.items]
+
+    def hf_round(name: str, n_steps: int, r: int) -> None:
+        model_, grouped, counted, collator_ = hf[name]
         targs = Seq2SeqTrainingArguments(
-            output_dir=f"{tmp}/{int(grouped)}", per_device_train_batch_size=bs, max_steps=args.steps,
+            output_dir=f"{tmp}/{int(grouped)}", per_device_train_batch_size=bs, max_steps=n_steps,
             learning_rate=1e-3, max_grad_norm=1.0, lr_scheduler_type="constant", logging_strategy="no",
-            save_strategy="no", report_to=[], disable_tqdm=True, seed=0, dataloader_num_workers=0,
-            use_cpu=args.device == "cpu",
-            group_by_length=grouped)
-        trainer = Seq2SeqTrainer(model=loaded.model, args=targs, train_dataset=train_ds,
-                                 data_collator=counting_collator)
-        t0 = time.perf_counter()
-        trainer.train()
-        secs = time.perf_counter() - t0
-        real = counted["src"] + counted["tgt"]
-        results.append((name, real / secs, 1 - real / counted["cells"],
-                        (counted["src"] * fpt["source"] + counted["tgt"] * fpt["target"]) / secs))
+            save_strategy="no", report_to=[], disable_tqdm=True, seed=r, dataloader_num_workers=0,
+            use_cpu=args.device == "cpu", group_by_length=grouped)
+        Seq2SeqTrainer(model=model_, args=targs, train_dataset=train_ds, data_collator=collator_,
+                       callbacks=[StepClock(counted)]).train()
+
+    # ---- the four, interleaved: `--rounds` rounds of steps/rounds steps each, the order rotating every round,
+    # so that this machine's drifting speed touches every configuration alike
+    names = [*runs, *hf]
+    per = [args.steps // args.rounds + (r < args.steps % args.rounds) for r in range(args.rounds)]
+    done = 0
+    for r, n_steps in enumerate(per):
+        for name in names[r % 4:] + names[: r % 4]:
+            if name in runs:
+                run, state, steps = runs[name]
+                for s in steps[done : done + n_steps]:
+                    train_step(run, state, s)
+            else:
+                hf_round(name, n_steps, r)
+        done += n_steps
+    results = []
+    for name in names:
+        if name in runs:
+            run, state, steps = runs[name]
+            run.rundir.release()
+            src = sum(len(prep.items[i][0]) for s in steps for b in s for i in b)
+            tgt = sum(len(prep.items[i][1]) for s in steps for b in s for i in b)
+            cells = sum(len(b) * (max(len(prep.items[i][0]) for i in b) + max(len(prep.items[i][1]) for i in b))
+                        for s in steps for b in s)
+            secs = state.train_seconds
+        else:
+            counted = hf[name][2]
+            src, tgt, cells, secs = counted["src"], counted["tgt"], counted["cells"], counted["seconds"]
+        results.append((name, (src + tgt) / secs, 1 - (src + tgt) / cells,
+                        (src * fpt["source"] + tgt * fpt["target"]) / secs))
 
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {cfg.model}{' (random init, 8k vocabulary)' if args.arch else ''}, {n_params / 1e6:.1f}M "

@@ -66,8 +66,9 @@ class TrainConfig:
     """Recompute activations in the backward pass (less memory, ~30% more compute)."""
     fast_kernels: bool = False
     """Two speed-ups that change no expected result, only the bits: sequence-to-sequence LM head and
-    cross-entropy on the real target positions only, and dropout masks from 32-bit integer draws of torch's
-    generator instead of ``bernoulli_`` (the same Bernoulli(1-p) to 2^-31, another random stream). Off by
+    cross-entropy on the real target positions only, and dropout masks from 16-bit parts of torch's integer
+    draws instead of ``bernoulli_`` (p rounded to 2^-16 where that moves it by <= 0.1 %, the kept values scaled
+    by the inverse of the keep probability used: the same expectation, another random stream). Off by
     default so that earlier runs reproduce bit for bit."""
     save_every: int = 0
     """Write the full training state every N optimizer steps, for ``codeintel train --resume`` (0 = never)."""
@@ -158,8 +159,8 @@ class PretrainTrainConfig:
     threads: int = 0
     """torch threads (0 = torch's default)."""
     fast_kernels: bool = False
-    """Dropout masks from 32-bit integer draws of torch's generator instead of ``bernoulli_`` (as ``codeintel
-    train``'s ``train.fast_kernels``: the same Bernoulli(1-p) to 2^-31, another random stream)."""
+    """Dropout masks from 16-bit parts of torch's integer draws instead of ``bernoulli_`` (as ``codeintel
+    train``'s ``train.fast_kernels``: p rounded to 2^-16 where that moves it by <= 0.1 %, another random stream)."""
     save_every: int = 0
     """Write the whole pre-training state every N steps, for ``codeintel pretrain OBJECTIVE --resume DIR``."""
     keep_last: int = 2

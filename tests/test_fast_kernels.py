@@ -12,20 +12,28 @@ import torch.nn.functional as F
 from codeintel.recipes.engine import dropout_noise, fast_dropout
 
 
-@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
-def test_dropout_noise_is_bernoulli_in_both_halves_of_each_draw(p):
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9, 0.003])
+def test_dropout_noise_is_bernoulli_in_every_part_of_each_draw(p):
+    """Each 64-bit draw gives four keep decisions (int16 parts; two int32 parts for 0.003, which 2^-16 cannot
+    round to within 0.1 %): every part is Bernoulli(1 - p) and independent of its neighbour, and the kept value
+    is the inverse of the keep probability actually used (0.1 -> 6553 of 65536 dropped)."""
     torch.manual_seed(0)
-    n = 2_000_001                                                    # odd: the last draw is half used
+    n = 2_000_003                                                    # not a multiple of 4: the last draw is cut
     noise = dropout_noise((n,), p)
     assert noise.dtype == torch.float32 and noise.shape == (n,)
-    assert noise.unique().tolist() == pytest.approx([0.0, 1 / (1 - p)])        # inverted dropout's two values
+    bits = 32 if p == 0.003 else 16
+    q = 1 - round(p * 2**bits) / 2**bits
+    assert abs(q - (1 - p)) <= 1e-3 * p
+    assert noise.unique().tolist() == pytest.approx([0.0, 1 / q], rel=1e-7)         # inverted dropout's two values
+    assert abs(noise.double().mean().item() - 1) < 5 * math.sqrt(p / (1 - p) / n)      # E[noise] = 1
     mask = noise != 0
-    sd = math.sqrt(p * (1 - p) / (n / 2))
-    for part in (mask[0::2], mask[1::2]):                            # the low and the high half of each value
-        assert abs(part.float().mean().item() - (1 - p)) < 5 * sd
-    pairs = mask[: n - 1].view(-1, 2).float()                       # the two halves are independent
+    per = 64 // bits
+    sd = math.sqrt(q * (1 - q) / (n / per))
+    for i in range(per):                                             # each part of the 64-bit values
+        assert abs(mask[i::per].float().mean().item() - q) < 5 * sd
+    pairs = mask[: n - n % 2].view(-1, 2).float()                   # neighbouring parts are independent
     both = (pairs[:, 0] * pairs[:, 1]).mean().item()
-    assert abs(both - (1 - p) ** 2) < 5 * math.sqrt((1 - p) ** 2 / (n / 2))
+    assert abs(both - q**2) < 5 * math.sqrt(q**2 * (1 - q**2) / (n / 2))
 
 
 def test_dropout_noise_follows_torch_seeding_and_dtype():
