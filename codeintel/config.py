@@ -393,6 +393,10 @@ class ContinualConfig:
     """A domain whose test set has fewer call sites than this is refused before training (its scores would be
     noise)."""
     grad_clip: float = 1.0
+    fast_kernels: bool = False
+    """Dropout masks from 16-bit parts of torch's integer draws instead of ``bernoulli_`` (as ``codeintel
+    train``'s ``train.fast_kernels``: p rounded to 2^-16 where that moves it by <= 0.1 %, another random stream;
+    the tiny-codegpt preset has no dropout, so it changes nothing there)."""
     eval_max_examples: int = 200
     """Call sites per test set at most (a seeded sample; 0 = all)."""
     eval_batch_size: int = 16

@@ -229,3 +229,5 @@ def test_padding_fraction_counts_separately_padded_parts():
     parts = np.array([[5, 1], [2, 3]])
     assert padding_fraction([[0, 1]], parts.sum(1), parts) == pytest.approx(1 - 11 / 16)
     assert padding_fraction([[0, 1]], parts.sum(1)) == pytest.approx(1 - 11 / 12)   # one tensor of s + t
+    pairs = np.array([10, 6]), np.array([3 + 5, 1 + 2])              # clone pairs: 2 x the longer program each
+    assert padding_fraction([[0, 1]], pairs[0], real=pairs[1]) == pytest.approx(1 - 11 / 20)

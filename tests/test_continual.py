@@ -618,3 +618,20 @@ def test_the_readme_continual_example_runs(monkeypatch, tmp_path):
     result = scope["result"]
     assert set(result["summary"]) == {"naive", "ewc"} and np.array(result["R_mean"]["ewc"]).shape == (5, 5)
     assert not any(tmp_path.iterdir())                                   # write=False wrote nothing
+
+
+def test_fast_kernels_in_the_continual_recipe_are_seeded_and_change_the_dropout_stream(toy_stream):
+    """``fast_kernels=true`` routes the training forwards' dropout through the fast noise: the same seed gives the
+    same training losses, and they differ from the plain run's (RoBERTa as a decoder has dropout 0.1)."""
+    import codeintel.continual
+
+    def losses(fast: bool) -> list[float]:
+        settings = {**dict(kv.split("=") for kv in FAST), "max_epochs": "1", "decoding": "greedy",
+                    "num_samples": "1", "eval_max_examples": "5", "save_models": "false"}
+        result = codeintel.continual.run(stream=str(toy_stream), model="tiny-codebert", strategies=["naive"],
+                                         write=False, show_progress=False, echo=lambda *a: None, **settings,
+                                         fast_kernels=str(fast).lower())
+        return [h["train_loss"] for h in result["per_seed"][0]["strategies"]["naive"]["history"][0]]
+
+    fast = losses(True)
+    assert fast == losses(True) and fast != losses(False)

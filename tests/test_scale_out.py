@@ -47,6 +47,15 @@ def _lm_data(tmp_path: Path) -> Path:
     return path
 
 
+def _free_port() -> int:
+    """A port nobody listens on now: two test runs on one machine must not share torchrun's rendezvous."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _env(**extra) -> dict[str, str]:
     return dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", **extra)
 
@@ -79,7 +88,7 @@ def test_two_processes_train_disjoint_batches_and_match_one_process_with_the_sam
     script = tmp_path / "record.py"
     script.write_text(RECORD)
     two, one = tmp_path / "two", tmp_path / "one"
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
     proc = subprocess.run([*torchrun, str(script), "train", "--data", str(data), "--out", str(two), *LM],
                           capture_output=True, text=True, timeout=600,
                           env=_env(RECORD_TO=str(tmp_path / "two")))
@@ -277,7 +286,7 @@ def test_two_processes_train_tasks_with_two_forwards_or_unused_parameters(tmp_pa
     """Code search runs the model twice per step; RoBERTa's pooler is unused by the heads: DDP (static graph)
     handles both. Code search's queries x codes matrix is scored on rank 0 over the whole split."""
     out = tmp_path / "run"
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29537"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
     proc = subprocess.run([*torchrun, "-m", "codeintel", "train", "--model", model, "--task", task, "--out", str(out),
                            "--no-progress", "train.max_steps=2", "data.max_train_examples=64",
                            "data.max_eval_examples=16", "train.threads=1", "train.grad_accum=2"],

@@ -36,11 +36,14 @@ def make_batches(lengths: np.ndarray, batch_tokens: int, max_batch_size: int, gr
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def padding_fraction(batches: list[list[int]], lengths: np.ndarray, parts: np.ndarray | None = None) -> float:
+def padding_fraction(batches: list[list[int]], lengths: np.ndarray, parts: np.ndarray | None = None,
+                     real: np.ndarray | None = None) -> float:
     """Fraction of the batch tensors' cells that are padding. ``parts`` (n, k): lengths of parts padded
-    separately (a source and a target tensor), each to its own longest member."""
+    separately (a source and a target tensor), each to its own longest member. ``real`` (n,): the non-padding
+    tokens of each example where its padded length counts more (a clone pair is padded as two programs of
+    the longer one's length)."""
     if parts is None:
         parts = lengths.reshape(-1, 1)
     cells = sum(len(b) * int(parts[b].max(0).sum()) for b in batches)
-    real = sum(int(parts[b].sum()) for b in batches)
-    return 1.0 - real / cells if cells else 0.0
+    real_tokens = sum(int(real[b].sum()) if real is not None else int(parts[b].sum()) for b in batches)
+    return 1.0 - real_tokens / cells if cells else 0.0

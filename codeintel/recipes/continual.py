@@ -21,6 +21,7 @@ score across experiences, one panel per strategy) and each strategy's final mode
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -38,6 +39,7 @@ from codeintel.continual.strategies import STRATEGIES, Context, Strategy, traina
 from codeintel.continual.streams import Stream, load_stream
 from codeintel.errors import ConfigError, DataError
 from codeintel.progress import progress
+from codeintel.recipes import engine
 
 SUMMARY = ("average", "forgetting", "bwt", "fwt", "id_before", "id_after")
 
@@ -122,9 +124,10 @@ def train_epochs(model, strategy, ctx: Context, valid: api_tasks.Data, enc: api_
         losses = []
         for batch in strategy.batches(ctx):
             batch = {k: v.to(device) for k, v in batch.items()}
-            out = ctx.forward(model, batch)
-            loss = out[0]
-            penalty = strategy.loss_penalty(ctx, model, batch, out)
+            with engine.fast_dropout() if cfg.fast_kernels else contextlib.nullcontext():
+                out = ctx.forward(model, batch)
+                loss = out[0]
+                penalty = strategy.loss_penalty(ctx, model, batch, out)
             total = loss + penalty if penalty is not None else loss
             opt.zero_grad(set_to_none=True)
             total.backward()

@@ -469,7 +469,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, ove
             if state.epoch != epoch + 1:  # a new epoch (a resumed one continues at its position)
                 state.epoch, state.position = epoch + 1, 0
                 state.padding.append(padding_fraction([b for s in steps for b in s], run.train_set.lengths,
-                                                     run.train_set.parts))
+                                                     run.train_set.parts, run.train_set.real))
             for step_batches in steps[state.position :]:
                 if state.step >= run.total:
                     break

@@ -39,7 +39,8 @@ class CloneDetectionTask:
         prog = dict(zip(keys, ids, strict=True))
         size = {k: program_length(v) for k, v in prog.items()}
         lengths = np.array([2 * max(size[a], size[b]) for a, b, _ in pairs])
-        return Prepared({"programs": prog, "pairs": pairs}, lengths, pairs)
+        real = np.array([size[a] + size[b] for a, b, _ in pairs])
+        return Prepared({"programs": prog, "pairs": pairs}, lengths, pairs, real=real)
 
     def collate(self, prepared: Prepared, idx: list[int]) -> dict[str, torch.Tensor]:
         prog, pairs = prepared.items["programs"], prepared.items["pairs"]
@@ -115,7 +116,8 @@ class CloneRetrievalTask:
         groups = [v[j : j + self.group] for v in by_label.values() for j in range(0, len(v), self.group)]
         size = [program_length(x) for x in ids]
         lengths = np.array([len(g) * max(size[i] for i in g) for g in groups])
-        return Prepared({"ids": ids, "labels": labels, "groups": groups}, lengths, rows)
+        real = np.array([sum(size[i] for i in g) for g in groups])
+        return Prepared({"ids": ids, "labels": labels, "groups": groups}, lengths, rows, real=real)
 
     def collate(self, prepared: Prepared, idx: list[int]) -> dict[str, torch.Tensor]:
         members = [m for g in idx for m in prepared.items["groups"][g]]

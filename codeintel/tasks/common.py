@@ -12,12 +12,15 @@ import torch
 @dataclass
 class Prepared:
     """A tokenized split: ``items`` (what a batch indexes), their padded ``lengths``, and the raw rows.
-    ``parts``: (n, k) lengths of the parts a batch pads separately (source and target), when there are several."""
+    ``parts``: (n, k) lengths of the parts a batch pads separately (source and target), when there are several;
+    ``real``: (n,) non-padding tokens of each item, where its padded length counts more (a clone pair's two
+    programs are padded to the longer one)."""
 
     items: Any
     lengths: np.ndarray
     rows: Any
     parts: np.ndarray | None = None
+    real: np.ndarray | None = None
 
 
 def pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
