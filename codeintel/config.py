@@ -159,8 +159,7 @@ class PretrainTrainConfig:
     threads: int = 0
     """torch threads (0 = torch's default)."""
     fast_kernels: bool = False
-    """Dropout masks from 16-bit parts of torch's integer draws instead of ``bernoulli_`` (as ``codeintel
-    train``'s ``train.fast_kernels``: p rounded to 2^-16 where that moves it by <= 0.1 %, another random stream)."""
+    """The cheaper dropout noise of ``codeintel train``'s ``train.fast_kernels`` (another random stream)."""
     save_every: int = 0
     """Write the whole pre-training state every N steps, for ``codeintel pretrain OBJECTIVE --resume DIR``."""
     keep_last: int = 2
@@ -394,9 +393,8 @@ class ContinualConfig:
     noise)."""
     grad_clip: float = 1.0
     fast_kernels: bool = False
-    """Dropout masks from 16-bit parts of torch's integer draws instead of ``bernoulli_`` (as ``codeintel
-    train``'s ``train.fast_kernels``: p rounded to 2^-16 where that moves it by <= 0.1 %, another random stream;
-    the tiny-codegpt preset has no dropout, so it changes nothing there)."""
+    """The cheaper dropout noise of ``codeintel train``'s ``train.fast_kernels`` around the training forwards
+    (another random stream; the tiny-codegpt preset has no dropout, so it changes nothing there)."""
     eval_max_examples: int = 200
     """Call sites per test set at most (a seeded sample; 0 = all)."""
     eval_batch_size: int = 16

@@ -45,5 +45,5 @@ def padding_fraction(batches: list[list[int]], lengths: np.ndarray, parts: np.nd
     if parts is None:
         parts = lengths.reshape(-1, 1)
     cells = sum(len(b) * int(parts[b].max(0).sum()) for b in batches)
-    real_tokens = sum(int(real[b].sum()) if real is not None else int(parts[b].sum()) for b in batches)
+    real_tokens = sum(int((parts if real is None else real)[b].sum()) for b in batches)
     return 1.0 - real_tokens / cells if cells else 0.0

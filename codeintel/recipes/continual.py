@@ -21,7 +21,6 @@ score across experiences, one panel per strategy) and each strategy's final mode
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import json
@@ -124,7 +123,7 @@ def train_epochs(model, strategy, ctx: Context, valid: api_tasks.Data, enc: api_
         losses = []
         for batch in strategy.batches(ctx):
             batch = {k: v.to(device) for k, v in batch.items()}
-            with engine.fast_dropout() if cfg.fast_kernels else contextlib.nullcontext():
+            with engine.fast_dropout(cfg.fast_kernels):
                 out = ctx.forward(model, batch)
                 loss = out[0]
                 penalty = strategy.loss_penalty(ctx, model, batch, out)

@@ -179,7 +179,7 @@ def dropout_noise(shape, p: float, dtype=None, device=None):
     of 2^-32; the kept values are scaled by the inverse of the ``q`` actually used, so ``E[x * noise] = x``
     exactly. The keep decisions come from torch's default generator: 64-bit ``random_`` values over the full
     range, read as four int16 (or two int32) uniform parts, each compared with one threshold. On CPU this is
-    ~5x cheaper than ``bernoulli_`` (one double drawn per element); seeding (``torch.manual_seed``) and saved RNG
+    3-4x cheaper than ``bernoulli_`` alone (one double drawn per element); seeding (``torch.manual_seed``) and saved RNG
     states govern it as they govern ``bernoulli_``."""
     import math
 
@@ -225,11 +225,14 @@ def _attention_with_fast_dropout(query, key, value, attn_mask=None, dropout_p=0.
     return _dropout(probs, dropout_p) @ value
 
 
-def fast_dropout():
+def fast_dropout(enabled: bool = True):
     """A context in which ``torch.nn.functional.dropout`` (what ``nn.Dropout`` modules and transformers'
     eager attention call) in training mode uses :func:`dropout_noise`, and so does the probability dropout of
     ``scaled_dot_product_attention`` (transformers' ``sdpa`` attention: RoBERTa, GPT-2); everything else runs
-    as it would. A ``TorchFunctionMode``, active only around a training forward: nothing is patched."""
+    as it would. A ``TorchFunctionMode``, active only around a training forward: nothing is patched. With
+    ``enabled`` false (``train.fast_kernels`` off) a context that changes nothing."""
+    import contextlib
+
     import torch.nn.functional as F
     from torch.overrides import TorchFunctionMode
 
@@ -249,4 +252,4 @@ def fast_dropout():
                     return _dropout(x, p)
             return func(*args, **kwargs)
 
-    return Mode()
+    return Mode() if enabled else contextlib.nullcontext()

@@ -15,7 +15,6 @@ is a backbone checkpoint: ``load_model(DIR, task)`` loads it for any task, like 
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import json
@@ -308,7 +307,7 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
             mask = enc["attention_mask"].to(device)
             mlm_model = model.mlm if cfg.objective == "contrastive" else model
             model.train()
-            with engine.fast_dropout() if cfg.train.fast_kernels else contextlib.nullcontext():
+            with engine.fast_dropout(cfg.train.fast_kernels):
                 mlm_loss, hidden = masked_lm(mlm_model, ids.to(device), mask, labels.to(device),
                                              enc["input_ids"].to(device), tok.pad_token_id)
                 loss, record = cfg.mlm.weight * mlm_loss, {"mlm": mlm_loss.item()}

@@ -18,7 +18,6 @@ epoch, position, best score, history, token counts, RNG state); :func:`train_ste
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
@@ -271,7 +270,7 @@ def train_step(run: Run, state: TrainState, step_batches: list[list[int]]) -> fl
         batch = {k: v.to(acc.device) for k, v in run.task.collate(run.train_set, idx).items()}
         # DDP runs with a static graph (engine.make_accelerator), which cannot skip the all-reduce (no_sync):
         # every micro-batch's gradient is averaged over the processes; the sum over micro-batches is the same
-        with engine.fast_dropout() if run.cfg.train.fast_kernels else contextlib.nullcontext():
+        with engine.fast_dropout(run.cfg.train.fast_kernels):
             loss, n = run.task.loss(run.model, batch)
         acc.backward(loss / len(mine) if len(mine) > 1 else loss)
         loss_sum, n_tok = loss_sum + loss.item(), n_tok + n
