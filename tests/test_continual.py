@@ -635,3 +635,24 @@ def test_fast_kernels_in_the_continual_recipe_are_seeded_and_change_the_dropout_
 
     fast = losses(True)
     assert fast == losses(True) and fast != losses(False)
+
+
+def _strategy_names() -> list[str]:
+    from codeintel.continual.strategies import STRATEGIES
+
+    return sorted(STRATEGIES)
+
+
+@pytest.mark.parametrize("strategy", _strategy_names())
+def test_every_registered_strategy_runs_end_to_end(strategy, toy_stream, tmp_path):
+    """Every registered strategy through `continual run` (the command), not only its hooks: a strategy whose
+    hooks crash mid-experience (rwalk once shadowed its own `steps` hook) fails here."""
+    out = tmp_path / strategy
+    small = [kv for kv in FAST if not kv.startswith(("max_epochs", "eval_max_examples"))]
+    assert main(["continual", "run", "--stream", str(toy_stream), "--strategy", strategy, "--out", str(out),
+                 "--no-progress", *small, "max_epochs=1", "eval_max_examples=6"]) == 0
+    result = json.loads((out / "continual.json").read_text())
+    rows = 1 if strategy == "joint" else 3
+    r = np.array(result["R_mean"][strategy])
+    assert r.shape == (rows, 3) and np.isfinite(r).all()
+    assert (out / "models" / strategy / "config.json").is_file()

@@ -260,7 +260,7 @@ class RWalk(Strategy):
             self.fisher = zeros_like_params(model)
         self.prev, self.window_start = clone_params(model), clone_params(model)
         self.window_loss, self.scores = zeros_like_params(model), zeros_like_params(model)
-        self.steps = 0
+        self.iterations = 0  # steps taken in this experience (not `steps`: that is the hook)
 
     def loss_penalty(self, ctx: Context, model, batch: Data, outputs: tuple) -> torch.Tensor | None:
         return None if self.star is None else self.cfg.lam * quadratic(model, self.importance, self.star)
@@ -273,11 +273,11 @@ class RWalk(Strategy):
             self.fisher[n] = a * self.fisher[n] + (1 - a) * g ** 2
 
     def after_step(self, ctx: Context, model) -> None:
-        self.steps += 1
+        self.iterations += 1
         for n, p in trainable(model):
             self.window_loss[n] -= self.grad[n] * (p.detach() - self.prev[n])
             self.prev[n] = p.detach().clone()
-        if self.steps % self.cfg.delta_t == 0:
+        if self.iterations % self.cfg.delta_t == 0:
             for n, p in trainable(model):
                 moved = p.detach() - self.window_start[n]
                 score = self.window_loss[n] / (0.5 * self.fisher[n] * moved ** 2 + self.cfg.eps)
