@@ -107,7 +107,7 @@ def test_warmup_schedule_against_transformers_get_scheduler():
     import torch
     from transformers import get_scheduler
 
-    from codeintel.recipes.train import linear_schedule
+    from codeintel.recipes.kit import linear_schedule
 
     def lrs(make):
         opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)

@@ -20,7 +20,7 @@ LAYERS = [
     {"augment"},
     {"structure"},
     {"eval"},
-    {"config", "errors", "hub", "registry", "progress", "__init__"},
+    {"config", "errors", "hub", "io", "registry", "progress", "__init__"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 

@@ -51,7 +51,7 @@ def test_train_state_rng_round_trip(tmp_path):
     import numpy as np
     import torch
 
-    from codeintel.recipes.train import capture_rng, restore_rng
+    from codeintel.recipes.kit import capture_rng, restore_rng
 
     torch.manual_seed(3)
     np.random.rand(7)  # a NumPy state that is not at the start of its key

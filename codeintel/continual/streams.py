@@ -27,6 +27,7 @@ from typing import Any
 
 from codeintel.continual.apis import ApiCall, Sample, extract_samples
 from codeintel.errors import ConfigError, DataError
+from codeintel.io import write_text
 
 BY = ("module", "package", "class")
 LANGS = ("python", "java")
@@ -158,9 +159,7 @@ def write_definition(defn: StreamDefinition, stream: Stream, out: Path) -> None:
             "counts": stream.counts()}
     if not data["description"]:
         del data["description"]
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False, width=110), encoding="utf-8")
-    tmp.replace(out)
+    write_text(out, yaml.safe_dump(data, sort_keys=False, width=110))
 
 
 # --------------------------------------------------------------------------- data -> samples

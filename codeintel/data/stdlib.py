@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from codeintel.errors import DataError
+from codeintel.io import atomic_open, write_json
 
 SPLITS = ("train", "valid", "test")
 _SKIP_DIRS = {"test", "tests", "idlelib", "site-packages", "__pycache__", "turtledemo", "dist-packages"}
@@ -124,14 +125,12 @@ def write_stdlib_dataset(out_dir: Path) -> dict[str, int]:
     splits = build_stdlib_dataset()
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, rows in splits.items():
-        tmp = out_dir / f".{name}.jsonl.tmp"
-        with tmp.open("w", encoding="utf-8") as fh:
+        with atomic_open(out_dir / f"{name}.jsonl") as fh:
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        tmp.replace(out_dir / f"{name}.jsonl")
     sizes = {k: len(v) for k, v in splits.items()}
     meta = {"python": sys.version.split()[0], "stdlib": str(stdlib_dir()), "sizes": sizes}
-    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_json(out_dir / "meta.json", meta)
     return sizes
 
 

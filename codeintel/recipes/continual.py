@@ -37,8 +37,10 @@ from codeintel.continual import tasks as api_tasks
 from codeintel.continual.strategies import STRATEGIES, Context, Strategy, trainable
 from codeintel.continual.streams import Stream, load_stream
 from codeintel.errors import ConfigError, DataError
+from codeintel.io import save_figure, write_json, write_text
 from codeintel.progress import progress
 from codeintel.recipes import engine
+from codeintel.recipes.kit import claimed
 
 SUMMARY = ("average", "forgetting", "bwt", "fwt", "id_before", "id_after")
 
@@ -202,7 +204,7 @@ def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=pri
         result["summary"]["replay"]["forgetting"]   # {"mean": ..., "std": ...}
     """
     from codeintel.recipes.rundir import RunDir, fresh
-    from codeintel.tasks.models import load_model, save_model
+    from codeintel.tasks.models import save_model
 
     cfg = copy.deepcopy(cfg) if cfg is not None else ContinualConfig()
     for key, value in settings.items():
@@ -212,9 +214,32 @@ def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=pri
     t0 = time.perf_counter()
     out = Path(cfg.output_dir) if cfg.output_dir else \
         fresh(f"runs/continual-{Path(cfg.model).name}-{Path(cfg.stream).stem}-{cfg.task}")
-    rundir = RunDir(out, overwrite=overwrite, echo=echo, ours=lambda p: (p / "continual.json").is_file())
-    if write:
+    rundir = RunDir(out, overwrite=overwrite, echo=echo, ours=lambda p: (p / "continual.json").is_file()) \
+        if write else None
+    if rundir:
         rundir.check()
+    with claimed(rundir):  # locked from here to the last write
+        result, loaded, final_models, names = _run(cfg, strategy_classes, echo, show_progress, write)
+        result["seconds"] = round(time.perf_counter() - t0, 1)
+        echo(table(result))
+        if rundir:
+            for name, state in final_models.items():
+                loaded.model.load_state_dict(state)
+                save_model(loaded, out / "models" / name, {"continual": {"strategy": name, "stream": names}})
+            write_text(out / "continual.md", markdown(result))
+            for name in result["summary"]:
+                heatmap(result, name, out / f"heatmap-{name}.png")
+            domain_plot(result, out / "domains.png")
+            write_json(out / "continual.json", result)
+            result["output_dir"] = str(out)
+    return result
+
+
+def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool, write: bool):
+    """The strategies of :func:`run` over every seed; returns the result, the loaded model, the final weights of
+    each strategy (first seed, when they are to be saved) and the experience names."""
+    from codeintel.tasks.models import load_model
+
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
@@ -281,22 +306,7 @@ def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=pri
                 final_models[name] = {k: v.detach().cpu().clone() for k, v in base.model.state_dict().items()}
         per_seed.append(seed_result)
     result = _aggregate(cfg, stream, prep, per_seed, metric, task_cfg, block, loaded.family)
-    result["seconds"] = round(time.perf_counter() - t0, 1)
-    echo(table(result))
-    if write:
-        with rundir:
-            from codeintel.recipes.evaluate import write_json
-
-            for name, state in final_models.items():
-                loaded.model.load_state_dict(state)
-                save_model(loaded, out / "models" / name, {"continual": {"strategy": name, "stream": prep.names}})
-            (out / "continual.md").write_text(markdown(result))
-            for name in result["summary"]:
-                heatmap(result, name, out / f"heatmap-{name}.png")
-            domain_plot(result, out / "domains.png")
-            write_json(out / "continual.json", result)
-        result["output_dir"] = str(out)
-    return result
+    return result, loaded, final_models, prep.names
 
 
 def _quiet(loaded):
@@ -401,8 +411,7 @@ def heatmap(result: dict, name: str, path: Path) -> None:
     ax.set(xlabel="test domain", title=f"{name}: {result['metric']} on each domain ({result['model']}, "
                                          f"{len(result['seeds'])} seed(s))")
     fig.colorbar(im, ax=ax, label=result["metric"])
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def domain_plot(result: dict, path: Path) -> None:
@@ -432,5 +441,4 @@ def domain_plot(result: dict, path: Path) -> None:
     axes[0][-1].legend(frameon=False, fontsize=8, title="test domain")
     fig.suptitle(f"{result['model']} on {result['stream']['name']} ({result['task']}), mean of "
                  f"{len(result['seeds'])} seed(s)")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,8 @@ from typing import Any
 from codeintel.config import RunConfig
 from codeintel.data.loaders import LoadReport
 from codeintel.errors import ConfigError, DataError
+from codeintel.io import write_json
+from codeintel.recipes.kit import claimed
 from codeintel.tasks.types import build_task
 
 
@@ -56,12 +57,8 @@ def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo
     ``robustness``: operator specs (``rename_variables:k=1-8``); the split is also scored on transformed
     copies, written to ``robustness.json`` and ``robustness.png``.
     """
-    import torch
-
-    from codeintel.config import resolve_device, validate
+    from codeintel.config import validate
     from codeintel.recipes.rundir import RunDir
-    from codeintel.tasks.cards import load_task
-    from codeintel.tasks.models import load_model
 
     if split not in ("train", "valid", "test", "all"):
         raise DataError(f"unknown split {split!r}; use train, valid, test or all.")
@@ -72,6 +69,19 @@ def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo
                           "checkpoints, never inside them. Choose another --out.")
     rundir = RunDir(out_dir, overwrite=overwrite, echo=echo)
     rundir.check()
+    with claimed(rundir):  # locked from here to the last write
+        return _evaluate(cfg, out_dir, split, echo, robustness, progress)
+
+
+def _evaluate(cfg: RunConfig, out_dir: Path, split: str, echo, robustness: list[str] | None,
+              progress: bool) -> dict[str, Any]:
+    """The work of :func:`evaluate_checkpoint` in its claimed directory."""
+    import torch
+
+    from codeintel.config import resolve_device
+    from codeintel.tasks.cards import load_task
+    from codeintel.tasks.models import load_model
+
     torch.manual_seed(cfg.train.seed)
     card = load_task(cfg.task)
     variants, lang = _robustness_plan(cfg, card, robustness)
@@ -81,19 +91,19 @@ def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo
     task = build_task(cfg, card, loaded)
     raw = load_splits(task, cfg, echo)
     rows = [r for s in ("train", "valid", "test") for r in raw[s]] if split == "all" else raw[split]
+    echo(f"evaluating {cfg.model} on {card.name}, split {split} ({len(rows)} rows)")
     t0 = time.perf_counter()
     prepared = task.prepare(rows)
     scores, preds = evaluate_split(task, loaded.model, prepared, cfg, progress=progress)
-    with rundir:
-        task.write_predictions(out_dir, preds, rows)
-        result = {"task": card.name, "model": cfg.model, "split": split, "n": len(rows), "scores": scores,
-                  "baselines": task.baselines(raw) if split == "test" else {},
-                  "seconds": round(time.perf_counter() - t0, 2)}
-        write_json(out_dir / "metrics.json", result)
-        if variants:
-            chance = task.baselines({**raw, "test": rows})   # trivial baselines on the rows that are perturbed
-            result["robustness"] = _robustness(task, card, loaded, cfg, rows, scores, preds, variants, lang, out_dir,
-                                               echo, chance)
+    task.write_predictions(out_dir, preds, rows)
+    result = {"task": card.name, "model": cfg.model, "split": split, "n": len(rows), "scores": scores,
+              "baselines": task.baselines(raw) if split == "test" else {},
+              "seconds": round(time.perf_counter() - t0, 2)}
+    write_json(out_dir / "metrics.json", result)
+    if variants:
+        chance = task.baselines({**raw, "test": rows})   # trivial baselines on the rows that are perturbed
+        result["robustness"] = _robustness(task, card, loaded, cfg, rows, scores, preds, variants, lang, out_dir,
+                                           echo, chance)
     return result
 
 
@@ -132,13 +142,6 @@ def _robustness(task, card, loaded, cfg: RunConfig, rows, clean_scores, clean_pr
     write_json(out_dir / "robustness.json", result)
     rb.plot(result, metric, out_dir)
     return result
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON atomically (a temporary sibling, then renamed over ``path``)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n")
-    tmp.replace(path)
 
 
 def format_scores(scores: dict[str, float]) -> str:

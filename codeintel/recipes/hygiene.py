@@ -22,6 +22,7 @@ from codeintel.data import hygiene as hy
 from codeintel.data.loaders import CODE_FIELDS, NL_FIELDS, LoadReport, check_file
 from codeintel.data.stdlib import SPLITS
 from codeintel.errors import ConfigError, DataError
+from codeintel.io import save_figure, write_text
 
 EMBEDDED_CARDS = {"stdlib": "summarization", "stdlib-clones": "clone-detection-stdlib"}
 SPLIT_PAIRS = (("valid", "train"), ("test", "train"), ("test", "valid"))   # (later, earlier)
@@ -273,21 +274,15 @@ def _target_leakage(corpus: Corpus) -> dict:
 
 def write_report(analysis: Analysis, out: Path, overwrite: bool = False, echo=print) -> list[Path]:
     """``hygiene.json``, ``hygiene.md`` and ``hygiene.png`` in ``out`` (claimed like a run directory)."""
-    from codeintel.recipes.evaluate import write_json
+    from codeintel.io import write_json
     from codeintel.recipes.rundir import RunDir
 
     with RunDir(out, overwrite=overwrite, echo=echo, ours=lambda p: (p / "hygiene.json").is_file()):
         written = [out / "hygiene.md", out / "hygiene.png", out / "hygiene.json"]
-        _atomic_text(written[0], markdown(analysis.report))
+        write_text(written[0], markdown(analysis.report))
         plot(analysis.report, written[1])
         write_json(written[2], analysis.report)   # last: its presence marks a complete report
     return written
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def summary_lines(report: dict) -> list[str]:
@@ -402,8 +397,7 @@ def plot(report: dict, path: Path) -> Path:
              ylim=(0, max([1.0, *nr]) * 1.2))
     ax_l.legend(frameon=False)
     fig.suptitle(f"{report['task']}: {report['documents']} documents", fontsize=10)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 

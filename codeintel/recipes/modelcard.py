@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from codeintel.eval.metrics import SCALES
+from codeintel.io import write_text
 
 # a task type -> the Hub's task id (pipeline tag) it is closest to
 HUB_TASKS = {"summarization": "summarization", "clone-detection": "text-classification",
@@ -106,7 +107,5 @@ def _snippet(task_type: str) -> list[str]:
 def write_card(checkpoint: Path, text: str) -> Path:
     """``README.md`` into the checkpoint directory, atomically."""
     path = Path(checkpoint) / "README.md"
-    tmp = path.with_name(".README.md.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_text(path, text)
     return path

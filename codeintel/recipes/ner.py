@@ -18,6 +18,8 @@ import torch.nn.functional as F
 
 from codeintel.config import NerConfig
 from codeintel.errors import ConfigError, DataError
+from codeintel.io import write_json, write_text
+from codeintel.recipes.kit import BestTracker, batch_stream, claimed, seed_everything
 
 
 def validate(cfg: NerConfig) -> None:
@@ -108,19 +110,30 @@ def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool
               argv: list[str] | None = None) -> dict[str, Any]:
     """Train a NER adapter; returns (and writes into the output directory) its metrics and card."""
     from codeintel.peft_adapters import ner
-    from codeintel.progress import progress as progress_bar
-    from codeintel.recipes.evaluate import write_json
     from codeintel.recipes.rundir import RunDir, fresh
-    from codeintel.structure.token_types import LABELS
-    from codeintel.tasks.models import load_encoder
 
     validate(cfg)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
     out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/ner-{Path(cfg.model).name}")
     rundir = RunDir(out, overwrite=overwrite, echo=echo)
     rundir.check()
+    with claimed(rundir):  # locked from here to the last write
+        model, result = _train(cfg, echo, progress, argv)
+        adapter_dir = out / "adapter"
+        adapter_dir.mkdir()
+        ner.save(model, adapter_dir, {"metrics": result["held_out"], "majority_baseline": result["majority_baseline"]})
+        write_text(adapter_dir / "README.md", card(result))
+        write_json(out / "ner.json", result)
+    return result
+
+
+def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None):
+    """The training of :func:`train_ner`; returns the model with its best held-out weights, and the result."""
+    from codeintel.peft_adapters import ner
+    from codeintel.progress import progress as progress_bar
+    from codeintel.structure.token_types import LABELS
+    from codeintel.tasks.models import load_encoder
+
+    seed_everything(cfg.seed, cfg.threads)
     train_rows, held_rows = load_rows(cfg)
     if cfg.max_examples:
         train_rows = train_rows[: cfg.max_examples]
@@ -138,16 +151,12 @@ def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool
          f"({100 * trainable / total:.2f} %), reduction factor {cfg.reduction_factor}")
     params = [p for m in (model.encoder, model.head) for p in m.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=cfg.lr)
-    rng = np.random.default_rng(cfg.seed)
-    best, best_step, best_state, waited, history = None, 0, None, 0, []
-    order: list[int] = []
+    batches = batch_stream(len(train), cfg.batch_size, np.random.default_rng(cfg.seed))
+    tracker, best_state, history = BestTracker("max", cfg.patience), None, []
     bar = progress_bar(total=cfg.steps, desc="ner", unit="step", enabled=progress)
     t0 = time.perf_counter()
     for step in range(1, cfg.steps + 1):
-        if len(order) < cfg.batch_size:
-            order += rng.permutation(len(train)).tolist()
-        idx, order = order[: cfg.batch_size], order[cfg.batch_size :]
-        b = batch([train[i] for i in idx], pad_id)
+        b = batch([train[i] for i in next(batches)], pad_id)
         model.encoder.train()
         logits = model.logits(b["input_ids"], b["attention_mask"])                        # (B, L, C)
         loss = F.cross_entropy(logits.transpose(1, 2), b["labels"], ignore_index=-100)
@@ -159,14 +168,11 @@ def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool
         if step % cfg.eval_every == 0 or step == cfg.steps:
             held_scores, _ = evaluate(model, held, pad_id, cfg.batch_size)
             history.append({"step": step, "loss": loss.item(), **held_scores})
-            if best is None or held_scores["macro_f1"] > best:
-                best, best_step, waited = held_scores["macro_f1"], step, 0
+            if tracker.update(step, held_scores["macro_f1"]):
                 best_state = [p.detach().clone() for p in params]
-            else:
-                waited += 1
             (bar.write if progress else echo)(f"step {step:>5}  held-out accuracy={held_scores['accuracy']:.4f}  "
                                              f"macro_f1={held_scores['macro_f1']:.4f}")
-            if waited >= cfg.patience:
+            if tracker.stop:
                 echo(f"early stop at step {step}: no better held-out macro-F1 for {cfg.patience} evaluations")
                 break
     bar.close()
@@ -177,17 +183,11 @@ def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool
     baseline = scores(gold, np.full_like(gold, majority))
     result = {"backbone": cfg.model, "family": model.family, "languages": sorted({r["lang"] for r in train_rows}),
               "labels": list(LABELS), "reduction_factor": cfg.reduction_factor, "trainable_parameters": trainable,
-              "total_parameters": total, "held_out": final, "best_step": best_step,
+              "total_parameters": total, "held_out": final, "best_step": tracker.best_step,
               "majority_baseline": {"label": LABELS[majority], **baseline},
               "seconds": round(time.perf_counter() - t0, 1), "examples": {"train": len(train), "held_out": len(held)},
               "command": " ".join(argv) if argv else None, "history": history}
-    with rundir:
-        adapter_dir = out / "adapter"
-        adapter_dir.mkdir()
-        ner.save(model, adapter_dir, {"metrics": final, "majority_baseline": result["majority_baseline"]})
-        (adapter_dir / "README.md").write_text(card(result))
-        write_json(out / "ner.json", result)
-    return result
+    return model, result
 
 
 def card(r: dict) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from codeintel.io import save_figure
+
 
 def plot_history(history: list[dict[str, Any]], losses: list[tuple[int, float]], metric: str, best_step: int,
                  baselines: dict[str, float], out: Path, title: str) -> Path:
@@ -37,6 +39,5 @@ def plot_history(history: list[dict[str, Any]], losses: list[tuple[int, float]],
     ax_dev.set(xlabel="step", ylabel=metric, title=f"dev {metric}")
     fig.suptitle(title)
     path = out / "training.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path

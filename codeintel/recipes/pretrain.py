@@ -28,13 +28,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import set_seed
 
 from codeintel.config import PretrainConfig
 from codeintel.errors import ConfigError, DataError, TrainingError
+from codeintel.io import save_figure, write_json
 from codeintel.recipes import engine
+from codeintel.recipes.kit import batch_stream, capture_rng, claimed, linear_schedule, restore_rng, seed_everything
 from codeintel.recipes.modelcard import pretraining_card, write_card
-from codeintel.recipes.train import linear_schedule
 from codeintel.tasks.common import pad
 
 
@@ -254,19 +254,24 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
     """Run continued pre-training; the output directory is the checkpoint (new or empty, or moved aside with
     ``overwrite``; never deleted). ``resume``: continue the run in ``cfg.output_dir`` from its newest saved
     state (``save_every``), to the same result as an uninterrupted run."""
-    from codeintel.config import resolve_device
-    from codeintel.progress import progress as progress_bar
-    from codeintel.recipes.evaluate import write_json
     from codeintel.recipes.rundir import RunDir, fresh
-    from codeintel.tasks.models import Loaded, write_checkpoint
 
     validate(cfg)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    set_seed(cfg.train.seed)  # Python, NumPy, torch (and CUDA)
+    seed_everything(cfg.train.seed, cfg.train.threads)  # Python, NumPy, torch (and CUDA)
     out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/pretrain-{cfg.objective}-{Path(cfg.model).name}")
     rundir = RunDir(out, overwrite=overwrite, echo=echo, resume=resume)
     rundir.check()  # a taken --out fails now, before any work
+    with claimed(rundir):  # locked from here to the last write
+        return _pretrain(cfg, rundir, echo, progress, resume)
+
+
+def _pretrain(cfg: PretrainConfig, rundir, echo, progress: bool, resume: bool) -> dict[str, Any]:
+    """The work of :func:`pretrain` in its claimed directory."""
+    from codeintel.config import resolve_device
+    from codeintel.progress import progress as progress_bar
+    from codeintel.tasks.models import Loaded, write_checkpoint
+
+    out = rundir.path
     device = resolve_device(cfg.device)
     rows = load_examples(cfg)
     mlm, loaded = load_mlm(cfg.model)  # before the augmentation: a wrong model fails at once
@@ -280,84 +285,79 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
     tokenized = tokenize_all(tok, rows, cfg.source_len)                      # once, not per step
     flat = tokenize_all(tok, [v for vs in views for v in vs], cfg.source_len) if views else []
     view_tokens = [flat[i * cfg.contrastive.variants : (i + 1) * cfg.contrastive.variants] for i in range(len(views))]
-    rundir.claim()  # the checkpoint directory is this run's from here on (locked)
-    try:
-        model = ContrastiveModel(mlm, cfg).to(device) if cfg.objective == "contrastive" else mlm.to(device)
-        params = [p for p in model.parameters() if p.requires_grad]
-        optim = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
-        sched = linear_schedule(optim, int(cfg.train.warmup_ratio * cfg.train.max_steps), cfg.train.max_steps)
-        gen = torch.Generator().manual_seed(cfg.train.seed)
-        order_rng = np.random.default_rng(cfg.train.seed)
-        echo(f"pre-training {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable, {device}): "
-             f"{cfg.objective}, {cfg.train.max_steps} steps x {cfg.train.batch_size} of {len(rows)} examples")
-        history: list[dict[str, float]] = []
-        order: list[int] = []
-        start, done_seconds = 0, 0.0
-        if resume:
-            start, order, history, done_seconds = load_state(rundir.path, model, optim, sched, gen, order_rng, echo)
-        bar = progress_bar(total=cfg.train.max_steps, initial=start, desc=f"pretrain {cfg.objective}", unit="step",
-                           enabled=progress)
-        t0 = time.perf_counter() - done_seconds
-        for step in range(start, cfg.train.max_steps):
-            if len(order) < cfg.train.batch_size:
-                order += order_rng.permutation(len(rows)).tolist()
-            idx, order = order[: cfg.train.batch_size], order[cfg.train.batch_size :]
-            enc = batch_of([tokenized[i] for i in idx], tok.pad_token_id)
-            ids, labels = mask_tokens(enc["input_ids"], enc["special_tokens_mask"], tok, cfg.mlm.probability, gen)
-            mask = enc["attention_mask"].to(device)
-            mlm_model = model.mlm if cfg.objective == "contrastive" else model
-            model.train()
-            with engine.fast_dropout(cfg.train.fast_kernels):
-                mlm_loss, hidden = masked_lm(mlm_model, ids.to(device), mask, labels.to(device),
-                                             enc["input_ids"].to(device), tok.pad_token_id)
-                loss, record = cfg.mlm.weight * mlm_loss, {"mlm": mlm_loss.item()}
-                if cfg.objective == "contrastive":
-                    drawn = [view_tokens[i][int(order_rng.integers(cfg.contrastive.variants))] for i in idx]
-                    kv = batch_of(drawn, tok.pad_token_id)
-                    k_ids, _ = mask_tokens(kv["input_ids"], kv["special_tokens_mask"], tok, cfg.mlm.probability, gen)
-                    q = F.normalize(model.proj(model.pool(hidden, mask)), dim=-1)                            # (B, D)
-                    with torch.no_grad():
-                        model.momentum_update(cfg.contrastive.momentum)
-                        k_mask = kv["attention_mask"].to(device)
-                        k_out = model.key_encoder(input_ids=k_ids.to(device), attention_mask=k_mask)
-                        k_hidden = k_out.last_hidden_state
-                        k = F.normalize(model.key_proj(model.pool(k_hidden, k_mask)), dim=-1)              # (B, D)
-                    logits = torch.cat([(q * k).sum(1, keepdim=True), q @ model.queue.T], dim=1)
-                    logits = logits / cfg.contrastive.temperature
-                    target = torch.zeros(len(q), dtype=torch.long, device=device)
-                    nce = F.cross_entropy(logits, target)
-                    loss = loss + cfg.contrastive.weight * nce
-                    record.update(infonce=nce.item(), key_top1=float((logits.argmax(1) == 0).float().mean()))
-            if not math.isfinite(loss.item()):
-                raise TrainingError(f"the loss became {loss.item()} at step {step}; lower lr (now {cfg.train.lr}).")
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
-            optim.step()
-            sched.step()
+    model = ContrastiveModel(mlm, cfg).to(device) if cfg.objective == "contrastive" else mlm.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    sched = linear_schedule(optim, int(cfg.train.warmup_ratio * cfg.train.max_steps), cfg.train.max_steps)
+    gen = torch.Generator().manual_seed(cfg.train.seed)
+    order_rng = np.random.default_rng(cfg.train.seed)
+    echo(f"pre-training {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable, {device}): "
+         f"{cfg.objective}, {cfg.train.max_steps} steps x {cfg.train.batch_size} of {len(rows)} examples")
+    history: list[dict[str, float]] = []
+    order: list[int] = []
+    start, done_seconds = 0, 0.0
+    if resume:
+        start, order, history, done_seconds = load_state(rundir.path, model, optim, sched, gen, order_rng, echo)
+    bar = progress_bar(total=cfg.train.max_steps, initial=start, desc=f"pretrain {cfg.objective}", unit="step",
+                       enabled=progress)
+    t0 = time.perf_counter() - done_seconds
+    batches = batch_stream(len(rows), cfg.train.batch_size, order_rng, order)  # consumes `order` in place
+    for step in range(start, cfg.train.max_steps):
+        idx = next(batches)
+        enc = batch_of([tokenized[i] for i in idx], tok.pad_token_id)
+        ids, labels = mask_tokens(enc["input_ids"], enc["special_tokens_mask"], tok, cfg.mlm.probability, gen)
+        mask = enc["attention_mask"].to(device)
+        mlm_model = model.mlm if cfg.objective == "contrastive" else model
+        model.train()
+        with engine.fast_dropout(cfg.train.fast_kernels):
+            mlm_loss, hidden = masked_lm(mlm_model, ids.to(device), mask, labels.to(device),
+                                         enc["input_ids"].to(device), tok.pad_token_id)
+            loss, record = cfg.mlm.weight * mlm_loss, {"mlm": mlm_loss.item()}
             if cfg.objective == "contrastive":
-                model.enqueue(k)
-            history.append({"step": step + 1, "loss": loss.item(), **record})
-            bar.set_postfix({k: f"{v:.3f}" for k, v in record.items()}, refresh=False)
-            bar.update(1)
-            if cfg.train.save_every and ((step + 1) % cfg.train.save_every == 0 or step + 1 == cfg.train.max_steps):
-                save_state(rundir, cfg, step + 1, model, optim, sched, gen, order_rng, order, history,
-                           time.perf_counter() - t0)
-        bar.close()
-        seconds = time.perf_counter() - t0
-        settings = {"pretraining": {k: v for k, v in dataclasses.asdict(cfg).items()}, "seconds": round(seconds, 1)}
-        write_checkpoint(Loaded(mlm, tok, "pretraining", loaded.family, cfg.model, loaded.spec_name), out, settings)
-        last = history[-min(20, len(history)):]
-        final = {k: float(np.mean([h[k] for h in last])) for k in last[0] if k != "step"}
-        result = {"checkpoint": str(out), "objective": cfg.objective, "model": cfg.model, "steps": cfg.train.max_steps,
-                  "seconds": round(seconds, 1), "examples": len(rows), "operators_applied": applied, "final": final,
-                  "history": history}
-        write_json(out / "pretrain.json", result)
-        write_card(out, pretraining_card(result, dataclasses.asdict(cfg)))
-        plot_pretraining(history, out / "pretraining.png", f"{cfg.objective} | {cfg.model}")
-        return result
-    finally:
-        rundir.release()
+                drawn = [view_tokens[i][int(order_rng.integers(cfg.contrastive.variants))] for i in idx]
+                kv = batch_of(drawn, tok.pad_token_id)
+                k_ids, _ = mask_tokens(kv["input_ids"], kv["special_tokens_mask"], tok, cfg.mlm.probability, gen)
+                q = F.normalize(model.proj(model.pool(hidden, mask)), dim=-1)                            # (B, D)
+                with torch.no_grad():
+                    model.momentum_update(cfg.contrastive.momentum)
+                    k_mask = kv["attention_mask"].to(device)
+                    k_out = model.key_encoder(input_ids=k_ids.to(device), attention_mask=k_mask)
+                    k_hidden = k_out.last_hidden_state
+                    k = F.normalize(model.key_proj(model.pool(k_hidden, k_mask)), dim=-1)              # (B, D)
+                logits = torch.cat([(q * k).sum(1, keepdim=True), q @ model.queue.T], dim=1)
+                logits = logits / cfg.contrastive.temperature
+                target = torch.zeros(len(q), dtype=torch.long, device=device)
+                nce = F.cross_entropy(logits, target)
+                loss = loss + cfg.contrastive.weight * nce
+                record.update(infonce=nce.item(), key_top1=float((logits.argmax(1) == 0).float().mean()))
+        if not math.isfinite(loss.item()):
+            raise TrainingError(f"the loss became {loss.item()} at step {step}; lower lr (now {cfg.train.lr}).")
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
+        optim.step()
+        sched.step()
+        if cfg.objective == "contrastive":
+            model.enqueue(k)
+        history.append({"step": step + 1, "loss": loss.item(), **record})
+        bar.set_postfix({k: f"{v:.3f}" for k, v in record.items()}, refresh=False)
+        bar.update(1)
+        if cfg.train.save_every and ((step + 1) % cfg.train.save_every == 0 or step + 1 == cfg.train.max_steps):
+            save_state(rundir, cfg, step + 1, model, optim, sched, gen, order_rng, order, history,
+                       time.perf_counter() - t0)
+    bar.close()
+    seconds = time.perf_counter() - t0
+    settings = {"pretraining": {k: v for k, v in dataclasses.asdict(cfg).items()}, "seconds": round(seconds, 1)}
+    write_checkpoint(Loaded(mlm, tok, "pretraining", loaded.family, cfg.model, loaded.spec_name), out, settings)
+    last = history[-min(20, len(history)):]
+    final = {k: float(np.mean([h[k] for h in last])) for k in last[0] if k != "step"}
+    result = {"checkpoint": str(out), "objective": cfg.objective, "model": cfg.model, "steps": cfg.train.max_steps,
+              "seconds": round(seconds, 1), "examples": len(rows), "operators_applied": applied, "final": final,
+              "history": history}
+    write_json(out / "pretrain.json", result)
+    write_card(out, pretraining_card(result, dataclasses.asdict(cfg)))
+    plot_pretraining(history, out / "pretraining.png", f"{cfg.objective} | {cfg.model}")
+    return result
 
 
 # --------------------------------------------------------------------------- resumable state
@@ -368,7 +368,6 @@ def save_state(rundir, cfg: PretrainConfig, step: int, model, optim, sched, gen,
     optimizer, schedule, the masking generator, the example order and its generator, the global RNGs."""
     from safetensors.torch import save_model as save_weights
 
-    from codeintel.recipes.train import capture_rng
 
     def write(d: Path) -> None:
         save_weights(model, str(d / "model.safetensors"))
@@ -386,7 +385,6 @@ def load_state(path: Path, model, optim, sched, gen, order_rng, echo) -> tuple[i
     from safetensors.torch import load_model as load_weights
 
     from codeintel.recipes.rundir import latest_state
-    from codeintel.recipes.train import restore_rng
 
     state = latest_state(path)
     meta = json.loads((state / "trainer.json").read_text())
@@ -446,6 +444,5 @@ def plot_pretraining(history: list[dict], path: Path, title: str) -> Path:
                title={"mlm": "MLM loss", "infonce": "InfoNCE loss", "key_top1": "positive key ranked first"}[key])
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=9)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
     return path

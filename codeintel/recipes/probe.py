@@ -33,6 +33,8 @@ import torch.nn.functional as F
 
 from codeintel.config import ProbeConfig
 from codeintel.errors import ConfigError, DataError
+from codeintel.io import save_figure, write_json, write_text
+from codeintel.recipes.kit import claimed, seed_everything
 from codeintel.structure.ast_probe import decode, prf, probe_tree
 
 CACHE_VERSION = "1"
@@ -173,10 +175,8 @@ def load_samples(cfg: ProbeConfig, tokenizer, max_length: int) -> tuple[dict[str
         raise DataError(f"no function of the {'/'.join(empty)} split parses as {cfg.lang} without errors and fits "
                         f"{max_length} sub-tokens (skipped: {skipped}); pass --data with {cfg.lang} functions.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"samples": {s: [asdict(x) for x in v] for s, v in samples.items()},
-                               "skipped": skipped}))
-    tmp.replace(path)
+    write_text(path, json.dumps({"samples": {s: [asdict(x) for x in v] for s, v in samples.items()},
+                                 "skipped": skipped}))
     return samples, skipped
 
 
@@ -406,7 +406,6 @@ def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print
     from codeintel.config import set_key
     from codeintel.recipes.rundir import RunDir, fresh
     from codeintel.structure.parsing import canonical
-    from codeintel.tasks.models import load_model
 
     cfg = ProbeConfig(**asdict(cfg)) if cfg is not None else ProbeConfig()
     for key, value in settings.items():
@@ -421,13 +420,26 @@ def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print
         if getattr(cfg, key) < 1:
             raise ConfigError(f"{key} must be at least 1, got {getattr(cfg, key)}.")
     out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/probe-{Path(cfg.model).name}-{cfg.lang}")
-    rundir = RunDir(out, overwrite=overwrite, echo=echo, ours=lambda p: (p / "probe.json").is_file())
-    if write:
+    rundir = RunDir(out, overwrite=overwrite, echo=echo, ours=lambda p: (p / "probe.json").is_file()) if write \
+        else None
+    if rundir:
         rundir.check()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    with claimed(rundir):  # locked from here to the last write
+        result = _probe(cfg, echo, progress)
+        if rundir:
+            write_text(out / "probe.md", markdown(result))
+            plot(result, out / "probe.png")
+            write_json(out / "probe.json", result)
+            result["output_dir"] = str(out)
+    return result
+
+
+def _probe(cfg: ProbeConfig, echo, progress: bool) -> dict[str, Any]:
+    """The probes of :func:`probe` (``cfg`` resolved and checked); returns the result."""
+    from codeintel.tasks.models import load_model
+
+    seed_everything(cfg.seed, cfg.threads)  # a random-init preset (tiny-*) is then the same model in every run
     t0 = time.perf_counter()
-    torch.manual_seed(cfg.seed)  # a random-init preset (tiny-*) is then the same model in every run
     loaded = load_model(cfg.model, "clone-retrieval")
     if loaded.family not in ("roberta", "t5", "t5-embedding"):
         raise ConfigError(f"{cfg.model} is a {loaded.family} model; the probe reads RoBERTa or T5 hidden states.")
@@ -482,14 +494,6 @@ def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print
               "baselines": {"layer0_f1": layer0["f1"],
                             "random": {r["layer"]: r["f1"] for r in runs if r["kind"] == "random"}},
               "settings": asdict(cfg), "seconds": round(time.perf_counter() - t0, 1)}
-    if write:
-        with rundir:
-            from codeintel.recipes.evaluate import write_json
-
-            (out / "probe.md").write_text(markdown(result))
-            plot(result, out / "probe.png")
-            write_json(out / "probe.json", result)
-        result["output_dir"] = str(out)
     return result
 
 
@@ -533,6 +537,5 @@ def plot(result: dict, path: Path) -> Path:
     ax.set(xlabel="layer (0 = embeddings)", ylabel="constituent F1 on test functions",
            title=f"AST-Probe: {result['model']} on {result['lang']} ({result['functions']['test']} test functions)")
     ax.legend(frameon=False, fontsize=8)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
     return path

@@ -22,6 +22,7 @@ import numpy as np
 from codeintel.augment.core import apply_op, get, param_value
 from codeintel.errors import ConfigError
 from codeintel.eval.metrics import unit_rows
+from codeintel.io import save_figure
 from codeintel.tasks.encoding import normalise
 
 SUPPORTED = ("summarization", "clone-detection", "clone-retrieval", "code-search")
@@ -139,6 +140,5 @@ def plot(result: dict[str, Any], metric: str, out: Path) -> Path:
         ax.legend(frameon=False, fontsize=8)
     fig.suptitle(f"{result['task']} — {result['model']}", fontsize=9)
     path = out / "robustness.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
     return path

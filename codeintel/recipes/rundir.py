@@ -79,7 +79,8 @@ def _alive(pid: int) -> bool:
 
 class RunDir:
     """An output directory claimed by this process: ``check()`` early (changes nothing), ``claim()`` before the
-    first write, ``release()`` at the end; ``with RunDir(...):`` claims and releases.
+    first write, ``release()`` at the end (``abandon()`` after a failure); ``with RunDir(...):`` claims and
+    releases. Recipes hold the claim for the whole run through :func:`codeintel.recipes.kit.claimed`.
 
     Args:
         path: the directory.
@@ -97,6 +98,7 @@ class RunDir:
         self.resume, self.ours = resume, ours or is_output_dir
         self.moved_to: Path | None = None
         self._locked = False
+        self._created = False  # this claim created the directory
 
     # ---- claiming
     def __enter__(self) -> RunDir:
@@ -129,10 +131,10 @@ class RunDir:
                 raise ConfigError(f"cannot create {self.what} {path}: {ancestor} is not writable; choose a writable "
                                   "directory.")
         if path.is_dir() and any(path.iterdir()):
-            if not self.ours(path):
+            self._check_lock(take_over=False)  # a live run's directory: "in use", whatever it holds yet
+            if not (self.ours(path) or (path / LOCK).exists()):
                 raise ConfigError(f"{self.what} {path} already holds files that codeintel did not write; choose a "
                                   "new or empty directory (nothing there was changed).")
-            self._check_lock(take_over=False)
             if not self.overwrite:
                 raise ConfigError(f"{self.what} {path} already holds an earlier run; pass --overwrite to move it "
                                   f"aside (to {path.name}.replaced-<time>, nothing is deleted) or choose another "
@@ -150,6 +152,7 @@ class RunDir:
             self.moved_to = aside_path(path)
             path.rename(self.moved_to)
             self.echo(f"moved the earlier run in {path} to {self.moved_to}")
+        self._created = not path.exists()
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -201,6 +204,23 @@ class RunDir:
         if self._locked:
             (self.path / LOCK).unlink(missing_ok=True)
             self._locked = False
+
+    def abandon(self) -> None:
+        """Release the lock of a run that failed; if it wrote nothing into the directory, also undo the claim:
+        a directory the claim created is removed, an earlier run it moved aside is moved back. A directory
+        holding anything else is left as it is (what the failed run wrote is its own, and kept)."""
+        was_locked = self._locked
+        self.release()
+        path = self.path
+        if not was_locked or self.resume or not path.is_dir() or any(path.iterdir()):
+            return
+        if self.moved_to is not None:
+            path.rmdir()
+            self.moved_to.rename(path)
+            self.echo(f"moved the earlier run back to {path} (this run failed before writing anything)")
+            self.moved_to = None
+        elif self._created:
+            path.rmdir()
 
     # ---- versioned checkpoints
     def publish(self, name: str, write) -> Path:

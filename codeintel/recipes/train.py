@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import random
 import sys
 import time
 from dataclasses import dataclass, field
@@ -35,9 +34,11 @@ from transformers import set_seed
 from codeintel.config import RunConfig, to_dict, validate
 from codeintel.errors import CheckpointError, ConfigError, TrainingError
 from codeintel.eval.metrics import SCALES
+from codeintel.io import write_json, write_text
 from codeintel.recipes import engine
 from codeintel.recipes.batching import make_batches, padding_fraction
-from codeintel.recipes.evaluate import evaluate_split, format_scores, load_splits, predict_split, write_json
+from codeintel.recipes.evaluate import evaluate_split, format_scores, load_splits, predict_split
+from codeintel.recipes.kit import capture_rng, linear_schedule, restore_rng
 from codeintel.recipes.modelcard import model_card, write_card
 from codeintel.recipes.plot import plot_history
 from codeintel.recipes.rundir import RunDir, fresh, latest_state
@@ -46,39 +47,9 @@ from codeintel.tasks.models import Loaded, attach_for_training, load_model, save
 from codeintel.tasks.types import build_task
 
 
-def linear_schedule(optim: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up over ``warmup`` steps, then linear decay to 0 at ``total``.
-
-    Not ``transformers.get_scheduler("linear")``: that one gives the first optimizer step a learning rate of 0
-    (``s / warmup`` at s = 0), a wasted step that matters in short runs; here step s of the warm-up uses
-    ``(s + 1) / warmup`` (tested against it)."""
-    return torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
-
-
 def default_output_dir(cfg: RunConfig, card: TaskCard) -> Path:
     model = Path(cfg.model).name if Path(cfg.model).exists() else cfg.model.replace("/", "--")
     return Path("runs") / f"{card.name}-{model}"
-
-
-def capture_rng() -> dict[str, Any]:
-    """This process's Python, NumPy and torch generators (CPU, and CUDA where present), as tensors and
-    plain values (so the state file loads with ``torch.load(weights_only=True)``)."""
-    np_state = np.random.get_state()
-    return {"python": random.getstate(), "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)),
-                                                   *np_state[2:]],
-            "torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-
-
-def restore_rng(rng: dict[str, Any]) -> None:
-    """Put the generators back as :func:`capture_rng` found them."""
-    version, internal, gauss = rng["python"]
-    random.setstate((version, tuple(internal), gauss))
-    name, key, *rest = rng["numpy"]
-    np.random.set_state((name, key.numpy().astype(np.uint32), *rest))
-    torch.set_rng_state(rng["torch"])
-    if rng["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(rng["cuda"])
 
 
 @dataclass
@@ -156,7 +127,6 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, r
     """Accelerator, model, task, data, optimizer and schedule; claims and locks the run directory, writes
     ``config.yaml``. An existing run directory is refused before any work unless ``overwrite`` (then it is
     moved aside) or ``resume`` (then it must hold a saved state, and it is continued in place)."""
-    import yaml
 
     validate(cfg)
     t = cfg.train
@@ -168,8 +138,20 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, r
     set_seed(t.seed + acc.process_index)  # dropout differs per rank; DDP copies rank 0's initial weights
     out = Path(cfg.output_dir) if cfg.output_dir else engine.on_main(acc, lambda: fresh(default_output_dir(cfg, card)))
     rundir = RunDir(out, overwrite=overwrite, echo=echo, resume=resume)
-    engine.on_main(acc, rundir.check)  # refuse a taken directory now, not after loading the model and the data
+    engine.on_main(acc, rundir.claim)  # a taken directory is refused now; locked until train() ends
+    try:
+        return _setup(cfg, card, echo, acc, out, rundir, resume)
+    except BaseException:
+        if acc.is_main_process:
+            rundir.abandon()  # nothing written yet: the directory goes back to how it was
+        raise
 
+
+def _setup(cfg: RunConfig, card: TaskCard, echo, acc, out: Path, rundir: RunDir, resume: bool) -> Run:
+    """The part of :func:`setup` after the claim: model, task, data, optimizer; writes ``config.yaml``."""
+    import yaml
+
+    t = cfg.train
     loaded = load_model(cfg.model, card.type, pretrained=cfg.pretrained, tokenizer=cfg.tokenizer or None,
                         allow_pickle=cfg.allow_pickle)
     adapter_mode = ""
@@ -225,15 +207,13 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, r
                 "dfg_length": cfg.dfg_length, "parameters": {"trainable": n_train, "total": n_total},
                 "adapter": {"source": cfg.adapter, "mode": adapter_mode} if cfg.adapter else None}
 
-    def claim() -> None:  # created (or the earlier run moved aside) and locked; from here on it is this run's
-        rundir.claim()
+    def begin() -> None:  # the first write of the run
         if resume:
             rundir.drop_unlinked("best")  # a version a killed process began and never linked
         else:
-            (out / "config.yaml").write_text(yaml.safe_dump({"task_card": card.path, **to_dict(cfg)},
-                                                            sort_keys=False))
+            write_text(out / "config.yaml", yaml.safe_dump({"task_card": card.path, **to_dict(cfg)}, sort_keys=False))
 
-    engine.on_main(acc, claim)
+    engine.on_main(acc, begin)
     echo(f"run directory: {out}")
     if acc.log_with:
         acc.project_configuration.project_dir = acc.project_configuration.logging_dir = str(out / "logs")

@@ -1,0 +1,152 @@
+"""The recipe kit: the parts every recipe (``train``, ``pretrain``, ``continual run``, ``probe``,
+``adapters train-ner``, ``evaluate``) is assembled from, so that each guarantee is written once.
+
+- :func:`claimed`: the output directory claimed and locked *for the whole run* (from before the model is
+  loaded to the last write). A run that fails before it wrote anything gives the directory back as it found
+  it (created → removed, an earlier run moved aside → moved back); one that fails later keeps what it wrote.
+- :func:`seed_everything`: threads and the Python/NumPy/torch seeds, the same way in every recipe.
+- :func:`linear_schedule`, :func:`capture_rng` / :func:`restore_rng`: the schedule and the RNG snapshot of a
+  resumable state.
+- :class:`BestTracker`: the best score by a metric and its direction, and early stopping after ``patience``
+  evaluations without improvement (0 = never stop early).
+- :func:`batch_stream`: an endless seeded order of example indices, refilled with a new permutation when it
+  runs low, cut into batches (what the step-counted loops of ``pretrain`` and ``train-ner`` draw from).
+
+Writers are :mod:`codeintel.io` (atomic JSON, text and figures); run directories, versioned checkpoints and
+resumable states are :mod:`codeintel.recipes.rundir`; processes, precision and trackers are
+:mod:`codeintel.recipes.engine`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from codeintel.recipes.rundir import RunDir
+
+
+@contextlib.contextmanager
+def claimed(rundir: RunDir | None, acc=None) -> Iterator[RunDir | None]:
+    """Claim and lock ``rundir`` for the ``with`` block (``None``: a run that writes nothing).
+
+    ``acc``: the run's ``Accelerator`` in a multi-process run: the main process claims (a refusal is raised
+    on every process) and holds the lock. On an error the claim is undone if the run wrote nothing yet
+    (:meth:`RunDir.abandon`), else the lock alone is released.
+    """
+    if rundir is None:
+        yield None
+        return
+    main = acc is None or acc.is_main_process
+    if acc is None:
+        rundir.claim()
+    else:
+        from codeintel.recipes import engine
+
+        engine.on_main(acc, rundir.claim)
+    try:
+        yield rundir
+    except BaseException:
+        if main:  # no collective here: the other processes may be failing too
+            rundir.abandon()
+        raise
+    if main:
+        rundir.release()
+
+
+def seed_everything(seed: int, threads: int = 0) -> None:
+    """``threads`` torch CPU threads (0 = torch's default) and every generator seeded with ``seed`` (Python,
+    NumPy, torch and CUDA; transformers' ``set_seed``)."""
+    import torch
+    from transformers import set_seed
+
+    if threads:
+        torch.set_num_threads(threads)
+    set_seed(seed)
+
+
+def linear_schedule(optim, warmup: int, total: int):
+    """Linear warm-up over ``warmup`` steps, then linear decay to 0 at ``total`` (a ``LambdaLR``).
+
+    Not ``transformers.get_scheduler("linear")``: that one gives the first optimizer step a learning rate of 0
+    (``s / warmup`` at s = 0), a wasted step that matters in short runs; here step s of the warm-up uses
+    ``(s + 1) / warmup`` (tested against it)."""
+    import torch
+
+    return torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
+
+
+def capture_rng() -> dict[str, Any]:
+    """This process's Python, NumPy and torch generators (CPU, and CUDA where present), as tensors and
+    plain values (so the state file loads with ``torch.load(weights_only=True)``)."""
+    import torch
+
+    np_state = np.random.get_state()
+    return {"python": random.getstate(), "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)),
+                                                   *np_state[2:]],
+            "torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def restore_rng(rng: dict[str, Any]) -> None:
+    """Put the generators back as :func:`capture_rng` found them."""
+    import torch
+
+    version, internal, gauss = rng["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, key, *rest = rng["numpy"]
+    np.random.set_state((name, key.numpy().astype(np.uint32), *rest))
+    torch.set_rng_state(rng["torch"])
+    if rng["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+@dataclass
+class BestTracker:
+    """The best value of a metric so far and when it was reached; early stopping after ``patience``
+    evaluations in a row without improvement (0: never).
+
+    ``update(step, value)`` returns whether ``value`` is a new best (the first value always is);
+    ``stop`` says whether to stop now. A plain dataclass: ``dataclasses.asdict`` saves it in a state.
+    """
+
+    direction: str = "max"            # "max": higher is better; "min": lower is better
+    patience: int = 0
+    best: float | None = None
+    best_step: int = 0
+    waited: int = 0                   # evaluations since the last improvement
+
+    def better(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value > self.best if self.direction == "max" else value < self.best
+
+    def update(self, step: int, value: float) -> bool:
+        if self.better(value):
+            self.best, self.best_step, self.waited = value, step, 0
+            return True
+        self.waited += 1
+        return False
+
+    @property
+    def stop(self) -> bool:
+        return bool(self.patience) and self.waited >= self.patience
+
+
+def batch_stream(n: int, batch_size: int, rng: np.random.Generator, order: list[int] | None = None
+                 ) -> Iterator[list[int]]:
+    """Batches of ``batch_size`` indices of ``range(n)`` forever: a permutation from ``rng`` is appended whenever
+    fewer than ``batch_size`` remain (so a batch can span two permutations, and no example waits an epoch).
+    ``order``: the remaining order of an interrupted stream (a resumed run); it is consumed in place, so it
+    always holds what is left after the last batch given out."""
+    order = [] if order is None else order
+    while True:
+        if len(order) < batch_size:
+            order += rng.permutation(n).tolist()
+        batch = order[:batch_size]
+        del order[:batch_size]
+        yield batch

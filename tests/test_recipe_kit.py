@@ -1,0 +1,215 @@
+"""The recipe kit (codeintel.recipes.kit): every recipe holds its output directory for the whole run, gives it
+back untouched when it fails before writing, and shares one best-score tracker and one batch order."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codeintel.cli import main
+from codeintel.recipes.kit import BestTracker, batch_stream
+
+
+def _summaries(tmp_path: Path) -> Path:
+    words = ["name", "size", "color", "value", "path", "mode", "count", "owner"]
+    rows = [{"id": f"r{i}", "code": f"def get_{w}(self):\n    return self._{w}", "summary": f"Return the {w}."}
+            for i, w in enumerate(words * 8)]
+    path = tmp_path / "sum.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _functions(tmp_path: Path) -> Path:
+    path = tmp_path / "functions.jsonl"
+    path.write_text("".join(json.dumps({"code": f"def f{i}(a, b):\n    c = a + b * {i}\n    return c - a\n"}) + "\n"
+                            for i in range(40)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("kit")
+    data = _summaries(tmp)
+    assert main(["train", "--data", str(data), "--out", str(tmp / "run"), "--no-progress", "train.max_steps=2",
+                 "source_len=48", "target_len=12", "data.max_eval_examples=8"]) == 0
+    return tmp / "run" / "best", data
+
+
+# Each recipe's command (the output directory appended), and a line it prints after claiming its directory and
+# loading its inputs, before its long work: when that line is out, the directory must already be locked.
+def _commands(tmp_path: Path, checkpoint) -> dict[str, tuple[list[str], str]]:
+    best, data = checkpoint
+    functions = _functions(tmp_path)
+    return {
+        "train": (["train", "--data", str(data), "--no-progress", "train.max_steps=400", "source_len=48",
+                   "target_len=12"], "data: train="),
+        "pretrain": (["pretrain", "mlm", "--data", str(functions), "--lang", "python", "--no-progress",
+                      "train.max_steps=2000", "train.batch_size=4", "source_len=64"], "pre-training "),
+        "probe": (["probe", "--model", "tiny-codebert", "max_train=60", "max_valid=20", "max_test=20",
+                   "epochs=400", "patience=400"], "probe tiny-codebert"),
+        "train-ner": (["adapters", "train-ner", "--no-progress", "steps=5000", "eval_every=5000",
+                       "max_examples=100", "eval_examples=20"], "ner adapter on"),
+        "evaluate": (["evaluate", "--model", str(best), "--split", "all", "--no-progress"], "evaluating "),
+    }
+
+
+RECIPES = ["train", "pretrain", "probe", "train-ner", "evaluate"]
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_the_output_directory_is_locked_while_the_recipe_works(recipe, tmp_path, checkpoint, capsys):
+    """A real second process: the first is stopped (SIGSTOP) right after it printed the line that precedes its
+    work; the second, into the same --out, is refused at once, with and without --overwrite."""
+    args, marker = _commands(tmp_path, checkpoint)[recipe]
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1")
+    first = subprocess.Popen([sys.executable, "-m", "codeintel", *args, "--out", str(out)], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        seen = []
+        for line in first.stdout:
+            seen.append(line)
+            if marker in line:
+                break
+        else:
+            pytest.fail(f"{recipe} ended (rc {first.wait()}) before printing {marker!r}:\n{''.join(seen)[-3000:]}")
+        first.send_signal(signal.SIGSTOP)
+        assert (out / ".lock").is_file(), f"{recipe} works without holding {out}/.lock"
+        for flags in ([], ["--overwrite"]):
+            assert main([*args, "--out", str(out), *flags]) == 2
+            err = capsys.readouterr().err
+            assert f"in use by pid {first.pid}" in err, err
+    finally:
+        first.kill()  # SIGKILL ends a stopped process too
+        first.wait()
+
+
+def test_continual_run_is_locked_while_it_works(tmp_path):
+    """The same for `continual run`, on a stream built here (its fixtures live in test_continual)."""
+    from codeintel.recipes.rundir import RunDir
+
+    out = tmp_path / "c"
+    stream = _toy_stream(tmp_path)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1")
+    first = subprocess.Popen([sys.executable, "-m", "codeintel", "continual", "run", "--stream", str(stream),
+                              "--strategy", "naive", "--out", str(out), "--no-progress", "objective=api",
+                              "max_epochs=500", "batch_size=8", "block_size=64", "eval_max_examples=12",
+                              "min_test_examples=5"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=env)
+    try:
+        for line in first.stdout:
+            if line.startswith("stream "):
+                break
+        else:
+            pytest.fail(f"continual run ended early (rc {first.wait()})")
+        first.send_signal(signal.SIGSTOP)
+        with pytest.raises(Exception, match=f"in use by pid {first.pid}"):
+            RunDir(out, overwrite=True).check()
+        assert main(["continual", "run", "--stream", str(stream), "--out", str(out), "--overwrite"]) == 2
+    finally:
+        first.kill()
+        first.wait()
+
+
+def _toy_stream(tmp_path: Path) -> Path:
+    import yaml
+
+    calls = {"json": ["s = json.dumps(a)", "d = json.loads(b)"], "re": ["r = re.compile(a)", "m = re.sub(a, b, s)"],
+             "math": ["v = math.sqrt(a)", "w = math.floor(b)"]}
+    units = [f"import {mod}\n\ndef {mod}_{i}(a, b):\n    s = str(a)\n    {lines[i % 2]}\n    {lines[1 - i % 2]}\n"
+             f"    return b\n" for mod, lines in calls.items() for i in range(36)]
+    data = tmp_path / "code.jsonl"
+    data.write_text("".join(json.dumps({"id": f"u{i}", "code": u}) + "\n" for i, u in enumerate(units)))
+    (tmp_path / "def.yaml").write_text(yaml.safe_dump({
+        "name": "toy", "lang": "python", "by": "module", "seed": 0, "test_fraction": 0.2,
+        "domains": [{"name": "serial", "apis": ["json"]}, {"name": "regex", "apis": ["re"]}]}))
+    stream = tmp_path / "toy.yaml"
+    assert main(["continual", "build-stream", "--domains", str(tmp_path / "def.yaml"), "--data", str(data),
+                 "--out", str(stream), "--no-progress"]) == 0
+    return stream
+
+
+# --------------------------------------------------------------------------- a failed start gives the directory back
+
+def test_a_run_that_fails_before_writing_leaves_no_directory_and_puts_an_earlier_run_back(tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(empty), "--out", str(out), "--no-progress", "train.max_steps=1"]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert not out.exists()                                   # created by the claim, removed by the failure
+    assert main(["probe", "--model", "no-such-model", "--out", str(out)]) == 2
+    assert not out.exists()
+    # an earlier run moved aside by --overwrite is moved back when the new run fails before writing
+    out.mkdir()
+    (out / "metrics.json").write_text('{"earlier": true}')
+    assert main(["train", "--data", str(empty), "--out", str(out), "--no-progress", "--overwrite",
+                 "train.max_steps=1"]) == 2
+    assert json.loads((out / "metrics.json").read_text()) == {"earlier": True}
+    assert [p.name for p in tmp_path.iterdir() if ".replaced-" in p.name] == []
+    # an empty directory the user made stays (empty)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    assert main(["adapters", "train-ner", "--model", "no-such-model", "--out", str(mine)]) == 2
+    assert mine.is_dir() and not any(mine.iterdir())
+
+
+# --------------------------------------------------------------------------- shared parts
+
+def test_best_tracker_by_direction_and_patience():
+    up = BestTracker("max", patience=2)
+    assert [up.update(s, v) for s, v in [(0, 0.5), (1, 0.4), (2, 0.6), (3, 0.6), (4, 0.1)]] == \
+        [True, False, True, False, False]
+    assert (up.best, up.best_step, up.waited, up.stop) == (0.6, 2, 2, True)
+    down = BestTracker("min")                                  # perplexity; patience 0: never stops
+    assert [down.update(s, v) for s, v in enumerate([3.0, 2.0, 2.5, 1.0])] == [True, True, False, True]
+    assert (down.best, down.best_step) == (1.0, 3)
+    for _ in range(100):
+        down.update(9, 9.0)
+    assert not down.stop
+
+
+def test_batch_stream_refills_lazily_and_resumes_from_the_remaining_order():
+    batches = batch_stream(5, 3, np.random.default_rng(0))
+    got = [next(batches) for _ in range(4)]
+    rng = np.random.default_rng(0)
+    p1, p2, p3 = (rng.permutation(5).tolist() for _ in range(3))
+    flat = p1 + p2 + p3                                        # refilled whenever fewer than 3 remain
+    assert got == [flat[0:3], flat[3:6], flat[6:9], flat[9:12]]
+    # resume: the remaining order and the generator's state continue the same stream
+    rng_a, order = np.random.default_rng(7), []
+    a = batch_stream(7, 4, rng_a, order)
+    first = [next(a) for _ in range(3)]
+    saved_order, saved_rng = list(order), rng_a.bit_generator.state
+    rest = [next(a) for _ in range(5)]
+    rng_b = np.random.default_rng()
+    rng_b.bit_generator.state = saved_rng
+    b = batch_stream(7, 4, rng_b, saved_order)
+    assert [next(b) for _ in range(5)] == rest and len(first) == 3
+
+
+def test_atomic_writers_leave_the_old_file_on_failure(tmp_path):
+    from codeintel.io import atomic_open, write_json
+
+    path = tmp_path / "m.json"
+    write_json(path, {"a": 1})
+    with pytest.raises(RuntimeError), atomic_open(path) as fh:
+        fh.write('{"half": ')
+        raise RuntimeError("killed mid-write")
+    assert json.loads(path.read_text()) == {"a": 1} and [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_no_recipe_writes_its_own_temporary_file_and_rename():
+    """The atomic temp-file-then-rename pattern lives in codeintel/io.py (and the run directory's versioned
+    checkpoints); a recipe that writes it again by hand fails here."""
+    root = Path(__file__).resolve().parent.parent / "codeintel"
+    allowed = {"io.py", "rundir.py", "api.py", "hygiene.py"}   # api: augment's move-aside; hygiene: a dedup tree
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py") if p.name not in allowed
+                 and ("tmp.replace(" in p.read_text() or "os.replace(" in p.read_text())]
+    assert not offenders, offenders
+
