@@ -182,17 +182,19 @@ def test_robustness_refuses_tasks_it_cannot_perturb(tmp_path, capsys):
 
 def test_perturb_summarization_rows_reparses_raw_code_and_renormalises():
     from codeintel.recipes.robustness import perturb
+    from codeintel.tasks.summarization import SummarizationTask
 
+    task = SummarizationTask(None, None, 0, 0)
     rows = [{"id": str(i), "code": src, "source": " ".join(src.split()), "target": "t"}
             for i, (src, _) in enumerate(CASES[:5])]
     variant = parse_specs(["rename_variables:k=2"])[0]
-    new, stats = perturb(None, "summarization", rows, "python", variant, seed=0)
+    new, stats = perturb(task, rows, "python", variant, seed=0)
     assert stats == {"applied": 5, "unparsable": 0, "n": 5}
     for old, row in zip(rows, new, strict=True):
         assert row["code"] != old["code"] and row["source"] == " ".join(row["code"].split())
         assert row["target"] == old["target"]
     with pytest.raises(ConfigError, match="raw code"):
-        perturb(None, "summarization", [{"id": "x", "source": "a b", "target": "t"}], "python", variant, 0)
+        perturb(task, [{"id": "x", "source": "a b", "target": "t"}], "python", variant, 0)
 
 
 def test_pretrain_t5_encoder_and_refuse_embedding_models(corpus, tmp_path, capsys):

@@ -126,3 +126,65 @@ def test_unknown_registry_names_suggest_the_closest():
     with pytest.raises(UnknownNameError, match="Did you mean 'clone-detection'"):
         TASK_TYPES["clone-detect"]
     assert TASK_TYPES.get("nope") is None
+
+
+def _string_constants(path: Path) -> list[tuple[int, str]]:
+    """(line, value) of every string constant in code (docstrings left out, and the family keys of a task type's
+    ``variants = {family: variant}`` table: which variant each family runs is the task type's to say)."""
+    tree = ast.parse(path.read_text())
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict) and \
+                any(isinstance(t, ast.Name) and t.id == "variants" for t in node.targets):
+            docstrings |= {id(k) for k in node.value.keys}
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    return [(n.lineno, n.value) for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings]
+
+
+def _named_outside(names: set[str], home: dict[str, set[str]], allowed: dict[str, set[str]]) -> list[str]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = str(path.relative_to(PACKAGE))
+        for line, value in _string_constants(path):
+            if value in names and rel not in home.get(value, set()) and value not in allowed.get(rel, set()):
+                found.append(f"codeintel/{rel}:{line}: {value!r}")
+    return found
+
+
+def test_task_type_names_live_in_their_module_and_registry_line():
+    """A task type is one module, one registry line and a card: no other code names one (it asks the class:
+    codeintel.tasks.protocol). Card names that are also type names are allowed where a card is meant."""
+    from codeintel.registry import LazyTable
+    from codeintel.tasks.types import TASK_TYPES
+
+    assert isinstance(TASK_TYPES, LazyTable)
+    home = {name: {"tasks/types.py", target.split(":")[0].removeprefix("codeintel.").replace(".", "/") + ".py"}
+            for name, target in ((n, TASK_TYPES.target(n)) for n in TASK_TYPES)}
+    cards = {"config.py": {"summarization"},                          # the default card
+             "tasks/cards.py": {"summarization"},                     # the default card of a plain backbone
+             "recipes/hygiene.py": {"summarization"},                 # the embedded stdlib set's card
+             "backbones/family.py": {"causal-lm"}}                    # the backbone variant of that name
+    found = _named_outside(set(home), home, cards)
+    assert not found, "task types named outside their home module:\n" + "\n".join(found)
+
+
+def test_the_guards_catch_a_stray_name(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text('"""clone-detection in a docstring is fine."""\nif card.type == "clone-detection":\n    pass\n')
+    assert _string_constants(bad) == [(2, "clone-detection")]
+
+
+def test_backbone_family_names_live_in_the_backbone_layer():
+    """Families are objects (codeintel.backbones.family): outside backbones/ no code compares or maps family
+    names; it asks the family object."""
+    from codeintel.backbones.family import FAMILIES
+
+    names = set(FAMILIES)
+    home = {name: {f"backbones/{m}.py" for m in ("family", "table", "loading", "roberta", "t5", "gpt2",
+                                                  "graphcodebert")} for name in names}
+    found = _named_outside(names, home, {})
+    assert not found, "backbone families named outside backbones/:\n" + "\n".join(found)

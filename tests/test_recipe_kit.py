@@ -213,3 +213,16 @@ def test_no_recipe_writes_its_own_temporary_file_and_rename():
                  and ("tmp.replace(" in p.read_text() or "os.replace(" in p.read_text())]
     assert not offenders, offenders
 
+
+
+def test_a_failed_start_removes_the_parents_it_created_too(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["train", "--data", str(empty), "--no-progress"]) == 2          # default: runs/<card>-<model>
+    assert main(["train", "--data", str(empty), "--out", "a/b/c", "--no-progress"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.jsonl"]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "keep.txt").write_text("mine")
+    assert main(["train", "--data", str(empty), "--out", "a/b/c", "--no-progress"]) == 2
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["keep.txt"]

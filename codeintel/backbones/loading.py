@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codeintel.backbones.family import VARIANTS
 from codeintel.backbones.table import BACKBONES, BackboneSpec, get_backbone
 from codeintel.errors import CheckpointError, ConfigError, HubError
 from codeintel.hub import hub_path
@@ -127,14 +128,6 @@ def special_ids(tokenizer) -> dict[str, int]:
 
 # --------------------------------------------------------------------------- backbones
 
-VARIANTS: dict[str, dict[str, str]] = {  # family -> variant -> transformers class
-    "roberta": {"encoder": "RobertaModel", "encoder-decoder": "EncoderDecoderModel", "causal-lm": "RobertaForCausalLM"},
-    "t5": {"encoder-decoder": "T5ForConditionalGeneration"},
-    "t5-embedding": {"embedding": "CodeT5pEmbeddingModel"},
-    "gpt2": {"causal-lm": "GPT2LMHeadModel"},
-}
-
-
 def backbone_class(family: str, variant: str) -> str:
     """The transformers class of ``family``'s ``variant``; a family without it is a ConfigError."""
     if family not in VARIANTS:
@@ -171,7 +164,7 @@ def config_for(spec: BackboneSpec):
         return gpt2.config_from(spec.config)
     if spec.family == "t5":
         return t5.config_from(spec.config)
-    return t5.embedding_config_from(spec.config, spec.extra.get("embed_dim", 256))
+    return t5.embedding_config_from(spec.config, spec.extra.get("embed_dim", t5.EMBED_DIM))
 
 
 def build_backbone(spec: BackboneSpec, variant: str, tokenizer, pretrained: bool, allow_pickle: bool = False):
@@ -203,7 +196,7 @@ def build_backbone(spec: BackboneSpec, variant: str, tokenizer, pretrained: bool
             from huggingface_hub import hf_hub_download
 
             cfg_file = hub_call(hf_hub_download, spec.hf_id, "config.json")
-            config = t5.embedding_config_from(json.loads(Path(cfg_file).read_text()), 256)
+            config = t5.embedding_config_from(json.loads(Path(cfg_file).read_text()), t5.EMBED_DIM)
             return hub_call(cls.from_pretrained, spec.hf_id, config=config, **weights_kwargs(allow_pickle))
         return hub_call(cls.from_pretrained, spec.hf_id, **weights_kwargs(allow_pickle))
     return cls(config_for(spec))
@@ -214,8 +207,7 @@ def count_parameters(spec: BackboneSpec) -> int:
     download). Tied weights count once, as in the published figures."""
     import torch
 
-    cls_name = {"roberta": "RobertaModel", "t5": "T5ForConditionalGeneration",
-                "t5-embedding": "CodeT5pEmbeddingModel", "gpt2": "GPT2LMHeadModel"}[spec.family]
+    cls_name = next(iter(VARIANTS[spec.family].values()))  # the published architecture
     with torch.device("meta"):
         model = model_classes()[cls_name](config_for(spec))
     return sum(p.numel() for p in model.parameters())
@@ -262,9 +254,9 @@ def load_backbone(path: str | Path, cls_name: str, allow_pickle: bool = False):
     cls = model_classes()[cls_name]
     kwargs = weights_kwargs(allow_pickle)
     if cls_name == "CodeT5pEmbeddingModel":
-        from codeintel.backbones.t5 import embedding_config_from
+        from codeintel.backbones.t5 import EMBED_DIM, embedding_config_from
 
-        kwargs["config"] = embedding_config_from(json.loads((path / "config.json").read_text()), 256)
+        kwargs["config"] = embedding_config_from(json.loads((path / "config.json").read_text()), EMBED_DIM)
     if cls_name == "RobertaForCausalLM":
         kwargs["is_decoder"] = True
     try:

@@ -9,6 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import T5Config, T5EncoderModel, T5ForConditionalGeneration
 
+from codeintel.backbones.family import VARIANTS, Family
+from codeintel.errors import ConfigError
+
 
 def config_from(fields: dict[str, Any]) -> T5Config:
     return T5Config(**fields)
@@ -16,6 +19,9 @@ def config_from(fields: dict[str, Any]) -> T5Config:
 
 def build_seq2seq(config: T5Config) -> T5ForConditionalGeneration:
     return T5ForConditionalGeneration(config)
+
+
+EMBED_DIM = 256  # CodeT5+ 110M embedding's vector size (its config's embed_dim)
 
 
 class CodeT5pEmbeddingModel(T5EncoderModel):
@@ -26,7 +32,7 @@ class CodeT5pEmbeddingModel(T5EncoderModel):
 
     def __init__(self, config: T5Config) -> None:
         super().__init__(config)
-        self.proj = nn.Linear(config.d_model, getattr(config, "embed_dim", 256))
+        self.proj = nn.Linear(config.d_model, getattr(config, "embed_dim", EMBED_DIM))
         self.post_init()
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -81,3 +87,86 @@ def mean_encoder_vector(model: T5ForConditionalGeneration | T5EncoderModel, inpu
 def pair_head(hidden: int, dropout: float = 0.0) -> nn.Module:
     """CodeT5's ``CloneModel`` head on [vec1; vec2]: dense-tanh-out, no dropout."""
     return nn.Sequential(nn.Linear(2 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 2))
+
+
+class T5Family(Family):
+    """CodeT5 and CodeT5+ 220M: relative positions, CodeT5's last-``</s>`` decoder vector for pairs, the mean of
+    the encoder for retrieval, denoising pre-training (the decoder restores the input)."""
+
+    name = "t5"
+    variants = VARIANTS[name]
+    hidden_key, encoder, seq2seq = "d_model", True, True
+    generator_prefixes = ("decoder.block.", "decoder.final_layer_norm.")
+
+    def pair_head(self, hidden: int, dropout: float) -> nn.Module:
+        return pair_head(hidden)
+
+    def pair_vector(self, backbone, input_ids, attention_mask, eos_id: int) -> torch.Tensor:
+        return eos_decoder_vector(backbone, input_ids, attention_mask, eos_id)
+
+    def sequence_vector(self, backbone, input_ids, attention_mask) -> torch.Tensor:
+        return F.normalize(mean_encoder_vector(backbone, input_ids, attention_mask), dim=-1)
+
+    def token_encoder(self, backbone):
+        """A ``T5EncoderModel`` holding the model's encoder weights (the model itself if it is one)."""
+        if isinstance(backbone, T5EncoderModel):
+            return backbone
+        encoder = T5EncoderModel(backbone.config)
+        missing, _ = encoder.load_state_dict(backbone.state_dict(), strict=False)
+        if missing:
+            from codeintel.errors import CheckpointError
+
+            raise CheckpointError(f"the model's encoder lacks {missing[:3]}.")
+        return encoder
+
+    def masked_lm_model(self, backbone, weight_files: list | None = None):
+        """The encoder-decoder itself: its decoder restores the whole input from the masked one."""
+        return backbone
+
+    def mlm_encoder(self, mlm):
+        return mlm.encoder
+
+    def masked_lm_loss(self, mlm, ids, mask, labels, original, pad_id: int):
+        out = mlm(input_ids=ids, attention_mask=mask, labels=original.masked_fill(original.eq(pad_id), -100))
+        return out.loss, out.encoder_last_hidden_state
+
+    def hidden_states(self, backbone, random_layers: bool = False, seed: int = 0):
+        stack = backbone.encoder                                   # the encoder stack of any T5 model class
+        if random_layers:
+            torch.manual_seed(seed)
+            twin = T5EncoderModel(backbone.config)
+            twin.shared.load_state_dict(backbone.shared.state_dict())
+            stack = twin.encoder
+        stack.eval()
+        return lambda ids, mask: stack(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+
+
+class T5EmbeddingFamily(T5Family):
+    """CodeT5+ 110M embedding: the encoder and its own first-token projection; retrieval only."""
+
+    name = "t5-embedding"
+    variants = VARIANTS[name]
+    seq2seq, generator_prefixes = False, ()
+    hint = "; use a seq2seq backbone such as codet5-small"
+    adapter_host = "t5"
+
+    def pair_head(self, hidden: int, dropout: float) -> nn.Module:
+        return Family.pair_head(self, hidden, dropout)
+
+    def pair_vector(self, backbone, input_ids, attention_mask, eos_id: int) -> torch.Tensor:
+        return Family.pair_vector(self, backbone, input_ids, attention_mask, eos_id)
+
+    def sequence_vector(self, backbone, input_ids, attention_mask) -> torch.Tensor:
+        return backbone.embed(input_ids, attention_mask)
+
+    def token_encoder(self, backbone):
+        return None
+
+    def masked_lm_model(self, backbone, weight_files: list | None = None):
+        raise ConfigError("pre-training takes RoBERTa-family backbones (codebert-base, graphcodebert-base, "
+                          "tiny-codebert, ...) or T5 encoder-decoders (codet5-small, tiny-codet5, ...); this is a "
+                          "t5-embedding model (an embedding model without a decoder).")
+
+
+FAMILY = T5Family()
+EMBEDDING_FAMILY = T5EmbeddingFamily()

@@ -4,15 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-# what `--data` takes for each task type
-FORMATS = {
-    "summarization": "jsonl: code/func/original_string (or code_tokens) + summary/docstring (or docstring_tokens)",
-    "clone-detection": "programs jsonl (idx+func or index+code) + pair lists idx1 idx2 label",
-    "clone-retrieval": "jsonl: index, label, code (POJ-104)",
-    "code-search": "jsonl: code + summary/docstring (or docstring_tokens)",
-    "language-modeling": "jsonl: code + language (whole files)",
-}
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tasks", help="list the task cards (type, data formats, metrics, default data)")
@@ -23,12 +14,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def describe() -> list[dict]:
     """One entry per task card."""
     from codeintel.eval.metrics import SCALES
-    from codeintel.tasks.cards import all_cards
+    from codeintel.tasks.cards import all_cards, checked
+    from codeintel.tasks.types import task_type
 
-    return [{"name": c.name, "type": c.type, "formats": FORMATS.get(c.type, ""),
+    cards = [checked(c) for c in all_cards().values()]
+    return [{"name": c.name, "type": c.type, "formats": task_type(c.type).data_format,
              "metrics": {m: SCALES[m] for m in c.metrics}, "selects_by": c.select_by,
              "default_data": c.data or None, "lang": c.lang or None, "card": c.path}
-            for c in all_cards().values()]
+            for c in cards]
 
 
 def run(args: argparse.Namespace) -> int:

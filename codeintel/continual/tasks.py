@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from codeintel.backbones.family import family as family_of
 from codeintel.continual.apis import Sample
 from codeintel.continual.streams import target_calls
 from codeintel.eval.bleu import corpus_bleu
@@ -106,7 +107,8 @@ class Encoder:
 
     def __init__(self, tokenizer, family: str, block_size: int, target_len: int = 64) -> None:
         self.tok, self.family, self.block_size, self.target_len = tokenizer, family, block_size, target_len
-        self.seq2seq = family == "t5"
+        self.kind = family_of(family)
+        self.seq2seq = self.kind.seq2seq
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.eos = tokenizer.eos_token_id
 
@@ -156,11 +158,7 @@ class Encoder:
         else:
             flipped = [(x[::-1], m[::-1], y[::-1]) for x, m, y in rows]  # right-pad reversed rows, flip back
             data = {k: v.flip(1) for k, v in self._stack(flipped, width, width).items()}
-            mask = data["attention_mask"]
-            if self.family == "gpt2":
-                data["position_ids"] = (mask.cumsum(1) - 1).clamp(min=0)
-            else:  # RoBERTa numbers real tokens from padding_idx + 1 (what it derives from unpadded ids itself)
-                data["position_ids"] = mask.cumsum(1) * mask + self.pad
+            data["position_ids"] = self.kind.left_padded_positions(data["attention_mask"], self.pad)
         data["n_target"] = torch.tensor(n_target)
         return data
 
@@ -178,10 +176,7 @@ class Encoder:
             return out.loss, out.logits[:, :-1], labels[:, 1:] != -100
         keep = int(n_target.max()) + 1  # the targets and the position before them
         inputs = {k: v for k, v in batch.items() if k != "labels"}
-        if self.family == "gpt2":
-            logits = model(**inputs, logits_to_keep=keep).logits
-        else:
-            logits = model.lm_head(model.roberta(**inputs).last_hidden_state[:, -keep:])
+        logits = self.kind.last_logits(model, inputs, keep)
         pred, tgt = logits[:, :-1], labels[:, -(keep - 1) :]
         loss = torch.nn.functional.cross_entropy(pred.reshape(-1, pred.shape[-1]), tgt.reshape(-1), ignore_index=-100)
         return loss, pred, tgt != -100

@@ -231,3 +231,4 @@ METRICS: dict[str, Metric] = {
 }
 # every metric a task card may name, with its scale (token_ppl is computed inside the language-modelling task)
 SCALES = {**{name: m.scale for name, m in METRICS.items()}, "token_ppl": ">= 1, lower is better"}
+LOWER_IS_BETTER = frozenset(name for name, scale in SCALES.items() if "lower is better" in scale)

@@ -296,7 +296,10 @@ class AdapterSet:
         hidden = hidden_size(self.host)
         family = meta.get("family") or cfg.get("model_type")
         their_hidden = meta.get("hidden_size") or cfg.get("hidden_size")
-        if family and {"roberta": "roberta", "t5": "t5", "t5-embedding": "t5"}.get(family, family) != self.family:
+        from codeintel.backbones.family import FAMILIES
+
+        host = FAMILIES[family].adapter_host if family in FAMILIES else family  # a PEFT config's model_type
+        if family and host != self.family:
             raise CheckpointError(f"{path} is an adapter for a {family} backbone; this model ({self.backbone}) is "
                                   f"{self.family}. Load it into a {family} model.")
         if their_hidden and int(their_hidden) != hidden:

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from codeintel.backbones.family import family as family_of
 from codeintel.errors import CheckpointError
 from codeintel.peft_adapters.core import META
 
@@ -68,7 +69,7 @@ def build(encoder: nn.Module, tok, family: str, name: str, labels: tuple[str, ..
     adapters.init(encoder)
     encoder.add_adapter(NAME, config=SeqBnConfig(reduction_factor=reduction_factor))
     encoder.train_adapter(NAME)  # freezes everything else and activates the adapter
-    hidden = encoder.config.d_model if family == "t5" else encoder.config.hidden_size
+    hidden = family_of(family).hidden_size(encoder.config)
     return NerModel(encoder, nn.Linear(hidden, len(labels)), tok, name, family, tuple(labels), reduction_factor)
 
 
@@ -114,7 +115,7 @@ def attach(path: str | Path, encoder: nn.Module, tok, family: str, backbone: str
 
     path = Path(path)
     meta = read_meta(path)
-    hidden = encoder.config.d_model if family == "t5" else encoder.config.hidden_size
+    hidden = family_of(family).hidden_size(encoder.config)
     if family != meta["family"] or hidden != meta["hidden_size"]:
         raise CheckpointError(f"{path} was trained on a {meta['family']} backbone with hidden size "
                               f"{meta['hidden_size']}; {backbone} is {family} with {hidden}.")

@@ -239,6 +239,7 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
     """The strategies of :func:`run` over every seed; returns the result, the loaded model, the final weights of
     each strategy (first seed, when they are to be saved) and the experience names."""
     from codeintel.tasks.models import load_model
+    from codeintel.tasks.types import CAUSAL_LM_TYPE
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -249,7 +250,7 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
         raise ConfigError(f"metric={cfg.metric!r} is not a {cfg.task} score with decoding={cfg.decoding}; choose "
                           f"one of {', '.join(api_tasks.metric_names(cfg.task, cfg.decoding, cfg.num_samples))}.")
     torch.manual_seed(cfg.seed)
-    loaded = load_model(cfg.model, "causal-lm")  # a family without a causal LM fails here, clearly
+    loaded = load_model(cfg.model, CAUSAL_LM_TYPE)  # a family without a causal LM fails here, clearly
     _quiet(loaded)
     block = cfg.block_size or _default_block(loaded)
     enc = api_tasks.Encoder(loaded.tokenizer, loaded.family, block, target_len=max(task_cfg["max_new_tokens"], 32))
@@ -265,7 +266,7 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
     for rep in range(cfg.repeats):
         seed = cfg.seed + rep
         torch.manual_seed(seed)
-        base = _quiet(load_model(cfg.model, "causal-lm")) if rep else loaded
+        base = _quiet(load_model(cfg.model, CAUSAL_LM_TYPE)) if rep else loaded
         base.model.to(device)
         id_history = []
         if cfg.id_epochs:
@@ -311,7 +312,9 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
 
 def _quiet(loaded):
     """Name the decoders' loss (transformers warns on every model whose config leaves it unset)."""
-    if loaded.family != "t5":
+    from codeintel.backbones.family import family
+
+    if not family(loaded.family).seq2seq:
         loaded.model.config.loss_type = "ForCausalLM"
     return loaded
 

@@ -110,10 +110,12 @@ def _evaluate(cfg: RunConfig, out_dir: Path, split: str, echo, robustness: list[
 def _robustness_plan(cfg: RunConfig, card, specs: list[str] | None):
     if not specs:
         return [], None
-    from codeintel.recipes.robustness import SUPPORTED, parse_specs
+    from codeintel.recipes.robustness import parse_specs
+    from codeintel.tasks.types import TASK_TYPES, task_type
 
-    if card.type not in SUPPORTED:
-        raise ConfigError(f"--robustness works on {', '.join(SUPPORTED)} tasks, not {card.type}.")
+    if not task_type(card.type).robustness:
+        supported = [name for name in TASK_TYPES if task_type(name).robustness]
+        raise ConfigError(f"--robustness works on {', '.join(supported)} tasks, not {card.type}.")
     lang = cfg.lang or card.lang
     if not lang:
         raise ConfigError(f"--robustness: set lang=... (the language of the code); card {card.name} names none.")
@@ -130,10 +132,10 @@ def _robustness(task, card, loaded, cfg: RunConfig, rows, clean_scores, clean_pr
               "baselines": {name: b[metric] for name, b in baselines.items() if metric in b}}
     echo(f"clean     {format_scores({metric: clean_scores[metric]})}")
     for v in variants:
-        new_rows, stats = rb.perturb(task, card.type, rows, lang, v, cfg.train.seed)
+        new_rows, stats = rb.perturb(task, rows, lang, v, cfg.train.seed)
         scores, preds = evaluate_split(task, loaded.model, task.prepare(new_rows), cfg)
         entry = {"op": v.op, "params": v.params, "scores": scores, **stats}
-        if card.type == "clone-retrieval":
+        if task.embeds:
             entry.update(rb.embedding_protocol(clean_preds, preds, [r["label"] for r in rows]))
         result["variants"].append(entry)
         extra = f"  cosine={entry['cosine']:.4f}" if "cosine" in entry else ""

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from codeintel.data import hygiene as hy
-from codeintel.data.loaders import CODE_FIELDS, NL_FIELDS, LoadReport, check_file
+from codeintel.data.loaders import CODE_FIELDS, LoadReport, check_file
 from codeintel.data.stdlib import SPLITS
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import save_figure, write_text
@@ -66,18 +66,15 @@ def resolve_card(paths: list[str], task: str | None):
         if not p.exists():
             raise DataError(f"data path {p} does not exist.")
         files += sorted(p.glob("*.jsonl")) + sorted(p.glob("*.txt")) if p.is_dir() else [p]
-    if any(f.suffix == ".txt" for f in files):
-        return load_task("clone-detection")
     jsonl = next((f for f in files if f.suffix == ".jsonl"), None)
     row = _first_row(jsonl) if jsonl else None
+    from codeintel.tasks.types import TASK_TYPES, task_type
+
+    for name in TASK_TYPES:   # a type's default card carries its name
+        if task_type(name).recognises(files, row):
+            return load_task(name)
     if row is None:
         raise DataError(f"cannot tell the format of {paths[0]} (no jsonl rows); pass --task CARD.")
-    if "label" in row and not any(k in row for k in NL_FIELDS):
-        return load_task("clone-retrieval")
-    if any(k in row for k in (*NL_FIELDS, "docstring_tokens")):
-        return load_task("summarization")
-    if "language" in row or "lang" in row:
-        return load_task("language-modeling")
     raise DataError(f"cannot tell which task's format {jsonl} is (fields {sorted(k for k in row if k != '__line')}; "
                     f"code is read from one of {list(CODE_FIELDS)}); pass --task CARD.")
 
@@ -101,7 +98,6 @@ def load_corpus(paths: list[str], task: str | None = None, lang: str | None = No
                 skip_bad: bool = False) -> Corpus:
     """Every split of a dataset as documents, read the way ``codeintel train --task CARD --data PATHS`` reads it."""
     from codeintel.structure.parsing import canonical
-    from codeintel.tasks.common import default_paths
     from codeintel.tasks.types import make_task
 
     card = resolve_card(paths, task)
@@ -110,28 +106,12 @@ def load_corpus(paths: list[str], task: str | None = None, lang: str | None = No
     lang = canonical(lang) if lang else None
     corpus = Corpus(card, list(paths))
     report = LoadReport(origins=True)
-    if card.type == "clone-detection":
-        from codeintel.data.loaders import load_clone_detection
-
-        data = load_clone_detection(default_paths(card, paths), skip_bad, report)
-        corpus.pairs, corpus.programs_file, corpus.pair_files = data.pairs, data.programs_file, data.pair_files
-        for split in SPLITS:
-            seen: set[str] = set()
-            for a, b, _ in data.pairs[split]:
-                for key in (a, b):
-                    if key not in seen:
-                        seen.add(key)
-                        corpus.docs.append({"split": split, "id": key, "code": data.programs[key],
-                                            "lang": lang or card.lang or None})
-    else:
-        rows = make_task(card, None, 0, 0).load(list(paths), skip_bad, report)
-        for split in SPLITS:
-            for r in rows[split]:
-                code = r.get("code") or r.get("source") or ""
-                target = r.get("target", r.get("nl"))
-                corpus.docs.append({"split": split, "id": r["id"], "code": code, "target": target,
-                                    "lang": lang or r.get("lang") or card.lang or None,
-                                    "origin": r.get("__origin")})
+    task = make_task(card, None, 0, 0)
+    splits = task.load(list(paths), skip_bad, report)
+    corpus.docs = task.documents(splits, lang)
+    pairs = task.pair_data()
+    if pairs is not None:  # rows are pairs over a program table: the pair checks and the pair-list rewrite
+        corpus.pairs, corpus.programs_file, corpus.pair_files = pairs.pairs, pairs.programs_file, pairs.pair_files
     corpus.skipped_lines = report.skipped_lines
     return corpus
 

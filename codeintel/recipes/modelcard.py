@@ -13,11 +13,6 @@ import yaml
 from codeintel.eval.metrics import SCALES
 from codeintel.io import write_text
 
-# a task type -> the Hub's task id (pipeline tag) it is closest to
-HUB_TASKS = {"summarization": "summarization", "clone-detection": "text-classification",
-             "clone-retrieval": "feature-extraction", "code-search": "sentence-similarity",
-             "language-modeling": "text-generation"}
-
 
 def _base_model(model: str) -> tuple[str | None, str]:
     """(hub id of the pretrained weights, or None, and how to say where the weights came from)."""
@@ -41,13 +36,16 @@ def model_card(result: dict[str, Any], config: dict[str, Any], card, command: st
     test = {k: v for k, v in result["test"].items() if k in card.metrics}   # not settings such as the threshold
     metrics = [{"type": k, "name": f"{k} ({SCALES[k]})", "value": round(float(v), 4)}
                for k, v in test.items()]
+    from codeintel.tasks.types import task_type
+
+    kind = task_type(card.type)
     meta: dict[str, Any] = {"library_name": "codeintel", "tags": ["code", "codeintel", card.type],
-                            "pipeline_tag": HUB_TASKS.get(card.type), "license": "other",
+                            "pipeline_tag": kind.pipeline_tag, "license": "other",
                             "datasets": dataset_names}
     if base:
         meta["base_model"] = base
     meta["model-index"] = [{"name": Path(result["checkpoint"]).parent.name, "results": [{
-        "task": {"type": HUB_TASKS.get(card.type, card.type), "name": card.name},
+        "task": {"type": kind.pipeline_tag or card.type, "name": card.name},
         "dataset": {"name": ", ".join(dataset_names), "type": card.name, "split": "test"},
         "metrics": metrics}]}]
     rows = ["| | " + " | ".join(test) + " |", "|---|" + "---:|" * len(test),
@@ -66,7 +64,7 @@ def model_card(result: dict[str, Any], config: dict[str, Any], card, command: st
         "evaluator; P/R/F1 the BigCloneBench evaluator's; MAP@R POJ-104's.", "",
         "## How it was made", "", "```bash", command or "(from Python: codeintel.recipes.train.train)", "```", "",
         "Resolved configuration:", "", "```yaml", yaml.safe_dump(config, sort_keys=False).rstrip(), "```", "",
-        "## Loading", "", "```python", *_snippet(card.type), "```", ""]
+        "## Loading", "", "```python", *kind.usage, "```", ""]
     return "---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n\n" + "\n".join(body)
 
 
@@ -89,19 +87,6 @@ def pretraining_card(result: dict[str, Any], config: dict[str, Any]) -> str:
             "model, tok = AutoModelForMaskedLM.from_pretrained(PATH), AutoTokenizer.from_pretrained(PATH)",
             "```", ""]
     return "---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n\n" + "\n".join(body)
-
-
-def _snippet(task_type: str) -> list[str]:
-    if task_type == "summarization":
-        return ["from transformers import AutoModelForSeq2SeqLM, AutoTokenizer",
-                "tok = AutoTokenizer.from_pretrained(PATH)            # truncates at the run's source length",
-                "model = AutoModelForSeq2SeqLM.from_pretrained(PATH)  # generation_config: the run's decoding",
-                "code = ' '.join(source_code.split())                 # codeintel's whitespace normalisation",
-                "print(tok.decode(model.generate(**tok(code, return_tensors='pt', truncation=True))[0],",
-                "                 skip_special_tokens=True))"]
-    return ["import codeintel",
-            "model = codeintel.load_model(PATH)   # backbone + task head; transformers' AutoModel loads the backbone",
-            "model.model, model.tokenizer         # alone; the head is head.safetensors (a state dict)"]
 
 
 def write_card(checkpoint: Path, text: str) -> Path:

@@ -165,7 +165,7 @@ class ContrastiveModel(nn.Module):
 
     def __init__(self, mlm: nn.Module, cfg: PretrainConfig) -> None:
         super().__init__()
-        hidden = mlm.config.d_model if mlm.config.model_type == "t5" else mlm.config.hidden_size
+        hidden = kind_of(mlm).hidden_size(mlm.config)
         self.mlm, self.pooling = mlm, cfg.contrastive.pooling
         self.proj = (nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, cfg.contrastive.proj_dim))
                      if cfg.contrastive.proj_dim else nn.Identity())
@@ -197,53 +197,43 @@ class ContrastiveModel(nn.Module):
 
 
 def load_mlm(name: str):
-    """A backbone that can be trained to restore masked tokens: RoBERTa with an MLM head (the checkpoint's own
-    head where it has one), or a T5 encoder-decoder (which reconstructs the whole input from the masked one)."""
-    from transformers import RobertaForMaskedLM
-
+    """(model, loaded): a backbone that can be trained to restore masked tokens — RoBERTa with an MLM head (the
+    checkpoint's own head where it has one), or a T5 encoder-decoder (which reconstructs the whole input from
+    the masked one); the family decides (:meth:`~codeintel.backbones.family.Family.masked_lm_model`)."""
+    from codeintel.backbones.family import family
     from codeintel.backbones.loading import resolve
     from codeintel.tasks.heads import backbone_of
     from codeintel.tasks.models import load_model, read_meta
+    from codeintel.tasks.types import ENCODER_TYPE
 
     src = resolve(name)
     meta = read_meta(src.ref) if src.kind == "dir" else {}
-    if meta.get("task") not in (None, "pretraining", "clone-retrieval"):  # (a retrieval model is an encoder)
+    if meta.get("task") not in (None, "pretraining", ENCODER_TYPE):  # (a retrieval model is an encoder)
         origin = meta.get("origin") or "named in its codeintel.json"
         raise ConfigError(f"{name} is a fine-tuned {meta['task']} checkpoint; pre-training continues from a "
                           f"backbone: pass the model it was fine-tuned from ({origin}), a registry name or an earlier "
                           "`codeintel pretrain` output.")
-    loaded = load_model(name, "clone-retrieval")
-    if loaded.family == "t5":
-        return backbone_of(loaded.model), loaded
-    if loaded.family != "roberta":
-        raise ConfigError(f"pre-training takes RoBERTa-family backbones (codebert-base, graphcodebert-base, "
-                          f"tiny-codebert, ...) or T5 encoder-decoders (codet5-small, tiny-codet5, ...); "
-                          f"{name} is {loaded.family!r} (an embedding model without a decoder).")
-    encoder = backbone_of(loaded.model)
-    mlm = RobertaForMaskedLM(encoder.config)
-    if src.kind == "dir" and any(Path(src.ref).glob("*.safetensors")):
-        from safetensors.torch import load_file
+    loaded = load_model(name, ENCODER_TYPE)
+    files = sorted(Path(src.ref).glob("*.safetensors")) if src.kind == "dir" else []
+    return family(loaded.family).masked_lm_model(backbone_of(loaded.model), files), loaded
 
-        state = {k: v for f in Path(src.ref).glob("*.safetensors") for k, v in load_file(str(f)).items()
-                 if k.startswith("lm_head.")}
-        mlm.load_state_dict(state, strict=False)  # an earlier pre-training's MLM head, when there is one
-    mlm.roberta = encoder
-    mlm.tie_weights()
-    return mlm, loaded
+
+def kind_of(mlm: nn.Module):
+    """The family object of a masked-LM model (from its config's model type)."""
+    from codeintel.backbones.family import family
+    from codeintel.backbones.loading import MODEL_TYPE_FAMILY
+
+    return family(MODEL_TYPE_FAMILY[mlm.config.model_type])
 
 
 def encoder_of(mlm: nn.Module) -> nn.Module:
     """The encoder whose vectors the contrastive term trains (RoBERTa body or T5 encoder stack)."""
-    return mlm.encoder if mlm.config.model_type == "t5" else mlm.roberta
+    return kind_of(mlm).mlm_encoder(mlm)
 
 
 def masked_lm(mlm: nn.Module, ids, mask, labels, original, pad_id: int):
     """(loss, last encoder layer) of the masked input. T5: the decoder restores the whole original input."""
-    if mlm.config.model_type == "t5":
-        out = mlm(input_ids=ids, attention_mask=mask, labels=original.masked_fill(original.eq(pad_id), -100))
-        return out.loss, out.encoder_last_hidden_state
-    out = mlm(input_ids=ids, attention_mask=mask, labels=labels, output_hidden_states=True)
-    return out.loss, out.hidden_states[-1]
+    return kind_of(mlm).masked_lm_loss(mlm, ids, mask, labels, original, pad_id)
 
 
 # --------------------------------------------------------------------------- the loop

@@ -184,29 +184,10 @@ def load_samples(cfg: ProbeConfig, tokenizer, max_length: int) -> tuple[dict[str
 
 def _encoder(loaded, random_layers: bool, seed: int):
     """A callable ids, mask -> hidden_states tuple, for the backbone or its random-layer twin."""
+    from codeintel.backbones.family import family
     from codeintel.tasks.heads import backbone_of
 
-    backbone = backbone_of(loaded.model)
-    if loaded.family == "roberta":
-        model = backbone
-        if random_layers:
-            from transformers import RobertaModel
-
-            torch.manual_seed(seed)
-            model = RobertaModel(backbone.config, add_pooling_layer=False)
-            model.embeddings.load_state_dict(backbone.embeddings.state_dict())
-        model.eval()
-        return lambda ids, mask: model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
-    stack = backbone.encoder                                   # T5: the encoder stack of any T5 model class
-    if random_layers:
-        from transformers import T5EncoderModel
-
-        torch.manual_seed(seed)
-        twin = T5EncoderModel(backbone.config)
-        twin.shared.load_state_dict(backbone.shared.state_dict())
-        stack = twin.encoder
-    stack.eval()
-    return lambda ids, mask: stack(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+    return family(loaded.family).hidden_states(backbone_of(loaded.model), random_layers, seed)
 
 
 @torch.no_grad()
@@ -437,13 +418,17 @@ def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print
 def _probe(cfg: ProbeConfig, echo, progress: bool) -> dict[str, Any]:
     """The probes of :func:`probe` (``cfg`` resolved and checked); returns the result."""
     from codeintel.tasks.models import load_model
+    from codeintel.tasks.types import ENCODER_TYPE
 
     seed_everything(cfg.seed, cfg.threads)  # a random-init preset (tiny-*) is then the same model in every run
     t0 = time.perf_counter()
-    loaded = load_model(cfg.model, "clone-retrieval")
-    if loaded.family not in ("roberta", "t5", "t5-embedding"):
-        raise ConfigError(f"{cfg.model} is a {loaded.family} model; the probe reads RoBERTa or T5 hidden states.")
+    loaded = load_model(cfg.model, ENCODER_TYPE)
+    from codeintel.backbones.family import family
     from codeintel.tasks.heads import backbone_of
+
+    kind = family(loaded.family)
+    if not kind.encoder:
+        raise ConfigError(f"{cfg.model} is a {loaded.family} model; the probe reads RoBERTa or T5 hidden states.")
 
     config = backbone_of(loaded.model).config
     hidden, n_layers = getattr(config, "hidden_size", None), getattr(config, "num_hidden_layers", None)
@@ -457,9 +442,8 @@ def _probe(cfg: ProbeConfig, echo, progress: bool) -> dict[str, Any]:
         raise ConfigError(f"{cfg.model}'s tokenizer ({type(tok).__name__}) gives no character offsets; the probe "
                           "needs a fast (Rust) tokenizer to align sub-tokens with syntax-tree terminals.")
     limit = cfg.max_length
-    mpe = getattr(config, "max_position_embeddings", None)
-    if loaded.family == "roberta" and isinstance(mpe, int):
-        limit = min(limit, mpe - 2)
+    if kind.max_tokens(config) is not None:
+        limit = min(limit, kind.max_tokens(config))
     samples, skipped = load_samples(cfg, tok, limit)
     c_labels = sorted({x for v in samples.values() for sm in v for x in sm.c})
     u_labels = sorted({x for v in samples.values() for sm in v for x in sm.u})

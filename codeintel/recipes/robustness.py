@@ -23,9 +23,6 @@ from codeintel.augment.core import apply_op, get, param_value
 from codeintel.errors import ConfigError
 from codeintel.eval.metrics import unit_rows
 from codeintel.io import save_figure
-from codeintel.tasks.encoding import normalise
-
-SUPPORTED = ("summarization", "clone-detection", "clone-retrieval", "code-search")
 
 
 @dataclass(frozen=True)
@@ -76,22 +73,16 @@ def transform_codes(codes: list[str], lang: str, variant: Variant, seed: int) ->
     return out, {"applied": applied, "unparsable": unparsable, "n": len(codes)}
 
 
-def perturb(task, card_type: str, rows: list, lang: str, variant: Variant, seed: int) -> tuple[list, dict]:
-    """A transformed copy of a split, in the task's own row format (clone detection: its program table)."""
-    if card_type == "clone-detection":  # the variants join the task's program table under new keys
-        keys = sorted({k for a, b, _ in rows for k in (a, b)})
-        new, stats = transform_codes([task.programs[k] for k in keys], lang, variant, seed)
-        renamed = {k: f"{k}|{variant.label}" for k in keys}
-        task.programs.update({renamed[k]: code for k, code in zip(keys, new, strict=True)})
-        return [(renamed[a], renamed[b], y) for a, b, y in rows], stats
-    if card_type == "summarization":
-        if not all("code" in r for r in rows):
-            raise ConfigError("robustness needs the raw code of each example (a code/func/original_string field); "
-                              "rows given only as code_tokens cannot be re-parsed.")
-        new, stats = transform_codes([r["code"] for r in rows], lang, variant, seed)
-        return [{**r, "code": c, "source": normalise(c)} for r, c in zip(rows, new, strict=True)], stats
-    new, stats = transform_codes([r["code"] for r in rows], lang, variant, seed)
-    return [{**r, "code": c} for r, c in zip(rows, new, strict=True)], stats
+def perturb(task, rows: list, lang: str, variant: Variant, seed: int) -> tuple[list, dict]:
+    """A transformed copy of a split, in the task's own row format (the task type's ``perturb``)."""
+    stats: dict = {}
+
+    def transform(codes: list[str]) -> list[str]:
+        new, counts = transform_codes(codes, lang, variant, seed)
+        stats.update(counts)
+        return new
+
+    return task.perturb(rows, transform, variant.label), stats
 
 
 def embedding_protocol(clean: np.ndarray, variant: np.ndarray, labels: list | None) -> dict[str, float]:

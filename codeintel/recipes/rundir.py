@@ -98,7 +98,7 @@ class RunDir:
         self.resume, self.ours = resume, ours or is_output_dir
         self.moved_to: Path | None = None
         self._locked = False
-        self._created = False  # this claim created the directory
+        self._created: Path | None = None  # the topmost directory this claim created (the path or an ancestor)
 
     # ---- claiming
     def __enter__(self) -> RunDir:
@@ -152,7 +152,12 @@ class RunDir:
             self.moved_to = aside_path(path)
             path.rename(self.moved_to)
             self.echo(f"moved the earlier run in {path} to {self.moved_to}")
-        self._created = not path.exists()
+        self._created = None
+        if not path.exists():
+            top = path.absolute()
+            while not top.parent.exists():
+                top = top.parent
+            self._created = top
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -219,8 +224,14 @@ class RunDir:
             self.moved_to.rename(path)
             self.echo(f"moved the earlier run back to {path} (this run failed before writing anything)")
             self.moved_to = None
-        elif self._created:
+        elif self._created is not None:
             path.rmdir()
+            here = path.absolute().parent
+            while self._created in here.parents or here == self._created:  # the parents this claim made, if empty
+                if any(here.iterdir()):
+                    break
+                here.rmdir()
+                here = here.parent
 
     # ---- versioned checkpoints
     def publish(self, name: str, write) -> Path:

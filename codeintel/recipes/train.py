@@ -162,7 +162,7 @@ def _setup(cfg: RunConfig, card: TaskCard, echo, acc, out: Path, rundir: RunDir,
         enable_gradient_checkpointing(loaded.model, cfg.model)
     loaded.model.to(acc.device)
     task = build_task(cfg, card, loaded)
-    loaded.set_export_defaults(task.source_len, task.target_len if card.type == "summarization" else 0,
+    loaded.set_export_defaults(task.source_len, task.target_len if task.generates else 0,
                                cfg.eval.beam_size, cfg.eval.no_repeat_ngram_size)
     with acc.main_process_first():  # rank 0 fills the tokenization cache, the others read it
         raw = load_splits(task, cfg, echo)
@@ -175,15 +175,14 @@ def _setup(cfg: RunConfig, card: TaskCard, echo, acc, out: Path, rundir: RunDir,
             dev_rows = [dev_rows[i] for i in keep]
         t_tok = time.perf_counter()
         train_set = task.prepare(raw["train"])
-        dev_part = eval_shard(acc, card.type, dev_rows)
+        dev_part = eval_shard(acc, task, dev_rows)
         dev_set = task.prepare(dev_part) if dev_part else None
     echo(f"data: train={len(raw['train'])} valid={len(raw['valid'])} (dev subset {len(dev_rows)}) "
          f"test={len(raw['test'])}  tokenized in {time.perf_counter() - t_tok:.1f}s")
     if cfg.data.check_leakage and acc.is_main_process:
         from codeintel.recipes.hygiene import leakage_warning
 
-        programs = task.programs if card.type == "clone-detection" else None
-        warning = leakage_warning(card, raw, programs, cfg.lang or None)
+        warning = leakage_warning(card, raw, task.leakage_programs(), cfg.lang or None)
         if warning:
             echo(warning)
 
@@ -272,13 +271,10 @@ def train_step(run: Run, state: TrainState, step_batches: list[list[int]]) -> fl
     return loss_value
 
 
-# predictions that are not one per row (code search: a queries x codes matrix) are made on rank 0 alone
-UNSHARDED = frozenset({"code-search"})
-
-
-def eval_shard(acc, task_type: str, rows: list) -> list:
-    """The rows this process predicts: its ``r::N`` shard, or all of them (rank 0) / none for UNSHARDED tasks."""
-    if task_type in UNSHARDED and acc.num_processes > 1:
+def eval_shard(acc, task, rows: list) -> list:
+    """The rows this process predicts: its ``r::N`` shard, or, for a task whose predictions are not one per row
+    (``task.sharded`` false: code search's queries x codes matrix), all of them on rank 0 and none elsewhere."""
+    if not task.sharded and acc.num_processes > 1:
         return rows if acc.is_main_process else []
     return engine.shard(rows, acc.process_index, acc.num_processes)
 
@@ -286,7 +282,7 @@ def eval_shard(acc, task_type: str, rows: list) -> list:
 def evaluate_rows(run: Run, model, rows: list, prepared_shard, progress: bool = False) -> tuple[dict, Any]:
     """Scores and predictions on ``rows``: each process predicts its shard, rank 0 scores them all once."""
     acc = run.acc
-    if run.card.type in UNSHARDED and acc.num_processes > 1:  # rank 0 holds all the rows
+    if not run.task.sharded and acc.num_processes > 1:  # rank 0 holds all the rows
         return engine.on_main(acc, lambda: evaluate_split(run.task, model, prepared_shard, run.cfg, progress))
     preds = predict_split(run.task, model, prepared_shard, run.cfg, progress)
     if acc.num_processes > 1:
@@ -375,7 +371,7 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
     cfg, card, out = run.cfg, run.card, run.out
     best_model = load_model(str(out / "best")).model.to(run.acc.device)
     test_rows = run.raw["test"]
-    test_part = eval_shard(run.acc, card.type, test_rows)
+    test_part = eval_shard(run.acc, run.task, test_rows)
     test_set = run.task.prepare(test_part) if test_part else None
     test_scores, test_preds = evaluate_rows(run, best_model, test_rows, test_set, progress=progress)
     result = {

@@ -22,7 +22,7 @@ from typing import Any
 
 from codeintel.errors import ConfigError, UnknownNameError
 from codeintel.hub import hub_path
-from codeintel.tasks.types import LOWER_IS_BETTER, TYPE_METRICS
+from codeintel.tasks.types import TASK_TYPES, task_type
 
 EMBEDDED_DATA = ("stdlib", "stdlib-clones")  # built into the cache on first use, not files
 
@@ -48,6 +48,8 @@ class TaskCard:
         """Is ``new`` a better value of the selection metric than ``old``?"""
         if old is None:
             return True
+        from codeintel.eval.metrics import LOWER_IS_BETTER
+
         return new < old if self.select_by in LOWER_IS_BETTER else new > old
 
 
@@ -58,13 +60,9 @@ def _parse_card(path: Path) -> TaskCard:
     for key in ("name", "type"):
         if key not in raw:
             raise ConfigError(f"task card {path} has no {key!r} field.")
-    if raw["type"] not in TYPE_METRICS:
-        raise UnknownNameError("task type", raw["type"], TYPE_METRICS, hint=f"(in {path})")
-    allowed_metrics = TYPE_METRICS[raw["type"]]
-    metrics = tuple(raw.get("metrics") or allowed_metrics)
-    for m in metrics:
-        if m not in allowed_metrics:
-            raise UnknownNameError("metric", m, allowed_metrics, hint=f"(in {path}, for type {raw['type']})")
+    if raw["type"] not in TASK_TYPES:  # the name only: the type's module is imported when the card is used
+        raise UnknownNameError("task type", raw["type"], TASK_TYPES, hint=f"(in {path})")
+    metrics = tuple(raw.get("metrics") or ())
     name = str(raw["name"])
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) or ".." in name:
         raise ConfigError(f"task card {path}: name {name!r} must be letters, digits, '.', '_' or '-' (no path "
@@ -106,13 +104,30 @@ def all_cards() -> dict[str, TaskCard]:
 
 
 def load_task(name_or_path: str) -> TaskCard:
-    """A card by name (``summarization``) or by path to a YAML file."""
+    """A card by name (``summarization``) or by path to a YAML file, checked against its task type (metrics the
+    type reports; no metrics listed = all of them, the first selecting)."""
     if name_or_path.endswith((".yaml", ".yml")):
-        return _parse_card(Path(name_or_path))
-    cards = all_cards()
-    if name_or_path not in cards:
-        raise UnknownNameError("task", name_or_path, cards, hint="Or pass the path of a task card (.yaml).")
-    return cards[name_or_path]
+        card = _parse_card(Path(name_or_path))
+    else:
+        cards = all_cards()
+        if name_or_path not in cards:
+            raise UnknownNameError("task", name_or_path, cards, hint="Or pass the path of a task card (.yaml).")
+        card = cards[name_or_path]
+    return checked(card)
+
+
+def checked(card: TaskCard) -> TaskCard:
+    """``card`` with its metrics checked against (or, where it lists none, taken from) its task type."""
+    from dataclasses import replace
+
+    cls = task_type(card.type)
+    if not cls.cards:
+        raise ConfigError(f"task card {card.path}: type {card.type!r} is not run from task cards "
+                          f"({cls.data_format}).")
+    for m in card.metrics:
+        if m not in cls.metrics:
+            raise UnknownNameError("metric", m, cls.metrics, hint=f"(in {card.path}, for type {card.type})")
+    return card if card.metrics else replace(card, metrics=cls.metrics)
 
 
 def resolve_run_config(task: str | None = None, model: str | None = None, data: list[str] | None = None,

@@ -4,31 +4,77 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from codeintel.data.cache import tokenize_cached
-from codeintel.data.loaders import LoadReport, load_clone_detection, load_clone_retrieval
+from codeintel.data.loaders import NL_FIELDS, LoadReport, load_clone_detection, load_clone_retrieval
 from codeintel.eval import metrics
-from codeintel.tasks.common import Prepared, default_paths
+from codeintel.tasks.common import Prepared, default_paths, no_grad
 from codeintel.tasks.encoding import GraphSettings, collate_programs, embed, graph_inputs, normalise, program_length
+from codeintel.tasks.protocol import TaskType
+
+if TYPE_CHECKING:
+    import torch
 
 
-class CloneDetectionTask:
-    """Are two programs clones? Pair classification with P/R/F1 at ``eval.threshold``."""
+class CloneDetectionTask(TaskType):
+    """Are two programs clones? Pair classification with P/R/F1 at ``eval.threshold``. Rows are
+    ``(id1, id2, label)`` pairs over a program table (``self.programs``, filled by :meth:`load`)."""
+
+    name = "clone-detection"
+    metrics = ("f1", "precision", "recall")
+    variants = {"roberta": "encoder", "t5": "encoder-decoder"}  # CodeT5 reads the decoder's last </s>
+    head, takes_graph, robustness = "pair", True, True
+    data_format = "programs jsonl (idx+func or index+code) + pair lists idx1 idx2 label"
+    pipeline_tag = "text-classification"
 
     def __init__(self, card, tokenizer, source_len: int, target_len: int = 0) -> None:
-        self.card, self.tok, self.source_len = card, tokenizer, source_len
+        super().__init__(card, tokenizer, source_len, target_len)
         self.threshold = 0.5
         self.programs: dict[str, str] = {}  # id -> code, of the loaded data (pairs refer to programs by id)
+        self.data = None  # the loaded pairs, program table and their files
         self.graph: GraphSettings | None = None
 
+    def configure(self, cfg) -> None:
+        self.threshold = cfg.eval.threshold
+
     def load(self, paths: list[str], skip_bad: bool, report: LoadReport):
-        data = load_clone_detection(default_paths(self.card, paths), skip_bad, report)
-        self.programs = data.programs
-        return data.pairs
+        self.data = load_clone_detection(default_paths(self.card, paths), skip_bad, report)
+        self.programs = self.data.programs
+        return self.data.pairs
+
+    def leakage_programs(self) -> dict[str, str]:
+        return self.programs
+
+    @classmethod
+    def recognises(cls, files: list, row: dict | None) -> bool:
+        return any(Path(f).suffix == ".txt" for f in files)   # pair lists
+
+    def pair_data(self):
+        return self.data
+
+    def documents(self, splits: dict[str, list], lang: str | None = None) -> list[dict]:
+        """Each split's programs (once per split, in pair order)."""
+        docs = []
+        for split in ("train", "valid", "test"):
+            seen: set[str] = set()
+            for a, b, _ in splits[split]:
+                for key in (a, b):
+                    if key not in seen:
+                        seen.add(key)
+                        docs.append({"split": split, "id": key, "code": self.programs[key],
+                                     "lang": lang or self.card.lang or None})
+        return docs
+
+    def perturb(self, rows: list, transform, tag: str = "perturbed") -> list:
+        """The pairs over transformed copies of their programs, which join the program table as ``id|tag``."""
+        keys = sorted({k for a, b, _ in rows for k in (a, b)})
+        new = transform([self.programs[k] for k in keys])
+        renamed = {k: f"{k}|{tag}" for k in keys}
+        self.programs.update({renamed[k]: code for k, code in zip(keys, new, strict=True)})
+        return [(renamed[a], renamed[b], y) for a, b, y in rows]
 
     def prepare(self, pairs: list[tuple[str, str, int]]) -> Prepared:
         keys = sorted({k for a, b, _ in pairs for k in (a, b)})
@@ -43,6 +89,8 @@ class CloneDetectionTask:
         return Prepared({"programs": prog, "pairs": pairs}, lengths, pairs, real=real)
 
     def collate(self, prepared: Prepared, idx: list[int]) -> dict[str, torch.Tensor]:
+        import torch
+
         prog, pairs = prepared.items["programs"], prepared.items["pairs"]
         batch = collate_programs([prog[k] for i in idx for k in pairs[i][:2]], self.tok.pad_token_id)
         b = len(idx)
@@ -50,12 +98,16 @@ class CloneDetectionTask:
         return {**out, "labels": torch.tensor([pairs[i][2] for i in idx])}
 
     def loss(self, model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        import torch.nn.functional as F
+
         logits = model(batch["input_ids"], batch["attention_mask"], batch.get("position_ids"))
         return F.cross_entropy(logits, batch["labels"]), int(batch["input_ids"].ne(self.tok.pad_token_id).sum())
 
-    @torch.no_grad()
+    @no_grad
     def predict(self, model, prepared: Prepared, batch_size: int = 32, **_) -> list[float]:
         """P(clone) per pair. Each program is encoded once; the head then scores the pairs."""
+        import torch
+
         model.eval()
         prog, pairs = prepared.items["programs"], prepared.items["pairs"]
         keys = list(prog)
@@ -90,18 +142,29 @@ class CloneDetectionTask:
                 fh.write(json.dumps({"idx1": a, "idx2": b, "prob": p, "label": gold}) + "\n")
 
 
-class CloneRetrievalTask:
+class CloneRetrievalTask(TaskType):
     """Find the other solutions of the same problem: embeddings ranked by cosine, MAP@R."""
 
+    name = "clone-retrieval"
+    metrics = ("map_at_r",)
+    variants = {"roberta": "encoder", "t5": "encoder-decoder", "t5-embedding": "embedding"}
+    head, takes_graph, embeds, robustness = "embedding", True, True, True
+    data_format = "jsonl: index, label, code (POJ-104)"
+    pipeline_tag = "feature-extraction"
     temperature = 0.1
     group = 4  # programs of one label placed together in a batch, so each anchor has positives
 
     def __init__(self, card, tokenizer, source_len: int, target_len: int = 0) -> None:
-        self.card, self.tok, self.source_len = card, tokenizer, source_len
+        super().__init__(card, tokenizer, source_len, target_len)
         self.graph: GraphSettings | None = None
 
     def load(self, paths: list[str], skip_bad: bool, report: LoadReport):
         return load_clone_retrieval(default_paths(self.card, paths), skip_bad, report)
+
+    @classmethod
+    def recognises(cls, files: list, row: dict | None) -> bool:
+        return not any(Path(f).suffix == ".txt" for f in files) and row is not None and "label" in row \
+            and not any(k in row for k in NL_FIELDS)
 
     def prepare(self, rows: list[dict]) -> Prepared:
         if self.graph:
@@ -120,6 +183,8 @@ class CloneRetrievalTask:
         return Prepared({"ids": ids, "labels": labels, "groups": groups}, lengths, rows, real=real)
 
     def collate(self, prepared: Prepared, idx: list[int]) -> dict[str, torch.Tensor]:
+        import torch
+
         members = [m for g in idx for m in prepared.items["groups"][g]]
         batch = collate_programs([prepared.items["ids"][m] for m in members], self.tok.pad_token_id)
         label_ids = {lab: i for i, lab in enumerate(sorted({prepared.items["labels"][m] for m in members}))}
@@ -127,6 +192,8 @@ class CloneRetrievalTask:
 
     def loss(self, model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
         """Multi-positive InfoNCE over the batch: same-label programs are positives, all others negatives."""
+        import torch
+
         vec = model(batch["input_ids"], batch["attention_mask"], batch.get("position_ids"))  # (B, D), unit norm
         sims = vec @ vec.T / self.temperature                                      # (B, B)
         eye = torch.eye(len(vec), dtype=torch.bool, device=vec.device)
@@ -137,7 +204,7 @@ class CloneRetrievalTask:
         per_anchor = -(log_prob.masked_fill(~pos, 0).sum(1) / pos.sum(1).clamp(min=1))
         return per_anchor[has_pos].mean(), int(batch["input_ids"].ne(self.tok.pad_token_id).sum())
 
-    @torch.no_grad()
+    @no_grad
     def predict(self, model, prepared: Prepared, batch_size: int = 32, **_) -> np.ndarray:
         model.eval()
         device = next(model.parameters()).device

@@ -8,11 +8,14 @@ many programs in length-sorted batches.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from codeintel.tasks.common import pad
+from codeintel.tasks.common import no_grad, pad
+
+if TYPE_CHECKING:
+    import torch
 
 
 def normalise(code: str) -> str:
@@ -50,9 +53,11 @@ def collate_programs(programs: list, pad_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": input_ids, "attention_mask": mask}
 
 
-@torch.no_grad()
+@no_grad
 def embed(fn, ids: list, pad_id: int, batch_size: int, device: torch.device) -> torch.Tensor:
     """Run ``fn(input_ids, attention_mask)`` over programs in length-sorted batches; CPU rows in input order."""
+    import torch
+
     order = np.argsort([-program_length(x) for x in ids], kind="stable")
     out: list[torch.Tensor | None] = [None] * len(ids)
     for start in range(0, len(order), batch_size):

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codeintel.backbones import graphcodebert, roberta, t5
+from codeintel.backbones import graphcodebert
+from codeintel.backbones.family import family as family_of
 
 
 class PairClassifier(nn.Module):
@@ -24,17 +25,15 @@ class PairClassifier(nn.Module):
     def __init__(self, backbone: nn.Module, family: str, eos_id: int, dropout: float = 0.1) -> None:
         super().__init__()
         self.backbone, self.family, self.eos_id = backbone, family, eos_id
-        hidden = backbone.config.d_model if family == "t5" else backbone.config.hidden_size
-        self.head = t5.pair_head(hidden) if family == "t5" else roberta.pair_head(hidden, dropout)
+        self.kind = family_of(family)
+        self.head = self.kind.pair_head(self.kind.hidden_size(backbone.config), dropout)
 
     def vectors(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 position_ids: torch.Tensor | None = None) -> torch.Tensor:
         """(N, L) programs -> (N, H); with ``position_ids`` the input is GraphCodeBERT's graph-guided one."""
         if position_ids is not None:
             return graphcodebert.encode(self.backbone, input_ids, position_ids, attention_mask)[:, 0]
-        if self.family == "t5":
-            return t5.eos_decoder_vector(self.backbone, input_ids, attention_mask, self.eos_id)
-        return roberta.first_token_vector(self.backbone, input_ids, attention_mask)
+        return self.kind.pair_vector(self.backbone, input_ids, attention_mask, self.eos_id)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 position_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -59,7 +58,7 @@ class Retriever(nn.Module):
 
     def __init__(self, backbone: nn.Module, family: str) -> None:
         super().__init__()
-        self.backbone, self.family = backbone, family
+        self.backbone, self.family, self.kind = backbone, family, family_of(family)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 position_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -68,24 +67,17 @@ class Retriever(nn.Module):
             hidden = graphcodebert.encode(self.backbone, input_ids, position_ids, attention_mask)
             real = position_ids.ne(1).unsqueeze(-1).to(hidden.dtype)               # code and nodes, no padding
             return F.normalize((hidden * real).sum(1) / real.sum(1).clamp(min=1.0), dim=-1)
-        if self.family == "t5-embedding":
-            return self.backbone.embed(input_ids, attention_mask)
-        if self.family == "t5":
-            vec = t5.mean_encoder_vector(self.backbone, input_ids, attention_mask)
-        else:
-            vec = roberta.mean_vector(self.backbone, input_ids, attention_mask)
-        return F.normalize(vec, dim=-1)
+        return self.kind.sequence_vector(self.backbone, input_ids, attention_mask)
 
 
-def wrap(backbone: nn.Module, family: str, task: str, tokenizer, dropout: float = 0.1) -> nn.Module:
-    """The model that ``task`` trains: the backbone itself (sequence-to-sequence and LM), or a head around it."""
-    if task in ("summarization", "language-modeling", "causal-lm"):
-        return backbone
-    if task == "clone-detection":
+def wrap(backbone: nn.Module, family: str, head: str, tokenizer, dropout: float = 0.1) -> nn.Module:
+    """The model a task type trains, by its ``head`` (:class:`~codeintel.tasks.protocol.TaskType`): the backbone
+    itself (``"backbone"``: sequence-to-sequence and LM), or a head around it (``"pair"``, ``"embedding"``)."""
+    if head == "pair":
         return PairClassifier(backbone, family, tokenizer.eos_token_id, dropout)
-    if task in ("clone-retrieval", "code-search"):
+    if head == "embedding":
         return Retriever(backbone, family)
-    raise ValueError(task)
+    return backbone
 
 
 def backbone_of(model: nn.Module) -> nn.Module:

@@ -14,27 +14,43 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from codeintel.data.loaders import LoadReport, field, key_field, load_rows
+from codeintel.data.loaders import NL_FIELDS, LoadReport, field, key_field, load_rows
 from codeintel.errors import DataError
 from codeintel.eval.metrics import lexer_rule_count, lexer_token_count, normalized_perplexity
 from codeintel.structure.parsing import ALIASES, canonical, strip_comments
-from codeintel.tasks.common import Prepared, default_paths, pad
+from codeintel.tasks.common import Prepared, default_paths, no_grad, pad
+from codeintel.tasks.protocol import TaskType
+
+if TYPE_CHECKING:
+    import torch
 
 PYGMENTS_NAME = {"c": "c", "cpp": "cpp", "fortran": "fortran", "python": "python", "java": "java"}
 
 
-class LanguageModelingTask:
+class LanguageModelingTask(TaskType):
     """Next-token prediction over whole files; scored by normalized perplexity."""
 
+    name = "language-modeling"
+    metrics = ("normalized_ppl", "token_ppl")
+    variants = {"t5": "encoder-decoder"}  # the T5 decoder is the LM (constant encoder input)
+    data_format = "jsonl: code + language (whole files)"
+    pipeline_tag = "text-generation"
+
     def __init__(self, card, tokenizer, source_len: int, target_len: int) -> None:
-        self.card, self.tok, self.target_len = card, tokenizer, target_len
-        self.source_len = 2  # the encoder sees a constant <s></s>
+        super().__init__(card, tokenizer, 2, target_len)  # the encoder sees a constant <s></s>
         self.compat = False
+
+    def configure(self, cfg) -> None:
+        self.compat = cfg.eval.ppl_compat
+
+    @classmethod
+    def recognises(cls, files: list, row: dict | None) -> bool:
+        return not any(Path(f).suffix == ".txt" for f in files) and row is not None \
+            and ("language" in row or "lang" in row) and not any(k in row for k in (*NL_FIELDS, "docstring_tokens"))
 
     def load(self, paths: list[str], skip_bad: bool, report: LoadReport) -> dict[str, list[dict]]:
         def convert(row: dict, path: Path, i: int) -> dict:  # one row = one file, so the split is by file
@@ -81,9 +97,11 @@ class LanguageModelingTask:
     def loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
         return model(**batch).loss, int((batch["labels"] != -100).sum())
 
-    @torch.no_grad()
+    @no_grad
     def predict(self, model, prepared: Prepared, batch_size: int = 32, **_) -> dict[str, np.ndarray]:
         """Summed NLL (nats) of each file, with its model-token and lexer-token counts."""
+        import torch.nn.functional as F
+
         model.eval()
         device = next(model.parameters()).device
         nll = np.zeros(len(prepared.rows))
@@ -123,3 +141,15 @@ class LanguageModelingTask:
                 fh.write(json.dumps({"id": r["id"], "lang": r["lang"], "nll": nll, "model_tokens":
                                      int(preds["model_tokens"][i]), "lexer_tokens": lex,
                                      "normalized_ppl": math.exp(nll / max(lex, 1))}) + "\n")
+
+
+class CausalLMTask(TaskType):
+    """Left-to-right language modelling for continual learning over API streams (``codeintel continual run``,
+    which brings its own data and scores: :mod:`codeintel.continual.tasks`); no task card runs on it. GPT-2,
+    RoBERTa as a decoder, and T5 as a prefix LM (the encoder reads the left context, the decoder continues it)."""
+
+    name = "causal-lm"
+    variants = {"gpt2": "causal-lm", "roberta": "causal-lm", "t5": "encoder-decoder"}
+    data_format = "API streams (codeintel continual build-stream), not task cards"
+    pipeline_tag = "text-generation"
+    cards = False

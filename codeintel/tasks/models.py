@@ -3,7 +3,7 @@
 A codeintel checkpoint is a directory with the backbone's ``save_pretrained`` output (safetensors), the
 tokenizer, ``head.safetensors`` for task heads outside the backbone, and ``codeintel.json`` describing the
 task. Any plain ``save_pretrained`` directory also loads, as a backbone. Which backbone variant a task runs
-on, per family, is :data:`TASK_VARIANTS`; the backbone layer builds that variant and knows no task.
+on, per family, is the task type's ``variants``; the backbone layer builds that variant and knows no task.
 """
 
 from __future__ import annotations
@@ -18,43 +18,25 @@ from typing import Any
 from codeintel.backbones import loading as backbones
 from codeintel.backbones.table import BackboneSpec
 from codeintel.errors import CheckpointError, ConfigError, UnknownNameError
+from codeintel.tasks.types import DEFAULT_TYPE, ENCODER_TYPE, TASK_TYPES, task_type
 
 META_FILE = "codeintel.json"
 HEAD_FILE = "head.safetensors"
-ENCODERS = {"roberta": "encoder", "t5": "encoder-decoder", "t5-embedding": "embedding"}
-TASK_VARIANTS: dict[str, dict[str, str]] = {  # task type -> family -> the backbone variant its head runs on
-    "summarization": {"roberta": "encoder-decoder", "t5": "encoder-decoder"},
-    "language-modeling": {"t5": "encoder-decoder"},  # the T5 decoder is the LM (constant encoder input)
-    "clone-detection": {"roberta": "encoder", "t5": "encoder-decoder"},  # CodeT5 reads the decoder's last </s>
-    "clone-retrieval": ENCODERS,
-    "code-search": ENCODERS,
-    # left-to-right language modeling for continual learning over API streams (codeintel.continual): GPT-2,
-    # RoBERTa as a decoder, and T5 as a prefix LM (the encoder reads the left context, the decoder continues it)
-    "causal-lm": {"gpt2": "causal-lm", "roberta": "causal-lm", "t5": "encoder-decoder"},
-}
-
-
 def supported_tasks(spec_or_family: BackboneSpec | str) -> tuple[str, ...]:
     """The task types a backbone (or family) has a head for."""
     family = spec_or_family if isinstance(spec_or_family, str) else spec_or_family.family
-    return tuple(t for t, by_family in TASK_VARIANTS.items() if family in by_family)
+    return tuple(t for t in TASK_TYPES if task_type(t).supports(family))
 
 
 def variant_for(family: str, task: str, name: str | None = None) -> str:
     """The backbone variant ``task`` runs on for ``family``; a clear error where the family has no head for it."""
-    if task not in TASK_VARIANTS:
-        raise UnknownNameError("task type", task, TASK_VARIANTS)
-    by_family = TASK_VARIANTS[task]
+    by_family = task_type(task).variants  # an unknown type: the registry's did-you-mean error
     if family not in by_family:
-        if name:
-            hint = " (a decoder: `codeintel continual run` trains it)" if family == "gpt2" else ""
-            raise ConfigError(f"{name} has no head for {task!r}; it supports {', '.join(supported_tasks(family))}"
-                              f"{hint}.")
-        if family == "t5-embedding":
-            raise ConfigError(f"the embedding family only supports clone-retrieval, not {task!r}; "
-                              "use a seq2seq backbone such as codet5-small.")
-        raise ConfigError(f"{task} needs a T5-family backbone (e.g. tiny-codet5); the {family} family has no head "
-                          "for it.")
+        from codeintel.backbones.family import family as family_of
+
+        what = name or f"the {family} family"
+        raise ConfigError(f"{what} has no head for {task!r}; it supports {', '.join(supported_tasks(family))}"
+                          f"{family_of(family).hint}.")
     return by_family[family]
 
 
@@ -188,7 +170,7 @@ def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = 
         loaded = _load_dir(Path(src.ref), task, allow_pickle)
         loaded.model.eval()  # as transformers' from_pretrained: dropout off until a loop calls train()
         return loaded
-    task = task or "summarization"
+    task = task or DEFAULT_TYPE
     spec = src.spec or backbones.hub_spec(src.ref)
     variant = variant_for(spec.family, task, spec.name)
     if tokenizer:
@@ -200,7 +182,7 @@ def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = 
     else:
         tok = backbones.load_tokenizer(name_or_dir)
     backbone = backbones.build_backbone(spec, variant, tok, pretrained, allow_pickle)
-    model = wrap(backbone, spec.family, task, tok, dropout=dropout).eval()
+    model = wrap(backbone, spec.family, task_type(task).head, tok, dropout=dropout).eval()
     return Loaded(model, tok, task, spec.family, name_or_dir, spec.name if src.spec else None,
                   {"pretrained": pretrained, "tokenizer": tokenizer or "",
                    "rebuildable": pretrained and not spec.is_tiny})
@@ -230,7 +212,7 @@ def _load_dir(path: Path, task: str | None, allow_pickle: bool = False) -> Loade
     if "adapter_run" in meta:
         return _load_adapter_run(path, meta, task, allow_pickle)
     if meta.get("task") == "pretraining":  # a backbone from `codeintel pretrain`: good for any task
-        task = task or "summarization"
+        task = task or DEFAULT_TYPE
         family = meta["family"]
         cls_name = backbones.backbone_class(family, variant_for(family, task))
     elif meta:
@@ -246,16 +228,16 @@ def _load_dir(path: Path, task: str | None, allow_pickle: bool = False) -> Loade
             raise ConfigError(f"{path} is a {meta['task']!r} checkpoint, not {task!r}; pass --task {meta['task']}.")
         task, family, cls_name = meta["task"], meta["family"], meta["backbone_class"]
     else:
-        task = task or "summarization"
+        task = task or DEFAULT_TYPE
         family, fixed = backbones.family_of_dir(path)
         cls_name = fixed or backbones.backbone_class(family, variant_for(family, task))
     tokenizer = backbones.load_tokenizer(str(path))
     backbone = backbones.load_backbone(path, cls_name, allow_pickle)
-    if cls_name == "RobertaModel" and task == "summarization":
+    if cls_name == "RobertaModel" and task_type(task).generates:
         from codeintel.backbones import roberta
 
         backbone = roberta.build_seq2seq(backbone, backbones.special_ids(tokenizer))
-    model = wrap(backbone, family, task, tokenizer, dropout=meta.get("dropout", 0.1))
+    model = wrap(backbone, family, task_type(task).head, tokenizer, dropout=meta.get("dropout", 0.1))
     if meta.get("has_head"):
         try:
             load_head(model, path / HEAD_FILE)
@@ -306,23 +288,16 @@ def save_model(loaded: Loaded, out_dir: str | Path, extra_meta: dict[str, Any] |
 def load_encoder(name_or_dir: str):
     """(encoder, tokenizer, family) of a registry name, hub id or directory, for token-level heads: the
     RoBERTa body, or a ``T5EncoderModel`` holding a T5 model's encoder weights."""
-    from transformers import T5EncoderModel
-
+    from codeintel.backbones.family import family
     from codeintel.tasks.heads import backbone_of
 
-    loaded = load_model(name_or_dir, "clone-retrieval")
-    if loaded.family not in ("roberta", "t5"):
+    loaded = load_model(name_or_dir, ENCODER_TYPE)
+    encoder = family(loaded.family).token_encoder(backbone_of(loaded.model))
+    if encoder is None:
         raise ConfigError(f"{name_or_dir} is a {loaded.family} model; token-level heads take a RoBERTa-family "
                           "(codebert-base, graphcodebert-base, tiny-codebert) or T5 (codet5-small, tiny-codet5) "
                           "backbone.")
-    backbone = backbone_of(loaded.model)
-    if loaded.family == "t5" and not isinstance(backbone, T5EncoderModel):
-        encoder = T5EncoderModel(backbone.config)
-        missing, _ = encoder.load_state_dict(backbone.state_dict(), strict=False)
-        if missing:
-            raise CheckpointError(f"{name_or_dir}: its encoder lacks {missing[:3]}.")
-        backbone = encoder
-    return backbone, loaded.tokenizer, loaded.family
+    return encoder, loaded.tokenizer, loaded.family
 
 
 # --------------------------------------------------------------------------- adapters in task models
@@ -397,6 +372,7 @@ def attach_for_training(loaded: Loaded, adapter: str, mode: str = "", stack_pres
     ``stack`` (a fresh ``stack_preset`` adapter on top trains, ``Stack(ner, task)``, with the head) or
     ``train`` (the adapter trains further, with the head).
     """
+    from codeintel.backbones.family import family as family_of
     from codeintel.peft_adapters.core import presets
 
     is_dir = Path(adapter).is_dir()
@@ -428,9 +404,10 @@ def attach_for_training(loaded: Loaded, adapter: str, mode: str = "", stack_pres
     aset.train_only(trained)  # the host frozen, the trained adapters not
     for p in task_head_state(loaded.model).values():
         p.requires_grad_(True)  # fresh task parts always train
-    if mode == "frozen" and loaded.task == "summarization" and loaded.family == "t5":
+    generator = family_of(loaded.family).generator_prefixes if task_type(loaded.task).generates else ()
+    if mode == "frozen" and generator:
         for k, p in aset.host.named_parameters():  # the generator: decoder layers (not the shared embeddings)
-            if k.startswith(("decoder.block.", "decoder.final_layer_norm.")) and not aset.is_adapter_param(k):
+            if k.startswith(generator) and not aset.is_adapter_param(k):
                 p.requires_grad_(True)
     if not any(p.requires_grad for p in loaded.model.parameters()):
         raise ConfigError(f"--adapter-mode frozen on {loaded.task}: nothing would train ({loaded.task} has no head "

@@ -5,26 +5,36 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from codeintel.data.cache import tokenize_cached
 from codeintel.data.loaders import LoadReport, field, key_field, load_rows, tokens_field
 from codeintel.data.stdlib import first_sentence
 from codeintel.eval import metrics
-from codeintel.tasks.common import Prepared, default_paths
+from codeintel.tasks.common import Prepared, default_paths, no_grad
 from codeintel.tasks.encoding import GraphSettings, collate_programs, embed, graph_inputs, normalise, program_length
+from codeintel.tasks.protocol import TaskType
+
+if TYPE_CHECKING:
+    import torch
 
 
-class CodeSearchTask:
+class CodeSearchTask(TaskType):
     """Rank every code of the split for each natural-language query; the paired code is the answer."""
 
+    name = "code-search"
+    metrics = ("mrr",)
+    variants = {"roberta": "encoder", "t5": "encoder-decoder", "t5-embedding": "embedding"}
+    head, takes_graph, robustness = "embedding", True, True
+    sharded = False  # a prediction is a queries x codes matrix over the whole split: made on one process
+    data_format = "jsonl: code + summary/docstring (or docstring_tokens)"
+    pipeline_tag = "sentence-similarity"
     temperature = 0.05
 
     def __init__(self, card, tokenizer, source_len: int, target_len: int) -> None:
-        self.card, self.tok, self.source_len, self.target_len = card, tokenizer, source_len, target_len
+        super().__init__(card, tokenizer, source_len, target_len)
         self.graph: GraphSettings | None = None
 
     def load(self, paths: list[str], skip_bad: bool, report: LoadReport) -> dict[str, list[dict]]:
@@ -56,13 +66,16 @@ class CodeSearchTask:
         return {**{f"code_{k}": v for k, v in code.items()}, **{f"nl_{k}": v for k, v in nl.items()}}
 
     def loss(self, model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        import torch
+        import torch.nn.functional as F
+
         code = model(batch["code_input_ids"], batch["code_attention_mask"], batch.get("code_position_ids"))
         nl = model(batch["nl_input_ids"], batch["nl_attention_mask"])
         logits = nl @ code.T / self.temperature                                          # (B, B)
         n_tok = int(batch["code_input_ids"].ne(self.tok.pad_token_id).sum() + batch["nl_attention_mask"].sum())
         return F.cross_entropy(logits, torch.arange(len(nl), device=nl.device)), n_tok
 
-    @torch.no_grad()
+    @no_grad
     def predict(self, model, prepared: Prepared, batch_size: int = 32, **_) -> np.ndarray:
         """(queries, codes) cosine similarities."""
         model.eval()

@@ -4,22 +4,52 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from codeintel.data.cache import tokenize_cached
-from codeintel.data.loaders import LoadReport, load_summarization
+from codeintel.data.loaders import NL_FIELDS, LoadReport, load_summarization
 from codeintel.eval import metrics
-from codeintel.tasks.common import Prepared, default_paths, pad
+from codeintel.tasks.common import Prepared, default_paths, no_grad, pad
+from codeintel.tasks.protocol import TaskType
+
+if TYPE_CHECKING:
+    import torch
 
 
-class SummarizationTask:
+class SummarizationTask(TaskType):
     """Code -> natural-language summary."""
 
-    def __init__(self, card, tokenizer, source_len: int, target_len: int) -> None:
-        self.card, self.tok = card, tokenizer
-        self.source_len, self.target_len = source_len, target_len
+    name = "summarization"
+    metrics = ("smoothed_bleu", "rouge_l", "exact_match")
+    variants = {"roberta": "encoder-decoder", "t5": "encoder-decoder"}
+    data_format = "jsonl: code/func/original_string (or code_tokens) + summary/docstring (or docstring_tokens)"
+    pipeline_tag, generates, robustness = "summarization", True, True
+    usage = ("from transformers import AutoModelForSeq2SeqLM, AutoTokenizer",
+             "tok = AutoTokenizer.from_pretrained(PATH)            # truncates at the run's source length",
+             "model = AutoModelForSeq2SeqLM.from_pretrained(PATH)  # generation_config: the run's decoding",
+             "code = ' '.join(source_code.split())                 # codeintel's whitespace normalisation",
+             "print(tok.decode(model.generate(**tok(code, return_tensors='pt', truncation=True))[0],",
+             "                 skip_special_tokens=True))")
+
+    def configure(self, cfg) -> None:
+        self.target_logits_only = cfg.train.fast_kernels
+
+    @classmethod
+    def recognises(cls, files: list, row: dict | None) -> bool:
+        return not any(Path(f).suffix == ".txt" for f in files) and row is not None \
+            and any(k in row for k in (*NL_FIELDS, "docstring_tokens"))
+
+    def perturb(self, rows: list[dict], transform, tag: str = "perturbed") -> list[dict]:
+        from codeintel.errors import ConfigError
+        from codeintel.tasks.encoding import normalise
+
+        if not all("code" in r for r in rows):
+            raise ConfigError("robustness needs the raw code of each example (a code/func/original_string field); "
+                              "rows given only as code_tokens cannot be re-parsed.")
+        new = transform([r["code"] for r in rows])
+        return [{**r, "code": c, "source": normalise(c)} for r, c in zip(rows, new, strict=True)]
 
     def load(self, paths: list[str], skip_bad: bool, report: LoadReport) -> dict[str, list[dict]]:
         return load_summarization(default_paths(self.card, paths), skip_bad, report)
@@ -50,7 +80,7 @@ class SummarizationTask:
                 return loss, n
         return model(**batch).loss, n
 
-    @torch.no_grad()
+    @no_grad
     def predict(self, model, prepared: Prepared, beam_size: int = 1, batch_size: int = 32,
                 no_repeat_ngram_size: int = 0, progress: bool = False) -> list[str]:
         """Generated summaries, in the order of ``prepared.rows`` (batched by source length)."""

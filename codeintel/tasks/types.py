@@ -1,8 +1,7 @@
 """The task-type registry: a card's ``type`` names the implementation it runs on, imported on first use.
 
-A task type is a class built as ``cls(card, tokenizer, source_len, target_len)`` with ``load`` (rows of each
-split), ``prepare`` (tokenized :class:`~codeintel.tasks.common.Prepared`), ``collate``, ``loss``,
-``predict``, ``score``, ``baselines`` and ``write_predictions``. Adding a type is a line here plus its module.
+A task type is a :class:`~codeintel.tasks.protocol.TaskType` subclass (the protocol is documented there).
+Adding a type is its module, a line here and a card.
 """
 
 from __future__ import annotations
@@ -17,16 +16,16 @@ TASK_TYPES = LazyTable("task type", {
     "clone-retrieval": "codeintel.tasks.clone:CloneRetrievalTask",
     "language-modeling": "codeintel.tasks.lm:LanguageModelingTask",
     "code-search": "codeintel.tasks.search:CodeSearchTask",
+    "causal-lm": "codeintel.tasks.lm:CausalLMTask",
 })
-TYPE_METRICS: dict[str, tuple[str, ...]] = {  # what a card of each type may report; the first selects by default
-    "summarization": ("smoothed_bleu", "rouge_l", "exact_match"),
-    "clone-detection": ("f1", "precision", "recall"),
-    "clone-retrieval": ("map_at_r",),
-    "language-modeling": ("normalized_ppl", "token_ppl"),
-    "code-search": ("mrr",),
-}
-LOWER_IS_BETTER = frozenset({"normalized_ppl", "token_ppl"})
-GRAPH_TYPES = ("clone-detection", "clone-retrieval", "code-search")
+DEFAULT_TYPE = "summarization"      # what a backbone is built for when nothing names a task
+ENCODER_TYPE = "clone-retrieval"    # the type whose model is the bare encoder (probe, pretraining, NER heads)
+CAUSAL_LM_TYPE = "causal-lm"        # the left-to-right LM of the continual recipe
+
+
+def task_type(name: str):
+    """The task-type class registered as ``name`` (its module imported on first use; no torch)."""
+    return TASK_TYPES[name]
 
 
 def make_task(card, tokenizer, source_len: int, target_len: int):
@@ -51,33 +50,28 @@ def lengths_for(cfg: RunConfig, card, loaded) -> tuple[int, int]:
 
 
 def max_positions(loaded) -> int | None:
-    """Tokens an input may have with absolute position embeddings (RoBERTa: 2 positions are reserved);
-    None for relative positions (T5)."""
+    """Tokens an input may have (absolute positions, less what the family reserves); None for relative
+    positions (T5)."""
+    from codeintel.backbones.family import family
     from codeintel.tasks.heads import backbone_of
 
-    config = backbone_of(loaded.model).config
-    if config.model_type == "encoder-decoder":  # RoBERTa + fresh decoder: the encoder's (the decoder's is the same)
-        config = config.encoder
-    mpe = getattr(config, "max_position_embeddings", None)
-    return None if mpe is None or config.model_type == "t5" else mpe - 2
+    return family(loaded.family).max_tokens(backbone_of(loaded.model).config)
 
 
 def build_task(cfg: RunConfig, card, loaded):
-    """The task for ``card`` as ``cfg`` sets it up (lengths, threshold, perplexity variant, graph input)."""
+    """The task for ``card`` as ``cfg`` sets it up (lengths, the type's own settings, graph input)."""
     task = make_task(card, loaded.tokenizer, *lengths_for(cfg, card, loaded))
-    if card.type == "clone-detection":
-        task.threshold = cfg.eval.threshold
-    if card.type == "language-modeling":
-        task.compat = cfg.eval.ppl_compat
-    if card.type == "summarization":
-        task.target_logits_only = cfg.train.fast_kernels
+    task.configure(cfg)
     if cfg.graph:
         from codeintel.tasks.encoding import GraphSettings
 
-        if card.type not in GRAPH_TYPES or loaded.family != "roberta":
-            raise ConfigError("graph=true needs a clone or code-search task and a RoBERTa-family backbone "
-                              "(e.g. tiny-graphcodebert); "
-                              f"got {card.type!r} with the {loaded.family!r} family.")
+        graph_types = [name for name in TASK_TYPES if task_type(name).takes_graph]
+        from codeintel.backbones.family import family
+
+        if not task.takes_graph or not family(loaded.family).graph_input:
+            raise ConfigError(f"graph=true needs a task of type {', '.join(graph_types)} and a RoBERTa-family "
+                              "backbone (one that takes GraphCodeBERT's data-flow input, e.g. tiny-graphcodebert); "
+                              f"got {card.type!r} on {loaded.origin} ({loaded.family}).")
         lang = cfg.lang or card.lang
         if not lang:
             raise ConfigError(f"graph=true: set lang=... (the language of the programs); card {card.name} names none.")

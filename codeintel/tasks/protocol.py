@@ -1,0 +1,97 @@
+"""The task protocol: one class per task type holds everything the hub knows about the type.
+
+Class attributes describe the type and are read without building it (``codeintel tasks``, ``codeintel models``,
+card validation, model cards; importing a task module imports no torch). An instance, built per run as
+``cls(card, tokenizer, source_len, target_len)`` and then :meth:`TaskType.configure`-d from the run's config,
+does the work: ``load`` (rows of each split from the official file layouts), ``prepare`` (tokenized
+:class:`~codeintel.tasks.common.Prepared`), ``collate``, ``loss``, ``predict``, ``score``, ``baselines`` and
+``write_predictions`` (the official evaluator's format).
+
+Outside its module and its line in :data:`codeintel.tasks.types.TASK_TYPES`, no code names a task type: the
+recipes, the harness, hygiene, robustness and model cards ask the class. Adding a type::
+
+    # codeintel/tasks/translation.py
+    class TranslationTask(TaskType):
+        name = "code-translation"
+        metrics = ("bleu", "exact_match", "codebleu")
+        variants = {"t5": "encoder-decoder", "roberta": "encoder-decoder"}
+        head, generates, pipeline_tag = "backbone", True, "text2text-generation"
+        data_format = "jsonl: source code + target code"
+        def load(self, paths, skip_bad, report): ...
+        ...                                   # prepare, collate, loss, predict, score, baselines, write_predictions
+
+    # codeintel/tasks/types.py, one line:    "code-translation": "codeintel.tasks.translation:TranslationTask",
+    # tasks/translation/java-cs.yaml:        name, type: code-translation, data, metrics, defaults
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+
+class TaskType:
+    """The base of every task type: the descriptive attributes with their defaults, and the hooks that most
+    types share. Subclasses set ``name``, ``metrics``, ``variants`` and ``data_format`` at least."""
+
+    name: ClassVar[str] = ""
+    metrics: ClassVar[tuple[str, ...]] = ()           # what a card may report; the first selects by default
+    # (each metric's scale and direction are the metric's own: codeintel.eval.metrics SCALES, LOWER_IS_BETTER)
+    variants: ClassVar[dict[str, str]] = {}           # backbone family -> the variant the type's head runs on
+    head: ClassVar[str] = "backbone"                  # "backbone" (seq2seq, LM), "pair" (classifier), "embedding"
+    data_format: ClassVar[str] = ""                   # what `codeintel tasks` says the files hold
+    pipeline_tag: ClassVar[str | None] = None         # the Hugging Face pipeline of its checkpoints
+    takes_graph: ClassVar[bool] = False               # takes GraphCodeBERT's data-flow input (graph=true)
+    sharded: ClassVar[bool] = True                    # evaluation rows split over processes (one prediction per row)
+    generates: ClassVar[bool] = False                 # predicts text: checkpoints carry the target length
+    embeds: ClassVar[bool] = False                    # predictions are vectors (robustness adds cosine checks)
+    robustness: ClassVar[bool] = False                # `evaluate --robustness` can perturb its code
+    cards: ClassVar[bool] = True                      # task cards may name it (`train` runs it)
+    usage: ClassVar[tuple[str, ...]] = (              # the model card's loading lines
+        "import codeintel",
+        "model = codeintel.load_model(PATH)   # backbone + task head; transformers' AutoModel loads the backbone",
+        "model.model, model.tokenizer         # alone; the head is head.safetensors (a state dict)")
+
+    def __init__(self, card, tokenizer, source_len: int, target_len: int = 0) -> None:
+        self.card, self.tok = card, tokenizer
+        self.source_len, self.target_len = source_len, target_len
+
+    # ---- set-up
+    def configure(self, cfg) -> None:
+        """Take the run config's settings for this type (a threshold, a perplexity variant); none by default."""
+
+    @classmethod
+    def supports(cls, family: str) -> bool:
+        return family in cls.variants
+
+    # ---- what other parts of the hub ask
+    @classmethod
+    def recognises(cls, files: list, row: dict | None) -> bool:
+        """Whether data files (and the first row of the first jsonl) are in this type's format, for commands that
+        tell the format from the files (``codeintel data check``). A type whose format another type's equals
+        (code search reads summarization's rows) says no."""
+        return False
+
+    def documents(self, splits: dict[str, list], lang: str | None = None) -> list[dict]:
+        """Every split's code as documents ``{split, id, code, target, lang, origin}`` in split order (train,
+        valid, test; file order within a split), for data hygiene. Default: rows are dicts."""
+        return [{"split": split, "id": r["id"], "code": r.get("code") or r.get("source") or "",
+                 "target": r.get("target", r.get("nl")), "lang": lang or r.get("lang") or self.card.lang or None,
+                 "origin": r.get("__origin")}
+                for split in ("train", "valid", "test") for r in splits[split]]
+
+    def pair_data(self):
+        """Where rows are pairs over a program table: the loaded data with its files (hygiene checks pairs and
+        rewrites pair lists); ``None`` for every other type."""
+        return None
+
+    def leakage_programs(self) -> dict[str, str] | None:
+        """Programs by id, where rows refer to programs instead of holding code (data hygiene reads them)."""
+        return None
+
+    def perturb(self, rows: list, transform: Callable[[list[str]], list[str]], tag: str = "perturbed") -> list:
+        """A copy of ``rows`` with every row's code replaced by ``transform(codes)`` (same order), in the
+        type's own row format (``tag`` names the transformed copies where rows refer to programs by id).
+        Default: rows are dicts with a ``code`` field."""
+        new = transform([r["code"] for r in rows])
+        return [{**r, "code": c} for r, c in zip(rows, new, strict=True)]
