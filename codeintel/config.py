@@ -258,6 +258,10 @@ class NerConfig:
     eval_examples: int = 200
     seed: int = 42
     threads: int = 0
+    save_every: int = 0
+    """Write a resumable state every N steps (0 = never); ``--resume OUT`` continues the run from the newest."""
+    keep_last: int = 2
+    """How many of the newest resumable states to keep."""
 
 
 @dataclass

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from codeintel.cli import main
 from codeintel.recipes.kit import BestTracker, batch_stream
@@ -226,3 +227,48 @@ def test_a_failed_start_removes_the_parents_it_created_too(tmp_path, monkeypatch
     (tmp_path / "a" / "keep.txt").write_text("mine")
     assert main(["train", "--data", str(empty), "--out", "a/b/c", "--no-progress"]) == 2
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["keep.txt"]
+
+
+# --------------------------------------------------------------------------- resume after a real SIGKILL
+
+KILL_AT_STEP = """
+import os, signal, sys
+nth, calls = int(os.environ["KILL_AT_STEP"]), [0]
+import torch
+real = torch.optim.AdamW.step
+def step(self, *a, **k):
+    calls[0] += 1
+    if calls[0] == nth:                     # after the backward of step nth, before its update
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(self, *a, **k)
+torch.optim.AdamW.step = step
+from codeintel.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_ner_killed_mid_run_and_resumed_ends_identical(tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    functions = _functions(tmp_path)
+    args = ["adapters", "train-ner", "--data", str(functions), "--lang", "python", "--no-progress", "steps=12",
+            "eval_every=4", "save_every=4", "batch_size=4", "max_len=64", "eval_examples=8", "threads=1", "lr=3e-3"]
+    assert main([*args, "--out", str(tmp_path / "ref")]) == 0
+    script = tmp_path / "kill.py"
+    script.write_text(KILL_AT_STEP)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", KILL_AT_STEP="7")
+    proc = subprocess.run([sys.executable, str(script), *args, "--out", str(tmp_path / "run")], capture_output=True,
+                          text=True, timeout=600, env=env)
+    assert proc.returncode == -signal.SIGKILL, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert not (tmp_path / "run" / "ner.json").exists() and (tmp_path / "run" / ".lock").exists()
+    capsys.readouterr()
+    assert main(["adapters", "train-ner", "--resume", str(tmp_path / "run"), "steps=20"]) == 2   # its own settings
+    assert "drop steps=20" in capsys.readouterr().err
+    assert main(["adapters", "train-ner", "--resume", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert "from state-00000004" in capsys.readouterr().out
+    ref, got = (json.loads((tmp_path / d / "ner.json").read_text()) for d in ("ref", "run"))
+    assert got["history"] == ref["history"] and got["held_out"] == ref["held_out"]
+    assert got["best_step"] == ref["best_step"]
+    for f in ("adapter.safetensors", "head.safetensors"):                # the trained weights, bit for bit
+        a, b = (load_file(tmp_path / d / "adapter" / f) for d in ("ref", "run"))
+        assert a and a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

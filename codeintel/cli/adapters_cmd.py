@@ -24,25 +24,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--lang", help="language of the code (default: each row's lang/language)")
     q.add_argument("--out", help="output directory (default runs/ner-<model>); new or empty")
     q.add_argument("--overwrite", action="store_true", help="move an earlier output in --out aside")
+    q.add_argument("--resume", metavar="RUN", help="continue RUN from its newest saved state (started with "
+                   "save_every=N), with its own settings, to the result of an uninterrupted run")
     q.add_argument("--no-progress", action="store_true")
     q.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="steps, batch_size, lr, max_len, reduction_factor, eval_every, patience, max_examples, seed")
+                   help="steps, batch_size, lr, max_len, reduction_factor, eval_every, patience, max_examples, seed, "
+                        "save_every, keep_last")
     q.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from codeintel.cli._common import reclaim_overrides
     from codeintel.config import NerConfig, parse_overrides, set_key
-    from codeintel.recipes.ner import train_ner
+    from codeintel.errors import ConfigError
+    from codeintel.recipes.ner import resumed_config, train_ner
 
     reclaim_overrides(args)
-    cfg = NerConfig()
-    for key, value in parse_overrides(args.overrides).items():
-        set_key(cfg, key, value)
-    cfg.model, cfg.data, cfg.lang = args.model or cfg.model, list(args.data or cfg.data), args.lang or cfg.lang
-    if args.out:
-        cfg.output_dir = args.out
-    r = train_ner(cfg, progress=not args.no_progress, overwrite=args.overwrite, argv=["codeintel", *sys.argv[1:]])
+    if args.resume:
+        given = [f"--{k}" for k in ("model", "data", "lang", "out") if getattr(args, k)] + list(args.overrides)
+        if given or args.overwrite:
+            raise ConfigError(f"--resume continues {args.resume} with its own settings; drop "
+                              f"{', '.join(given or ['--overwrite'])}.")
+        cfg = resumed_config(args.resume)
+    else:
+        cfg = NerConfig()
+        for key, value in parse_overrides(args.overrides).items():
+            set_key(cfg, key, value)
+        cfg.model, cfg.data, cfg.lang = args.model or cfg.model, list(args.data or cfg.data), args.lang or cfg.lang
+        if args.out:
+            cfg.output_dir = args.out
+    r = train_ner(cfg, progress=not args.no_progress, overwrite=args.overwrite, argv=["codeintel", *sys.argv[1:]],
+                  resume=bool(args.resume))
     base, held = r["majority_baseline"], r["held_out"]
     print(f"== ner adapter | {cfg.model} | held-out: accuracy {held['accuracy']:.4f}  macro_f1 {held['macro_f1']:.4f}"
           f"   (always {base['label']}: accuracy {base['accuracy']:.4f}  macro_f1 {base['macro_f1']:.4f})")

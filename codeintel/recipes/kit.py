@@ -11,6 +11,8 @@
   evaluations without improvement (0 = never stop early).
 - :func:`batch_stream`: an endless seeded order of example indices, refilled with a new permutation when it
   runs low, cut into batches (what the step-counted loops of ``pretrain`` and ``train-ner`` draw from).
+- :func:`save_state` / :func:`load_state`: the one resumable-state format of every recipe that trains
+  (``states/state-<step>/``: ``model.safetensors``, ``optimizer.pt``, ``trainer.json``).
 
 Writers are :mod:`codeintel.io` (atomic JSON, text and figures); run directories, versioned checkpoints and
 resumable states are :mod:`codeintel.recipes.rundir`; processes, precision and trackers are
@@ -27,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from codeintel.recipes.rundir import RunDir
+from codeintel.errors import CheckpointError
+from codeintel.recipes.rundir import RunDir, latest_state
 
 
 @contextlib.contextmanager
@@ -150,3 +153,66 @@ def batch_stream(n: int, batch_size: int, rng: np.random.Generator, order: list[
         batch = order[:batch_size]
         del order[:batch_size]
         yield batch
+
+
+# --------------------------------------------------------------------------- the resumable state
+
+STATE_FILES = ("model.safetensors", "optimizer.pt", "trainer.json")
+
+
+def save_state(rundir: RunDir, step: int, keep_last: int, *, weights, optim, loop: dict[str, Any], rng: Any,
+               sched=None, extra: dict[str, Any] | None = None) -> None:
+    """Write a resumable state as ``states/state-<step>/`` (crash-safely, :meth:`RunDir.save_state`): the weights
+    (``weights``: a module, tied tensors once, or a ``{name: tensor}`` dict of what trains) as
+    ``model.safetensors``; optimizer, schedule, ``rng`` (:func:`capture_rng`, or one per process) and ``extra``
+    tensors or plain values as ``optimizer.pt`` (loaded with ``weights_only``: no code runs); the loop's
+    position and history (``loop``, JSON) as ``trainer.json``. The newest ``keep_last`` states are kept."""
+    import json
+
+    import torch
+    from safetensors.torch import save_file, save_model
+
+    def write(d) -> None:
+        if isinstance(weights, dict):
+            save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(d / STATE_FILES[0]))
+        else:
+            save_model(weights, str(d / STATE_FILES[0]))
+        torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict() if sched is not None else None,
+                    "rng": rng, **(extra or {})}, d / STATE_FILES[1])
+        (d / STATE_FILES[2]).write_text(json.dumps(loop))
+
+    rundir.save_state(step, write, keep_last)
+
+
+def load_state(run_dir, *, weights, optim, sched=None, device=None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Put the newest complete state of ``run_dir`` back into ``weights`` (a module or a ``{name: tensor}``
+    dict, as saved), ``optim`` and ``sched``. Returns the loop's ``trainer.json`` and the rest of
+    ``optimizer.pt`` (``rng``, the extras, and ``path``: the state read); the RNGs are the caller's to
+    restore (one per process)."""
+    import json
+
+    import torch
+    from safetensors.torch import load_file, load_model
+
+    path = latest_state(run_dir)
+    missing = [f for f in STATE_FILES if not (path / f).is_file()]
+    if missing:
+        raise CheckpointError(f"{path} lacks {', '.join(missing)}; remove that state directory to resume from the "
+                              "one before it.")
+    if isinstance(weights, dict):
+        saved = load_file(str(path / STATE_FILES[0]))
+        if set(saved) != set(weights):
+            raise CheckpointError(f"{path}/{STATE_FILES[0]} holds other tensors than this run trains; resume with "
+                                  "the settings the run started with.")
+        with torch.no_grad():
+            for k, v in weights.items():
+                v.copy_(saved[k])
+    else:
+        load_model(weights, str(path / STATE_FILES[0]), device=str(device or "cpu"))
+    blob = torch.load(path / STATE_FILES[1], map_location=device, weights_only=True)
+    optim.load_state_dict(blob.pop("optimizer"))
+    sched_state = blob.pop("scheduler")
+    if sched is not None and sched_state is not None:
+        sched.load_state_dict(sched_state)
+    blob["path"] = path
+    return json.loads((path / STATE_FILES[2]).read_text()), blob

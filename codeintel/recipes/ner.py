@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from codeintel.config import NerConfig
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import write_json, write_text
+from codeintel.recipes import kit
 from codeintel.recipes.kit import BestTracker, batch_stream, claimed, seed_everything
 
 
@@ -30,6 +31,8 @@ def validate(cfg: NerConfig) -> None:
         raise ConfigError(f"lr must be a positive number, got {cfg.lr}.")
     if cfg.max_examples < 0 or cfg.threads < 0 or not 0 <= cfg.seed < 2**32:
         raise ConfigError("max_examples and threads must be >= 0 and seed in [0, 2^32).")
+    if cfg.save_every < 0 or cfg.keep_last < 1:
+        raise ConfigError(f"save_every must be >= 0 and keep_last >= 1, got {cfg.save_every} and {cfg.keep_last}.")
 
 
 def load_rows(cfg: NerConfig) -> tuple[list[dict], list[dict]]:
@@ -107,17 +110,20 @@ def evaluate(model, items, pad_id: int, batch_size: int) -> tuple[dict[str, floa
 
 
 def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool = False,
-              argv: list[str] | None = None) -> dict[str, Any]:
-    """Train a NER adapter; returns (and writes into the output directory) its metrics and card."""
+              argv: list[str] | None = None, resume: bool = False) -> dict[str, Any]:
+    """Train a NER adapter; returns (and writes into the output directory) its metrics and card.
+
+    ``resume``: continue the run in ``cfg.output_dir`` from its newest saved state (``save_every``), to the same
+    result as a run that was never interrupted (:func:`resumed_config` reads the run's own settings)."""
     from codeintel.peft_adapters import ner
     from codeintel.recipes.rundir import RunDir, fresh
 
     validate(cfg)
     out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/ner-{Path(cfg.model).name}")
-    rundir = RunDir(out, overwrite=overwrite, echo=echo)
+    rundir = RunDir(out, overwrite=overwrite, echo=echo, resume=resume)
     rundir.check()
     with claimed(rundir):  # locked from here to the last write
-        model, result = _train(cfg, echo, progress, argv)
+        model, result = _train(cfg, echo, progress, argv, rundir)
         adapter_dir = out / "adapter"
         adapter_dir.mkdir()
         ner.save(model, adapter_dir, {"metrics": result["held_out"], "majority_baseline": result["majority_baseline"]})
@@ -126,8 +132,10 @@ def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool
     return result
 
 
-def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None):
+def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir):
     """The training of :func:`train_ner`; returns the model with its best held-out weights, and the result."""
+    from dataclasses import asdict
+
     from codeintel.peft_adapters import ner
     from codeintel.progress import progress as progress_bar
     from codeintel.structure.token_types import LABELS
@@ -149,13 +157,24 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None):
     echo(f"ner adapter on {cfg.model} ({model.family}): {len(train)} training / {len(held)} held-out programs "
          f"labelled in {time.perf_counter() - t0:.1f}s; trained {trainable:,} of {total:,} parameters "
          f"({100 * trainable / total:.2f} %), reduction factor {cfg.reduction_factor}")
-    params = [p for m in (model.encoder, model.head) for p in m.parameters() if p.requires_grad]
+    named = {f"{part}.{k}": p for part, m in (("encoder", model.encoder), ("head", model.head))
+             for k, p in m.named_parameters() if p.requires_grad}                 # what trains (and is saved)
+    params = list(named.values())
     optim = torch.optim.AdamW(params, lr=cfg.lr)
-    batches = batch_stream(len(train), cfg.batch_size, np.random.default_rng(cfg.seed))
-    tracker, best_state, history = BestTracker("max", cfg.patience), None, []
-    bar = progress_bar(total=cfg.steps, desc="ner", unit="step", enabled=progress)
-    t0 = time.perf_counter()
-    for step in range(1, cfg.steps + 1):
+    order_rng, order = np.random.default_rng(cfg.seed), []
+    tracker, best_state, history, start, done = BestTracker("max", cfg.patience), None, [], 0, 0.0
+    if rundir.resume:
+        loop, blob = kit.load_state(rundir.path, weights=named, optim=optim)
+        start, order, history, done = loop["step"], loop["order"], loop["history"], loop["seconds"]
+        order_rng.bit_generator.state = loop["order_rng"]
+        tracker = BestTracker(**loop["tracker"])
+        best_state = blob["best"]
+        kit.restore_rng(blob["rng"])
+        echo(f"resuming {rundir.path} from {blob['path'].name}: step {start} of {cfg.steps}")
+    batches = batch_stream(len(train), cfg.batch_size, order_rng, order)  # consumes `order` in place
+    bar = progress_bar(total=cfg.steps, initial=start, desc="ner", unit="step", enabled=progress)
+    t0 = time.perf_counter() - done
+    for step in range(start + 1, cfg.steps + 1):
         b = batch([train[i] for i in next(batches)], pad_id)
         model.encoder.train()
         logits = model.logits(b["input_ids"], b["attention_mask"])                        # (B, L, C)
@@ -175,6 +194,12 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None):
             if tracker.stop:
                 echo(f"early stop at step {step}: no better held-out macro-F1 for {cfg.patience} evaluations")
                 break
+        if cfg.save_every and step % cfg.save_every == 0:
+            kit.save_state(rundir, step, cfg.keep_last, weights=named, optim=optim, rng=kit.capture_rng(),
+                           extra={"best": best_state},
+                           loop={"step": step, "order": order, "order_rng": order_rng.bit_generator.state,
+                                 "tracker": asdict(tracker), "history": history,
+                                 "seconds": time.perf_counter() - t0, "config": asdict(cfg)})
     bar.close()
     with torch.no_grad():
         for p, saved in zip(params, best_state, strict=True):
@@ -188,6 +213,28 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None):
               "seconds": round(time.perf_counter() - t0, 1), "examples": {"train": len(train), "held_out": len(held)},
               "command": " ".join(argv) if argv else None, "history": history}
     return model, result
+
+
+def resumed_config(path: str | Path) -> NerConfig:
+    """The configuration of the NER run in ``path`` (stored with its states), for ``--resume``."""
+    import json
+
+    from codeintel.config import apply_mapping
+    from codeintel.recipes.rundir import latest_state
+
+    state = latest_state(Path(path))
+    if state is None:
+        raise ConfigError(f"--resume {path}: no complete saved state there (states/state-*); only runs started with "
+                          "save_every=N can be resumed. Start a new run instead.")
+    try:
+        saved = json.loads((state / "trainer.json").read_text())["config"]
+    except (OSError, ValueError, KeyError):
+        raise ConfigError(f"--resume {path}: {state}/trainer.json is unreadable; remove that state to resume from "
+                          "the one before it.") from None
+    cfg = NerConfig()
+    apply_mapping(cfg, saved)
+    cfg.output_dir = str(path)
+    return cfg
 
 
 def card(r: dict) -> str:

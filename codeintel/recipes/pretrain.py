@@ -32,7 +32,7 @@ from torch import nn
 from codeintel.config import PretrainConfig
 from codeintel.errors import ConfigError, DataError, TrainingError
 from codeintel.io import save_figure, write_json
-from codeintel.recipes import engine
+from codeintel.recipes import engine, kit
 from codeintel.recipes.kit import batch_stream, capture_rng, claimed, linear_schedule, restore_rng, seed_everything
 from codeintel.recipes.modelcard import pretraining_card, write_card
 from codeintel.tasks.common import pad
@@ -354,38 +354,22 @@ def _pretrain(cfg: PretrainConfig, rundir, echo, progress: bool, resume: bool) -
 
 def save_state(rundir, cfg: PretrainConfig, step: int, model, optim, sched, gen, order_rng, order: list[int],
                history: list[dict], seconds: float) -> None:
-    """Everything the loop needs to continue at ``step``: weights (momentum encoder and queue included),
-    optimizer, schedule, the masking generator, the example order and its generator, the global RNGs."""
-    from safetensors.torch import save_model as save_weights
-
-
-    def write(d: Path) -> None:
-        save_weights(model, str(d / "model.safetensors"))
-        torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "rng": capture_rng(),
-                    "mask_generator": gen.get_state()}, d / "optimizer.pt")
-        (d / "trainer.json").write_text(json.dumps({"step": step, "order": order, "history": history,
-                                                    "order_rng": order_rng.bit_generator.state,
-                                                    "seconds": seconds, "config": dataclasses.asdict(cfg)}))
-
-    rundir.save_state(step, write, cfg.train.keep_last)
+    """Everything the loop needs to continue at ``step`` (:func:`codeintel.recipes.kit.save_state`): weights
+    (momentum encoder and queue included), optimizer, schedule, the masking generator, the example order and
+    its generator, the global RNGs, and the run's configuration."""
+    kit.save_state(rundir, step, cfg.train.keep_last, weights=model, optim=optim, sched=sched, rng=capture_rng(),
+                   extra={"mask_generator": gen.get_state()},
+                   loop={"step": step, "order": order, "history": history, "order_rng": order_rng.bit_generator.state,
+                         "seconds": seconds, "config": dataclasses.asdict(cfg)})
 
 
 def load_state(path: Path, model, optim, sched, gen, order_rng, echo) -> tuple[int, list[int], list[dict], float]:
     """Put the newest complete state of ``path`` back; returns (step, remaining order, history, seconds)."""
-    from safetensors.torch import load_model as load_weights
-
-    from codeintel.recipes.rundir import latest_state
-
-    state = latest_state(path)
-    meta = json.loads((state / "trainer.json").read_text())
-    load_weights(model, str(state / "model.safetensors"))
-    blob = torch.load(state / "optimizer.pt", weights_only=True)  # tensors and plain values only: no code runs
-    optim.load_state_dict(blob["optimizer"])
-    sched.load_state_dict(blob["scheduler"])
+    meta, blob = kit.load_state(path, weights=model, optim=optim, sched=sched)
     gen.set_state(blob["mask_generator"])
     order_rng.bit_generator.state = meta["order_rng"]
     restore_rng(blob["rng"])
-    echo(f"resuming {path} from {state.name}: step {meta['step']}")
+    echo(f"resuming {path} from {blob['path'].name}: step {meta['step']}")
     return meta["step"], meta["order"], meta["history"], meta["seconds"]
 
 

@@ -19,7 +19,6 @@ epoch, position, best score, history, token counts, RNG state); :func:`train_ste
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import sys
 import time
@@ -32,16 +31,16 @@ import torch
 from transformers import set_seed
 
 from codeintel.config import RunConfig, to_dict, validate
-from codeintel.errors import CheckpointError, ConfigError, TrainingError
+from codeintel.errors import ConfigError, TrainingError
 from codeintel.eval.metrics import SCALES
 from codeintel.io import write_json, write_text
-from codeintel.recipes import engine
+from codeintel.recipes import engine, kit
 from codeintel.recipes.batching import make_batches, padding_fraction
 from codeintel.recipes.evaluate import evaluate_split, format_scores, load_splits, predict_split
 from codeintel.recipes.kit import capture_rng, linear_schedule, restore_rng
 from codeintel.recipes.modelcard import model_card, write_card
 from codeintel.recipes.plot import plot_history
-from codeintel.recipes.rundir import RunDir, fresh, latest_state
+from codeintel.recipes.rundir import RunDir, fresh
 from codeintel.tasks.cards import TaskCard
 from codeintel.tasks.models import Loaded, attach_for_training, load_model, save_model
 from codeintel.tasks.types import build_task
@@ -307,15 +306,10 @@ def evaluate_and_keep_best(run: Run, state: TrainState, loss: float | None) -> s
 
 # --------------------------------------------------------------------------- resumable state
 
-STATE_FILES = ("model.safetensors", "optimizer.pt", "trainer.json")
-
-
 def save_state(run: Run, state: TrainState) -> None:
     """Write the whole training state (weights, optimizer, schedule, gradient scaler, every process's RNG, the
-    loop's position and history) as ``states/state-<step>/``, crash-safely; only the newest
-    ``train.keep_last`` are kept."""
-    from safetensors.torch import save_model as save_weights
-
+    loop's position and history) as ``states/state-<step>/`` (:func:`codeintel.recipes.kit.save_state`);
+    only the newest ``train.keep_last`` are kept."""
     acc = run.acc
     t0 = time.perf_counter()
     rngs = [capture_rng()]
@@ -323,44 +317,31 @@ def save_state(run: Run, state: TrainState) -> None:
         from accelerate.utils import gather_object
 
         rngs = gather_object(rngs)
-
-    def write(d: Path) -> None:
-        save_weights(run.loaded.model, str(d / "model.safetensors"))
-        torch.save({"optimizer": run.optim.state_dict(), "scheduler": run.sched.state_dict(),
-                    "scaler": acc.scaler.state_dict() if acc.scaler is not None else None, "rng": rngs},
-                   d / "optimizer.pt")
-        (d / "trainer.json").write_text(json.dumps(dataclasses.asdict(state)))
-
-    engine.on_main(acc, lambda: run.rundir.save_state(state.step, write, run.cfg.train.keep_last))
+    scaler = acc.scaler.state_dict() if acc.scaler is not None else None
+    engine.on_main(acc, lambda: kit.save_state(run.rundir, state.step, run.cfg.train.keep_last,
+                                               weights=run.loaded.model, optim=run.optim, sched=run.sched,
+                                               loop=dataclasses.asdict(state), rng=rngs, extra={"scaler": scaler}))
     state.state_seconds += time.perf_counter() - t0  # (a saved state counts the writes before its own)
 
 
 def load_state(run: Run, echo) -> TrainState:
     """The newest complete state of the run directory, put back into the model, optimizer, schedule and RNGs."""
-    from safetensors.torch import load_model as load_weights
-
-    path = latest_state(run.out)
-    missing = [f for f in STATE_FILES if not (path / f).is_file()]
-    if missing:
-        raise CheckpointError(f"{path} lacks {', '.join(missing)}; remove that state directory to resume from the "
-                              "one before it.")
-    state = TrainState(**json.loads((path / "trainer.json").read_text()))
+    loop, blob = kit.load_state(run.out, weights=run.loaded.model, optim=run.optim, sched=run.sched,
+                                device=run.acc.device)
+    state = TrainState(**loop)
     state.losses = [tuple(x) for x in state.losses]
     if state.micro_per_step != run.micro_per_step:
         raise ConfigError(f"{run.out} was trained with {state.micro_per_step} micro-batches per step "
                           f"(processes x train.grad_accum), this resume has {run.micro_per_step}; resume with "
                           f"train.grad_accum={max(1, state.micro_per_step // run.acc.num_processes)} on a number of "
                           "processes that divides it.")
-    load_weights(run.loaded.model, str(path / "model.safetensors"), device=str(run.acc.device))
-    blob = torch.load(path / "optimizer.pt", map_location=run.acc.device, weights_only=True)  # no code runs
-    run.optim.load_state_dict(blob["optimizer"])
-    run.sched.load_state_dict(blob["scheduler"])
     if blob["scaler"] is not None and run.acc.scaler is not None:
         run.acc.scaler.load_state_dict(blob["scaler"])
     rngs = blob["rng"]
     restore_rng(rngs[run.acc.process_index % len(rngs)])
-    echo(f"resuming {run.out} from {path.name}: step {state.step} of {run.total}, epoch {state.epoch}, best dev "
-         f"{run.card.select_by} {state.best if state.best is None else round(state.best, 4)} (step {state.best_step})")
+    echo(f"resuming {run.out} from {blob['path'].name}: step {state.step} of {run.total}, epoch {state.epoch}, "
+         f"best dev {run.card.select_by} {state.best if state.best is None else round(state.best, 4)} "
+         f"(step {state.best_step})")
     return state
 
 
