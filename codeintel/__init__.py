@@ -27,14 +27,21 @@ _LAZY = {
     "augment_file": "codeintel.recipes.api",
     "train_config": "codeintel.recipes.api",
     "pretrain_config": "codeintel.recipes.api",
+    "train_ner": "codeintel.recipes.api",
+    "data_check": "codeintel.recipes.api",
+    "dedup": "codeintel.recipes.api",
 }
 
-__all__ = ["__version__", *_LAZY]
+_SUBPACKAGES = ("continual",)  # codeintel.continual.run(...): the continual-learning command
+
+__all__ = ["__version__", *_LAZY, *_SUBPACKAGES]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
+    if name in _LAZY or name in _SUBPACKAGES:
         import importlib
 
+        if name in _SUBPACKAGES:
+            return importlib.import_module(f"codeintel.{name}")
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'codeintel' has no attribute {name!r}")

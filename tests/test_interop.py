@@ -297,3 +297,24 @@ def test_pretraining_checkpoint_card(tmp_path):
     assert card.data.library_name == "codeintel" and card.data.pipeline_tag == "fill-mask"
     assert f"{res['steps']} steps" in card.text and "mlm" in card.data.tags
     assert AutoModelForMaskedLM.from_pretrained(tmp_path / "p") is not None
+
+
+def test_every_command_has_a_python_function(tmp_path):
+    """The API convention: the commands are functions of `codeintel`, returning what they write."""
+    import codeintel
+
+    for name in ("train", "evaluate", "pretrain", "probe", "train_ner", "data_check", "dedup", "augment_file",
+                 "train_config", "pretrain_config"):
+        assert callable(getattr(codeintel, name)), name
+    assert callable(codeintel.continual.run)
+    files = []
+    for split, n in (("train", 4), ("valid", 2), ("test", 2)):      # f0 and f1 in train; valid and test copy them
+        rows = [{"id": f"{split}{i}", "code": f"def f{i % 2}(a):\n    return a + {i % 2} * a - 1\n", "summary": "f"}
+                for i in range(n)]
+        files.append(tmp_path / f"{split}.jsonl")
+        files[-1].write_text("".join(json.dumps(r) + "\n" for r in rows))
+    said = []
+    report = codeintel.data_check([str(tmp_path)], min_tokens=1, echo=said.append)
+    assert report["documents"] == 8 and said                               # the command's lines, to echo
+    summary = codeintel.dedup([str(tmp_path)], tmp_path / "dedup", min_tokens=1, echo=said.append)
+    assert summary["removed"] == 6 and (tmp_path / "dedup" / "dedup.json").is_file()

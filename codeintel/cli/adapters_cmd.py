@@ -35,31 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from codeintel.cli._common import reclaim_overrides
-    from codeintel.config import NerConfig, parse_overrides, set_key
-    from codeintel.errors import ConfigError
-    from codeintel.recipes.ner import resumed_config, train_ner
+    from codeintel.config import parse_overrides
+    from codeintel.recipes.api import train_ner
 
     reclaim_overrides(args)
-    if args.resume:
-        given = [f"--{k}" for k in ("model", "data", "lang", "out") if getattr(args, k)] + list(args.overrides)
-        if given or args.overwrite:
-            raise ConfigError(f"--resume continues {args.resume} with its own settings; drop "
-                              f"{', '.join(given or ['--overwrite'])}.")
-        cfg = resumed_config(args.resume)
-    else:
-        cfg = NerConfig()
-        for key, value in parse_overrides(args.overrides).items():
-            set_key(cfg, key, value)
-        cfg.model, cfg.data, cfg.lang = args.model or cfg.model, list(args.data or cfg.data), args.lang or cfg.lang
-        if args.out:
-            cfg.output_dir = args.out
-    r = train_ner(cfg, progress=not args.no_progress, overwrite=args.overwrite, argv=["codeintel", *sys.argv[1:]],
-                  resume=bool(args.resume))
-    base, held = r["majority_baseline"], r["held_out"]
-    print(f"== ner adapter | {cfg.model} | held-out: accuracy {held['accuracy']:.4f}  macro_f1 {held['macro_f1']:.4f}"
-          f"   (always {base['label']}: accuracy {base['accuracy']:.4f}  macro_f1 {base['macro_f1']:.4f})")
-    print(f"trained {r['trainable_parameters']:,} of {r['total_parameters']:,} parameters "
-          f"({100 * r['trainable_parameters'] / r['total_parameters']:.2f} %); wrote {cfg.output_dir or 'runs/'}")
+    train_ner(args.model, args.data, lang=args.lang, out=args.out, overwrite=args.overwrite, resume=args.resume,
+              overrides=parse_overrides(args.overrides), progress=not args.no_progress,
+              command=["codeintel", *sys.argv[1:]])
     return 0
 
 

@@ -81,49 +81,30 @@ def run_stdlib(args: argparse.Namespace) -> int:
     return 0
 
 
-def _analyse(args: argparse.Namespace):
-    from codeintel.data.hygiene import Settings
-    from codeintel.errors import ConfigError
-    from codeintel.recipes import hygiene
+def _common(args: argparse.Namespace) -> dict:
+    """The analysis options both commands share, as the API functions' keyword arguments."""
+    return {"task": args.task, "lang": args.lang, "threshold": args.threshold,
+            "multiset_threshold": args.multiset_threshold, "min_tokens": args.min_tokens,
+            "exact_only": args.exact_only, "workers": args.workers, "skip_bad_lines": args.skip_bad_lines,
+            "progress": not args.no_progress and sys.stderr.isatty(), "echo": _echo}
 
-    for name in ("threshold", "multiset_threshold"):
-        if not 0.0 < getattr(args, name) <= 1.0:
-            raise ConfigError(f"--{name.replace('_', '-')} {getattr(args, name)} must be in (0, 1].")
-    if args.min_tokens < 1 or args.workers < 0:
-        raise ConfigError("--min-tokens must be at least 1 and --workers at least 0.")
-    settings = Settings(args.threshold, args.multiset_threshold, args.min_tokens)
-    corpus = hygiene.load_corpus(list(args.paths), args.task, args.lang, args.skip_bad_lines)
-    if corpus.skipped_lines:
-        print(f"warning: skipped {corpus.skipped_lines} malformed line(s) (--skip-bad-lines)", file=sys.stderr)
-    progress = not args.no_progress and sys.stderr.isatty()
-    return hygiene.analyse(corpus, settings, args.workers, progress, near=not args.exact_only)
+
+def _echo(*args, **kwargs) -> None:
+    """Warnings to stderr, the rest to stdout (as the commands always printed them)."""
+    text = " ".join(str(a) for a in args)
+    print(text, file=sys.stderr if text.startswith("warning:") else sys.stdout, **kwargs)
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from codeintel.recipes import hygiene
-    from codeintel.recipes.rundir import RunDir
+    from codeintel.recipes.api import data_check
 
-    if args.out is not None:  # refuse a bad --out before the work
-        RunDir(args.out, overwrite=args.overwrite, ours=lambda p: (p / "hygiene.json").is_file()).check()
-    analysis = _analyse(args)
-    print("\n".join(hygiene.summary_lines(analysis.report)))
-    if args.out is not None:
-        hygiene.write_report(analysis, args.out, args.overwrite)
-        print(f"wrote {args.out}/hygiene.json, hygiene.md, hygiene.png")
+    data_check(list(args.paths), out=args.out, overwrite=args.overwrite, **_common(args))
     return 0
 
 
 def run_dedup(args: argparse.Namespace) -> int:
-    from codeintel.errors import ConfigError
-    from codeintel.recipes import hygiene
+    from codeintel.recipes.api import dedup
 
-    if args.cross_split_only and args.keep == "longest":
-        raise ConfigError("--cross-split-only always keeps the earlier split's copy; drop --keep longest.")
-    out = args.out
-    hygiene.check_new_dir(out)  # before the work
-    analysis = _analyse(args)
-    summary = hygiene.dedup(analysis, out, args.keep or "first", args.cross_split_only)
-    per = ", ".join(f"{s} {v['removed']}/{v['documents']}" for s, v in summary["splits"].items())
-    print(f"removed {summary['removed']} of {analysis.report['documents']} documents ({per}); wrote {out}: "
-          f"{', '.join(summary['files'])}, removed.json, dedup.json")
+    dedup(list(args.paths), args.out, keep=args.keep or "first", cross_split_only=args.cross_split_only,
+          **_common(args))
     return 0

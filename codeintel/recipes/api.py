@@ -340,3 +340,111 @@ def augment_file(in_path: str | Path, out_path: str | Path, ops: str, lang: str 
         echo(f"    not applied, {reason}: {n}")
     return {"output": str(dst), "rows": len(rows), "written": total,
             "applied": {name: applied[name] for name, _ in parsed}, "skipped": dict(skipped.most_common())}
+
+
+# --------------------------------------------------------------------------- data hygiene and NER adapters
+
+def _analysis(paths: list[str], task: str | None, lang: str | None, threshold: float, multiset_threshold: float,
+              min_tokens: int, exact_only: bool, workers: int, skip_bad_lines: bool, progress: bool, echo):
+    from codeintel.data.hygiene import Settings
+    from codeintel.errors import ConfigError
+    from codeintel.recipes import hygiene
+
+    for name, value in (("threshold", threshold), ("multiset_threshold", multiset_threshold)):
+        if not 0.0 < value <= 1.0:
+            raise ConfigError(f"--{name.replace('_', '-')} {value} must be in (0, 1].")
+    if min_tokens < 1 or workers < 0:
+        raise ConfigError("--min-tokens must be at least 1 and --workers at least 0.")
+    corpus = hygiene.load_corpus([str(p) for p in paths], task, lang, skip_bad_lines)
+    if corpus.skipped_lines:
+        echo(f"warning: skipped {corpus.skipped_lines} malformed line(s) (--skip-bad-lines)")
+    return hygiene.analyse(corpus, Settings(threshold, multiset_threshold, min_tokens), workers, progress,
+                           near=not exact_only)
+
+
+def data_check(paths: list[str], *, task: str | None = None, lang: str | None = None, out: str | Path | None = None,
+               overwrite: bool = False, threshold: float = 0.8, multiset_threshold: float = 0.7, min_tokens: int = 20,
+               exact_only: bool = False, workers: int = 0, skip_bad_lines: bool = False, progress: bool = False,
+               echo: Callable[..., None] = print) -> dict[str, Any]:
+    """``codeintel data check``: duplicates and leakage of a dataset (what ``hygiene.json`` holds); with ``out``
+    also ``hygiene.json``, ``hygiene.md`` and ``hygiene.png`` there. Example::
+
+        report = codeintel.data_check(["data/train.jsonl", "data/test.jsonl"], echo=lambda *a: None)
+        report["leakage"]["test_in_train"]
+    """
+    from codeintel.recipes import hygiene
+    from codeintel.recipes.rundir import RunDir
+
+    if out is not None:  # refuse a bad --out before the work
+        RunDir(out, overwrite=overwrite, ours=lambda p: (p / "hygiene.json").is_file()).check()
+    analysis = _analysis(paths, task, lang, threshold, multiset_threshold, min_tokens, exact_only, workers,
+                         skip_bad_lines, progress, echo)
+    echo("\n".join(hygiene.summary_lines(analysis.report)))
+    if out is not None:
+        hygiene.write_report(analysis, Path(out), overwrite, echo)
+        echo(f"wrote {out}/hygiene.json, hygiene.md, hygiene.png")
+    return analysis.report
+
+
+def dedup(paths: list[str], out: str | Path, *, task: str | None = None, lang: str | None = None,
+          keep: str = "first", cross_split_only: bool = False, threshold: float = 0.8,
+          multiset_threshold: float = 0.7, min_tokens: int = 20, exact_only: bool = False, workers: int = 0,
+          skip_bad_lines: bool = False, progress: bool = False, echo: Callable[..., None] = print) -> dict[str, Any]:
+    """``codeintel data dedup``: the dataset without its duplicates (the first copy, or the longest, is kept;
+    ``cross_split_only``: only copies of earlier splits' documents go) in the input's own files under ``out``
+    (a new directory), with ``removed.json`` and ``dedup.json``; returns the summary."""
+    from codeintel.errors import ConfigError
+    from codeintel.recipes import hygiene
+
+    if keep not in ("first", "longest"):
+        raise ConfigError(f"keep={keep!r}: choose first or longest.")
+    if cross_split_only and keep == "longest":
+        raise ConfigError("--cross-split-only always keeps the earlier split's copy; drop --keep longest.")
+    out = Path(out)
+    hygiene.check_new_dir(out)  # before the work
+    analysis = _analysis(paths, task, lang, threshold, multiset_threshold, min_tokens, exact_only, workers,
+                         skip_bad_lines, progress, echo)
+    summary = hygiene.dedup(analysis, out, keep, cross_split_only)
+    per = ", ".join(f"{s} {v['removed']}/{v['documents']}" for s, v in summary["splits"].items())
+    echo(f"removed {summary['removed']} of {analysis.report['documents']} documents ({per}); wrote {out}: "
+         f"{', '.join(summary['files'])}, removed.json, dedup.json")
+    return summary
+
+
+def train_ner(model: str | None = None, data: list[str] | None = None, *, lang: str | None = None,
+              out: str | Path | None = None, overwrite: bool = False, resume: str | Path | None = None,
+              overrides: dict[str, Any] | None = None, progress: bool = False, echo: Callable[..., None] = print,
+              command: list[str] | None = None) -> dict[str, Any]:
+    """``codeintel adapters train-ner``: a NER adapter (and its token-type head) on a frozen backbone; returns
+    what ``ner.json`` holds. ``overrides``: :class:`~codeintel.config.NerConfig` keys (``steps``, ``lr``,
+    ``save_every``, ...). ``resume=RUN``: continue RUN from its newest saved state with its own settings. ::
+
+        r = codeintel.train_ner("tiny-codebert", out="runs/ner", overrides={"steps": 100})
+        adapter = r["output_dir"] + "/adapter"      # codeintel.train(..., adapter=adapter)
+    """
+    from codeintel.config import NerConfig, set_key
+    from codeintel.errors import ConfigError
+    from codeintel.recipes.ner import resumed_config
+    from codeintel.recipes.ner import train_ner as run
+
+    if resume:
+        given = [k for k, v in (("model", model), ("data", data), ("lang", lang), ("out", out)) if v] + \
+            [f"{k}={v}" for k, v in (overrides or {}).items()]
+        if given or overwrite:
+            raise ConfigError(f"--resume continues {resume} with its own settings; drop "
+                              f"{', '.join(given or ['--overwrite'])}.")
+        cfg = resumed_config(resume)
+    else:
+        cfg = NerConfig()
+        for key, value in (overrides or {}).items():
+            set_key(cfg, key, value)
+        cfg.model, cfg.data, cfg.lang = model or cfg.model, list(data or cfg.data), lang or cfg.lang
+        if out:
+            cfg.output_dir = str(out)
+    result = run(cfg, echo=echo, progress=progress, overwrite=overwrite, argv=command, resume=bool(resume))
+    base, held = result["majority_baseline"], result["held_out"]
+    echo(f"== ner adapter | {cfg.model} | held-out: accuracy {held['accuracy']:.4f}  macro_f1 {held['macro_f1']:.4f}"
+         f"   (always {base['label']}: accuracy {base['accuracy']:.4f}  macro_f1 {base['macro_f1']:.4f})")
+    echo(f"trained {result['trainable_parameters']:,} of {result['total_parameters']:,} parameters "
+         f"({100 * result['trainable_parameters'] / result['total_parameters']:.2f} %); wrote {result['output_dir']}")
+    return result

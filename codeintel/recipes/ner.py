@@ -129,6 +129,7 @@ def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool
         ner.save(model, adapter_dir, {"metrics": result["held_out"], "majority_baseline": result["majority_baseline"]})
         write_text(adapter_dir / "README.md", card(result))
         write_json(out / "ner.json", result)
+    result["output_dir"] = str(out)
     return result
 
 
