@@ -297,6 +297,10 @@ class ProbeConfig:
     """Also probe the same architecture with random layers (embeddings kept)."""
     seed: int = 42
     threads: int = 0
+    save_every: int = 0
+    """Write a resumable state after every N trained probes (0 = never); ``--resume OUT`` continues the run."""
+    keep_last: int = 2
+    """How many of the newest resumable states to keep."""
 
 
 @dataclass

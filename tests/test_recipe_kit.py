@@ -272,3 +272,42 @@ def test_ner_killed_mid_run_and_resumed_ends_identical(tmp_path, capsys):
     for f in ("adapter.safetensors", "head.safetensors"):                # the trained weights, bit for bit
         a, b = (load_file(tmp_path / d / "adapter" / f) for d in ("ref", "run"))
         assert a and a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+KILL_AT_PROBE = """
+import os, signal, sys
+nth, calls = int(os.environ["KILL_AT_PROBE"]), [0]
+import codeintel.recipes.probe as probe
+real = probe.train_probe
+def train_probe(*a, **k):
+    calls[0] += 1
+    if calls[0] == nth:                     # in the middle of the nth probe
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*a, **k)
+probe.train_probe = train_probe
+from codeintel.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_probe_killed_mid_run_and_resumed_ends_identical(tmp_path, capsys):
+    args = ["probe", "--model", "tiny-codebert", "--layers", "0-2", "--dims", "8", "--no-progress", "max_train=30",
+            "max_valid=10", "max_test=10", "epochs=2", "save_every=1", "threads=1"]
+    assert main([*args, "--out", str(tmp_path / "ref")]) == 0
+    script = tmp_path / "kill.py"
+    script.write_text(KILL_AT_PROBE)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", KILL_AT_PROBE="4")
+    proc = subprocess.run([sys.executable, str(script), *args, "--out", str(tmp_path / "run")], capture_output=True,
+                          text=True, timeout=600, env=env)
+    assert proc.returncode == -signal.SIGKILL, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert not (tmp_path / "run" / "probe.json").exists()
+    capsys.readouterr()
+    assert main(["probe", "--resume", str(tmp_path / "run"), "--dims", "16"]) == 2          # its own settings
+    assert main(["probe", "--resume", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert "3 probe(s) done" in capsys.readouterr().out
+    ref, got = (json.loads((tmp_path / d / "probe.json").read_text()) for d in ("ref", "run"))
+    drop = ("seconds",)
+    assert len(got["results"]) == len(ref["results"]) == 5
+    assert [{k: v for k, v in r.items() if k not in drop} for r in got["results"]] == \
+        [{k: v for k, v in r.items() if k not in drop} for r in ref["results"]]
+    assert got["best"] == ref["best"] and got["baselines"] == ref["baselines"]

@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                   "the hidden size of a narrower model), e.g. 8,16,32,64,128,256,512")
     p.add_argument("--out", help="output directory (default runs/probe-<model>-<lang>); new or empty")
     p.add_argument("--overwrite", action="store_true", help="move an earlier probe output in --out aside")
+    p.add_argument("--resume", metavar="RUN", help="continue RUN (started with save_every=N) from its newest saved "
+                   "state, with its own settings: the probes it holds are not trained again")
     p.add_argument("--no-progress", action="store_true", help="no per-layer progress lines (the summary stays)")
     p.add_argument("--json", action="store_true", help="print the result (probe.json) as JSON; log lines to stderr")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. max_train=500 epochs=10")
@@ -35,19 +37,29 @@ def run(args: argparse.Namespace) -> int:
     from codeintel.recipes.probe import probe
 
     reclaim_overrides(args)
-    cfg = ProbeConfig()
-    for key, value in parse_overrides(args.overrides).items():
-        set_key(cfg, key, value)
-    for name, key in (("model", "model"), ("lang", "lang"), ("layers", "layers"), ("dims", "dims"),
-                      ("out", "output_dir")):
-        if getattr(args, name):
-            setattr(cfg, key, getattr(args, name))
-    if args.data:
-        cfg.data = list(args.data)
+    if args.resume:
+        from codeintel.errors import ConfigError
+        from codeintel.recipes.kit import resumed_config
+
+        given = [f"--{k}" for k in ("model", "lang", "layers", "dims", "out", "data") if getattr(args, k)]
+        if given or args.overrides or args.overwrite:
+            raise ConfigError(f"--resume continues {args.resume} with its own settings; drop "
+                              f"{', '.join(given + list(args.overrides) or ['--overwrite'])}.")
+        cfg = resumed_config(args.resume, ProbeConfig)
+    else:
+        cfg = ProbeConfig()
+        for key, value in parse_overrides(args.overrides).items():
+            set_key(cfg, key, value)
+        for name, key in (("model", "model"), ("lang", "lang"), ("layers", "layers"), ("dims", "dims"),
+                          ("out", "output_dir")):
+            if getattr(args, name):
+                setattr(cfg, key, getattr(args, name))
+        if args.data:
+            cfg.data = list(args.data)
     from codeintel.cli._common import stderr_echo
 
     say = stderr_echo if args.json else print
-    result = probe(cfg, overwrite=args.overwrite, echo=say, progress=not args.no_progress)
+    result = probe(cfg, overwrite=args.overwrite, echo=say, progress=not args.no_progress, resume=bool(args.resume))
     b = result["best"]
     say(f"best: layer {b['layer']} (dim {b['dim']}) F1 {b['f1']:.3f}; layer 0 {result['baselines']['layer0_f1']:.3f}"
         + (f"; random layers best {max(result['baselines']['random'].values()):.3f}"

@@ -160,13 +160,15 @@ def batch_stream(n: int, batch_size: int, rng: np.random.Generator, order: list[
 STATE_FILES = ("model.safetensors", "optimizer.pt", "trainer.json")
 
 
-def save_state(rundir: RunDir, step: int, keep_last: int, *, weights, optim, loop: dict[str, Any], rng: Any,
-               sched=None, extra: dict[str, Any] | None = None) -> None:
+def save_state(rundir: RunDir, step: int, keep_last: int, *, loop: dict[str, Any], weights=None, optim=None,
+               rng: Any = None, sched=None, extra: dict[str, Any] | None = None) -> None:
     """Write a resumable state as ``states/state-<step>/`` (crash-safely, :meth:`RunDir.save_state`): the weights
     (``weights``: a module, tied tensors once, or a ``{name: tensor}`` dict of what trains) as
     ``model.safetensors``; optimizer, schedule, ``rng`` (:func:`capture_rng`, or one per process) and ``extra``
     tensors or plain values as ``optimizer.pt`` (loaded with ``weights_only``: no code runs); the loop's
-    position and history (``loop``, JSON) as ``trainer.json``. The newest ``keep_last`` states are kept."""
+    position and history (``loop``, JSON) as ``trainer.json``. A recipe whose state is its loop alone (the
+    probe: the results so far) passes no weights and no optimizer: ``trainer.json`` only. The newest
+    ``keep_last`` states are kept."""
     import json
 
     import torch
@@ -175,16 +177,17 @@ def save_state(rundir: RunDir, step: int, keep_last: int, *, weights, optim, loo
     def write(d) -> None:
         if isinstance(weights, dict):
             save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(d / STATE_FILES[0]))
-        else:
+        elif weights is not None:
             save_model(weights, str(d / STATE_FILES[0]))
-        torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict() if sched is not None else None,
-                    "rng": rng, **(extra or {})}, d / STATE_FILES[1])
+        if optim is not None:
+            torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict() if sched is not None
+                        else None, "rng": rng, **(extra or {})}, d / STATE_FILES[1])
         (d / STATE_FILES[2]).write_text(json.dumps(loop))
 
     rundir.save_state(step, write, keep_last)
 
 
-def load_state(run_dir, *, weights, optim, sched=None, device=None) -> tuple[dict[str, Any], dict[str, Any]]:
+def load_state(run_dir, *, weights=None, optim=None, sched=None, device=None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Put the newest complete state of ``run_dir`` back into ``weights`` (a module or a ``{name: tensor}``
     dict, as saved), ``optim`` and ``sched``. Returns the loop's ``trainer.json`` and the rest of
     ``optimizer.pt`` (``rng``, the extras, and ``path``: the state read); the RNGs are the caller's to
@@ -195,11 +198,14 @@ def load_state(run_dir, *, weights, optim, sched=None, device=None) -> tuple[dic
     from safetensors.torch import load_file, load_model
 
     path = latest_state(run_dir)
-    missing = [f for f in STATE_FILES if not (path / f).is_file()]
+    needed = [f for f, part in zip(STATE_FILES, (weights, optim, True), strict=True) if part is not None]
+    missing = [f for f in needed if not (path / f).is_file()]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}; remove that state directory to resume from the "
                               "one before it.")
-    if isinstance(weights, dict):
+    if weights is None:
+        pass
+    elif isinstance(weights, dict):
         saved = load_file(str(path / STATE_FILES[0]))
         if set(saved) != set(weights):
             raise CheckpointError(f"{path}/{STATE_FILES[0]} holds other tensors than this run trains; resume with "
@@ -209,10 +215,36 @@ def load_state(run_dir, *, weights, optim, sched=None, device=None) -> tuple[dic
                 v.copy_(saved[k])
     else:
         load_model(weights, str(path / STATE_FILES[0]), device=str(device or "cpu"))
-    blob = torch.load(path / STATE_FILES[1], map_location=device, weights_only=True)
-    optim.load_state_dict(blob.pop("optimizer"))
-    sched_state = blob.pop("scheduler")
-    if sched is not None and sched_state is not None:
-        sched.load_state_dict(sched_state)
+    blob: dict[str, Any] = {}
+    if optim is not None:
+        blob = torch.load(path / STATE_FILES[1], map_location=device, weights_only=True)
+        optim.load_state_dict(blob.pop("optimizer"))
+        sched_state = blob.pop("scheduler")
+        if sched is not None and sched_state is not None:
+            sched.load_state_dict(sched_state)
     blob["path"] = path
     return json.loads((path / STATE_FILES[2]).read_text()), blob
+
+
+def resumed_config(path, cls):
+    """The configuration (a flat config dataclass ``cls``) a run in ``path`` saved with its newest state, its
+    ``output_dir`` set to ``path``: what ``--resume`` continues with."""
+    import json
+    from pathlib import Path
+
+    from codeintel.config import apply_mapping
+    from codeintel.errors import ConfigError
+
+    state = latest_state(Path(path))
+    if state is None:
+        raise ConfigError(f"--resume {path}: no complete saved state there (states/state-*); only runs started with "
+                          "save_every=N can be resumed. Start a new run instead.")
+    try:
+        saved = json.loads((state / STATE_FILES[2]).read_text())["config"]
+    except (OSError, ValueError, KeyError):
+        raise ConfigError(f"--resume {path}: {state}/{STATE_FILES[2]} is unreadable; remove that state to resume "
+                          "from the one before it.") from None
+    cfg = cls()
+    apply_mapping(cfg, saved)
+    cfg.output_dir = str(path)
+    return cfg

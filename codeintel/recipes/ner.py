@@ -218,24 +218,7 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir)
 
 def resumed_config(path: str | Path) -> NerConfig:
     """The configuration of the NER run in ``path`` (stored with its states), for ``--resume``."""
-    import json
-
-    from codeintel.config import apply_mapping
-    from codeintel.recipes.rundir import latest_state
-
-    state = latest_state(Path(path))
-    if state is None:
-        raise ConfigError(f"--resume {path}: no complete saved state there (states/state-*); only runs started with "
-                          "save_every=N can be resumed. Start a new run instead.")
-    try:
-        saved = json.loads((state / "trainer.json").read_text())["config"]
-    except (OSError, ValueError, KeyError):
-        raise ConfigError(f"--resume {path}: {state}/trainer.json is unreadable; remove that state to resume from "
-                          "the one before it.") from None
-    cfg = NerConfig()
-    apply_mapping(cfg, saved)
-    cfg.output_dir = str(path)
-    return cfg
+    return kit.resumed_config(path, NerConfig)
 
 
 def card(r: dict) -> str:

@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from codeintel.config import ProbeConfig
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import save_figure, write_json, write_text
-from codeintel.recipes.kit import claimed, seed_everything
+from codeintel.recipes import kit
+from codeintel.recipes.kit import BestTracker, claimed, seed_everything
 from codeintel.structure.ast_probe import decode, prf, probe_tree
 
 CACHE_VERSION = "1"
@@ -278,9 +279,9 @@ def train_probe(vectors: dict[str, list[torch.Tensor]], samples: dict[str, list[
     n_valid = len(samples["valid"])
     valid_batches = [_batch(vectors["valid"], targets["valid"], list(range(s, min(s + cfg.batch_size, n_valid))))
                      for s in range(0, n_valid, cfg.batch_size)]
-    best, best_state, bad, history = float("inf"), None, 0, []
+    tracker, best_state, history = BestTracker("min", cfg.patience), None, []
     lengths = [samples["train"][i].n for i in train_idx]
-    for _epoch in range(cfg.epochs):
+    for epoch in range(cfg.epochs):
         probe.train()
         for idx in _grouped_batches(train_idx, lengths, cfg.batch_size, rng):
             batch = _batch(vectors["train"], targets["train"], idx)
@@ -293,13 +294,10 @@ def train_probe(vectors: dict[str, list[torch.Tensor]], samples: dict[str, list[
             val = float(np.mean([_loss(probe, b).item() for b in valid_batches]))
         history.append(round(val, 4))
         sched.step(val)
-        if val < best:
-            best, bad = val, 0
+        if tracker.update(epoch, val):
             best_state = {k: v.detach().clone() for k, v in probe.state_dict().items()}
-        else:
-            bad += 1
-            if bad >= cfg.patience:
-                break
+        elif tracker.stop:
+            break
     if best_state is not None:
         probe.load_state_dict(best_state)
     probe.eval()
@@ -327,7 +325,8 @@ def train_probe(vectors: dict[str, list[torch.Tensor]], samples: dict[str, list[
     rho = [x for x in rho if np.isfinite(x)]
     return {"precision": float(np.mean(p_all)), "recall": float(np.mean(r_all)), "f1": float(np.mean(f_all)),
             "spearman_d": float(np.mean(rho)) if rho else float("nan"), "accuracy_c": hits_c / n_c,
-            "accuracy_u": hits_u / n_u, "epochs": len(history), "best_valid_loss": round(best, 4)}
+            "accuracy_u": hits_u / n_u, "epochs": len(history),
+            "best_valid_loss": round(tracker.best, 4)}
 
 
 # --------------------------------------------------------------------------- the recipe
@@ -370,7 +369,7 @@ def parse_dims(spec: str, hidden: int) -> list[int]:
 
 
 def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print, write: bool = True,
-          progress: bool = True, **settings: Any) -> dict[str, Any]:
+          progress: bool = True, resume: bool = False, **settings: Any) -> dict[str, Any]:
     """Run AST-Probe; returns the result that ``probe.json`` holds.
 
     ``settings`` are :class:`~codeintel.config.ProbeConfig` fields (``model``, ``lang``, ``data``, ``layers``,
@@ -397,16 +396,20 @@ def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print
     cfg.lang = canonical(cfg.lang)
     if str(cfg.dims).strip() != "auto":
         parse_dims(cfg.dims, 1 << 30)  # the syntax now; the hidden size once the model is loaded
-    for key in ("max_train", "max_valid", "max_test", "epochs", "batch_size", "patience", "max_length"):
+    for key in ("max_train", "max_valid", "max_test", "epochs", "batch_size", "patience", "max_length", "keep_last"):
         if getattr(cfg, key) < 1:
             raise ConfigError(f"{key} must be at least 1, got {getattr(cfg, key)}.")
+    if cfg.save_every < 0:
+        raise ConfigError(f"save_every must be >= 0, got {cfg.save_every}.")
+    if resume and not write:
+        raise ConfigError("resume continues a written run; drop write=False.")
     out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/probe-{Path(cfg.model).name}-{cfg.lang}")
-    rundir = RunDir(out, overwrite=overwrite, echo=echo, ours=lambda p: (p / "probe.json").is_file()) if write \
-        else None
+    rundir = RunDir(out, overwrite=overwrite, echo=echo, ours=lambda p: (p / "probe.json").is_file(),
+                    resume=resume) if write else None
     if rundir:
         rundir.check()
     with claimed(rundir):  # locked from here to the last write
-        result = _probe(cfg, echo, progress)
+        result = _probe(cfg, echo, progress, rundir)
         if rundir:
             write_text(out / "probe.md", markdown(result))
             plot(result, out / "probe.png")
@@ -415,8 +418,9 @@ def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print
     return result
 
 
-def _probe(cfg: ProbeConfig, echo, progress: bool) -> dict[str, Any]:
-    """The probes of :func:`probe` (``cfg`` resolved and checked); returns the result."""
+def _probe(cfg: ProbeConfig, echo, progress: bool, rundir=None) -> dict[str, Any]:
+    """The probes of :func:`probe` (``cfg`` resolved and checked); returns the result. Each probe is seeded on
+    its own, so a resumed run (``rundir.resume``) skips the probes its state holds and ends identical."""
     from codeintel.tasks.models import load_model
     from codeintel.tasks.types import ENCODER_TYPE
 
@@ -451,22 +455,32 @@ def _probe(cfg: ProbeConfig, echo, progress: bool) -> dict[str, Any]:
          f"train={len(samples['train'])} valid={len(samples['valid'])} test={len(samples['test'])} functions, "
          f"{len(c_labels)} c labels, {len(u_labels)} u labels")
     runs: list[dict[str, Any]] = []
+    if rundir is not None and rundir.resume:
+        loop, blob = kit.load_state(rundir.path)
+        runs = loop["runs"]
+        echo(f"resuming {rundir.path} from {blob['path'].name}: {len(runs)} probe(s) done")
+    done = {(r["kind"], r["layer"], r["dim"]) for r in runs}
     for name, random_layers in (("model", False), ("random", True)):
         if random_layers and not cfg.random_baseline:
             continue
         want = sorted(set(layers) | {0}) if not random_layers else [x for x in layers if x > 0] or [n_layers]
+        todo = [(layer, rank) for layer in want for rank in (dims if not random_layers else dims[:1])
+                if (name, layer, rank) not in done]
+        if not todo:
+            continue
         encode = _encoder(loaded, random_layers, cfg.seed)
         vecs = {s: terminal_vectors(encode, samples[s], want, tok.pad_token_id) for s in samples}
-        for layer in want:
-            for rank in dims if not random_layers else dims[:1]:
-                t = time.perf_counter()
-                res = train_probe({s: vecs[s][layer] for s in vecs}, samples, rank, (c_labels, u_labels), cfg)
-                res.update(kind=name, layer=layer, dim=rank, seconds=round(time.perf_counter() - t, 1))
-                runs.append(res)
-                if progress:
-                    echo(f"  {name:6s} layer {layer:2d} dim {rank:4d}: F1 {res['f1']:.3f} (P {res['precision']:.3f} R "
-                         f"{res['recall']:.3f})  spearman d {res['spearman_d']:.3f}  acc c {res['accuracy_c']:.3f} "
-                         f"u {res['accuracy_u']:.3f}  {res['epochs']} epochs, {res['seconds']:.1f}s")
+        for layer, rank in todo:
+            t = time.perf_counter()
+            res = train_probe({s: vecs[s][layer] for s in vecs}, samples, rank, (c_labels, u_labels), cfg)
+            res.update(kind=name, layer=layer, dim=rank, seconds=round(time.perf_counter() - t, 1))
+            runs.append(res)
+            if progress:
+                echo(f"  {name:6s} layer {layer:2d} dim {rank:4d}: F1 {res['f1']:.3f} (P {res['precision']:.3f} R "
+                     f"{res['recall']:.3f})  spearman d {res['spearman_d']:.3f}  acc c {res['accuracy_c']:.3f} "
+                     f"u {res['accuracy_u']:.3f}  {res['epochs']} epochs, {res['seconds']:.1f}s")
+            if rundir is not None and cfg.save_every and len(runs) % cfg.save_every == 0:
+                kit.save_state(rundir, len(runs), cfg.keep_last, loop={"runs": runs, "config": asdict(cfg)})
     main = [r for r in runs if r["kind"] == "model" and r["layer"] in layers]
     best = max(main, key=lambda r: r["f1"])
     layer0 = next(r for r in runs if r["kind"] == "model" and r["layer"] == 0 and r["dim"] == dims[0])
