@@ -421,6 +421,11 @@ class ContinualConfig:
     save_models: bool = True
     """Write each strategy's final model (first seed) as a checkpoint directory."""
     threads: int = 0
+    save_every: int = 0
+    """Write a resumable state after every N strategy runs through the stream (0 = never); ``--resume OUT``
+    continues the run after the newest."""
+    keep_last: int = 2
+    """How many of the newest resumable states to keep."""
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     ewc: EwcConfig = field(default_factory=EwcConfig)
     si: SiConfig = field(default_factory=SiConfig)
@@ -452,6 +457,8 @@ def validate_continual(cfg: ContinualConfig) -> None:
         (cfg.patience >= 1, f"patience must be >= 1, got {cfg.patience}"),
         (0 < cfg.valid_fraction < 1, f"valid_fraction must be in (0, 1), got {cfg.valid_fraction}"),
         (cfg.repeats >= 1, f"repeats must be >= 1, got {cfg.repeats}"),
+        (cfg.save_every >= 0 and cfg.keep_last >= 1, f"save_every must be >= 0 and keep_last >= 1, got "
+                                                     f"{cfg.save_every} and {cfg.keep_last}"),
         (cfg.num_samples >= 1, f"num_samples must be >= 1, got {cfg.num_samples}"),
         (min(cfg.max_train_samples, cfg.eval_max_examples, cfg.id_epochs, cfg.id_max_samples) >= 0,
          "max_train_samples, eval_max_examples, id_epochs and id_max_samples must be >= 0"),

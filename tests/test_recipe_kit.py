@@ -311,3 +311,48 @@ def test_probe_killed_mid_run_and_resumed_ends_identical(tmp_path, capsys):
     assert [{k: v for k, v in r.items() if k not in drop} for r in got["results"]] == \
         [{k: v for k, v in r.items() if k not in drop} for r in ref["results"]]
     assert got["best"] == ref["best"] and got["baselines"] == ref["baselines"]
+
+
+KILL_IN_EXPERIENCE = """
+import os, signal, sys
+nth, calls = int(os.environ["KILL_AT_EXPERIENCE"]), [0]
+import codeintel.recipes.continual as continual
+real = continual.train_epochs
+def train_epochs(*a, **k):
+    calls[0] += 1
+    if calls[0] == nth:                     # in the middle of the nth experience's training
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*a, **k)
+continual.train_epochs = train_epochs
+from codeintel.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_continual_run_killed_mid_strategy_and_resumed_ends_identical(tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    stream = _toy_stream(tmp_path)
+    args = ["continual", "run", "--model", "tiny-codebert", "--stream", str(stream), "--strategy", "naive",
+            "--strategy", "ewc", "--no-progress", "objective=api", "max_epochs=1", "batch_size=8", "block_size=64",
+            "eval_max_examples=8", "min_test_examples=5", "save_every=1", "threads=1"]
+    assert main([*args, "--out", str(tmp_path / "ref")]) == 0
+    script = tmp_path / "kill.py"
+    script.write_text(KILL_IN_EXPERIENCE)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", KILL_AT_EXPERIENCE="4")  # ewc: the 2nd of 2
+    proc = subprocess.run([sys.executable, str(script), *args, "--out", str(tmp_path / "run")], capture_output=True,
+                          text=True, timeout=600, env=env)
+    assert proc.returncode == -signal.SIGKILL, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert not (tmp_path / "run" / "continual.json").exists()
+    capsys.readouterr()
+    assert main(["continual", "run", "--resume", str(tmp_path / "run"), "--strategy", "si"]) == 2
+    assert main(["continual", "run", "--resume", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert "naive done" in capsys.readouterr().out
+    ref, got = (json.loads((tmp_path / d / "continual.json").read_text()) for d in ("ref", "run"))
+    for name in ("naive", "ewc"):
+        r, g = ref["per_seed"][0]["strategies"][name], got["per_seed"][0]["strategies"][name]
+        assert g["R"] == r["R"] and g["summary"] == r["summary"] and g["history"] == r["history"], name
+    assert got["summary"] == ref["summary"]
+    for name in ("naive", "ewc"):                                  # the saved final models, bit for bit
+        a, b = (load_file(tmp_path / d / "models" / name / "model.safetensors") for d in ("ref", "run"))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

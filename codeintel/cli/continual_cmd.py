@@ -48,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "naive)")
     r.add_argument("--out", help="output directory (default runs/continual-<model>-<stream>-<task>); new or empty")
     r.add_argument("--overwrite", action="store_true", help="move an earlier continual output in --out aside")
+    r.add_argument("--resume", metavar="RUN", help="continue RUN (started with save_every=N) after its newest saved "
+                   "state, with its own settings")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.add_argument("--json", action="store_true", help="print continual.json's summary as JSON on stdout (logs on "
                                                        "stderr)")
@@ -111,17 +113,28 @@ def run_run(args: argparse.Namespace) -> int:
     from codeintel.config import ContinualConfig, parse_overrides, set_key
     from codeintel.recipes.continual import run
 
-    cfg = ContinualConfig()
-    for key, value in parse_overrides(args.overrides).items():
-        set_key(cfg, key, value)
-    for name, key in (("model", "model"), ("stream", "stream"), ("data", "data"), ("task", "task"),
-                      ("out", "output_dir")):
-        if getattr(args, name):
-            setattr(cfg, key, getattr(args, name))
-    if args.strategy:
-        cfg.strategies = list(args.strategy)
+    if args.resume:
+        from codeintel.errors import ConfigError
+        from codeintel.recipes.kit import resumed_config
+
+        given = [f"--{k}" for k in ("model", "stream", "data", "task", "out", "strategy") if getattr(args, k)]
+        if given or args.overrides or args.overwrite:
+            raise ConfigError(f"--resume continues {args.resume} with its own settings; drop "
+                              f"{', '.join(given + list(args.overrides) or ['--overwrite'])}.")
+        cfg = resumed_config(args.resume, ContinualConfig)
+    else:
+        cfg = ContinualConfig()
+        for key, value in parse_overrides(args.overrides).items():
+            set_key(cfg, key, value)
+        for name, key in (("model", "model"), ("stream", "stream"), ("data", "data"), ("task", "task"),
+                          ("out", "output_dir")):
+            if getattr(args, name):
+                setattr(cfg, key, getattr(args, name))
+        if args.strategy:
+            cfg.strategies = list(args.strategy)
     echo = stderr_echo if args.json else print
-    result = run(cfg, overwrite=args.overwrite, echo=echo, show_progress=not args.no_progress)
+    result = run(cfg, overwrite=args.overwrite, echo=echo, show_progress=not args.no_progress,
+                 resume=bool(args.resume))
     if args.json:
         json.dump({k: result[k] for k in ("model", "task", "metric", "summary", "R_mean", "output_dir")},
                   sys.stdout, indent=2)

@@ -39,7 +39,7 @@ from codeintel.continual.streams import Stream, load_stream
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import save_figure, write_json, write_text
 from codeintel.progress import progress
-from codeintel.recipes import engine
+from codeintel.recipes import engine, kit
 from codeintel.recipes.kit import claimed
 
 SUMMARY = ("average", "forgetting", "bwt", "fwt", "id_before", "id_after")
@@ -193,7 +193,7 @@ def _mean_std(values: list) -> dict[str, float] | None:
 
 
 def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=print, write: bool = True,
-        show_progress: bool = True, **settings: Any) -> dict[str, Any]:
+        show_progress: bool = True, resume: bool = False, **settings: Any) -> dict[str, Any]:
     """Run every strategy of ``cfg.strategies`` on the stream; returns what ``continual.json`` holds.
 
     ``settings`` are :class:`~codeintel.config.ContinualConfig` keys (dotted ones as ``{"ewc.lam": 0.5}`` or
@@ -214,12 +214,14 @@ def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=pri
     t0 = time.perf_counter()
     out = Path(cfg.output_dir) if cfg.output_dir else \
         fresh(f"runs/continual-{Path(cfg.model).name}-{Path(cfg.stream).stem}-{cfg.task}")
-    rundir = RunDir(out, overwrite=overwrite, echo=echo, ours=lambda p: (p / "continual.json").is_file()) \
-        if write else None
+    if resume and not write:
+        raise ConfigError("resume continues a written run; drop write=False.")
+    rundir = RunDir(out, overwrite=overwrite, echo=echo, ours=lambda p: (p / "continual.json").is_file(),
+                    resume=resume) if write else None
     if rundir:
         rundir.check()
     with claimed(rundir):  # locked from here to the last write
-        result, loaded, final_models, names = _run(cfg, strategy_classes, echo, show_progress, write)
+        result, loaded, final_models, names = _run(cfg, strategy_classes, echo, show_progress, write, rundir)
         result["seconds"] = round(time.perf_counter() - t0, 1)
         echo(table(result))
         if rundir:
@@ -235,9 +237,13 @@ def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=pri
     return result
 
 
-def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool, write: bool):
+def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool, write: bool, rundir=None):
     """The strategies of :func:`run` over every seed; returns the result, the loaded model, the final weights of
-    each strategy (first seed, when they are to be saved) and the experience names."""
+    each strategy (first seed, when they are to be saved) and the experience names.
+
+    With ``save_every=N`` a state is written after every N strategies run through the stream (the results so far,
+    the seed's starting weights, the kept final weights, the RNGs); a resumed run (``rundir.resume``) continues
+    after the last of them, to the same results."""
     from codeintel.tasks.models import load_model
     from codeintel.tasks.types import CAUSAL_LM_TYPE
 
@@ -263,22 +269,37 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
            f"metric {metric}")
     per_seed: list[dict[str, Any]] = []
     final_models: dict[str, Any] = {}
-    for rep in range(cfg.repeats):
+    saved, runs = None, 0   # the state resumed from; strategy runs finished (what save_every counts)
+    if rundir is not None and rundir.resume:
+        saved, blob = kit.load_state(rundir.path, rng=True)
+        per_seed, final_models, runs = saved["per_seed"], blob["final"], saved["runs"]
+        echo(f"resuming {rundir.path} from {blob['path'].name}: seed {saved['seed_result']['seed']}, "
+             f"{', '.join(saved['seed_result']['strategies']) or 'no strategy'} done")
+    for rep in range(len(per_seed), cfg.repeats):
         seed = cfg.seed + rep
         torch.manual_seed(seed)
         base = _quiet(load_model(cfg.model, CAUSAL_LM_TYPE)) if rep else loaded
         base.model.to(device)
-        id_history = []
-        if cfg.id_epochs:
-            ctx = Context(-1, "id", prep.id_train, [], cfg.batch_size, _forward_fn(enc, device),
-                          np.random.default_rng(seed))
-            id_history = train_epochs(base.model, Strategy(), ctx, prep.id_valid, enc, cfg, device, cfg.id_lr or cfg.lr,
-                                      cfg.id_epochs, f"seed {seed} ID pre-training", show_progress)
-        start_state = {k: v.detach().clone() for k, v in base.model.state_dict().items()}
-        b_scores, id_before = score_all(base.model, enc, prep, cfg, task_cfg, device, seed, with_id=True)
-        seed_result: dict[str, Any] = {"seed": seed, "start": {"domains": b_scores, "id": id_before},
-                                       "id_history": id_history, "strategies": {}}
+        if saved is not None:  # this seed's start, its finished strategies and the RNGs, as the state holds them
+            seed_result, start_state = saved["seed_result"], blob["start"]
+            b_scores, id_before = seed_result["start"]["domains"], seed_result["start"]["id"]
+            kit.restore_rng(blob["rng"])
+            saved = None
+        else:
+            id_history = []
+            if cfg.id_epochs:
+                ctx = Context(-1, "id", prep.id_train, [], cfg.batch_size, _forward_fn(enc, device),
+                              np.random.default_rng(seed))
+                id_history = train_epochs(base.model, Strategy(), ctx, prep.id_valid, enc, cfg, device,
+                                          cfg.id_lr or cfg.lr, cfg.id_epochs, f"seed {seed} ID pre-training",
+                                          show_progress)
+            start_state = {k: v.detach().clone() for k, v in base.model.state_dict().items()}
+            b_scores, id_before = score_all(base.model, enc, prep, cfg, task_cfg, device, seed, with_id=True)
+            seed_result = {"seed": seed, "start": {"domains": b_scores, "id": id_before}, "id_history": id_history,
+                           "strategies": {}}
         for name, cls in strategy_classes.items():
+            if name in seed_result["strategies"]:
+                continue
             base.model.load_state_dict(start_state)
             strategy = cls(getattr(cfg, name, None), seed)
             rng = np.random.default_rng(seed)
@@ -305,6 +326,12 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
                                                **({"projected_steps": strategy.projected} if name == "agem" else {})}
             if rep == 0 and cfg.save_models and write:
                 final_models[name] = {k: v.detach().cpu().clone() for k, v in base.model.state_dict().items()}
+            runs += 1
+            if rundir is not None and cfg.save_every and runs % cfg.save_every == 0:
+                kit.save_state(rundir, runs, cfg.keep_last, rng=kit.capture_rng(),
+                               extra={"start": start_state, "final": final_models},
+                               loop={"runs": runs, "per_seed": per_seed, "seed_result": seed_result,
+                                     "config": dataclasses.asdict(cfg)})
         per_seed.append(seed_result)
     result = _aggregate(cfg, stream, prep, per_seed, metric, task_cfg, block, loaded.family)
     return result, loaded, final_models, prep.names

@@ -166,9 +166,8 @@ def save_state(rundir: RunDir, step: int, keep_last: int, *, loop: dict[str, Any
     (``weights``: a module, tied tensors once, or a ``{name: tensor}`` dict of what trains) as
     ``model.safetensors``; optimizer, schedule, ``rng`` (:func:`capture_rng`, or one per process) and ``extra``
     tensors or plain values as ``optimizer.pt`` (loaded with ``weights_only``: no code runs); the loop's
-    position and history (``loop``, JSON) as ``trainer.json``. A recipe whose state is its loop alone (the
-    probe: the results so far) passes no weights and no optimizer: ``trainer.json`` only. The newest
-    ``keep_last`` states are kept."""
+    position and history (``loop``, JSON) as ``trainer.json``. A recipe passes only what it has (the probe's
+    state is its loop alone: ``trainer.json`` only). The newest ``keep_last`` states are kept."""
     import json
 
     import torch
@@ -179,15 +178,17 @@ def save_state(rundir: RunDir, step: int, keep_last: int, *, loop: dict[str, Any
             save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(d / STATE_FILES[0]))
         elif weights is not None:
             save_model(weights, str(d / STATE_FILES[0]))
-        if optim is not None:
-            torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict() if sched is not None
-                        else None, "rng": rng, **(extra or {})}, d / STATE_FILES[1])
-        (d / STATE_FILES[2]).write_text(json.dumps(loop))
+        if optim is not None or rng is not None or extra:
+            torch.save({"optimizer": optim.state_dict() if optim is not None else None,
+                        "scheduler": sched.state_dict() if sched is not None else None, "rng": rng, **(extra or {})},
+                       d / STATE_FILES[1])
+        (d / STATE_FILES[2]).write_text(json.dumps(loop, default=float))  # (numpy scalars as floats)
 
     rundir.save_state(step, write, keep_last)
 
 
-def load_state(run_dir, *, weights=None, optim=None, sched=None, device=None) -> tuple[dict[str, Any], dict[str, Any]]:
+def load_state(run_dir, *, weights=None, optim=None, sched=None, device=None, rng: bool = False
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Put the newest complete state of ``run_dir`` back into ``weights`` (a module or a ``{name: tensor}``
     dict, as saved), ``optim`` and ``sched``. Returns the loop's ``trainer.json`` and the rest of
     ``optimizer.pt`` (``rng``, the extras, and ``path``: the state read); the RNGs are the caller's to
@@ -198,7 +199,7 @@ def load_state(run_dir, *, weights=None, optim=None, sched=None, device=None) ->
     from safetensors.torch import load_file, load_model
 
     path = latest_state(run_dir)
-    needed = [f for f, part in zip(STATE_FILES, (weights, optim, True), strict=True) if part is not None]
+    needed = [f for f, part in zip(STATE_FILES, (weights, optim or rng or None, True), strict=True) if part is not None]
     missing = [f for f in needed if not (path / f).is_file()]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}; remove that state directory to resume from the "
@@ -216,10 +217,11 @@ def load_state(run_dir, *, weights=None, optim=None, sched=None, device=None) ->
     else:
         load_model(weights, str(path / STATE_FILES[0]), device=str(device or "cpu"))
     blob: dict[str, Any] = {}
-    if optim is not None:
+    if (path / STATE_FILES[1]).is_file():
         blob = torch.load(path / STATE_FILES[1], map_location=device, weights_only=True)
-        optim.load_state_dict(blob.pop("optimizer"))
-        sched_state = blob.pop("scheduler")
+        optim_state, sched_state = blob.pop("optimizer"), blob.pop("scheduler")
+        if optim is not None:
+            optim.load_state_dict(optim_state)
         if sched is not None and sched_state is not None:
             sched.load_state_dict(sched_state)
     blob["path"] = path
