@@ -155,3 +155,24 @@ def test_data_stdlib_writes_jsonl(tmp_path, capsys):
     rows = [json.loads(line) for line in (tmp_path / "std" / "test.jsonl").read_text().splitlines()]
     assert rows and {"id", "code", "summary", "path"} <= set(rows[0])
     assert "test=" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["probe"], ["continual", "run"], ["adapters", "train-ner"],
+                                     ["pretrain", "contrastive"]])
+def test_every_recipe_takes_config_and_prints_it_back(command, tmp_path, capsys):
+    """--config FILE.yaml and --print-config on every recipe: what it prints, read back, prints the same; key=value
+    overrides the file; with --resume, a --config is refused like any other setting."""
+    assert main([*command, "--print-config"]) == 0
+    first = capsys.readouterr().out
+    (tmp_path / "c.yaml").write_text(first)
+    assert main([*command, "--config", str(tmp_path / "c.yaml"), "--print-config"]) == 0
+    assert capsys.readouterr().out == first
+    key = {"probe": "epochs", "continual": "max_epochs", "adapters": "steps", "pretrain": "train.max_steps"}[command[0]]
+    (tmp_path / "d.yaml").write_text(f"{key.split('.')[-1]}: 3\n" if "." not in key else "train:\n  max_steps: 3\n")
+    assert main([*command, "--config", str(tmp_path / "d.yaml"), "--print-config", f"{key}=4"]) == 0
+    import yaml
+
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert (printed["train"]["max_steps"] if "." in key else printed[key]) == 4
+    assert main([*command, "--resume", str(tmp_path), "--config", str(tmp_path / "d.yaml")]) == 2
+    assert "--config" in capsys.readouterr().err

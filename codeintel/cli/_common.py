@@ -69,3 +69,40 @@ def read_source(path, lang: str | None) -> tuple[str, str]:
     if not lang:
         raise ConfigError(f"cannot tell the language of {path}; pass --lang.")
     return code, lang
+
+
+def add_config_arguments(p: argparse.ArgumentParser) -> None:
+    """``--config FILE.yaml`` and ``--print-config``, for the commands whose config is one dataclass."""
+    p.add_argument("--config", metavar="FILE.yaml",
+                   help="YAML file of config keys (listed below); key=value arguments and the flags override it")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved config as YAML (reusable with --config) and exit")
+
+
+def config_overrides(args: argparse.Namespace) -> dict:
+    """The ``--config`` file's keys (nested sections as dotted keys), then the ``key=value`` arguments over them."""
+    from codeintel.config import load_yaml, parse_overrides
+
+    merged: dict = {}
+
+    def flatten(mapping: dict, prefix: str = "") -> None:
+        for k, v in mapping.items():
+            if isinstance(v, dict):
+                flatten(v, f"{prefix}{k}.")
+            else:
+                merged[f"{prefix}{k}"] = v
+
+    if getattr(args, "config", None):
+        flatten(load_yaml(args.config))
+    merged.update(parse_overrides(args.overrides))
+    return merged
+
+
+def print_config(cfg) -> int:
+    """Print a resolved config dataclass as YAML (what ``--config`` reads back)."""
+    import dataclasses
+
+    import yaml
+
+    print(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False), end="")
+    return 0

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from codeintel.cli._common import add_config_arguments
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("adapters", help="adapters: train a NER adapter on token types, list presets, inspect one")
@@ -27,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--resume", metavar="RUN", help="continue RUN from its newest saved state (started with "
                    "save_every=N), with its own settings, to the result of an uninterrupted run")
     q.add_argument("--no-progress", action="store_true")
+    add_config_arguments(q)
     q.add_argument("overrides", nargs="*", metavar="key=value",
                    help="steps, batch_size, lr, max_len, reduction_factor, eval_every, patience, max_examples, seed, "
                         "save_every, keep_last")
@@ -34,14 +37,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codeintel.cli._common import reclaim_overrides
-    from codeintel.config import parse_overrides
-    from codeintel.recipes.api import train_ner
+    from codeintel.cli._common import config_overrides, print_config, reclaim_overrides, refuse_with_resume
+    from codeintel.recipes.api import ner_config, train_ner
 
     reclaim_overrides(args)
+    if args.resume:
+        refuse_with_resume(args, ("model", "data", "lang", "out", "config"), "its own settings")
+    overrides = config_overrides(args)
+    if args.print_config:
+        return print_config(ner_config(args.model, args.data, lang=args.lang, out=args.out, resume=args.resume,
+                                       overrides=overrides))
     train_ner(args.model, args.data, lang=args.lang, out=args.out, overwrite=args.overwrite, resume=args.resume,
-              overrides=parse_overrides(args.overrides), progress=not args.no_progress,
-              command=["codeintel", *sys.argv[1:]])
+              overrides=overrides, progress=not args.no_progress, command=["codeintel", *sys.argv[1:]])
     return 0
 
 

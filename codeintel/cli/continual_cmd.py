@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from codeintel.cli._common import keys_help
+from codeintel.cli._common import add_config_arguments, keys_help
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.add_argument("--json", action="store_true", help="print continual.json's summary as JSON on stdout (logs on "
                                                        "stderr)")
+    add_config_arguments(r)
     r.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. lr=1e-3 ewc.lam=0.5 repeats=3")
     r.set_defaults(run=run_run)
 
@@ -109,22 +110,18 @@ def run_run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from codeintel.cli._common import stderr_echo
-    from codeintel.config import ContinualConfig, parse_overrides, set_key
+    from codeintel.cli._common import config_overrides, print_config, refuse_with_resume, stderr_echo
+    from codeintel.config import ContinualConfig, set_key
     from codeintel.recipes.continual import run
 
     if args.resume:
-        from codeintel.errors import ConfigError
         from codeintel.recipes.kit import resumed_config
 
-        given = [f"--{k}" for k in ("model", "stream", "data", "task", "out", "strategy") if getattr(args, k)]
-        if given or args.overrides or args.overwrite:
-            raise ConfigError(f"--resume continues {args.resume} with its own settings; drop "
-                              f"{', '.join(given + list(args.overrides) or ['--overwrite'])}.")
+        refuse_with_resume(args, ("model", "stream", "data", "task", "out", "strategy", "config"), "its own settings")
         cfg = resumed_config(args.resume, ContinualConfig)
     else:
         cfg = ContinualConfig()
-        for key, value in parse_overrides(args.overrides).items():
+        for key, value in config_overrides(args).items():
             set_key(cfg, key, value)
         for name, key in (("model", "model"), ("stream", "stream"), ("data", "data"), ("task", "task"),
                           ("out", "output_dir")):
@@ -132,6 +129,8 @@ def run_run(args: argparse.Namespace) -> int:
                 setattr(cfg, key, getattr(args, name))
         if args.strategy:
             cfg.strategies = list(args.strategy)
+    if args.print_config:
+        return print_config(cfg)
     echo = stderr_echo if args.json else print
     result = run(cfg, overwrite=args.overwrite, echo=echo, show_progress=not args.no_progress,
                  resume=bool(args.resume))

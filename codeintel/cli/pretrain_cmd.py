@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from codeintel.cli._common import keys_help
+from codeintel.cli._common import add_config_arguments, keys_help
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,22 +30,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--resume", metavar="DIR",
                        help="continue the pre-training in DIR from its newest saved state (started with "
                             "train.save_every=N)")
+        add_config_arguments(q)
         q.add_argument("overrides", nargs="*", metavar="key=value",
                        help="e.g. train.max_steps=500 contrastive.queue_size=1024 contrastive.momentum=0.99")
         q.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from codeintel.cli._common import reclaim_overrides, refuse_with_resume, stderr_echo
-    from codeintel.config import parse_overrides
+    from codeintel.cli._common import (
+        config_overrides,
+        print_config,
+        reclaim_overrides,
+        refuse_with_resume,
+        stderr_echo,
+    )
     from codeintel.recipes import api
 
     if args.resume:
-        refuse_with_resume(args, ("model", "data", "lang", "out"), "its saved settings")
+        refuse_with_resume(args, ("model", "data", "lang", "out", "config"), "its saved settings")
     reclaim_overrides(args)
+    overrides = config_overrides(args)
+    if args.print_config:
+        return print_config(api.pretrain_config(args.objective, args.model, args.data, lang=args.lang, out=args.out,
+                                                resume=args.resume, overrides=overrides))
     result = api.pretrain(args.objective, args.model, args.data, lang=args.lang, out=args.out, resume=args.resume,
                           overwrite=args.overwrite, progress=not args.no_progress,
-                          echo=stderr_echo if args.json else print, overrides=parse_overrides(args.overrides))
+                          echo=stderr_echo if args.json else print, overrides=overrides)
     if args.json:
         import json
 

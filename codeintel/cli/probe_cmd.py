@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from codeintel.cli._common import keys_help
+from codeintel.cli._common import add_config_arguments, keys_help
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,28 +27,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "state, with its own settings: the probes it holds are not trained again")
     p.add_argument("--no-progress", action="store_true", help="no per-layer progress lines (the summary stays)")
     p.add_argument("--json", action="store_true", help="print the result (probe.json) as JSON; log lines to stderr")
+    add_config_arguments(p)
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. max_train=500 epochs=10")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from codeintel.cli._common import reclaim_overrides
-    from codeintel.config import ProbeConfig, parse_overrides, set_key
+    from codeintel.cli._common import config_overrides, print_config, reclaim_overrides, refuse_with_resume
+    from codeintel.config import ProbeConfig, set_key
     from codeintel.recipes.probe import probe
 
     reclaim_overrides(args)
     if args.resume:
-        from codeintel.errors import ConfigError
         from codeintel.recipes.kit import resumed_config
 
-        given = [f"--{k}" for k in ("model", "lang", "layers", "dims", "out", "data") if getattr(args, k)]
-        if given or args.overrides or args.overwrite:
-            raise ConfigError(f"--resume continues {args.resume} with its own settings; drop "
-                              f"{', '.join(given + list(args.overrides) or ['--overwrite'])}.")
+        refuse_with_resume(args, ("model", "lang", "layers", "dims", "out", "data", "config"), "its own settings")
         cfg = resumed_config(args.resume, ProbeConfig)
     else:
         cfg = ProbeConfig()
-        for key, value in parse_overrides(args.overrides).items():
+        for key, value in config_overrides(args).items():
             set_key(cfg, key, value)
         for name, key in (("model", "model"), ("lang", "lang"), ("layers", "layers"), ("dims", "dims"),
                           ("out", "output_dir")):
@@ -56,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
                 setattr(cfg, key, getattr(args, name))
         if args.data:
             cfg.data = list(args.data)
+    if args.print_config:
+        return print_config(cfg)
     from codeintel.cli._common import stderr_echo
 
     say = stderr_echo if args.json else print

@@ -411,6 +411,27 @@ def dedup(paths: list[str], out: str | Path, *, task: str | None = None, lang: s
     return summary
 
 
+def ner_config(model: str | None = None, data: list[str] | None = None, *, lang: str | None = None,
+               out: str | Path | None = None, resume: str | Path | None = None,
+               overrides: dict[str, Any] | None = None) -> Any:
+    """The resolved :class:`~codeintel.config.NerConfig` of a ``train_ner`` call: defaults < overrides < the named
+    arguments; with ``resume``, the saved run's own (no other setting taken)."""
+    from codeintel.config import NerConfig, set_key
+    from codeintel.recipes.ner import resumed_config
+
+    if resume:
+        _refuse_with_resume(resume, {"model": model, "data": data, "lang": lang, "out": out}, dict(overrides or {}),
+                            "its own settings")
+        return resumed_config(resume)
+    cfg = NerConfig()
+    for key, value in (overrides or {}).items():
+        set_key(cfg, key, value)
+    cfg.model, cfg.data, cfg.lang = model or cfg.model, list(data or cfg.data), lang or cfg.lang
+    if out:
+        cfg.output_dir = str(out)
+    return cfg
+
+
 def train_ner(model: str | None = None, data: list[str] | None = None, *, lang: str | None = None,
               out: str | Path | None = None, overwrite: bool = False, resume: str | Path | None = None,
               overrides: dict[str, Any] | None = None, progress: bool = False, echo: Callable[..., None] = print,
@@ -422,25 +443,12 @@ def train_ner(model: str | None = None, data: list[str] | None = None, *, lang: 
         r = codeintel.train_ner("tiny-codebert", out="runs/ner", overrides={"steps": 100})
         adapter = r["output_dir"] + "/adapter"      # codeintel.train(..., adapter=adapter)
     """
-    from codeintel.config import NerConfig, set_key
     from codeintel.errors import ConfigError
-    from codeintel.recipes.ner import resumed_config
     from codeintel.recipes.ner import train_ner as run
 
-    if resume:
-        given = [k for k, v in (("model", model), ("data", data), ("lang", lang), ("out", out)) if v] + \
-            [f"{k}={v}" for k, v in (overrides or {}).items()]
-        if given or overwrite:
-            raise ConfigError(f"--resume continues {resume} with its own settings; drop "
-                              f"{', '.join(given or ['--overwrite'])}.")
-        cfg = resumed_config(resume)
-    else:
-        cfg = NerConfig()
-        for key, value in (overrides or {}).items():
-            set_key(cfg, key, value)
-        cfg.model, cfg.data, cfg.lang = model or cfg.model, list(data or cfg.data), lang or cfg.lang
-        if out:
-            cfg.output_dir = str(out)
+    if resume and overwrite:
+        raise ConfigError(f"--resume continues {resume} in place; drop --overwrite.")
+    cfg = ner_config(model, data, lang=lang, out=out, resume=resume, overrides=overrides)
     result = run(cfg, echo=echo, progress=progress, overwrite=overwrite, argv=command, resume=bool(resume))
     base, held = result["majority_baseline"], result["held_out"]
     echo(f"== ner adapter | {cfg.model} | held-out: accuracy {held['accuracy']:.4f}  macro_f1 {held['macro_f1']:.4f}"
