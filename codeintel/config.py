@@ -56,6 +56,9 @@ class TrainConfig:
     """Seeds Python, NumPy and torch (weights of fresh heads, batch order, dropout)."""
     evals_per_epoch: int = 1
     """Dev evaluations per epoch; the best checkpoint by the dev metric is kept."""
+    patience: int = 0
+    """Early stopping: stop after this many dev evaluations in a row without a better selection metric (0 = never;
+    a task card may set it)."""
     threads: int = 0
     """torch threads (0 = torch's default)."""
     grad_accum: int = 1
@@ -641,6 +644,7 @@ def validate(cfg: RunConfig) -> None:
         (t.grad_accum >= 1, f"train.grad_accum must be >= 1, got {t.grad_accum}"),
         (t.precision in PRECISIONS, f"train.precision must be fp32, bf16 or fp16, got {t.precision!r}"),
         (t.save_every >= 0, f"train.save_every must be >= 0 (0 = never), got {t.save_every}"),
+        (t.patience >= 0, f"train.patience must be >= 0 (0 = never stop early), got {t.patience}"),
         (t.keep_last >= 1, f"train.keep_last must be >= 1, got {t.keep_last}"),
         (all(r in ("none", *TRACKERS) for r in cfg.report_to),
          f"report_to must be none, tensorboard, mlflow or wandb (a list is fine), got {','.join(cfg.report_to)}"),

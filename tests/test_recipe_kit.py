@@ -356,3 +356,22 @@ def test_continual_run_killed_mid_strategy_and_resumed_ends_identical(tmp_path, 
     for name in ("naive", "ewc"):                                  # the saved final models, bit for bit
         a, b = (load_file(tmp_path / d / "models" / name / "model.safetensors") for d in ("ref", "run"))
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_train_stops_early_after_patience_evaluations_without_a_better_dev_score(tmp_path):
+    """train.patience: with a learning rate too small to change the dev score, the first `patience` evaluations
+    after step 0 are no better (ties do not count), so training stops there; the best is still step 0's."""
+    data = _summaries(tmp_path)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(out), "--no-progress", "train.max_steps=40",
+                 "train.evals_per_epoch=8", "train.batch_tokens=512", "train.lr=1e-12", "train.patience=2",
+                 "source_len=48", "target_len=12", "data.max_eval_examples=8", "train.save_every=4"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    steps = [h["step"] for h in metrics["history"]]
+    assert len(steps) == 3 and steps[0] == 0                               # step 0, then two evaluations
+    assert metrics["train"]["early_stopped_at"] == steps[-1] == metrics["train"]["steps"] < 40
+    assert metrics["dev_best"]["step"] == 0
+    # resumed from the state written at the stop: it does not train on, and scores the same
+    assert main(["train", "--resume", str(out), "--no-progress"]) == 0
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["test"] == metrics["test"] and again["train"]["steps"] == metrics["train"]["steps"]

@@ -68,6 +68,7 @@ class TrainState:
     state_seconds: float = 0.0        # time spent writing resumable states
     padding: list[float] = field(default_factory=list)              # padding fraction of each epoch's batches
     micro_per_step: int = 1           # processes x grad_accum when the run started
+    stopped_at: int = 0               # the step early stopping (train.patience) ended training at; 0 = it did not
 
 
 @dataclass
@@ -363,6 +364,7 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
         "dev_baselines": run.task.baselines({**run.raw, "test": run.dev_rows}),  # on the dev subset of the curve
         "train": {"steps": state.step, "seconds": round(state.train_seconds, 1), "wall_seconds": round(wall_seconds, 1),
                   "tokens": state.tokens, "state_seconds": round(state.state_seconds, 2),
+                  "early_stopped_at": state.stopped_at or None,
                   "tokens_per_s": round(state.tokens / max(state.train_seconds, 1e-9), 1),
                   "padding_fraction": round(float(np.mean(state.padding)), 4) if state.padding else 0.0,
                   "examples": len(run.raw["train"]), "processes": run.acc.num_processes,
@@ -420,7 +422,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, ove
         t0 = time.perf_counter()
         if state.step == 0:
             log(evaluate_and_keep_best(run, state, None))  # the starting point: fine-tuning must beat it to replace it
-        for epoch in range(max(state.epoch - 1, 0), run.n_epochs):
+        for epoch in range(max(state.epoch - 1, 0), 0 if state.stopped_at else run.n_epochs):
             steps = run.steps(epoch)
             if state.epoch != epoch + 1:  # a new epoch (a resumed one continues at its position)
                 state.epoch, state.position = epoch + 1, 0
@@ -438,9 +440,16 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, ove
                 bar.update(1)
                 if state.step % run.eval_every == 0 or state.step == run.total:
                     log(evaluate_and_keep_best(run, state, loss))
-                if t.save_every and (state.step % t.save_every == 0 or state.step == run.total):
+                    waited = sum(h["step"] > state.best_step for h in state.history)  # evaluations since the best
+                    if t.patience and waited >= t.patience and state.step < run.total:
+                        state.stopped_at = state.step
+                        log(f"early stop at step {state.step}: no better dev {card.select_by} for {waited} "
+                            f"evaluations (train.patience={t.patience}); the best is step {state.best_step}")
+                if t.save_every and (state.step % t.save_every == 0 or state.step == run.total or state.stopped_at):
                     save_state(run, state)
-            if state.step >= run.total:
+                if state.stopped_at:
+                    break
+            if state.step >= run.total or state.stopped_at:
                 break
         bar.close()
         return finish(run, state, time.perf_counter() - t0, progress)
