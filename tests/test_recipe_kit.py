@@ -231,20 +231,34 @@ def test_a_failed_start_removes_the_parents_it_created_too(tmp_path, monkeypatch
 
 # --------------------------------------------------------------------------- resume after a real SIGKILL
 
-KILL_AT_STEP = """
-import os, signal, sys
-nth, calls = int(os.environ["KILL_AT_STEP"]), [0]
-import torch
-real = torch.optim.AdamW.step
-def step(self, *a, **k):
+KILL_ON_CALL = """
+import importlib, os, signal, sys
+target, nth = os.environ["KILL_TARGET"], int(os.environ["KILL_AT_CALL"])   # "module:attr[.attr]", the nth call
+module, _, path = target.partition(":")
+*owner_path, attr = path.split(".")
+owner = importlib.import_module(module)
+for part in owner_path:
+    owner = getattr(owner, part)
+real, calls = getattr(owner, attr), [0]
+def wrapped(*a, **k):
     calls[0] += 1
-    if calls[0] == nth:                     # after the backward of step nth, before its update
+    if calls[0] == nth:
         os.kill(os.getpid(), signal.SIGKILL)
-    return real(self, *a, **k)
-torch.optim.AdamW.step = step
+    return real(*a, **k)
+setattr(owner, attr, wrapped)
 from codeintel.cli import main
 sys.exit(main(sys.argv[1:]))
 """
+
+
+def _killed(tmp_path: Path, args: list[str], target: str, nth: int) -> None:
+    """Run the command in a process that SIGKILLs itself at the ``nth`` call of ``target``; check that it died so."""
+    script = tmp_path / "kill.py"
+    script.write_text(KILL_ON_CALL)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", KILL_TARGET=target, KILL_AT_CALL=str(nth))
+    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == -signal.SIGKILL, proc.stdout[-2000:] + proc.stderr[-2000:]
+
 
 
 def test_ner_killed_mid_run_and_resumed_ends_identical(tmp_path, capsys):
@@ -254,12 +268,7 @@ def test_ner_killed_mid_run_and_resumed_ends_identical(tmp_path, capsys):
     args = ["adapters", "train-ner", "--data", str(functions), "--lang", "python", "--no-progress", "steps=12",
             "eval_every=4", "save_every=4", "batch_size=4", "max_len=64", "eval_examples=8", "threads=1", "lr=3e-3"]
     assert main([*args, "--out", str(tmp_path / "ref")]) == 0
-    script = tmp_path / "kill.py"
-    script.write_text(KILL_AT_STEP)
-    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", KILL_AT_STEP="7")
-    proc = subprocess.run([sys.executable, str(script), *args, "--out", str(tmp_path / "run")], capture_output=True,
-                          text=True, timeout=600, env=env)
-    assert proc.returncode == -signal.SIGKILL, proc.stdout[-2000:] + proc.stderr[-2000:]
+    _killed(tmp_path, [*args, "--out", str(tmp_path / "run")], "torch.optim:AdamW.step", 7)  # before step 7's update
     assert not (tmp_path / "run" / "ner.json").exists() and (tmp_path / "run" / ".lock").exists()
     capsys.readouterr()
     assert main(["adapters", "train-ner", "--resume", str(tmp_path / "run"), "steps=20"]) == 2   # its own settings
@@ -274,32 +283,13 @@ def test_ner_killed_mid_run_and_resumed_ends_identical(tmp_path, capsys):
         assert a and a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-KILL_AT_PROBE = """
-import os, signal, sys
-nth, calls = int(os.environ["KILL_AT_PROBE"]), [0]
-import codeintel.recipes.probe as probe
-real = probe.train_probe
-def train_probe(*a, **k):
-    calls[0] += 1
-    if calls[0] == nth:                     # in the middle of the nth probe
-        os.kill(os.getpid(), signal.SIGKILL)
-    return real(*a, **k)
-probe.train_probe = train_probe
-from codeintel.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
 
 
 def test_probe_killed_mid_run_and_resumed_ends_identical(tmp_path, capsys):
     args = ["probe", "--model", "tiny-codebert", "--layers", "0-2", "--dims", "8", "--no-progress", "max_train=30",
             "max_valid=10", "max_test=10", "epochs=2", "save_every=1", "threads=1"]
     assert main([*args, "--out", str(tmp_path / "ref")]) == 0
-    script = tmp_path / "kill.py"
-    script.write_text(KILL_AT_PROBE)
-    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", KILL_AT_PROBE="4")
-    proc = subprocess.run([sys.executable, str(script), *args, "--out", str(tmp_path / "run")], capture_output=True,
-                          text=True, timeout=600, env=env)
-    assert proc.returncode == -signal.SIGKILL, proc.stdout[-2000:] + proc.stderr[-2000:]
+    _killed(tmp_path, [*args, "--out", str(tmp_path / "run")], "codeintel.recipes.probe:train_probe", 4)
     assert not (tmp_path / "run" / "probe.json").exists()
     capsys.readouterr()
     assert main(["probe", "--resume", str(tmp_path / "run"), "--dims", "16"]) == 2          # its own settings
@@ -313,20 +303,6 @@ def test_probe_killed_mid_run_and_resumed_ends_identical(tmp_path, capsys):
     assert got["best"] == ref["best"] and got["baselines"] == ref["baselines"]
 
 
-KILL_IN_EXPERIENCE = """
-import os, signal, sys
-nth, calls = int(os.environ["KILL_AT_EXPERIENCE"]), [0]
-import codeintel.recipes.continual as continual
-real = continual.train_epochs
-def train_epochs(*a, **k):
-    calls[0] += 1
-    if calls[0] == nth:                     # in the middle of the nth experience's training
-        os.kill(os.getpid(), signal.SIGKILL)
-    return real(*a, **k)
-continual.train_epochs = train_epochs
-from codeintel.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
 
 
 def test_continual_run_killed_mid_strategy_and_resumed_ends_identical(tmp_path, capsys):
@@ -337,12 +313,8 @@ def test_continual_run_killed_mid_strategy_and_resumed_ends_identical(tmp_path, 
             "--strategy", "ewc", "--no-progress", "objective=api", "max_epochs=1", "batch_size=8", "block_size=64",
             "eval_max_examples=8", "min_test_examples=5", "save_every=1", "threads=1"]
     assert main([*args, "--out", str(tmp_path / "ref")]) == 0
-    script = tmp_path / "kill.py"
-    script.write_text(KILL_IN_EXPERIENCE)
-    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", KILL_AT_EXPERIENCE="4")  # ewc: the 2nd of 2
-    proc = subprocess.run([sys.executable, str(script), *args, "--out", str(tmp_path / "run")], capture_output=True,
-                          text=True, timeout=600, env=env)
-    assert proc.returncode == -signal.SIGKILL, proc.stdout[-2000:] + proc.stderr[-2000:]
+    _killed(tmp_path, [*args, "--out", str(tmp_path / "run")], "codeintel.recipes.continual:train_epochs",
+            4)                                                       # in ewc's second experience (of two)
     assert not (tmp_path / "run" / "continual.json").exists()
     capsys.readouterr()
     assert main(["continual", "run", "--resume", str(tmp_path / "run"), "--strategy", "si"]) == 2

@@ -106,3 +106,24 @@ def print_config(cfg) -> int:
 
     print(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False), end="")
     return 0
+
+
+def recipe_config(args: argparse.Namespace, cls, flags: dict[str, str]):
+    """The config of a recipe whose settings are one dataclass ``cls``: with ``--resume RUN`` the run's saved own
+    (any other setting refused), else defaults < ``--config`` < ``key=value`` < the ``flags`` given (flag name ->
+    config key; list-valued flags become lists)."""
+    from codeintel.config import set_key
+
+    if getattr(args, "resume", None):
+        from codeintel.recipes.kit import resumed_config
+
+        refuse_with_resume(args, (*flags, "config"), "its own settings")
+        return resumed_config(args.resume, cls)
+    cfg = cls()
+    for key, value in config_overrides(args).items():
+        set_key(cfg, key, value)
+    for flag, key in flags.items():
+        value = getattr(args, flag)
+        if value:
+            setattr(cfg, key, list(value) if isinstance(value, list | tuple) else value)
+    return cfg

@@ -110,25 +110,12 @@ def run_run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from codeintel.cli._common import config_overrides, print_config, refuse_with_resume, stderr_echo
-    from codeintel.config import ContinualConfig, set_key
+    from codeintel.cli._common import print_config, recipe_config, stderr_echo
+    from codeintel.config import ContinualConfig
     from codeintel.recipes.continual import run
 
-    if args.resume:
-        from codeintel.recipes.kit import resumed_config
-
-        refuse_with_resume(args, ("model", "stream", "data", "task", "out", "strategy", "config"), "its own settings")
-        cfg = resumed_config(args.resume, ContinualConfig)
-    else:
-        cfg = ContinualConfig()
-        for key, value in config_overrides(args).items():
-            set_key(cfg, key, value)
-        for name, key in (("model", "model"), ("stream", "stream"), ("data", "data"), ("task", "task"),
-                          ("out", "output_dir")):
-            if getattr(args, name):
-                setattr(cfg, key, getattr(args, name))
-        if args.strategy:
-            cfg.strategies = list(args.strategy)
+    cfg = recipe_config(args, ContinualConfig, {"model": "model", "stream": "stream", "data": "data", "task": "task",
+                                                "out": "output_dir", "strategy": "strategies"})
     if args.print_config:
         return print_config(cfg)
     echo = stderr_echo if args.json else print

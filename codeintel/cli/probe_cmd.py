@@ -33,26 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codeintel.cli._common import config_overrides, print_config, reclaim_overrides, refuse_with_resume
-    from codeintel.config import ProbeConfig, set_key
+    from codeintel.cli._common import print_config, recipe_config, reclaim_overrides
+    from codeintel.config import ProbeConfig
     from codeintel.recipes.probe import probe
 
     reclaim_overrides(args)
-    if args.resume:
-        from codeintel.recipes.kit import resumed_config
-
-        refuse_with_resume(args, ("model", "lang", "layers", "dims", "out", "data", "config"), "its own settings")
-        cfg = resumed_config(args.resume, ProbeConfig)
-    else:
-        cfg = ProbeConfig()
-        for key, value in config_overrides(args).items():
-            set_key(cfg, key, value)
-        for name, key in (("model", "model"), ("lang", "lang"), ("layers", "layers"), ("dims", "dims"),
-                          ("out", "output_dir")):
-            if getattr(args, name):
-                setattr(cfg, key, getattr(args, name))
-        if args.data:
-            cfg.data = list(args.data)
+    cfg = recipe_config(args, ProbeConfig, {"model": "model", "lang": "lang", "layers": "layers", "dims": "dims",
+                                            "out": "output_dir", "data": "data"})
     if args.print_config:
         return print_config(cfg)
     from codeintel.cli._common import stderr_echo
