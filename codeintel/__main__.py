@@ -1,5 +1,3 @@
-import sys
+from codeintel.cli import exit_process, main
 
-from codeintel.cli import main
-
-sys.exit(main())
+exit_process(main())

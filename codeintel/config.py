@@ -265,6 +265,12 @@ class NerConfig:
     """Write a resumable state every N steps (0 = never); ``--resume OUT`` continues the run from the newest."""
     keep_last: int = 2
     """How many of the newest resumable states to keep."""
+    device: str = "auto"
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
+    precision: str = "fp32"
+    """``fp32``, ``bf16`` or ``fp16`` (autocast through accelerate; fp16 needs CUDA)."""
+    report_to: list[str] = field(default_factory=list)
+    """Experiment trackers (``tensorboard``, ``mlflow``, ``wandb``); logs go to OUT/logs."""
 
 
 @dataclass

@@ -347,3 +347,36 @@ def test_train_stops_early_after_patience_evaluations_without_a_better_dev_score
     assert main(["train", "--resume", str(out), "--no-progress"]) == 0
     again = json.loads((out / "metrics.json").read_text())
     assert again["test"] == metrics["test"] and again["train"]["steps"] == metrics["train"]["steps"]
+
+
+def test_ner_runs_on_two_processes_with_a_tracker_and_bf16(tmp_path):
+    """adapters train-ner on the kit's engine: torchrun with 2 processes (each its slice of every global batch,
+    DDP), TensorBoard read back with its own reader, bf16 autocast; one process writes, the lock is released."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    functions = _functions(tmp_path)
+    out = tmp_path / "two"
+    args = ["adapters", "train-ner", "--data", str(functions), "--lang", "python", "--no-progress", "steps=6",
+            "eval_every=3", "batch_size=4", "max_len=64", "eval_examples=8", "threads=1", "report_to=tensorboard"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    proc = subprocess.run([*torchrun, "-m", "codeintel", *args, "--out", str(out)], capture_output=True, text=True,
+                          timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads((out / "ner.json").read_text())
+    assert [h["step"] for h in result["history"]] == [3, 6] and not (out / ".lock").exists()
+    assert (out / "adapter" / "adapter.safetensors").is_file()
+    runs = [d for d in (out / "logs").rglob("*") if d.is_dir() and any(d.glob("events.out.tfevents.*"))]
+    acc = EventAccumulator(str(runs[0]))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("train/loss")] == [1, 2, 3, 4, 5, 6]
+    assert [e.step for e in acc.Scalars("held_out/macro_f1")] == [3, 6]
+    assert main([*args[:-1], "precision=bf16", "steps=2", "eval_every=2", "--out", str(tmp_path / "bf")]) == 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

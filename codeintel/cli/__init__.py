@@ -64,5 +64,17 @@ def main(argv: list[str] | None = None) -> int:
         return 141
 
 
+def exit_process(code: int) -> None:
+    """Exit with ``code``. Under ``torchrun`` (``WORLD_SIZE`` > 1) the interpreter's teardown is skipped once the
+    streams are flushed: there a rank can abort ("terminate called without an active exception") while its
+    process group's threads are torn down, turning a finished run into a failed launch (seen 1 in 6 runs on a
+    loaded 2-core machine, with or without destroying the process group first; 0 in 10 with this)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -450,6 +450,8 @@ def train_ner(model: str | None = None, data: list[str] | None = None, *, lang: 
         raise ConfigError(f"--resume continues {resume} in place; drop --overwrite.")
     cfg = ner_config(model, data, lang=lang, out=out, resume=resume, overrides=overrides)
     result = run(cfg, echo=echo, progress=progress, overwrite=overwrite, argv=command, resume=bool(resume))
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun / accelerate launch only rank 0 reports
+        return result
     base, held = result["majority_baseline"], result["held_out"]
     echo(f"== ner adapter | {cfg.model} | held-out: accuracy {held['accuracy']:.4f}  macro_f1 {held['macro_f1']:.4f}"
          f"   (always {base['label']}: accuracy {base['accuracy']:.4f}  macro_f1 {base['macro_f1']:.4f})")

@@ -97,6 +97,13 @@ def make_accelerator(device: str, precision: str, report_to: list[str], echo=pri
     return acc
 
 
+def finish_trackers(acc) -> None:
+    """Close the run's trackers (flush their logs). Not ``acc.end_training()``: that also destroys the process
+    group, which the run's last collective (releasing its directory on rank 0) still needs."""
+    for tracker in acc.trackers:
+        tracker.finish()
+
+
 # --------------------------------------------------------------------------- batches across ranks
 
 def group_steps(batches: list[list[int]], lengths: np.ndarray, per_step: int, seed: int) -> list[list[list[int]]]:

@@ -35,12 +35,11 @@ from codeintel.recipes.rundir import RunDir, latest_state
 
 @contextlib.contextmanager
 def claimed(rundir: RunDir | None, acc=None) -> Iterator[RunDir | None]:
-    """Claim and lock ``rundir`` for the ``with`` block (``None``: a run that writes nothing).
+    """Claim and lock ``rundir`` for the ``with`` block (``None``: a run that writes nothing). On an error the
+    claim is undone if the run wrote nothing yet (:meth:`RunDir.abandon`), else the lock alone is released.
 
-    ``acc``: the run's ``Accelerator`` in a multi-process run: the main process claims (a refusal is raised
-    on every process) and holds the lock. On an error the claim is undone if the run wrote nothing yet
-    (:meth:`RunDir.abandon`), else the lock alone is released.
-    """
+    ``acc``: the run's ``Accelerator`` when it may run on several processes: rank 0 claims (a refusal is raised
+    on every rank) and holds the lock. (``train`` claims on rank 0 in its ``setup`` the same way.)"""
     if rundir is None:
         yield None
         return
@@ -54,7 +53,7 @@ def claimed(rundir: RunDir | None, acc=None) -> Iterator[RunDir | None]:
     try:
         yield rundir
     except BaseException:
-        if main:  # no collective here: the other processes may be failing too
+        if main:  # no collective here: the other ranks may be failing too
             rundir.abandon()
         raise
     if main:

@@ -9,6 +9,7 @@ adapter and a linear head with cross-entropy, evaluate token accuracy and macro-
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 from codeintel.config import NerConfig
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import write_json, write_text
-from codeintel.recipes import kit
+from codeintel.recipes import engine, kit
 from codeintel.recipes.kit import BestTracker, batch_stream, claimed, seed_everything
 
 
@@ -33,6 +34,15 @@ def validate(cfg: NerConfig) -> None:
         raise ConfigError("max_examples and threads must be >= 0 and seed in [0, 2^32).")
     if cfg.save_every < 0 or cfg.keep_last < 1:
         raise ConfigError(f"save_every must be >= 0 and keep_last >= 1, got {cfg.save_every} and {cfg.keep_last}.")
+    from codeintel.config import PRECISIONS, TRACKERS
+
+    if cfg.precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}.")
+    if not all(r in ("none", *TRACKERS) for r in cfg.report_to):
+        raise ConfigError(f"report_to must be none, {', '.join(TRACKERS)} (a list is fine), got "
+                          f"{','.join(cfg.report_to)}.")
+    if not (cfg.device in ("auto", "cpu") or cfg.device.startswith("cuda")):
+        raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {cfg.device!r}.")
 
 
 def load_rows(cfg: NerConfig) -> tuple[list[dict], list[dict]]:
@@ -98,10 +108,11 @@ def scores(gold: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 @torch.no_grad()
 def evaluate(model, items, pad_id: int, batch_size: int) -> tuple[dict[str, float], np.ndarray]:
     model.encoder.eval()
+    device = next(model.head.parameters()).device
     gold, pred = [], []
     for start in range(0, len(items), batch_size):
         b = batch(items[start : start + batch_size], pad_id)
-        logits = model.logits(b["input_ids"], b["attention_mask"])
+        logits = model.logits(b["input_ids"].to(device), b["attention_mask"].to(device)).cpu()
         keep = b["labels"] != -100
         gold.append(b["labels"][keep].numpy())
         pred.append(logits.argmax(-1)[keep].numpy())
@@ -119,22 +130,56 @@ def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool
     from codeintel.recipes.rundir import RunDir, fresh
 
     validate(cfg)
-    out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/ner-{Path(cfg.model).name}")
+    acc = engine.make_accelerator(cfg.device, cfg.precision, cfg.report_to, echo)  # one process, or torchrun's
+    if not acc.is_main_process:
+        echo = _quiet
+    out = Path(cfg.output_dir) if cfg.output_dir else \
+        engine.on_main(acc, lambda: fresh(f"runs/ner-{Path(cfg.model).name}"))
     rundir = RunDir(out, overwrite=overwrite, echo=echo, resume=resume)
-    rundir.check()
-    with claimed(rundir):  # locked from here to the last write
-        model, result = _train(cfg, echo, progress, argv, rundir)
-        adapter_dir = out / "adapter"
-        adapter_dir.mkdir()
-        ner.save(model, adapter_dir, {"metrics": result["held_out"], "majority_baseline": result["majority_baseline"]})
-        write_text(adapter_dir / "README.md", card(result))
-        write_json(out / "ner.json", result)
+    engine.on_main(acc, rundir.check)
+    with claimed(rundir, acc):  # locked from here to the last write
+        if acc.log_with:
+            acc.project_configuration.project_dir = acc.project_configuration.logging_dir = str(out / "logs")
+        try:
+            model, result = _train(cfg, echo, progress and acc.is_main_process, argv, rundir, acc)
+        finally:
+            if acc.log_with:
+                engine.finish_trackers(acc)
+
+        def write() -> None:
+            adapter_dir = out / "adapter"
+            adapter_dir.mkdir()
+            ner.save(model, adapter_dir, {"metrics": result["held_out"],
+                                          "majority_baseline": result["majority_baseline"]})
+            write_text(adapter_dir / "README.md", card(result))
+            write_json(out / "ner.json", result)
+
+        engine.on_main(acc, write)
     result["output_dir"] = str(out)
     return result
 
 
-def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir):
-    """The training of :func:`train_ner`; returns the model with its best held-out weights, and the result."""
+def _quiet(*_, **__) -> None:
+    """The ``echo`` of every process but rank 0."""
+
+
+class _Tagger(torch.nn.Module):
+    """The encoder and the head as one module, what accelerate prepares (DDP across processes)."""
+
+    def __init__(self, encoder: torch.nn.Module, head: torch.nn.Module) -> None:
+        super().__init__()
+        self.encoder, self.head = encoder, head
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state)
+
+
+def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir, acc):
+    """The training of :func:`train_ner`; returns the model with its best held-out weights, and the result.
+
+    Every process draws the same global batches (one seeded order) and trains on its slice ``r::N`` of each;
+    gradients are averaged across processes (DDP). Each process scores the held-out set itself (the same
+    scores everywhere, no collective), rank 0 writes."""
     from dataclasses import asdict
 
     from codeintel.peft_adapters import ner
@@ -148,6 +193,8 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir)
         train_rows = train_rows[: cfg.max_examples]
     held_rows = held_rows[: cfg.eval_examples]
     model = ner.build(*load_encoder(cfg.model), cfg.model, LABELS, cfg.reduction_factor)
+    model.encoder.to(acc.device)
+    model.head.to(acc.device)
     tok, pad_id = model.tokenizer, model.tokenizer.pad_token_id
     t0 = time.perf_counter()
     train, held = encode(train_rows, tok, cfg.max_len), encode(held_rows, tok, cfg.max_len)
@@ -162,31 +209,41 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir)
              for k, p in m.named_parameters() if p.requires_grad}                 # what trains (and is saved)
     params = list(named.values())
     optim = torch.optim.AdamW(params, lr=cfg.lr)
+    tagger, optim = acc.prepare(_Tagger(model.encoder, model.head), optim)
+    rank, world = acc.process_index, acc.num_processes
     order_rng, order = np.random.default_rng(cfg.seed), []
     tracker, best_state, history, start, done = BestTracker("max", cfg.patience), None, [], 0, 0.0
     if rundir.resume:
-        loop, blob = kit.load_state(rundir.path, weights=named, optim=optim)
+        loop, blob = kit.load_state(rundir.path, weights=named, optim=optim, device=acc.device)
         start, order, history, done = loop["step"], loop["order"], loop["history"], loop["seconds"]
         order_rng.bit_generator.state = loop["order_rng"]
         tracker = BestTracker(**loop["tracker"])
         best_state = blob["best"]
-        kit.restore_rng(blob["rng"])
+        kit.restore_rng(blob["rng"][rank % len(blob["rng"])])
         echo(f"resuming {rundir.path} from {blob['path'].name}: step {start} of {cfg.steps}")
     batches = batch_stream(len(train), cfg.batch_size, order_rng, order)  # consumes `order` in place
     bar = progress_bar(total=cfg.steps, initial=start, desc="ner", unit="step", enabled=progress)
     t0 = time.perf_counter() - done
+    if acc.log_with:
+        acc.init_trackers("ner", config={k: v if isinstance(v, int | float | str | bool) else str(v)
+                                         for k, v in asdict(cfg).items()})
     for step in range(start + 1, cfg.steps + 1):
-        b = batch([train[i] for i in next(batches)], pad_id)
-        model.encoder.train()
-        logits = model.logits(b["input_ids"], b["attention_mask"])                        # (B, L, C)
-        loss = F.cross_entropy(logits.transpose(1, 2), b["labels"], ignore_index=-100)
+        mine = next(batches)[rank::world] if world > 1 else next(batches)
+        b = {k: v.to(acc.device) for k, v in batch([train[i] for i in mine], pad_id).items()}
+        tagger.train()
+        logits = tagger(b["input_ids"], b["attention_mask"])                               # (B, L, C)
+        loss = F.cross_entropy(logits.transpose(1, 2).float(), b["labels"], ignore_index=-100)
         optim.zero_grad(set_to_none=True)
-        loss.backward()
+        acc.backward(loss)
         optim.step()
+        if world > 1:
+            loss = acc.reduce(loss.detach(), reduction="mean")
+        acc.log({"train/loss": loss.item()}, step=step)
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         bar.update(1)
         if step % cfg.eval_every == 0 or step == cfg.steps:
             held_scores, _ = evaluate(model, held, pad_id, cfg.batch_size)
+            acc.log({f"held_out/{k}": v for k, v in held_scores.items()}, step=step)
             history.append({"step": step, "loss": loss.item(), **held_scores})
             if tracker.update(step, held_scores["macro_f1"]):
                 best_state = [p.detach().clone() for p in params]
@@ -196,11 +253,16 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir)
                 echo(f"early stop at step {step}: no better held-out macro-F1 for {cfg.patience} evaluations")
                 break
         if cfg.save_every and step % cfg.save_every == 0:
-            kit.save_state(rundir, step, cfg.keep_last, weights=named, optim=optim, rng=kit.capture_rng(),
-                           extra={"best": best_state},
-                           loop={"step": step, "order": order, "order_rng": order_rng.bit_generator.state,
-                                 "tracker": asdict(tracker), "history": history,
-                                 "seconds": time.perf_counter() - t0, "config": asdict(cfg)})
+            rngs = [kit.capture_rng()]
+            if world > 1:
+                from accelerate.utils import gather_object
+
+                rngs = gather_object(rngs)
+            loop = {"step": step, "order": order, "order_rng": order_rng.bit_generator.state,
+                    "tracker": asdict(tracker), "history": history, "seconds": time.perf_counter() - t0,
+                    "config": asdict(cfg)}
+            engine.on_main(acc, partial(kit.save_state, rundir, step, cfg.keep_last, weights=named, optim=optim,
+                                        rng=rngs, extra={"best": best_state}, loop=loop))
     bar.close()
     with torch.no_grad():
         for p, saved in zip(params, best_state, strict=True):

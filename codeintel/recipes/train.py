@@ -455,7 +455,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, ove
         return finish(run, state, time.perf_counter() - t0, progress)
     finally:
         if acc.log_with:
-            acc.end_training()
+            engine.finish_trackers(acc)
         engine.on_main(acc, run.rundir.release)
 
 
