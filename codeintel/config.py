@@ -167,6 +167,8 @@ class PretrainTrainConfig:
     """Write the whole pre-training state every N steps, for ``codeintel pretrain OBJECTIVE --resume DIR``."""
     keep_last: int = 2
     """Pre-training states kept (the newest)."""
+    precision: str = "fp32"
+    """``fp32``, ``bf16`` or ``fp16`` (autocast through accelerate; fp16 needs CUDA)."""
 
 
 @dataclass
@@ -217,6 +219,8 @@ class PretrainConfig:
     """Checkpoint directory (default ``runs/pretrain-<objective>-<model>``); new or empty."""
     device: str = "auto"
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
+    report_to: list[str] = field(default_factory=list)
+    """Experiment trackers (``tensorboard``, ``mlflow``, ``wandb``); logs go to OUT/logs."""
     source_len: int = 256
     """Max tokens per example."""
     train: PretrainTrainConfig = field(default_factory=PretrainTrainConfig)

@@ -366,11 +366,9 @@ def test_ner_runs_on_two_processes_with_a_tracker_and_bf16(tmp_path):
     result = json.loads((out / "ner.json").read_text())
     assert [h["step"] for h in result["history"]] == [3, 6] and not (out / ".lock").exists()
     assert (out / "adapter" / "adapter.safetensors").is_file()
-    runs = [d for d in (out / "logs").rglob("*") if d.is_dir() and any(d.glob("events.out.tfevents.*"))]
-    acc = EventAccumulator(str(runs[0]))
-    acc.Reload()
-    assert [e.step for e in acc.Scalars("train/loss")] == [1, 2, 3, 4, 5, 6]
-    assert [e.step for e in acc.Scalars("held_out/macro_f1")] == [3, 6]
+    scalars = _scalars(out / "logs", EventAccumulator)
+    assert [e.step for e in scalars["train/loss"]] == [1, 2, 3, 4, 5, 6]
+    assert [e.step for e in scalars["held_out/macro_f1"]] == [3, 6]
     assert main([*args[:-1], "precision=bf16", "steps=2", "eval_every=2", "--out", str(tmp_path / "bf")]) == 0
 
 
@@ -380,3 +378,39 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_pretraining_runs_on_two_processes_with_a_tracker(tmp_path):
+    """pretrain contrastive under torchrun: each rank its slice of the global batch, gradients averaged, the keys
+    of both ranks in the one queue; TensorBoard read back; rank 0 writes a checkpoint every task loads."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from codeintel.tasks.models import load_model
+
+    functions = _functions(tmp_path)
+    out = tmp_path / "two"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    proc = subprocess.run([*torchrun, "-m", "codeintel", "pretrain", "contrastive", "--data", str(functions), "--lang",
+                           "python", "--out", str(out), "--no-progress", "train.max_steps=4", "train.batch_size=4",
+                           "contrastive.queue_size=8", "source_len=64", "contrastive.variants=1", "train.threads=1",
+                           "report_to=tensorboard"], capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads((out / "pretrain.json").read_text())
+    assert result["processes"] == 2 and [h["step"] for h in result["history"]] == [1, 2, 3, 4]
+    assert all(np.isfinite(h["infonce"]) and 0 <= h["key_top1"] <= 1 for h in result["history"])
+    assert load_model(str(out), "clone-retrieval").family == "roberta" and not (out / ".lock").exists()
+    scalars = _scalars(out / "logs", EventAccumulator)
+    assert [e.step for e in scalars["train/infonce"]] == [1, 2, 3, 4]
+    assert scalars["train/loss"][-1].value == pytest.approx(result["history"][-1]["loss"], rel=1e-5)
+
+
+def _scalars(logs: Path, reader) -> dict[str, list]:
+    """Every scalar series under a TensorBoard log directory (hparams live in a directory of their own)."""
+    scalars: dict[str, list] = {}
+    for d in sorted({p.parent for p in logs.rglob("events.out.tfevents.*")}):
+        acc = reader(str(d))
+        acc.Reload()
+        for tag in acc.Tags()["scalars"]:
+            scalars.setdefault(tag, []).extend(acc.Scalars(tag))
+    return scalars

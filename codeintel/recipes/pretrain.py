@@ -51,6 +51,13 @@ def validate(cfg: PretrainConfig) -> None:
 
     if cfg.objective not in ("contrastive", "mlm"):
         raise ConfigError(f"objective={cfg.objective!r}: use contrastive or mlm.")
+    from codeintel.config import PRECISIONS, TRACKERS
+
+    if cfg.train.precision not in PRECISIONS:
+        raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {cfg.train.precision!r}.")
+    if not all(r in ("none", *TRACKERS) for r in cfg.report_to):
+        raise ConfigError(f"report_to must be none, {', '.join(TRACKERS)} (a list is fine), got "
+                          f"{','.join(cfg.report_to)}.")
     if cfg.contrastive.pooling not in ("mean", "cls"):
         raise ConfigError(f"contrastive.pooling={cfg.contrastive.pooling!r}: use mean or cls.")
     for key in ("train.max_steps", "train.batch_size", "source_len", "contrastive.variants"):
@@ -247,22 +254,43 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
     from codeintel.recipes.rundir import RunDir, fresh
 
     validate(cfg)
-    seed_everything(cfg.train.seed, cfg.train.threads)  # Python, NumPy, torch (and CUDA)
-    out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/pretrain-{cfg.objective}-{Path(cfg.model).name}")
+    acc = engine.make_accelerator(cfg.device, cfg.train.precision, cfg.report_to, echo)  # one process, or torchrun's
+    if not acc.is_main_process:
+        echo = _quiet
+    seed_everything(cfg.train.seed, cfg.train.threads)  # Python, NumPy, torch (and CUDA); the same on every rank
+    out = Path(cfg.output_dir) if cfg.output_dir else \
+        engine.on_main(acc, lambda: fresh(f"runs/pretrain-{cfg.objective}-{Path(cfg.model).name}"))
     rundir = RunDir(out, overwrite=overwrite, echo=echo, resume=resume)
-    rundir.check()  # a taken --out fails now, before any work
-    with claimed(rundir):  # locked from here to the last write
-        return _pretrain(cfg, rundir, echo, progress, resume)
+    engine.on_main(acc, rundir.check)  # a taken --out fails now, before any work
+    with claimed(rundir, acc):  # locked from here to the last write
+        if acc.log_with:
+            acc.project_configuration.project_dir = acc.project_configuration.logging_dir = str(out / "logs")
+        try:
+            return _pretrain(cfg, rundir, echo, progress and acc.is_main_process, resume, acc)
+        finally:
+            if acc.log_with:
+                engine.finish_trackers(acc)
 
 
-def _pretrain(cfg: PretrainConfig, rundir, echo, progress: bool, resume: bool) -> dict[str, Any]:
-    """The work of :func:`pretrain` in its claimed directory."""
-    from codeintel.config import resolve_device
+def _quiet(*_, **__) -> None:
+    """The ``echo`` of every process but rank 0."""
+
+
+def _pretrain(cfg: PretrainConfig, rundir, echo, progress: bool, resume: bool, acc) -> dict[str, Any]:
+    """The work of :func:`pretrain` in its claimed directory.
+
+    On several processes (torchrun) every rank draws the same global batches and the same view choices and
+    trains on its slice ``r::N``; the gradients are averaged over the ranks after each backward (the loop calls
+    the model's parts, not one forward, so there is no DDP wrapper), the momentum keys of all ranks are gathered
+    into the one queue every rank holds, and rank 0 writes. Masking draws from a generator per rank."""
     from codeintel.progress import progress as progress_bar
     from codeintel.tasks.models import Loaded, write_checkpoint
 
     out = rundir.path
-    device = resolve_device(cfg.device)
+    device, rank, world = acc.device, acc.process_index, acc.num_processes
+    if world > 1 and cfg.train.batch_size % world:
+        raise ConfigError(f"train.batch_size={cfg.train.batch_size} does not split over {world} processes; use a "
+                          f"multiple of {world} (each process trains on an equal slice of every batch).")
     rows = load_examples(cfg)
     mlm, loaded = load_mlm(cfg.model)  # before the augmentation: a wrong model fails at once
     tok = loaded.tokenizer
@@ -279,7 +307,7 @@ def _pretrain(cfg: PretrainConfig, rundir, echo, progress: bool, resume: bool) -
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     sched = linear_schedule(optim, int(cfg.train.warmup_ratio * cfg.train.max_steps), cfg.train.max_steps)
-    gen = torch.Generator().manual_seed(cfg.train.seed)
+    gen = torch.Generator().manual_seed(cfg.train.seed + rank)
     order_rng = np.random.default_rng(cfg.train.seed)
     echo(f"pre-training {cfg.model} ({sum(p.numel() for p in params) / 1e6:.2f}M trainable, {device}): "
          f"{cfg.objective}, {cfg.train.max_steps} steps x {cfg.train.batch_size} of {len(rows)} examples")
@@ -287,24 +315,32 @@ def _pretrain(cfg: PretrainConfig, rundir, echo, progress: bool, resume: bool) -
     order: list[int] = []
     start, done_seconds = 0, 0.0
     if resume:
-        start, order, history, done_seconds = load_state(rundir.path, model, optim, sched, gen, order_rng, echo)
+        start, order, history, done_seconds = load_state(rundir.path, model, optim, sched, gen, order_rng, echo,
+                                                         rank, device)
+    if acc.log_with:
+        hparams = _flat(dataclasses.asdict(cfg))
+        acc.init_trackers(f"pretrain-{cfg.objective}", config={
+            k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in hparams.items()})
     bar = progress_bar(total=cfg.train.max_steps, initial=start, desc=f"pretrain {cfg.objective}", unit="step",
                        enabled=progress)
     t0 = time.perf_counter() - done_seconds
     batches = batch_stream(len(rows), cfg.train.batch_size, order_rng, order)  # consumes `order` in place
     for step in range(start, cfg.train.max_steps):
-        idx = next(batches)
+        global_idx = next(batches)
+        views_of = [int(order_rng.integers(cfg.contrastive.variants)) for _ in global_idx] \
+            if cfg.objective == "contrastive" else []                      # drawn for the global batch, every rank
+        idx = global_idx[rank::world]
         enc = batch_of([tokenized[i] for i in idx], tok.pad_token_id)
         ids, labels = mask_tokens(enc["input_ids"], enc["special_tokens_mask"], tok, cfg.mlm.probability, gen)
         mask = enc["attention_mask"].to(device)
         mlm_model = model.mlm if cfg.objective == "contrastive" else model
         model.train()
-        with engine.fast_dropout(cfg.train.fast_kernels):
+        with engine.fast_dropout(cfg.train.fast_kernels), acc.autocast():
             mlm_loss, hidden = masked_lm(mlm_model, ids.to(device), mask, labels.to(device),
                                          enc["input_ids"].to(device), tok.pad_token_id)
             loss, record = cfg.mlm.weight * mlm_loss, {"mlm": mlm_loss.item()}
             if cfg.objective == "contrastive":
-                drawn = [view_tokens[i][int(order_rng.integers(cfg.contrastive.variants))] for i in idx]
+                drawn = [view_tokens[i][v] for i, v in zip(idx, views_of[rank::world], strict=True)]
                 kv = batch_of(drawn, tok.pad_token_id)
                 k_ids, _ = mask_tokens(kv["input_ids"], kv["special_tokens_mask"], tok, cfg.mlm.probability, gen)
                 q = F.normalize(model.proj(model.pool(hidden, mask)), dim=-1)                            # (B, D)
@@ -324,51 +360,84 @@ def _pretrain(cfg: PretrainConfig, rundir, echo, progress: bool, resume: bool) -
             raise TrainingError(f"the loss became {loss.item()} at step {step}; lower lr (now {cfg.train.lr}).")
         optim.zero_grad(set_to_none=True)
         loss.backward()
+        if world > 1:  # the mean gradient over the ranks' slices (every rank then takes the same step)
+            for p in params:
+                if p.grad is not None:
+                    torch.distributed.all_reduce(p.grad)
+                    p.grad.div_(world)
+            losses = acc.reduce(torch.tensor([loss.item(), *record.values()], device=device), reduction="mean")
+            loss_value, record = losses[0].item(), dict(zip(record, losses[1:].tolist(), strict=True))
+        else:
+            loss_value = loss.item()
         torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
         optim.step()
         sched.step()
         if cfg.objective == "contrastive":
-            model.enqueue(k)
-        history.append({"step": step + 1, "loss": loss.item(), **record})
+            model.enqueue(acc.gather(k.float().contiguous()) if world > 1 else k)   # every rank's keys, in rank order
+        history.append({"step": step + 1, "loss": loss_value, **record})
+        acc.log({f"train/{name}": v for name, v in {"loss": loss_value, **record}.items()}, step=step + 1)
         bar.set_postfix({k: f"{v:.3f}" for k, v in record.items()}, refresh=False)
         bar.update(1)
         if cfg.train.save_every and ((step + 1) % cfg.train.save_every == 0 or step + 1 == cfg.train.max_steps):
             save_state(rundir, cfg, step + 1, model, optim, sched, gen, order_rng, order, history,
-                       time.perf_counter() - t0)
+                       time.perf_counter() - t0, acc)
     bar.close()
     seconds = time.perf_counter() - t0
     settings = {"pretraining": {k: v for k, v in dataclasses.asdict(cfg).items()}, "seconds": round(seconds, 1)}
-    write_checkpoint(Loaded(mlm, tok, "pretraining", loaded.family, cfg.model, loaded.spec_name), out, settings)
     last = history[-min(20, len(history)):]
     final = {k: float(np.mean([h[k] for h in last])) for k in last[0] if k != "step"}
     result = {"checkpoint": str(out), "objective": cfg.objective, "model": cfg.model, "steps": cfg.train.max_steps,
               "seconds": round(seconds, 1), "examples": len(rows), "operators_applied": applied, "final": final,
-              "history": history}
-    write_json(out / "pretrain.json", result)
-    write_card(out, pretraining_card(result, dataclasses.asdict(cfg)))
-    plot_pretraining(history, out / "pretraining.png", f"{cfg.objective} | {cfg.model}")
+              "history": history, "processes": world}
+
+    def write() -> None:
+        write_checkpoint(Loaded(mlm, tok, "pretraining", loaded.family, cfg.model, loaded.spec_name), out, settings)
+        write_json(out / "pretrain.json", result)
+        write_card(out, pretraining_card(result, dataclasses.asdict(cfg)))
+        plot_pretraining(history, out / "pretraining.png", f"{cfg.objective} | {cfg.model}")
+
+    engine.on_main(acc, write)
     return result
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
 
 
 # --------------------------------------------------------------------------- resumable state
 
 def save_state(rundir, cfg: PretrainConfig, step: int, model, optim, sched, gen, order_rng, order: list[int],
-               history: list[dict], seconds: float) -> None:
+               history: list[dict], seconds: float, acc) -> None:
     """Everything the loop needs to continue at ``step`` (:func:`codeintel.recipes.kit.save_state`): weights
-    (momentum encoder and queue included), optimizer, schedule, the masking generator, the example order and
-    its generator, the global RNGs, and the run's configuration."""
-    kit.save_state(rundir, step, cfg.train.keep_last, weights=model, optim=optim, sched=sched, rng=capture_rng(),
-                   extra={"mask_generator": gen.get_state()},
-                   loop={"step": step, "order": order, "history": history, "order_rng": order_rng.bit_generator.state,
-                         "seconds": seconds, "config": dataclasses.asdict(cfg)})
+    (momentum encoder and queue included), optimizer, schedule, every rank's masking generator and RNGs, the
+    example order and its generator, and the run's configuration. Rank 0 writes."""
+    from functools import partial
+
+    rngs = [{"rng": capture_rng(), "mask": gen.get_state()}]
+    if acc.num_processes > 1:
+        from accelerate.utils import gather_object
+
+        rngs = gather_object(rngs)
+    engine.on_main(acc, partial(
+        kit.save_state, rundir, step, cfg.train.keep_last, weights=model, optim=optim, sched=sched,
+        rng=[r["rng"] for r in rngs], extra={"mask_generator": [r["mask"] for r in rngs]},
+        loop={"step": step, "order": order, "history": history, "order_rng": order_rng.bit_generator.state,
+              "seconds": seconds, "config": dataclasses.asdict(cfg)}))
 
 
-def load_state(path: Path, model, optim, sched, gen, order_rng, echo) -> tuple[int, list[int], list[dict], float]:
-    """Put the newest complete state of ``path`` back; returns (step, remaining order, history, seconds)."""
-    meta, blob = kit.load_state(path, weights=model, optim=optim, sched=sched)
-    gen.set_state(blob["mask_generator"])
+def load_state(path: Path, model, optim, sched, gen, order_rng, echo, rank: int = 0,
+               device=None) -> tuple[int, list[int], list[dict], float]:
+    """Put the newest complete state of ``path`` back; returns (step, remaining order, history, seconds). States
+    written before the generators were kept per rank hold one of each."""
+    meta, blob = kit.load_state(path, weights=model, optim=optim, sched=sched, device=device)
+    masks, rngs = blob["mask_generator"], blob["rng"]
+    masks, rngs = (masks, rngs) if isinstance(rngs, list) else ([masks], [rngs])
+    gen.set_state(masks[rank % len(masks)])
     order_rng.bit_generator.state = meta["order_rng"]
-    restore_rng(blob["rng"])
+    restore_rng(rngs[rank % len(rngs)])
     echo(f"resuming {path} from {blob['path'].name}: step {meta['step']}")
     return meta["step"], meta["order"], meta["history"], meta["seconds"]
 
