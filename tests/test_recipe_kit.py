@@ -291,6 +291,11 @@ def test_probe_killed_mid_run_and_resumed_ends_identical(tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "ref")]) == 0
     _killed(tmp_path, [*args, "--out", str(tmp_path / "run")], "codeintel.recipes.probe:train_probe", 4)
     assert not (tmp_path / "run" / "probe.json").exists()
+    import shutil
+
+    shutil.copytree(tmp_path / "run", tmp_path / "copy", symlinks=True)   # an interrupted run is codeintel's own:
+    assert main([*args, "--out", str(tmp_path / "copy"), "--overwrite"]) == 0   # --overwrite moves it aside
+    assert any(p.name.startswith("copy.replaced-") for p in tmp_path.iterdir())
     capsys.readouterr()
     assert main(["probe", "--resume", str(tmp_path / "run"), "--dims", "16"]) == 2          # its own settings
     assert main(["probe", "--resume", str(tmp_path / "run"), "--no-progress"]) == 0
