@@ -97,6 +97,25 @@ def make_accelerator(device: str, precision: str, report_to: list[str], echo=pri
     return acc
 
 
+def hparams(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's config as trackers take it: dotted keys (``train.lr``), non-scalar values as strings."""
+    out: dict[str, Any] = {}
+
+    def walk(d: dict[str, Any], prefix: str) -> None:
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk(v, f"{prefix}{k}.")
+            else:
+                out[f"{prefix}{k}"] = v if isinstance(v, int | float | str | bool) else str(v)
+
+    walk(config, "")
+    return out
+
+
+def quiet(*_, **__) -> None:
+    """The ``echo`` of every process but rank 0 (only rank 0 talks)."""
+
+
 def finish_trackers(acc) -> None:
     """Close the run's trackers (flush their logs). Not ``acc.end_training()``: that also destroys the process
     group, which the run's last collective (releasing its directory on rank 0) still needs."""

@@ -132,7 +132,7 @@ def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool
     validate(cfg)
     acc = engine.make_accelerator(cfg.device, cfg.precision, cfg.report_to, echo)  # one process, or torchrun's
     if not acc.is_main_process:
-        echo = _quiet
+        echo = engine.quiet
     out = Path(cfg.output_dir) if cfg.output_dir else \
         engine.on_main(acc, lambda: fresh(f"runs/ner-{Path(cfg.model).name}"))
     rundir = RunDir(out, overwrite=overwrite, echo=echo, resume=resume)
@@ -157,10 +157,6 @@ def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool
         engine.on_main(acc, write)
     result["output_dir"] = str(out)
     return result
-
-
-def _quiet(*_, **__) -> None:
-    """The ``echo`` of every process but rank 0."""
 
 
 class _Tagger(torch.nn.Module):
@@ -225,8 +221,7 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir,
     bar = progress_bar(total=cfg.steps, initial=start, desc="ner", unit="step", enabled=progress)
     t0 = time.perf_counter() - done
     if acc.log_with:
-        acc.init_trackers("ner", config={k: v if isinstance(v, int | float | str | bool) else str(v)
-                                         for k, v in asdict(cfg).items()})
+        acc.init_trackers("ner", config=engine.hparams(asdict(cfg)))
     for step in range(start + 1, cfg.steps + 1):
         mine = next(batches)[rank::world] if world > 1 else next(batches)
         b = {k: v.to(acc.device) for k, v in batch([train[i] for i in mine], pad_id).items()}

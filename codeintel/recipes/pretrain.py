@@ -256,7 +256,7 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
     validate(cfg)
     acc = engine.make_accelerator(cfg.device, cfg.train.precision, cfg.report_to, echo)  # one process, or torchrun's
     if not acc.is_main_process:
-        echo = _quiet
+        echo = engine.quiet
     seed_everything(cfg.train.seed, cfg.train.threads)  # Python, NumPy, torch (and CUDA); the same on every rank
     out = Path(cfg.output_dir) if cfg.output_dir else \
         engine.on_main(acc, lambda: fresh(f"runs/pretrain-{cfg.objective}-{Path(cfg.model).name}"))
@@ -270,10 +270,6 @@ def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: 
         finally:
             if acc.log_with:
                 engine.finish_trackers(acc)
-
-
-def _quiet(*_, **__) -> None:
-    """The ``echo`` of every process but rank 0."""
 
 
 def _pretrain(cfg: PretrainConfig, rundir, echo, progress: bool, resume: bool, acc) -> dict[str, Any]:
@@ -318,9 +314,7 @@ def _pretrain(cfg: PretrainConfig, rundir, echo, progress: bool, resume: bool, a
         start, order, history, done_seconds = load_state(rundir.path, model, optim, sched, gen, order_rng, echo,
                                                          rank, device)
     if acc.log_with:
-        hparams = _flat(dataclasses.asdict(cfg))
-        acc.init_trackers(f"pretrain-{cfg.objective}", config={
-            k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in hparams.items()})
+        acc.init_trackers(f"pretrain-{cfg.objective}", config=engine.hparams(dataclasses.asdict(cfg)))
     bar = progress_bar(total=cfg.train.max_steps, initial=start, desc=f"pretrain {cfg.objective}", unit="step",
                        enabled=progress)
     t0 = time.perf_counter() - done_seconds
@@ -399,12 +393,6 @@ def _pretrain(cfg: PretrainConfig, rundir, echo, progress: bool, resume: bool, a
     engine.on_main(acc, write)
     return result
 
-
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
 
 
 # --------------------------------------------------------------------------- resumable state

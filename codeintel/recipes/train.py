@@ -132,7 +132,7 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, r
     t = cfg.train
     acc = engine.make_accelerator(cfg.device, t.precision, cfg.report_to, echo)
     if not acc.is_main_process:  # only rank 0 talks
-        echo = _quiet
+        echo = engine.quiet
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     set_seed(t.seed + acc.process_index)  # dropout differs per rank; DDP copies rank 0's initial weights
@@ -407,9 +407,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, ove
     try:
         state = load_state(run, echo) if resume else TrainState(micro_per_step=run.micro_per_step)
         if acc.log_with:
-            hparams = {k: v if isinstance(v, int | float | str | bool) else str(v)
-                       for k, v in _flatten(to_dict(cfg)).items()}
-            acc.init_trackers(card.name, config=hparams,
+            acc.init_trackers(card.name, config=engine.hparams(to_dict(cfg)),
                               init_kwargs={"tensorboard": {"purge_step": state.step + 1}} if resume else {})
         bar = progress_bar(total=run.total, initial=state.step, desc="train", unit="step",
                            enabled=progress and acc.is_main_process)
@@ -457,17 +455,3 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, ove
         if acc.log_with:
             engine.finish_trackers(acc)
         engine.on_main(acc, run.rundir.release)
-
-
-def _quiet(*_, **__) -> None:
-    """The ``echo`` of every process but rank 0."""
-
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
