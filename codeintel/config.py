@@ -437,6 +437,9 @@ class ContinualConfig:
     save_every: int = 0
     """Write a resumable state after every N strategy runs through the stream (0 = never); ``--resume OUT``
     continues the run after the newest."""
+    report_to: list[str] = field(default_factory=list)
+    """Experiment trackers (``tensorboard``, ``mlflow``, ``wandb``): every strategy's scores after each experience
+    and its summary, per seed; logs go to OUT/logs."""
     keep_last: int = 2
     """How many of the newest resumable states to keep."""
     replay: ReplayConfig = field(default_factory=ReplayConfig)
@@ -472,6 +475,8 @@ def validate_continual(cfg: ContinualConfig) -> None:
         (cfg.repeats >= 1, f"repeats must be >= 1, got {cfg.repeats}"),
         (cfg.save_every >= 0 and cfg.keep_last >= 1, f"save_every must be >= 0 and keep_last >= 1, got "
                                                      f"{cfg.save_every} and {cfg.keep_last}"),
+        (all(r in ("none", *TRACKERS) for r in cfg.report_to),
+         f"report_to must be none, tensorboard, mlflow or wandb (a list is fine), got {','.join(cfg.report_to)}"),
         (cfg.num_samples >= 1, f"num_samples must be >= 1, got {cfg.num_samples}"),
         (min(cfg.max_train_samples, cfg.eval_max_examples, cfg.id_epochs, cfg.id_max_samples) >= 0,
          "max_train_samples, eval_max_examples, id_epochs and id_max_samples must be >= 0"),

@@ -419,3 +419,22 @@ def _scalars(logs: Path, reader) -> dict[str, list]:
         for tag in acc.Tags()["scalars"]:
             scalars.setdefault(tag, []).extend(acc.Scalars(tag))
     return scalars
+
+
+def test_continual_run_reports_to_a_tracker(tmp_path):
+    """report_to=tensorboard on continual run: each strategy's score on every domain after each experience."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    stream = _toy_stream(tmp_path)
+    out = tmp_path / "c"
+    assert main(["continual", "run", "--stream", str(stream), "--strategy", "naive", "--strategy", "ewc", "--out",
+                 str(out), "--no-progress", "objective=api", "max_epochs=1", "batch_size=8", "block_size=64",
+                 "eval_max_examples=8", "min_test_examples=5", "report_to=tensorboard"]) == 0
+    result = json.loads((out / "continual.json").read_text())
+    scalars = _scalars(out / "logs", EventAccumulator)
+    for name in ("naive", "ewc"):
+        R = result["per_seed"][0]["strategies"][name]["R"]               # R[i][j]: domain j after experience i
+        for j, domain in enumerate(result["stream"]["domains"]):
+            series = scalars[f"{name}/seed0/{domain}"]
+            assert [e.step for e in series] == [1, 2]
+            assert [e.value for e in series] == pytest.approx([R[0][j], R[1][j]], abs=1e-4)

@@ -221,7 +221,17 @@ def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=pri
     if rundir:
         rundir.check()
     with claimed(rundir):  # locked from here to the last write
-        result, loaded, final_models, names = _run(cfg, strategy_classes, echo, show_progress, write, rundir)
+        tracker = None
+        if rundir and [r for r in cfg.report_to if r != "none"]:
+            tracker = engine.make_accelerator(cfg.device, "fp32", cfg.report_to, echo)  # for its trackers only
+            tracker.project_configuration.project_dir = tracker.project_configuration.logging_dir = str(out / "logs")
+            tracker.init_trackers("continual", config=engine.hparams(dataclasses.asdict(cfg)))
+        try:
+            result, loaded, final_models, names = _run(cfg, strategy_classes, echo, show_progress, write, rundir,
+                                                       tracker)
+        finally:
+            if tracker is not None:
+                engine.finish_trackers(tracker)
         result["seconds"] = round(time.perf_counter() - t0, 1)
         echo(table(result))
         if rundir:
@@ -237,13 +247,15 @@ def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=pri
     return result
 
 
-def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool, write: bool, rundir=None):
+def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool, write: bool, rundir=None,
+         tracker=None):
     """The strategies of :func:`run` over every seed; returns the result, the loaded model, the final weights of
     each strategy (first seed, when they are to be saved) and the experience names.
 
     With ``save_every=N`` a state is written after every N strategies run through the stream (the results so far,
     the seed's starting weights, the kept final weights, the RNGs); a resumed run (``rundir.resume``) continues
-    after the last of them, to the same results."""
+    after the last of them, to the same results. ``tracker``: an ``Accelerator`` whose trackers get each
+    strategy's scores after every experience (``<strategy>/seed<seed>/<domain>``, step = experiences trained)."""
     from codeintel.tasks.models import load_model
     from codeintel.tasks.types import CAUSAL_LM_TYPE
 
@@ -315,6 +327,9 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
                 scores, _ = score_all(base.model, enc, prep, cfg, task_cfg, device, seed)
                 rows_.append(scores)
                 histories.append(hist)
+                if tracker is not None:
+                    tracker.log({f"{name}/seed{seed}/{n}": s.get(metric, 0.0)
+                                 for n, s in zip(prep.names, scores, strict=True)}, step=i + 1)
                 echo(f"  seed {seed} {name:10s} after {exp_name:14s}: "
                      + "  ".join(f"{n} {s.get(metric, 0):.1f}" for n, s in zip(prep.names, scores, strict=True)))
             _, id_after = score_all(base.model, enc, prep, cfg, task_cfg, device, seed, with_id=True)
