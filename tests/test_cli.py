@@ -176,3 +176,19 @@ def test_every_recipe_takes_config_and_prints_it_back(command, tmp_path, capsys)
     assert (printed["train"]["max_steps"] if "." in key else printed[key]) == 4
     assert main([*command, "--resume", str(tmp_path), "--config", str(tmp_path / "d.yaml")]) == 2
     assert "--config" in capsys.readouterr().err
+
+
+def test_evaluate_prints_the_config_it_would_run_with(tmp_path, capsys):
+    """evaluate --print-config: the checkpoint's own settings (task, lengths, decoding) under key=value."""
+    import yaml
+
+    data = _sum_data(tmp_path)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(run), "--no-progress", *FAST, "eval.beam_size=3"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(run / "best"), "--print-config", "eval.batch_size=7"]) == 0
+    out = capsys.readouterr().out
+    cfg = yaml.safe_load(out)
+    assert out.startswith("# task card:") and cfg["eval"]["beam_size"] == 3 and cfg["eval"]["batch_size"] == 7
+    assert cfg["source_len"] == 48 and cfg["data"]["paths"] == [str(data.resolve())]
+    assert not (run / "eval-test").exists()                                   # nothing evaluated, nothing written

@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the result (metrics.json) as JSON; log lines to stderr")
     p.add_argument("--overwrite", action="store_true",
                    help="move an earlier evaluation in --out aside (nothing is deleted)")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved config (the checkpoint's settings < --config < key=value) as YAML and exit")
     p.add_argument("--robustness", action="append", metavar="OP[:k=1-8]",
                    help="also score transformed copies of the split (repeatable), e.g. rename_variables:k=1-8; "
                         "writes robustness.json and robustness.png")
@@ -36,6 +38,15 @@ def run(args: argparse.Namespace) -> int:
     from codeintel.recipes import api
 
     reclaim_overrides(args, keep=("train", "valid", "test"))
+    if args.print_config:
+        import yaml
+
+        from codeintel.config import to_dict
+
+        cfg, card = api.evaluate_config(args.model, args.data, task=args.task, config=args.config,
+                                        overrides=parse_overrides(args.overrides))
+        print(f"# task card: {card.path}\n" + yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
+        return 0
     result = api.evaluate(args.model, args.split, args.data, task=args.task, config=args.config, out=args.out,
                           robustness=args.robustness, overwrite=args.overwrite, progress=not args.no_progress,
                           echo=stderr_echo if args.json else print, overrides=parse_overrides(args.overrides))

@@ -115,6 +115,20 @@ def _train_summary(result: dict[str, Any], echo: Callable[..., None]) -> None:
          f"padding {100 * t['padding_fraction']:.1f}%; metrics: {result['checkpoint'].rsplit('/', 1)[0]}/metrics.json")
 
 
+def evaluate_config(model: str, data: list[str] | None = None, *, task: str | None = None, config: str | None = None,
+                    overrides: dict[str, Any] | None = None, **sections: Any) -> tuple[Any, Any]:
+    """(RunConfig, card) an ``evaluate`` call runs with: the checkpoint's saved task, data, lengths and decoding,
+    under ``config`` and the overrides (what ``codeintel evaluate --print-config`` prints)."""
+    from codeintel.errors import ConfigError
+    from codeintel.tasks.cards import resolve_run_config
+    from codeintel.tasks.models import read_meta
+
+    if not model:
+        raise ConfigError("evaluate needs --model DIR (a checkpoint written by `codeintel train`).")
+    checkpoint = read_meta(model) if Path(model).is_dir() else {}
+    return resolve_run_config(task, model, data, config, _settings(overrides, sections), checkpoint)
+
+
 def evaluate(model: str, split: str = "test", data: list[str] | None = None, *, task: str | None = None,
              config: str | None = None, out: str | Path | None = None, robustness: list[str] | None = None,
              overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = print,
@@ -122,19 +136,15 @@ def evaluate(model: str, split: str = "test", data: list[str] | None = None, *, 
     """``codeintel evaluate``: score a checkpoint (its saved task, lengths and decoding settings unless
     overridden) on one split; returns ``metrics.json`` (with ``robustness`` when asked); ``echo`` receives the
     lines the command prints."""
-    from codeintel.errors import ConfigError
     from codeintel.recipes.evaluate import default_eval_dir, evaluate_checkpoint, format_scores
     from codeintel.recipes.rundir import fresh
-    from codeintel.tasks.cards import resolve_run_config
     from codeintel.tasks.models import read_meta
 
-    if not model:
-        raise ConfigError("evaluate needs --model DIR (a checkpoint written by `codeintel train`).")
-    checkpoint = read_meta(model) if Path(model).is_dir() else {}
-    cfg, card = resolve_run_config(task, model, data, config, _settings(overrides, sections), checkpoint)
+    cfg, card = evaluate_config(model, data, task=task, config=config, overrides=overrides, **sections)
+    checkpoint_data = bool(Path(model).is_dir() and read_meta(model).get("data") and not data)
     out_dir = Path(out) if out is not None else fresh(default_eval_dir(model, split))
     echo(f"== {card.name} | {model} | {split} split")
-    if checkpoint.get("data") and not data:
+    if checkpoint_data:
         echo(f"data (from {model}/codeintel.json): {' '.join(cfg.data.paths)}")
     result = evaluate_checkpoint(cfg, out_dir, split=split, robustness=robustness, overwrite=overwrite,
                                  progress=progress, echo=echo)
