@@ -450,6 +450,26 @@ class ContinualConfig:
     lwf: LwfConfig = field(default_factory=LwfConfig)
 
 
+def engine_checks(device: str, report_to: list[str], precision: str = "fp32",
+                  precision_key: str = "train.precision") -> list[tuple[bool, str]]:
+    """The (ok, message) checks of the engine's settings that every recipe on it shares: device, trackers and
+    precision."""
+    return [
+        (precision in PRECISIONS, f"{precision_key} must be fp32, bf16 or fp16, got {precision!r}"),
+        (all(r in ("none", *TRACKERS) for r in report_to),
+         f"report_to must be none, tensorboard, mlflow or wandb (a list is fine), got {','.join(report_to)}"),
+        (device == "auto" or device == "cpu" or device.startswith("cuda"),
+         f"device must be auto, cpu, cuda or cuda:N, got {device!r}"),
+    ]
+
+
+def raise_first(checks: list[tuple[bool, str]]) -> None:
+    """One ConfigError with the message of the first failed (ok, message) check."""
+    for ok, msg in checks:
+        if not ok:
+            raise ConfigError(msg + ".")
+
+
 def validate_continual(cfg: ContinualConfig) -> None:
     """Checks before any work starts; each failure is one ConfigError naming the key and the fix (strategy
     names are checked against their registry by the recipe)."""
@@ -475,8 +495,6 @@ def validate_continual(cfg: ContinualConfig) -> None:
         (cfg.repeats >= 1, f"repeats must be >= 1, got {cfg.repeats}"),
         (cfg.save_every >= 0 and cfg.keep_last >= 1, f"save_every must be >= 0 and keep_last >= 1, got "
                                                      f"{cfg.save_every} and {cfg.keep_last}"),
-        (all(r in ("none", *TRACKERS) for r in cfg.report_to),
-         f"report_to must be none, tensorboard, mlflow or wandb (a list is fine), got {','.join(cfg.report_to)}"),
         (cfg.num_samples >= 1, f"num_samples must be >= 1, got {cfg.num_samples}"),
         (min(cfg.max_train_samples, cfg.eval_max_examples, cfg.id_epochs, cfg.id_max_samples) >= 0,
          "max_train_samples, eval_max_examples, id_epochs and id_max_samples must be >= 0"),
@@ -490,12 +508,9 @@ def validate_continual(cfg: ContinualConfig) -> None:
         (all(a >= 0 for a in alphas) and cfg.lwf.temperature > 0, "lwf.alpha must be >= 0 and lwf.temperature > 0"),
         (min(cfg.ewc.lam, cfg.si.lam, cfg.rwalk.lam) >= 0 and cfg.si.eps > 0 and cfg.rwalk.eps > 0,
          "ewc.lam, si.lam and rwalk.lam must be >= 0, si.eps and rwalk.eps > 0"),
-        (cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"),
-         f"device must be auto, cpu, cuda or cuda:N, got {cfg.device!r}"),
+        *engine_checks(cfg.device, cfg.report_to),
     ]
-    for ok, msg in checks:
-        if not ok:
-            raise ConfigError(msg + ".")
+    raise_first(checks)
 
 
 @functools.cache
@@ -657,12 +672,9 @@ def validate(cfg: RunConfig) -> None:
         (t.evals_per_epoch >= 1, "train.evals_per_epoch must be >= 1"),
         (t.threads >= 0, f"train.threads must be >= 0 (0 = torch's default), got {t.threads}"),
         (t.grad_accum >= 1, f"train.grad_accum must be >= 1, got {t.grad_accum}"),
-        (t.precision in PRECISIONS, f"train.precision must be fp32, bf16 or fp16, got {t.precision!r}"),
         (t.save_every >= 0, f"train.save_every must be >= 0 (0 = never), got {t.save_every}"),
         (t.patience >= 0, f"train.patience must be >= 0 (0 = never stop early), got {t.patience}"),
         (t.keep_last >= 1, f"train.keep_last must be >= 1, got {t.keep_last}"),
-        (all(r in ("none", *TRACKERS) for r in cfg.report_to),
-         f"report_to must be none, tensorboard, mlflow or wandb (a list is fine), got {','.join(cfg.report_to)}"),
         (d.max_train_examples >= 0, f"data.max_train_examples must be >= 0 (0 = all), got {d.max_train_examples}"),
         (d.max_eval_examples >= 0, f"data.max_eval_examples must be >= 0 (0 = all), got {d.max_eval_examples}"),
         (e.beam_size >= 1, f"eval.beam_size must be >= 1, got {e.beam_size}"),
@@ -674,9 +686,6 @@ def validate(cfg: RunConfig) -> None:
         (cfg.adapter_mode in ("", "frozen", "stack", "train"),
          f"adapter_mode must be frozen, stack or train, got {cfg.adapter_mode!r}"),
         (not cfg.adapter_mode or cfg.adapter, "adapter_mode needs an adapter: pass --adapter PATH_OR_PRESET"),
-        (cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"),
-         f"device must be auto, cpu, cuda or cuda:N, got {cfg.device!r}"),
+        *engine_checks(cfg.device, cfg.report_to, t.precision),
     ]
-    for ok, msg in checks:
-        if not ok:
-            raise ConfigError(msg + ".")
+    raise_first(checks)

@@ -119,6 +119,12 @@ def evaluate_config(model: str, data: list[str] | None = None, *, task: str | No
                     overrides: dict[str, Any] | None = None, **sections: Any) -> tuple[Any, Any]:
     """(RunConfig, card) an ``evaluate`` call runs with: the checkpoint's saved task, data, lengths and decoding,
     under ``config`` and the overrides (what ``codeintel evaluate --print-config`` prints)."""
+    cfg, card, _ = _evaluate_setup(model, data, task, config, _settings(overrides, sections))
+    return cfg, card
+
+
+def _evaluate_setup(model: str, data, task, config, settings: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+    """(RunConfig, card, the checkpoint's ``codeintel.json``) of an evaluation."""
     from codeintel.errors import ConfigError
     from codeintel.tasks.cards import resolve_run_config
     from codeintel.tasks.models import read_meta
@@ -126,7 +132,7 @@ def evaluate_config(model: str, data: list[str] | None = None, *, task: str | No
     if not model:
         raise ConfigError("evaluate needs --model DIR (a checkpoint written by `codeintel train`).")
     checkpoint = read_meta(model) if Path(model).is_dir() else {}
-    return resolve_run_config(task, model, data, config, _settings(overrides, sections), checkpoint)
+    return (*resolve_run_config(task, model, data, config, settings, checkpoint), checkpoint)
 
 
 def evaluate(model: str, split: str = "test", data: list[str] | None = None, *, task: str | None = None,
@@ -138,13 +144,11 @@ def evaluate(model: str, split: str = "test", data: list[str] | None = None, *, 
     lines the command prints."""
     from codeintel.recipes.evaluate import default_eval_dir, evaluate_checkpoint, format_scores
     from codeintel.recipes.rundir import fresh
-    from codeintel.tasks.models import read_meta
 
-    cfg, card = evaluate_config(model, data, task=task, config=config, overrides=overrides, **sections)
-    checkpoint_data = bool(Path(model).is_dir() and read_meta(model).get("data") and not data)
+    cfg, card, checkpoint = _evaluate_setup(model, data, task, config, _settings(overrides, sections))
     out_dir = Path(out) if out is not None else fresh(default_eval_dir(model, split))
     echo(f"== {card.name} | {model} | {split} split")
-    if checkpoint_data:
+    if checkpoint.get("data") and not data:
         echo(f"data (from {model}/codeintel.json): {' '.join(cfg.data.paths)}")
     result = evaluate_checkpoint(cfg, out_dir, split=split, robustness=robustness, overwrite=overwrite,
                                  progress=progress, echo=echo)

@@ -51,6 +51,7 @@ def resolve_card(paths: list[str], task: str | None):
     files (pair lists = clone detection; rows with a ``label`` = clone retrieval; with a summary or docstring
     = summarization; with a ``language`` = language modelling)."""
     from codeintel.tasks.cards import load_task
+    from codeintel.tasks.types import TASK_TYPES, task_type
 
     if task:
         return load_task(task)
@@ -68,8 +69,6 @@ def resolve_card(paths: list[str], task: str | None):
         files += sorted(p.glob("*.jsonl")) + sorted(p.glob("*.txt")) if p.is_dir() else [p]
     jsonl = next((f for f in files if f.suffix == ".jsonl"), None)
     row = _first_row(jsonl) if jsonl else None
-    from codeintel.tasks.types import TASK_TYPES, task_type
-
     for name in TASK_TYPES:   # a type's default card carries its name
         if task_type(name).recognises(files, row):
             return load_task(name)

@@ -203,9 +203,7 @@ def load_state(run_dir, *, weights=None, optim=None, sched=None, device=None, rn
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}; remove that state directory to resume from the "
                               "one before it.")
-    if weights is None:
-        pass
-    elif isinstance(weights, dict):
+    if isinstance(weights, dict):
         saved = load_file(str(path / STATE_FILES[0]))
         if set(saved) != set(weights):
             raise CheckpointError(f"{path}/{STATE_FILES[0]} holds other tensors than this run trains; resume with "
@@ -213,7 +211,7 @@ def load_state(run_dir, *, weights=None, optim=None, sched=None, device=None, rn
         with torch.no_grad():
             for k, v in weights.items():
                 v.copy_(saved[k])
-    else:
+    elif weights is not None:
         load_model(weights, str(path / STATE_FILES[0]), device=str(device or "cpu"))
     blob: dict[str, Any] = {}
     if (path / STATE_FILES[1]).is_file():

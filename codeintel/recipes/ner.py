@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from codeintel.config import NerConfig
+from codeintel.config import NerConfig, engine_checks, raise_first
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import write_json, write_text
 from codeintel.recipes import engine, kit
@@ -34,15 +34,7 @@ def validate(cfg: NerConfig) -> None:
         raise ConfigError("max_examples and threads must be >= 0 and seed in [0, 2^32).")
     if cfg.save_every < 0 or cfg.keep_last < 1:
         raise ConfigError(f"save_every must be >= 0 and keep_last >= 1, got {cfg.save_every} and {cfg.keep_last}.")
-    from codeintel.config import PRECISIONS, TRACKERS
-
-    if cfg.precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}.")
-    if not all(r in ("none", *TRACKERS) for r in cfg.report_to):
-        raise ConfigError(f"report_to must be none, {', '.join(TRACKERS)} (a list is fine), got "
-                          f"{','.join(cfg.report_to)}.")
-    if not (cfg.device in ("auto", "cpu") or cfg.device.startswith("cuda")):
-        raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {cfg.device!r}.")
+    raise_first(engine_checks(cfg.device, cfg.report_to, cfg.precision, "precision"))
 
 
 def load_rows(cfg: NerConfig) -> tuple[list[dict], list[dict]]:
@@ -223,7 +215,7 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir,
     if acc.log_with:
         acc.init_trackers("ner", config=engine.hparams(asdict(cfg)))
     for step in range(start + 1, cfg.steps + 1):
-        mine = next(batches)[rank::world] if world > 1 else next(batches)
+        mine = next(batches)[rank::world]                                   # this rank's slice of the global batch
         b = {k: v.to(acc.device) for k, v in batch([train[i] for i in mine], pad_id).items()}
         tagger.train()
         logits = tagger(b["input_ids"], b["attention_mask"])                               # (B, L, C)

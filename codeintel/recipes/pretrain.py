@@ -51,13 +51,9 @@ def validate(cfg: PretrainConfig) -> None:
 
     if cfg.objective not in ("contrastive", "mlm"):
         raise ConfigError(f"objective={cfg.objective!r}: use contrastive or mlm.")
-    from codeintel.config import PRECISIONS, TRACKERS
+    from codeintel.config import engine_checks, raise_first
 
-    if cfg.train.precision not in PRECISIONS:
-        raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {cfg.train.precision!r}.")
-    if not all(r in ("none", *TRACKERS) for r in cfg.report_to):
-        raise ConfigError(f"report_to must be none, {', '.join(TRACKERS)} (a list is fine), got "
-                          f"{','.join(cfg.report_to)}.")
+    raise_first(engine_checks(cfg.device, cfg.report_to, cfg.train.precision))
     if cfg.contrastive.pooling not in ("mean", "cls"):
         raise ConfigError(f"contrastive.pooling={cfg.contrastive.pooling!r}: use mean or cls.")
     for key in ("train.max_steps", "train.batch_size", "source_len", "contrastive.variants"):
