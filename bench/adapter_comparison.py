@@ -55,7 +55,7 @@ def main() -> None:
     if not (ner / "adapter" / "codeintel-adapter.json").is_file():
         print(f"TTC-training the NER adapter ({args.ner_steps} steps) ...", flush=True)
         run([*py, "adapters", "train-ner", "--model", args.model, "--out", str(ner), "--no-progress",
-             f"steps={args.ner_steps}"], args.out / "ner.log")
+             f"train.max_steps={args.ner_steps}"], args.out / "ner.log")
     flags = {"full": [], "ner-frozen": ["--adapter", str(ner / "adapter"), "--adapter-mode", "frozen"],
              "ner-stack": ["--adapter", str(ner / "adapter"), "--adapter-mode", "stack"],
              "pfeiffer": ["--adapter", "pfeiffer"], "lora-r8": ["--adapter", "lora-r8"]}

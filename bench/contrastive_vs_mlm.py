@@ -3,7 +3,7 @@
 
     python bench/contrastive_vs_mlm.py [--steps 500] [--out runs/contrastive-vs-mlm] [key=value ...]
 
-Defaults reproduce the issue note's run: 500 steps x 32, max_len 256, queue 1,024, momentum 0.99 (with the
+Defaults reproduce the issue note's run: 500 steps x 32, source_len 256, queue 1,024, momentum 0.99 (with the
 library default 0.999 the key encoder barely moves in a few hundred steps), seed 42; ~25 min on 2 cores.
 
 The same tiny RoBERTa-family model (``--model``, default tiny-codebert), data, steps and seed are continued
@@ -54,8 +54,8 @@ def main() -> int:
         if name == "start":
             ckpt = args.model
         else:
-            cfg = PretrainConfig(model=args.model, objective=name, data=[str(train_file)], lang="c",
-                                 output_dir=str(out / name))
+            cfg = PretrainConfig(model=args.model, objective=name, lang="c", output_dir=str(out / name))
+            cfg.data.paths = [str(train_file)]
             cfg.train.max_steps = args.steps
             run_defaults = {"train.batch_size": "32", "source_len": "256", "contrastive.queue_size": "1024",
                             "contrastive.momentum": "0.99"}

@@ -13,7 +13,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from codeintel.errors import ConfigError, UnknownNameError
 
@@ -144,11 +144,28 @@ DEFAULT_OPS = ("rename_variables:k=2,rename_function,insert_dead_code,swap_opera
 
 
 @dataclass
-class PretrainTrainConfig:
+class RecipeTrainKeys:
+    """The ``train.*`` keys every recipe that trains shares with ``codeintel train`` (the same names, meaning and
+    checks); each recipe's ``train`` section adds its own and may change a default."""
+
+    lr: float = 1e-3
+    """Peak learning rate (AdamW, or Adam for the probe)."""
+    batch_size: int = 16
+    """Examples per optimizer step."""
+    seed: int = 42
+    """Seeds Python, NumPy and torch (fresh weights, example order, dropout, sampling)."""
+    threads: int = 0
+    """torch threads (0 = torch's default)."""
+    save_every: int = 0
+    """Write a resumable state every N steps (0 = never); ``--resume OUT`` continues the run from the newest."""
+    keep_last: int = 2
+    """How many of the newest resumable states to keep."""
+
+
+@dataclass
+class PretrainTrainConfig(RecipeTrainKeys):
     max_steps: int = 300
     """Optimizer steps."""
-    batch_size: int = 16
-    """Examples per step."""
     lr: float = 5e-4
     """Peak learning rate (AdamW, linear warm-up then linear decay)."""
     weight_decay: float = 0.01
@@ -157,18 +174,17 @@ class PretrainTrainConfig:
     """Fraction of the steps spent warming up."""
     grad_clip: float = 1.0
     """Clip the gradient norm to this value before each step."""
-    seed: int = 42
-    """Seeds the masking, the example order, the augmented views and fresh weights."""
-    threads: int = 0
-    """torch threads (0 = torch's default)."""
     fast_kernels: bool = False
     """The cheaper dropout noise of ``codeintel train``'s ``train.fast_kernels`` (another random stream)."""
-    save_every: int = 0
-    """Write the whole pre-training state every N steps, for ``codeintel pretrain OBJECTIVE --resume DIR``."""
-    keep_last: int = 2
-    """Pre-training states kept (the newest)."""
     precision: str = "fp32"
     """``fp32``, ``bf16`` or ``fp16`` (autocast through accelerate; fp16 needs CUDA)."""
+
+
+@dataclass
+class PathsConfig:
+    paths: list[str] = field(default_factory=list)
+    """jsonl files (or directories) with a code field (code/func/original_string); empty = the embedded
+    standard-library corpus."""
 
 
 @dataclass
@@ -210,9 +226,6 @@ class PretrainConfig:
     """RoBERTa-family registry name, hub id or checkpoint directory to continue from."""
     objective: str = "contrastive"
     """``contrastive`` (MLM + InfoNCE) or ``mlm`` (MLM only)."""
-    data: list[str] = field(default_factory=list)
-    """jsonl files with a code field (code/func/original_string) and optionally a comment (docstring/nl);
-    empty = the embedded standard-library corpus (train split)."""
     lang: str = ""
     """Language of the code (default: each row's ``lang``/``language``; the stdlib corpus is python)."""
     output_dir: str = ""
@@ -223,58 +236,93 @@ class PretrainConfig:
     """Experiment trackers (``tensorboard``, ``mlflow``, ``wandb``); logs go to OUT/logs."""
     source_len: int = 256
     """Max tokens per example."""
+    data: PathsConfig = field(default_factory=PathsConfig)
+    """``data.paths``: jsonl with a code field and optionally a comment (docstring/nl); empty = the embedded
+    standard-library corpus (train split)."""
     train: PretrainTrainConfig = field(default_factory=PretrainTrainConfig)
     mlm: MlmConfig = field(default_factory=MlmConfig)
     contrastive: ContrastiveConfig = field(default_factory=ContrastiveConfig)
 
+    renamed: ClassVar[dict[str, str]] = {
+        "steps": "train.max_steps", "batch_size": "train.batch_size", "lr": "train.lr",
+        "weight_decay": "train.weight_decay", "warmup_ratio": "train.warmup_ratio", "seed": "train.seed",
+        "threads": "train.threads", "save_every": "train.save_every", "keep_last": "train.keep_last",
+        "max_len": "source_len", "mlm_probability": "mlm.probability", "mlm_weight": "mlm.weight",
+        "contrastive_weight": "contrastive.weight",
+        **{k: f"contrastive.{k}" for k in ("queue_size", "momentum", "temperature", "proj_dim", "pooling", "ops",
+                                           "op_probability", "variants")},
+    }
+    """Keys of earlier versions: each is refused with one error naming its new key (a state saved under them
+    is translated on ``--resume``)."""
 
-# pretrain's flat keys before they took train's dotted names: a clear error for the old names, and the
-# translation of configurations saved with older pre-training states
-PRETRAIN_RENAMED = {
-    "steps": "train.max_steps", "batch_size": "train.batch_size", "lr": "train.lr",
-    "weight_decay": "train.weight_decay", "warmup_ratio": "train.warmup_ratio", "seed": "train.seed",
-    "threads": "train.threads", "save_every": "train.save_every", "keep_last": "train.keep_last",
-    "max_len": "source_len", "mlm_probability": "mlm.probability", "mlm_weight": "mlm.weight",
-    "contrastive_weight": "contrastive.weight",
-    **{k: f"contrastive.{k}" for k in ("queue_size", "momentum", "temperature", "proj_dim", "pooling", "ops",
-                                       "op_probability", "variants")},
-}
+
+@dataclass
+class NerTrainConfig(RecipeTrainKeys):
+    max_steps: int = 300
+    """Optimizer steps."""
+    eval_every: int = 50
+    """Held-out evaluation every N steps; the best adapter by macro-F1 is kept."""
+    patience: int = 3
+    """Stop after this many evaluations without a better held-out macro-F1 (0 = never)."""
+    precision: str = "fp32"
+    """``fp32``, ``bf16`` or ``fp16`` (autocast through accelerate; fp16 needs CUDA)."""
+
+
+@dataclass
+class NerDataConfig(PathsConfig):
+    max_train_examples: int = 0
+    """Use at most this many training programs (0 = all)."""
+    max_eval_examples: int = 200
+    """Held-out programs scored (0 = all)."""
 
 
 @dataclass
 class NerConfig:
     model: str = "tiny-codebert"
     """Backbone (registry name, hub id or directory), RoBERTa or T5 family."""
-    data: list[str] = field(default_factory=list)
-    """jsonl files with a code field; empty = the embedded standard-library corpus (Python)."""
     lang: str = ""
     """Language of the code (default: each row's ``lang``/``language``)."""
     output_dir: str = ""
-    steps: int = 300
-    batch_size: int = 16
-    lr: float = 1e-3
-    max_len: int = 256
+    """Output directory (default ``runs/ner-<model>``); new or empty."""
+    source_len: int = 256
+    """Max sub-tokens per program (longer ones are cut)."""
     reduction_factor: int = 16
     """Bottleneck size = hidden / reduction_factor."""
-    eval_every: int = 50
-    """Held-out evaluation every N steps; the best adapter by macro-F1 is kept."""
-    patience: int = 3
-    """Stop after this many evaluations without a better held-out macro-F1."""
-    max_examples: int = 0
-    """Use at most this many training rows (0 = all)."""
-    eval_examples: int = 200
-    seed: int = 42
-    threads: int = 0
-    save_every: int = 0
-    """Write a resumable state every N steps (0 = never); ``--resume OUT`` continues the run from the newest."""
-    keep_last: int = 2
-    """How many of the newest resumable states to keep."""
     device: str = "auto"
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
-    precision: str = "fp32"
-    """``fp32``, ``bf16`` or ``fp16`` (autocast through accelerate; fp16 needs CUDA)."""
     report_to: list[str] = field(default_factory=list)
     """Experiment trackers (``tensorboard``, ``mlflow``, ``wandb``); logs go to OUT/logs."""
+    data: NerDataConfig = field(default_factory=NerDataConfig)
+    """``data.paths``: jsonl with a code field; empty = the embedded standard-library corpus (Python), split
+    90/10 by a hash of the code otherwise."""
+    train: NerTrainConfig = field(default_factory=NerTrainConfig)
+
+    renamed: ClassVar[dict[str, str]] = {
+        "steps": "train.max_steps", "batch_size": "train.batch_size", "lr": "train.lr", "max_len": "source_len",
+        "eval_every": "train.eval_every", "patience": "train.patience", "max_examples": "data.max_train_examples",
+        "eval_examples": "data.max_eval_examples", "seed": "train.seed", "threads": "train.threads",
+        "save_every": "train.save_every", "keep_last": "train.keep_last", "precision": "train.precision"}
+
+
+@dataclass
+class ProbeTrainConfig(RecipeTrainKeys):
+    epochs: int = 20
+    """Passes over the training functions per probe at most."""
+    batch_size: int = 32
+    patience: int = 5
+    """Stop after this many epochs without a lower validation loss (0 = never)."""
+    save_every: int = 0
+    """Write a resumable state after every N trained probes (0 = never); ``--resume OUT`` continues the run."""
+
+
+@dataclass
+class ProbeDataConfig(PathsConfig):
+    max_train_examples: int = 2000
+    """Training functions at most (the paper: 20,000 / 2,000 / 4,000 train / valid / test; 0 = all)."""
+    max_eval_examples: int = 400
+    """Validation functions at most (0 = all)."""
+    max_test_examples: int = 400
+    """Test functions at most (0 = all)."""
 
 
 @dataclass
@@ -283,37 +331,30 @@ class ProbeConfig:
     """Backbone to probe (registry name, hub id, or a directory written by train/pretrain), RoBERTa or T5 family."""
     lang: str = "python"
     """Language of the code (a tree-sitter grammar of the hub)."""
-    data: list[str] = field(default_factory=list)
-    """jsonl with a code field (a file split 80/10/10, or a directory of train/valid/test); empty = the embedded
-    standard-library corpus."""
     output_dir: str = ""
+    """Output directory (default ``runs/probe-<model>-<lang>``); new or empty."""
     layers: str = "all"
     """``all``, one layer, ``a-b`` or ``a,b,c`` (0 = the embedding layer)."""
     dims: str = "auto"
     """Probe ranks (rows of B), comma-separated, each below the hidden size (at the hidden size B would be a
     rotation, which preserves every distance); ``auto`` = the paper's 128, or half the hidden size of a model
     narrower than 256."""
-    max_train: int = 2000
-    """Functions per split at most (the paper: 20,000 / 2,000 / 4,000 train / valid / test)."""
-    max_valid: int = 400
-    max_test: int = 400
-    max_length: int = 512
+    source_len: int = 512
     """Functions longer than this many sub-tokens (specials included) are left out, as the paper."""
-    epochs: int = 20
-    patience: int = 5
-    """Stop after this many epochs without a lower validation loss."""
-    batch_size: int = 32
-    lr: float = 1e-3
     orthogonal_weight: float = 5.0
     """Weight of ||B B^T - I||_F^2 in the loss."""
     random_baseline: bool = True
     """Also probe the same architecture with random layers (embeddings kept)."""
-    seed: int = 42
-    threads: int = 0
-    save_every: int = 0
-    """Write a resumable state after every N trained probes (0 = never); ``--resume OUT`` continues the run."""
-    keep_last: int = 2
-    """How many of the newest resumable states to keep."""
+    data: ProbeDataConfig = field(default_factory=ProbeDataConfig)
+    """``data.paths``: jsonl with a code field (a file split 80/10/10, or a directory of train/valid/test); empty =
+    the embedded standard-library corpus."""
+    train: ProbeTrainConfig = field(default_factory=ProbeTrainConfig)
+
+    renamed: ClassVar[dict[str, str]] = {
+        "max_train": "data.max_train_examples", "max_valid": "data.max_eval_examples",
+        "max_test": "data.max_test_examples", "max_length": "source_len", "epochs": "train.epochs",
+        "patience": "train.patience", "batch_size": "train.batch_size", "lr": "train.lr", "seed": "train.seed",
+        "threads": "train.threads", "save_every": "train.save_every", "keep_last": "train.keep_last"}
 
 
 @dataclass
@@ -365,64 +406,48 @@ class LwfConfig:
 
 
 @dataclass
-class ContinualConfig:
-    model: str = "tiny-codegpt"
-    """Registry name, hub id or directory: GPT-2 (codegpt-small-java/py, tiny-codegpt), RoBERTa (as a decoder) or
-    T5 (as a prefix LM)."""
-    stream: str = "default"
-    """``default`` (the standard-library stream), a shipped stream name (``codeintel continual streams``), or a
-    stream YAML written by ``codeintel continual build-stream``."""
-    data: str = ""
-    """Data for the stream (default: the stream file's own)."""
-    task: str = "api-call"
-    """``api-call`` (the method name after ``receiver.``) or ``api-usage`` (the whole call expression)."""
-    strategies: list[str] = field(default_factory=lambda: ["naive"])
-    """Run each, from the same starting weights, on the same stream and seed."""
-    output_dir: str = ""
-    device: str = "auto"
-    seed: int = 0
-    repeats: int = 1
-    """Seeds ``seed`` .. ``seed + repeats - 1``; tables report mean ± std over them."""
-    objective: str = "lm"
-    """``lm``: causal-LM fine-tuning on each experience's code (the paper); ``api``: the loss on the task's targets
-    at the experience's call sites only (task-specific fine-tuning, which the authors found had too few samples at
-    their scale; on a CPU about 5x cheaper per step, as only the target positions reach the LM head)."""
+class ContinualTrainConfig(RecipeTrainKeys):
+    epochs: int = 10
+    """Epochs per experience at most (early stopping on the experience's validation loss)."""
     lr: float = 5e-5
     """AdamW learning rate (the authors' 5e-5, for pretrained 124M models)."""
-    weight_decay: float = 0.0
     batch_size: int = 6
-    block_size: int = 0
-    """Tokens per training block (0 = the model's default source length; 256 for tiny presets)."""
-    max_epochs: int = 10
-    """Epochs per experience at most (early stopping on the experience's validation loss)."""
     patience: int = 2
-    """Stop an experience after this many epochs without a lower validation loss; the best weights return."""
-    valid_fraction: float = 0.1
-    """Share of each experience's training samples held out for early stopping."""
-    max_train_samples: int = 0
-    """Training samples per experience at most (0 = all)."""
-    id_epochs: int = 0
-    """Before the stream, train this many epochs on the stream's in-distribution training samples (once per seed;
-    every strategy starts from the result). A random-initialised preset has seen no code at all: this is the
-    hub's small-scale stand-in for the paper's pre-training on ID data."""
-    id_lr: float = 0.0
-    """Learning rate of that ID stage (0 = lr)."""
-    id_max_samples: int = 2000
-    """ID training samples used by that stage at most (a seeded sample; 0 = all)."""
-    min_test_examples: int = 10
-    """A domain whose test set has fewer call sites than this is refused before training (its scores would be
-    noise)."""
+    """Stop an experience after this many epochs without a lower validation loss (0 = never); the best weights
+    return."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
     grad_clip: float = 1.0
+    """Clip the gradient norm to this value before each step."""
     fast_kernels: bool = False
     """The cheaper dropout noise of ``codeintel train``'s ``train.fast_kernels`` around the training forwards
     (another random stream; the tiny-codegpt preset has no dropout, so it changes nothing there)."""
-    eval_max_examples: int = 200
+    save_every: int = 0
+    """Write a resumable state after every N strategy runs through the stream (0 = never); ``--resume OUT``
+    continues the run after the newest."""
+
+
+@dataclass
+class ContinualDataConfig:
+    paths: list[str] = field(default_factory=list)
+    """The data of the stream: one jsonl file or directory (default: the stream file's own)."""
+    max_train_examples: int = 0
+    """Training samples per experience at most (0 = all)."""
+    max_test_examples: int = 200
     """Call sites per test set at most (a seeded sample; 0 = all)."""
-    eval_batch_size: int = 16
+    valid_fraction: float = 0.1
+    """Share of each experience's training samples held out for early stopping."""
+
+
+@dataclass
+class ContinualEvalConfig:
+    batch_size: int = 16
+    """Examples per batch when scoring (no gradient)."""
     decoding: str = "sample"
-    """``sample`` (the paper: pass@k over ``num_samples`` samples), ``beam`` (exact@k over ``num_samples`` beams,
-    deterministic) or ``greedy`` (exact@1, deterministic and cheapest)."""
-    num_samples: int = 10
+    """``sample`` (the paper: pass@k over ``eval.n_samples`` samples), ``beam`` (exact@k over ``eval.n_samples``
+    beams, deterministic) or ``greedy`` (exact@1, deterministic and cheapest)."""
+    n_samples: int = 10
+    """Samples (or beams) per call site."""
     temperature: float = 0.0
     """Sampling temperature (0 = the task's: 1.0 for api-call, the paper's 0.2 for api-usage)."""
     top_p: float = 0.0
@@ -431,17 +456,51 @@ class ContinualConfig:
     """Tokens generated (0 = the task's: 6 for a method name, the paper's 30 for a call expression)."""
     metric: str = ""
     """Score in the matrix R and the summary (default pass@1 / exact@1 for api-call, exact_match for api-usage)."""
+
+
+@dataclass
+class ContinualConfig:
+    model: str = "tiny-codegpt"
+    """Registry name, hub id or directory: GPT-2 (codegpt-small-java/py, tiny-codegpt), RoBERTa (as a decoder) or
+    T5 (as a prefix LM)."""
+    stream: str = "default"
+    """``default`` (the standard-library stream), a shipped stream name (``codeintel continual streams``), or a
+    stream YAML written by ``codeintel continual build-stream``."""
+    task: str = "api-call"
+    """``api-call`` (the method name after ``receiver.``) or ``api-usage`` (the whole call expression)."""
+    strategies: list[str] = field(default_factory=lambda: ["naive"])
+    """Run each, from the same starting weights, on the same stream and seed."""
+    output_dir: str = ""
+    """Output directory (default ``runs/continual-<model>-<stream>-<task>``); new or empty."""
+    device: str = "auto"
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
+    repeats: int = 1
+    """Seeds ``train.seed`` .. ``train.seed + repeats - 1``; tables report mean ± std over them."""
+    objective: str = "lm"
+    """``lm``: causal-LM fine-tuning on each experience's code (the paper); ``api``: the loss on the task's targets
+    at the experience's call sites only (task-specific fine-tuning, which the authors found had too few samples at
+    their scale; on a CPU about 5x cheaper per step, as only the target positions reach the LM head)."""
+    source_len: int = 0
+    """Tokens per training block (0 = the model's default source length; 256 for tiny presets)."""
+    id_epochs: int = 0
+    """Before the stream, train this many epochs on the stream's in-distribution training samples (once per seed;
+    every strategy starts from the result). A random-initialised preset has seen no code at all: this is the
+    hub's small-scale stand-in for the paper's pre-training on ID data."""
+    id_lr: float = 0.0
+    """Learning rate of that ID stage (0 = train.lr)."""
+    id_max_examples: int = 2000
+    """ID training samples used by that stage at most (a seeded sample; 0 = all)."""
+    min_test_examples: int = 10
+    """A domain whose test set has fewer call sites than this is refused before training (its scores would be
+    noise)."""
     save_models: bool = True
     """Write each strategy's final model (first seed) as a checkpoint directory."""
-    threads: int = 0
-    save_every: int = 0
-    """Write a resumable state after every N strategy runs through the stream (0 = never); ``--resume OUT``
-    continues the run after the newest."""
     report_to: list[str] = field(default_factory=list)
     """Experiment trackers (``tensorboard``, ``mlflow``, ``wandb``): every strategy's scores after each experience
     and its summary, per seed; logs go to OUT/logs."""
-    keep_last: int = 2
-    """How many of the newest resumable states to keep."""
+    data: ContinualDataConfig = field(default_factory=ContinualDataConfig)
+    train: ContinualTrainConfig = field(default_factory=ContinualTrainConfig)
+    eval: ContinualEvalConfig = field(default_factory=ContinualEvalConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     ewc: EwcConfig = field(default_factory=EwcConfig)
     si: SiConfig = field(default_factory=SiConfig)
@@ -449,18 +508,99 @@ class ContinualConfig:
     agem: AgemConfig = field(default_factory=AgemConfig)
     lwf: LwfConfig = field(default_factory=LwfConfig)
 
+    renamed: ClassVar[dict[str, str]] = {
+        "seed": "train.seed", "lr": "train.lr", "weight_decay": "train.weight_decay",
+        "batch_size": "train.batch_size", "block_size": "source_len", "max_epochs": "train.epochs",
+        "patience": "train.patience", "valid_fraction": "data.valid_fraction",
+        "max_train_samples": "data.max_train_examples", "id_max_samples": "id_max_examples",
+        "grad_clip": "train.grad_clip", "fast_kernels": "train.fast_kernels",
+        "eval_max_examples": "data.max_test_examples", "eval_batch_size": "eval.batch_size",
+        "decoding": "eval.decoding", "num_samples": "eval.n_samples", "temperature": "eval.temperature",
+        "top_p": "eval.top_p", "max_new_tokens": "eval.max_new_tokens", "metric": "eval.metric",
+        "threads": "train.threads", "save_every": "train.save_every", "keep_last": "train.keep_last"}
 
-def engine_checks(device: str, report_to: list[str], precision: str = "fp32",
-                  precision_key: str = "train.precision") -> list[tuple[bool, str]]:
-    """The (ok, message) checks of the engine's settings that every recipe on it shares: device, trackers and
-    precision."""
+
+def engine_checks(device: str, report_to: list[str]) -> list[tuple[bool, str]]:
+    """The (ok, message) checks of the engine's settings that every recipe on it shares: device and trackers
+    (precision is a key rule, :data:`KEY_RULES`)."""
     return [
-        (precision in PRECISIONS, f"{precision_key} must be fp32, bf16 or fp16, got {precision!r}"),
         (all(r in ("none", *TRACKERS) for r in report_to),
          f"report_to must be none, tensorboard, mlflow or wandb (a list is fine), got {','.join(report_to)}"),
         (device == "auto" or device == "cpu" or device.startswith("cuda"),
          f"device must be auto, cpu, cuda or cuda:N, got {device!r}"),
     ]
+
+
+# One rule per key name, wherever the key sits (every recipe's config, every section): what its value must be.
+# Every float key must also be finite. Checks that relate keys to each other or to a model stay with the recipe.
+KEY_RULES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
+    # optimisation
+    "lr": (lambda v: v > 0, "a positive number"),
+    "weight_decay": (lambda v: v >= 0, "a number >= 0"),
+    "grad_clip": (lambda v: v > 0, "a positive number"),
+    "warmup_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "precision": (lambda v: v in PRECISIONS, "fp32, bf16 or fp16"),
+    # steps, evaluations and states
+    "epochs": (lambda v: v >= 0, ">= 0"),
+    "max_steps": (lambda v: v >= 0, ">= 0"),
+    "patience": (lambda v: v >= 0, ">= 0 (0 = never stop early)"),
+    "eval_every": (lambda v: v >= 1, ">= 1"),
+    "evals_per_epoch": (lambda v: v >= 1, ">= 1"),
+    "grad_accum": (lambda v: v >= 1, ">= 1"),
+    "save_every": (lambda v: v >= 0, ">= 0 (0 = never)"),
+    "keep_last": (lambda v: v >= 1, ">= 1"),
+    # batches
+    "batch_size": (lambda v: v >= 1, ">= 1"),
+    "batch_tokens": (lambda v: v >= 1, ">= 1"),
+    "max_batch_size": (lambda v: v >= 1, ">= 1"),
+    # lengths
+    "source_len": (lambda v: v == 0 or v >= 4, "0 (the default) or at least 4 tokens"),
+    "target_len": (lambda v: v == 0 or v >= 4, "0 (the default) or at least 4 tokens"),
+    # example caps
+    "max_train_examples": (lambda v: v >= 0, ">= 0 (0 = all)"),
+    "max_eval_examples": (lambda v: v >= 0, ">= 0 (0 = all)"),
+    "max_test_examples": (lambda v: v >= 0, ">= 0 (0 = all)"),
+    "id_max_examples": (lambda v: v >= 0, ">= 0 (0 = all)"),
+    # threads and seeds
+    "threads": (lambda v: v >= 0, ">= 0 (0 = torch's default)"),
+    "seed": (lambda v: 0 <= v < 2**32, "in [0, 2^32)"),
+    # generation and sampling
+    "beam_size": (lambda v: v >= 1, ">= 1"),
+    "n_samples": (lambda v: v >= 1, ">= 1"),
+    "temperature": (lambda v: v >= 0, ">= 0"),
+    "top_p": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "max_new_tokens": (lambda v: v >= 0, ">= 0"),
+    "no_repeat_ngram_size": (lambda v: v >= 0, ">= 0"),
+}
+
+
+def key_checks(cfg: Any, prefix: str = "") -> list[tuple[bool, str]]:
+    """The (ok, message) checks of :data:`KEY_RULES` over every key of a config dataclass (sections as dotted
+    keys), every float finite, and in each section with ``epochs`` or ``max_steps`` one of them positive."""
+    checks: list[tuple[bool, str]] = []
+    names = {f.name for f in dataclasses.fields(cfg)}
+    for f in dataclasses.fields(cfg):
+        value, key = getattr(cfg, f.name), f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            checks += key_checks(value, f"{key}.")
+            continue
+        if isinstance(value, float) and not _finite(value):
+            checks.append((False, f"{key} must be a finite number, got {value}"))
+        elif f.name in KEY_RULES:
+            ok, what = KEY_RULES[f.name]
+            checks.append((ok(value), f"{key} must be {what}, got {value!r}"))
+    if names & {"epochs", "max_steps"}:
+        steps = [n for n in ("epochs", "max_steps") if n in names]
+        checks.append((any(getattr(cfg, n) > 0 for n in steps),
+                       f"{' or '.join(prefix + n for n in steps)} must be positive"))
+    return checks
+
+
+def validate_keys(cfg: Any, extra: list[tuple[bool, str]] = ()) -> None:
+    """The shared checks of every key (:func:`key_checks`), the device and trackers, then a recipe's ``extra``
+    checks: one ConfigError naming the first failure."""
+    raise_first([*key_checks(cfg), *engine_checks(getattr(cfg, "device", "auto"), getattr(cfg, "report_to", [])),
+                 *extra])
 
 
 def raise_first(checks: list[tuple[bool, str]]) -> None:
@@ -477,40 +617,31 @@ def validate_continual(cfg: ContinualConfig) -> None:
         alphas = [float(a) for a in cfg.lwf.alpha]
     except ValueError:
         raise ConfigError(f"lwf.alpha must be numbers, got {','.join(cfg.lwf.alpha)}.") from None
-    checks = [
+    validate_keys(cfg, [
         (cfg.task in ("api-call", "api-usage"), f"task must be api-call or api-usage, got {cfg.task!r}"),
         (cfg.objective in ("lm", "api"), f"objective must be lm or api, got {cfg.objective!r}"),
         (bool(cfg.strategies), "strategies must name at least one strategy"),
         (len(set(cfg.strategies)) == len(cfg.strategies), f"strategies repeat a name: {','.join(cfg.strategies)}"),
-        (cfg.decoding in ("sample", "beam", "greedy"),
-         f"decoding must be sample, beam or greedy, got {cfg.decoding!r}"),
-        (_finite(cfg.lr) and cfg.lr > 0, f"lr must be a positive number, got {cfg.lr}"),
-        (_finite(cfg.id_lr) and cfg.id_lr >= 0, f"id_lr must be >= 0 (0 = lr), got {cfg.id_lr}"),
-        (cfg.batch_size >= 1 and cfg.eval_batch_size >= 1, "batch_size and eval_batch_size must be >= 1"),
-        (cfg.block_size == 0 or cfg.block_size >= 16, f"block_size must be 0 (model default) or >= 16, got "
-                                                        f"{cfg.block_size}"),
-        (cfg.max_epochs >= 1, f"max_epochs must be >= 1, got {cfg.max_epochs}"),
-        (cfg.patience >= 1, f"patience must be >= 1, got {cfg.patience}"),
-        (0 < cfg.valid_fraction < 1, f"valid_fraction must be in (0, 1), got {cfg.valid_fraction}"),
+        (cfg.eval.decoding in ("sample", "beam", "greedy"),
+         f"eval.decoding must be sample, beam or greedy, got {cfg.eval.decoding!r}"),
+        (len(cfg.data.paths) <= 1, f"data.paths takes one file or directory, got {len(cfg.data.paths)}"),
+        (cfg.id_lr >= 0, f"id_lr must be >= 0 (0 = train.lr), got {cfg.id_lr}"),
+        (cfg.source_len == 0 or cfg.source_len >= 16, f"source_len must be 0 (model default) or >= 16, got "
+                                                      f"{cfg.source_len}"),
+        (0 < cfg.data.valid_fraction < 1, f"data.valid_fraction must be in (0, 1), got {cfg.data.valid_fraction}"),
         (cfg.repeats >= 1, f"repeats must be >= 1, got {cfg.repeats}"),
-        (cfg.save_every >= 0 and cfg.keep_last >= 1, f"save_every must be >= 0 and keep_last >= 1, got "
-                                                     f"{cfg.save_every} and {cfg.keep_last}"),
-        (cfg.num_samples >= 1, f"num_samples must be >= 1, got {cfg.num_samples}"),
-        (min(cfg.max_train_samples, cfg.eval_max_examples, cfg.id_epochs, cfg.id_max_samples) >= 0,
-         "max_train_samples, eval_max_examples, id_epochs and id_max_samples must be >= 0"),
+        (cfg.train.seed + cfg.repeats <= 2**32, "train.seed + repeats must stay below 2^32"),
+        (cfg.id_epochs >= 0, f"id_epochs must be >= 0, got {cfg.id_epochs}"),
         (cfg.min_test_examples >= 1, f"min_test_examples must be >= 1, got {cfg.min_test_examples}"),
-        (cfg.temperature >= 0 and 0 <= cfg.top_p <= 1, "temperature must be >= 0 and top_p in [0, 1]"),
-        (cfg.max_new_tokens >= 0, f"max_new_tokens must be >= 0, got {cfg.max_new_tokens}"),
         (cfg.replay.memory >= 1 and cfg.replay.batch_new >= 1 and cfg.replay.batch_mem >= 0,
          "replay.memory and replay.batch_new must be >= 1, replay.batch_mem >= 0"),
         (cfg.agem.patterns >= 1 and cfg.agem.sample_size >= 1, "agem.patterns and agem.sample_size must be >= 1"),
         (cfg.rwalk.delta_t >= 1 and 0 <= cfg.rwalk.alpha < 1, "rwalk.delta_t must be >= 1 and rwalk.alpha in [0, 1)"),
-        (all(a >= 0 for a in alphas) and cfg.lwf.temperature > 0, "lwf.alpha must be >= 0 and lwf.temperature > 0"),
+        (all(_finite(a) and a >= 0 for a in alphas) and cfg.lwf.temperature > 0,
+         "lwf.alpha must be finite numbers >= 0 and lwf.temperature > 0"),
         (min(cfg.ewc.lam, cfg.si.lam, cfg.rwalk.lam) >= 0 and cfg.si.eps > 0 and cfg.rwalk.eps > 0,
          "ewc.lam, si.lam and rwalk.lam must be >= 0, si.eps and rwalk.eps > 0"),
-        *engine_checks(cfg.device, cfg.report_to),
-    ]
-    raise_first(checks)
+    ])
 
 
 @functools.cache
@@ -519,13 +650,13 @@ def field_docs(cls: type) -> dict[str, str]:
     import ast
     import inspect
 
-    tree = ast.parse(inspect.getsource(cls))
-    body = tree.body[0].body
-    out = {}
-    for node, nxt in zip(body, body[1:] + [None], strict=True):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(nxt, ast.Expr) \
-                and isinstance(getattr(nxt, "value", None), ast.Constant) and isinstance(nxt.value.value, str):
-            out[node.target.id] = " ".join(nxt.value.value.split())
+    out: dict[str, str] = {}
+    for klass in reversed([k for k in cls.__mro__ if dataclasses.is_dataclass(k)]):  # a subclass's doc wins
+        body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0].body
+        for node, nxt in zip(body, body[1:] + [None], strict=True):
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(nxt, ast.Expr) \
+                    and isinstance(getattr(nxt, "value", None), ast.Constant) and isinstance(nxt.value.value, str):
+                out[node.target.id] = " ".join(nxt.value.value.split())
     return out
 
 
@@ -566,7 +697,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if tp is int and isinstance(value, float) and not value.is_integer():
             raise ValueError(value)
         return tp(float(value)) if tp is int and isinstance(value, str) and "e" in value.lower() else tp(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{key}={value!r}: expected {getattr(tp, '__name__', tp)}.") from None
 
 
@@ -574,12 +705,15 @@ def _fields(obj: Any) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(obj)}
 
 
-def set_key(cfg: RunConfig, key: str, value: Any) -> None:
-    """Set a dotted key (``train.lr``) with type coercion; unknown keys fail with a suggestion."""
+def set_key(cfg: Any, key: str, value: Any) -> None:
+    """Set a dotted key (``train.lr``) with type coercion; unknown keys fail with a suggestion, keys of earlier
+    versions (``renamed`` of the config class) with their new name. A ``data`` section takes a list of paths
+    (or one) as its ``data.paths``."""
     obj, parts = cfg, key.split(".")
-    if isinstance(cfg, PretrainConfig) and key in PRETRAIN_RENAMED:
-        raise ConfigError(f"pretrain key {key!r} is now {PRETRAIN_RENAMED[key]!r} (the dotted keys of `codeintel "
-                          f"train`): write {PRETRAIN_RENAMED[key]}={value}.")
+    renamed = getattr(type(cfg), "renamed", {})
+    if key in renamed:
+        raise ConfigError(f"config key {key!r} is now {renamed[key]!r} (one key name in every command): write "
+                          f"{renamed[key]}={value}.")
     for i, part in enumerate(parts):
         fields = _fields(obj)
         if part not in fields:
@@ -588,6 +722,8 @@ def set_key(cfg: RunConfig, key: str, value: Any) -> None:
             raise UnknownNameError("config key", key, allowed)
         if i == len(parts) - 1:
             if dataclasses.is_dataclass(getattr(obj, part)):
+                if "paths" in _fields(getattr(obj, part)) and isinstance(value, list | tuple | str | Path):
+                    value = {"paths": [str(v) for v in value] if isinstance(value, list | tuple) else str(value)}
                 if not isinstance(value, dict):
                     first = next(iter(_fields(getattr(obj, part))))
                     raise ConfigError(f"{key} is a section; set its keys, e.g. {key}.{first}=...")
@@ -608,6 +744,30 @@ def apply_mapping(cfg: RunConfig, mapping: dict[str, Any], prefix: str = "") -> 
             apply_mapping(cfg, v, f"{key}.")
         else:
             set_key(cfg, key, v)
+
+
+def from_saved(cls: type, saved: dict[str, Any]) -> Any:
+    """A config ``cls`` from the settings a run saved (with its states or checkpoint), keys of earlier versions
+    (``cls.renamed``) translated to their new names."""
+    renamed = getattr(cls, "renamed", {})
+    flat: dict[str, Any] = {}
+
+    def flatten(mapping: dict[str, Any], prefix: str = "") -> None:
+        for k, v in mapping.items():
+            if isinstance(v, dict):
+                flatten(v, f"{prefix}{k}.")
+            elif f"{prefix}{k}" in renamed:
+                flat[renamed[f"{prefix}{k}"]] = v
+            elif f"{prefix}{k}" == "data" and isinstance(v, list | str):    # data: PATHS before data.paths
+                flat["data.paths"] = [v] if isinstance(v, str) and v else v or []
+            else:
+                flat[f"{prefix}{k}"] = v
+
+    flatten(saved)
+    cfg = cls()
+    for key, value in flat.items():
+        set_key(cfg, key, value)
+    return cfg
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -656,36 +816,13 @@ def _finite(x: float) -> bool:
 
 def validate(cfg: RunConfig) -> None:
     """Checks that need no heavy import, run before any work starts (``codeintel evaluate`` runs them too, on
-    the values a checkpoint brings)."""
-    t, d, e = cfg.train, cfg.data, cfg.eval
-    checks = [
-        (_finite(t.epochs) and t.epochs >= 0, f"train.epochs must be a finite number >= 0, got {t.epochs}"),
-        (t.max_steps >= 0, f"train.max_steps must be >= 0 (0 = run all epochs), got {t.max_steps}"),
-        (t.epochs > 0 or t.max_steps > 0, "train.epochs or train.max_steps must be positive"),
-        (_finite(t.lr) and t.lr > 0, f"train.lr must be a positive number, got {t.lr}"),
-        (_finite(t.weight_decay) and t.weight_decay >= 0, f"train.weight_decay must be >= 0, got {t.weight_decay}"),
-        (0 <= t.warmup_ratio < 1, f"train.warmup_ratio must be in [0, 1), got {t.warmup_ratio}"),
-        (t.batch_tokens > 0 and t.max_batch_size > 0, "train.batch_tokens and train.max_batch_size must be positive"),
-        (t.grouping in ("length", "random"), f"train.grouping must be 'length' or 'random', got {t.grouping!r}"),
-        (_finite(t.grad_clip) and t.grad_clip > 0, f"train.grad_clip must be a positive number, got {t.grad_clip}"),
-        (0 <= t.seed < 2**32, f"train.seed must be in [0, 2^32), got {t.seed}"),
-        (t.evals_per_epoch >= 1, "train.evals_per_epoch must be >= 1"),
-        (t.threads >= 0, f"train.threads must be >= 0 (0 = torch's default), got {t.threads}"),
-        (t.grad_accum >= 1, f"train.grad_accum must be >= 1, got {t.grad_accum}"),
-        (t.save_every >= 0, f"train.save_every must be >= 0 (0 = never), got {t.save_every}"),
-        (t.patience >= 0, f"train.patience must be >= 0 (0 = never stop early), got {t.patience}"),
-        (t.keep_last >= 1, f"train.keep_last must be >= 1, got {t.keep_last}"),
-        (d.max_train_examples >= 0, f"data.max_train_examples must be >= 0 (0 = all), got {d.max_train_examples}"),
-        (d.max_eval_examples >= 0, f"data.max_eval_examples must be >= 0 (0 = all), got {d.max_eval_examples}"),
-        (e.beam_size >= 1, f"eval.beam_size must be >= 1, got {e.beam_size}"),
-        (e.batch_size >= 1, f"eval.batch_size must be >= 1, got {e.batch_size}"),
-        (e.no_repeat_ngram_size >= 0, "eval.no_repeat_ngram_size must be >= 0"),
-        (0 < e.threshold < 1, f"eval.threshold must be in (0, 1), got {e.threshold}"),
-        (cfg.source_len >= 0 and cfg.target_len >= 0, "source_len and target_len must be >= 0"),
+    the values a checkpoint brings): every key's rule (:func:`validate_keys`) and the ones of ``train``."""
+    validate_keys(cfg, [
+        (cfg.train.grouping in ("length", "random"),
+         f"train.grouping must be 'length' or 'random', got {cfg.train.grouping!r}"),
+        (0 < cfg.eval.threshold < 1, f"eval.threshold must be in (0, 1), got {cfg.eval.threshold}"),
         (cfg.dfg_length >= 1, f"dfg_length must be >= 1, got {cfg.dfg_length}"),
         (cfg.adapter_mode in ("", "frozen", "stack", "train"),
          f"adapter_mode must be frozen, stack or train, got {cfg.adapter_mode!r}"),
         (not cfg.adapter_mode or cfg.adapter, "adapter_mode needs an adapter: pass --adapter PATH_OR_PRESET"),
-        *engine_checks(cfg.device, cfg.report_to, t.precision),
-    ]
-    raise_first(checks)
+    ])

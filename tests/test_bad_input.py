@@ -21,7 +21,7 @@ TRAIN_BAD = [
     ("data.max_train_examples=-1", "data.max_train_examples must be >= 0"),
     ("train.seed=-1", "train.seed must be in [0, 2^32)"),
     ("train.epochs=1e400", "train.epochs must be a finite number"),
-    ("train.lr=nan", "train.lr must be a positive number"),
+    ("train.lr=nan", "train.lr must be a finite number"),
     ("train.threads=-1", "train.threads must be >= 0"),
     ("dfg_length=-1", "dfg_length must be >= 1"),
     ("source_len=100000", "exceeds the 512 positions"),
@@ -45,7 +45,7 @@ def test_train_refuses_bad_values(tmp_path, capsys, override, expected):
 
 
 @pytest.mark.parametrize("override,expected", [
-    ("contrastive.op_probability=5", "op_probability"), ("train.lr=nan", "lr must be a positive number"),
+    ("contrastive.op_probability=5", "op_probability"), ("train.lr=nan", "train.lr must be a finite number"),
     ("contrastive.proj_dim=-1", "contrastive.proj_dim must be >= 0"),
     ("contrastive.ops=rename_variables:k=abc", "not a whole number"),
     ("contrastive.ops=rename_variables:k=-1", "out of range"),

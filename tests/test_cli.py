@@ -167,13 +167,13 @@ def test_every_recipe_takes_config_and_prints_it_back(command, tmp_path, capsys)
     (tmp_path / "c.yaml").write_text(first)
     assert main([*command, "--config", str(tmp_path / "c.yaml"), "--print-config"]) == 0
     assert capsys.readouterr().out == first
-    key = {"probe": "epochs", "continual": "max_epochs", "adapters": "steps", "pretrain": "train.max_steps"}[command[0]]
-    (tmp_path / "d.yaml").write_text(f"{key.split('.')[-1]}: 3\n" if "." not in key else "train:\n  max_steps: 3\n")
-    assert main([*command, "--config", str(tmp_path / "d.yaml"), "--print-config", f"{key}=4"]) == 0
+    key = {"probe": "epochs", "continual": "epochs", "adapters": "max_steps", "pretrain": "max_steps"}[command[0]]
+    (tmp_path / "d.yaml").write_text(f"train:\n  {key}: 3\n")
+    assert main([*command, "--config", str(tmp_path / "d.yaml"), "--print-config", f"train.{key}=4"]) == 0
     import yaml
 
     printed = yaml.safe_load(capsys.readouterr().out)
-    assert (printed["train"]["max_steps"] if "." in key else printed[key]) == 4
+    assert printed["train"][key] == 4 and printed["train"]["seed"] == 42           # one seed default everywhere
     assert main([*command, "--resume", str(tmp_path), "--config", str(tmp_path / "d.yaml")]) == 2
     assert "--config" in capsys.readouterr().err
 

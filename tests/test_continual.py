@@ -507,8 +507,9 @@ def toy_stream(tmp_path):
     return stream
 
 
-FAST = ["objective=api", "max_epochs=2", "lr=3e-3", "batch_size=8", "block_size=64", "eval_max_examples=12",
-        "decoding=beam", "num_samples=2", "threads=2", "min_test_examples=5"]
+FAST = ["objective=api", "train.epochs=2", "train.lr=3e-3", "train.batch_size=8", "source_len=64",
+        "data.max_test_examples=12",
+        "eval.decoding=beam", "eval.n_samples=2", "train.threads=2", "min_test_examples=5"]
 
 
 def test_build_stream_writes_the_definition_with_its_counts(toy_stream, capsys):
@@ -564,7 +565,7 @@ def test_continual_run_end_to_end(toy_stream, tmp_path, capsys):
     (["ewc.lamda=1"], "ewc.lam"),
     (["--model", "tiny-codet5p-embedding"], "has no head for 'causal-lm'"),
     (["min_test_examples=50"], "fewer than min_test_examples=50"),
-    (["--task", "api-usage", "metric=pass@1"], "metric='pass@1' is not"),
+    (["--task", "api-usage", "eval.metric=pass@1"], "eval.metric='pass@1' is not"),
     (["--stream", "nowhere.yaml"], "neither a file nor a shipped stream"),
     (["--strategy", "naive", "--strategy", "naive"], "repeat"),
 ])
@@ -626,11 +627,11 @@ def test_fast_kernels_in_the_continual_recipe_are_seeded_and_change_the_dropout_
     import codeintel.continual
 
     def losses(fast: bool) -> list[float]:
-        settings = {**dict(kv.split("=") for kv in FAST), "max_epochs": "1", "decoding": "greedy",
-                    "num_samples": "1", "eval_max_examples": "5", "save_models": "false"}
+        settings = {**dict(kv.split("=") for kv in FAST), "train.epochs": "1", "eval.decoding": "greedy",
+                    "eval.n_samples": "1", "data.max_test_examples": "5", "save_models": "false",
+                    "train.fast_kernels": str(fast).lower()}
         result = codeintel.continual.run(stream=str(toy_stream), model="tiny-codebert", strategies=["naive"],
-                                         write=False, show_progress=False, echo=lambda *a: None, **settings,
-                                         fast_kernels=str(fast).lower())
+                                         write=False, show_progress=False, echo=lambda *a: None, **settings)
         return [h["train_loss"] for h in result["per_seed"][0]["strategies"]["naive"]["history"][0]]
 
     fast = losses(True)
@@ -648,9 +649,9 @@ def test_every_registered_strategy_runs_end_to_end(strategy, toy_stream, tmp_pat
     """Every registered strategy through `continual run` (the command), not only its hooks: a strategy whose
     hooks crash mid-experience (rwalk once shadowed its own `steps` hook) fails here."""
     out = tmp_path / strategy
-    small = [kv for kv in FAST if not kv.startswith(("max_epochs", "eval_max_examples"))]
+    small = [kv for kv in FAST if not kv.startswith(("train.epochs", "data.max_test_examples"))]
     assert main(["continual", "run", "--stream", str(toy_stream), "--strategy", strategy, "--out", str(out),
-                 "--no-progress", *small, "max_epochs=1", "eval_max_examples=6"]) == 0
+                 "--no-progress", *small, "train.epochs=1", "data.max_test_examples=6"]) == 0
     result = json.loads((out / "continual.json").read_text())
     rows = 1 if strategy == "joint" else 3
     r = np.array(result["R_mean"][strategy])

@@ -71,8 +71,9 @@ def test_a_whole_model_save_of_an_adapter_model_loses_the_adapter(tmp_path):
 
 def test_train_ner_beats_the_majority_baseline_and_writes_a_card(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["adapters", "train-ner", "--out", str(out), "--no-progress", "steps=40", "eval_every=20",
-                 "max_examples=300", "eval_examples=60", "lr=3e-3"]) == 0
+    assert main(["adapters", "train-ner", "--out", str(out), "--no-progress", "train.max_steps=40",
+                 "train.eval_every=20",
+                 "data.max_train_examples=300", "data.max_eval_examples=60", "train.lr=3e-3"]) == 0
     result = json.loads((out / "ner.json").read_text())
     base = result["majority_baseline"]
     assert result["held_out"]["accuracy"] > base["accuracy"] + 0.1

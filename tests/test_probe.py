@@ -9,7 +9,7 @@ import codeintel
 from codeintel.cli import main
 from codeintel.recipes.probe import rank_loss
 
-SMALL = ["max_train=60", "max_valid=20", "max_test=20", "epochs=2"]
+SMALL = ["data.max_train_examples=60", "data.max_eval_examples=20", "data.max_test_examples=20", "train.epochs=2"]
 
 
 def test_rank_loss_by_hand():
@@ -49,10 +49,10 @@ def test_probe_learns_and_python_api_matches(tmp_path):
     from codeintel.tasks.models import save_model
 
     ckpt = save_model(loaded, tmp_path / "ckpt")
-    common = dict(model=str(ckpt), layers="0", dims=[32], random_baseline=False, max_valid=50, max_test=50,
-                  echo=lambda *_: None)
-    res = codeintel.probe(**common, epochs=5, output_dir=str(tmp_path / "out"))
-    untrained = codeintel.probe(**common, epochs=1, lr=1e-9, write=False)
+    common = dict(model=str(ckpt), layers="0", dims=[32], random_baseline=False,
+                  data={"max_eval_examples": 50, "max_test_examples": 50}, echo=lambda *_: None)
+    res = codeintel.probe(**common, train={"epochs": 5}, output_dir=str(tmp_path / "out"))
+    untrained = codeintel.probe(**common, **{"train.epochs": 1, "train.lr": 1e-9}, write=False)
     assert res["best"]["f1"] > 0.1 > untrained["best"]["f1"]
     saved = json.loads((tmp_path / "out" / "probe.json").read_text())
     assert saved["best"] == res["best"] and [r["f1"] for r in saved["results"]] == [r["f1"] for r in res["results"]]
@@ -68,7 +68,8 @@ def test_own_data_and_cache(tmp_path):
     path = tmp_path / "f.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     tok = load_model("tiny-codebert", "clone-retrieval").tokenizer
-    cfg = ProbeConfig(data=[str(path)])
+    cfg = ProbeConfig()
+    cfg.data.paths = [str(path)]
     first, skipped = load_samples(cfg, tok, 512)
     again, _ = load_samples(cfg, tok, 512)          # read back from the cache
     assert first == again and sum(len(v) for v in first.values()) == 40
@@ -81,7 +82,8 @@ def test_own_data_and_cache(tmp_path):
     (["--layers", "x-y"], "--layers 'x-y'"),
     (["--dims", "128"], "must be below the model's hidden size 128"),
     (["--dims", "0"], "positive integers"),
-    (["epochs=0"], "epochs must be at least 1"),
+    (["train.epochs=0"], "train.epochs must be positive"),
+    (["max_train=5"], "'max_train' is now 'data.max_train_examples'"),
     (["--lang", "java"], "no function of the"),
 ])
 def test_bad_input(tmp_path, capsys, args, expected):

@@ -51,10 +51,10 @@ def _commands(tmp_path: Path, checkpoint) -> dict[str, tuple[list[str], str]]:
                    "target_len=12"], "data: train="),
         "pretrain": (["pretrain", "mlm", "--data", str(functions), "--lang", "python", "--no-progress",
                       "train.max_steps=2000", "train.batch_size=4", "source_len=64"], "pre-training "),
-        "probe": (["probe", "--model", "tiny-codebert", "max_train=60", "max_valid=20", "max_test=20",
-                   "epochs=400", "patience=400"], "probe tiny-codebert"),
-        "train-ner": (["adapters", "train-ner", "--no-progress", "steps=5000", "eval_every=5000",
-                       "max_examples=100", "eval_examples=20"], "ner adapter on"),
+        "probe": (["probe", "--model", "tiny-codebert", "data.max_train_examples=60", "data.max_eval_examples=20",
+                   "data.max_test_examples=20", "train.epochs=400", "train.patience=400"], "probe tiny-codebert"),
+        "train-ner": (["adapters", "train-ner", "--no-progress", "train.max_steps=5000", "train.eval_every=5000",
+                       "data.max_train_examples=100", "data.max_eval_examples=20"], "ner adapter on"),
         "evaluate": (["evaluate", "--model", str(best), "--split", "all", "--no-progress"], "evaluating "),
     }
 
@@ -99,7 +99,7 @@ def test_continual_run_is_locked_while_it_works(tmp_path):
     env = dict(os.environ, PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1")
     first = subprocess.Popen([sys.executable, "-m", "codeintel", "continual", "run", "--stream", str(stream),
                               "--strategy", "naive", "--out", str(out), "--no-progress", "objective=api",
-                              "max_epochs=500", "batch_size=8", "block_size=64", "eval_max_examples=12",
+                              "train.epochs=500", "train.batch_size=8", "source_len=64", "data.max_test_examples=12",
                               "min_test_examples=5"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              env=env)
     try:
@@ -265,14 +265,15 @@ def test_ner_killed_mid_run_and_resumed_ends_identical(tmp_path, capsys):
     from safetensors.torch import load_file
 
     functions = _functions(tmp_path)
-    args = ["adapters", "train-ner", "--data", str(functions), "--lang", "python", "--no-progress", "steps=12",
-            "eval_every=4", "save_every=4", "batch_size=4", "max_len=64", "eval_examples=8", "threads=1", "lr=3e-3"]
+    args = ["adapters", "train-ner", "--data", str(functions), "--lang", "python", "--no-progress",
+            "train.max_steps=12", "train.eval_every=4", "train.save_every=4", "train.batch_size=4", "source_len=64",
+            "data.max_eval_examples=8", "train.threads=1", "train.lr=3e-3"]
     assert main([*args, "--out", str(tmp_path / "ref")]) == 0
     _killed(tmp_path, [*args, "--out", str(tmp_path / "run")], "torch.optim:AdamW.step", 7)  # before step 7's update
     assert not (tmp_path / "run" / "ner.json").exists() and (tmp_path / "run" / ".lock").exists()
     capsys.readouterr()
-    assert main(["adapters", "train-ner", "--resume", str(tmp_path / "run"), "steps=20"]) == 2   # its own settings
-    assert "drop steps=20" in capsys.readouterr().err
+    assert main(["adapters", "train-ner", "--resume", str(tmp_path / "run"), "train.max_steps=20"]) == 2  # its own
+    assert "drop train.max_steps=20" in capsys.readouterr().err
     assert main(["adapters", "train-ner", "--resume", str(tmp_path / "run"), "--no-progress"]) == 0
     assert "from state-00000004" in capsys.readouterr().out
     ref, got = (json.loads((tmp_path / d / "ner.json").read_text()) for d in ("ref", "run"))
@@ -286,8 +287,9 @@ def test_ner_killed_mid_run_and_resumed_ends_identical(tmp_path, capsys):
 
 
 def test_probe_killed_mid_run_and_resumed_ends_identical(tmp_path, capsys):
-    args = ["probe", "--model", "tiny-codebert", "--layers", "0-2", "--dims", "8", "--no-progress", "max_train=30",
-            "max_valid=10", "max_test=10", "epochs=2", "save_every=1", "threads=1"]
+    args = ["probe", "--model", "tiny-codebert", "--layers", "0-2", "--dims", "8", "--no-progress",
+            "data.max_train_examples=30", "data.max_eval_examples=10", "data.max_test_examples=10", "train.epochs=2",
+            "train.save_every=1", "train.threads=1"]
     assert main([*args, "--out", str(tmp_path / "ref")]) == 0
     _killed(tmp_path, [*args, "--out", str(tmp_path / "run")], "codeintel.recipes.probe:train_probe", 4)
     assert not (tmp_path / "run" / "probe.json").exists()
@@ -315,8 +317,8 @@ def test_continual_run_killed_mid_strategy_and_resumed_ends_identical(tmp_path, 
 
     stream = _toy_stream(tmp_path)
     args = ["continual", "run", "--model", "tiny-codebert", "--stream", str(stream), "--strategy", "naive",
-            "--strategy", "ewc", "--no-progress", "objective=api", "max_epochs=1", "batch_size=8", "block_size=64",
-            "eval_max_examples=8", "min_test_examples=5", "save_every=1", "threads=1"]
+            "--strategy", "ewc", "--no-progress", "objective=api", "train.epochs=1", "train.batch_size=8",
+            "source_len=64", "data.max_test_examples=8", "min_test_examples=5", "train.save_every=1", "train.threads=1"]
     assert main([*args, "--out", str(tmp_path / "ref")]) == 0
     _killed(tmp_path, [*args, "--out", str(tmp_path / "run")], "codeintel.recipes.continual:train_epochs",
             4)                                                       # in ewc's second experience (of two)
@@ -361,8 +363,9 @@ def test_ner_runs_on_two_processes_with_a_tracker_and_bf16(tmp_path):
 
     functions = _functions(tmp_path)
     out = tmp_path / "two"
-    args = ["adapters", "train-ner", "--data", str(functions), "--lang", "python", "--no-progress", "steps=6",
-            "eval_every=3", "batch_size=4", "max_len=64", "eval_examples=8", "threads=1", "report_to=tensorboard"]
+    args = ["adapters", "train-ner", "--data", str(functions), "--lang", "python", "--no-progress", "train.max_steps=6",
+            "train.eval_every=3", "train.batch_size=4", "source_len=64", "data.max_eval_examples=8",
+            "train.threads=1", "report_to=tensorboard"]
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
     proc = subprocess.run([*torchrun, "-m", "codeintel", *args, "--out", str(out)], capture_output=True, text=True,
@@ -374,7 +377,8 @@ def test_ner_runs_on_two_processes_with_a_tracker_and_bf16(tmp_path):
     scalars = _scalars(out / "logs", EventAccumulator)
     assert [e.step for e in scalars["train/loss"]] == [1, 2, 3, 4, 5, 6]
     assert [e.step for e in scalars["held_out/macro_f1"]] == [3, 6]
-    assert main([*args[:-1], "precision=bf16", "steps=2", "eval_every=2", "--out", str(tmp_path / "bf")]) == 0
+    assert main([*args[:-1], "train.precision=bf16", "train.max_steps=2", "train.eval_every=2",
+                 "--out", str(tmp_path / "bf")]) == 0
 
 
 def _free_port() -> int:
@@ -428,13 +432,13 @@ def test_continual_run_reports_to_a_tracker(tmp_path):
     stream = _toy_stream(tmp_path)
     out = tmp_path / "c"
     assert main(["continual", "run", "--stream", str(stream), "--strategy", "naive", "--strategy", "ewc", "--out",
-                 str(out), "--no-progress", "objective=api", "max_epochs=1", "batch_size=8", "block_size=64",
-                 "eval_max_examples=8", "min_test_examples=5", "report_to=tensorboard"]) == 0
+                 str(out), "--no-progress", "objective=api", "train.epochs=1", "train.batch_size=8", "source_len=64",
+                 "data.max_test_examples=8", "min_test_examples=5", "report_to=tensorboard"]) == 0
     result = json.loads((out / "continual.json").read_text())
     scalars = _scalars(out / "logs", EventAccumulator)
     for name in ("naive", "ewc"):
         R = result["per_seed"][0]["strategies"][name]["R"]               # R[i][j]: domain j after experience i
         for j, domain in enumerate(result["stream"]["domains"]):
-            series = scalars[f"{name}/seed0/{domain}"]
+            series = scalars[f"{name}/seed42/{domain}"]
             assert [e.step for e in series] == [1, 2]
             assert [e.value for e in series] == pytest.approx([R[0][j], R[1][j]], abs=1e-4)

@@ -125,5 +125,6 @@ def recipe_config(args: argparse.Namespace, cls, flags: dict[str, str]):
     for flag, key in flags.items():
         value = getattr(args, flag)
         if value:
-            setattr(cfg, key, list(value) if isinstance(value, list | tuple) else value)
+            set_key(cfg, key, list(value) if isinstance(value, list | tuple) else [value] if key == "data.paths"
+                    else value)
     return cfg

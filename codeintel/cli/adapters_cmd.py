@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from codeintel.cli._common import add_config_arguments
+from codeintel.cli._common import add_config_arguments, keys_help
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,19 +20,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     sh.set_defaults(run=run_show)
     q = actions.add_parser("train-ner", help="train a NER adapter (frozen backbone) to classify token types",
                            description="Insert a bottleneck adapter in every layer of a frozen backbone and train it "
-                                       "with a token-type head; writes OUT/adapter (weights, head, card).")
+                                       "with a token-type head; writes OUT/adapter (weights, head, card).",
+                           epilog=keys_help("NerConfig"), formatter_class=argparse.RawDescriptionHelpFormatter)
     q.add_argument("--model", help="backbone: registry name, hub id or directory (default tiny-codebert)")
     q.add_argument("--data", nargs="+", metavar="FILE.jsonl", help="jsonl with a code field; default: stdlib corpus")
     q.add_argument("--lang", help="language of the code (default: each row's lang/language)")
     q.add_argument("--out", help="output directory (default runs/ner-<model>); new or empty")
     q.add_argument("--overwrite", action="store_true", help="move an earlier output in --out aside")
     q.add_argument("--resume", metavar="RUN", help="continue RUN from its newest saved state (started with "
-                   "save_every=N), with its own settings, to the result of an uninterrupted run")
+                   "train.save_every=N), with its own settings, to the result of an uninterrupted run")
     q.add_argument("--no-progress", action="store_true")
     add_config_arguments(q)
     q.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="steps, batch_size, lr, max_len, reduction_factor, eval_every, patience, max_examples, seed, "
-                        "save_every, keep_last")
+                   help="e.g. train.max_steps=100 train.lr=1e-3 source_len=128 reduction_factor=8 "
+                        "data.max_train_examples=500 (keys listed below)")
     q.set_defaults(run=run)
 
 

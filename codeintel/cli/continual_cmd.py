@@ -41,20 +41,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                         epilog=keys_help("ContinualConfig"), formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("--model", help="registry name, hub id or directory (default tiny-codegpt)")
     r.add_argument("--stream", help="default (the standard-library stream), a shipped stream, or a stream YAML")
-    r.add_argument("--data", help="data for the stream, instead of the stream file's own")
+    r.add_argument("--data", help="data for the stream, instead of the stream file's own (data.paths)")
     r.add_argument("--task", choices=["api-call", "api-usage"], help="default api-call")
     r.add_argument("--strategy", action="append", metavar="NAME",
                    help="naive, cumulative, joint, replay, ewc, si, rwalk, agem, lwf (repeat the option; default "
                         "naive)")
     r.add_argument("--out", help="output directory (default runs/continual-<model>-<stream>-<task>); new or empty")
     r.add_argument("--overwrite", action="store_true", help="move an earlier continual output in --out aside")
-    r.add_argument("--resume", metavar="RUN", help="continue RUN (started with save_every=N) after its newest saved "
+    r.add_argument("--resume", metavar="RUN",
+                   help="continue RUN (started with train.save_every=N) after its newest saved "
                    "state, with its own settings")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.add_argument("--json", action="store_true", help="print continual.json's summary as JSON on stdout (logs on "
                                                        "stderr)")
     add_config_arguments(r)
-    r.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. lr=1e-3 ewc.lam=0.5 repeats=3")
+    r.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.lr=1e-3 ewc.lam=0.5 repeats=3")
     r.set_defaults(run=run_run)
 
     s = csub.add_parser("streams", help="list the shipped stream definitions")
@@ -114,8 +115,8 @@ def run_run(args: argparse.Namespace) -> int:
     from codeintel.config import ContinualConfig
     from codeintel.recipes.continual import run
 
-    cfg = recipe_config(args, ContinualConfig, {"model": "model", "stream": "stream", "data": "data", "task": "task",
-                                                "out": "output_dir", "strategy": "strategies"})
+    cfg = recipe_config(args, ContinualConfig, {"model": "model", "stream": "stream", "data": "data.paths",
+                                                "task": "task", "out": "output_dir", "strategy": "strategies"})
     if args.print_config:
         return print_config(cfg)
     echo = stderr_echo if args.json else print

@@ -23,12 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                   "the hidden size of a narrower model), e.g. 8,16,32,64,128,256,512")
     p.add_argument("--out", help="output directory (default runs/probe-<model>-<lang>); new or empty")
     p.add_argument("--overwrite", action="store_true", help="move an earlier probe output in --out aside")
-    p.add_argument("--resume", metavar="RUN", help="continue RUN (started with save_every=N) from its newest saved "
+    p.add_argument("--resume", metavar="RUN",
+                   help="continue RUN (started with train.save_every=N) from its newest saved "
                    "state, with its own settings: the probes it holds are not trained again")
     p.add_argument("--no-progress", action="store_true", help="no per-layer progress lines (the summary stays)")
     p.add_argument("--json", action="store_true", help="print the result (probe.json) as JSON; log lines to stderr")
     add_config_arguments(p)
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. max_train=500 epochs=10")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. data.max_train_examples=500 train.epochs=10")
     p.set_defaults(run=run)
 
 
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     reclaim_overrides(args)
     cfg = recipe_config(args, ProbeConfig, {"model": "model", "lang": "lang", "layers": "layers", "dims": "dims",
-                                            "out": "output_dir", "data": "data"})
+                                            "out": "output_dir", "data": "data.paths"})
     if args.print_config:
         return print_config(cfg)
     from codeintel.cli._common import stderr_echo

@@ -184,7 +184,7 @@ def pretrain_config(objective: str = "mlm", model: str | None = None, data: list
     if model:
         cfg.model = model
     if data:
-        cfg.data = [str(d) for d in data]
+        cfg.data.paths = [str(d) for d in data]
     if lang:
         cfg.lang = lang
     if out is not None:
@@ -427,20 +427,22 @@ def dedup(paths: list[str], out: str | Path, *, task: str | None = None, lang: s
 
 def ner_config(model: str | None = None, data: list[str] | None = None, *, lang: str | None = None,
                out: str | Path | None = None, resume: str | Path | None = None,
-               overrides: dict[str, Any] | None = None) -> Any:
-    """The resolved :class:`~codeintel.config.NerConfig` of a ``train_ner`` call: defaults < overrides < the named
-    arguments; with ``resume``, the saved run's own (no other setting taken)."""
-    from codeintel.config import NerConfig, set_key
+               overrides: dict[str, Any] | None = None, **sections: Any) -> Any:
+    """The resolved :class:`~codeintel.config.NerConfig` of a ``train_ner`` call: defaults < overrides (dotted
+    keys, ``train.max_steps``, or sections, ``train={"max_steps": 100}``) < the named arguments; with ``resume``,
+    the saved run's own (no other setting taken)."""
+    from codeintel.config import NerConfig, apply_mapping
     from codeintel.recipes.ner import resumed_config
 
     if resume:
-        _refuse_with_resume(resume, {"model": model, "data": data, "lang": lang, "out": out}, dict(overrides or {}),
-                            "its own settings")
+        _refuse_with_resume(resume, {"model": model, "data": data, "lang": lang, "out": out},
+                            _settings(overrides, sections), "its own settings")
         return resumed_config(resume)
     cfg = NerConfig()
-    for key, value in (overrides or {}).items():
-        set_key(cfg, key, value)
-    cfg.model, cfg.data, cfg.lang = model or cfg.model, list(data or cfg.data), lang or cfg.lang
+    apply_mapping(cfg, _settings(overrides, sections))
+    cfg.model, cfg.lang = model or cfg.model, lang or cfg.lang
+    if data:
+        cfg.data.paths = [str(d) for d in data]
     if out:
         cfg.output_dir = str(out)
     return cfg
@@ -449,12 +451,13 @@ def ner_config(model: str | None = None, data: list[str] | None = None, *, lang:
 def train_ner(model: str | None = None, data: list[str] | None = None, *, lang: str | None = None,
               out: str | Path | None = None, overwrite: bool = False, resume: str | Path | None = None,
               overrides: dict[str, Any] | None = None, progress: bool = False, echo: Callable[..., None] = print,
-              command: list[str] | None = None) -> dict[str, Any]:
+              command: list[str] | None = None, **sections: Any) -> dict[str, Any]:
     """``codeintel adapters train-ner``: a NER adapter (and its token-type head) on a frozen backbone; returns
-    what ``ner.json`` holds. ``overrides``: :class:`~codeintel.config.NerConfig` keys (``steps``, ``lr``,
-    ``save_every``, ...). ``resume=RUN``: continue RUN from its newest saved state with its own settings. ::
+    what ``ner.json`` holds. ``overrides``: :class:`~codeintel.config.NerConfig` keys (``train.max_steps``,
+    ``train.lr``, ``train.save_every``, ...; or sections, ``train={"max_steps": 100}``). ``resume=RUN``: continue
+    RUN from its newest saved state with its own settings. ::
 
-        r = codeintel.train_ner("tiny-codebert", out="runs/ner", overrides={"steps": 100})
+        r = codeintel.train_ner("tiny-codebert", out="runs/ner", train={"max_steps": 100})
         adapter = r["output_dir"] + "/adapter"      # codeintel.train(..., adapter=adapter)
     """
     from codeintel.errors import ConfigError
@@ -462,7 +465,7 @@ def train_ner(model: str | None = None, data: list[str] | None = None, *, lang: 
 
     if resume and overwrite:
         raise ConfigError(f"--resume continues {resume} in place; drop --overwrite.")
-    cfg = ner_config(model, data, lang=lang, out=out, resume=resume, overrides=overrides)
+    cfg = ner_config(model, data, lang=lang, out=out, resume=resume, overrides=overrides, **sections)
     result = run(cfg, echo=echo, progress=progress, overwrite=overwrite, argv=command, resume=bool(resume))
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun / accelerate launch only rank 0 reports
         return result

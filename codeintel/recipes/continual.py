@@ -3,7 +3,8 @@
 For each seed the model is loaded once (optionally trained on the stream's in-distribution code first, see
 ``id_epochs``), scored on every domain's test set and on the ID test set (the starting row ``b``), and then
 every strategy starts from those same weights. Per experience: causal-LM fine-tuning on the experience's
-code, early stopping on its validation loss over the API tokens only (patience 2, at most ``max_epochs``),
+code, early stopping on its validation loss over the API tokens only (``train.patience`` 2, at most
+``train.epochs``),
 the best weights reloaded, then every domain's test set scored. That gives R[i][j], the score on domain j
 after experience i (the whole matrix, so forward transfer is visible), and from it:
 
@@ -40,7 +41,7 @@ from codeintel.errors import ConfigError, DataError
 from codeintel.io import save_figure, write_json, write_text
 from codeintel.progress import progress
 from codeintel.recipes import engine, kit
-from codeintel.recipes.kit import claimed
+from codeintel.recipes.kit import BestTracker, claimed
 
 SUMMARY = ("average", "forgetting", "bwt", "fwt", "id_before", "id_after")
 
@@ -62,9 +63,10 @@ def task_settings(cfg: ContinualConfig) -> dict[str, Any]:
     """Decoding settings with the task defaults filled in (api-call: T 1.0, top-p 1.0, 6 tokens; api-usage: the
     paper's T 0.2, top-p 0.95, 30 tokens)."""
     call = cfg.task == "api-call"
-    return {"temperature": cfg.temperature or (1.0 if call else 0.2), "top_p": cfg.top_p or (1.0 if call else 0.95),
-            "max_new_tokens": cfg.max_new_tokens or (6 if call else 30),
-            "metric": cfg.metric or (("pass@1" if cfg.decoding == "sample" else "exact@1") if call else "exact_match")}
+    e = cfg.eval
+    return {"temperature": e.temperature or (1.0 if call else 0.2), "top_p": e.top_p or (1.0 if call else 0.95),
+            "max_new_tokens": e.max_new_tokens or (6 if call else 30),
+            "metric": e.metric or (("pass@1" if e.decoding == "sample" else "exact@1") if call else "exact_match")}
 
 
 def prepare(stream: Stream, enc: api_tasks.Encoder, cfg: ContinualConfig, max_new_tokens: int) -> Prepared:
@@ -76,25 +78,26 @@ def prepare(stream: Stream, enc: api_tasks.Encoder, cfg: ContinualConfig, max_ne
 
     def cap(items: list, n: int, salt: str) -> list:
         if n and len(items) > n:
-            items = random.Random(f"{cfg.seed}:{salt}").sample(items, n)
+            items = random.Random(f"{cfg.train.seed}:{salt}").sample(items, n)
         return items
 
     out = Prepared([], [], [], [], {}, {}, [])
     for exp in stream.experiences:
-        train = cap(sorted(exp.train, key=lambda s: s.id), cfg.max_train_samples, f"train:{exp.name}")
+        train = cap(sorted(exp.train, key=lambda s: s.id), cfg.data.max_train_examples, f"train:{exp.name}")
         train = sorted(train, key=lambda s: s.id)
-        random.Random(f"{cfg.seed}:valid:{exp.name}").shuffle(train)
-        n_valid = max(1, round(len(train) * cfg.valid_fraction))
+        random.Random(f"{cfg.train.seed}:valid:{exp.name}").shuffle(train)
+        n_valid = max(1, round(len(train) * cfg.data.valid_fraction))
         valid, train = train[:n_valid], train[n_valid:]
         valid_ex = fits(api_tasks.examples(valid, exp.apis, cfg.task))
-        test_ex = cap(fits(api_tasks.examples(exp.test, exp.apis, cfg.task)), cfg.eval_max_examples, f"test:{exp.name}")
-        own = enc.lm_items(train, cfg.seed) if cfg.objective == "lm" else \
+        test_ex = cap(fits(api_tasks.examples(exp.test, exp.apis, cfg.task)), cfg.data.max_test_examples,
+                      f"test:{exp.name}")
+        own = enc.lm_items(train, cfg.train.seed) if cfg.objective == "lm" else \
             enc.target_items(fits(api_tasks.examples(train, exp.apis, cfg.task)))
         if not api_tasks.rows(own):
             raise DataError(f"domain {exp.name!r} has no training code left after the validation split; add samples.")
         if not valid_ex:
             raise DataError(f"domain {exp.name!r}: its {len(valid)} validation samples hold no {cfg.task} call site; "
-                            "raise valid_fraction or add samples.")
+                            "raise data.valid_fraction or add samples.")
         if len(test_ex) < cfg.min_test_examples:
             raise DataError(f"domain {exp.name!r} has {len(test_ex)} {cfg.task} test call sites, fewer than "
                             f"min_test_examples={cfg.min_test_examples}; add APIs or data to it, or merge it with "
@@ -104,28 +107,29 @@ def prepare(stream: Stream, enc: api_tasks.Encoder, cfg: ContinualConfig, max_ne
         out.valid.append(enc.target_items(valid_ex))
         out.tests.append(test_ex)
     if cfg.id_epochs:  # the ID stage stops early on held-out ID training samples, never on the ID test set
-        id_train = cap(stream.id_train, cfg.id_max_samples, "id-train")
-        n_valid = max(1, round(len(id_train) * cfg.valid_fraction))
-        out.id_train = enc.lm_items(id_train[n_valid:], cfg.seed) if cfg.objective == "lm" else \
+        id_train = cap(stream.id_train, cfg.id_max_examples, "id-train")
+        n_valid = max(1, round(len(id_train) * cfg.data.valid_fraction))
+        out.id_train = enc.lm_items(id_train[n_valid:], cfg.train.seed) if cfg.objective == "lm" else \
             enc.target_items(fits(api_tasks.examples(id_train[n_valid:], None, cfg.task)))
         out.id_valid = enc.target_items(fits(api_tasks.examples(id_train[:n_valid], None, cfg.task)))
-    out.id_test = cap(fits(api_tasks.examples(stream.id_test, None, cfg.task)), cfg.eval_max_examples, "id-test")
+    out.id_test = cap(fits(api_tasks.examples(stream.id_test, None, cfg.task)), cfg.data.max_test_examples,
+                      "id-test")
     return out
 
 
 def train_epochs(model, strategy, ctx: Context, valid: api_tasks.Data, enc: api_tasks.Encoder, cfg: ContinualConfig,
                  device, lr: float, max_epochs: int, bar_desc: str, show: bool) -> list[dict[str, float]]:
     """One experience: epochs of the strategy's batches, early stopping on the validation loss, best reloaded."""
-    opt = torch.optim.AdamW([p for _, p in trainable(model)], lr=lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW([p for _, p in trainable(model)], lr=lr, weight_decay=cfg.train.weight_decay)
     strategy.before_experience(ctx, model)
-    history, best, best_state, bad = [], float("inf"), None, 0
+    history, tracker, best_state = [], BestTracker("min", cfg.train.patience), None
     bar = progress(total=strategy.steps(ctx) * max_epochs, desc=bar_desc, unit="step", enabled=show)
     for epoch in range(max_epochs):
         model.train()
         losses = []
         for batch in strategy.batches(ctx):
             batch = {k: v.to(device) for k, v in batch.items()}
-            with engine.fast_dropout(cfg.fast_kernels):
+            with engine.fast_dropout(cfg.train.fast_kernels):
                 out = ctx.forward(model, batch)
                 loss = out[0]
                 penalty = strategy.loss_penalty(ctx, model, batch, out)
@@ -133,23 +137,20 @@ def train_epochs(model, strategy, ctx: Context, valid: api_tasks.Data, enc: api_
             opt.zero_grad(set_to_none=True)
             total.backward()
             strategy.after_backward(ctx, model)
-            torch.nn.utils.clip_grad_norm_([p for _, p in trainable(model)], cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_([p for _, p in trainable(model)], cfg.train.grad_clip)
             opt.step()
             strategy.after_step(ctx, model)
             ctx.step += 1
             losses.append(loss.item())
             bar.update(1)
-        val = api_tasks.target_loss(enc, model, valid, cfg.eval_batch_size, device) if valid else float("nan")
+        val = api_tasks.target_loss(enc, model, valid, cfg.eval.batch_size, device) if valid else float("nan")
         history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else float("nan"),
                         "valid_loss": val})
         bar.set_postfix(epoch=epoch + 1, valid_loss=f"{val:.3f}")
-        if val < best - 1e-9 or best_state is None:
-            best, bad = val, 0
+        if tracker.update(epoch, val):
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            bad += 1
-            if bad >= cfg.patience:
-                break
+        elif tracker.stop:
+            break
     bar.close()
     model.load_state_dict(best_state)
     strategy.after_experience(ctx, model)
@@ -160,11 +161,11 @@ def score_all(model, enc, prep: Prepared, cfg: ContinualConfig, settings: dict, 
               with_id: bool = False) -> tuple[list[dict[str, float]], dict[str, float]]:
     """Scores on every domain's test set (and the ID test set)."""
     def one(exs, salt):
-        preds = api_tasks.predict(model, enc, exs, cfg.task, decoding=cfg.decoding, num_samples=cfg.num_samples,
+        preds = api_tasks.predict(model, enc, exs, cfg.task, decoding=cfg.eval.decoding, num_samples=cfg.eval.n_samples,
                                   max_new_tokens=settings["max_new_tokens"], temperature=settings["temperature"],
-                                  top_p=settings["top_p"], batch_size=cfg.eval_batch_size, seed=seed + salt,
+                                  top_p=settings["top_p"], batch_size=cfg.eval.batch_size, seed=seed + salt,
                                   device=device)
-        return api_tasks.score(cfg.task, exs, preds, cfg.decoding, cfg.num_samples)
+        return api_tasks.score(cfg.task, exs, preds, cfg.eval.decoding, cfg.eval.n_samples)
 
     domains = [one(exs, j) for j, exs in enumerate(prep.tests)]
     return domains, (one(prep.id_test, 1000) if with_id and prep.id_test else {})
@@ -196,8 +197,8 @@ def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=pri
         show_progress: bool = True, resume: bool = False, **settings: Any) -> dict[str, Any]:
     """Run every strategy of ``cfg.strategies`` on the stream; returns what ``continual.json`` holds.
 
-    ``settings`` are :class:`~codeintel.config.ContinualConfig` keys (dotted ones as ``{"ewc.lam": 0.5}`` or
-    nested), applied over ``cfg``. Example::
+    ``settings`` are :class:`~codeintel.config.ContinualConfig` keys, sections as dicts (``train={"lr": 1e-3}``,
+    ``ewc={"lam": 0.5}``) or dotted (``**{"train.lr": 1e-3}``), ``data`` a path; applied over ``cfg``. Example::
 
         import codeintel.continual
         result = codeintel.continual.run(model="tiny-codegpt", strategies=["naive", "replay"], id_epochs=1)
@@ -259,18 +260,19 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
     from codeintel.tasks.models import load_model
     from codeintel.tasks.types import CAUSAL_LM_TYPE
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
     device = resolve_device(cfg.device)
-    stream = load_stream(cfg.stream, cfg.data or None, show_progress)
+    stream = load_stream(cfg.stream, cfg.data.paths[0] if cfg.data.paths else None, show_progress)
     task_cfg = task_settings(cfg)
-    if task_cfg["metric"] not in api_tasks.metric_names(cfg.task, cfg.decoding, cfg.num_samples):
-        raise ConfigError(f"metric={cfg.metric!r} is not a {cfg.task} score with decoding={cfg.decoding}; choose "
-                          f"one of {', '.join(api_tasks.metric_names(cfg.task, cfg.decoding, cfg.num_samples))}.")
-    torch.manual_seed(cfg.seed)
+    if task_cfg["metric"] not in api_tasks.metric_names(cfg.task, cfg.eval.decoding, cfg.eval.n_samples):
+        names = api_tasks.metric_names(cfg.task, cfg.eval.decoding, cfg.eval.n_samples)
+        raise ConfigError(f"eval.metric={cfg.eval.metric!r} is not a {cfg.task} score with eval.decoding="
+                          f"{cfg.eval.decoding}; choose one of {', '.join(names)}.")
+    torch.manual_seed(cfg.train.seed)
     loaded = load_model(cfg.model, CAUSAL_LM_TYPE)  # a family without a causal LM fails here, clearly
     _quiet(loaded)
-    block = cfg.block_size or _default_block(loaded)
+    block = cfg.source_len or _default_block(loaded)
     enc = api_tasks.Encoder(loaded.tokenizer, loaded.family, block, target_len=max(task_cfg["max_new_tokens"], 32))
     prep = prepare(stream, enc, cfg, task_cfg["max_new_tokens"])
     metric = task_cfg["metric"]
@@ -288,7 +290,7 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
         echo(f"resuming {rundir.path} from {blob['path'].name}: seed {saved['seed_result']['seed']}, "
              f"{', '.join(saved['seed_result']['strategies']) or 'no strategy'} done")
     for rep in range(len(per_seed), cfg.repeats):
-        seed = cfg.seed + rep
+        seed = cfg.train.seed + rep
         torch.manual_seed(seed)
         base = _quiet(load_model(cfg.model, CAUSAL_LM_TYPE)) if rep else loaded
         base.model.to(device)
@@ -300,10 +302,10 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
         else:
             id_history = []
             if cfg.id_epochs:
-                ctx = Context(-1, "id", prep.id_train, [], cfg.batch_size, _forward_fn(enc, device),
+                ctx = Context(-1, "id", prep.id_train, [], cfg.train.batch_size, _forward_fn(enc, device),
                               np.random.default_rng(seed))
                 id_history = train_epochs(base.model, Strategy(), ctx, prep.id_valid, enc, cfg, device,
-                                          cfg.id_lr or cfg.lr, cfg.id_epochs, f"seed {seed} ID pre-training",
+                                          cfg.id_lr or cfg.train.lr, cfg.id_epochs, f"seed {seed} ID pre-training",
                                           show_progress)
             start_state = {k: v.detach().clone() for k, v in base.model.state_dict().items()}
             b_scores, id_before = score_all(base.model, enc, prep, cfg, task_cfg, device, seed, with_id=True)
@@ -320,8 +322,8 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
             rows_, histories, seen = [], [], []
             t_s = time.perf_counter()
             for i, exp_name, own, valid in plan:
-                ctx = Context(i, exp_name, own, list(seen), cfg.batch_size, _forward_fn(enc, device), rng)
-                hist = train_epochs(base.model, strategy, ctx, valid, enc, cfg, device, cfg.lr, cfg.max_epochs,
+                ctx = Context(i, exp_name, own, list(seen), cfg.train.batch_size, _forward_fn(enc, device), rng)
+                hist = train_epochs(base.model, strategy, ctx, valid, enc, cfg, device, cfg.train.lr, cfg.train.epochs,
                                     f"seed {seed} {name} {i + 1}/{len(plan)} {exp_name}", show_progress)
                 seen.append(own)
                 scores, _ = score_all(base.model, enc, prep, cfg, task_cfg, device, seed)
@@ -342,8 +344,8 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
             if rep == 0 and cfg.save_models and write:
                 final_models[name] = {k: v.detach().cpu().clone() for k, v in base.model.state_dict().items()}
             runs += 1
-            if rundir is not None and cfg.save_every and runs % cfg.save_every == 0:
-                kit.save_state(rundir, runs, cfg.keep_last, rng=kit.capture_rng(),
+            if rundir is not None and cfg.train.save_every and runs % cfg.train.save_every == 0:
+                kit.save_state(rundir, runs, cfg.train.keep_last, rng=kit.capture_rng(),
                                extra={"start": start_state, "final": final_models},
                                loop={"runs": runs, "per_seed": per_seed, "seed_result": seed_result,
                                      "config": dataclasses.asdict(cfg)})
@@ -384,7 +386,7 @@ def _aggregate(cfg, stream, prep, per_seed, metric, task_cfg, block, family) -> 
         summary[name] = {k: _mean_std([r["summary"][k] for r in runs]) for k in SUMMARY}
         mean_R[name] = np.mean([r["R"] for r in runs], axis=0).tolist()
     start = np.mean([[d.get(metric, 0.0) for d in s["start"]["domains"]] for s in per_seed], axis=0).tolist()
-    return {"model": cfg.model, "family": family, "task": cfg.task, "metric": metric, "decoding": cfg.decoding,
+    return {"model": cfg.model, "family": family, "task": cfg.task, "metric": metric, "decoding": cfg.eval.decoding,
             "stream": {"name": stream.definition.name, "lang": stream.definition.lang, "by": stream.definition.by,
                        "domains": prep.names, "counts": stream.counts()},
             "test_examples": {**{n: len(t) for n, t in zip(prep.names, prep.tests, strict=True)},

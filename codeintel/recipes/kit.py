@@ -226,12 +226,12 @@ def load_state(run_dir, *, weights=None, optim=None, sched=None, device=None, rn
 
 
 def resumed_config(path, cls):
-    """The configuration (a flat config dataclass ``cls``) a run in ``path`` saved with its newest state, its
-    ``output_dir`` set to ``path``: what ``--resume`` continues with."""
+    """The configuration (a config dataclass ``cls``) a run in ``path`` saved with its newest state (keys of
+    earlier versions translated), its ``output_dir`` set to ``path``: what ``--resume`` continues with."""
     import json
     from pathlib import Path
 
-    from codeintel.config import apply_mapping
+    from codeintel.config import from_saved
     from codeintel.errors import ConfigError
 
     state = latest_state(Path(path))
@@ -243,7 +243,6 @@ def resumed_config(path, cls):
     except (OSError, ValueError, KeyError):
         raise ConfigError(f"--resume {path}: {state}/{STATE_FILES[2]} is unreadable; remove that state to resume "
                           "from the one before it.") from None
-    cfg = cls()
-    apply_mapping(cfg, saved)
+    cfg = from_saved(cls, saved)
     cfg.output_dir = str(path)
     return cfg

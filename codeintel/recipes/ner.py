@@ -3,7 +3,7 @@
 Label every code token from the syntax tree (:mod:`codeintel.structure.token_types`), carry the labels to
 the backbone's sub-tokens, insert a bottleneck adapter in every layer of the frozen encoder, train the
 adapter and a linear head with cross-entropy, evaluate token accuracy and macro-F1 on held-out code every
-``eval_every`` steps (early stopping on macro-F1), and write the best adapter with its head and a card.
+``train.eval_every`` steps (early stopping on macro-F1), and write the best adapter with its head and a card.
 """
 
 from __future__ import annotations
@@ -17,24 +17,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from codeintel.config import NerConfig, engine_checks, raise_first
-from codeintel.errors import ConfigError, DataError
+from codeintel.config import NerConfig, validate_keys
+from codeintel.errors import DataError
 from codeintel.io import write_json, write_text
 from codeintel.recipes import engine, kit
 from codeintel.recipes.kit import BestTracker, batch_stream, claimed, seed_everything
 
 
 def validate(cfg: NerConfig) -> None:
-    for name in ("steps", "batch_size", "max_len", "reduction_factor", "eval_every", "patience", "eval_examples"):
-        if getattr(cfg, name) < 1:
-            raise ConfigError(f"{name} must be at least 1, got {getattr(cfg, name)}.")
-    if not (cfg.lr > 0 and cfg.lr < float("inf")):
-        raise ConfigError(f"lr must be a positive number, got {cfg.lr}.")
-    if cfg.max_examples < 0 or cfg.threads < 0 or not 0 <= cfg.seed < 2**32:
-        raise ConfigError("max_examples and threads must be >= 0 and seed in [0, 2^32).")
-    if cfg.save_every < 0 or cfg.keep_last < 1:
-        raise ConfigError(f"save_every must be >= 0 and keep_last >= 1, got {cfg.save_every} and {cfg.keep_last}.")
-    raise_first(engine_checks(cfg.device, cfg.report_to, cfg.precision, "precision"))
+    """The shared key rules (:func:`codeintel.config.validate_keys`) and the adapter's own."""
+    validate_keys(cfg, [(cfg.reduction_factor >= 1, f"reduction_factor must be >= 1, got {cfg.reduction_factor}")])
 
 
 def load_rows(cfg: NerConfig) -> tuple[list[dict], list[dict]]:
@@ -44,14 +36,14 @@ def load_rows(cfg: NerConfig) -> tuple[list[dict], list[dict]]:
 
     from codeintel.data.loaders import read_code_rows
 
-    if not cfg.data:
+    if not cfg.data.paths:
         from codeintel.data.stdlib import default_stdlib_dir
 
         d = default_stdlib_dir()
         split = {"train": [d / "train.jsonl"], "valid": [d / "valid.jsonl"]}
         default_lang = "python"
     else:
-        split, default_lang = {"all": [Path(p) for p in cfg.data]}, ""
+        split, default_lang = {"all": [Path(p) for p in cfg.data.paths]}, ""
     out: dict[str, list[dict]] = {"train": [], "valid": []}
     for name, paths in split.items():
         for path in paths:
@@ -122,7 +114,7 @@ def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool
     from codeintel.recipes.rundir import RunDir, fresh
 
     validate(cfg)
-    acc = engine.make_accelerator(cfg.device, cfg.precision, cfg.report_to, echo)  # one process, or torchrun's
+    acc = engine.make_accelerator(cfg.device, cfg.train.precision, cfg.report_to, echo)  # one process, or torchrun's
     if not acc.is_main_process:
         echo = engine.quiet
     out = Path(cfg.output_dir) if cfg.output_dir else \
@@ -175,17 +167,18 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir,
     from codeintel.structure.token_types import LABELS
     from codeintel.tasks.models import load_encoder
 
-    seed_everything(cfg.seed, cfg.threads)
+    seed_everything(cfg.train.seed, cfg.train.threads)
     train_rows, held_rows = load_rows(cfg)
-    if cfg.max_examples:
-        train_rows = train_rows[: cfg.max_examples]
-    held_rows = held_rows[: cfg.eval_examples]
+    if cfg.data.max_train_examples:
+        train_rows = train_rows[: cfg.data.max_train_examples]
+    if cfg.data.max_eval_examples:
+        held_rows = held_rows[: cfg.data.max_eval_examples]
     model = ner.build(*load_encoder(cfg.model), cfg.model, LABELS, cfg.reduction_factor)
     model.encoder.to(acc.device)
     model.head.to(acc.device)
     tok, pad_id = model.tokenizer, model.tokenizer.pad_token_id
     t0 = time.perf_counter()
-    train, held = encode(train_rows, tok, cfg.max_len), encode(held_rows, tok, cfg.max_len)
+    train, held = encode(train_rows, tok, cfg.source_len), encode(held_rows, tok, cfg.source_len)
     counts = np.bincount(np.concatenate([np.array(lab)[np.array(lab) >= 0] for _, lab in train]),
                          minlength=len(LABELS))
     majority = int(counts.argmax())
@@ -196,11 +189,11 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir,
     named = {f"{part}.{k}": p for part, m in (("encoder", model.encoder), ("head", model.head))
              for k, p in m.named_parameters() if p.requires_grad}                 # what trains (and is saved)
     params = list(named.values())
-    optim = torch.optim.AdamW(params, lr=cfg.lr)
+    optim = torch.optim.AdamW(params, lr=cfg.train.lr)
     tagger, optim = acc.prepare(_Tagger(model.encoder, model.head), optim)
     rank, world = acc.process_index, acc.num_processes
-    order_rng, order = np.random.default_rng(cfg.seed), []
-    tracker, best_state, history, start, done = BestTracker("max", cfg.patience), None, [], 0, 0.0
+    order_rng, order = np.random.default_rng(cfg.train.seed), []
+    tracker, best_state, history, start, done = BestTracker("max", cfg.train.patience), None, [], 0, 0.0
     if rundir.resume:
         loop, blob = kit.load_state(rundir.path, weights=named, optim=optim, device=acc.device)
         start, order, history, done = loop["step"], loop["order"], loop["history"], loop["seconds"]
@@ -208,13 +201,13 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir,
         tracker = BestTracker(**loop["tracker"])
         best_state = blob["best"]
         kit.restore_rng(blob["rng"][rank % len(blob["rng"])])
-        echo(f"resuming {rundir.path} from {blob['path'].name}: step {start} of {cfg.steps}")
-    batches = batch_stream(len(train), cfg.batch_size, order_rng, order)  # consumes `order` in place
-    bar = progress_bar(total=cfg.steps, initial=start, desc="ner", unit="step", enabled=progress)
+        echo(f"resuming {rundir.path} from {blob['path'].name}: step {start} of {cfg.train.max_steps}")
+    batches = batch_stream(len(train), cfg.train.batch_size, order_rng, order)  # consumes `order` in place
+    bar = progress_bar(total=cfg.train.max_steps, initial=start, desc="ner", unit="step", enabled=progress)
     t0 = time.perf_counter() - done
     if acc.log_with:
         acc.init_trackers("ner", config=engine.hparams(asdict(cfg)))
-    for step in range(start + 1, cfg.steps + 1):
+    for step in range(start + 1, cfg.train.max_steps + 1):
         mine = next(batches)[rank::world]                                   # this rank's slice of the global batch
         b = {k: v.to(acc.device) for k, v in batch([train[i] for i in mine], pad_id).items()}
         tagger.train()
@@ -228,8 +221,8 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir,
         acc.log({"train/loss": loss.item()}, step=step)
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         bar.update(1)
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            held_scores, _ = evaluate(model, held, pad_id, cfg.batch_size)
+        if step % cfg.train.eval_every == 0 or step == cfg.train.max_steps:
+            held_scores, _ = evaluate(model, held, pad_id, cfg.train.batch_size)
             acc.log({f"held_out/{k}": v for k, v in held_scores.items()}, step=step)
             history.append({"step": step, "loss": loss.item(), **held_scores})
             if tracker.update(step, held_scores["macro_f1"]):
@@ -237,9 +230,9 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir,
             (bar.write if progress else echo)(f"step {step:>5}  held-out accuracy={held_scores['accuracy']:.4f}  "
                                              f"macro_f1={held_scores['macro_f1']:.4f}")
             if tracker.stop:
-                echo(f"early stop at step {step}: no better held-out macro-F1 for {cfg.patience} evaluations")
+                echo(f"early stop at step {step}: no better held-out macro-F1 for {cfg.train.patience} evaluations")
                 break
-        if cfg.save_every and step % cfg.save_every == 0:
+        if cfg.train.save_every and step % cfg.train.save_every == 0:
             rngs = [kit.capture_rng()]
             if world > 1:
                 from accelerate.utils import gather_object
@@ -248,13 +241,13 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir,
             loop = {"step": step, "order": order, "order_rng": order_rng.bit_generator.state,
                     "tracker": asdict(tracker), "history": history, "seconds": time.perf_counter() - t0,
                     "config": asdict(cfg)}
-            engine.on_main(acc, partial(kit.save_state, rundir, step, cfg.keep_last, weights=named, optim=optim,
+            engine.on_main(acc, partial(kit.save_state, rundir, step, cfg.train.keep_last, weights=named, optim=optim,
                                         rng=rngs, extra={"best": best_state}, loop=loop))
     bar.close()
     with torch.no_grad():
         for p, saved in zip(params, best_state, strict=True):
             p.copy_(saved)
-    final, gold = evaluate(model, held, pad_id, cfg.batch_size)
+    final, gold = evaluate(model, held, pad_id, cfg.train.batch_size)
     baseline = scores(gold, np.full_like(gold, majority))
     result = {"backbone": cfg.model, "family": model.family, "languages": sorted({r["lang"] for r in train_rows}),
               "labels": list(LABELS), "reduction_factor": cfg.reduction_factor, "trainable_parameters": trainable,

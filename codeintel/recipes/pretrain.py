@@ -39,46 +39,25 @@ from codeintel.tasks.common import pad
 
 
 def validate(cfg: PretrainConfig) -> None:
-    """Every value checked before any work starts; messages name the dotted keys."""
-    def finite(x: float) -> bool:
-        return x == x and abs(x) != float("inf")
+    """Every value checked before any work starts (the shared key rules, then pre-training's own); messages
+    name the dotted keys."""
+    from codeintel.config import validate_keys
 
-    def value(key: str):
-        obj = cfg
-        for part in key.split("."):
-            obj = getattr(obj, part)
-        return obj
-
-    if cfg.objective not in ("contrastive", "mlm"):
-        raise ConfigError(f"objective={cfg.objective!r}: use contrastive or mlm.")
-    from codeintel.config import engine_checks, raise_first
-
-    raise_first(engine_checks(cfg.device, cfg.report_to, cfg.train.precision))
-    if cfg.contrastive.pooling not in ("mean", "cls"):
-        raise ConfigError(f"contrastive.pooling={cfg.contrastive.pooling!r}: use mean or cls.")
-    for key in ("train.max_steps", "train.batch_size", "source_len", "contrastive.variants"):
-        if value(key) < 1:
-            raise ConfigError(f"{key} must be at least 1, got {value(key)}.")
-    for key in ("contrastive.proj_dim", "train.threads", "train.seed"):
-        if value(key) < 0:
-            raise ConfigError(f"{key} must be >= 0, got {value(key)}.")
-    if not finite(cfg.train.lr) or cfg.train.lr <= 0:
-        raise ConfigError(f"train.lr must be a positive number, got {cfg.train.lr}.")
-    for key in ("train.weight_decay", "train.grad_clip", "mlm.weight", "contrastive.weight"):
-        if not finite(value(key)) or value(key) < 0:
-            raise ConfigError(f"{key} must be a number >= 0, got {value(key)}.")
-    if not 0 <= cfg.train.warmup_ratio < 1 or not 0 <= cfg.contrastive.op_probability <= 1:
-        raise ConfigError(f"need 0 <= train.warmup_ratio < 1 and 0 <= contrastive.op_probability <= 1; got "
-                          f"{cfg.train.warmup_ratio} and {cfg.contrastive.op_probability}.")
-    if not 0 < cfg.mlm.probability < 1 or not 0 <= cfg.contrastive.momentum < 1 or not cfg.contrastive.temperature > 0:
-        raise ConfigError("need 0 < mlm.probability < 1, 0 <= contrastive.momentum < 1 and "
-                          "contrastive.temperature > 0.")
-    if cfg.train.save_every < 0 or cfg.train.keep_last < 1:
-        raise ConfigError(f"need train.save_every >= 0 (0 = never) and train.keep_last >= 1; got "
-                          f"{cfg.train.save_every} and {cfg.train.keep_last}.")
-    if cfg.objective == "contrastive" and cfg.contrastive.queue_size < cfg.train.batch_size:
-        raise ConfigError(f"contrastive.queue_size ({cfg.contrastive.queue_size}) must be at least "
-                          f"train.batch_size ({cfg.train.batch_size}).")
+    c = cfg.contrastive
+    validate_keys(cfg, [
+        (cfg.objective in ("contrastive", "mlm"), f"objective must be contrastive or mlm, got {cfg.objective!r}"),
+        (c.pooling in ("mean", "cls"), f"contrastive.pooling must be mean or cls, got {c.pooling!r}"),
+        (cfg.source_len >= 4, f"source_len must be at least 4, got {cfg.source_len}"),
+        (1 <= c.variants <= 64, f"contrastive.variants must be in [1, 64], got {c.variants}"),
+        (c.proj_dim >= 0, f"contrastive.proj_dim must be >= 0 (0 = no projection), got {c.proj_dim}"),
+        (min(cfg.mlm.weight, c.weight) >= 0, "mlm.weight and contrastive.weight must be >= 0"),
+        (0 <= c.op_probability <= 1, f"contrastive.op_probability must be in [0, 1], got {c.op_probability}"),
+        (0 < cfg.mlm.probability < 1, f"mlm.probability must be in (0, 1), got {cfg.mlm.probability}"),
+        (0 <= c.momentum < 1, f"contrastive.momentum must be in [0, 1), got {c.momentum}"),
+        (c.temperature > 0, f"contrastive.temperature must be > 0, got {c.temperature}"),
+        (cfg.objective != "contrastive" or c.queue_size >= cfg.train.batch_size,
+         f"contrastive.queue_size ({c.queue_size}) must be at least train.batch_size ({cfg.train.batch_size})"),
+    ])
 
 
 # --------------------------------------------------------------------------- data
@@ -88,12 +67,12 @@ def load_examples(cfg: PretrainConfig) -> list[dict]:
     """Rows of ``{"code", "nl", "lang"}``."""
     from codeintel.data.loaders import read_code_rows
 
-    if not cfg.data:
+    if not cfg.data.paths:
         from codeintel.data.stdlib import default_stdlib_dir
 
         paths, default_lang = [default_stdlib_dir() / "train.jsonl"], "python"
     else:
-        paths, default_lang = [Path(p) for p in cfg.data], ""
+        paths, default_lang = [Path(p) for p in cfg.data.paths], ""
     rows = [r for path in paths for r in read_code_rows(path, cfg.lang, default_lang)]
     if len(rows) < 2:
         raise DataError(f"pre-training needs at least 2 examples; {len(rows)} found in {[str(p) for p in paths]}.")
@@ -440,16 +419,11 @@ def resumed_config(path: str | Path) -> PretrainConfig:
 
 
 def config_from_dict(saved: dict[str, Any]) -> PretrainConfig:
-    """A :class:`PretrainConfig` from its ``asdict`` form; states saved before pretrain took train's dotted keys
-    (flat ``steps``, ``lr``, ...) are translated."""
-    from codeintel.config import PRETRAIN_RENAMED, apply_mapping, set_key
+    """A :class:`PretrainConfig` from its ``asdict`` form; states saved under earlier key names (flat ``steps``,
+    ``lr``, ``data``, ...) are translated."""
+    from codeintel.config import from_saved
 
-    cfg = PretrainConfig()
-    apply_mapping(cfg, {k: v for k, v in saved.items() if k not in PRETRAIN_RENAMED})
-    for old, new in PRETRAIN_RENAMED.items():
-        if old in saved:
-            set_key(cfg, new, saved[old])
-    return cfg
+    return from_saved(PretrainConfig, saved)
 
 
 def plot_pretraining(history: list[dict], path: Path, title: str) -> Path:

@@ -18,6 +18,7 @@ accuracy of c and u. Baselines: layer 0, and the same architecture with random l
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import random
@@ -31,7 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from codeintel.config import ProbeConfig
+from codeintel.config import ProbeConfig, validate_keys
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import save_figure, write_json, write_text
 from codeintel.recipes import kit
@@ -39,7 +40,7 @@ from codeintel.recipes.kit import BestTracker, claimed, seed_everything
 from codeintel.structure.ast_probe import decode, prf, probe_tree
 
 CACHE_VERSION = "1"
-SPLIT_LIMITS = {"train": "max_train", "valid": "max_valid", "test": "max_test"}
+SPLIT_LIMITS = {"train": "max_train_examples", "valid": "max_eval_examples", "test": "max_test_examples"}
 
 
 @dataclass
@@ -89,7 +90,7 @@ def rank_loss(d_pred: torch.Tensor, d_true: torch.Tensor, mask: torch.Tensor) ->
 def _split_codes(cfg: ProbeConfig) -> dict[str, list[str]]:
     from codeintel.data.loaders import CODE_FIELDS, field, key_field, load_rows
 
-    if not cfg.data:
+    if not cfg.data.paths:
         from codeintel.data.stdlib import SPLITS, default_stdlib_dir
 
         root = default_stdlib_dir()
@@ -99,7 +100,7 @@ def _split_codes(cfg: ProbeConfig) -> dict[str, list[str]]:
         return {"id": key_field(row, ("id", "idx", "index", "path"), path, f"{path.stem}-{i}"),
                 "code": field(row, CODE_FIELDS, path)}
 
-    return {s: [r["code"] for r in rows] for s, rows in load_rows(list(cfg.data), convert).items()}
+    return {s: [r["code"] for r in rows] for s, rows in load_rows(list(cfg.data.paths), convert).items()}
 
 
 def build_samples(codes: list[str], lang: str, tokenizer, max_length: int, limit: int, seed: int
@@ -156,8 +157,8 @@ def load_samples(cfg: ProbeConfig, tokenizer, max_length: int) -> tuple[dict[str
 
     codes = _split_codes(cfg)
     h = hashlib.sha256()
-    for part in (CACHE_VERSION, tokenizer_fingerprint(tokenizer), cfg.lang, str(max_length), str(cfg.seed),
-                 str(cfg.max_train), str(cfg.max_valid), str(cfg.max_test)):
+    for part in (CACHE_VERSION, tokenizer_fingerprint(tokenizer), cfg.lang, str(max_length), str(cfg.train.seed),
+                 *(str(getattr(cfg.data, k)) for k in SPLIT_LIMITS.values())):
         h.update(part.encode() + b"\0")
     for split in sorted(codes):
         for code in codes[split]:
@@ -170,7 +171,8 @@ def load_samples(cfg: ProbeConfig, tokenizer, max_length: int) -> tuple[dict[str
     samples, skipped = {}, {}
     for split, limit_key in SPLIT_LIMITS.items():
         samples[split], skipped[split] = build_samples(codes.get(split, []), cfg.lang, tokenizer, max_length,
-                                                       getattr(cfg, limit_key), cfg.seed)
+                                                       getattr(cfg.data, limit_key) or len(codes.get(split, [])),
+                                                       cfg.train.seed)
     empty = [s for s in SPLIT_LIMITS if not samples[s]]
     if empty:
         raise DataError(f"no function of the {'/'.join(empty)} split parses as {cfg.lang} without errors and fits "
@@ -268,22 +270,22 @@ def train_probe(vectors: dict[str, list[torch.Tensor]], samples: dict[str, list[
 
     c_labels, u_labels = labels
     c_ids, u_ids = {x: i for i, x in enumerate(c_labels)}, {x: i for i, x in enumerate(u_labels)}
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.train.seed)
     hidden = vectors["train"][0].shape[1]
     probe = AstProbe(hidden, rank, len(c_labels), len(u_labels))
-    opt = torch.optim.Adam(probe.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(probe.parameters(), lr=cfg.train.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.1, patience=0)
-    rng = random.Random(cfg.seed)
+    rng = random.Random(cfg.train.seed)
     targets = {s: _targets(samples[s], c_ids, u_ids) for s in samples}
     train_idx = list(range(len(samples["train"])))
     n_valid = len(samples["valid"])
-    valid_batches = [_batch(vectors["valid"], targets["valid"], list(range(s, min(s + cfg.batch_size, n_valid))))
-                     for s in range(0, n_valid, cfg.batch_size)]
-    tracker, best_state, history = BestTracker("min", cfg.patience), None, []
+    valid_batches = [_batch(vectors["valid"], targets["valid"], list(range(s, min(s + cfg.train.batch_size, n_valid))))
+                     for s in range(0, n_valid, cfg.train.batch_size)]
+    tracker, best_state, history = BestTracker("min", cfg.train.patience), None, []
     lengths = [samples["train"][i].n for i in train_idx]
-    for epoch in range(cfg.epochs):
+    for epoch in range(cfg.train.epochs):
         probe.train()
-        for idx in _grouped_batches(train_idx, lengths, cfg.batch_size, rng):
+        for idx in _grouped_batches(train_idx, lengths, cfg.train.batch_size, rng):
             batch = _batch(vectors["train"], targets["train"], idx)
             loss = _loss(probe, batch) + cfg.orthogonal_weight * probe.orthogonality()
             opt.zero_grad()
@@ -304,8 +306,8 @@ def train_probe(vectors: dict[str, list[torch.Tensor]], samples: dict[str, list[
     p_all, r_all, f_all, rho, hits_c, n_c, hits_u, n_u = [], [], [], [], 0, 0, 0, 0
     test = samples["test"]
     with torch.no_grad():
-        for s in range(0, len(test), cfg.batch_size):
-            idx = list(range(s, min(s + cfg.batch_size, len(test))))
+        for s in range(0, len(test), cfg.train.batch_size):
+            idx = list(range(s, min(s + cfg.train.batch_size, len(test))))
             h, *_ = _batch(vectors["test"], targets["test"], idx)
             d_pred, sc, su = probe(h)
             for r, i in enumerate(idx):
@@ -368,12 +370,24 @@ def parse_dims(spec: str, hidden: int) -> list[int]:
     return dims
 
 
+def validate(cfg: ProbeConfig) -> None:
+    """The shared key rules and the probe's own, before any work (the language canonicalised in place)."""
+    from codeintel.structure.parsing import canonical
+
+    cfg.lang = canonical(cfg.lang)
+    if str(cfg.dims).strip() != "auto":
+        parse_dims(cfg.dims, 1 << 30)  # the syntax now; the hidden size once the model is loaded
+    validate_keys(cfg, [(cfg.source_len >= 4, f"source_len must be at least 4, got {cfg.source_len}"),
+                        (cfg.orthogonal_weight >= 0, f"orthogonal_weight must be >= 0, got {cfg.orthogonal_weight}")])
+
+
 def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print, write: bool = True,
           progress: bool = True, resume: bool = False, **settings: Any) -> dict[str, Any]:
     """Run AST-Probe; returns the result that ``probe.json`` holds.
 
     ``settings`` are :class:`~codeintel.config.ProbeConfig` fields (``model``, ``lang``, ``data``, ``layers``,
-    ``dims`` as ``"8,16"`` or a list, ``max_train``, ...), applied over ``cfg``. ``progress``: a line per probe
+    ``dims`` as ``"8,16"`` or a list, ``train={"epochs": 5}``, ``data={"max_train_examples": 500}``, dotted keys
+    as ``**{"train.lr": 1e-3}``), applied over ``cfg``. ``progress``: a line per probe
     trained (layer and rank) through ``echo``. With ``write`` the result is also
     written to ``output_dir`` (default ``runs/probe-<model>-<lang>``): ``probe.json``, ``probe.md``, ``probe.png``.
 
@@ -385,22 +399,14 @@ def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print
     """
     from codeintel.config import set_key
     from codeintel.recipes.rundir import RunDir, fresh
-    from codeintel.structure.parsing import canonical
 
-    cfg = ProbeConfig(**asdict(cfg)) if cfg is not None else ProbeConfig()
+    cfg = copy.deepcopy(cfg) if cfg is not None else ProbeConfig()
     for key, value in settings.items():
         if key == "dims" and not isinstance(value, str):
             value = ",".join(str(v) for v in value)
         set_key(cfg, key, value)
 
-    cfg.lang = canonical(cfg.lang)
-    if str(cfg.dims).strip() != "auto":
-        parse_dims(cfg.dims, 1 << 30)  # the syntax now; the hidden size once the model is loaded
-    for key in ("max_train", "max_valid", "max_test", "epochs", "batch_size", "patience", "max_length", "keep_last"):
-        if getattr(cfg, key) < 1:
-            raise ConfigError(f"{key} must be at least 1, got {getattr(cfg, key)}.")
-    if cfg.save_every < 0:
-        raise ConfigError(f"save_every must be >= 0, got {cfg.save_every}.")
+    validate(cfg)
     if resume and not write:
         raise ConfigError("resume continues a written run; drop write=False.")
     out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/probe-{Path(cfg.model).name}-{cfg.lang}")
@@ -424,7 +430,7 @@ def _probe(cfg: ProbeConfig, echo, progress: bool, rundir=None) -> dict[str, Any
     from codeintel.tasks.models import load_model
     from codeintel.tasks.types import ENCODER_TYPE
 
-    seed_everything(cfg.seed, cfg.threads)  # a random-init preset (tiny-*) is then the same model in every run
+    seed_everything(cfg.train.seed, cfg.train.threads)  # a random-init preset (tiny-*) is the same model every run
     t0 = time.perf_counter()
     loaded = load_model(cfg.model, ENCODER_TYPE)
     from codeintel.backbones.family import family
@@ -445,7 +451,7 @@ def _probe(cfg: ProbeConfig, echo, progress: bool, rundir=None) -> dict[str, Any
     if not getattr(tok, "is_fast", False):
         raise ConfigError(f"{cfg.model}'s tokenizer ({type(tok).__name__}) gives no character offsets; the probe "
                           "needs a fast (Rust) tokenizer to align sub-tokens with syntax-tree terminals.")
-    limit = cfg.max_length
+    limit = cfg.source_len
     if kind.max_tokens(config) is not None:
         limit = min(limit, kind.max_tokens(config))
     samples, skipped = load_samples(cfg, tok, limit)
@@ -468,7 +474,7 @@ def _probe(cfg: ProbeConfig, echo, progress: bool, rundir=None) -> dict[str, Any
                 if (name, layer, rank) not in done]
         if not todo:
             continue
-        encode = _encoder(loaded, random_layers, cfg.seed)
+        encode = _encoder(loaded, random_layers, cfg.train.seed)
         vecs = {s: terminal_vectors(encode, samples[s], want, tok.pad_token_id) for s in samples}
         for layer, rank in todo:
             t = time.perf_counter()
@@ -479,12 +485,12 @@ def _probe(cfg: ProbeConfig, echo, progress: bool, rundir=None) -> dict[str, Any
                 echo(f"  {name:6s} layer {layer:2d} dim {rank:4d}: F1 {res['f1']:.3f} (P {res['precision']:.3f} R "
                      f"{res['recall']:.3f})  spearman d {res['spearman_d']:.3f}  acc c {res['accuracy_c']:.3f} "
                      f"u {res['accuracy_u']:.3f}  {res['epochs']} epochs, {res['seconds']:.1f}s")
-            if rundir is not None and cfg.save_every and len(runs) % cfg.save_every == 0:
-                kit.save_state(rundir, len(runs), cfg.keep_last, loop={"runs": runs, "config": asdict(cfg)})
+            if rundir is not None and cfg.train.save_every and len(runs) % cfg.train.save_every == 0:
+                kit.save_state(rundir, len(runs), cfg.train.keep_last, loop={"runs": runs, "config": asdict(cfg)})
     main = [r for r in runs if r["kind"] == "model" and r["layer"] in layers]
     best = max(main, key=lambda r: r["f1"])
     layer0 = next(r for r in runs if r["kind"] == "model" and r["layer"] == 0 and r["dim"] == dims[0])
-    result = {"model": cfg.model, "family": loaded.family, "lang": cfg.lang, "data": cfg.data or ["stdlib"],
+    result = {"model": cfg.model, "family": loaded.family, "lang": cfg.lang, "data": cfg.data.paths or ["stdlib"],
               "hidden_size": hidden, "layers": layers, "dims": dims,
               "functions": {s: len(v) for s, v in samples.items()}, "skipped": skipped,
               "labels": {"c": len(c_labels), "u": len(u_labels)}, "results": runs,
