@@ -554,8 +554,8 @@ KEY_RULES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
     "batch_tokens": (lambda v: v >= 1, ">= 1"),
     "max_batch_size": (lambda v: v >= 1, ">= 1"),
     # lengths
-    "source_len": (lambda v: v == 0 or v >= 4, "0 (the default) or at least 4 tokens"),
-    "target_len": (lambda v: v == 0 or v >= 4, "0 (the default) or at least 4 tokens"),
+    "source_len": (lambda v: v == 0 or v >= 2, "0 (the default) or at least 2 tokens"),
+    "target_len": (lambda v: v == 0 or v >= 2, "0 (the default) or at least 2 tokens"),
     # example caps
     "max_train_examples": (lambda v: v >= 0, ">= 0 (0 = all)"),
     "max_eval_examples": (lambda v: v >= 0, ">= 0 (0 = all)"),

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from codeintel.cli import main
+from codeintel.recipes import kit
 from codeintel.recipes.kit import BestTracker, batch_stream
 
 
@@ -173,6 +174,43 @@ def test_best_tracker_by_direction_and_patience():
     for _ in range(100):
         down.update(9, 9.0)
     assert not down.stop
+
+
+class _Bar:
+    def __init__(self) -> None:
+        self.n, self.postfix = 0, None
+
+    def set_postfix(self, postfix, refresh=False) -> None:
+        self.postfix = postfix
+
+    def update(self, n) -> None:
+        self.n += n
+
+
+def test_step_loop_calls_its_points_in_order_and_stops_early():
+    """The step-counted loop: step, then evaluation every eval_every steps (and at the last), a new best's
+    snapshot, early stopping, and a state every save_every steps; a resumed loop starts after `start`."""
+    calls, scores = [], {2: 0.5, 4: 0.4, 6: 0.3, 8: 0.9}
+    kw = dict(step=lambda s: calls.append(("step", s)) or {"loss": 1.0 / s},
+              evaluate=lambda s: calls.append(("eval", s)) or scores[s], eval_every=2,
+              on_best=lambda s: calls.append(("best", s)), on_stop=lambda s: calls.append(("stop", s)),
+              save=lambda s: calls.append(("save", s)), save_every=3)
+    bar = _Bar()
+    last = kit.step_loop(start=0, total=8, bar=bar, tracker=BestTracker("max", patience=2), **kw)
+    assert last == 6 and bar.n == 6 and bar.postfix == {"loss": f"{1 / 6:.3f}"}
+    assert calls == [("step", 1), ("step", 2), ("eval", 2), ("best", 2), ("step", 3), ("save", 3), ("step", 4),
+                     ("eval", 4), ("step", 5), ("step", 6), ("eval", 6), ("stop", 6)]
+    calls.clear()                                                  # resumed after step 5, no early stopping
+    assert kit.step_loop(start=5, total=7, bar=_Bar(), tracker=BestTracker("max"), save_last=True,
+                         **{**kw, "evaluate": lambda s: calls.append(("eval", s)) or 0.0}) == 7
+    assert calls == [("step", 6), ("eval", 6), ("best", 6), ("save", 6), ("step", 7), ("eval", 7), ("save", 7)]
+
+
+def test_epoch_loop_returns_the_best_snapshot_and_stops_after_patience():
+    values, snapshots = [3.0, 2.0, 2.5, 2.2, 1.0], []
+    best = kit.epoch_loop(epochs=5, run_epoch=lambda e: values[e], tracker=BestTracker("min", patience=2),
+                          snapshot=lambda: snapshots.append(len(snapshots)) or f"after epoch {len(snapshots)}")
+    assert best == "after epoch 2" and len(snapshots) == 2      # epochs 3 and 4 did not improve: stopped
 
 
 def test_batch_stream_refills_lazily_and_resumes_from_the_remaining_order():

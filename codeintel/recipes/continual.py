@@ -41,7 +41,7 @@ from codeintel.errors import ConfigError, DataError
 from codeintel.io import save_figure, write_json, write_text
 from codeintel.progress import progress
 from codeintel.recipes import engine, kit
-from codeintel.recipes.kit import BestTracker, claimed
+from codeintel.recipes.kit import BestTracker, claimed, epoch_loop
 
 SUMMARY = ("average", "forgetting", "bwt", "fwt", "id_before", "id_after")
 
@@ -122,9 +122,10 @@ def train_epochs(model, strategy, ctx: Context, valid: api_tasks.Data, enc: api_
     """One experience: epochs of the strategy's batches, early stopping on the validation loss, best reloaded."""
     opt = torch.optim.AdamW([p for _, p in trainable(model)], lr=lr, weight_decay=cfg.train.weight_decay)
     strategy.before_experience(ctx, model)
-    history, tracker, best_state = [], BestTracker("min", cfg.train.patience), None
+    history, tracker = [], BestTracker("min", cfg.train.patience)
     bar = progress(total=strategy.steps(ctx) * max_epochs, desc=bar_desc, unit="step", enabled=show)
-    for epoch in range(max_epochs):
+
+    def run_epoch(epoch: int) -> float:              # the objective and the strategy's hooks around each step
         model.train()
         losses = []
         for batch in strategy.batches(ctx):
@@ -147,10 +148,10 @@ def train_epochs(model, strategy, ctx: Context, valid: api_tasks.Data, enc: api_
         history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else float("nan"),
                         "valid_loss": val})
         bar.set_postfix(epoch=epoch + 1, valid_loss=f"{val:.3f}")
-        if tracker.update(epoch, val):
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        elif tracker.stop:
-            break
+        return val
+
+    best_state = epoch_loop(epochs=max_epochs, run_epoch=run_epoch, tracker=tracker,
+                            snapshot=lambda: {k: v.detach().clone() for k, v in model.state_dict().items()})
     bar.close()
     model.load_state_dict(best_state)
     strategy.after_experience(ctx, model)

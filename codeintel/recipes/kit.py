@@ -9,6 +9,11 @@
   resumable state.
 - :class:`BestTracker`: the best score by a metric and its direction, and early stopping after ``patience``
   evaluations without improvement (0 = never stop early).
+- :func:`step_loop` and :func:`epoch_loop`: the two training loops with named callback points — steps counted
+  to ``train.max_steps`` (the objective's step, periodic evaluation and best-state tracking, early stopping,
+  resumable states; ``pretrain`` and ``adapters train-ner``) and epochs with a validation value each (early
+  stopping, the best snapshot; ``probe`` and ``continual run``). ``train`` keeps its own loop of phases
+  (:mod:`codeintel.recipes.train`: gradient accumulation over ranks, sharded evaluation) on the same parts.
 - :func:`batch_stream`: an endless seeded order of example indices, refilled with a new permutation when it
   runs low, cut into batches (what the step-counted loops of ``pretrain`` and ``train-ner`` draw from).
 - :func:`save_state` / :func:`load_state`: the one resumable-state format of every recipe that trains
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,6 +142,53 @@ class BestTracker:
     @property
     def stop(self) -> bool:
         return bool(self.patience) and self.waited >= self.patience
+
+
+def step_loop(*, start: int, total: int, step: Callable[[int], dict[str, float]], bar, acc=None,
+              evaluate: Callable[[int], float] | None = None, eval_every: int = 0,
+              tracker: BestTracker | None = None, on_best: Callable[[int], None] | None = None,
+              on_stop: Callable[[int], None] | None = None, save: Callable[[int], None] | None = None,
+              save_every: int = 0, save_last: bool = False) -> int:
+    """The step-counted loop of the recipes that train for ``train.max_steps`` (``pretrain``, ``adapters
+    train-ner``): steps ``start + 1`` .. ``total``; returns the last step run.
+
+    Callback points, in order within a step: ``step(s)`` (one optimizer step on the next batch: the
+    objective; returns the values logged as ``train/<name>`` to ``acc``'s trackers and shown on ``bar``);
+    every ``eval_every`` steps and at the last, ``evaluate(s)`` returns the selection value that ``tracker``
+    (a :class:`BestTracker`) ranks, ``on_best(s)`` runs on a new best and, once the tracker says stop,
+    ``on_stop(s)`` and the loop ends; every ``save_every`` steps (and at the last with ``save_last``)
+    ``save(s)`` writes the resumable state."""
+    for s in range(start + 1, total + 1):
+        logs = step(s)
+        if acc is not None:
+            acc.log({f"train/{k}": v for k, v in logs.items()}, step=s)
+        bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
+        bar.update(1)
+        if evaluate is not None and eval_every and (s % eval_every == 0 or s == total):
+            if tracker.update(s, evaluate(s)) and on_best is not None:
+                on_best(s)
+            if tracker.stop:
+                if on_stop is not None:
+                    on_stop(s)
+                return s
+        if save is not None and save_every and (s % save_every == 0 or (save_last and s == total)):
+            save(s)
+    return total
+
+
+def epoch_loop(*, epochs: int, run_epoch: Callable[[int], float], tracker: BestTracker,
+               snapshot: Callable[[], Any]) -> Any:
+    """The epoch-counted loop with early stopping of the recipes that select by a validation value per epoch
+    (``probe``: one per probe; ``continual run``: one per experience): ``run_epoch(e)`` trains epoch ``e`` and
+    returns its validation value, ``tracker`` (a :class:`BestTracker`) ranks it and decides when to stop,
+    ``snapshot()`` is taken at every new best. Returns the best snapshot (the caller puts it back)."""
+    best = None
+    for epoch in range(epochs):
+        if tracker.update(epoch, run_epoch(epoch)):
+            best = snapshot()
+        elif tracker.stop:
+            break
+    return best
 
 
 def batch_stream(n: int, batch_size: int, rng: np.random.Generator, order: list[int] | None = None

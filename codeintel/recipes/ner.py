@@ -207,7 +207,9 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir,
     t0 = time.perf_counter() - done
     if acc.log_with:
         acc.init_trackers("ner", config=engine.hparams(asdict(cfg)))
-    for step in range(start + 1, cfg.train.max_steps + 1):
+    last = {"loss": float("nan")}
+
+    def step(s: int) -> dict[str, float]:                                  # the objective: token-type CE
         mine = next(batches)[rank::world]                                   # this rank's slice of the global batch
         b = {k: v.to(acc.device) for k, v in batch([train[i] for i in mine], pad_id).items()}
         tagger.train()
@@ -218,31 +220,37 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir,
         optim.step()
         if world > 1:
             loss = acc.reduce(loss.detach(), reduction="mean")
-        acc.log({"train/loss": loss.item()}, step=step)
-        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-        bar.update(1)
-        if step % cfg.train.eval_every == 0 or step == cfg.train.max_steps:
-            held_scores, _ = evaluate(model, held, pad_id, cfg.train.batch_size)
-            acc.log({f"held_out/{k}": v for k, v in held_scores.items()}, step=step)
-            history.append({"step": step, "loss": loss.item(), **held_scores})
-            if tracker.update(step, held_scores["macro_f1"]):
-                best_state = [p.detach().clone() for p in params]
-            (bar.write if progress else echo)(f"step {step:>5}  held-out accuracy={held_scores['accuracy']:.4f}  "
-                                             f"macro_f1={held_scores['macro_f1']:.4f}")
-            if tracker.stop:
-                echo(f"early stop at step {step}: no better held-out macro-F1 for {cfg.train.patience} evaluations")
-                break
-        if cfg.train.save_every and step % cfg.train.save_every == 0:
-            rngs = [kit.capture_rng()]
-            if world > 1:
-                from accelerate.utils import gather_object
+        last["loss"] = loss.item()
+        return dict(last)
 
-                rngs = gather_object(rngs)
-            loop = {"step": step, "order": order, "order_rng": order_rng.bit_generator.state,
-                    "tracker": asdict(tracker), "history": history, "seconds": time.perf_counter() - t0,
-                    "config": asdict(cfg)}
-            engine.on_main(acc, partial(kit.save_state, rundir, step, cfg.train.keep_last, weights=named, optim=optim,
-                                        rng=rngs, extra={"best": best_state}, loop=loop))
+    def held_out(s: int) -> float:
+        held_scores, _ = evaluate(model, held, pad_id, cfg.train.batch_size)
+        acc.log({f"held_out/{k}": v for k, v in held_scores.items()}, step=s)
+        history.append({"step": s, "loss": last["loss"], **held_scores})
+        (bar.write if progress else echo)(f"step {s:>5}  held-out accuracy={held_scores['accuracy']:.4f}  "
+                                         f"macro_f1={held_scores['macro_f1']:.4f}")
+        return held_scores["macro_f1"]
+
+    def keep_best(s: int) -> None:
+        nonlocal best_state
+        best_state = [p.detach().clone() for p in params]
+
+    def save(s: int) -> None:
+        rngs = [kit.capture_rng()]
+        if world > 1:
+            from accelerate.utils import gather_object
+
+            rngs = gather_object(rngs)
+        loop = {"step": s, "order": order, "order_rng": order_rng.bit_generator.state, "tracker": asdict(tracker),
+                "history": history, "seconds": time.perf_counter() - t0, "config": asdict(cfg)}
+        engine.on_main(acc, partial(kit.save_state, rundir, s, cfg.train.keep_last, weights=named, optim=optim,
+                                    rng=rngs, extra={"best": best_state}, loop=loop))
+
+    kit.step_loop(start=start, total=cfg.train.max_steps, step=step, bar=bar, acc=acc, evaluate=held_out,
+                  eval_every=cfg.train.eval_every, tracker=tracker, on_best=keep_best,
+                  on_stop=lambda s: echo(f"early stop at step {s}: no better held-out macro-F1 for "
+                                         f"{cfg.train.patience} evaluations"),
+                  save=save, save_every=cfg.train.save_every)
     bar.close()
     with torch.no_grad():
         for p, saved in zip(params, best_state, strict=True):

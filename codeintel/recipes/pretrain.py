@@ -294,7 +294,8 @@ def _pretrain(cfg: PretrainConfig, rundir, echo, progress: bool, resume: bool, a
                        enabled=progress)
     t0 = time.perf_counter() - done_seconds
     batches = batch_stream(len(rows), cfg.train.batch_size, order_rng, order)  # consumes `order` in place
-    for step in range(start, cfg.train.max_steps):
+
+    def step(s: int) -> dict[str, float]:                    # the objective: MLM (+ InfoNCE on a view)
         global_idx = next(batches)
         views_of = [int(order_rng.integers(cfg.contrastive.variants)) for _ in global_idx] \
             if cfg.objective == "contrastive" else []                      # drawn for the global batch, every rank
@@ -326,7 +327,7 @@ def _pretrain(cfg: PretrainConfig, rundir, echo, progress: bool, resume: bool, a
                 loss = loss + cfg.contrastive.weight * nce
                 record.update(infonce=nce.item(), key_top1=float((logits.argmax(1) == 0).float().mean()))
         if not math.isfinite(loss.item()):
-            raise TrainingError(f"the loss became {loss.item()} at step {step}; lower lr (now {cfg.train.lr}).")
+            raise TrainingError(f"the loss became {loss.item()} at step {s}; lower train.lr (now {cfg.train.lr}).")
         optim.zero_grad(set_to_none=True)
         loss.backward()
         if world > 1:  # the mean gradient over the ranks' slices (every rank then takes the same step)
@@ -343,13 +344,13 @@ def _pretrain(cfg: PretrainConfig, rundir, echo, progress: bool, resume: bool, a
         sched.step()
         if cfg.objective == "contrastive":
             model.enqueue(acc.gather(k.float().contiguous()) if world > 1 else k)   # every rank's keys, in rank order
-        history.append({"step": step + 1, "loss": loss_value, **record})
-        acc.log({f"train/{name}": v for name, v in {"loss": loss_value, **record}.items()}, step=step + 1)
-        bar.set_postfix({k: f"{v:.3f}" for k, v in record.items()}, refresh=False)
-        bar.update(1)
-        if cfg.train.save_every and ((step + 1) % cfg.train.save_every == 0 or step + 1 == cfg.train.max_steps):
-            save_state(rundir, cfg, step + 1, model, optim, sched, gen, order_rng, order, history,
-                       time.perf_counter() - t0, acc)
+        history.append({"step": s, "loss": loss_value, **record})
+        return {"loss": loss_value, **record}
+
+    kit.step_loop(start=start, total=cfg.train.max_steps, step=step, bar=bar, acc=acc,
+                  save=lambda s: save_state(rundir, cfg, s, model, optim, sched, gen, order_rng, order, history,
+                                            time.perf_counter() - t0, acc),
+                  save_every=cfg.train.save_every, save_last=True)
     bar.close()
     seconds = time.perf_counter() - t0
     settings = {"pretraining": {k: v for k, v in dataclasses.asdict(cfg).items()}, "seconds": round(seconds, 1)}

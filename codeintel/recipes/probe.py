@@ -36,7 +36,7 @@ from codeintel.config import ProbeConfig, validate_keys
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import save_figure, write_json, write_text
 from codeintel.recipes import kit
-from codeintel.recipes.kit import BestTracker, claimed, seed_everything
+from codeintel.recipes.kit import BestTracker, claimed, epoch_loop, seed_everything
 from codeintel.structure.ast_probe import decode, prf, probe_tree
 
 CACHE_VERSION = "1"
@@ -281,9 +281,10 @@ def train_probe(vectors: dict[str, list[torch.Tensor]], samples: dict[str, list[
     n_valid = len(samples["valid"])
     valid_batches = [_batch(vectors["valid"], targets["valid"], list(range(s, min(s + cfg.train.batch_size, n_valid))))
                      for s in range(0, n_valid, cfg.train.batch_size)]
-    tracker, best_state, history = BestTracker("min", cfg.train.patience), None, []
+    tracker, history = BestTracker("min", cfg.train.patience), []
     lengths = [samples["train"][i].n for i in train_idx]
-    for epoch in range(cfg.train.epochs):
+
+    def run_epoch(epoch: int) -> float:                    # the objective: distance ranking + labels + orthogonality
         probe.train()
         for idx in _grouped_batches(train_idx, lengths, cfg.train.batch_size, rng):
             batch = _batch(vectors["train"], targets["train"], idx)
@@ -296,10 +297,10 @@ def train_probe(vectors: dict[str, list[torch.Tensor]], samples: dict[str, list[
             val = float(np.mean([_loss(probe, b).item() for b in valid_batches]))
         history.append(round(val, 4))
         sched.step(val)
-        if tracker.update(epoch, val):
-            best_state = {k: v.detach().clone() for k, v in probe.state_dict().items()}
-        elif tracker.stop:
-            break
+        return val
+
+    best_state = epoch_loop(epochs=cfg.train.epochs, run_epoch=run_epoch, tracker=tracker,
+                            snapshot=lambda: {k: v.detach().clone() for k, v in probe.state_dict().items()})
     if best_state is not None:
         probe.load_state_dict(best_state)
     probe.eval()
