@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="an automatic domain needs at least this many samples (default 20)")
     b.add_argument("--seed", type=int, help="seed of the test hold-out (default 0, or the definition's)")
     b.add_argument("--test-fraction", type=float, help="share of each API's samples held out (default 0.1)")
-    b.add_argument("--out", type=Path, required=True, help="the stream YAML to write (a new file)")
+    b.add_argument("--out", dest="out_raw", required=True, help="the stream YAML to write (a new file)")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.set_defaults(run=run_build)
 
@@ -63,14 +63,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    args.out = Path(args.out_raw)
     from codeintel.continual import streams as st
     from codeintel.errors import ConfigError
+    from codeintel.recipes.rundir import output_file
 
     out = args.out
-    if out.exists():
-        raise ConfigError(f"--out {out} already exists; build-stream writes a new file only (choose another name).")
-    if not out.parent.is_dir():
-        raise ConfigError(f"--out {out}: the directory {out.parent} does not exist.")
     if args.test_fraction is not None and not 0 < args.test_fraction < 1:
         raise ConfigError(f"--test-fraction must be in (0, 1), got {args.test_fraction}.")
     if args.num_domains < 1 or args.min_samples < 1:
@@ -90,11 +88,12 @@ def run_build(args: argparse.Namespace) -> int:
     if not data:
         raise ConfigError("pass --data FILE.jsonl (Java code has no embedded default).")
     defn.data, defn.counts = data if data == "stdlib" else str(Path(data).resolve()), {}
-    samples = st.extract_all(st.read_units(data, defn.lang), defn.lang, not args.no_progress)
-    if not args.domains:
-        defn.domains = st.auto_domains(samples, defn.by, defn.lang, args.num_domains, args.min_samples)
-    stream = st.build(defn, samples)
-    st.write_definition(defn, stream, out)
+    with output_file(args.out_raw, what="--out") as tmp:           # a new file only; claimed and locked
+        samples = st.extract_all(st.read_units(data, defn.lang), defn.lang, not args.no_progress)
+        if not args.domains:
+            defn.domains = st.auto_domains(samples, defn.by, defn.lang, args.num_domains, args.min_samples)
+        stream = st.build(defn, samples)
+        st.write_definition(defn, stream, tmp)
     counts = stream.counts()
     print(f"{len(samples)} samples ({sum(bool(s.calls) for s in samples)} with resolved API calls) from {data}")
     width = max(len(n) for n in counts)

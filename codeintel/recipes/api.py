@@ -286,7 +286,7 @@ def augment_file(in_path: str | Path, out_path: str | Path, ops: str, lang: str 
     from codeintel.data.loaders import CODE_FIELDS, NL_FIELDS, read_jsonl
     from codeintel.errors import ConfigError, DataError
     from codeintel.progress import progress as progress_bar
-    from codeintel.recipes.rundir import aside_path
+    from codeintel.recipes.rundir import output_file
 
     src, dst = Path(in_path), Path(out_path)
     if per_sample < 1:
@@ -296,20 +296,9 @@ def augment_file(in_path: str | Path, out_path: str | Path, ops: str, lang: str 
     nl_ops = [(n, p) for n, p in parsed if get(n).kind == "nl"]
     if src.resolve() == dst.resolve():
         raise ConfigError("OUT.jsonl must differ from IN.jsonl.")
-    if dst.is_dir():
-        raise ConfigError(f"OUT.jsonl {dst} is a directory; name a file.")
-    if dst.exists() and not overwrite:
-        raise ConfigError(f"{dst} already exists; pass --overwrite to move it aside (nothing is deleted) or "
-                          "name another file.")
-    rows = read_jsonl(src)
-    applied, skipped = Counter(), Counter()
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp.touch()
-    except OSError as exc:
-        raise ConfigError(f"cannot write {dst}: {exc.strerror}; choose a writable place.") from None
-    try:
+    with output_file(dst, overwrite=overwrite, echo=echo, what="OUT.jsonl") as tmp:  # claimed and locked
+        rows = read_jsonl(src)
+        applied, skipped = Counter(), Counter()
         with tmp.open("w", encoding="utf-8") as fh:
             for i, row in enumerate(progress_bar(rows, desc="augment", unit="row", enabled=progress)):
                 line = row.pop("__line")
@@ -338,14 +327,6 @@ def augment_file(in_path: str | Path, out_path: str | Path, ops: str, lang: str 
                     skipped.update(f"{op}: {reason}" for op, reason in why.items())
                     out["augment"] = {"source_line": line, "variant": j, "applied": done, "skipped": why}
                     fh.write(json.dumps(out, ensure_ascii=False) + "\n")
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # never leave a half-written file
-        raise
-    if dst.exists():  # overwrite: the earlier file is kept beside the new one
-        aside = aside_path(dst)
-        dst.rename(aside)
-        echo(f"moved the earlier {dst} to {aside}")
-    tmp.replace(dst)
     total = len(rows) * per_sample
     echo(f"wrote {total} row(s) to {dst}")
     for name, _ in parsed:

@@ -20,12 +20,14 @@ Nothing here deletes or renames a file the current command did not create, apart
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,32 @@ STATES, COMPLETE = "states", "COMPLETE"
 
 def is_output_dir(path: Path) -> bool:
     return any((path / m).exists() or (path / m).is_symlink() for m in MARKERS)
+
+
+# files that make a directory a checkpoint (a task or pre-training checkpoint, a NER adapter, an adapter)
+CHECKPOINT_FILES = ("codeintel.json", "codeintel-adapter.json", "adapter_config.json")
+RUN_INTERNALS = ("checkpoints", STATES)
+
+
+def inside_checkpoint(path: str | Path) -> Path | None:
+    """The checkpoint (or a run's ``checkpoints/`` / ``states/``) that ``path`` would lie inside, following links
+    as the filesystem will (``RUN/best/x`` is inside ``RUN/checkpoints/best-N``), else ``None``. An output there
+    would be replaced or deleted with the checkpoint by the next resume or ``--overwrite``."""
+    p = Path(path).absolute().resolve()
+    for anc in [p, *p.parents]:
+        if anc != p and any((anc / f).is_file() for f in CHECKPOINT_FILES):
+            return anc
+        if anc.name in RUN_INTERNALS and is_output_dir(anc.parent):
+            return anc
+    return None
+
+
+def refuse_inside_checkpoint(path: str | Path, what: str = "--out") -> None:
+    """One ConfigError if ``path`` lies inside a checkpoint or a run's internals (:func:`inside_checkpoint`)."""
+    holder = inside_checkpoint(path)
+    if holder is not None:
+        raise ConfigError(f"{what} {path} is inside {holder}, a checkpoint or a run's own directory, which the "
+                          "next resume or --overwrite replaces; choose a directory outside it.")
 
 
 def fresh(path: str | Path) -> Path:
@@ -111,7 +139,9 @@ class RunDir:
     def check(self) -> None:
         """Raise now if :meth:`claim` would refuse the directory (creates and changes nothing)."""
         path = self.path
+        refuse_inside_checkpoint(path, self.what if not self.resume else "--resume")
         if self.resume:
+            self.check_own_tree()
             if latest_state(path) is None:
                 raise ConfigError(f"--resume {path}: no complete saved training state there (states/state-*); "
                                   "only runs started with train.save_every=N can be resumed. Start a new run "
@@ -140,12 +170,29 @@ class RunDir:
                                   f"aside (to {path.name}.replaced-<time>, nothing is deleted) or choose another "
                                   "directory.")
 
+    def check_own_tree(self) -> None:
+        """A resumed run removes old checkpoint versions and states: refuse when ``checkpoints/``, ``states/`` or
+        an entry in them is a link (it could lead outside the run, and a run only removes what it wrote)."""
+        for sub in RUN_INTERNALS:
+            d = self.path / sub
+            links = [d] if d.is_symlink() else [e for e in d.iterdir() if e.is_symlink()] if d.is_dir() else []
+            if links:
+                raise ConfigError(f"--resume {self.path}: {links[0]} is a link (to {os.readlink(links[0])}); a run "
+                                  f"only removes what it wrote inside itself. Replace the link with a directory "
+                                  f"of this run, or start a new run.")
+
+    def _own(self, p: Path) -> bool:
+        """Whether ``p`` is a real directory entry of this run (no link, inside the run once resolved)."""
+        root = self.path.absolute().resolve()
+        return not p.is_symlink() and (p.absolute().resolve() == root or root in p.absolute().resolve().parents)
+
     def claim(self) -> None:
         """Create (or, with ``overwrite``, move the earlier output aside and re-create) and lock the directory."""
         path = self.path
         self.check()
         if self.resume:
             self._lock()
+            self._remove_leftovers()
             return
         if path.is_dir() and any(path.iterdir()):
             self._check_lock()
@@ -165,6 +212,33 @@ class RunDir:
                               "directory.") from None
         self._lock()
 
+    def _remove_leftovers(self) -> None:
+        """What an earlier, killed process of this run left half-written, by the hub's own temporary names only:
+        ``.NAME.tmp-<pid>`` files and directories of processes that no longer run (at the top, in
+        ``checkpoints/`` and in a checkpoint version), ``.best.link-tmp`` and ``states/.partial-*``."""
+        import re
+
+        tmp_name = re.compile(r"^\..+\.tmp-(\d+)$")
+        places = [self.path, self.path / "checkpoints", *(self.path / "checkpoints").glob("*-[0-9]*")]
+        removed = []
+        for place in (p for p in places if p.is_dir() and self._own(p)):
+            for entry in place.iterdir():
+                m = tmp_name.match(entry.name)
+                stale = (m and not _alive(int(m.group(1)))) or (place == self.path and entry.name.endswith(".link-tmp"))
+                if stale and not entry.is_symlink() and entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                elif stale:
+                    entry.unlink(missing_ok=True)
+                if stale:
+                    removed.append(entry)
+        for partial in (self.path / STATES).glob(".partial-*"):
+            if self._own(partial):
+                shutil.rmtree(partial, ignore_errors=True)
+                removed.append(partial)
+        if removed:
+            self.echo(f"removed what an earlier, interrupted process of this run left half-written: "
+                      f"{', '.join(str(p.relative_to(self.path)) for p in removed)}")
+
     # ---- the lock
     def _lock_info(self) -> dict[str, Any] | None:
         try:
@@ -180,6 +254,10 @@ class RunDir:
         if info is None:
             return
         pid, host = info.get("pid"), info.get("host")
+        if not isinstance(pid, int):
+            raise ConfigError(f"{self.path}/{LOCK} names no process (another command is taking the directory this "
+                              f"instant, or the file is damaged); if no codeintel command runs on {self.path}, "
+                              "remove that file.")
         if isinstance(pid, int) and host == socket.gethostname() and not _alive(pid):
             if not take_over:
                 return
@@ -242,6 +320,8 @@ class RunDir:
         """
         versions = self.path / "checkpoints"
         versions.mkdir(exist_ok=True)
+        if not self._own(versions):
+            raise ConfigError(f"{versions} is a link; a run writes and removes checkpoints inside itself only.")
         n = 1 + max((int(p.name.rsplit("-", 1)[1]) for p in versions.glob(f"{name}-*")
                      if p.name.rsplit("-", 1)[1].isdigit()), default=0)
         target = versions / f"{name}-{n:06d}"
@@ -252,7 +332,8 @@ class RunDir:
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(Path("checkpoints") / target.name, target_is_directory=True)
         os.replace(tmp, link)  # atomic: `name` is the old complete version or the new complete one
-        if previous is not None and previous.parent == versions.resolve() and previous != target.resolve():
+        if previous is not None and previous.parent == versions.resolve() and previous != target.resolve() \
+                and self._own(previous):
             shutil.rmtree(previous, ignore_errors=True)
         return link
 
@@ -260,8 +341,10 @@ class RunDir:
         """Remove this run's versions of ``name`` that the link does not point to (left by a killed write)."""
         link = self.path / name
         current = link.resolve() if link.is_symlink() else None
+        if not self._own(self.path / "checkpoints"):
+            return
         for version in (self.path / "checkpoints").glob(f"{name}-*"):
-            if version.resolve() != current:
+            if version.resolve() != current and self._own(version):
                 shutil.rmtree(version, ignore_errors=True)
 
     # ---- resumable training states
@@ -269,6 +352,8 @@ class RunDir:
         """Write a training state with ``write(dir)`` crash-safely; keep the newest ``keep_last`` states."""
         states = self.path / STATES
         states.mkdir(exist_ok=True)
+        if not self._own(states):
+            raise ConfigError(f"{states} is a link; a run writes and removes states inside itself only.")
         partial = states / f".partial-{step:08d}"
         if partial.exists():  # begun by an earlier, killed process of this run
             shutil.rmtree(partial)
@@ -282,10 +367,77 @@ class RunDir:
         os.rename(partial, final)
         _sync_dir(states)
         for old in complete_states(self.path)[:-keep_last]:
-            shutil.rmtree(old, ignore_errors=True)
+            if self._own(old):
+                shutil.rmtree(old, ignore_errors=True)
         for stale in states.glob(".partial-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+            if self._own(stale):
+                shutil.rmtree(stale, ignore_errors=True)
         return final
+
+
+@contextlib.contextmanager
+def output_file(path: str | Path, *, overwrite: bool = False, echo=print, what: str = "--out") -> Iterator[Path]:
+    """Claim a single output file for the ``with`` block, as :class:`RunDir` claims a directory; yields the
+    temporary sibling to write (``.NAME.tmp-<pid>``), published as ``path`` when the block ends cleanly.
+
+    Checked before any work: ``path`` names a file (not a directory, no trailing slash) in an existing, writable
+    directory and not inside a checkpoint; an existing file is refused unless ``overwrite``. A lock
+    (``.NAME.lock``, created exclusively) refuses a second command on the same output while this one runs. On
+    publishing, an earlier file (``overwrite``) is moved aside to ``NAME.replaced-<time>``, never deleted, and the
+    new file appears complete (a hard link, which cannot replace a file that appeared meanwhile); on an error the
+    temporary file is removed and ``path`` is as it was."""
+    raw, path = str(path), Path(path)
+    if raw.endswith(("/", os.sep)) or path.is_dir():
+        raise ConfigError(f"{what} {raw} names a directory; name a file.")
+    refuse_inside_checkpoint(path, what)
+    if not path.parent.is_dir():
+        raise ConfigError(f"{what} {path}: the directory {path.parent} does not exist; create it or choose another.")
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise ConfigError(f"{what} {path} already exists; pass --overwrite to move it aside (nothing is deleted) or "
+                          "name another file.")
+    lock, tmp = path.with_name(f".{path.name}.lock"), path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    for attempt in (0, 1):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            try:
+                pid = int(json.loads(lock.read_text()).get("pid"))
+            except (OSError, ValueError, TypeError, AttributeError):
+                pid = None
+            if attempt == 0 and pid is not None and not _alive(pid):
+                lock.unlink(missing_ok=True)          # left by a process that no longer runs
+                continue
+            raise ConfigError(f"{what} {path} is being written by another codeintel command (pid {pid or '?'}); "
+                              f"wait for it or name another file. If none runs, remove {lock}.") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot write {what} {path}: {exc.strerror}; choose a writable place.") from None
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"pid": os.getpid(), "command": " ".join(sys.argv[:3])}, fh)
+    try:
+        try:
+            tmp.touch()
+        except OSError as exc:
+            raise ConfigError(f"cannot write {what} {path}: {exc.strerror}; choose a writable place.") from None
+        yield tmp
+        if path.exists() or path.is_symlink():
+            if not overwrite:
+                raise ConfigError(f"{what} {path} appeared while this command ran; its output is not published "
+                                  "(name another file).")
+            aside = aside_path(path)
+            path.rename(aside)
+            echo(f"moved the earlier {path} to {aside}")
+        try:
+            os.link(tmp, path)                        # fails, rather than replaces, if `path` exists now
+            tmp.unlink()
+        except FileExistsError:
+            raise ConfigError(f"{what} {path} appeared while this command ran; its output is not published (name "
+                              "another file).") from None
+        except OSError:                               # a file system without hard links
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        lock.unlink(missing_ok=True)
 
 
 def complete_states(path: Path) -> list[Path]:
