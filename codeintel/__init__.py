@@ -30,6 +30,7 @@ _LAZY = {
     "train_ner": "codeintel.recipes.api",
     "data_check": "codeintel.recipes.api",
     "dedup": "codeintel.recipes.api",
+    "compare": "codeintel.recipes.compare",
 }
 
 _SUBPACKAGES = ("continual",)  # codeintel.continual.run(...): the continual-learning command

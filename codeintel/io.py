@@ -42,13 +42,13 @@ def write_json(path: str | Path, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, default=float) + "\n")
 
 
-def save_figure(fig, path: str | Path, dpi: int = 120) -> None:
-    """Save a matplotlib figure to ``path`` (format from its suffix) atomically, then close it."""
+def save_figure(fig, path: str | Path, dpi: int = 120, fmt: str | None = None) -> None:
+    """Save a matplotlib figure to ``path`` (format ``fmt``, default from its suffix) atomically, then close it."""
     import matplotlib.pyplot as plt
 
     path = Path(path)
     try:
         with atomic_open(path, "wb") as fh:
-            fig.savefig(fh, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+            fig.savefig(fh, dpi=dpi, format=fmt or path.suffix.lstrip(".") or "png")
     finally:
         plt.close(fig)

@@ -92,22 +92,29 @@ def smoothed_bleu(predictions: Mapping[str, str] | Sequence[str],
         predictions: id -> text, or a list aligned with ``references``.
         references: id -> one text or a list of texts (several references per id), or an aligned list.
     """
+    scores = smoothed_bleu_scores(predictions, references)
+    return sum(scores.values()) * 100.0 / len(scores)
+
+
+def smoothed_bleu_scores(predictions: Mapping[str, str] | Sequence[str],
+                         references: Mapping[str, Sequence[str] | str] | Sequence[Sequence[str] | str]
+                         ) -> dict[str, float]:
+    """Per scored id: the smoothed sentence BLEU-4 (0-1) that :func:`smoothed_bleu` averages."""
     if not isinstance(predictions, Mapping):
         predictions = {str(i): p for i, p in enumerate(predictions)}
         references = {str(i): r for i, r in enumerate(references)}
     if not predictions:
         raise ValueError("smoothed_bleu needs at least one prediction")
-    total, num = 0.0, 0
+    scores = {}
     for rid, pred in predictions.items():
         if rid not in references:
             continue  # CodeXGLUE scores ids present in both maps
         refs = references[rid]
         refs = [refs] if isinstance(refs, str) else list(refs)
-        total += sentence_bleu([_prep(r) for r in refs], _prep(pred))
-        num += 1
-    if num == 0:
+        scores[rid] = sentence_bleu([_prep(r) for r in refs], _prep(pred))
+    if not scores:
         raise ValueError("no prediction id has a reference")
-    return total * 100.0 / num
+    return scores
 
 
 def corpus_bleu(predictions: Sequence[str], references: Sequence[Sequence[str] | str], max_order: int = 4) -> float:
@@ -121,22 +128,33 @@ def corpus_bleu(predictions: Sequence[str], references: Sequence[Sequence[str] |
     """
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions but {len(references)} references")
-    matches, possible = [0] * max_order, [0] * max_order
-    ref_len = hyp_len = 0
+    totals = [0] * (2 * max_order + 2)
     for pred, refs in zip(predictions, references, strict=True):
-        refs = [refs] if isinstance(refs, str) else list(refs)
-        ref_toks = [r.strip().split() for r in refs]
-        hyp = pred.strip().split()
-        ref_len += min(len(r) for r in ref_toks)
-        hyp_len += len(hyp)
-        merged: dict[tuple[str, ...], int] = {}
-        for r in ref_toks:
-            for gram, c in _ngrams(r, max_order).items():
-                merged[gram] = max(merged.get(gram, 0), c)
-        for gram, c in _ngrams(hyp, max_order).items():
-            matches[len(gram) - 1] += min(c, merged.get(gram, 0))
-        for order in range(1, max_order + 1):
-            possible[order - 1] += max(len(hyp) - order + 1, 0)
+        totals = [t + x for t, x in zip(totals, bleu_stats(pred, refs, max_order), strict=True)]
+    return bleu_from_stats(totals, max_order)
+
+
+def bleu_stats(prediction: str, references: Sequence[str] | str, max_order: int = 4) -> list[int]:
+    """One example's sufficient statistics of :func:`corpus_bleu`, which sums them over the corpus: clipped
+    n-gram matches (n = 1..``max_order``), possible matches, prediction length, shortest reference length."""
+    refs = [references] if isinstance(references, str) else list(references)
+    ref_toks = [r.strip().split() for r in refs]
+    hyp = prediction.strip().split()
+    matches = [0] * max_order
+    merged: dict[tuple[str, ...], int] = {}
+    for r in ref_toks:
+        for gram, c in _ngrams(r, max_order).items():
+            merged[gram] = max(merged.get(gram, 0), c)
+    for gram, c in _ngrams(hyp, max_order).items():
+        matches[len(gram) - 1] += min(c, merged.get(gram, 0))
+    possible = [max(len(hyp) - order + 1, 0) for order in range(1, max_order + 1)]
+    return [*matches, *possible, len(hyp), min(len(r) for r in ref_toks)]
+
+
+def bleu_from_stats(totals: Sequence[float], max_order: int = 4) -> float:
+    """Corpus BLEU × 100 from summed :func:`bleu_stats`."""
+    matches, possible = totals[:max_order], totals[max_order : 2 * max_order]
+    hyp_len, ref_len = totals[2 * max_order], totals[2 * max_order + 1]
     precisions = [m / p if p > 0 else 0.0 for m, p in zip(matches, possible, strict=True)]
     if hyp_len == 0 or min(precisions) <= 0:
         return 0.0

@@ -15,10 +15,15 @@ from codeintel.errors import UnknownNameError
 from codeintel.eval.bleu import corpus_bleu, smoothed_bleu
 
 
+def exact_match_scores(predictions: Sequence[str], references: Sequence[str]) -> list[float]:
+    """Per example: 1.0 where the whitespace-token sequences are equal, else 0.0."""
+    _same_length(predictions, references)
+    return [float(p.split() == r.split()) for p, r in zip(predictions, references, strict=True)]
+
+
 def exact_match(predictions: Sequence[str], references: Sequence[str]) -> float:
     """CodeXGLUE exact match (× 100): whitespace-token sequences equal."""
-    _same_length(predictions, references)
-    return 100.0 * float(np.mean([p.split() == r.split() for p, r in zip(predictions, references, strict=True)]))
+    return 100.0 * float(np.mean(exact_match_scores(predictions, references)))
 
 
 def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
@@ -36,6 +41,12 @@ def rouge_l(predictions: Sequence[str], references: Sequence[str | Sequence[str]
     lower-cased whitespace tokens, LCS precision and recall (each the max over references),
     F = (1 + β²)·P·R / (R + β²·P) with β = 1.2, averaged over examples.
     """
+    return 100.0 * float(np.mean(rouge_l_scores(predictions, references, beta)))
+
+
+def rouge_l_scores(predictions: Sequence[str], references: Sequence[str | Sequence[str]],
+                   beta: float = 1.2) -> list[float]:
+    """Per example: the ROUGE-L F of :func:`rouge_l` (0-1)."""
     _same_length(predictions, references)
     scores = []
     for pred, refs in zip(predictions, references, strict=True):
@@ -49,7 +60,7 @@ def rouge_l(predictions: Sequence[str], references: Sequence[str | Sequence[str]
             recs.append(lcs / len(toks) if toks else 0.0)
         p, r = max(precs), max(recs)
         scores.append((1 + beta**2) * p * r / (r + beta**2 * p) if p > 0 and r > 0 else 0.0)
-    return 100.0 * float(np.mean(scores))
+    return scores
 
 
 def accuracy(predictions: Sequence, references: Sequence) -> float:
@@ -84,7 +95,13 @@ def map_at_r(predictions: Mapping[str, Sequence[str]], answers: Mapping[str, Seq
         predictions: query id -> ranked list of exactly R other ids.
         answers: query id -> the R ids with the same label.
     """
-    scores = []
+    return round(float(np.mean(list(average_precisions(predictions, answers).values()))), 4)
+
+
+def average_precisions(predictions: Mapping[str, Sequence[str]], answers: Mapping[str, Sequence[str]]
+                       ) -> dict[str, float]:
+    """Per query: the average precision at R of :func:`map_at_r` (unrounded)."""
+    scores = {}
     for key, relevant in answers.items():
         if key not in predictions:
             raise ValueError(f"no prediction for index {key}")
@@ -97,8 +114,8 @@ def map_at_r(predictions: Mapping[str, Sequence[str]], answers: Mapping[str, Seq
             if item in rel:
                 hits += 1
                 precisions.append(hits / (k + 1))
-        scores.append(sum(precisions) / len(relevant))
-    return round(float(np.mean(scores)), 4)
+        scores[key] = sum(precisions) / len(relevant)
+    return scores
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
@@ -138,6 +155,11 @@ def mrr(scores: np.ndarray, gold: Sequence[int] | None = None, cutoff: int = 100
         scores: (queries, candidates) similarity matrix.
         gold: index of each query's correct candidate (default: the diagonal).
     """
+    return float(np.mean(reciprocal_ranks(scores, gold, cutoff)))
+
+
+def reciprocal_ranks(scores: np.ndarray, gold: Sequence[int] | None = None, cutoff: int = 1000) -> list[float]:
+    """Per query: the reciprocal rank of :func:`mrr` (0 beyond ``cutoff``)."""
     scores = np.asarray(scores)
     gold = np.arange(scores.shape[0]) if gold is None else np.asarray(gold)
     ranks = []
@@ -145,7 +167,7 @@ def mrr(scores: np.ndarray, gold: Sequence[int] | None = None, cutoff: int = 100
         order = np.argsort(-row, kind="stable")[:cutoff]
         pos = np.nonzero(order == g)[0]
         ranks.append(1.0 / (pos[0] + 1) if len(pos) else 0.0)
-    return float(np.mean(ranks))
+    return ranks
 
 
 def _same_length(a: Sequence, b: Sequence) -> None:

@@ -36,6 +36,16 @@ def evaluate_split(task, model, prepared, cfg: RunConfig, progress: bool = False
     return task.score(preds, prepared.rows), preds
 
 
+def write_per_example(out_dir: Path, task, card: str, split: str, preds, rows) -> None:
+    """``per_example.json`` beside the predictions: each metric's per-example statistics
+    (:mod:`codeintel.eval.resample`), what ``codeintel compare`` resamples."""
+    from codeintel.eval import resample
+
+    got = task.per_example(preds, rows)
+    if got is not None:
+        resample.save(out_dir / resample.FILE, card, split, *got)
+
+
 def default_eval_dir(model: str, split: str) -> Path:
     """``RUN/eval-<split>`` beside a run's ``best`` link, else ``runs/eval-<model>-<split>``: never inside a
     checkpoint (the next training would replace it with the checkpoint)."""
@@ -96,6 +106,7 @@ def _evaluate(cfg: RunConfig, out_dir: Path, split: str, echo, robustness: list[
     prepared = task.prepare(rows)
     scores, preds = evaluate_split(task, loaded.model, prepared, cfg, progress=progress)
     task.write_predictions(out_dir, preds, rows)
+    write_per_example(out_dir, task, card.name, split, preds, rows)
     result = {"task": card.name, "model": cfg.model, "split": split, "n": len(rows), "scores": scores,
               "baselines": task.baselines(raw) if split == "test" else {},
               "seconds": round(time.perf_counter() - t0, 2)}

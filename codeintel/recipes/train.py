@@ -36,7 +36,7 @@ from codeintel.eval.metrics import SCALES
 from codeintel.io import write_json, write_text
 from codeintel.recipes import engine, kit
 from codeintel.recipes.batching import make_batches, padding_fraction
-from codeintel.recipes.evaluate import evaluate_split, format_scores, load_splits, predict_split
+from codeintel.recipes.evaluate import evaluate_split, format_scores, load_splits, predict_split, write_per_example
 from codeintel.recipes.kit import capture_rng, linear_schedule, restore_rng
 from codeintel.recipes.modelcard import model_card, write_card
 from codeintel.recipes.plot import plot_history
@@ -377,6 +377,7 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
 
     def write() -> None:
         run.task.write_predictions(out, test_preds, test_rows)
+        write_per_example(out, run.task, card.name, "test", test_preds, test_rows)
         write_json(out / "metrics.json", result)
         dev_baselines = {name: b[card.select_by] for name, b in result["dev_baselines"].items() if card.select_by in b}
         plot_history(state.history, state.losses, card.select_by, state.best_step, dev_baselines, out,

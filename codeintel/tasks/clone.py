@@ -124,6 +124,14 @@ class CloneDetectionTask(TaskType):
         prf = metrics.precision_recall_f1(preds, [p[2] for p in pairs])
         return {**{k: prf[k] for k in self.card.metrics}, "threshold": self.threshold}
 
+    def per_example(self, probs: list[float], pairs: list):
+        from codeintel.eval.resample import Decomposed
+
+        pred = np.array([p > self.threshold for p in probs])
+        gold = np.array([bool(p[2]) for p in pairs])
+        stats = np.stack([pred & gold, pred & ~gold, ~pred & gold], axis=1).astype(float)      # tp, fp, fn
+        return [f"{a}|{b}" for a, b, _ in pairs], {m: Decomposed(m, stats) for m in self.card.metrics}
+
     def baselines(self, splits: dict[str, list]) -> dict[str, dict[str, float]]:
         """Chance on the test pairs: random guessing at the positive rate, and always answering 'clone'."""
         gold = [p[2] for p in splits["test"]]
@@ -212,6 +220,15 @@ class CloneRetrievalTask(TaskType):
 
     def score(self, embeddings: np.ndarray, rows: list[dict]) -> dict[str, float]:
         return {"map_at_r": metrics.map_at_r_from_embeddings(embeddings, [r["label"] for r in rows])}
+
+    def per_example(self, embeddings: np.ndarray, rows: list[dict]):
+        from codeintel.eval.resample import Decomposed
+
+        emb = metrics.unit_rows(embeddings)
+        sims = emb @ emb.T
+        np.fill_diagonal(sims, -np.inf)
+        ap = metrics.average_precisions(*metrics.rank_by_scores(sims, [r["label"] for r in rows]))
+        return [rows[int(k)]["id"] for k in ap], {"map_at_r": Decomposed("mean", list(ap.values()), digits=4)}
 
     def baselines(self, splits: dict[str, list]) -> dict[str, dict[str, float]]:
         """Chance: MAP@R of random rankings on the test split (mean of 5 seeded draws)."""

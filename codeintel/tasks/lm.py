@@ -125,6 +125,19 @@ class LanguageModelingTask(TaskType):
             out["normalized_ppl_compat"] = normalized_perplexity(total, compat_count)
         return out
 
+    def per_example(self, preds: dict[str, np.ndarray], rows: list[dict]):
+        from codeintel.eval.resample import Decomposed
+
+        nll = np.asarray(preds["nll"], dtype=float)
+        counts = {"normalized_ppl": preds["lexer_tokens"], "token_ppl": preds["model_tokens"]}
+        out = {m: Decomposed("exp_ratio", np.stack([nll, np.asarray(counts[m], dtype=float)], 1),
+                             lower_is_better=True) for m in self.card.metrics}
+        if self.compat:
+            out["normalized_ppl_compat"] = Decomposed(
+                "exp_ratio", np.stack([nll, np.asarray(preds["lexer_tokens"] * preds["lexer_rules"], dtype=float)], 1),
+                lower_is_better=True)
+        return [r["id"] for r in rows], out
+
     def baselines(self, splits: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
         """A uniform distribution over the vocabulary, on the test files."""
         items = self.prepare(splits["test"]).items

@@ -95,3 +95,9 @@ class TaskType:
         Default: rows are dicts with a ``code`` field."""
         new = transform([r["code"] for r in rows])
         return [{**r, "code": c} for r, c in zip(rows, new, strict=True)]
+
+    def per_example(self, predictions, rows: list) -> tuple[list[str], dict] | None:
+        """The test examples' ids and, per metric of :meth:`score`, its per-example sufficient statistics
+        (:class:`codeintel.eval.resample.Decomposed`), from which the corpus score is recomputed exactly and
+        resampled for intervals and significance tests (``codeintel compare``). ``None``: not available."""
+        return None

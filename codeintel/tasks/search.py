@@ -87,6 +87,11 @@ class CodeSearchTask(TaskType):
     def score(self, scores: np.ndarray, rows: list[dict]) -> dict[str, float]:
         return {"mrr": metrics.mrr(scores)}
 
+    def per_example(self, scores: np.ndarray, rows: list[dict]):
+        from codeintel.eval.resample import Decomposed
+
+        return [r["id"] for r in rows], {"mrr": Decomposed("mean", metrics.reciprocal_ranks(scores))}
+
     def baselines(self, splits: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
         """Chance: the expected MRR of a random ranking of the test split's codes, (1/N) Σ_k 1/k (k <= 1000)."""
         n = len(splits["test"])

@@ -110,6 +110,16 @@ class SummarizationTask(TaskType):
                   "exact_match": metrics.exact_match(predictions, refs)}
         return {k: scores[k] for k in self.card.metrics}
 
+    def per_example(self, predictions: list[str], rows: list[dict]):
+        from codeintel.eval.bleu import smoothed_bleu_scores
+        from codeintel.eval.resample import Decomposed
+
+        refs = [r["target"] for r in rows]
+        per = {"smoothed_bleu": lambda: list(smoothed_bleu_scores(predictions, refs).values()),
+               "rouge_l": lambda: metrics.rouge_l_scores(predictions, refs),
+               "exact_match": lambda: metrics.exact_match_scores(predictions, refs)}
+        return [r["id"] for r in rows], {m: Decomposed("mean", per[m](), 100.0) for m in self.card.metrics}
+
     def baselines(self, splits: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
         """Trivial baselines on the test split: the most frequent training summary, always."""
         common = Counter(r["target"] for r in splits["train"]).most_common(1)[0][0]
