@@ -31,6 +31,7 @@ _LAZY = {
     "data_check": "codeintel.recipes.api",
     "dedup": "codeintel.recipes.api",
     "compare": "codeintel.recipes.compare",
+    "report": "codeintel.recipes.report",
 }
 
 _SUBPACKAGES = ("continual",)  # codeintel.continual.run(...): the continual-learning command

@@ -173,3 +173,95 @@ def test_compare_two_runs_end_to_end(tmp_path, capsys):
     assert main(["compare", a]) == 2 and "at least two" in capsys.readouterr().err
     assert main(["compare", a, str(tmp_path / "nothing")]) == 2 and "does not exist" in capsys.readouterr().err
     assert math.isfinite(result["rows"][0]["p"])
+
+
+def _seed_args(data, out, *extra) -> list[str]:
+    return ["train", "--data", str(data), "--out", str(out), "--no-progress", "train.max_steps=6",
+            "train.batch_tokens=2048", "source_len=48", "target_len=12", "train.lr=3e-3", "data.max_eval_examples=8",
+            *extra]
+
+
+def test_train_seeds_writes_a_summary_continues_and_feeds_compare_and_report(tmp_path, capsys):
+    from scipy import stats
+
+    words = ["name", "size", "color", "value", "path", "mode", "count", "owner"]
+    rows = [{"id": f"r{i}", "code": f"def get_{w}(self):\n    return self._{w}", "summary": f"Return the {w}."}
+            for i, w in enumerate(words * 8)]
+    data = tmp_path / "sum.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ms = tmp_path / "ms"
+    assert main([*_seed_args(data, ms), "--seeds", "1,2"]) == 0
+    summary = json.loads((ms / "summary.json").read_text())
+    per_seed = {s: json.loads((ms / f"seed-{s}" / "metrics.json").read_text())["test"] for s in (1, 2)}
+    assert summary["seeds"] == [1, 2] and (ms / "summary.md").read_text().startswith("# summarization")
+    for m, v in summary["metrics"].items():
+        values = np.array([per_seed[1][m], per_seed[2][m]])
+        half = stats.t.ppf(0.975, 1) * values.std(ddof=1) / math.sqrt(2)
+        assert v["mean"] == pytest.approx(values.mean()) and v["std"] == pytest.approx(values.std(ddof=1))
+        assert v["ci95"] == pytest.approx([values.mean() - half, values.mean() + half])
+    import yaml
+
+    assert yaml.safe_load((ms / "seed-2" / "config.yaml").read_text())["train"]["seed"] == 2
+    stamp = (ms / "seed-1" / "metrics.json").stat().st_mtime_ns
+    (ms / "seed-3").mkdir()                                       # a seed killed before its first state
+    (ms / "seed-3" / "config.yaml").write_text("model: tiny-codet5\n")
+    capsys.readouterr()
+    assert main([*_seed_args(data, ms), "--seeds", "1-3"]) == 0     # the same command again: continues
+    out = capsys.readouterr().out
+    assert "seed 1: finished before" in out and "seed 2: finished before" in out and "moved it to" in out
+    assert (ms / "seed-1" / "metrics.json").stat().st_mtime_ns == stamp
+    assert json.loads((ms / "summary.json").read_text())["seeds"] == [1, 2, 3]
+    assert len(list(tmp_path.glob("ms/seed-3.replaced-*"))) == 1
+    assert main([*_seed_args(data, ms, "train.lr=1e-3"), "--seeds", "1,2"]) == 2      # another configuration
+    assert "another configuration" in capsys.readouterr().err
+    assert main([*_seed_args(data, tmp_path / "x", "train.seed=3"), "--seeds", "1,2"]) == 2
+    assert "drop train.seed" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    # several seeds a side: the same seeds against themselves differ by 0 with p = 1
+    assert main(["compare", str(ms), str(ms), "--resamples", "200", "--trials", "200", "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["seeds"] == [3, 3] and all(r["diff"] == 0 and r["p"] == 1.0 for r in result["rows"])
+    assert main(["compare", str(ms), str(ms / "seed-1")]) == 2
+    assert "same number of seeds" in capsys.readouterr().err
+    # a leaderboard over two tasks
+    cs = tmp_path / "cs"
+    assert main(["train", "--task", "code-search", "--out", str(cs), "--no-progress", "train.max_steps=4",
+                 "data.max_eval_examples=8", "data.max_train_examples=100"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(ms), str(cs), "--trials", "200"]) == 0
+    board = capsys.readouterr().out
+    mean = json.loads((ms / "summary.json").read_text())["metrics"]["smoothed_bleu"]
+    assert "| model | summarization smoothed_bleu |" in board and "code-search mrr" in board
+    assert f"{mean['mean']:.4f} ± {mean['std']:.4f}" in board
+    assert main(["report", str(ms), str(cs), "--format", "latex", "--trials", "200"]) == 0
+    assert r"\begin{tabular}" in capsys.readouterr().out
+    assert main(["report", str(ms), str(ms / "seed-1")]) == 2           # one entry per configuration and task
+    assert "give one run" in capsys.readouterr().err
+
+
+def _fake_run(path, model: str, correct: np.ndarray) -> str:
+    """A finished run's files as train writes them: metrics.json and per_example.json (exact match)."""
+    from codeintel.eval.resample import save
+
+    path.mkdir()
+    d = Decomposed("mean", correct.astype(float), 100.0)
+    (path / "metrics.json").write_text(json.dumps({"task": "summarization", "model": model,
+                                                   "test": {"exact_match": d.value()}}))
+    save(path / "per_example.json", "summarization", "test", [f"e{i}" for i in range(len(correct))],
+         {"exact_match": d})
+    return str(path)
+
+
+def test_report_marks_a_best_only_where_it_is_significant(tmp_path, capsys):
+    n = 400
+    base = (np.arange(n) % 4 == 0)                                      # 25 %
+    far = base | (np.arange(n) % 4 == 1)                                # 50 %: significantly better
+    near = base.copy()
+    near[[1, 2]] = True                                                 # 25.5 %: not significantly better
+    runs = [_fake_run(tmp_path / "a", "model-a", base), _fake_run(tmp_path / "b", "model-b", far)]
+    assert main(["report", *runs, "--trials", "500"]) == 0
+    board = capsys.readouterr().out
+    assert "| model-b | **50.0000** |" in board and "| model-a | 25.0000 |" in board
+    runs[1] = _fake_run(tmp_path / "c", "model-c", near)
+    assert main(["report", *runs, "--trials", "500"]) == 0
+    board = capsys.readouterr().out
+    assert "**" not in board and "| model-c | 25.5000 |" in board

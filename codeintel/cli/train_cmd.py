@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--adapter-mode", choices=("frozen", "stack", "train"),
                    help="with an adapter directory: frozen (default: train the task head), stack (train a fresh "
                         "task adapter on top), train (train the adapter further)")
+    p.add_argument("--seeds", metavar="1,2,3",
+                   help="one run per seed (train.seed) under --out, one after another, and summary.json/.md (mean, "
+                        "std, min/max, 95 %% interval per metric); the same command again continues")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true",
                    help="print the final result (what metrics.json holds) as JSON on stdout; log lines go to stderr")
@@ -65,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
     settings = {"model": args.model, "task": args.task, "data": args.data, "config": args.config, "out": args.out,
                 "tokenizer": args.tokenizer, "adapter": args.adapter, "adapter_mode": args.adapter_mode,
                 "resume": args.resume, "overrides": parse_overrides(args.overrides)}
+    if args.seeds and "train.seed" in settings["overrides"]:
+        from codeintel.errors import ConfigError
+
+        raise ConfigError("--seeds sets train.seed for each run; drop train.seed=...")
     if args.print_config:
         import yaml
 
@@ -75,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     command = shlex.join(["codeintel", *args.argv])
     result = api.train(**settings, echo=stderr_echo if args.json else print, progress=not args.no_progress,
-                       overwrite=args.overwrite, command=command)
+                       overwrite=args.overwrite, command=command, seeds=args.seeds)
     if args.json and int(os.environ.get("RANK", "0")) == 0:  # under torchrun / accelerate launch: rank 0 only
         import json
 

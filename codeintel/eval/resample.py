@@ -122,47 +122,80 @@ def _counts(rng: np.random.Generator, b: int, n: int) -> np.ndarray:
     return np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
 
 
-def paired_bootstrap(a: Decomposed, b: Decomposed, resamples: int = 10_000, seed: int = 0,
+Systems = Decomposed | list[Decomposed]
+
+
+def _seeds(x: Systems) -> list[Decomposed]:
+    return [x] if isinstance(x, Decomposed) else list(x)
+
+
+def paired_bootstrap(a: Systems, b: Systems, resamples: int = 10_000, seed: int = 0,
                      confidence: float = 0.95) -> dict[str, float]:
     """The difference B − A of a corpus metric with its paired-bootstrap percentile interval.
 
-    Returns ``a``, ``b`` and ``diff`` (the observed scores), ``low`` / ``high`` (the interval of the difference)
-    and ``a_low`` / ``a_high`` / ``b_low`` / ``b_high`` (each system's own interval), ``resamples``, ``seed``."""
-    _same(a, b)
+    ``a`` and ``b``: one run each, or the runs of several seeds (a list): then a system's score is the mean over
+    its seeds, and each replicate resamples the seeds of each side as well as the test examples (both sources of
+    variance). Returns ``a``, ``b`` and ``diff`` (the observed scores), ``low`` / ``high`` (the interval of the
+    difference), ``a_low`` / ``a_high`` / ``b_low`` / ``b_high`` (each system's own interval), ``resamples``,
+    ``seed``."""
+    sa_, sb_ = _seeds(a), _seeds(b)
+    for x in [*sa_[1:], *sb_]:
+        _same(sa_[0], x)
     rng = np.random.default_rng(seed)
-    n, da, va, vb = a.n, [], [], []
+    n, da, va, vb = sa_[0].n, [], [], []
     for start in range(0, resamples, CHUNK):
         w = _counts(rng, min(CHUNK, resamples - start), n)
-        ma, mb = a.from_sums(w @ a.stats, np.full(len(w), n)), b.from_sums(w @ b.stats, np.full(len(w), n))
-        da.append(mb - ma)
-        va.append(ma)
-        vb.append(mb)
+        m = len(w)
+        side = []
+        for systems in (sa_, sb_):
+            scores = np.stack([d.from_sums(w @ d.stats, np.full(m, n)) for d in systems])       # (seeds, m)
+            if len(systems) > 1:                                           # the seeds resampled too
+                pick = rng.integers(0, len(systems), size=(len(systems), m))
+                scores = scores[pick, np.arange(m)[None, :]]
+            side.append(scores.mean(0))
+        da.append(side[1] - side[0])
+        va.append(side[0])
+        vb.append(side[1])
     diffs, sa, sb = np.concatenate(da), np.concatenate(va), np.concatenate(vb)
     q = [(1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100]
     lo, hi = np.percentile(diffs, q)
-    out = {"a": a.value(), "b": b.value(), "low": float(lo), "high": float(hi), "resamples": resamples, "seed": seed}
+    out = {"a": float(np.mean([d.value() for d in sa_])), "b": float(np.mean([d.value() for d in sb_])),
+           "low": float(lo), "high": float(hi), "resamples": resamples, "seed": seed, "seeds": [len(sa_), len(sb_)]}
     out["diff"] = out["b"] - out["a"]
     out["a_low"], out["a_high"] = (float(x) for x in np.percentile(sa, q))
     out["b_low"], out["b_high"] = (float(x) for x in np.percentile(sb, q))
     return out
 
 
-def approximate_randomization(a: Decomposed, b: Decomposed, trials: int = 10_000, seed: int = 0) -> float:
+def approximate_randomization(a: Systems, b: Systems, trials: int = 10_000, seed: int = 0) -> float:
     """Two-sided p-value of the difference between paired systems: on each trial every example's outputs are
-    swapped between A and B with probability ½; p = (trials with |diff| >= observed + 1) / (trials + 1)."""
-    _same(a, b)
+    swapped between A and B with probability ½; p = (trials with |diff| >= observed + 1) / (trials + 1).
+
+    With several seeds per side (the same number), seed i of A is paired with seed i of B, one swap decision
+    per example applies to every pair, and the statistic is the difference of the means over the seeds."""
+    sa_, sb_ = _seeds(a), _seeds(b)
+    if len(sa_) != len(sb_):
+        raise ValueError(f"approximate randomization pairs the seeds: {len(sa_)} against {len(sb_)}")
+    for x in [*sa_[1:], *sb_]:
+        _same(sa_[0], x)
     rng = np.random.default_rng(seed)
-    n = a.n
+    n = sa_[0].n
     ones = np.full(1, n, dtype=np.float64)
-    observed = abs(float(b.from_sums(b.stats.sum(0)[None], ones)[0] - a.from_sums(a.stats.sum(0)[None], ones)[0]))
+
+    def mean_of(systems: list[Decomposed], sums: list[np.ndarray], counts: np.ndarray) -> np.ndarray:
+        return np.mean([d.from_sums(s, counts) for d, s in zip(systems, sums, strict=True)], axis=0)
+
+    observed = abs(float(mean_of(sb_, [d.stats.sum(0)[None] for d in sb_], ones)[0]
+                         - mean_of(sa_, [d.stats.sum(0)[None] for d in sa_], ones)[0]))
     hits = 0
     for start in range(0, trials, CHUNK):
         m = min(CHUNK, trials - start)
         swap = rng.integers(0, 2, size=(m, n)).astype(np.float64)
         keep = 1.0 - swap
-        sa, sb = keep @ a.stats + swap @ b.stats, keep @ b.stats + swap @ a.stats
         counts = np.full(m, n, dtype=np.float64)
-        d = np.abs(b.from_sums(sb, counts) - a.from_sums(sa, counts))
+        new_a = [keep @ x.stats + swap @ y.stats for x, y in zip(sa_, sb_, strict=True)]
+        new_b = [keep @ y.stats + swap @ x.stats for x, y in zip(sa_, sb_, strict=True)]
+        d = np.abs(mean_of(sb_, new_b, counts) - mean_of(sa_, new_a, counts))
         hits += int(np.sum(d >= observed - 1e-12 * max(1.0, observed)))
     return (hits + 1) / (trials + 1)
 

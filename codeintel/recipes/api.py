@@ -81,22 +81,66 @@ def train(model: str | None = None, task: str | None = None, data: list[str] | N
           config: str | None = None, out: str | Path | None = None, tokenizer: str | None = None,
           adapter: str | None = None, adapter_mode: str | None = None, resume: str | Path | None = None,
           overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = print,
-          command: str | None = None, overrides: dict[str, Any] | None = None, **sections: Any) -> dict[str, Any]:
+          command: str | None = None, overrides: dict[str, Any] | None = None, seeds: list[int] | str | None = None,
+          **sections: Any) -> dict[str, Any]:
     """``codeintel train``: fine-tune, keep the best dev checkpoint, score it on test; returns ``metrics.json``.
 
     ``resume=RUN`` continues a run started with ``train.save_every`` from its newest complete state (no other
     setting). ``echo`` receives the log lines and the final summary the command prints (``print`` by default);
-    ``command`` is recorded in the checkpoint and its model card.
+    ``command`` is recorded in the checkpoint and its model card. ``seeds`` (``[1, 2, 3]`` or ``"1-3"``): one
+    run per seed under ``out`` and their summary (:mod:`codeintel.recipes.seeds`); returns ``summary.json``.
     """
     from codeintel.recipes.train import train as run_train
 
     cfg, card = train_config(model, task, data, config=config, out=out, tokenizer=tokenizer, adapter=adapter,
                              adapter_mode=adapter_mode, resume=resume, overrides=overrides, **sections)
+    if seeds is not None:
+        return _train_seeds(cfg, card, seeds, echo, progress, overwrite, command, resume)
     result = run_train(cfg, card, echo=echo, progress=progress, overwrite=overwrite, resume=resume is not None,
                        command=command)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun / accelerate launch only rank 0 reports
         _train_summary(result, echo)
     return result
+
+
+def _train_seeds(cfg, card, seeds, echo, progress: bool, overwrite: bool, command: str | None, resume) -> dict:
+    """``train --seeds``: the runs of :func:`train` with each seed, in ``cfg.output_dir``; their summary."""
+    import copy
+
+    from codeintel.config import to_dict
+    from codeintel.errors import ConfigError
+    from codeintel.recipes.rundir import fresh
+    from codeintel.recipes.seeds import parse_seeds, run_seeds
+    from codeintel.recipes.train import train as run_train
+
+    if resume is not None:
+        raise ConfigError("--seeds continues by itself: run the same command again (drop --resume).")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("--seeds runs the seeds one after another in one process; launch it without torchrun.")
+    seeds = parse_seeds(seeds) if isinstance(seeds, str) else parse_seeds(",".join(map(str, seeds)))
+    out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/{card.name}-{Path(cfg.model).name}-seeds")
+    shared = to_dict(cfg)
+    shared.pop("output_dir")
+    shared["train"].pop("seed")
+
+    def one(seed: int, run_dir: Path, again: bool) -> dict:
+        if again:
+            run_cfg, run_card = _resumed_run_config(run_dir)
+        else:
+            run_cfg, run_card = copy.deepcopy(cfg), card
+            run_cfg.train.seed, run_cfg.output_dir = seed, str(run_dir)
+        result = run_train(run_cfg, run_card, echo=echo, progress=progress, resume=again, command=command)
+        _train_summary(result, echo)
+        return result
+
+    summary = run_seeds(out, seeds, {"card": card.name, **shared}, one, echo=echo, overwrite=overwrite)
+    echo(f"\n== {summary['task']} | {summary['model']} | {len(summary['seeds'])} seeds "
+         f"({', '.join(map(str, summary['seeds']))}), test split")
+    for m, v in summary["metrics"].items():
+        ci = "" if v["ci95"][0] != v["ci95"][0] else f"  95 % interval [{v['ci95'][0]:.4f}, {v['ci95'][1]:.4f}]"
+        echo(f"{m:<16} {v['mean']:.4f} ± {v['std']:.4f}  (min {v['min']:.4f}, max {v['max']:.4f}){ci}")
+    echo(f"wrote {out}/summary.json and summary.md")
+    return summary
 
 
 def _train_summary(result: dict[str, Any], echo: Callable[..., None]) -> None:

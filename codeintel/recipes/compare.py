@@ -19,9 +19,18 @@ from codeintel.eval import resample
 FORMATS = ("table", "markdown", "latex", "json")
 
 
-def find_per_example(path: str | Path) -> Path:
-    """The ``per_example.json`` of a run or evaluation directory (``RUN/``, ``RUN/eval-test/``) or the file."""
+def find_per_example(path: str | Path) -> list[Path]:
+    """The ``per_example.json`` of a run or evaluation directory (``RUN/``, ``RUN/eval-test/``) or the file; of
+    a multi-seed directory (``train --seeds``), one per seed."""
+    from codeintel.recipes.seeds import is_multi_seed, seed_dirs
+
     p = Path(path)
+    if p.is_dir() and is_multi_seed(p):
+        return [_one_per_example(d) for d in seed_dirs(p)]
+    return [_one_per_example(p)]
+
+
+def _one_per_example(p: Path) -> Path:
     for candidate in (p, p / resample.FILE, p / "eval-test" / resample.FILE):
         if candidate.is_file():
             return candidate
@@ -71,22 +80,26 @@ def compare(runs: list[str | Path], *, resamples: int = 10_000, trials: int = 10
     if not 0.5 <= confidence < 1:
         raise ConfigError(f"--confidence must be in [0.5, 1), got {confidence}.")
     files = [find_per_example(r) for r in runs]
-    loaded = [_load(f) for f in files]
-    base = loaded[0]
+    sides = [[_load(f) for f in fs] for fs in files]
+    base = sides[0][0]
+    sides = [[_aligned(base, x, (str(runs[0]), str(run))) for x in side] for run, side in zip(runs, sides, strict=True)]
     rows = []
-    for run, other in zip(runs[1:], loaded[1:], strict=True):
-        other = _aligned(base, other, (str(runs[0]), str(run)))
-        shared = [m for m in base["metrics"] if m in other["metrics"]]
+    for run, side in zip(runs[1:], sides[1:], strict=True):
+        shared = [m for m in base["metrics"] if all(m in x["metrics"] for x in [*sides[0], *side])]
         if not shared:
             raise ConfigError(f"{runs[0]} and {run} share no metric.")
+        if len(side) != len(sides[0]):
+            raise ConfigError(f"{runs[0]} has {len(sides[0])} seed(s) and {run} {len(side)}; paired tests pair the "
+                              "seeds: compare the same number of seeds.")
         for m in shared:
-            a, b = base["metrics"][m], other["metrics"][m]
+            a, b = [x["metrics"][m] for x in sides[0]], [x["metrics"][m] for x in side]
             boot = resample.paired_bootstrap(a, b, resamples, seed, confidence)
             p = resample.approximate_randomization(a, b, trials, seed)
             rows.append({"metric": m, "run_a": str(runs[0]), "run_b": str(run), **boot, "p": p,
-                         "lower_is_better": a.lower_is_better})
+                         "lower_is_better": a[0].lower_is_better})
     return {"task": base["task"], "split": base["split"], "examples": len(base["ids"]), "confidence": confidence,
-            "trials": trials, "runs": [str(r) for r in runs], "files": [str(f) for f in files], "rows": rows}
+            "trials": trials, "runs": [str(r) for r in runs], "files": [[str(f) for f in fs] for fs in files],
+            "seeds": [len(x) for x in sides], "rows": rows}
 
 
 def _cells(r: dict) -> list[str]:
@@ -108,9 +121,11 @@ def render(result: dict[str, Any], fmt: str = "table") -> str:
     pct = f"{100 * result['confidence']:g} %"
     head = [*HEADER[:5], f"{pct} interval", "p (AR)"]
     body = [_cells(r) for r in result["rows"]]
+    seeds = "" if max(result["seeds"]) == 1 else \
+        f"; {result['seeds'][0]} seeds a side: means over seeds, seeds resampled too"
     note = (f"A = {result['runs'][0]}; {result['task']} {result['split']}, {result['examples']} examples; paired "
             f"bootstrap ({result['rows'][0]['resamples']} resamples) and approximate randomization "
-            f"({result['trials']} trials); * p < 0.05")
+            f"({result['trials']} trials){seeds}; * p < 0.05")
     if fmt == "markdown":
         rule = "|" + "|".join("---" if i < 2 else "---:" for i in range(len(head))) + "|"
         lines = ["| " + " | ".join(head) + " |", rule]

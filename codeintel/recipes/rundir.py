@@ -118,12 +118,14 @@ class RunDir:
         resume: continue the run in ``path`` (it must hold a complete state) instead of claiming it anew.
         ours: recognises an earlier output of the command (default: :func:`is_output_dir`); anything else in
             a non-empty directory is refused, even with ``overwrite``.
+        needs_state: with ``resume``, the directory must hold a complete state (a multi-seed directory, which
+            continues from its own ``seeds.json``, need not).
     """
 
     def __init__(self, path: str | Path, overwrite: bool = False, what: str = "--out", echo=print,
-                 resume: bool = False, ours=None) -> None:
+                 resume: bool = False, ours=None, needs_state: bool = True) -> None:
         self.path, self.overwrite, self.what, self.echo = Path(path), overwrite, what, echo
-        self.resume, self.ours = resume, ours or is_output_dir
+        self.resume, self.ours, self.needs_state = resume, ours or is_output_dir, needs_state
         self.moved_to: Path | None = None
         self._locked = False
         self._created: Path | None = None  # the topmost directory this claim created (the path or an ancestor)
@@ -142,7 +144,7 @@ class RunDir:
         refuse_inside_checkpoint(path, self.what if not self.resume else "--resume")
         if self.resume:
             self.check_own_tree()
-            if latest_state(path) is None:
+            if self.needs_state and latest_state(path) is None:
                 raise ConfigError(f"--resume {path}: no complete saved training state there (states/state-*); "
                                   "only runs started with train.save_every=N can be resumed. Start a new run "
                                   "instead.")

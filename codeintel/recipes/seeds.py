@@ -1,0 +1,143 @@
+"""Several seeds in one command: one run directory per seed under the output directory, and their summary.
+
+``OUT/seeds.json`` names the seeds and the settings they share; ``OUT/seed-<s>/`` is an ordinary run of the
+recipe with ``train.seed = s``; ``OUT/summary.json`` and ``OUT/summary.md`` hold, per test metric, the mean,
+standard deviation, min/max and a 95 % interval of the mean (Student's t over the seeds), each seed's value and
+the trivial baselines. Running the same command again continues: a finished seed (its ``metrics.json``
+written) is not run again, an interrupted one with a saved state is resumed, one interrupted before its
+first state is moved aside (``seed-<s>.replaced-<time>``) and run again. Another configuration into the same
+directory is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codeintel.errors import ConfigError
+from codeintel.io import write_json, write_text
+
+SEEDS_FILE, SUMMARY = "seeds.json", "summary.json"
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``1,2,3`` or ``1-5`` (or both: ``1-3,7``) as a list of distinct seeds in [0, 2^32)."""
+    seeds: list[int] = []
+    try:
+        for part in str(text).split(","):
+            part = part.strip()
+            if "-" in part[1:]:
+                lo, hi = part.split("-", 1) if not part.startswith("-") else ("", part)
+                seeds += list(range(int(lo), int(hi) + 1))
+            elif part:
+                seeds.append(int(part))
+    except ValueError:
+        raise ConfigError(f"--seeds {text!r}: give seeds as 1,2,3 or a range 1-5.") from None
+    if not seeds or len(set(seeds)) != len(seeds) or not all(0 <= s < 2**32 for s in seeds):
+        raise ConfigError(f"--seeds {text!r}: give distinct seeds in [0, 2^32), e.g. 1,2,3.")
+    if len(seeds) > 1000:
+        raise ConfigError(f"--seeds {text!r} names {len(seeds)} seeds; at most 1000.")
+    return seeds
+
+
+def is_multi_seed(path: str | Path) -> bool:
+    return (Path(path) / SEEDS_FILE).is_file()
+
+
+def seed_dirs(path: str | Path) -> list[Path]:
+    """The seed run directories of a multi-seed directory, in the order of its seeds."""
+    meta = json.loads((Path(path) / SEEDS_FILE).read_text())
+    return [Path(path) / f"seed-{s}" for s in meta["seeds"]]
+
+
+def run_seeds(out: Path, seeds: list[int], settings: dict[str, Any], run_one: Callable[[int, Path, bool], dict],
+              *, echo=print, overwrite: bool = False) -> dict[str, Any]:
+    """Run ``run_one(seed, run_dir, resume)`` for each seed not finished yet in ``out``, then summarise.
+
+    ``settings``: what every seed shares (the configuration without the seed and the output directory); a
+    directory holding seeds of other settings is refused. ``run_one`` returns the run's ``metrics.json``."""
+    from codeintel.recipes.kit import claimed
+    from codeintel.recipes.rundir import RunDir, latest_state
+
+    meta_path = out / SEEDS_FILE
+    if meta_path.is_file() and not overwrite:
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            raise ConfigError(f"{meta_path} is unreadable; choose another --out.") from None
+        if meta.get("settings") != json.loads(json.dumps(settings, default=str)):
+            raise ConfigError(f"--out {out} holds seeds of another configuration; choose another --out, or pass "
+                              "--overwrite to move them aside.")
+        seeds_all = list(dict.fromkeys([*meta["seeds"], *seeds]))
+        continuing = True
+    else:
+        seeds_all, continuing = seeds, False
+    rundir = RunDir(out, overwrite=overwrite, echo=echo, resume=continuing, needs_state=False,
+                    ours=lambda p: (p / SEEDS_FILE).is_file() or (p / SUMMARY).is_file())
+    with claimed(rundir):
+        write_json(meta_path, {"seeds": seeds_all, "settings": json.loads(json.dumps(settings, default=str))})
+        results = {}
+        for seed in seeds_all:
+            run_dir = out / f"seed-{seed}"
+            if (run_dir / "metrics.json").is_file():
+                echo(f"== seed {seed}: finished before ({run_dir}/metrics.json)")
+                results[seed] = json.loads((run_dir / "metrics.json").read_text())
+                continue
+            resume = run_dir.is_dir() and latest_state(run_dir) is not None
+            if run_dir.exists() and not resume:
+                from codeintel.recipes.rundir import aside_path
+
+                aside = aside_path(run_dir)
+                run_dir.rename(aside)
+                echo(f"== seed {seed}: an interrupted run without a saved state; moved it to {aside}")
+            echo(f"== seed {seed} ({len(results) + 1} of {len(seeds_all)})" + (": resuming" if resume else ""))
+            results[seed] = run_one(seed, run_dir, resume)
+        summary = summarise(results)
+        write_json(out / SUMMARY, summary)
+        write_text(out / "summary.md", markdown(summary))
+    summary["output_dir"] = str(out)
+    return summary
+
+
+def summarise(results: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Per test metric over the seeds: mean, std (n − 1), min, max, the 95 % t-interval of the mean, each seed's
+    value; the trivial baselines (the test set is the same for every seed)."""
+    from scipy import stats
+
+    seeds = list(results)
+    first = results[seeds[0]]
+    metrics = [m for m, v in first["test"].items() if isinstance(v, int | float) and m != "threshold"]
+    out: dict[str, Any] = {"task": first.get("task"), "model": first.get("model"), "seeds": seeds, "metrics": {}}
+    for m in metrics:
+        values = np.array([float(results[s]["test"][m]) for s in seeds])
+        n = len(values)
+        std = float(values.std(ddof=1)) if n > 1 else 0.0
+        half = float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)) if n > 1 else float("nan")
+        out["metrics"][m] = {"mean": float(values.mean()), "std": std, "min": float(values.min()),
+                             "max": float(values.max()), "ci95": [float(values.mean()) - half,
+                                                                  float(values.mean()) + half],
+                             "per_seed": dict(zip(map(str, seeds), values.tolist(), strict=True))}
+    out["baselines"] = first.get("baselines", {})
+    return out
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    seeds = summary["seeds"]
+    lines = [f"# {summary['task']} | {summary['model']} | {len(seeds)} seeds ({', '.join(map(str, seeds))})", "",
+             "| metric | mean ± std | 95 % interval of the mean | min – max | " + " | ".join(f"seed {s}" for s in seeds)
+             + " |", "|---|---:|---:|---:|" + "---:|" * len(seeds)]
+    for m, v in summary["metrics"].items():
+        ci = "–" if math.isnan(v["ci95"][0]) else f"[{v['ci95'][0]:.4f}, {v['ci95'][1]:.4f}]"
+        lines.append(f"| {m} | {v['mean']:.4f} ± {v['std']:.4f} | {ci} | {v['min']:.4f} – {v['max']:.4f} | "
+                     + " | ".join(f"{v['per_seed'][str(s)]:.4f}" for s in seeds) + " |")
+    if summary["baselines"]:
+        lines += ["", "Trivial baselines on the same test set:", ""]
+        for name, scores in summary["baselines"].items():
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in scores.items() if isinstance(v, int | float))
+            lines.append(f"- {name}: {shown}")
+    return "\n".join(lines) + "\n"
