@@ -141,10 +141,15 @@ def test_compare_two_runs_end_to_end(tmp_path, capsys):
     a, b = _train(tmp_path, "a", 1, data), _train(tmp_path, "b", 2, data)
     capsys.readouterr()
     for run in (a, b):                               # the statistics recompute the run's own test scores
-        per = json.loads((tmp_path / run / "per_example.json").read_text())
-        test = json.loads((tmp_path / run / "metrics.json").read_text())["test"]
-        for m, d in per["metrics"].items():
-            assert Decomposed.from_json(d).value() == pytest.approx(test[m], abs=1e-9)
+        for scored, key in ((tmp_path / run, "test"), (tmp_path / run / "untrained", "scores")):
+            per = json.loads((scored / "per_example.json").read_text())
+            test = json.loads((scored / "metrics.json").read_text())[key]
+            for m, d in per["metrics"].items():
+                assert Decomposed.from_json(d).value() == pytest.approx(test[m], abs=1e-9)
+        metrics_json = json.loads((tmp_path / run / "metrics.json").read_text())
+        assert metrics_json["untrained_test"] == json.loads((tmp_path / run / "untrained" / "metrics.json")
+                                                            .read_text())["scores"]
+        assert 1 <= metrics_json["sanity"]["distinct_predictions"] <= 100
     assert main(["compare", a, b, "--resamples", "300", "--trials", "300", "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert [r["metric"] for r in result["rows"]] == ["smoothed_bleu", "rouge_l", "exact_match"]
@@ -265,3 +270,30 @@ def test_report_marks_a_best_only_where_it_is_significant(tmp_path, capsys):
     assert main(["report", *runs, "--trials", "500"]) == 0
     board = capsys.readouterr().out
     assert "**" not in board and "| model-c | 25.5000 |" in board
+
+
+def test_sanity_says_when_a_model_is_a_trivial_baseline_and_not_when_it_is_not():
+    """The real summarization task type: a model that always writes the most frequent training summary is that
+    baseline (difference 0, inside its interval) and made one distinct prediction; a model that writes the
+    references is distinguishable from it and from an untrained model."""
+    from codeintel.recipes.evaluate import sanity, sanity_lines
+    from codeintel.tasks.cards import load_task
+    from codeintel.tasks.summarization import SummarizationTask
+
+    task = SummarizationTask(load_task("summarization"), None, 64, 16)
+    words = ["name", "size", "color", "value", "path", "mode", "count", "owner"]
+    train = [{"id": f"t{i}", "target": "Return the name."} for i in range(5)]
+    test = [{"id": f"e{i}", "target": f"Return the {w} of the object {i}."} for i, w in enumerate(words * 10)]
+    splits = {"train": train, "valid": [], "test": test}
+    lazy = sanity(task, "smoothed_bleu", ["Return the name."] * len(test), test, splits, resamples=500)
+    assert lazy["distinct_predictions"] == 1 and list(lazy["indistinguishable_from"]) == ["most_frequent_summary"]
+    b = lazy["indistinguishable_from"]["most_frequent_summary"]
+    assert (b["diff"], b["low"], b["high"]) == (0.0, 0.0, 0.0)
+    lines = sanity_lines(lazy)
+    assert len(lines) == 2 and "1 distinct prediction" in lines[0] and "may have learned nothing" in lines[1]
+    untrained = task.per_example(["x y z"] * len(test), test)[1]["smoothed_bleu"]
+    good = sanity(task, "smoothed_bleu", [r["target"] for r in test], test, splits, untrained, resamples=500)
+    assert good["distinct_predictions"] == len(test) and good["indistinguishable_from"] == {}
+    assert sanity_lines(good) == []
+    same = sanity(task, "smoothed_bleu", ["x y z"] * len(test), test, splits, untrained, resamples=500)
+    assert "the untrained model" in same["indistinguishable_from"]

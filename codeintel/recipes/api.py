@@ -144,12 +144,16 @@ def _train_seeds(cfg, card, seeds, echo, progress: bool, overwrite: bool, comman
 
 
 def _train_summary(result: dict[str, Any], echo: Callable[..., None]) -> None:
-    from codeintel.recipes.evaluate import format_scores
+    from codeintel.recipes.evaluate import format_scores, sanity_lines
 
     echo(f"\n== {result['task']} | {result['model']} | test split ({result['checkpoint']})")
     echo(f"model     {format_scores(result['test'])}")
+    if result.get("untrained_test"):
+        echo(f"untrained {format_scores(result['untrained_test'])}   (the model before training, step 0)")
     for name, scores in result["baselines"].items():
         echo(f"baseline  {format_scores({k: v for k, v in scores.items() if k != 'prediction'})}   ({name})")
+    for line in sanity_lines(result.get("sanity") or {"indistinguishable_from": {}}):
+        echo(line)
     t = result["train"]
     if t["adapter"]:
         echo(f"trained parameters {t['trainable_parameters']:,} of {t['total_parameters']:,} "
@@ -200,6 +204,10 @@ def evaluate(model: str, split: str = "test", data: list[str] | None = None, *, 
     echo(f"model     {format_scores(result['scores'])}")
     for name, scores in result["baselines"].items():
         echo(f"baseline  {format_scores({k: v for k, v in scores.items() if k != 'prediction'})}   ({name})")
+    from codeintel.recipes.evaluate import sanity_lines
+
+    for line in sanity_lines(result["sanity"]) if result.get("sanity") else []:
+        echo(line)
     echo(f"wrote {out_dir}/metrics.json and predictions" + (", robustness.json/.png" if robustness else ""))
     return result
 

@@ -46,6 +46,44 @@ def write_per_example(out_dir: Path, task, card: str, split: str, preds, rows) -
         resample.save(out_dir / resample.FILE, card, split, *got)
 
 
+def sanity(task, select_by: str, preds, rows: list, splits: dict, untrained=None, resamples: int = 2000
+           ) -> dict[str, Any]:
+    """Did the model learn anything? The number of distinct predictions, and the trivial baselines (and the
+    untrained model, ``untrained``: its per-example statistics of ``select_by`` on the same rows) that the
+    model's ``select_by`` score is not distinguishable from: 0 inside the 95 % paired-bootstrap interval of the
+    difference."""
+    from codeintel.eval.resample import paired_bootstrap
+
+    out: dict[str, Any] = {"distinct_predictions": task.distinct_predictions(preds), "examples": len(rows),
+                           "metric": select_by, "indistinguishable_from": {}}
+    got = task.per_example(preds, rows)
+    if got is None or select_by not in got[1]:
+        return out
+    mine = got[1][select_by]
+    refs = {name: task.per_example(p, rows)[1][select_by]
+            for name, p in task.baseline_predictions(splits, rows).items()}
+    if untrained is not None:
+        refs["the untrained model"] = untrained
+    for name, ref in refs.items():
+        boot = paired_bootstrap(ref, mine, resamples=resamples, seed=0)
+        if boot["low"] <= 0 <= boot["high"]:
+            out["indistinguishable_from"][name] = {k: boot[k] for k in ("a", "b", "diff", "low", "high")}
+    return out
+
+
+def sanity_lines(s: dict[str, Any]) -> list[str]:
+    """The warnings of :func:`sanity`, one line each (none when the model is distinguishable from them all)."""
+    lines = []
+    if s.get("distinct_predictions") is not None and s["distinct_predictions"] <= 2 < s["examples"]:
+        lines.append(f"warning: the model made {s['distinct_predictions']} distinct prediction(s) on "
+                     f"{s['examples']} test examples")
+    for name, b in s["indistinguishable_from"].items():
+        lines.append(f"warning: test {s['metric']} {b['b']:.4f} is not distinguishable from {name} ({b['a']:.4f}; "
+                     f"difference {b['diff']:+.4f}, 95 % interval [{b['low']:+.4f}, {b['high']:+.4f}]): the model "
+                     "may have learned nothing")
+    return lines
+
+
 def default_eval_dir(model: str, split: str) -> Path:
     """``RUN/eval-<split>`` beside a run's ``best`` link, else ``runs/eval-<model>-<split>``: never inside a
     checkpoint (the next training would replace it with the checkpoint)."""
@@ -110,6 +148,8 @@ def _evaluate(cfg: RunConfig, out_dir: Path, split: str, echo, robustness: list[
     result = {"task": card.name, "model": cfg.model, "split": split, "n": len(rows), "scores": scores,
               "baselines": task.baselines(raw) if split == "test" else {},
               "seconds": round(time.perf_counter() - t0, 2)}
+    if split == "test":
+        result["sanity"] = sanity(task, card.select_by, preds, rows, raw)
     write_json(out_dir / "metrics.json", result)
     if variants:
         chance = task.baselines({**raw, "test": rows})   # trivial baselines on the rows that are perturbed

@@ -19,6 +19,7 @@ epoch, position, best score, history, token counts, RNG state); :func:`train_ste
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import sys
 import time
@@ -36,7 +37,14 @@ from codeintel.eval.metrics import SCALES
 from codeintel.io import write_json, write_text
 from codeintel.recipes import engine, kit
 from codeintel.recipes.batching import make_batches, padding_fraction
-from codeintel.recipes.evaluate import evaluate_split, format_scores, load_splits, predict_split, write_per_example
+from codeintel.recipes.evaluate import (
+    evaluate_split,
+    format_scores,
+    load_splits,
+    predict_split,
+    sanity,
+    write_per_example,
+)
 from codeintel.recipes.kit import capture_rng, linear_schedule, restore_rng
 from codeintel.recipes.modelcard import model_card, write_card
 from codeintel.recipes.plot import plot_history
@@ -305,6 +313,25 @@ def evaluate_and_keep_best(run: Run, state: TrainState, loss: float | None) -> s
     return f"step {state.step:>6}  dev {format_scores(scores)}{'  (best, saved)' if improved else ''}"
 
 
+def untrained_test(run: Run) -> str:
+    """Score the model before any training step on the test split, into ``RUN/untrained/`` (``metrics.json``,
+    ``per_example.json``: ``codeintel compare RUN/untrained RUN`` works): the reference that tells whether
+    fine-tuning learned anything. Returns the log line."""
+    rows = run.raw["test"]
+    part = eval_shard(run.acc, run.task, rows)
+    scores, preds = evaluate_rows(run, run.loaded.model, rows, run.task.prepare(part) if part else None)
+
+    def write() -> None:
+        d = run.out / UNTRAINED
+        d.mkdir(exist_ok=True)
+        write_per_example(d, run.task, run.card.name, "test", preds, rows)
+        write_json(d / "metrics.json", {"task": run.card.name, "model": run.cfg.model, "split": "test",
+                                        "step": 0, "scores": scores})
+
+    engine.on_main(run.acc, write)
+    return f"step      0  test (untrained) {format_scores(scores)}"
+
+
 # --------------------------------------------------------------------------- resumable state
 
 def save_state(run: Run, state: TrainState) -> None:
@@ -348,6 +375,20 @@ def load_state(run: Run, echo) -> TrainState:
 
 # --------------------------------------------------------------------------- the end
 
+UNTRAINED = "untrained"
+
+
+def _untrained(out: Path) -> tuple[dict, dict] | None:
+    """The untrained model's test scores and per-example statistics (``RUN/untrained/``), if the run has them."""
+    from codeintel.eval import resample
+
+    d = out / UNTRAINED
+    if not (d / "metrics.json").is_file():
+        return None
+    per = resample.load(d / resample.FILE)["metrics"] if (d / resample.FILE).is_file() else {}
+    return json.loads((d / "metrics.json").read_text())["scores"], per
+
+
 def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> dict[str, Any]:
     """Reload the best checkpoint exactly as ``codeintel evaluate`` would, score test, write metrics and plot."""
     cfg, card, out = run.cfg, run.card, run.out
@@ -356,6 +397,7 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
     test_part = eval_shard(run.acc, run.task, test_rows)
     test_set = run.task.prepare(test_part) if test_part else None
     test_scores, test_preds = evaluate_rows(run, best_model, test_rows, test_set, progress=progress)
+    untrained = engine.on_main(run.acc, lambda: _untrained(out))
     result = {
         "task": card.name, "model": cfg.model, "checkpoint": str(out / "best"),
         "dev_best": {card.select_by: state.best, "step": state.best_step}, "test": test_scores,
@@ -373,7 +415,11 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
                   "total_parameters": run.settings["parameters"]["total"],
                   "adapter": cfg.adapter, "adapter_mode": (run.settings["adapter"] or {}).get("mode", "")},
         "history": state.history,
+        "untrained_test": untrained[0] if untrained else None,
     }
+    if run.acc.is_main_process:
+        result["sanity"] = sanity(run.task, card.select_by, test_preds, test_rows, run.raw,
+                                  untrained[1].get(card.select_by) if untrained and untrained[1] else None)
 
     def write() -> None:
         run.task.write_predictions(out, test_preds, test_rows)
@@ -421,6 +467,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, ove
         t0 = time.perf_counter()
         if state.step == 0:
             log(evaluate_and_keep_best(run, state, None))  # the starting point: fine-tuning must beat it to replace it
+            log(untrained_test(run))
         for epoch in range(max(state.epoch - 1, 0), 0 if state.stopped_at else run.n_epochs):
             steps = run.steps(epoch)
             if state.epoch != epoch + 1:  # a new epoch (a resumed one continues at its position)

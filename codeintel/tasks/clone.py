@@ -132,6 +132,12 @@ class CloneDetectionTask(TaskType):
         stats = np.stack([pred & gold, pred & ~gold, ~pred & gold], axis=1).astype(float)      # tp, fp, fn
         return [f"{a}|{b}" for a, b, _ in pairs], {m: Decomposed(m, stats) for m in self.card.metrics}
 
+    def distinct_predictions(self, probs: list[float]) -> int:
+        return len({p > self.threshold for p in probs})
+
+    def baseline_predictions(self, splits: dict[str, list], rows: list) -> dict[str, list[float]]:
+        return {"always_clone": [1.0] * len(rows)}
+
     def baselines(self, splits: dict[str, list]) -> dict[str, dict[str, float]]:
         """Chance on the test pairs: random guessing at the positive rate, and always answering 'clone'."""
         gold = [p[2] for p in splits["test"]]

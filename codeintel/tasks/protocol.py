@@ -27,7 +27,7 @@ recipes, the harness, hygiene, robustness and model cards ask the class. Adding 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class TaskType:
@@ -101,3 +101,13 @@ class TaskType:
         (:class:`codeintel.eval.resample.Decomposed`), from which the corpus score is recomputed exactly and
         resampled for intervals and significance tests (``codeintel compare``). ``None``: not available."""
         return None
+
+    def distinct_predictions(self, predictions) -> int | None:
+        """How many different predictions the model made on the rows (a model that learned nothing makes one or
+        two); ``None`` where predictions are not discrete (rankings, likelihoods)."""
+        return None
+
+    def baseline_predictions(self, splits: dict[str, list], rows: list) -> dict[str, Any]:
+        """The trivial baselines of :meth:`baselines` that are concrete predictions, as predictions on ``rows``
+        (what :meth:`per_example` scores), to test whether a model is distinguishable from them."""
+        return {}

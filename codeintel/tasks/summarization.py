@@ -120,6 +120,13 @@ class SummarizationTask(TaskType):
                "exact_match": lambda: metrics.exact_match_scores(predictions, refs)}
         return [r["id"] for r in rows], {m: Decomposed("mean", per[m](), 100.0) for m in self.card.metrics}
 
+    def distinct_predictions(self, predictions: list[str]) -> int:
+        return len(set(predictions))
+
+    def baseline_predictions(self, splits: dict[str, list[dict]], rows: list[dict]) -> dict[str, list[str]]:
+        common = Counter(r["target"] for r in splits["train"]).most_common(1)[0][0]
+        return {"most_frequent_summary": [common] * len(rows)}
+
     def baselines(self, splits: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
         """Trivial baselines on the test split: the most frequent training summary, always."""
         common = Counter(r["target"] for r in splits["train"]).most_common(1)[0][0]
