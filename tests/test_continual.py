@@ -178,6 +178,10 @@ def test_corpus_bleu_by_hand():
     # corpus sums: p1 = 7/8, p2 = 5/6, p3 = 3/4, p4 = 1/2 over the two hypotheses (lengths 4 + 4 = refs 4 + 4)
     score = corpus_bleu(["a b c d", "e f g x"], ["a b c d", "e f g h"])
     assert score == pytest.approx(100 * (7 / 8 * 5 / 6 * 3 / 4 * 1 / 2) ** 0.25)
+    # CodeXGLUE's code-to-code `_bleu` smooths every order: (m + 1) / (p + 1); "x y" vs "a b": 1/3, 1/2, 1, 1
+    assert corpus_bleu(["x y"], ["a b"], smooth=True) == pytest.approx(100 * (1 / 3 * 1 / 2) ** 0.25)
+    assert corpus_bleu(["a b c d", "e f g x"], ["a b c d", "e f g h"], smooth=True) == \
+        pytest.approx(100 * (8 / 9 * 6 / 7 * 4 / 5 * 2 / 3) ** 0.25)
 
 
 def test_summary_metrics_by_hand():

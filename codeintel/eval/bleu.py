@@ -117,21 +117,23 @@ def smoothed_bleu_scores(predictions: Mapping[str, str] | Sequence[str],
     return scores
 
 
-def corpus_bleu(predictions: Sequence[str], references: Sequence[Sequence[str] | str], max_order: int = 4) -> float:
-    """CodeXGLUE's corpus BLEU (``bleu.py``'s ``_bleu``, Google's NMT ``compute_bleu`` without smoothing) × 100.
+def corpus_bleu(predictions: Sequence[str], references: Sequence[Sequence[str] | str], max_order: int = 4,
+                smooth: bool = False) -> float:
+    """Corpus BLEU × 100 as Google's NMT ``compute_bleu``, which CodeXGLUE's ``bleu.py`` wraps.
 
     Texts are stripped and split on whitespace; n-gram matches and possible matches are summed over the corpus
     (several references per prediction: clipped by the per-n-gram maximum, length = the shortest reference), the
-    geometric mean of the n-gram precisions is 0 when any precision is 0, and the brevity penalty is
-    ``exp(1 - reference length / prediction length)`` when the predictions are shorter. CodeXGLUE rounds the
-    result to two decimals; this returns it unrounded.
+    brevity penalty is ``exp(1 - reference length / prediction length)`` when the predictions are shorter.
+    ``smooth=False`` (``compute_bleu``'s default): the geometric mean of the precisions is 0 when any is 0.
+    ``smooth=True`` (what CodeXGLUE's code-to-code evaluator ``_bleu`` passes): every order's precision is
+    (matches + 1) / (possible + 1). CodeXGLUE rounds the result to two decimals; this returns it unrounded.
     """
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions but {len(references)} references")
     totals = [0] * (2 * max_order + 2)
     for pred, refs in zip(predictions, references, strict=True):
         totals = [t + x for t, x in zip(totals, bleu_stats(pred, refs, max_order), strict=True)]
-    return bleu_from_stats(totals, max_order)
+    return bleu_from_stats(totals, max_order, smooth)
 
 
 def bleu_stats(prediction: str, references: Sequence[str] | str, max_order: int = 4) -> list[int]:
@@ -151,11 +153,14 @@ def bleu_stats(prediction: str, references: Sequence[str] | str, max_order: int 
     return [*matches, *possible, len(hyp), min(len(r) for r in ref_toks)]
 
 
-def bleu_from_stats(totals: Sequence[float], max_order: int = 4) -> float:
-    """Corpus BLEU × 100 from summed :func:`bleu_stats`."""
+def bleu_from_stats(totals: Sequence[float], max_order: int = 4, smooth: bool = False) -> float:
+    """Corpus BLEU × 100 from summed :func:`bleu_stats` (``smooth``: see :func:`corpus_bleu`)."""
     matches, possible = totals[:max_order], totals[max_order : 2 * max_order]
     hyp_len, ref_len = totals[2 * max_order], totals[2 * max_order + 1]
-    precisions = [m / p if p > 0 else 0.0 for m, p in zip(matches, possible, strict=True)]
+    if smooth:
+        precisions = [(m + 1) / (p + 1) for m, p in zip(matches, possible, strict=True)]
+    else:
+        precisions = [m / p if p > 0 else 0.0 for m, p in zip(matches, possible, strict=True)]
     if hyp_len == 0 or min(precisions) <= 0:
         return 0.0
     geo_mean = math.exp(sum(math.log(p) for p in precisions) / max_order)
