@@ -10,8 +10,8 @@
   receiver excluded, up to the balancing ``)``; decoding as the paper (≤ 30 new tokens, T = 0.2, top-p 0.95,
   no top-k), cut at balanced parentheses or a stop string, surplus ``)`` stripped, newlines collapsed;
   scored by exact match and corpus BLEU (NMT ``compute_bleu``, unsmoothed). Targets of more than
-  ``max_new_tokens`` tokens are left out. Horizontal whitespace that ends the context is moved to the start of the target, so a byte-level BPE
-  sees `` os`` as one token, as in training.
+  ``max_new_tokens`` tokens are left out. Horizontal whitespace that ends the context is moved to the start of
+  the target, so a byte-level BPE sees `` os`` as one token, as in training.
 
 Training items: causal-LM blocks of the code (decoders: samples joined with ``</s>`` and cut into blocks of
 ``block_size``; T5: each window split at a seeded point, the encoder reads the left part and the decoder
