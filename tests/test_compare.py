@@ -297,3 +297,20 @@ def test_sanity_says_when_a_model_is_a_trivial_baseline_and_not_when_it_is_not()
     assert sanity_lines(good) == []
     same = sanity(task, "smoothed_bleu", ["x y z"] * len(test), test, splits, untrained, resamples=500)
     assert "the untrained model" in same["indistinguishable_from"]
+
+
+def test_sanity_of_a_binary_classifier_flags_one_label_not_two():
+    """Clone detection: predicting both labels is all a classifier can do (not flagged); always 'clone' is the
+    always-clone baseline exactly (flagged twice: one label, indistinguishable)."""
+    from codeintel.recipes.evaluate import sanity, sanity_lines
+    from codeintel.tasks.cards import load_task
+    from codeintel.tasks.clone import CloneDetectionTask
+
+    task = CloneDetectionTask(load_task("clone-detection-stdlib"), None, 64)
+    pairs = [(f"a{i}", f"b{i}", i % 2) for i in range(200)]
+    splits = {"train": pairs, "valid": [], "test": pairs}
+    right = sanity(task, "f1", [0.9 if p[2] else 0.1 for p in pairs], pairs, splits, resamples=300)
+    assert right["distinct_predictions"] == 2 and not right["few_predictions"] and sanity_lines(right) == []
+    always = sanity(task, "f1", [0.99] * len(pairs), pairs, splits, resamples=300)
+    assert always["few_predictions"] and list(always["indistinguishable_from"]) == ["always_clone"]
+    assert len(sanity_lines(always)) == 2

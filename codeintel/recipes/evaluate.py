@@ -54,8 +54,10 @@ def sanity(task, select_by: str, preds, rows: list, splits: dict, untrained=None
     difference."""
     from codeintel.eval.resample import paired_bootstrap
 
-    out: dict[str, Any] = {"distinct_predictions": task.distinct_predictions(preds), "examples": len(rows),
-                           "metric": select_by, "indistinguishable_from": {}}
+    distinct = task.distinct_predictions(preds)
+    out: dict[str, Any] = {"distinct_predictions": distinct, "examples": len(rows), "metric": select_by,
+                           "few_predictions": distinct is not None and distinct <= task.few_distinct < len(rows),
+                           "indistinguishable_from": {}}
     got = task.per_example(preds, rows)
     if got is None or select_by not in got[1]:
         return out
@@ -74,7 +76,7 @@ def sanity(task, select_by: str, preds, rows: list, splits: dict, untrained=None
 def sanity_lines(s: dict[str, Any]) -> list[str]:
     """The warnings of :func:`sanity`, one line each (none when the model is distinguishable from them all)."""
     lines = []
-    if s.get("distinct_predictions") is not None and s["distinct_predictions"] <= 2 < s["examples"]:
+    if s.get("few_predictions"):
         lines.append(f"warning: the model made {s['distinct_predictions']} distinct prediction(s) on "
                      f"{s['examples']} test examples")
     for name, b in s["indistinguishable_from"].items():

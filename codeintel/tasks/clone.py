@@ -132,6 +132,8 @@ class CloneDetectionTask(TaskType):
         stats = np.stack([pred & gold, pred & ~gold, ~pred & gold], axis=1).astype(float)      # tp, fp, fn
         return [f"{a}|{b}" for a, b, _ in pairs], {m: Decomposed(m, stats) for m in self.card.metrics}
 
+    few_distinct = 1  # two labels are all a binary classifier can give
+
     def distinct_predictions(self, probs: list[float]) -> int:
         return len({p > self.threshold for p in probs})
 

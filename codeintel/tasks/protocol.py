@@ -102,9 +102,13 @@ class TaskType:
         resampled for intervals and significance tests (``codeintel compare``). ``None``: not available."""
         return None
 
+    few_distinct: ClassVar[int] = 2
+    """A model with at most this many distinct predictions on the test set is flagged (generation: one or two
+    strings for every input; a binary classifier: one label)."""
+
     def distinct_predictions(self, predictions) -> int | None:
-        """How many different predictions the model made on the rows (a model that learned nothing makes one or
-        two); ``None`` where predictions are not discrete (rankings, likelihoods)."""
+        """How many different predictions the model made on the rows (a model that learned nothing makes very
+        few, :attr:`few_distinct`); ``None`` where predictions are not discrete (rankings, likelihoods)."""
         return None
 
     def baseline_predictions(self, splits: dict[str, list], rows: list) -> dict[str, Any]:
