@@ -437,6 +437,53 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
 
 # --------------------------------------------------------------------------- the loop
 
+def _plan(run: Run, state: TrainState):
+    """The global steps' micro-batches, epoch after epoch from where ``state`` is (a resumed run continues inside
+    its epoch); entering an epoch records it and its padding in ``state``."""
+    for epoch in range(max(state.epoch - 1, 0), run.n_epochs):
+        steps = run.steps(epoch)
+        if state.epoch != epoch + 1:  # a new epoch (a resumed one continues at its position)
+            state.epoch, state.position = epoch + 1, 0
+            state.padding.append(padding_fraction([b for s in steps for b in s], run.train_set.lengths,
+                                                 run.train_set.parts, run.train_set.real))
+        yield from steps[state.position :]
+
+
+def _loop(run: Run, state: TrainState, bar, log) -> None:
+    """Training on the kit's step loop (:func:`codeintel.recipes.kit.step_loop`): the task's objective on each
+    global step, dev evaluation every ``run.eval_every`` steps (the best published as ``best``), early stopping
+    on ``train.patience`` evaluations without a better dev score, a resumable state every ``train.save_every``."""
+    from codeintel.eval.metrics import LOWER_IS_BETTER
+
+    t, card, plan, last = run.cfg.train, run.card, _plan(run, state), {}
+    tracker = kit.BestTracker("min" if card.select_by in LOWER_IS_BETTER else "max", t.patience, state.best,
+                              state.best_step, sum(h["step"] > state.best_step for h in state.history))
+
+    def step(s: int) -> dict[str, float]:
+        last["loss"] = train_step(run, state, next(plan))
+        state.position += 1
+        return {"loss": last["loss"], "lr": run.sched.get_last_lr()[0],
+                "tokens_per_s": state.tokens / state.train_seconds, "padding": state.padding[-1]}
+
+    def evaluate(s: int) -> float:
+        log(evaluate_and_keep_best(run, state, last["loss"]))
+        return state.history[-1][card.select_by]
+
+    def stop(s: int) -> None:
+        if s < run.total:
+            state.stopped_at = s
+            log(f"early stop at step {s}: no better dev {card.select_by} for {tracker.waited} evaluations "
+                f"(train.patience={t.patience}); the best is step {state.best_step}")
+        if t.save_every:
+            save_state(run, state)
+
+    kit.step_loop(start=state.step, total=run.total, step=step, bar=bar, acc=run.acc, evaluate=evaluate,
+                  eval_every=run.eval_every, tracker=tracker, on_stop=stop,
+                  save=lambda s: save_state(run, state), save_every=t.save_every, save_last=True,
+                  show=lambda logs: {"loss": f"{logs['loss']:.3f}", "tok_s": f"{logs['tokens_per_s']:.0f}",
+                                     "epoch": state.epoch})
+
+
 def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, overwrite: bool = False,
           resume: bool = False, command: str | None = None) -> dict[str, Any]:
     """Fine-tune ``cfg.model`` on ``card``; returns (and writes) the run's metrics.
@@ -450,7 +497,7 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, ove
     run = setup(cfg, card, echo, overwrite, resume)
     if command:
         run.settings["command"] = command
-    acc, t, echo = run.acc, cfg.train, run.echo
+    acc, echo = run.acc, run.echo
     try:
         state = load_state(run, echo) if resume else TrainState(micro_per_step=run.micro_per_step)
         if acc.log_with:
@@ -468,35 +515,8 @@ def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, ove
         if state.step == 0:
             log(evaluate_and_keep_best(run, state, None))  # the starting point: fine-tuning must beat it to replace it
             log(untrained_test(run))
-        for epoch in range(max(state.epoch - 1, 0), 0 if state.stopped_at else run.n_epochs):
-            steps = run.steps(epoch)
-            if state.epoch != epoch + 1:  # a new epoch (a resumed one continues at its position)
-                state.epoch, state.position = epoch + 1, 0
-                state.padding.append(padding_fraction([b for s in steps for b in s], run.train_set.lengths,
-                                                     run.train_set.parts, run.train_set.real))
-            for step_batches in steps[state.position :]:
-                if state.step >= run.total:
-                    break
-                loss = train_step(run, state, step_batches)
-                state.position += 1
-                tok_s = state.tokens / state.train_seconds
-                acc.log({"train/loss": loss, "train/lr": run.sched.get_last_lr()[0], "train/tokens_per_s": tok_s,
-                         "train/padding": state.padding[-1]}, step=state.step)
-                bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tok_s:.0f}", epoch=state.epoch, refresh=False)
-                bar.update(1)
-                if state.step % run.eval_every == 0 or state.step == run.total:
-                    log(evaluate_and_keep_best(run, state, loss))
-                    waited = sum(h["step"] > state.best_step for h in state.history)  # evaluations since the best
-                    if t.patience and waited >= t.patience and state.step < run.total:
-                        state.stopped_at = state.step
-                        log(f"early stop at step {state.step}: no better dev {card.select_by} for {waited} "
-                            f"evaluations (train.patience={t.patience}); the best is step {state.best_step}")
-                if t.save_every and (state.step % t.save_every == 0 or state.step == run.total or state.stopped_at):
-                    save_state(run, state)
-                if state.stopped_at:
-                    break
-            if state.step >= run.total or state.stopped_at:
-                break
+        if not state.stopped_at:  # a run that stopped early and was resumed has nothing left to train
+            _loop(run, state, bar, log)
         bar.close()
         return finish(run, state, time.perf_counter() - t0, progress)
     finally:
