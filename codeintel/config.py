@@ -308,6 +308,9 @@ class NerConfig:
 class ProbeTrainConfig(RecipeTrainKeys):
     epochs: int = 20
     """Passes over the training functions per probe at most."""
+    precision: str = "fp32"
+    """The backbone's forward that gives the hidden states: ``fp32``, ``bf16`` or ``fp16`` (autocast; fp16 needs
+    CUDA). The probes themselves train in fp32."""
     batch_size: int = 32
     patience: int = 5
     """Stop after this many epochs without a lower validation loss (0 = never)."""
@@ -345,6 +348,12 @@ class ProbeConfig:
     """Weight of ||B B^T - I||_F^2 in the loss."""
     random_baseline: bool = True
     """Also probe the same architecture with random layers (embeddings kept)."""
+    device: str = "auto"
+    """Where the backbone computes the hidden states: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda``
+    or ``cuda:N`` (the probes train on the CPU)."""
+    report_to: list[str] = field(default_factory=list)
+    """Experiment trackers (``tensorboard``, ``mlflow``, ``wandb``): each probe's validation loss per epoch and its
+    test F1 (``<kind>/dim<d>/...``, step = layer); logs go to OUT/logs."""
     data: ProbeDataConfig = field(default_factory=ProbeDataConfig)
     """``data.paths``: jsonl with a code field (a file split 80/10/10, or a directory of train/valid/test); empty =
     the embedded standard-library corpus."""
@@ -409,6 +418,9 @@ class LwfConfig:
 class ContinualTrainConfig(RecipeTrainKeys):
     epochs: int = 10
     """Epochs per experience at most (early stopping on the experience's validation loss)."""
+    precision: str = "fp32"
+    """The training forwards: ``fp32`` or ``bf16`` (autocast; the scores are computed in fp32). Not ``fp16``: its
+    gradient scaler would hide the true gradients from the strategies' hooks (A-GEM, SI, RWalk)."""
     lr: float = 5e-5
     """AdamW learning rate (the authors' 5e-5, for pretrained 124M models)."""
     batch_size: int = 6
@@ -625,6 +637,8 @@ def validate_continual(cfg: ContinualConfig) -> None:
         (cfg.eval.decoding in ("sample", "beam", "greedy"),
          f"eval.decoding must be sample, beam or greedy, got {cfg.eval.decoding!r}"),
         (len(cfg.data.paths) <= 1, f"data.paths takes one file or directory, got {len(cfg.data.paths)}"),
+        (cfg.train.precision != "fp16", "train.precision=fp16 is not available for continual run (a gradient "
+                                        "scaler would hide the true gradients from the strategies); use bf16"),
         (cfg.id_lr >= 0, f"id_lr must be >= 0 (0 = train.lr), got {cfg.id_lr}"),
         (cfg.source_len == 0 or cfg.source_len >= 16, f"source_len must be 0 (model default) or >= 16, got "
                                                       f"{cfg.source_len}"),

@@ -480,3 +480,38 @@ def test_continual_run_reports_to_a_tracker(tmp_path):
             series = scalars[f"{name}/seed42/{domain}"]
             assert [e.step for e in series] == [1, 2]
             assert [e.value for e in series] == pytest.approx([R[0][j], R[1][j]], abs=1e-4)
+
+
+def test_probe_reports_to_a_tracker_and_runs_its_backbone_in_bf16(tmp_path, capsys):
+    """probe with report_to=tensorboard: each probe's F1 per layer read back equals probe.json; bf16 hidden states
+    (the backbone under autocast) give other vectors than fp32, so other validation losses."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    args = ["probe", "--model", "tiny-codebert", "--layers", "0-2", "--dims", "16", "--no-progress",
+            "data.max_train_examples=40", "data.max_eval_examples=10", "data.max_test_examples=10", "train.epochs=2",
+            "train.threads=1"]
+    assert main([*args, "--out", str(tmp_path / "bf"), "train.precision=bf16", "report_to=tensorboard"]) == 0
+    assert main([*args, "--out", str(tmp_path / "fp")]) == 0
+    bf, fp = (json.loads((tmp_path / d / "probe.json").read_text())["results"] for d in ("bf", "fp"))
+    scalars = _scalars(tmp_path / "bf" / "logs", EventAccumulator)
+    model = [r for r in bf if r["kind"] == "model"]
+    assert [e.step for e in scalars["model/dim16/f1"]] == [r["layer"] for r in model]
+    assert [e.value for e in scalars["model/dim16/f1"]] == pytest.approx([r["f1"] for r in model], rel=1e-6)
+    assert [r["best_valid_loss"] for r in bf] != [r["best_valid_loss"] for r in fp]
+    assert not (tmp_path / "fp" / "logs").exists()
+
+
+def test_continual_run_trains_in_bf16_and_refuses_fp16(tmp_path, capsys):
+    stream = _toy_stream(tmp_path)
+    args = ["continual", "run", "--model", "tiny-codebert", "--stream", str(stream), "--strategy", "naive",
+            "--no-progress", "objective=api", "train.epochs=1", "train.batch_size=8", "source_len=64",
+            "data.max_test_examples=8", "min_test_examples=5", "eval.decoding=greedy", "eval.n_samples=1",
+            "save_models=false", "train.threads=1"]
+    assert main([*args, "--out", str(tmp_path / "bf"), "train.precision=bf16"]) == 0
+    assert main([*args, "--out", str(tmp_path / "fp")]) == 0
+    loss = {d: json.loads((tmp_path / d / "continual.json").read_text())["per_seed"][0]["strategies"]["naive"]
+            ["history"][0][0]["train_loss"] for d in ("bf", "fp")}
+    assert np.isfinite(loss["bf"]) and loss["bf"] != loss["fp"]
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "f16"), "train.precision=fp16"]) == 2
+    assert "use bf16" in capsys.readouterr().err and not (tmp_path / "f16").exists()

@@ -117,6 +117,7 @@ class RobertaFamily(Family):
             torch.manual_seed(seed)
             model = RobertaModel(backbone.config, add_pooling_layer=False)
             model.embeddings.load_state_dict(backbone.embeddings.state_dict())
+            model.to(backbone.device)                                    # where the probed model is
         model.eval()
         return lambda ids, mask: model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
 

@@ -136,7 +136,7 @@ class T5Family(Family):
             torch.manual_seed(seed)
             twin = T5EncoderModel(backbone.config)
             twin.shared.load_state_dict(backbone.shared.state_dict())
-            stack = twin.encoder
+            stack = twin.to(backbone.device).encoder                    # where the probed model is
         stack.eval()
         return lambda ids, mask: stack(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
 

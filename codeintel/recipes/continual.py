@@ -130,7 +130,8 @@ def train_epochs(model, strategy, ctx: Context, valid: api_tasks.Data, enc: api_
         losses = []
         for batch in strategy.batches(ctx):
             batch = {k: v.to(device) for k, v in batch.items()}
-            with engine.fast_dropout(cfg.train.fast_kernels):
+            with engine.fast_dropout(cfg.train.fast_kernels), torch.autocast(
+                    device.type, dtype=torch.bfloat16, enabled=cfg.train.precision == "bf16"):
                 out = ctx.forward(model, batch)
                 loss = out[0]
                 penalty = strategy.loss_penalty(ctx, model, batch, out)

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from codeintel.config import ProbeConfig, validate_keys
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import save_figure, write_json, write_text
-from codeintel.recipes import kit
+from codeintel.recipes import engine, kit
 from codeintel.recipes.kit import BestTracker, claimed, epoch_loop, seed_everything
 from codeintel.structure.ast_probe import decode, prf, probe_tree
 
@@ -194,9 +194,11 @@ def _encoder(loaded, random_layers: bool, seed: int):
 
 
 @torch.no_grad()
-def terminal_vectors(encode, samples: list[Sample], layers: list[int], pad_id: int, batch: int = 16
-                     ) -> dict[int, list[torch.Tensor]]:
-    """Per layer, one (terminals, hidden) tensor per sample: the mean of each terminal's sub-token vectors."""
+def terminal_vectors(encode, samples: list[Sample], layers: list[int], pad_id: int, batch: int = 16,
+                     acc=None) -> dict[int, list[torch.Tensor]]:
+    """Per layer, one (terminals, hidden) tensor per sample: the mean of each terminal's sub-token vectors (fp32,
+    on the CPU). ``acc``: the ``Accelerator`` whose device and autocast the backbone runs with."""
+    import contextlib
     out: dict[int, list[torch.Tensor | None]] = {layer: [None] * len(samples) for layer in layers}
     order = sorted(range(len(samples)), key=lambda i: len(samples[i].ids))
     for s in range(0, len(order), batch):
@@ -207,13 +209,14 @@ def terminal_vectors(encode, samples: list[Sample], layers: list[int], pad_id: i
         for r, i in enumerate(idx):
             ids[r, : len(samples[i].ids)] = torch.tensor(samples[i].ids)
             mask[r, : len(samples[i].ids)] = 1
-        hidden = encode(ids, mask)
+        with acc.autocast() if acc is not None else contextlib.nullcontext():
+            hidden = encode(ids.to(acc.device), mask.to(acc.device)) if acc is not None else encode(ids, mask)
         for r, i in enumerate(idx):
             sm = samples[i]
             pos, leaf = torch.tensor(sm.pos), torch.tensor(sm.leaf)
             counts = torch.zeros(sm.n).index_add_(0, leaf, torch.ones(len(leaf)))
             for layer in layers:
-                h = hidden[layer][r, pos].float()                                # (sub-tokens, H)
+                h = hidden[layer][r, pos.to(hidden[layer].device)].float().cpu()  # (sub-tokens, H)
                 sums = torch.zeros(sm.n, h.shape[1]).index_add_(0, leaf, h)
                 out[layer][i] = sums / counts[:, None]
     return out  # type: ignore[return-value]
@@ -416,7 +419,15 @@ def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print
     if rundir:
         rundir.check()
     with claimed(rundir):  # locked from here to the last write
-        result = _probe(cfg, echo, progress, rundir)
+        acc = engine.make_accelerator(cfg.device, cfg.train.precision, cfg.report_to if rundir else [], echo)
+        if acc.log_with:
+            acc.project_configuration.project_dir = acc.project_configuration.logging_dir = str(out / "logs")
+            acc.init_trackers("probe", config=engine.hparams(asdict(cfg)))
+        try:
+            result = _probe(cfg, echo, progress, rundir, acc)
+        finally:
+            if acc.log_with:
+                engine.finish_trackers(acc)
         if rundir:
             write_text(out / "probe.md", markdown(result))
             plot(result, out / "probe.png")
@@ -425,7 +436,7 @@ def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print
     return result
 
 
-def _probe(cfg: ProbeConfig, echo, progress: bool, rundir=None) -> dict[str, Any]:
+def _probe(cfg: ProbeConfig, echo, progress: bool, rundir=None, acc=None) -> dict[str, Any]:
     """The probes of :func:`probe` (``cfg`` resolved and checked); returns the result. Each probe is seeded on
     its own, so a resumed run (``rundir.resume``) skips the probes its state holds and ends identical."""
     from codeintel.tasks.models import load_model
@@ -475,13 +486,18 @@ def _probe(cfg: ProbeConfig, echo, progress: bool, rundir=None) -> dict[str, Any
                 if (name, layer, rank) not in done]
         if not todo:
             continue
+        if acc is not None:
+            loaded.model.to(acc.device)
         encode = _encoder(loaded, random_layers, cfg.train.seed)
-        vecs = {s: terminal_vectors(encode, samples[s], want, tok.pad_token_id) for s in samples}
+        vecs = {s: terminal_vectors(encode, samples[s], want, tok.pad_token_id, acc=acc) for s in samples}
         for layer, rank in todo:
             t = time.perf_counter()
             res = train_probe({s: vecs[s][layer] for s in vecs}, samples, rank, (c_labels, u_labels), cfg)
             res.update(kind=name, layer=layer, dim=rank, seconds=round(time.perf_counter() - t, 1))
             runs.append(res)
+            if acc is not None and acc.log_with:
+                acc.log({f"{name}/dim{rank}/{k}": res[k] for k in ("f1", "precision", "recall", "best_valid_loss")},
+                        step=layer)
             if progress:
                 echo(f"  {name:6s} layer {layer:2d} dim {rank:4d}: F1 {res['f1']:.3f} (P {res['precision']:.3f} R "
                      f"{res['recall']:.3f})  spearman d {res['spearman_d']:.3f}  acc c {res['accuracy_c']:.3f} "
