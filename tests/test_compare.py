@@ -314,3 +314,31 @@ def test_sanity_of_a_binary_classifier_flags_one_label_not_two():
     always = sanity(task, "f1", [0.99] * len(pairs), pairs, splits, resamples=300)
     assert always["few_predictions"] and list(always["indistinguishable_from"]) == ["always_clone"]
     assert len(sanity_lines(always)) == 2
+
+
+@pytest.mark.parametrize("command, result_file, score, metric", [
+    (["probe", "--layers", "0-1", "--dims", "8", "data.max_train_examples=30", "data.max_eval_examples=10",
+      "data.max_test_examples=10", "train.epochs=1"], "probe.json", lambda r: r["best"]["f1"], "best_f1"),
+    (["adapters", "train-ner", "--data", "{functions}", "--lang", "python", "train.max_steps=4",
+      "train.eval_every=2", "train.batch_size=4", "source_len=64", "data.max_eval_examples=8"], "ner.json",
+     lambda r: r["held_out"]["macro_f1"], "macro_f1"),
+    (["pretrain", "mlm", "--data", "{functions}", "--lang", "python", "train.max_steps=2", "train.batch_size=4",
+      "source_len=64"], "pretrain.json", lambda r: r["final"]["mlm"], "mlm"),
+], ids=["probe", "train-ner", "pretrain"])
+def test_every_recipe_takes_seeds(command, result_file, score, metric, tmp_path, capsys):
+    """--seeds on the recipes other than train: one run per seed with train.seed = s, and their summary."""
+    functions = tmp_path / "functions.jsonl"
+    functions.write_text("".join(json.dumps({"code": f"def f{i}(a, b):\n    c = a + b * {i}\n    return c - a\n"})
+                                 + "\n" for i in range(40)))
+    args = [a.format(functions=functions) for a in command]
+    out = tmp_path / "seeds"
+    assert main([*args, "--no-progress", "--out", str(out), "--seeds", "1,2"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    per = [score(json.loads((out / f"seed-{s}" / result_file).read_text())) for s in (1, 2)]
+    assert summary["seeds"] == [1, 2] and summary["metrics"][metric]["per_seed"] == {"1": per[0], "2": per[1]}
+    assert summary["metrics"][metric]["mean"] == pytest.approx(np.mean(per))
+    capsys.readouterr()
+    assert main([*args, "--no-progress", "--out", str(out), "--seeds", "1,2"]) == 0      # continues: nothing rerun
+    assert capsys.readouterr().out.count("finished before") == 2
+    assert main([*args, "--no-progress", "--out", str(tmp_path / "x"), "--seeds", "1,2", "train.seed=5"]) == 2
+    assert "drop train.seed" in capsys.readouterr().err and not (tmp_path / "x").exists()

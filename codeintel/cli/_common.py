@@ -71,6 +71,21 @@ def read_source(path, lang: str | None) -> tuple[str, str]:
     return code, lang
 
 
+def add_seeds_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seeds", metavar="1,2,3",
+                   help="one run per seed (train.seed) under --out, one after another, and summary.json/.md (mean, "
+                        "std, min/max, 95 %% interval per score); the same command again continues")
+
+
+def check_seeds(args: argparse.Namespace, overrides) -> None:
+    """``--seeds`` sets ``train.seed`` per run: refused beside ``train.seed=...`` (or ``--resume``)."""
+    from codeintel.errors import ConfigError
+
+    if getattr(args, "seeds", None) and ("train.seed" in overrides or getattr(args, "resume", None)):
+        raise ConfigError("--seeds sets train.seed for each run and continues by itself; drop "
+                          + ("train.seed=..." if "train.seed" in overrides else "--resume") + ".")
+
+
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
     """``--config FILE.yaml`` and ``--print-config``, for the commands whose config is one dataclass."""
     p.add_argument("--config", metavar="FILE.yaml",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from codeintel.cli._common import add_config_arguments, keys_help
+from codeintel.cli._common import add_config_arguments, add_seeds_argument, keys_help
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--resume", metavar="RUN", help="continue RUN from its newest saved state (started with "
                    "train.save_every=N), with its own settings, to the result of an uninterrupted run")
     q.add_argument("--no-progress", action="store_true")
+    add_seeds_argument(q)
     add_config_arguments(q)
     q.add_argument("overrides", nargs="*", metavar="key=value",
                    help="e.g. train.max_steps=100 train.lr=1e-3 source_len=128 reduction_factor=8 "
@@ -45,11 +46,15 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         refuse_with_resume(args, ("model", "data", "lang", "out", "config"), "its own settings")
     overrides = config_overrides(args)
+    from codeintel.cli._common import check_seeds
+
+    check_seeds(args, overrides)
     if args.print_config:
         return print_config(ner_config(args.model, args.data, lang=args.lang, out=args.out, resume=args.resume,
                                        overrides=overrides))
     train_ner(args.model, args.data, lang=args.lang, out=args.out, overwrite=args.overwrite, resume=args.resume,
-              overrides=overrides, progress=not args.no_progress, command=["codeintel", *sys.argv[1:]])
+              overrides=overrides, progress=not args.no_progress, command=["codeintel", *sys.argv[1:]],
+              seeds=args.seeds)
     return 0
 
 

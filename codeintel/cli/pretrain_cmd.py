@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from codeintel.cli._common import add_config_arguments, keys_help
+from codeintel.cli._common import add_config_arguments, add_seeds_argument, keys_help
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--resume", metavar="DIR",
                        help="continue the pre-training in DIR from its newest saved state (started with "
                             "train.save_every=N)")
+        add_seeds_argument(q)
         add_config_arguments(q)
         q.add_argument("overrides", nargs="*", metavar="key=value",
                        help="e.g. train.max_steps=500 contrastive.queue_size=1024 contrastive.momentum=0.99")
@@ -50,12 +51,15 @@ def run(args: argparse.Namespace) -> int:
         refuse_with_resume(args, ("model", "data", "lang", "out", "config"), "its saved settings")
     reclaim_overrides(args)
     overrides = config_overrides(args)
+    from codeintel.cli._common import check_seeds
+
+    check_seeds(args, overrides)
     if args.print_config:
         return print_config(api.pretrain_config(args.objective, args.model, args.data, lang=args.lang, out=args.out,
                                                 resume=args.resume, overrides=overrides))
     result = api.pretrain(args.objective, args.model, args.data, lang=args.lang, out=args.out, resume=args.resume,
                           overwrite=args.overwrite, progress=not args.no_progress,
-                          echo=stderr_echo if args.json else print, overrides=overrides)
+                          echo=stderr_echo if args.json else print, overrides=overrides, seeds=args.seeds)
     if args.json:
         import json
 

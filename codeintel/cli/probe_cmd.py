@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from codeintel.cli._common import add_config_arguments, keys_help
+from codeintel.cli._common import add_config_arguments, add_seeds_argument, keys_help
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "state, with its own settings: the probes it holds are not trained again")
     p.add_argument("--no-progress", action="store_true", help="no per-layer progress lines (the summary stays)")
     p.add_argument("--json", action="store_true", help="print the result (probe.json) as JSON; log lines to stderr")
+    add_seeds_argument(p)
     add_config_arguments(p)
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. data.max_train_examples=500 train.epochs=10")
     p.set_defaults(run=run)
@@ -39,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     from codeintel.recipes.probe import probe
 
     reclaim_overrides(args)
+    from codeintel.cli._common import check_seeds, config_overrides
+
+    check_seeds(args, config_overrides(args) if not args.resume else {})
     cfg = recipe_config(args, ProbeConfig, {"model": "model", "lang": "lang", "layers": "layers", "dims": "dims",
                                             "out": "output_dir", "data": "data.paths"})
     if args.print_config:
@@ -46,7 +50,14 @@ def run(args: argparse.Namespace) -> int:
     from codeintel.cli._common import stderr_echo
 
     say = stderr_echo if args.json else print
-    result = probe(cfg, overwrite=args.overwrite, echo=say, progress=not args.no_progress, resume=bool(args.resume))
+    result = probe(cfg, overwrite=args.overwrite, echo=say, progress=not args.no_progress, resume=bool(args.resume),
+                   seeds=args.seeds)
+    if args.seeds:
+        if args.json:
+            import json
+
+            print(json.dumps(result, indent=2, default=float))
+        return 0
     b = result["best"]
     say(f"best: layer {b['layer']} (dim {b['dim']}) F1 {b['f1']:.3f}; layer 0 {result['baselines']['layer0_f1']:.3f}"
         + (f"; random layers best {max(result['baselines']['random'].values()):.3f}"

@@ -6,7 +6,7 @@ import argparse
 import os
 import shlex
 
-from codeintel.cli._common import add_run_arguments, stderr_echo
+from codeintel.cli._common import add_run_arguments, add_seeds_argument, check_seeds, stderr_echo
 
 EPILOG = """config keys (key=value, or in --config FILE.yaml; generated from codeintel.config.RunConfig):
 {keys}
@@ -44,9 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--adapter-mode", choices=("frozen", "stack", "train"),
                    help="with an adapter directory: frozen (default: train the task head), stack (train a fresh "
                         "task adapter on top), train (train the adapter further)")
-    p.add_argument("--seeds", metavar="1,2,3",
-                   help="one run per seed (train.seed) under --out, one after another, and summary.json/.md (mean, "
-                        "std, min/max, 95 %% interval per metric); the same command again continues")
+    add_seeds_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true",
                    help="print the final result (what metrics.json holds) as JSON on stdout; log lines go to stderr")
@@ -68,10 +66,7 @@ def run(args: argparse.Namespace) -> int:
     settings = {"model": args.model, "task": args.task, "data": args.data, "config": args.config, "out": args.out,
                 "tokenizer": args.tokenizer, "adapter": args.adapter, "adapter_mode": args.adapter_mode,
                 "resume": args.resume, "overrides": parse_overrides(args.overrides)}
-    if args.seeds and "train.seed" in settings["overrides"]:
-        from codeintel.errors import ConfigError
-
-        raise ConfigError("--seeds sets train.seed for each run; drop train.seed=...")
+    check_seeds(args, settings["overrides"])
     if args.print_config:
         import yaml
 

@@ -105,41 +105,40 @@ def train(model: str | None = None, task: str | None = None, data: list[str] | N
 
 def _train_seeds(cfg, card, seeds, echo, progress: bool, overwrite: bool, command: str | None, resume) -> dict:
     """``train --seeds``: the runs of :func:`train` with each seed, in ``cfg.output_dir``; their summary."""
-    import copy
-
-    from codeintel.config import to_dict
     from codeintel.errors import ConfigError
     from codeintel.recipes.rundir import fresh
-    from codeintel.recipes.seeds import parse_seeds, run_seeds
+    from codeintel.recipes.seeds import over_seeds, print_summary
     from codeintel.recipes.train import train as run_train
 
     if resume is not None:
         raise ConfigError("--seeds continues by itself: run the same command again (drop --resume).")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ConfigError("--seeds runs the seeds one after another in one process; launch it without torchrun.")
-    seeds = parse_seeds(seeds) if isinstance(seeds, str) else parse_seeds(",".join(map(str, seeds)))
-    out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/{card.name}-{Path(cfg.model).name}-seeds")
-    shared = to_dict(cfg)
-    shared.pop("output_dir")
-    shared["train"].pop("seed")
+    cfg.output_dir = cfg.output_dir or str(fresh(f"runs/{card.name}-{Path(cfg.model).name}-seeds"))
 
-    def one(seed: int, run_dir: Path, again: bool) -> dict:
-        if again:
-            run_cfg, run_card = _resumed_run_config(run_dir)
-        else:
-            run_cfg, run_card = copy.deepcopy(cfg), card
-            run_cfg.train.seed, run_cfg.output_dir = seed, str(run_dir)
-        result = run_train(run_cfg, run_card, echo=echo, progress=progress, resume=again, command=command)
+    def run(c, again: bool) -> dict:
+        c, run_card = (c, card) if not again else c
+        result = run_train(c, run_card, echo=echo, progress=progress, resume=again, command=command)
         _train_summary(result, echo)
         return result
 
-    summary = run_seeds(out, seeds, {"card": card.name, **shared}, one, echo=echo, overwrite=overwrite)
-    echo(f"\n== {summary['task']} | {summary['model']} | {len(summary['seeds'])} seeds "
-         f"({', '.join(map(str, summary['seeds']))}), test split")
-    for m, v in summary["metrics"].items():
-        ci = "" if v["ci95"][0] != v["ci95"][0] else f"  95 % interval [{v['ci95'][0]:.4f}, {v['ci95'][1]:.4f}]"
-        echo(f"{m:<16} {v['mean']:.4f} ± {v['std']:.4f}  (min {v['min']:.4f}, max {v['max']:.4f}){ci}")
-    echo(f"wrote {out}/summary.json and summary.md")
+    summary = over_seeds(cfg, seeds, run, _resumed_run_config, result_file="metrics.json", scores=lambda r: r["test"],
+                         echo=echo, overwrite=overwrite, extra={"card": card.name})
+    print_summary(summary, echo)
+    return summary
+
+
+def _seeds(cfg, seeds, resume, default_out: str, run, resumed, result_file: str, scores, echo, overwrite: bool,
+           task: str) -> dict[str, Any]:
+    """``--seeds`` for a recipe whose config is one dataclass: :func:`codeintel.recipes.seeds.over_seeds`."""
+    from codeintel.errors import ConfigError
+    from codeintel.recipes.rundir import fresh
+    from codeintel.recipes.seeds import over_seeds, print_summary
+
+    if resume:
+        raise ConfigError("--seeds continues by itself: run the same command again (drop --resume).")
+    cfg.output_dir = cfg.output_dir or str(fresh(default_out))
+    summary = over_seeds(cfg, seeds, run, resumed, result_file=result_file, scores=scores, echo=echo,
+                         overwrite=overwrite, task=task)
+    print_summary(summary, echo)
     return summary
 
 
@@ -248,14 +247,21 @@ def pretrain_config(objective: str = "mlm", model: str | None = None, data: list
 def pretrain(objective: str = "mlm", model: str | None = None, data: list[str] | None = None, *,
              lang: str | None = None, out: str | Path | None = None, resume: str | Path | None = None,
              overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = print,
-             overrides: dict[str, Any] | None = None, **sections: Any) -> dict[str, Any]:
+             overrides: dict[str, Any] | None = None, seeds: list[int] | str | None = None,
+             **sections: Any) -> dict[str, Any]:
     """``codeintel pretrain OBJECTIVE``: continued pre-training (``contrastive`` = MLM + InfoNCE, or ``mlm``)
     with :class:`~codeintel.config.PretrainConfig`'s keys (``train={"max_steps": 500}`` or
-    ``overrides={"contrastive.queue_size": 1024}``); returns ``pretrain.json``."""
+    ``overrides={"contrastive.queue_size": 1024}``); returns ``pretrain.json`` (with ``seeds``: one run per
+    seed and the summary of their final losses, :mod:`codeintel.recipes.seeds`)."""
     from codeintel.recipes.pretrain import pretrain as run_pretrain
+    from codeintel.recipes.pretrain import resumed_config
 
     cfg = pretrain_config(objective, model, data, lang=lang, out=out, resume=resume, overrides=overrides,
                           **sections)
+    if seeds is not None:
+        return _seeds(cfg, seeds, resume, f"runs/pretrain-{objective}-{Path(cfg.model).name}-seeds",
+                      lambda c, again: run_pretrain(c, echo=echo, progress=progress, resume=again), resumed_config,
+                      "pretrain.json", lambda r: r["final"], echo, overwrite, f"pretrain {objective}")
     result = run_pretrain(cfg, echo=echo, progress=progress, overwrite=overwrite, resume=resume is not None)
     final = "  ".join(f"{k}={v:.4f}" for k, v in result["final"].items())
     echo(f"== pretrain {result['objective']} | {result['model']} | {result['steps']} steps in "
@@ -484,7 +490,8 @@ def ner_config(model: str | None = None, data: list[str] | None = None, *, lang:
 def train_ner(model: str | None = None, data: list[str] | None = None, *, lang: str | None = None,
               out: str | Path | None = None, overwrite: bool = False, resume: str | Path | None = None,
               overrides: dict[str, Any] | None = None, progress: bool = False, echo: Callable[..., None] = print,
-              command: list[str] | None = None, **sections: Any) -> dict[str, Any]:
+              command: list[str] | None = None, seeds: list[int] | str | None = None,
+              **sections: Any) -> dict[str, Any]:
     """``codeintel adapters train-ner``: a NER adapter (and its token-type head) on a frozen backbone; returns
     what ``ner.json`` holds. ``overrides``: :class:`~codeintel.config.NerConfig` keys (``train.max_steps``,
     ``train.lr``, ``train.save_every``, ...; or sections, ``train={"max_steps": 100}``). ``resume=RUN``: continue
@@ -499,6 +506,12 @@ def train_ner(model: str | None = None, data: list[str] | None = None, *, lang: 
     if resume and overwrite:
         raise ConfigError(f"--resume continues {resume} in place; drop --overwrite.")
     cfg = ner_config(model, data, lang=lang, out=out, resume=resume, overrides=overrides, **sections)
+    if seeds is not None:
+        from codeintel.recipes.ner import resumed_config
+
+        return _seeds(cfg, seeds, resume, f"runs/ner-{Path(cfg.model).name}-seeds",
+                      lambda c, again: run(c, echo=echo, progress=progress, argv=command, resume=again),
+                      resumed_config, "ner.json", lambda r: r["held_out"], echo, overwrite, "ner")
     result = run(cfg, echo=echo, progress=progress, overwrite=overwrite, argv=command, resume=bool(resume))
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun / accelerate launch only rank 0 reports
         return result

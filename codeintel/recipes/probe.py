@@ -386,13 +386,15 @@ def validate(cfg: ProbeConfig) -> None:
 
 
 def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print, write: bool = True,
-          progress: bool = True, resume: bool = False, **settings: Any) -> dict[str, Any]:
+          progress: bool = True, resume: bool = False, seeds: list[int] | str | None = None,
+          **settings: Any) -> dict[str, Any]:
     """Run AST-Probe; returns the result that ``probe.json`` holds.
 
     ``settings`` are :class:`~codeintel.config.ProbeConfig` fields (``model``, ``lang``, ``data``, ``layers``,
     ``dims`` as ``"8,16"`` or a list, ``train={"epochs": 5}``, ``data={"max_train_examples": 500}``, dotted keys
     as ``**{"train.lr": 1e-3}``), applied over ``cfg``. ``progress``: a line per probe
-    trained (layer and rank) through ``echo``. With ``write`` the result is also
+    trained (layer and rank) through ``echo``. ``seeds``: one probe run per seed under ``output_dir`` and the
+    summary of their F1s (:mod:`codeintel.recipes.seeds`). With ``write`` the result is also
     written to ``output_dir`` (default ``runs/probe-<model>-<lang>``): ``probe.json``, ``probe.md``, ``probe.png``.
 
     Example::
@@ -411,6 +413,17 @@ def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print
         set_key(cfg, key, value)
 
     validate(cfg)
+    if seeds is not None:
+        if resume or not write:
+            raise ConfigError("--seeds writes one run per seed and continues by itself; drop --resume / write=False.")
+        from codeintel.recipes.seeds import over_seeds, print_summary
+
+        cfg.output_dir = cfg.output_dir or str(fresh(f"runs/probe-{Path(cfg.model).name}-{cfg.lang}-seeds"))
+        summary = over_seeds(cfg, seeds, lambda c, again: probe(c, echo=echo, progress=progress, resume=again),
+                             lambda d: kit.resumed_config(d, ProbeConfig), result_file="probe.json",
+                             scores=seed_scores, echo=echo, overwrite=overwrite, task=f"probe {cfg.lang}")
+        print_summary(summary, echo)
+        return summary
     if resume and not write:
         raise ConfigError("resume continues a written run; drop write=False.")
     out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/probe-{Path(cfg.model).name}-{cfg.lang}")
@@ -434,6 +447,14 @@ def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print
             write_json(out / "probe.json", result)
             result["output_dir"] = str(out)
     return result
+
+
+def seed_scores(result: dict[str, Any]) -> dict[str, float]:
+    """What ``--seeds`` summarises of a probe run: the best F1, layer 0's, and each probed layer's at the first
+    rank."""
+    first = result["dims"][0]
+    layers = {f"layer{r['layer']}_f1": r["f1"] for r in result["results"] if r["kind"] == "model" and r["dim"] == first}
+    return {"best_f1": result["best"]["f1"], "layer0_f1": result["baselines"]["layer0_f1"], **layers}
 
 
 def _probe(cfg: ProbeConfig, echo, progress: bool, rundir=None, acc=None) -> dict[str, Any]:

@@ -1,10 +1,12 @@
 """Several seeds in one command: one run directory per seed under the output directory, and their summary.
 
-``OUT/seeds.json`` names the seeds and the settings they share; ``OUT/seed-<s>/`` is an ordinary run of the
-recipe with ``train.seed = s``; ``OUT/summary.json`` and ``OUT/summary.md`` hold, per test metric, the mean,
-standard deviation, min/max and a 95 % interval of the mean (Student's t over the seeds), each seed's value and
-the trivial baselines. Running the same command again continues: a finished seed (its ``metrics.json``
-written) is not run again, an interrupted one with a saved state is resumed, one interrupted before its
+Every recipe on the recipe kit takes ``--seeds`` (``train``, ``pretrain``, ``probe``, ``adapters train-ner``;
+``continual run`` has ``repeats``): every config has ``train.seed`` and ``output_dir``, so :func:`over_seeds`
+runs any of them. ``OUT/seeds.json`` names the seeds and the settings they share; ``OUT/seed-<s>/`` is an
+ordinary run of the recipe with ``train.seed = s``; ``OUT/summary.json`` and ``OUT/summary.md`` hold, per
+metric, the mean, standard deviation, min/max and a 95 % interval of the mean (Student's t over the seeds), each
+seed's value and the trivial baselines. Running the same command again continues: a finished seed (its result
+file written) is not run again, an interrupted one with a saved state is resumed, one interrupted before its
 first state is moved aside (``seed-<s>.replaced-<time>``) and run again. Another configuration into the same
 directory is refused.
 """
@@ -55,12 +57,55 @@ def seed_dirs(path: str | Path) -> list[Path]:
     return [Path(path) / f"seed-{s}" for s in meta["seeds"]]
 
 
+def over_seeds(cfg, seeds: list[int] | str, run: Callable[[Any, bool], dict], resumed: Callable[[Path], Any], *,
+               result_file: str, scores: Callable[[dict], dict], echo=print, overwrite: bool = False,
+               extra: dict[str, Any] | None = None, task: str | None = None) -> dict[str, Any]:
+    """:func:`run_seeds` for a recipe config ``cfg`` (``cfg.output_dir`` set): each seed's config is ``cfg`` with
+    ``train.seed`` and ``output_dir`` changed; ``run(cfg, resume)`` runs it, ``resumed(run_dir)`` reads the config
+    of an interrupted seed; ``result_file`` marks a finished seed; ``scores(result)`` picks the scores to summarise.
+    ``extra``: settings beside the config that the seeds share (a task card); ``task``: the summary's task name
+    (default: the result's own)."""
+    import copy
+    import dataclasses
+
+    if isinstance(seeds, str):
+        seeds = parse_seeds(seeds)
+    else:
+        seeds = parse_seeds(",".join(map(str, seeds)))
+    if int(__import__("os").environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("--seeds runs the seeds one after another in one process; launch it without torchrun.")
+    shared = dataclasses.asdict(cfg)
+    shared.pop("output_dir")
+    shared["train"].pop("seed")
+
+    def one(seed: int, run_dir: Path, again: bool) -> dict:
+        if again:
+            return run(resumed(run_dir), True)
+        c = copy.deepcopy(cfg)
+        c.train.seed, c.output_dir = seed, str(run_dir)
+        return run(c, False)
+
+    return run_seeds(Path(cfg.output_dir), seeds, {**(extra or {}), **shared}, one, echo=echo, overwrite=overwrite,
+                     result_file=result_file, scores=scores, task=task)
+
+
+def print_summary(summary: dict[str, Any], echo=print) -> None:
+    echo(f"\n== {summary['task']} | {summary['model']} | {len(summary['seeds'])} seeds "
+         f"({', '.join(map(str, summary['seeds']))})")
+    for m, v in summary["metrics"].items():
+        ci = "" if v["ci95"][0] != v["ci95"][0] else f"  95 % interval [{v['ci95'][0]:.4f}, {v['ci95'][1]:.4f}]"
+        echo(f"{m:<16} {v['mean']:.4f} ± {v['std']:.4f}  (min {v['min']:.4f}, max {v['max']:.4f}){ci}")
+    echo(f"wrote {summary['output_dir']}/summary.json and summary.md")
+
+
 def run_seeds(out: Path, seeds: list[int], settings: dict[str, Any], run_one: Callable[[int, Path, bool], dict],
-              *, echo=print, overwrite: bool = False) -> dict[str, Any]:
+              *, echo=print, overwrite: bool = False, result_file: str = "metrics.json",
+              scores: Callable[[dict], dict] = lambda r: r["test"], task: str | None = None) -> dict[str, Any]:
     """Run ``run_one(seed, run_dir, resume)`` for each seed not finished yet in ``out``, then summarise.
 
     ``settings``: what every seed shares (the configuration without the seed and the output directory); a
-    directory holding seeds of other settings is refused. ``run_one`` returns the run's ``metrics.json``."""
+    directory holding seeds of other settings is refused. ``run_one`` returns the run's result (what
+    ``result_file`` holds); ``scores(result)`` are the numbers summarised."""
     from codeintel.recipes.kit import claimed
     from codeintel.recipes.rundir import RunDir, latest_state
 
@@ -84,9 +129,9 @@ def run_seeds(out: Path, seeds: list[int], settings: dict[str, Any], run_one: Ca
         results = {}
         for seed in seeds_all:
             run_dir = out / f"seed-{seed}"
-            if (run_dir / "metrics.json").is_file():
-                echo(f"== seed {seed}: finished before ({run_dir}/metrics.json)")
-                results[seed] = json.loads((run_dir / "metrics.json").read_text())
+            if (run_dir / result_file).is_file():
+                echo(f"== seed {seed}: finished before ({run_dir}/{result_file})")
+                results[seed] = json.loads((run_dir / result_file).read_text())
                 continue
             resume = run_dir.is_dir() and latest_state(run_dir) is not None
             if run_dir.exists() and not resume:
@@ -97,24 +142,28 @@ def run_seeds(out: Path, seeds: list[int], settings: dict[str, Any], run_one: Ca
                 echo(f"== seed {seed}: an interrupted run without a saved state; moved it to {aside}")
             echo(f"== seed {seed} ({len(results) + 1} of {len(seeds_all)})" + (": resuming" if resume else ""))
             results[seed] = run_one(seed, run_dir, resume)
-        summary = summarise(results)
+        summary = summarise(results, scores)
+        summary["task"] = task or summary["task"]
         write_json(out / SUMMARY, summary)
         write_text(out / "summary.md", markdown(summary))
     summary["output_dir"] = str(out)
     return summary
 
 
-def summarise(results: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """Per test metric over the seeds: mean, std (n − 1), min, max, the 95 % t-interval of the mean, each seed's
+def summarise(results: dict[int, dict[str, Any]], scores: Callable[[dict], dict] = lambda r: r["test"]
+              ) -> dict[str, Any]:
+    """Per metric over the seeds: mean, std (n − 1), min, max, the 95 % t-interval of the mean, each seed's
     value; the trivial baselines (the test set is the same for every seed)."""
     from scipy import stats
 
     seeds = list(results)
     first = results[seeds[0]]
-    metrics = [m for m, v in first["test"].items() if isinstance(v, int | float) and m != "threshold"]
-    out: dict[str, Any] = {"task": first.get("task"), "model": first.get("model"), "seeds": seeds, "metrics": {}}
+    metrics = [m for m, v in scores(first).items() if isinstance(v, int | float) and not isinstance(v, bool)
+               and m != "threshold"]
+    out: dict[str, Any] = {"task": first.get("task") or first.get("objective"),
+                           "model": first.get("model") or first.get("backbone"), "seeds": seeds, "metrics": {}}
     for m in metrics:
-        values = np.array([float(results[s]["test"][m]) for s in seeds])
+        values = np.array([float(scores(results[s])[m]) for s in seeds])
         n = len(values)
         std = float(values.std(ddof=1)) if n > 1 else 0.0
         half = float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)) if n > 1 else float("nan")
@@ -122,7 +171,9 @@ def summarise(results: dict[int, dict[str, Any]]) -> dict[str, Any]:
                              "max": float(values.max()), "ci95": [float(values.mean()) - half,
                                                                   float(values.mean()) + half],
                              "per_seed": dict(zip(map(str, seeds), values.tolist(), strict=True))}
-    out["baselines"] = first.get("baselines", {})
+    base = first.get("baselines") or ({"majority_label": first["majority_baseline"]}
+                                      if "majority_baseline" in first else {})
+    out["baselines"] = {k: v for k, v in base.items() if isinstance(v, dict)}
     return out
 
 
