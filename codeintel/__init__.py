@@ -34,7 +34,7 @@ _LAZY = {
     "report": "codeintel.recipes.report",
 }
 
-_SUBPACKAGES = ("continual",)  # codeintel.continual.run(...): the continual-learning command
+_SUBPACKAGES = ("continual", "hub")  # codeintel.continual.run(...), codeintel.hub.hub_path(...)
 
 __all__ = ["__version__", *_LAZY, *_SUBPACKAGES]
 
@@ -47,3 +47,8 @@ def __getattr__(name: str) -> Any:
             return importlib.import_module(f"codeintel.{name}")
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'codeintel' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The API functions too (they are loaded on first use), so ``dir(codeintel)`` and completion show them."""
+    return sorted({*globals(), *__all__})

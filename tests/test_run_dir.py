@@ -203,3 +203,21 @@ def test_sigkill_at_the_checkpoint_swap_leaves_a_loadable_best(tmp_path):
     assert main(["train", "--data", str(data), "--out", str(run), "--no-progress", "--overwrite", *FAST]) == 0
     moved = next(p for p in tmp_path.iterdir() if p.name.startswith("run.replaced-"))
     load_model(str(moved / "best"))  # the killed run's checkpoint is still there and loads
+
+
+def test_evaluate_takes_the_run_directory_for_its_best(trained, tmp_path):
+    _, run = trained
+    assert main(["evaluate", "--model", str(run), "--out", str(tmp_path / "e1")]) == 0
+    assert main(["evaluate", "--model", str(run / "best"), "--out", str(tmp_path / "e2")]) == 0
+    a, b = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("e1", "e2"))
+    assert a["scores"] == b["scores"] and a["model"] == str(run / "best")
+
+
+def test_the_package_shows_its_api_and_its_hub_module_without_importing_torch():
+    code = ("import sys, codeintel\nnames = dir(codeintel)\n"
+            "assert {'train', 'evaluate', 'compare', 'report', 'probe', 'train_ner'} <= set(names), names\n"
+            "print(codeintel.hub.hub_path('eval', 'smoothed_bleu'))\n"
+            "assert 'torch' not in sys.modules\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("smoothed_bleu")

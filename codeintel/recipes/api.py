@@ -166,8 +166,17 @@ def evaluate_config(model: str, data: list[str] | None = None, *, task: str | No
                     overrides: dict[str, Any] | None = None, **sections: Any) -> tuple[Any, Any]:
     """(RunConfig, card) an ``evaluate`` call runs with: the checkpoint's saved task, data, lengths and decoding,
     under ``config`` and the overrides (what ``codeintel evaluate --print-config`` prints)."""
-    cfg, card, _ = _evaluate_setup(model, data, task, config, _settings(overrides, sections))
+    cfg, card, _ = _evaluate_setup(resolve_checkpoint(model), data, task, config, _settings(overrides, sections))
     return cfg, card
+
+
+def resolve_checkpoint(model: str) -> str:
+    """A run directory (``config.yaml`` and a ``best`` link, what ``train`` writes) stands for its ``best``
+    checkpoint; anything else is returned as it is."""
+    p = Path(model)
+    if p.is_dir() and (p / "config.yaml").is_file() and (p / "best").is_dir() and not (p / "config.json").is_file():
+        return str(p / "best")
+    return model
 
 
 def _evaluate_setup(model: str, data, task, config, settings: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
@@ -192,6 +201,7 @@ def evaluate(model: str, split: str = "test", data: list[str] | None = None, *, 
     from codeintel.recipes.evaluate import default_eval_dir, evaluate_checkpoint, format_scores
     from codeintel.recipes.rundir import fresh
 
+    model = resolve_checkpoint(model)  # RUN means RUN/best
     cfg, card, checkpoint = _evaluate_setup(model, data, task, config, _settings(overrides, sections))
     out_dir = Path(out) if out is not None else fresh(default_eval_dir(model, split))
     echo(f"== {card.name} | {model} | {split} split")
