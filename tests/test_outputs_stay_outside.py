@@ -36,6 +36,7 @@ def test_inside_checkpoint_follows_links_as_the_file_system_does(tmp_path):
     run = _checkpoint(tmp_path)
     assert inside_checkpoint(run / "best" / "hyg") == (run / "checkpoints" / "best-000001").resolve()
     assert inside_checkpoint(run / "best" / "a" / "b") == (run / "checkpoints" / "best-000001").resolve()
+    (run / "states" / "state-00000003").mkdir(parents=True)
     assert inside_checkpoint(run / "states" / "x") == (run / "states").resolve()
     assert inside_checkpoint(run / "eval-test") is None                         # beside the checkpoint: fine
     assert inside_checkpoint(tmp_path / "elsewhere") is None
@@ -172,3 +173,12 @@ def test_a_garbage_lock_is_named_not_reported_as_a_pid(tmp_path, capsys):
     assert main(["probe", "--out", str(run)]) == 2
     err = capsys.readouterr().err
     assert "names no process" in err and "pid None" not in err
+
+
+def test_a_users_folder_named_checkpoints_is_not_a_run(tmp_path):
+    """A project with its own config.yaml and a checkpoints/ folder of its own: outputs there are allowed."""
+    (tmp_path / "config.yaml").write_text("lr: 1\n")
+    (tmp_path / "checkpoints" / "mine").mkdir(parents=True)
+    (tmp_path / "states").mkdir()
+    assert inside_checkpoint(tmp_path / "checkpoints" / "run1") is None
+    assert inside_checkpoint(tmp_path / "states" / "x") is None

@@ -56,9 +56,19 @@ def inside_checkpoint(path: str | Path) -> Path | None:
     for anc in [p, *p.parents]:
         if anc != p and any((anc / f).is_file() for f in CHECKPOINT_FILES):
             return anc
-        if anc.name in RUN_INTERNALS and is_output_dir(anc.parent):
+        if anc.name in RUN_INTERNALS and _run_internal(anc):
             return anc
     return None
+
+
+def _run_internal(d: Path) -> bool:
+    """Whether ``d`` is a codeintel run's ``checkpoints/`` (versions ``NAME-NNNNNN``, or the run's ``best``
+    links into it) or ``states/`` (``state-N`` / ``.partial-N`` entries) — not a user's folder of that name."""
+    if not d.is_dir():
+        return False
+    if d.name == "checkpoints":
+        return (d.parent / "best").is_symlink() or any(e.name.rsplit("-", 1)[-1].isdigit() for e in d.iterdir())
+    return any(e.name.startswith(("state-", ".partial-")) for e in d.iterdir())
 
 
 def refuse_inside_checkpoint(path: str | Path, what: str = "--out") -> None:
