@@ -11,9 +11,8 @@
   evaluations without improvement (0 = never stop early).
 - :func:`step_loop` and :func:`epoch_loop`: the two training loops with named callback points — steps counted
   to ``train.max_steps`` (the objective's step, periodic evaluation and best-state tracking, early stopping,
-  resumable states; ``pretrain`` and ``adapters train-ner``) and epochs with a validation value each (early
-  stopping, the best snapshot; ``probe`` and ``continual run``). ``train`` keeps its own loop of phases
-  (:mod:`codeintel.recipes.train`: gradient accumulation over ranks, sharded evaluation) on the same parts.
+  resumable states; ``train``, ``pretrain`` and ``adapters train-ner``) and epochs with a validation value each
+  (early stopping, the best snapshot; ``probe`` and ``continual run``).
 - :func:`batch_stream`: an endless seeded order of example indices, refilled with a new permutation when it
   runs low, cut into batches (what the step-counted loops of ``pretrain`` and ``train-ner`` draw from).
 - :func:`save_state` / :func:`load_state`: the one resumable-state format of every recipe that trains
