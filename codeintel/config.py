@@ -785,15 +785,12 @@ def from_saved(cls: type, saved: dict[str, Any]) -> Any:
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    import yaml
+    from codeintel.io import read_yaml
 
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file {p} does not exist.")
-    try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p} is not valid YAML: {exc}") from None
+    data = read_yaml(p, ConfigError) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{p} must hold a mapping of config keys, not {type(data).__name__}.")
     return data

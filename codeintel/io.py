@@ -31,6 +31,41 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         raise
 
 
+def parse_json(text: str) -> Any:
+    """``json.loads`` whose every failure is a ``ValueError`` with a short reason (a document nested deeper than
+    the parser's recursion limit is "nested too deeply", not a RecursionError traceback)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def read_json(path: str | Path, error: type[Exception] = ValueError) -> Any:
+    """A JSON file's document; any problem (missing, unreadable, not UTF-8, malformed, nested too deeply) is one
+    ``error`` naming the file and the reason."""
+    path = Path(path)
+    try:
+        return parse_json(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc).splitlines()[0]
+        raise error(f"{path} is not valid JSON ({reason}).") from None
+
+
+def read_yaml(path: str | Path, error: type[Exception] = ValueError) -> Any:
+    """A YAML file's document (``yaml.safe_load``); any problem (missing, unreadable, not UTF-8, invalid YAML,
+    nested too deeply) is one ``error`` naming the file and the reason."""
+    import yaml
+
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise error(f"{path} is not valid YAML (nested too deeply).") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc).splitlines()[0]
+        raise error(f"{path} is not valid YAML ({reason}).") from None
+
+
 def write_text(path: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_open(path) as fh:

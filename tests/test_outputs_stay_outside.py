@@ -182,3 +182,34 @@ def test_a_users_folder_named_checkpoints_is_not_a_run(tmp_path):
     (tmp_path / "states").mkdir()
     assert inside_checkpoint(tmp_path / "checkpoints" / "run1") is None
     assert inside_checkpoint(tmp_path / "states" / "x") is None
+
+
+DEEP_JSON = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+DEEP_YAML = "a: " + "[" * 100_000 + "]" * 100_000 + "\n"
+
+
+@pytest.mark.parametrize("command", [
+    ["data", "check", "{jsonl}", "--task", "summarization"],
+    ["data", "dedup", "{jsonl}", "--task", "summarization", "--out", "{out}"],
+    ["adapters", "show", "{adapter}"],
+    ["train", "--adapter", "{adapter}", "--out", "{out}"],
+    ["continual", "build-stream", "--domains", "{yaml}", "--out", "{out}.yaml"],
+    ["continual", "run", "--stream", "{yaml}", "--out", "{out}"],
+    ["adapters", "train-ner", "--config", "{yaml}", "--out", "{out}"],
+    ["probe", "--config", "{yaml}", "--out", "{out}"],
+    ["train", "--task", "{yaml}", "--out", "{out}"],
+], ids=lambda c: " ".join(c[:2]))
+def test_deeply_nested_input_is_one_clear_error_everywhere(command, tmp_path, capsys):
+    """A 100,000-deep JSON line, adapter config or YAML file: one `error:` line saying it is nested too deeply,
+    no RecursionError traceback, nothing written (one reader: codeintel.io.parse_json / read_json / read_yaml)."""
+    (tmp_path / "d.jsonl").write_text(DEEP_JSON + "\n")
+    (tmp_path / "adapter").mkdir()
+    (tmp_path / "adapter" / "adapter_config.json").write_text(DEEP_JSON)
+    (tmp_path / "deep.yaml").write_text(DEEP_YAML)
+    out = tmp_path / "out"
+    args = [a.format(jsonl=tmp_path / "d.jsonl", adapter=tmp_path / "adapter", yaml=tmp_path / "deep.yaml", out=out)
+            for a in command]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "nested too deeply" in err and err.count("\n") == 1, err
+    assert not out.exists() and not (tmp_path / "out.yaml").exists()

@@ -27,7 +27,7 @@ from typing import Any
 
 from codeintel.continual.apis import ApiCall, Sample, extract_samples
 from codeintel.errors import ConfigError, DataError
-from codeintel.io import write_text
+from codeintel.io import read_yaml, write_text
 
 BY = ("module", "package", "class")
 LANGS = ("python", "java")
@@ -97,7 +97,6 @@ def shipped_streams() -> dict[str, Path]:
 
 def load_definition(ref: str) -> StreamDefinition:
     """A stream definition from a YAML file or a shipped name (``default`` = ``stdlib``)."""
-    import yaml
 
     shipped = shipped_streams()
     name = "stdlib" if ref == "default" else ref
@@ -106,11 +105,7 @@ def load_definition(ref: str) -> StreamDefinition:
         names = ", ".join(["default", *shipped])
         raise ConfigError(f"stream {ref!r} is neither a file nor a shipped stream ({names}); "
                           "build one with `codeintel continual build-stream`.")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    return definition_from(raw, path)
+    return definition_from(read_yaml(path, ConfigError), path)
 
 
 def definition_from(raw: Any, path: Path) -> StreamDefinition:

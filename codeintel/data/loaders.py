@@ -21,6 +21,7 @@ from pathlib import Path
 
 from codeintel.data.stdlib import SPLITS, first_sentence
 from codeintel.errors import DataError
+from codeintel.io import parse_json
 
 _SPLIT_ALIASES = {"train": ("train",), "valid": ("valid", "dev", "validation"), "test": ("test",)}
 
@@ -45,10 +46,7 @@ def read_jsonl(path: Path, skip_bad: bool = False, report: LoadReport | None = N
             if not line.strip():
                 continue
             try:
-                try:
-                    row = json.loads(line)
-                except RecursionError:
-                    raise ValueError("nested too deeply") from None
+                row = parse_json(line)
                 if not isinstance(row, dict):
                     raise ValueError(f"expected a JSON object, got {type(row).__name__}")
                 if "\\ud" in line.lower():  # a \ud800-\udfff escape: a lone surrogate cannot become UTF-8

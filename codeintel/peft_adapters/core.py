@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from codeintel.errors import CheckpointError, ConfigError, UnknownNameError
+from codeintel.io import read_json
 
 META = "codeintel-adapter.json"
 HEAD = "head.safetensors"
@@ -124,12 +125,9 @@ def read_config(path: str | Path) -> tuple[str, dict[str, Any]]:
     if not path.is_dir():
         raise CheckpointError(f"{path} is not an adapter directory (it does not exist or is a file); pass a directory "
                               "with adapter_config.json, or a preset name.")
-    try:
-        cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} has no adapter_config.json; it is not an AdapterHub or PEFT adapter.") from None
-    except (OSError, ValueError, UnicodeDecodeError):
-        raise CheckpointError(f"{cfg_file} is not valid JSON (truncated or edited?).") from None
+    if not cfg_file.is_file():
+        raise CheckpointError(f"{path} has no adapter_config.json; it is not an AdapterHub or PEFT adapter.")
+    cfg = read_json(cfg_file, CheckpointError)
     if not isinstance(cfg, dict):
         raise CheckpointError(f"{cfg_file} must hold a JSON object.")
     if "peft_type" in cfg:
@@ -145,10 +143,7 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     f = Path(path) / META
     if not f.is_file():
         return {}
-    try:
-        meta = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        raise CheckpointError(f"{f} is not valid JSON (truncated or edited?).") from None
+    meta = read_json(f, CheckpointError)
     if not isinstance(meta, dict):
         raise CheckpointError(f"{f} must hold a JSON object.")
     return meta

@@ -22,7 +22,7 @@ from codeintel.data import hygiene as hy
 from codeintel.data.loaders import CODE_FIELDS, LoadReport, check_file
 from codeintel.data.stdlib import SPLITS
 from codeintel.errors import ConfigError, DataError
-from codeintel.io import save_figure, write_text
+from codeintel.io import parse_json, save_figure, write_text
 
 EMBEDDED_CARDS = {"stdlib": "summarization", "stdlib-clones": "clone-detection-stdlib"}
 SPLIT_PAIRS = (("valid", "train"), ("test", "train"), ("test", "valid"))   # (later, earlier)
@@ -86,7 +86,7 @@ def _first_row(path: Path) -> dict | None:
         for lineno, line in enumerate(fh, 1):
             if line.strip():
                 try:
-                    row = json.loads(line)
+                    row = parse_json(line)
                 except ValueError as exc:
                     raise DataError(f"{path}:{lineno}: malformed JSON line ({exc}).") from None
                 return row if isinstance(row, dict) else None
