@@ -342,3 +342,7 @@ def test_every_recipe_takes_seeds(command, result_file, score, metric, tmp_path,
     assert capsys.readouterr().out.count("finished before") == 2
     assert main([*args, "--no-progress", "--out", str(tmp_path / "x"), "--seeds", "1,2", "train.seed=5"]) == 2
     assert "drop train.seed" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert main(["report", str(out), "--trials", "100"]) == 0                     # a leaderboard reads it too
+    board = capsys.readouterr().out
+    m = summary["metrics"][metric]
+    assert f"{summary['task']} {metric}" in board and f"{m['mean']:.4f} ± {m['std']:.4f}" in board

@@ -29,6 +29,16 @@ def _run(path: str | Path) -> dict[str, Any]:
 
     p = Path(path)
     dirs = seed_dirs(p) if p.is_dir() and is_multi_seed(p) else [p]
+    if len(dirs) > 1 or (p / "summary.json").is_file():  # any recipe's --seeds: its summary holds every seed's scores
+        if not (p / "summary.json").is_file():
+            raise DataError(f"{p} holds no summary.json; run its --seeds command again to finish it.")
+        summary = json.loads((p / "summary.json").read_text())
+        scores = [{m: v["per_seed"][str(s)] for m, v in summary["metrics"].items()} for s in summary["seeds"]]
+        per = [resample.load(d / resample.FILE) if (d / resample.FILE).is_file() else None for d in dirs]
+        cfg = load_yaml(dirs[0] / "config.yaml") if (dirs[0] / "config.yaml").is_file() else {}
+        extra = [f"{k}={cfg[k]}" for k in CONFIG_KEYS if cfg.get(k) not in (None, "", False)]
+        label = str(summary["model"]) + (f" ({', '.join(extra)})" if extra else "")
+        return {"path": str(p), "task": summary["task"], "label": label, "scores": scores, "per_example": per}
     scores, per = [], []
     for d in dirs:
         if not (d / "metrics.json").is_file():
