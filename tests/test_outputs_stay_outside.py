@@ -213,3 +213,14 @@ def test_deeply_nested_input_is_one_clear_error_everywhere(command, tmp_path, ca
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "nested too deeply" in err and err.count("\n") == 1, err
     assert not out.exists() and not (tmp_path / "out.yaml").exists()
+
+
+@pytest.mark.parametrize("command", [["tokenize", "{src}"], ["dfg", "{src}", "--lang", "python"],
+                                     ["token-types", "{src}", "--lang", "python"]], ids=lambda c: c[0])
+@pytest.mark.parametrize("src, expected", [("{tmp}", "is a directory"), ("/dev/null", "not a regular file"),
+                                           ("{tmp}/missing.py", "does not exist")])
+def test_source_commands_say_what_the_path_is(command, src, expected, tmp_path, capsys):
+    args = [a.format(src=src.format(tmp=tmp_path)) for a in command]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err and err.count("\n") == 1, err

@@ -130,8 +130,9 @@ def test_task_mismatch_on_checkpoint(tmp_path):
     models.save_model(loaded, tmp_path / "c")
     from codeintel.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="is a 'summarization' checkpoint"):
+    with pytest.raises(ConfigError, match="fine-tuned for 'summarization', not 'clone-detection'") as err:
         models.load_model(str(tmp_path / "c"), "clone-detection")
+    assert "--task summarization" in str(err.value) and "takes a backbone" in str(err.value)
 
 
 def test_plain_save_pretrained_directory_loads_as_backbone(tmp_path):

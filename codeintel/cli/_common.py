@@ -61,6 +61,11 @@ def read_source(path, lang: str | None) -> tuple[str, str]:
     path = Path(path)
     if str(path) == "-":
         code = sys.stdin.buffer.read().decode("utf-8", errors="replace")  # as files: bad bytes become U+FFFD
+    elif path.is_dir():
+        raise DataError(f"{path} is a directory; pass a source file.")
+    elif path.exists() and not path.is_file():
+        raise DataError(f"{path} is not a regular file (a device or a pipe); pass a source file, or - for standard "
+                        "input.")
     elif not path.is_file():
         raise DataError(f"{path} does not exist.")
     else:

@@ -188,6 +188,13 @@ def load_model(name_or_dir: str, task: str | None = None, *, pretrained: bool = 
                    "rebuildable": pretrained and not spec.is_tiny})
 
 
+def wrong_task(path, saved: str, wanted: str) -> str:
+    """The message for a checkpoint fine-tuned on another task than the command needs."""
+    return (f"{path} is a checkpoint fine-tuned for {saved!r}, not {wanted!r}: `codeintel train` and `evaluate` "
+            f"take it with --task {saved}; a command that needs a {wanted!r} model (probe, adapters train-ner, "
+            "continual run, pretrain) takes a backbone: a registry name, a hub id or a `codeintel pretrain` output.")
+
+
 def read_meta(path: str | Path) -> dict[str, Any]:
     """A checkpoint directory's ``codeintel.json`` ({} for a plain ``save_pretrained`` directory)."""
     meta = Path(path) / META_FILE
@@ -225,7 +232,7 @@ def _load_dir(path: Path, task: str | None, allow_pickle: bool = False) -> Loade
             raise CheckpointError(f"{path}/{META_FILE} names family {meta['family']!r} / class "
                                   f"{meta['backbone_class']!r}; known: {sorted(backbones.VARIANTS)} / {sorted(known)}.")
         if task and task != meta["task"]:
-            raise ConfigError(f"{path} is a {meta['task']!r} checkpoint, not {task!r}; pass --task {meta['task']}.")
+            raise ConfigError(wrong_task(path, meta["task"], task))
         task, family, cls_name = meta["task"], meta["family"], meta["backbone_class"]
     else:
         task = task or DEFAULT_TYPE
@@ -456,7 +463,7 @@ def _load_adapter_run(path: Path, meta: dict[str, Any], task: str | None, allow_
 
     run = meta["adapter_run"]
     if task and task != meta["task"]:
-        raise ConfigError(f"{path} is a {meta['task']!r} checkpoint, not {task!r}; pass --task {meta['task']}.")
+        raise ConfigError(wrong_task(path, meta["task"], task))
     loaded = load_model(run["backbone"], meta["task"], pretrained=run.get("pretrained", True),
                         tokenizer=run.get("tokenizer") or None, allow_pickle=allow_pickle)
     if (path / BASE_FILE).is_file():
