@@ -105,41 +105,18 @@ def train(model: str | None = None, task: str | None = None, data: list[str] | N
 
 def _train_seeds(cfg, card, seeds, echo, progress: bool, overwrite: bool, command: str | None, resume) -> dict:
     """``train --seeds``: the runs of :func:`train` with each seed, in ``cfg.output_dir``; their summary."""
-    from codeintel.errors import ConfigError
-    from codeintel.recipes.rundir import fresh
-    from codeintel.recipes.seeds import over_seeds, print_summary
+    from codeintel.recipes.seeds import over_seeds
     from codeintel.recipes.train import train as run_train
 
-    if resume is not None:
-        raise ConfigError("--seeds continues by itself: run the same command again (drop --resume).")
-    cfg.output_dir = cfg.output_dir or str(fresh(f"runs/{card.name}-{Path(cfg.model).name}-seeds"))
-
     def run(c, again: bool) -> dict:
-        c, run_card = (c, card) if not again else c
+        c, run_card = c if again else (c, card)           # a resumed seed brings its own (config, card)
         result = run_train(c, run_card, echo=echo, progress=progress, resume=again, command=command)
         _train_summary(result, echo)
         return result
 
-    summary = over_seeds(cfg, seeds, run, _resumed_run_config, result_file="metrics.json", scores=lambda r: r["test"],
-                         echo=echo, overwrite=overwrite, extra={"card": card.name})
-    print_summary(summary, echo)
-    return summary
-
-
-def _seeds(cfg, seeds, resume, default_out: str, run, resumed, result_file: str, scores, echo, overwrite: bool,
-           task: str) -> dict[str, Any]:
-    """``--seeds`` for a recipe whose config is one dataclass: :func:`codeintel.recipes.seeds.over_seeds`."""
-    from codeintel.errors import ConfigError
-    from codeintel.recipes.rundir import fresh
-    from codeintel.recipes.seeds import over_seeds, print_summary
-
-    if resume:
-        raise ConfigError("--seeds continues by itself: run the same command again (drop --resume).")
-    cfg.output_dir = cfg.output_dir or str(fresh(default_out))
-    summary = over_seeds(cfg, seeds, run, resumed, result_file=result_file, scores=scores, echo=echo,
-                         overwrite=overwrite, task=task)
-    print_summary(summary, echo)
-    return summary
+    return over_seeds(cfg, seeds, run, _resumed_run_config, result_file="metrics.json", scores=lambda r: r["test"],
+                      default_out=f"runs/{card.name}-{Path(cfg.model).name}-seeds", resume=resume is not None,
+                      echo=echo, overwrite=overwrite, extra={"card": card.name})
 
 
 def _train_summary(result: dict[str, Any], echo: Callable[..., None]) -> None:
@@ -269,9 +246,12 @@ def pretrain(objective: str = "mlm", model: str | None = None, data: list[str] |
     cfg = pretrain_config(objective, model, data, lang=lang, out=out, resume=resume, overrides=overrides,
                           **sections)
     if seeds is not None:
-        return _seeds(cfg, seeds, resume, f"runs/pretrain-{objective}-{Path(cfg.model).name}-seeds",
-                      lambda c, again: run_pretrain(c, echo=echo, progress=progress, resume=again), resumed_config,
-                      "pretrain.json", lambda r: r["final"], echo, overwrite, f"pretrain {objective}")
+        from codeintel.recipes.seeds import over_seeds
+
+        return over_seeds(cfg, seeds, lambda c, again: run_pretrain(c, echo=echo, progress=progress, resume=again),
+                          resumed_config, result_file="pretrain.json", scores=lambda r: r["final"],
+                          default_out=f"runs/pretrain-{objective}-{Path(cfg.model).name}-seeds",
+                          resume=resume is not None, echo=echo, overwrite=overwrite, task=f"pretrain {objective}")
     result = run_pretrain(cfg, echo=echo, progress=progress, overwrite=overwrite, resume=resume is not None)
     final = "  ".join(f"{k}={v:.4f}" for k, v in result["final"].items())
     echo(f"== pretrain {result['objective']} | {result['model']} | {result['steps']} steps in "
@@ -518,10 +498,12 @@ def train_ner(model: str | None = None, data: list[str] | None = None, *, lang: 
     cfg = ner_config(model, data, lang=lang, out=out, resume=resume, overrides=overrides, **sections)
     if seeds is not None:
         from codeintel.recipes.ner import resumed_config
+        from codeintel.recipes.seeds import over_seeds
 
-        return _seeds(cfg, seeds, resume, f"runs/ner-{Path(cfg.model).name}-seeds",
-                      lambda c, again: run(c, echo=echo, progress=progress, argv=command, resume=again),
-                      resumed_config, "ner.json", lambda r: r["held_out"], echo, overwrite, "ner")
+        return over_seeds(cfg, seeds, lambda c, again: run(c, echo=echo, progress=progress, argv=command, resume=again),
+                          resumed_config, result_file="ner.json", scores=lambda r: r["held_out"],
+                          default_out=f"runs/ner-{Path(cfg.model).name}-seeds", resume=bool(resume), echo=echo,
+                          overwrite=overwrite, task="ner")
     result = run(cfg, echo=echo, progress=progress, overwrite=overwrite, argv=command, resume=bool(resume))
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun / accelerate launch only rank 0 reports
         return result

@@ -36,29 +36,31 @@ def evaluate_split(task, model, prepared, cfg: RunConfig, progress: bool = False
     return task.score(preds, prepared.rows), preds
 
 
-def write_per_example(out_dir: Path, task, card: str, split: str, preds, rows) -> None:
+def write_per_example(out_dir: Path, task, card: str, split: str, preds, rows, got=None):
     """``per_example.json`` beside the predictions: each metric's per-example statistics
-    (:mod:`codeintel.eval.resample`), what ``codeintel compare`` resamples."""
+    (:mod:`codeintel.eval.resample`), what ``codeintel compare`` resamples. ``got``: ``task.per_example(preds,
+    rows)`` when the caller has it already. Returns it (``None`` for a task type without them)."""
     from codeintel.eval import resample
 
-    got = task.per_example(preds, rows)
+    got = got if got is not None else task.per_example(preds, rows)
     if got is not None:
         resample.save(out_dir / resample.FILE, card, split, *got)
+    return got
 
 
-def sanity(task, select_by: str, preds, rows: list, splits: dict, untrained=None, resamples: int = 2000
-           ) -> dict[str, Any]:
+def sanity(task, select_by: str, preds, rows: list, splits: dict, untrained=None, resamples: int = 2000,
+           per_example=None) -> dict[str, Any]:
     """Did the model learn anything? The number of distinct predictions, and the trivial baselines (and the
     untrained model, ``untrained``: its per-example statistics of ``select_by`` on the same rows) that the
     model's ``select_by`` score is not distinguishable from: 0 inside the 95 % paired-bootstrap interval of the
-    difference."""
+    difference. ``per_example``: ``task.per_example(preds, rows)`` when the caller has it already."""
     from codeintel.eval.resample import paired_bootstrap
 
     distinct = task.distinct_predictions(preds)
     out: dict[str, Any] = {"distinct_predictions": distinct, "examples": len(rows), "metric": select_by,
                            "few_predictions": distinct is not None and distinct <= task.few_distinct < len(rows),
                            "indistinguishable_from": {}}
-    got = task.per_example(preds, rows)
+    got = per_example if per_example is not None else task.per_example(preds, rows)
     if got is None or select_by not in got[1]:
         return out
     mine = got[1][select_by]
@@ -146,12 +148,12 @@ def _evaluate(cfg: RunConfig, out_dir: Path, split: str, echo, robustness: list[
     prepared = task.prepare(rows)
     scores, preds = evaluate_split(task, loaded.model, prepared, cfg, progress=progress)
     task.write_predictions(out_dir, preds, rows)
-    write_per_example(out_dir, task, card.name, split, preds, rows)
+    got = write_per_example(out_dir, task, card.name, split, preds, rows)
     result = {"task": card.name, "model": cfg.model, "split": split, "n": len(rows), "scores": scores,
               "baselines": task.baselines(raw) if split == "test" else {},
               "seconds": round(time.perf_counter() - t0, 2)}
     if split == "test":
-        result["sanity"] = sanity(task, card.select_by, preds, rows, raw)
+        result["sanity"] = sanity(task, card.select_by, preds, rows, raw, per_example=got)
     write_json(out_dir / "metrics.json", result)
     if variants:
         chance = task.baselines({**raw, "test": rows})   # trivial baselines on the rows that are perturbed

@@ -414,16 +414,14 @@ def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print
 
     validate(cfg)
     if seeds is not None:
-        if resume or not write:
-            raise ConfigError("--seeds writes one run per seed and continues by itself; drop --resume / write=False.")
-        from codeintel.recipes.seeds import over_seeds, print_summary
+        if not write:
+            raise ConfigError("--seeds writes one run per seed; drop write=False.")
+        from codeintel.recipes.seeds import over_seeds
 
-        cfg.output_dir = cfg.output_dir or str(fresh(f"runs/probe-{Path(cfg.model).name}-{cfg.lang}-seeds"))
-        summary = over_seeds(cfg, seeds, lambda c, again: probe(c, echo=echo, progress=progress, resume=again),
-                             lambda d: kit.resumed_config(d, ProbeConfig), result_file="probe.json",
-                             scores=seed_scores, echo=echo, overwrite=overwrite, task=f"probe {cfg.lang}")
-        print_summary(summary, echo)
-        return summary
+        return over_seeds(cfg, seeds, lambda c, again: probe(c, echo=echo, progress=progress, resume=again),
+                          lambda d: kit.resumed_config(d, ProbeConfig), result_file="probe.json", scores=seed_scores,
+                          default_out=f"runs/probe-{Path(cfg.model).name}-{cfg.lang}-seeds", resume=resume,
+                          echo=echo, overwrite=overwrite, task=f"probe {cfg.lang}")
     if resume and not write:
         raise ConfigError("resume continues a written run; drop write=False.")
     out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/probe-{Path(cfg.model).name}-{cfg.lang}")

@@ -28,26 +28,21 @@ def _run(path: str | Path) -> dict[str, Any]:
     from codeintel.recipes.seeds import is_multi_seed, seed_dirs
 
     p = Path(path)
-    dirs = seed_dirs(p) if p.is_dir() and is_multi_seed(p) else [p]
-    if len(dirs) > 1 or (p / "summary.json").is_file():  # any recipe's --seeds: its summary holds every seed's scores
+    multi = p.is_dir() and is_multi_seed(p)
+    dirs = seed_dirs(p) if multi else [p]
+    if multi:  # any recipe's --seeds: its summary holds every seed's scores
         if not (p / "summary.json").is_file():
             raise DataError(f"{p} holds no summary.json; run its --seeds command again to finish it.")
         summary = json.loads((p / "summary.json").read_text())
+        task, model = summary["task"], str(summary["model"])
         scores = [{m: v["per_seed"][str(s)] for m, v in summary["metrics"].items()} for s in summary["seeds"]]
-        per = [resample.load(d / resample.FILE) if (d / resample.FILE).is_file() else None for d in dirs]
-        cfg = load_yaml(dirs[0] / "config.yaml") if (dirs[0] / "config.yaml").is_file() else {}
-        extra = [f"{k}={cfg[k]}" for k in CONFIG_KEYS if cfg.get(k) not in (None, "", False)]
-        label = str(summary["model"]) + (f" ({', '.join(extra)})" if extra else "")
-        return {"path": str(p), "task": summary["task"], "label": label, "scores": scores, "per_example": per}
-    scores, per = [], []
-    for d in dirs:
-        if not (d / "metrics.json").is_file():
-            raise DataError(f"{d} holds no metrics.json; report reads finished runs and evaluations "
-                            "(a multi-seed directory: every seed finished).")
-        m = json.loads((d / "metrics.json").read_text())
-        scores.append(m.get("test") or m.get("scores") or {})
-        per.append(resample.load(d / resample.FILE) if (d / resample.FILE).is_file() else None)
-        task, model = m.get("task", "?"), m.get("model", "?")
+    else:
+        if not (p / "metrics.json").is_file():
+            raise DataError(f"{p} holds no metrics.json; report reads finished runs and evaluations.")
+        m = json.loads((p / "metrics.json").read_text())
+        task, model = m.get("task", "?"), str(m.get("model", "?"))
+        scores = [m.get("test") or m.get("scores") or {}]
+    per = [resample.load(d / resample.FILE) if (d / resample.FILE).is_file() else None for d in dirs]
     cfg = load_yaml(dirs[0] / "config.yaml") if (dirs[0] / "config.yaml").is_file() else {}
     extra = [f"{k}={cfg[k]}" for k in CONFIG_KEYS if cfg.get(k) not in (None, "", False)]
     label = model + (f" ({', '.join(extra)})" if extra else "")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,22 +59,26 @@ def seed_dirs(path: str | Path) -> list[Path]:
 
 
 def over_seeds(cfg, seeds: list[int] | str, run: Callable[[Any, bool], dict], resumed: Callable[[Path], Any], *,
-               result_file: str, scores: Callable[[dict], dict], echo=print, overwrite: bool = False,
-               extra: dict[str, Any] | None = None, task: str | None = None) -> dict[str, Any]:
-    """:func:`run_seeds` for a recipe config ``cfg`` (``cfg.output_dir`` set): each seed's config is ``cfg`` with
-    ``train.seed`` and ``output_dir`` changed; ``run(cfg, resume)`` runs it, ``resumed(run_dir)`` reads the config
-    of an interrupted seed; ``result_file`` marks a finished seed; ``scores(result)`` picks the scores to summarise.
-    ``extra``: settings beside the config that the seeds share (a task card); ``task``: the summary's task name
-    (default: the result's own)."""
+               result_file: str, scores: Callable[[dict], dict], default_out: str, resume: bool = False,
+               echo=print, overwrite: bool = False, extra: dict[str, Any] | None = None,
+               task: str | None = None) -> dict[str, Any]:
+    """``--seeds`` for any recipe config ``cfg`` (:func:`run_seeds` in ``cfg.output_dir``, else a fresh
+    ``default_out``), the summary printed through ``echo``: each seed's config is ``cfg`` with ``train.seed`` and
+    ``output_dir`` changed; ``run(cfg, resume)`` runs it, ``resumed(run_dir)`` reads the config of an interrupted
+    seed; ``result_file`` marks a finished seed; ``scores(result)`` picks the scores to summarise. ``extra``:
+    settings beside the config that the seeds share (a task card); ``task``: the summary's task name (default:
+    the result's own). ``resume`` is refused: the same command again continues."""
     import copy
     import dataclasses
 
-    if isinstance(seeds, str):
-        seeds = parse_seeds(seeds)
-    else:
-        seeds = parse_seeds(",".join(map(str, seeds)))
-    if int(__import__("os").environ.get("WORLD_SIZE", "1")) > 1:
+    from codeintel.recipes.rundir import fresh
+
+    if resume:
+        raise ConfigError("--seeds continues by itself: run the same command again (drop --resume).")
+    seeds = parse_seeds(seeds if isinstance(seeds, str) else ",".join(map(str, seeds)))
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ConfigError("--seeds runs the seeds one after another in one process; launch it without torchrun.")
+    cfg.output_dir = cfg.output_dir or str(fresh(default_out))
     shared = dataclasses.asdict(cfg)
     shared.pop("output_dir")
     shared["train"].pop("seed")
@@ -85,8 +90,10 @@ def over_seeds(cfg, seeds: list[int] | str, run: Callable[[Any, bool], dict], re
         c.train.seed, c.output_dir = seed, str(run_dir)
         return run(c, False)
 
-    return run_seeds(Path(cfg.output_dir), seeds, {**(extra or {}), **shared}, one, echo=echo, overwrite=overwrite,
-                     result_file=result_file, scores=scores, task=task)
+    summary = run_seeds(Path(cfg.output_dir), seeds, {**(extra or {}), **shared}, one, echo=echo,
+                        overwrite=overwrite, result_file=result_file, scores=scores, task=task)
+    print_summary(summary, echo)
+    return summary
 
 
 def print_summary(summary: dict[str, Any], echo=print) -> None:
@@ -160,7 +167,7 @@ def summarise(results: dict[int, dict[str, Any]], scores: Callable[[dict], dict]
     first = results[seeds[0]]
     metrics = [m for m, v in scores(first).items() if isinstance(v, int | float) and not isinstance(v, bool)
                and m != "threshold"]
-    out: dict[str, Any] = {"task": first.get("task") or first.get("objective"),
+    out: dict[str, Any] = {"task": first.get("task"),
                            "model": first.get("model") or first.get("backbone"), "seeds": seeds, "metrics": {}}
     for m in metrics:
         values = np.array([float(scores(results[s])[m]) for s in seeds])

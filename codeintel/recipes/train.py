@@ -417,13 +417,15 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
         "history": state.history,
         "untrained_test": untrained[0] if untrained else None,
     }
+    got = run.task.per_example(test_preds, test_rows) if run.acc.is_main_process else None  # once: written and read
     if run.acc.is_main_process:
         result["sanity"] = sanity(run.task, card.select_by, test_preds, test_rows, run.raw,
-                                  untrained[1].get(card.select_by) if untrained and untrained[1] else None)
+                                  untrained[1].get(card.select_by) if untrained and untrained[1] else None,
+                                  per_example=got)
 
     def write() -> None:
         run.task.write_predictions(out, test_preds, test_rows)
-        write_per_example(out, run.task, card.name, "test", test_preds, test_rows)
+        write_per_example(out, run.task, card.name, "test", test_preds, test_rows, got)
         write_json(out / "metrics.json", result)
         dev_baselines = {name: b[card.select_by] for name, b in result["dev_baselines"].items() if card.select_by in b}
         plot_history(state.history, state.losses, card.select_by, state.best_step, dev_baselines, out,
