@@ -241,6 +241,7 @@ def test_train_seeds_writes_a_summary_continues_and_feeds_compare_and_report(tmp
     assert r"\begin{tabular}" in capsys.readouterr().out
     assert main(["report", str(ms), str(ms / "seed-1")]) == 2           # one entry per configuration and task
     assert "give one run" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "nothing")]) == 2 and "does not exist" in capsys.readouterr().err
 
 
 def _fake_run(path, model: str, correct: np.ndarray) -> str:

@@ -28,6 +28,8 @@ def _run(path: str | Path) -> dict[str, Any]:
     from codeintel.recipes.seeds import is_multi_seed, seed_dirs
 
     p = Path(path)
+    if not p.exists():
+        raise DataError(f"{p} does not exist.")
     multi = p.is_dir() and is_multi_seed(p)
     dirs = seed_dirs(p) if multi else [p]
     if multi:  # any recipe's --seeds: its summary holds every seed's scores
