@@ -79,7 +79,7 @@ class Family:
         return None if limit is None else limit - self.reserved_positions
 
     # ---- what task heads read (the backbones the task layer built)
-    def pair_head(self, hidden: int, dropout: float):
+    def pair_head(self, hidden: int, dropout: float, inputs: int = 2):
         raise ConfigError(f"the {self.name} family has no pair-classification head.")
 
     def pair_vector(self, backbone, input_ids, attention_mask, eos_id: int):

@@ -54,9 +54,10 @@ def mean_vector(model: RobertaModel, input_ids: torch.Tensor, attention_mask: to
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
-def pair_head(hidden: int, dropout: float) -> nn.Module:
-    """GraphCodeBERT's ``RobertaClassificationHead`` on [vec1; vec2]: dropout-dense-tanh-dropout-out."""
-    return nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden, hidden), nn.Tanh(), nn.Dropout(dropout),
+def pair_head(hidden: int, dropout: float, inputs: int = 2) -> nn.Module:
+    """GraphCodeBERT's ``RobertaClassificationHead`` on [vec1; vec2] (``inputs`` = 2; one vector: RoBERTa's own
+    classification head): dropout-dense-tanh-dropout-out, two classes."""
+    return nn.Sequential(nn.Dropout(dropout), nn.Linear(inputs * hidden, hidden), nn.Tanh(), nn.Dropout(dropout),
                          nn.Linear(hidden, 2))
 
 
@@ -73,8 +74,8 @@ class RobertaFamily(Family):
             config = config.encoder
         return super().max_tokens(config)
 
-    def pair_head(self, hidden: int, dropout: float) -> nn.Module:
-        return pair_head(hidden, dropout)
+    def pair_head(self, hidden: int, dropout: float, inputs: int = 2) -> nn.Module:
+        return pair_head(hidden, dropout, inputs)
 
     def pair_vector(self, backbone, input_ids, attention_mask, eos_id: int) -> torch.Tensor:
         return first_token_vector(backbone, input_ids, attention_mask)

@@ -84,8 +84,11 @@ def mean_encoder_vector(model: T5ForConditionalGeneration | T5EncoderModel, inpu
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
-def pair_head(hidden: int, dropout: float = 0.0) -> nn.Module:
-    """CodeT5's ``CloneModel`` head on [vec1; vec2]: dense-tanh-out, no dropout."""
+def pair_head(hidden: int, dropout: float = 0.0, inputs: int = 2) -> nn.Module:
+    """CodeT5's ``CloneModel`` head on [vec1; vec2]: dense-tanh-out, no dropout; on one vector (``inputs`` = 1)
+    its ``DefectModel`` head: one linear layer to two classes."""
+    if inputs == 1:
+        return nn.Linear(hidden, 2)
     return nn.Sequential(nn.Linear(2 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 2))
 
 
@@ -98,8 +101,8 @@ class T5Family(Family):
     hidden_key, encoder, seq2seq = "d_model", True, True
     generator_prefixes = ("decoder.block.", "decoder.final_layer_norm.")
 
-    def pair_head(self, hidden: int, dropout: float) -> nn.Module:
-        return pair_head(hidden)
+    def pair_head(self, hidden: int, dropout: float, inputs: int = 2) -> nn.Module:
+        return pair_head(hidden, inputs=inputs)
 
     def pair_vector(self, backbone, input_ids, attention_mask, eos_id: int) -> torch.Tensor:
         return eos_decoder_vector(backbone, input_ids, attention_mask, eos_id)
@@ -150,8 +153,8 @@ class T5EmbeddingFamily(T5Family):
     hint = "; use a seq2seq backbone such as codet5-small"
     adapter_host = "t5"
 
-    def pair_head(self, hidden: int, dropout: float) -> nn.Module:
-        return Family.pair_head(self, hidden, dropout)
+    def pair_head(self, hidden: int, dropout: float, inputs: int = 2) -> nn.Module:
+        return Family.pair_head(self, hidden, dropout, inputs)
 
     def pair_vector(self, backbone, input_ids, attention_mask, eos_id: int) -> torch.Tensor:
         return Family.pair_vector(self, backbone, input_ids, attention_mask, eos_id)

@@ -346,3 +346,198 @@ def load_clone_retrieval(paths: Sequence[str], skip_bad: bool = False,
         for r in rows:
             splits[assign[r["label"]]].append(r)
     return _check_nonempty(splits, ", ".join(map(str, files.values())))
+
+
+# --------------------------------------------------------------------------- code-to-code (line-aligned files)
+
+_SPLIT_WORD = re.compile(r"(?:^|[._-])(train|valid|dev|validation|test)(?=[._-])")
+
+
+def _line_split(name: str) -> str | None:
+    m = _SPLIT_WORD.search(name)
+    return None if m is None else next(s for s, al in _SPLIT_ALIASES.items() if m.group(1) in al)
+
+
+def _read_lines(path: Path) -> list[str]:
+    check_file(path)
+    with path.open(encoding="utf-8", errors="replace", newline="") as fh:
+        text = fh.read()
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.rstrip("\r") for line in lines]
+
+
+def _carve(splits: dict[str, list[dict]], files: str, report: LoadReport | None) -> dict[str, list[dict]]:
+    """Splits a directory lacks, taken from the others by a hash of each example's id (so the choice is stable):
+    a missing test or valid split is 10 % of train; with train missing too, everything is split 80/10/10."""
+    missing = [s for s in SPLITS if not splits[s]]
+    if not missing:
+        return splits
+    if "train" in missing:
+        pool = [r for s in SPLITS for r in splits[s]]
+        splits = {s: [] for s in SPLITS}
+        for r in pool:
+            splits[_hash_split(r["id"])].append(r)
+        note = f"{files}: no train/valid/test files; the examples were split 80/10/10 by a hash of their ids"
+    else:
+        keep = []
+        for r in splits["train"]:
+            bucket = int(hashlib.sha1(r["id"].encode()).hexdigest(), 16) % 10
+            if bucket == 9 and "test" in missing:
+                splits["test"].append(r)
+            elif bucket == 8 and "valid" in missing:
+                splits["valid"].append(r)
+            else:
+                keep.append(r)
+        splits["train"] = keep
+        note = f"{files}: no {'/'.join(missing)} file; 10 % of train (by a hash of the ids) is each missing split"
+    if report is not None:
+        report.messages.append(note)
+    return splits
+
+
+def load_parallel(paths: Sequence[str], source_suffix: str, target_suffix: str, skip_bad: bool = False,
+                  report: LoadReport | None = None) -> dict[str, list[dict]]:
+    """Splits of ``{id, source, target}`` from CodeXGLUE's line-aligned files: line i of the source file is the
+    input of line i of the target file (translation ``train.java-cs.txt.java`` / ``.cs``, refinement
+    ``train.buggy-fixed.buggy`` / ``.fixed``). ``--data`` is a directory whose file names carry the split (``train``,
+    ``valid``/``dev``, ``test`` as a dot-, dash- or underscore-separated word) and end with the two suffixes, or
+    ``SOURCE TARGET`` (two files, split 80/10/10), or ``train=SRC,TGT valid=... test=...``. Empty lines are data
+    (an empty method); a different number of lines in the two files is an error."""
+    by_split: dict[str, tuple[Path, Path]] = {}
+    if len(paths) == 1 and Path(paths[0]).is_dir():
+        d = Path(paths[0])
+        found: dict[str, dict[str, Path]] = {}
+        for f in sorted(d.iterdir()):
+            side = "source" if f.name.endswith(source_suffix) else "target" if f.name.endswith(target_suffix) else None
+            split = _line_split(f.name)
+            if side and split and f.is_file():
+                if side in found.setdefault(split, {}):
+                    raise DataError(f"{d} holds two {split} {side} files ({found[split][side].name}, {f.name}); "
+                                    "keep one, or pass train=SRC,TGT valid=... test=... with --data.")
+                found[split][side] = f
+        for split, sides in found.items():
+            if len(sides) == 1:
+                have = next(iter(sides.values()))
+                raise DataError(f"{have} has no partner: a {split} file ending in "
+                                f"{target_suffix if 'source' in sides else source_suffix} is needed beside it.")
+            by_split[split] = (sides["source"], sides["target"])
+        if not by_split:
+            raise DataError(f"{d} holds no line-aligned files: expected names such as train.*{source_suffix} and "
+                            f"train.*{target_suffix} (valid/dev, test likewise).")
+    elif any("=" in p for p in paths):
+        for p in paths:
+            split, _, rest = p.partition("=")
+            files = rest.split(",")
+            if split not in SPLITS or len(files) != 2:
+                raise DataError(f"--data {p!r}: expected split=SOURCE,TARGET with split train, valid or test.")
+            by_split[split] = (Path(files[0]), Path(files[1]))
+    elif len(paths) == 2:
+        by_split["all"] = (Path(paths[0]), Path(paths[1]))
+    else:
+        raise DataError(f"code-to-code data: pass a directory of line-aligned files, SOURCE TARGET files, or "
+                        f"train=SRC,TGT valid=... test=...; got {len(paths)} path(s).")
+    splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    for split, (src, tgt) in by_split.items():
+        a, b = _read_lines(src), _read_lines(tgt)
+        if len(a) != len(b):
+            raise DataError(f"{src} has {len(a)} lines but {tgt} has {len(b)}: line i of one must be the partner "
+                            "of line i of the other.")
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            row = {"id": f"{split}-{i}" if split != "all" else str(i), "source": x.strip(), "target": y.strip()}
+            if report is not None and report.origins:
+                row["__origin"] = (str(src), i + 1)
+            splits[_hash_split(row["id"]) if split == "all" else split].append(row)
+    where = ", ".join(str(p) for pair in by_split.values() for p in pair)
+    return _check_nonempty(_carve(splits, where, report), where)
+
+
+def _concode_row(row: dict, path: Path, idx: int) -> dict:
+    nl = field(row, ("nl",), path)
+    code = field(row, ("code",), path)
+    return {"id": key_field(row, ("id", "idx"), path, f"{path.stem}-{idx}"), "source": nl.strip(),
+            "target": code.strip()}
+
+
+def load_concode(paths: Sequence[str], skip_bad: bool = False,
+                 report: LoadReport | None = None) -> dict[str, list[dict]]:
+    """CONCODE (CodeXGLUE text-to-code): ``train.json`` / ``dev.json`` / ``test.json``, one ``{"nl", "code"}``
+    object a line (``nl`` is the docstring, then the class's fields and methods after ``concode_field_sep`` /
+    ``concode_elem_sep``); ``.jsonl`` files are read the same way. Splits of ``{id, source: nl, target: code}``."""
+    if len(paths) == 1 and Path(paths[0]).is_dir():
+        d = Path(paths[0])
+        suffix = ".json" if any(p.is_file() for p in d.glob("*.json")) else ".jsonl"
+        files = _resolve_split_files(paths, suffix)
+    elif any("=" in p for p in paths) or len(paths) != 1:
+        files = _resolve_split_files(paths, ".json")
+    else:
+        files = {"all": Path(paths[0])}
+    splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    for split, path in files.items():
+        for i, row in enumerate(read_jsonl(path, skip_bad, report)):
+            ex = _concode_row(row, path, i)
+            if report is not None and report.origins:
+                ex["__origin"] = (str(path), row["__line"])
+            splits[_hash_split(ex["id"]) if split == "all" else split].append(ex)
+    return _check_nonempty(splits, ", ".join(map(str, files.values())))
+
+
+# --------------------------------------------------------------------------- defect detection
+
+DEFECT_LABELS = ("target", "race", "label")
+
+
+def _defect_row(row: dict, path: Path, rid: str) -> dict:
+    code = field(row, ("func", "code"), path)
+    name = next((k for k in DEFECT_LABELS if k in row), None)
+    if name is None:
+        raise DataError(f"{path}:{row.get('__line', '?')}: no label; expected one of {list(DEFECT_LABELS)} (0 or 1).")
+    value = row[name]
+    if isinstance(value, bool) or value not in (0, 1, "0", "1"):
+        raise DataError(f"{path}:{row.get('__line', '?')}: {name} is {json.dumps(value)[:40]}; defect detection "
+                        "labels are 0 (no defect) or 1 (defect).")
+    lang = row.get("language") or row.get("lang")
+    return {"id": rid, "code": code, "label": int(value), **({"lang": str(lang)} if isinstance(lang, str) else {})}
+
+
+def load_defect(paths: Sequence[str], skip_bad: bool = False,
+                report: LoadReport | None = None) -> dict[str, list[dict]]:
+    """Splits of ``{id, code, label}`` for defect detection, from
+
+    - CodeXGLUE's Devign layout: a directory holding ``function.json`` (a JSON array of ``{project, commit_id,
+      target, func}``) and ``train.txt`` / ``valid.txt`` / ``test.txt``, each line an index into the array (the
+      row's id is that index, as the evaluator's ``idx``);
+    - jsonl files (a directory of train/valid/test ``.jsonl``, or one file split 80/10/10 by id) whose rows hold
+      ``func``/``code`` and a 0/1 ``target``/``race``/``label`` (Devign's preprocessed files, DataRaceBench)."""
+    if len(paths) == 1 and (Path(paths[0]) / "function.json").is_file():
+        d = Path(paths[0])
+        from codeintel.io import read_json
+
+        table = read_json(d / "function.json")
+        if not isinstance(table, list) or not all(isinstance(r, dict) for r in table):
+            raise DataError(f"{d / 'function.json'}: expected a JSON array of objects (Devign's function.json).")
+        splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
+        for split in SPLITS:
+            index_file = _split_files(d, ".txt").get(split)
+            if index_file is None:
+                raise DataError(f"{d} has function.json but no {split}.txt index list; Devign's layout has "
+                                "train.txt, valid.txt and test.txt.")
+            for lineno, line in enumerate(_read_lines(index_file), 1):
+                if not line.strip():
+                    continue
+                text = line.strip()
+                if not text.isdigit() or int(text) >= len(table):
+                    raise DataError(f"{index_file}:{lineno}: {text!r} names no row of function.json (it has "
+                                    f"{len(table)} rows, indices 0-{len(table) - 1}).")
+                row = {**table[int(text)], "__line": f"row {text}"}
+                ex = _defect_row(row, d / "function.json", text)
+                if report is not None and report.origins:
+                    ex["__origin"] = (str(index_file), lineno)
+                splits[split].append(ex)
+        return _check_nonempty(splits, str(d))
+
+    def convert(row: dict, path: Path, idx: int) -> dict:
+        return _defect_row(row, path, key_field(row, ("idx", "id", "index"), path, f"{path.stem}-{idx}"))
+
+    return load_rows(paths, convert, skip_bad, report)

@@ -222,6 +222,31 @@ class Metric:
     """``0-100``, ``0-1``, or ``>= 1, lower is better`` (perplexities)."""
 
 
+def codexglue_bleu(predictions: Sequence[str], references: Sequence[Sequence[str] | str]) -> float:
+    """CodeXGLUE's ``_bleu`` (code-to-code translation, refinement and CONCODE evaluators): corpus BLEU-4 × 100 over
+    whitespace tokens of the stripped lines, add-one smoothing on every order, rounded to 2 decimals."""
+    _same_length(predictions, references)
+    return round(corpus_bleu(predictions, references, smooth=True), 2)
+
+
+def xmatch(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """CodeXGLUE's exact match for code × 100: the stripped lines are equal."""
+    from codeintel.eval.codebleu import xmatch as fn
+
+    return fn(predictions, references)
+
+
+def _codebleu_part(key: str) -> Callable:
+    def fn(predictions: Sequence[str], references: Sequence[Sequence[str] | str], lang: str = "java") -> float:
+        from codeintel.eval.codebleu import codebleu
+
+        return codebleu(predictions, references, lang)[key]
+
+    fn.__name__ = key
+    fn.__doc__ = f"CodeBLEU's {key} (× 100) of the predictions in ``lang`` (see codeintel.eval.codebleu)."
+    return fn
+
+
 def _one_of_prf(key: str) -> Callable:
     def fn(predictions: Sequence[int], references: Sequence[int]) -> float:
         return precision_recall_f1(predictions, references)[key]
@@ -238,6 +263,16 @@ METRICS: dict[str, Metric] = {
                "0-100"),
         Metric("corpus_bleu", corpus_bleu, "CodeXGLUE corpus BLEU-4 × 100 (bleu.py _bleu: no smoothing; "
                "code generation/completion evaluators)", "0-100"),
+        Metric("bleu", codexglue_bleu, "CodeXGLUE code-to-code corpus BLEU-4 × 100 (bleu.py _bleu: whitespace tokens, "
+               "add-one smoothing on every order, rounded to 2 decimals; translation, refinement, CONCODE)", "0-100"),
+        Metric("xmatch", xmatch, "exact match × 100 of stripped lines (CodeXGLUE xMatch)", "0-100"),
+        Metric("codebleu", _codebleu_part("codebleu"), "CodeBLEU × 100 (CodeXGLUE calc_code_bleu.py: 0.25 each of "
+               "BLEU, weighted n-gram, syntax and data-flow match)", "0-100"),
+        Metric("ngram_match", _codebleu_part("ngram"), "CodeBLEU's BLEU component × 100", "0-100"),
+        Metric("weighted_ngram_match", _codebleu_part("weighted_ngram"), "CodeBLEU's keyword-weighted n-gram "
+               "recall × 100", "0-100"),
+        Metric("syntax_match", _codebleu_part("syntax"), "CodeBLEU's syntax (AST subtree) match × 100", "0-100"),
+        Metric("dataflow_match", _codebleu_part("dataflow"), "CodeBLEU's data-flow match × 100", "0-100"),
         Metric("exact_match", exact_match, "whitespace-token exact match × 100", "0-100"),
         Metric("rouge_l", rouge_l, "ROUGE-L F (β=1.2, coco-caption) × 100", "0-100"),
         Metric("accuracy", accuracy, "fraction correct"),

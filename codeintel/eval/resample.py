@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-KINDS = ("mean", "f1", "precision", "recall", "bleu", "exp_ratio")
+KINDS = ("mean", "f1", "precision", "recall", "bleu", "bleu_smooth", "nltk_bleu", "ratio", "exp_ratio")
 FILE = "per_example.json"
 CHUNK = 256  # resamples per matrix product
 
@@ -43,8 +43,11 @@ class Decomposed:
 
     ``kind``: ``mean`` (one column; the metric is ``scale`` × the mean), ``f1`` / ``precision`` / ``recall``
     (columns tp, fp, fn; binary, 0 where undefined as sklearn), ``bleu`` (clipped matches n = 1..4, possible
-    matches n = 1..4, prediction length, shortest reference length: CodeXGLUE's corpus BLEU × 100) or
-    ``exp_ratio`` (columns NLL, count: exp(Σ NLL / Σ count), a perplexity)."""
+    matches n = 1..4, prediction length, shortest reference length: CodeXGLUE's corpus BLEU × 100; ``bleu_smooth``
+    the same with add-one smoothing on every order, CodeXGLUE's code-to-code ``_bleu``), ``nltk_bleu`` (CodeBLEU's
+    n-gram parts: :func:`codeintel.eval.codebleu.ngram_stats` columns, × 100), ``ratio`` (columns a, b:
+    ``scale`` × Σa / Σb, 0 where Σb = 0) or ``exp_ratio`` (columns NLL, count: exp(Σ NLL / Σ count), a
+    perplexity)."""
 
     kind: str
     stats: np.ndarray
@@ -81,7 +84,16 @@ class Decomposed:
                 return self.scale * np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
             if self.kind == "exp_ratio":
                 return np.exp(s[:, 0] / s[:, 1])
-            matches, possible, hyp, ref = s[:, :4], s[:, 4:8], s[:, 8], s[:, 9]           # bleu
+            if self.kind == "ratio":
+                return self.scale * np.where(s[:, 1] > 0, s[:, 0] / np.where(s[:, 1] > 0, s[:, 1], 1), 0.0)
+            if self.kind == "nltk_bleu":
+                num, den, hyp, ref = s[:, :4], s[:, 4:8], s[:, 8], s[:, 9]
+                p = np.where(num == 0, 0.1, num) / den
+                bp = np.where(hyp > ref, 1.0, np.where(hyp > 0, np.exp(1 - ref / np.where(hyp > 0, hyp, 1)), 0.0))
+                return np.where(num[:, 0] > 0, 100.0 * bp * np.exp(0.25 * np.log(p).sum(1)), 0.0)
+            matches, possible, hyp, ref = s[:, :4], s[:, 4:8], s[:, 8], s[:, 9]           # bleu, bleu_smooth
+            if self.kind == "bleu_smooth":
+                possible, matches = possible + 1, matches + 1
             prec = np.where(possible > 0, matches / np.where(possible > 0, possible, 1), 0.0)
             ok = (hyp > 0) & (prec.min(1) > 0)
             geo = np.exp(np.log(np.where(prec > 0, prec, 1)).mean(1))

@@ -21,6 +21,8 @@ def load_splits(task, cfg: RunConfig, echo) -> dict[str, Any]:
     raw = task.load(list(cfg.data.paths), cfg.data.skip_bad_lines, report)
     if report.skipped_lines:
         echo(f"warning: skipped {report.skipped_lines} malformed line(s) (data.skip_bad_lines=true)")
+    for note in report.messages:
+        echo(f"note: {note}")
     return raw
 
 

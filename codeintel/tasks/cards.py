@@ -11,6 +11,7 @@ its lengths, its metrics (the first is the model-selection metric) and default c
     target_len: 32
     metrics: [smoothed_bleu, rouge_l, exact_match]
     defaults: {train: {epochs: 3}}
+    options: {}                  # settings of the task type (file suffixes, the target language), documented there
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class TaskCard:
     defaults: dict[str, Any] = field(default_factory=dict)
     lang: str = ""
     path: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def select_by(self) -> str:
@@ -78,15 +80,18 @@ def _parse_card(path: Path) -> TaskCard:
         if not isinstance(raw.get(key) or 0, int) or isinstance(raw.get(key), bool):
             raise ConfigError(f"task card {path}: {key} must be a whole number, got {raw.get(key)!r}.")
     unknown = set(raw) - {"name", "type", "description", "data", "source_len", "target_len", "metrics", "defaults",
-                          "lang"}
+                          "lang", "options"}
     if unknown:
         raise ConfigError(f"task card {path} has unknown fields {sorted(unknown)}.")
     data = raw.get("data")
     if data and data not in EMBEDDED_DATA and not Path(data).is_absolute():
         data = str((path.parent / data).resolve())
+    options = raw.get("options") or {}
+    if not isinstance(options, dict):
+        raise ConfigError(f"task card {path}: options must be a mapping, not {type(options).__name__}.")
     return TaskCard(name=name, type=raw["type"], description=raw.get("description", ""), data=data,
                     source_len=int(raw.get("source_len") or 0), target_len=int(raw.get("target_len") or 0),
-                    metrics=metrics, defaults=defaults, lang=raw.get("lang", ""), path=str(path))
+                    metrics=metrics, defaults=defaults, lang=raw.get("lang", ""), path=str(path), options=options)
 
 
 def all_cards() -> dict[str, TaskCard]:

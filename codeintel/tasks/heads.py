@@ -47,6 +47,26 @@ class PairClassifier(nn.Module):
         return self.head(vec.reshape(b, -1))                                          # (B, 2)
 
 
+class FunctionClassifier(PairClassifier):
+    """Defect detection: one function through the encoder, a two-class head on its vector.
+
+    T5 family: CodeT5's ``DefectModel`` (the last-``</s>`` decoder vector, one linear layer). RoBERTa family:
+    ``RobertaClassificationHead`` on the ``<s>`` vector (dropout-dense-tanh-dropout-out) with two classes and
+    softmax cross-entropy (CodeXGLUE's Devign baseline has one logit and a sigmoid: the same decision, a different
+    parameterisation)."""
+
+    def __init__(self, backbone: nn.Module, family: str, eos_id: int, dropout: float = 0.1) -> None:
+        nn.Module.__init__(self)
+        self.backbone, self.family, self.eos_id = backbone, family, eos_id
+        self.kind = family_of(family)
+        self.head = self.kind.pair_head(self.kind.hidden_size(backbone.config), dropout, inputs=1)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L) functions -> logits (B, 2)."""
+        return self.head(self.vectors(input_ids, attention_mask, position_ids))
+
+
 class Retriever(nn.Module):
     """Clone retrieval, POJ-104 style: one L2-normalised vector per program, ranked by cosine similarity.
 
@@ -72,9 +92,12 @@ class Retriever(nn.Module):
 
 def wrap(backbone: nn.Module, family: str, head: str, tokenizer, dropout: float = 0.1) -> nn.Module:
     """The model a task type trains, by its ``head`` (:class:`~codeintel.tasks.protocol.TaskType`): the backbone
-    itself (``"backbone"``: sequence-to-sequence and LM), or a head around it (``"pair"``, ``"embedding"``)."""
+    itself (``"backbone"``: sequence-to-sequence and LM), or a head around it (``"pair"``, ``"single"``,
+    ``"embedding"``)."""
     if head == "pair":
         return PairClassifier(backbone, family, tokenizer.eos_token_id, dropout)
+    if head == "single":
+        return FunctionClassifier(backbone, family, tokenizer.eos_token_id, dropout)
     if head == "embedding":
         return Retriever(backbone, family)
     return backbone

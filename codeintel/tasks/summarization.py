@@ -97,9 +97,18 @@ class SummarizationTask(TaskType):
             gen = model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=self.target_len,
                                  num_beams=beam_size, early_stopping=beam_size > 1, do_sample=False,
                                  no_repeat_ngram_size=no_repeat_ngram_size)
-            for i, text in zip(idx, self.tok.batch_decode(gen, skip_special_tokens=True), strict=True):
-                out[i] = " ".join(text.split())
+            for i, text in zip(idx, self.tok.batch_decode(gen, skip_special_tokens=True, **self.decode_options),
+                               strict=True):
+                out[i] = self.clean(text)
         return out
+
+    decode_options: dict = {}
+    """Extra ``batch_decode`` arguments (code generation keeps the tokenizer's spaces as they are)."""
+
+    @staticmethod
+    def clean(text: str) -> str:
+        """A generated text as a prediction: a summary is its words joined by single spaces."""
+        return " ".join(text.split())
 
     def score(self, predictions: list[str], rows: list[dict]) -> dict[str, float]:
         refs = [r["target"] for r in rows]

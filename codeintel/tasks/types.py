@@ -17,6 +17,9 @@ TASK_TYPES = LazyTable("task type", {
     "language-modeling": "codeintel.tasks.lm:LanguageModelingTask",
     "code-search": "codeintel.tasks.search:CodeSearchTask",
     "causal-lm": "codeintel.tasks.lm:CausalLMTask",
+    "code-to-code": "codeintel.tasks.generation:CodeToCodeTask",
+    "text-to-code": "codeintel.tasks.generation:TextToCodeTask",
+    "defect-detection": "codeintel.tasks.defect:DefectDetectionTask",
 })
 DEFAULT_TYPE = "summarization"      # what a backbone is built for when nothing names a task
 ENCODER_TYPE = "clone-retrieval"    # the type whose model is the bare encoder (probe, pretraining, NER heads)

@@ -1,0 +1,151 @@
+"""Code generation: code-to-code (translation, refinement) and text-to-code (CONCODE), sequence to sequence,
+scored as CodeXGLUE's evaluators score them — exact match of stripped lines (``xmatch``), ``_bleu`` (corpus
+BLEU-4 with add-one smoothing, ``bleu``) and CodeBLEU with its four components (:mod:`codeintel.eval.codebleu`).
+
+Card ``options``: ``source`` / ``target`` (the file suffixes of the line-aligned files, e.g. ``.java`` / ``.cs``)
+and ``target_lang`` (the language CodeBLEU parses the outputs in; default the card's ``lang``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from codeintel.data.loaders import LoadReport, load_concode, load_parallel
+from codeintel.eval import metrics
+from codeintel.tasks.common import default_paths
+from codeintel.tasks.summarization import SummarizationTask
+
+CODEBLEU_PARTS = {"codebleu": "codebleu", "ngram_match": "ngram", "weighted_ngram_match": "weighted_ngram",
+                  "syntax_match": "syntax", "dataflow_match": "dataflow"}
+
+
+class CodeToCodeTask(SummarizationTask):
+    """Code -> code: translation (Java <-> C#) and refinement (buggy -> fixed method), line-aligned files."""
+
+    name = "code-to-code"
+    metrics = ("bleu", "xmatch", *CODEBLEU_PARTS)
+    data_format = "line-aligned files: line i of *<source suffix> <-> line i of *<target suffix> (CodeXGLUE)"
+    pipeline_tag, robustness = "text2text-generation", False
+    decode_options = {"clean_up_tokenization_spaces": False}
+    usage = ("from transformers import AutoModelForSeq2SeqLM, AutoTokenizer",
+             "tok = AutoTokenizer.from_pretrained(PATH)            # truncates at the run's source length",
+             "model = AutoModelForSeq2SeqLM.from_pretrained(PATH)  # generation_config: the run's decoding",
+             "out = model.generate(**tok(source_line, return_tensors='pt', truncation=True))",
+             "print(tok.decode(out[0], skip_special_tokens=True, clean_up_tokenization_spaces=False).strip())")
+
+    def configure(self, cfg) -> None:
+        super().configure(cfg)
+        self.target_lang = self.card.options.get("target_lang") or self.card.lang or "java"
+
+    @classmethod
+    def recognises(cls, files: list, row: dict | None) -> bool:
+        return False
+
+    def load(self, paths: list[str], skip_bad: bool, report: LoadReport) -> dict[str, list[dict]]:
+        opts = self.card.options
+        return load_parallel(default_paths(self.card, paths, "DIR"), opts.get("source", ".src"),
+                             opts.get("target", ".tgt"), skip_bad, report)
+
+    def perturb(self, rows: list[dict], transform, tag: str = "perturbed") -> list[dict]:
+        from codeintel.errors import ConfigError
+
+        raise ConfigError(f"--robustness is not available for {self.name} tasks yet.")
+
+    @staticmethod
+    def clean(text: str) -> str:
+        """A generated method as one line (the references are lines): line breaks become spaces, ends stripped."""
+        return text.replace("\r", " ").replace("\n", " ").strip()
+
+    def score(self, predictions: list[str], rows: list[dict]) -> dict[str, float]:
+        refs = [r["target"] for r in rows]
+        wanted = set(self.card.metrics)
+        scores: dict[str, float] = {}
+        if "bleu" in wanted:
+            scores["bleu"] = metrics.codexglue_bleu(predictions, refs)
+        if "xmatch" in wanted:
+            scores["xmatch"] = metrics.xmatch(predictions, refs)
+        if wanted & set(CODEBLEU_PARTS):
+            from codeintel.eval.codebleu import codebleu
+
+            parts = codebleu(predictions, refs, self.target_lang)
+            scores.update({name: parts[key] for name, key in CODEBLEU_PARTS.items()})
+        return {k: scores[k] for k in self.card.metrics}
+
+    def per_example(self, predictions: list[str], rows: list[dict]):
+        from codeintel.eval.bleu import bleu_stats
+        from codeintel.eval.codebleu import codebleu_stats, xmatch_scores
+        from codeintel.eval.resample import Decomposed
+
+        refs = [r["target"] for r in rows]
+        out = {}
+        if "bleu" in self.card.metrics:
+            out["bleu"] = Decomposed("bleu_smooth", [bleu_stats(p, r) for p, r in zip(predictions, refs, strict=True)],
+                                     digits=2)
+        if "xmatch" in self.card.metrics:
+            out["xmatch"] = Decomposed("mean", xmatch_scores(predictions, refs), 100.0)
+        if set(self.card.metrics) & set(CODEBLEU_PARTS):
+            st = codebleu_stats(predictions, refs, self.target_lang)
+            parts = {"ngram_match": Decomposed("nltk_bleu", st.ngram),
+                     "weighted_ngram_match": Decomposed("nltk_bleu", st.weighted_ngram),
+                     "syntax_match": Decomposed("ratio", st.syntax, 100.0),
+                     "dataflow_match": Decomposed("ratio", st.dataflow, 100.0)}
+            out.update({k: v for k, v in parts.items() if k in self.card.metrics})
+        return [r["id"] for r in rows], out
+
+    def baseline_name(self) -> str:
+        return "copy_source"
+
+    def baseline_predictions(self, splits: dict[str, list[dict]], rows: list[dict]) -> dict[str, list[str]]:
+        return {self.baseline_name(): [r["source"] for r in rows]}
+
+    def baselines(self, splits: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+        """The input copied unchanged (translation: the source method; refinement: the buggy method, the baseline
+        refinement papers report)."""
+        import warnings
+
+        test = splits["test"]
+        (name, preds), = self.baseline_predictions(splits, test).items()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return {name: self.score(preds, test)}
+
+    def write_predictions(self, out_dir: Path, predictions: list[str], rows: list[dict]) -> None:
+        """``predictions.jsonl`` plus the evaluators' line files ``test.output`` / ``test.gold`` (line i of one is
+        the partner of line i of the other)."""
+        with (out_dir / "predictions.jsonl").open("w") as fh:
+            for r, p in zip(rows, predictions, strict=True):
+                fh.write(json.dumps({"id": r["id"], "prediction": p, "reference": r["target"]}) + "\n")
+        (out_dir / "test.output").write_text("".join(f"{self.clean(p)}\n" for p in predictions))
+        (out_dir / "test.gold").write_text("".join(f"{self.clean(r['target'])}\n" for r in rows))
+
+
+class TextToCodeTask(CodeToCodeTask):
+    """Natural language (and class context) -> code: CONCODE."""
+
+    name = "text-to-code"
+    data_format = "json lines: nl (docstring + class context) and code (CONCODE)"
+
+    def load(self, paths: list[str], skip_bad: bool, report: LoadReport) -> dict[str, list[dict]]:
+        return load_concode(default_paths(self.card, paths), skip_bad, report)
+
+    @classmethod
+    def recognises(cls, files: list, row: dict | None) -> bool:
+        return row is not None and "nl" in row and "code" in row and "concode_field_sep" in str(row.get("nl"))
+
+    def documents(self, splits: dict[str, list], lang: str | None = None) -> list[dict]:
+        """The code of each example (the targets; the inputs are text)."""
+        return [{"split": split, "id": r["id"], "code": r["target"], "target": r["source"],
+                 "lang": lang or self.card.lang or None, "origin": r.get("__origin")}
+                for split in ("train", "valid", "test") for r in splits[split]]
+
+    def baseline_predictions(self, splits: dict[str, list[dict]], rows: list[dict]) -> dict[str, list[str]]:
+        common = Counter(r["target"] for r in splits["train"]).most_common(1)[0][0]
+        return {"most_frequent_code": [common] * len(rows)}
+
+    def baselines(self, splits: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+        """The most frequent training method, always."""
+        out = super().baselines(splits)
+        common = Counter(r["target"] for r in splits["train"]).most_common(1)[0][0]
+        return {k: {"prediction": common, **v} for k, v in out.items()}
