@@ -53,7 +53,8 @@ def test_tiny_presets_build_offline_and_run(name, task):
     enc = tok(["def f(x):\n    return x + 1", "int g() { return 2; }"], padding=True, return_tensors="pt")
     ids, mask = enc["input_ids"], enc["attention_mask"]
     with torch.no_grad():
-        if task in ("summarization", "language-modeling") or (task == "causal-lm" and loaded.family == "t5"):
+        if task in ("summarization", "language-modeling", "code-to-code", "text-to-code") or (
+                task == "causal-lm" and loaded.family == "t5"):
             out = loaded.model(input_ids=ids, attention_mask=mask, labels=ids[:, :4].contiguous())
             assert torch.isfinite(out.loss)
         elif task == "causal-lm":
@@ -62,6 +63,8 @@ def test_tiny_presets_build_offline_and_run(name, task):
         elif task == "clone-detection":
             logits = loaded.model(torch.stack([ids, ids.flip(0)], 1), torch.stack([mask, mask.flip(0)], 1))
             assert logits.shape == (2, 2)
+        elif task == "defect-detection":
+            assert loaded.model(ids, mask).shape == (2, 2)
         else:
             vec = loaded.model(ids, mask)
             assert torch.allclose(vec.norm(dim=-1), torch.ones(2), atol=1e-5)
