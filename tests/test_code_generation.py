@@ -286,3 +286,29 @@ def test_defect_detection_end_to_end_python_api(tmp_path):
     assert loaded.task == "defect-detection"
     probs = [json.loads(x)["prob"] for x in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
     assert all(0.0 <= p <= 1.0 for p in probs)
+
+
+def test_score_command_reads_the_evaluators_files(tmp_path, capsys):
+    hyp = tmp_path / "hyp.txt"
+    ref = tmp_path / "ref.txt"
+    preds = ["int f(int a){int b = a + 2; return a;}", "return x ;", ""]
+    refs = ["int f(int a){int b = a + 1; return b;}", "return y ;", "int g() { }"]
+    hyp.write_text("\n".join(preds))                         # no newline after the last line: still a line
+    ref.write_text("\n".join(refs) + "\n")
+    assert main(["score", "--hyp", str(hyp), "--refs", str(ref), "--lang", "java", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    parts = cb.codebleu(preds, refs, "java")
+    assert out["codebleu"] == parts["codebleu"] and out["syntax_match"] == parts["syntax"]
+    assert out["bleu"] == codexglue_bleu(preds, refs) and out["xmatch"] == 0.0 and out["examples"] == 3
+    for argv, message in [
+        (["--hyp", str(hyp), "--refs", str(tmp_path / "missing.txt")], "does not exist"),
+        (["--hyp", str(hyp), "--refs", str(ref), "--lang", "fortran"], "no keyword list for 'fortran'"),
+        (["--hyp", str(hyp), "--refs", str(ref), "--weights", "1,2"], "four weights"),
+        (["--hyp", str(hyp), "--refs", str(ref), "--metrics", "rouge"], "choose from codebleu, bleu, xmatch"),
+    ]:
+        assert main(["score", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and "Traceback" not in err
+    ref.write_text("one\n")
+    assert main(["score", "--hyp", str(hyp), "--refs", str(ref)]) == 2
+    assert "has 3 lines but" in capsys.readouterr().err

@@ -134,6 +134,20 @@ def test_unknown_metric_suggests():
         ("exact_match", dict(predictions=["a b"], references=["a b"]), {"exact_match": 100.0}),
         ("rouge_l", dict(predictions=["a b c d"], references=[["a c d e"]]), {"rouge_l": 75.0}),
         ("accuracy", dict(predictions=["x", "y"], references=["x", "x"]), {"accuracy": 0.5}),
+        ("xmatch", dict(predictions=[" a  b ", "a b"], references=["a  b", "a c"]), {"xmatch": 50.0}),
+        # matches 4, 3, 2, 1 of 5, 4, 3, 2, add-one smoothed, no brevity penalty, 2 decimals
+        ("bleu", dict(predictions=["a b c d e"], references=[["a b c d f"]]),
+         {"bleu": round(100 * (5 / 6 * 4 / 5 * 3 / 4 * 2 / 3) ** 0.25, 2)}),
+        # a renamed copy (11 tokens; f/g, a/b differ): every subtree and data-flow triple; n-grams 8/11, 4/10,
+        # 1/9 (") { return"), 0.1/8, bp 1; weighted unigram recall, keywords int and return weighing 1 and others
+        # 0.2: matched int 2 + ( ) { ; } 5 x 0.2 + return 1 = 4.0 of 4.6 (g, b, b: 0.6 unmatched)
+        ("codebleu", dict(predictions=["int f ( int a ) { return a ; }"],
+                          references=[["int g ( int b ) { return b ; }"]], lang="java"),
+         {"ngram": 100 * (8 / 11 * 4 / 10 * 1 / 9 * 0.1 / 8) ** 0.25,
+          "weighted_ngram": 100 * (4.0 / 4.6 * 4 / 10 * 1 / 9 * 0.1 / 8) ** 0.25,
+          "syntax": 100.0, "dataflow": 100.0,
+          "codebleu": 25 * ((8 / 11 * 4 / 10 * 1 / 9 * 0.1 / 8) ** 0.25
+                            + (4.0 / 4.6 * 4 / 10 * 1 / 9 * 0.1 / 8) ** 0.25 + 2)}),
     ],
 )
 def test_evaluate_modules_load_offline_from_hub_path(name, kwargs, expected):

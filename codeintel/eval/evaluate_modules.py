@@ -21,6 +21,9 @@ def _features(name: str):
         "smoothed_bleu": {"predictions": v(_STR), "references": seq(v(_STR))},
         "rouge_l": {"predictions": v(_STR), "references": seq(v(_STR))},
         "exact_match": {"predictions": v(_STR), "references": v(_STR)},
+        "xmatch": {"predictions": v(_STR), "references": v(_STR)},
+        "bleu": {"predictions": v(_STR), "references": seq(v(_STR))},
+        "codebleu": {"predictions": v(_STR), "references": seq(v(_STR))},
         "accuracy": {"predictions": v(_STR), "references": v(_STR)},
         "precision_recall_f1": {"predictions": v(_INT), "references": v(_INT)},
         "map_at_r": {"predictions": seq(v(_STR)), "references": seq(v(_STR))},
@@ -28,7 +31,7 @@ def _features(name: str):
     }[name]
 
 
-MANY_REFERENCES = ("smoothed_bleu", "rouge_l")  # one reference per prediction, or a list of them (as HF's bleu)
+MANY_REFERENCES = ("smoothed_bleu", "rouge_l", "bleu", "codebleu")  # one reference per prediction, or a list of them (as HF's bleu)
 
 
 def info_for(name: str):
@@ -44,7 +47,7 @@ def info_for(name: str):
                                features=features)
 
 
-def compute_for(name: str, predictions: list, references: list) -> dict[str, Any]:
+def compute_for(name: str, predictions: list, references: list, **kwargs: Any) -> dict[str, Any]:
     """Compute ``name`` on evaluate's column inputs and return a dict of floats."""
     if name == "map_at_r":
         preds = {str(i): p for i, p in enumerate(predictions)}
@@ -54,5 +57,9 @@ def compute_for(name: str, predictions: list, references: list) -> dict[str, Any
         return {"mrr": metrics.mrr(predictions, references)}
     if name in MANY_REFERENCES:
         references = [[r] if isinstance(r, str) else list(r) for r in references]
-    out = metrics.compute_metric(name, predictions, references)
+    if name == "codebleu":
+        from codeintel.eval.codebleu import codebleu
+
+        return codebleu(predictions, references, **kwargs)
+    out = metrics.compute_metric(name, predictions, references, **kwargs)
     return out if isinstance(out, dict) else {name: out}
