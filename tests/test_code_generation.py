@@ -291,8 +291,8 @@ def test_defect_detection_end_to_end_python_api(tmp_path):
 def test_score_command_reads_the_evaluators_files(tmp_path, capsys):
     hyp = tmp_path / "hyp.txt"
     ref = tmp_path / "ref.txt"
-    preds = ["int f(int a){int b = a + 2; return a;}", "return x ;", ""]
-    refs = ["int f(int a){int b = a + 1; return b;}", "return y ;", "int g() { }"]
+    preds = ["int f(int a){int b = a + 2; return a;}", "", "return x ;"]   # an empty line is a prediction
+    refs = ["int f(int a){int b = a + 1; return b;}", "int g() { }", "return y ;"]
     hyp.write_text("\n".join(preds))                         # no newline after the last line: still a line
     ref.write_text("\n".join(refs) + "\n")
     assert main(["score", "--hyp", str(hyp), "--refs", str(ref), "--lang", "java", "--json"]) == 0

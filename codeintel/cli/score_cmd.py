@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hyp", required=True, metavar="FILE", help="predictions, one a line")
     p.add_argument("--refs", required=True, nargs="+", metavar="FILE", help="reference file(s), one a line")
     p.add_argument("--lang", default="java", help="language of the code for CodeBLEU (default java)")
-    p.add_argument("--metrics", default=",".join(METRICS), help=f"comma-separated, of {', '.join(METRICS)} (default all)")
+    p.add_argument("--metrics", default=",".join(METRICS),
+                   help=f"comma-separated, of {', '.join(METRICS)} (default all)")
     p.add_argument("--weights", default="0.25,0.25,0.25,0.25", help="CodeBLEU's α,β,γ,δ (default 0.25 each)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
     p.set_defaults(run=run)
@@ -60,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         weights = tuple(float(w) for w in args.weights.split(","))
     except ValueError:
-        raise ConfigError(f"--weights {args.weights!r}: four numbers separated by commas, e.g. 0.25,0.25,0.25,0.25.")
+        raise ConfigError(f"--weights {args.weights!r}: four numbers separated by commas, e.g. "
+                          "0.25,0.25,0.25,0.25.") from None
     if len(weights) != 4:
         raise ConfigError(f"--weights {args.weights!r}: CodeBLEU takes four weights (n-gram, weighted n-gram, "
                           "syntax, data flow).")

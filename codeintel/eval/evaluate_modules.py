@@ -31,7 +31,8 @@ def _features(name: str):
     }[name]
 
 
-MANY_REFERENCES = ("smoothed_bleu", "rouge_l", "bleu", "codebleu")  # one reference per prediction, or a list of them (as HF's bleu)
+# one reference per prediction, or a list of them (as HF's bleu)
+MANY_REFERENCES = ("smoothed_bleu", "rouge_l", "bleu", "codebleu")
 
 
 def info_for(name: str):
