@@ -312,3 +312,46 @@ def test_score_command_reads_the_evaluators_files(tmp_path, capsys):
     ref.write_text("one\n")
     assert main(["score", "--hyp", str(hyp), "--refs", str(ref)]) == 2
     assert "has 3 lines but" in capsys.readouterr().err
+
+
+def test_graph_input_for_code_to_code_is_graphcodebert_layout_and_trimming_is_exact():
+    """graph=true: code first (up to C + D - 3 sub-tokens), then the data-flow nodes; the batch is cut to its
+    longest real input, which changes no loss (the cut positions are padding in every row)."""
+    import torch
+
+    from codeintel.backbones.graphcodebert import collate
+    from codeintel.tasks.cards import load_task
+    from codeintel.tasks.encoding import GraphSettings
+    from codeintel.tasks.models import load_model
+    from codeintel.tasks.types import make_task
+
+    torch.manual_seed(0)
+    loaded = load_model("tiny-graphcodebert", "code-to-code")
+    task = make_task(load_task("refinement-small"), loaded.tokenizer, 40, 16)
+    task.graph = GraphSettings("java", 24)
+    rows = [{"id": "a", "source": "int f(int a){int b = a + 1; return b;}", "target": "int f(int a){return a;}"},
+            {"id": "b", "source": "void g(){}", "target": "void g(){ }"}]
+    prep = task.prepare(rows)
+    g = prep.items[0][0]
+    assert len(g.input_ids) == 64 and g.position_ids.count(0) == 5        # the 5 nodes of the hand-worked graph
+    assert g.input_ids[0] == loaded.tokenizer.cls_token_id
+    trimmed = task.collate(prep, [0, 1])
+    assert trimmed["input_ids"].shape[1] == g.n_real < 64
+    full = collate([prep.items[0][0], prep.items[1][0]])
+    model = loaded.model.eval()
+    with torch.no_grad():
+        a, _ = task.loss(model, trimmed)
+        b, _ = task.loss(model, {**full, "labels": trimmed["labels"]})
+    assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_graph_translation_end_to_end_and_evaluate_reproduces_it(tmp_path):
+    run = tmp_path / "run"
+    data = _translation_dir(tmp_path)
+    assert main(["train", "--task", "translation-java-cs", "--data", str(data), "--model", "tiny-graphcodebert",
+                 "--out", str(run), "--no-progress", "graph=true", "dfg_length=16", *FAST]) == 0
+    m = json.loads((run / "metrics.json").read_text())
+    assert main(["evaluate", "--model", str(run), "--data", str(data), "--no-progress"]) == 0
+    again = json.loads((run / "eval-test" / "metrics.json").read_text())
+    assert again["scores"] == m["test"]
+    assert (run / "eval-test" / "test.output").read_text() == (run / "test.output").read_text()

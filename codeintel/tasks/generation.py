@@ -11,23 +11,37 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from codeintel.data.cache import tokenize_cached
 from codeintel.data.loaders import LoadReport, load_concode, load_parallel
 from codeintel.eval import metrics
-from codeintel.tasks.common import default_paths
+from codeintel.tasks.common import Prepared, default_paths, no_grad, pad
+from codeintel.tasks.encoding import GraphSettings
 from codeintel.tasks.summarization import SummarizationTask
+
+if TYPE_CHECKING:
+    import torch
 
 CODEBLEU_PARTS = {"codebleu": "codebleu", "ngram_match": "ngram", "weighted_ngram_match": "weighted_ngram",
                   "syntax_match": "syntax", "dataflow_match": "dataflow"}
 
 
 class CodeToCodeTask(SummarizationTask):
-    """Code -> code: translation (Java <-> C#) and refinement (buggy -> fixed method), line-aligned files."""
+    """Code -> code: translation (Java <-> C#) and refinement (buggy -> fixed method), line-aligned files.
+
+    ``graph=true`` (RoBERTa family): GraphCodeBERT's translation and refinement input — the source's code tokens,
+    then its data-flow nodes, under graph-guided attention (:mod:`codeintel.backbones.graphcodebert`), laid out as
+    GraphCodeBERT's ``translation/run.py`` lays it out: code first (up to ``source_len + dfg_length - 3``
+    sub-tokens), the nodes in the positions left; the decoder attends to code and nodes."""
 
     name = "code-to-code"
     metrics = ("bleu", "xmatch", *CODEBLEU_PARTS)
     data_format = "line-aligned files: line i of *<source suffix> <-> line i of *<target suffix> (CodeXGLUE)"
-    pipeline_tag, robustness = "text2text-generation", False
+    pipeline_tag, robustness, takes_graph = "text2text-generation", False, True
+    graph: GraphSettings | None = None
     decode_options = {"clean_up_tokenization_spaces": False}
     usage = ("from transformers import AutoModelForSeq2SeqLM, AutoTokenizer",
              "tok = AutoTokenizer.from_pretrained(PATH)            # truncates at the run's source length",
@@ -52,6 +66,75 @@ class CodeToCodeTask(SummarizationTask):
         from codeintel.errors import ConfigError
 
         raise ConfigError(f"--robustness is not available for {self.name} tasks yet.")
+
+    # ---- graph=true: GraphCodeBERT's data-flow input in the encoder
+    def prepare(self, rows: list[dict]) -> Prepared:
+        if not self.graph:
+            return super().prepare(rows)
+        from codeintel.backbones.graphcodebert import build_input
+
+        total = self.source_len + self.graph.dfg_length
+        src = [build_input(r["source"], self.graph.lang, self.tok, total, 0) for r in rows]
+        tgt = tokenize_cached([r["target"] for r in rows], self.tok, self.target_len, append_eos=True)["input_ids"]
+        parts = np.array([[g.n_real, len(t)] for g, t in zip(src, tgt, strict=True)]).reshape(-1, 2)
+        return Prepared(list(zip(src, tgt, strict=True)), parts.sum(1), rows, parts)
+
+    def collate(self, prepared: Prepared, idx: list[int]) -> dict[str, torch.Tensor]:
+        if not self.graph:
+            return super().collate(prepared, idx)
+        from codeintel.backbones.graphcodebert import collate
+
+        batch = collate([prepared.items[i][0] for i in idx])
+        n = max(prepared.items[i][0].n_real for i in idx)          # positions after it are padding in every row
+        batch = {"input_ids": batch["input_ids"][:, :n], "position_ids": batch["position_ids"][:, :n],
+                 "attention_mask": batch["attention_mask"][:, :n, :n]}
+        labels, label_mask = pad([prepared.items[i][1] for i in idx], self.tok.pad_token_id)
+        labels[label_mask == 0] = -100
+        return {**batch, "labels": labels}
+
+    def _encode(self, model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder's states on the graph input, and the (B, L) mask of what the decoder may attend to."""
+        from codeintel.backbones.graphcodebert import encode
+
+        core = getattr(model, "module", model)     # accelerate's DDP wrapper
+        hidden = encode(core.encoder, batch["input_ids"], batch["position_ids"], batch["attention_mask"])
+        return hidden, batch["position_ids"].ne(self.tok.pad_token_id).long()
+
+    def loss(self, model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        if not self.graph:
+            return super().loss(model, batch)
+        from transformers.modeling_outputs import BaseModelOutput
+
+        hidden, memory = self._encode(model, batch)
+        out = model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=memory,
+                    labels=batch["labels"])
+        return out.loss, int(memory.sum() + (batch["labels"] != -100).sum())
+
+    @no_grad
+    def predict(self, model, prepared: Prepared, beam_size: int = 1, batch_size: int = 32,
+                no_repeat_ngram_size: int = 0, progress: bool = False) -> list[str]:
+        if not self.graph:
+            return super().predict(model, prepared, beam_size, batch_size, no_repeat_ngram_size, progress)
+        from transformers.modeling_outputs import BaseModelOutput
+
+        from codeintel.progress import progress as progress_bar
+
+        model.eval()
+        order = np.argsort([-g.n_real for g, _ in prepared.items], kind="stable")
+        out: list[str] = [""] * len(order)
+        device = next(model.parameters()).device
+        for start in progress_bar(range(0, len(order), batch_size), desc="generate", unit="batch", enabled=progress,
+                                  leave=False):
+            idx = order[start : start + batch_size].tolist()
+            batch = {k: v.to(device) for k, v in self.collate(prepared, idx).items() if k != "labels"}
+            hidden, memory = self._encode(model, batch)
+            gen = model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=memory,
+                                 max_new_tokens=self.target_len, num_beams=beam_size, early_stopping=beam_size > 1,
+                                 do_sample=False, no_repeat_ngram_size=no_repeat_ngram_size)
+            for i, text in zip(idx, self.tok.batch_decode(gen, skip_special_tokens=True, **self.decode_options),
+                               strict=True):
+                out[i] = self.clean(text)
+        return out
 
     @staticmethod
     def clean(text: str) -> str:
