@@ -355,3 +355,14 @@ def test_graph_translation_end_to_end_and_evaluate_reproduces_it(tmp_path):
     again = json.loads((run / "eval-test" / "metrics.json").read_text())
     assert again["scores"] == m["test"]
     assert (run / "eval-test" / "test.output").read_text() == (run / "test.output").read_text()
+
+
+def test_a_card_whose_target_language_codebleu_cannot_score_is_refused_before_training(tmp_path, capsys):
+    card = tmp_path / "card.yaml"
+    card.write_text("name: tr-f\ntype: code-to-code\nlang: java\noptions: {source: .java, target: .cs, "
+                    "target_lang: fortran}\n")
+    out = tmp_path / "run"
+    assert main(["train", "--task", str(card), "--data", str(_translation_dir(tmp_path)), "--out", str(out),
+                 "--no-progress", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "options.target_lang" in err and "fortran" in err and not out.exists()

@@ -52,6 +52,14 @@ class CodeToCodeTask(SummarizationTask):
     def configure(self, cfg) -> None:
         super().configure(cfg)
         self.target_lang = self.card.options.get("target_lang") or self.card.lang or "java"
+        if set(self.card.metrics) & set(CODEBLEU_PARTS):
+            from codeintel.errors import ConfigError
+            from codeintel.eval.codebleu import check_language
+
+            try:
+                self.target_lang = check_language(self.target_lang)
+            except ConfigError as exc:
+                raise ConfigError(f"task card {self.card.path}: options.target_lang: {exc}") from None
 
     @classmethod
     def recognises(cls, files: list, row: dict | None) -> bool:
