@@ -133,6 +133,12 @@ def test_per_example_statistics_give_the_corpus_scores():
     assert Decomposed("nltk_bleu", st.weighted_ngram).value() == pytest.approx(parts["weighted_ngram"])
     assert Decomposed("ratio", st.syntax, 100.0).value() == pytest.approx(parts["syntax"])
     assert Decomposed("ratio", st.dataflow, 100.0).value() == pytest.approx(parts["dataflow"])
+    combined = np.concatenate([np.asarray(x, dtype=float) for x in (st.ngram, st.weighted_ngram, st.syntax,
+                                                                    st.dataflow)], axis=1)
+    assert Decomposed("codebleu", combined).value() == pytest.approx(parts["codebleu"])
+    saved = json.dumps(Decomposed("codebleu", combined, weights=(1, 0, 0, 0)).to_json())
+    back = Decomposed.from_json(json.loads(saved))           # the weights travel with the statistics
+    assert back.value() == pytest.approx(parts["ngram"])
     from codeintel.eval.bleu import bleu_stats
 
     d = Decomposed("bleu_smooth", [bleu_stats(p, r) for p, r in zip(preds, refs, strict=True)], digits=2)

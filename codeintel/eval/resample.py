@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-KINDS = ("mean", "f1", "precision", "recall", "bleu", "bleu_smooth", "nltk_bleu", "ratio", "exp_ratio")
+KINDS = ("mean", "f1", "precision", "recall", "bleu", "bleu_smooth", "nltk_bleu", "ratio", "codebleu", "exp_ratio")
 FILE = "per_example.json"
 CHUNK = 256  # resamples per matrix product
 
@@ -46,7 +46,8 @@ class Decomposed:
     matches n = 1..4, prediction length, shortest reference length: CodeXGLUE's corpus BLEU × 100; ``bleu_smooth``
     the same with add-one smoothing on every order, CodeXGLUE's code-to-code ``_bleu``), ``nltk_bleu`` (CodeBLEU's
     n-gram parts: :func:`codeintel.eval.codebleu.ngram_stats` columns, × 100), ``ratio`` (columns a, b:
-    ``scale`` × Σa / Σb, 0 where Σb = 0) or ``exp_ratio`` (columns NLL, count: exp(Σ NLL / Σ count), a
+    ``scale`` × Σa / Σb, 0 where Σb = 0), ``codebleu`` (the 10 + 10 + 2 + 2 columns of CodeBLEU's four
+    components, combined with ``weights``) or ``exp_ratio`` (columns NLL, count: exp(Σ NLL / Σ count), a
     perplexity)."""
 
     kind: str
@@ -54,6 +55,7 @@ class Decomposed:
     scale: float = 1.0
     digits: int | None = None         # the harness rounds this metric (MAP@R: 4 decimals)
     lower_is_better: bool = False
+    weights: tuple[float, ...] | None = None   # codebleu: α, β, γ, δ
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -87,10 +89,13 @@ class Decomposed:
             if self.kind == "ratio":
                 return self.scale * np.where(s[:, 1] > 0, s[:, 0] / np.where(s[:, 1] > 0, s[:, 1], 1), 0.0)
             if self.kind == "nltk_bleu":
-                num, den, hyp, ref = s[:, :4], s[:, 4:8], s[:, 8], s[:, 9]
-                p = np.where(num == 0, 0.1, num) / den
-                bp = np.where(hyp > ref, 1.0, np.where(hyp > 0, np.exp(1 - ref / np.where(hyp > 0, hyp, 1)), 0.0))
-                return np.where(num[:, 0] > 0, 100.0 * bp * np.exp(0.25 * np.log(p).sum(1)), 0.0)
+                return _nltk_bleu(s)
+            if self.kind == "codebleu":
+                w = self.weights or (0.25, 0.25, 0.25, 0.25)
+                syn = np.where(s[:, 21] > 0, s[:, 20] / np.where(s[:, 21] > 0, s[:, 21], 1), 0.0)
+                flow = np.where(s[:, 23] > 0, s[:, 22] / np.where(s[:, 23] > 0, s[:, 23], 1), 0.0)
+                return (w[0] * _nltk_bleu(s[:, :10]) + w[1] * _nltk_bleu(s[:, 10:20])
+                        + 100.0 * (w[2] * syn + w[3] * flow))
             matches, possible, hyp, ref = s[:, :4], s[:, 4:8], s[:, 8], s[:, 9]           # bleu, bleu_smooth
             if self.kind == "bleu_smooth":
                 possible, matches = possible + 1, matches + 1
@@ -103,12 +108,21 @@ class Decomposed:
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "scale": self.scale, "digits": self.digits,
-                "lower_is_better": self.lower_is_better, "stats": self.stats.tolist()}
+                "lower_is_better": self.lower_is_better, "stats": self.stats.tolist(),
+                **({"weights": list(self.weights)} if self.weights else {})}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Decomposed:
         return cls(d["kind"], np.asarray(d["stats"], dtype=np.float64), d.get("scale", 1.0), d.get("digits"),
-                   d.get("lower_is_better", False))
+                   d.get("lower_is_better", False), tuple(d["weights"]) if d.get("weights") else None)
+
+
+def _nltk_bleu(s: np.ndarray) -> np.ndarray:
+    """CodeBLEU's n-gram parts × 100 from summed :func:`codeintel.eval.codebleu.ngram_stats` columns."""
+    num, den, hyp, ref = s[:, :4], s[:, 4:8], s[:, 8], s[:, 9]
+    p = np.where(num == 0, 0.1, num) / den
+    bp = np.where(hyp > ref, 1.0, np.where(hyp > 0, np.exp(1 - ref / np.where(hyp > 0, hyp, 1)), 0.0))
+    return np.where(num[:, 0] > 0, 100.0 * bp * np.exp(0.25 * np.log(p).sum(1)), 0.0)
 
 
 def save(path: Path, task: str, split: str, ids: list[str], metrics: dict[str, Decomposed]) -> None:

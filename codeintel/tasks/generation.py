@@ -178,7 +178,10 @@ class CodeToCodeTask(SummarizationTask):
             out["xmatch"] = Decomposed("mean", xmatch_scores(predictions, refs), 100.0)
         if set(self.card.metrics) & set(CODEBLEU_PARTS):
             st = codebleu_stats(predictions, refs, self.target_lang)
-            parts = {"ngram_match": Decomposed("nltk_bleu", st.ngram),
+            combined = np.concatenate([np.asarray(x, dtype=float) for x in (st.ngram, st.weighted_ngram, st.syntax,
+                                                                            st.dataflow)], axis=1)
+            parts = {"codebleu": Decomposed("codebleu", combined, weights=st.weights),
+                     "ngram_match": Decomposed("nltk_bleu", st.ngram),
                      "weighted_ngram_match": Decomposed("nltk_bleu", st.weighted_ngram),
                      "syntax_match": Decomposed("ratio", st.syntax, 100.0),
                      "dataflow_match": Decomposed("ratio", st.dataflow, 100.0)}
