@@ -7,7 +7,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "codeintel"
 
 # Top to bottom. The domain libraries are ordered among themselves too (tokenization trains on the stdlib
-# corpus, the embedded clone set is built with augmentation operators, every one of them parses).
+# corpus, the embedded clone set is built with augmentation operators, every one of them parses; CodeBLEU in
+# eval parses and reads data-flow graphs).
 LAYERS = [
     {"cli", "__main__"},
     {"recipes"},
@@ -18,8 +19,8 @@ LAYERS = [
     {"tokenization"},
     {"data"},
     {"augment"},
-    {"structure"},
     {"eval"},
+    {"structure"},
     {"config", "errors", "hub", "io", "registry", "progress", "__init__"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}

@@ -268,6 +268,13 @@ class CodeBLEU:
         return {"codebleu": 100.0 * total, **{c: 100.0 * v for c, v in parts.items()}}
 
 
+def _same_length(predictions: Sequence, references: Sequence) -> None:
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions but {len(references)} references")
+    if not predictions:
+        raise ValueError("no predictions to score")
+
+
 def check_language(lang: str) -> str:
     from codeintel.errors import ConfigError
 
@@ -280,8 +287,6 @@ def check_language(lang: str) -> str:
 def codebleu_stats(predictions: Sequence[str], references: Sequence[Sequence[str] | str], lang: str,
                    weights: Sequence[float] = WEIGHTS) -> CodeBLEU:
     """The per-example statistics of :func:`codebleu` (what ``codeintel compare`` resamples)."""
-    from codeintel.eval.metrics import _same_length
-
     _same_length(predictions, references)
     lang = check_language(lang)
     if len(weights) != 4:
@@ -310,8 +315,6 @@ def codebleu(predictions: Sequence[str], references: Sequence[Sequence[str] | st
 
 def xmatch_scores(predictions: Sequence[str], references: Sequence[str]) -> list[float]:
     """Per example: 1.0 where the stripped lines are equal (CodeXGLUE's ``xMatch``), else 0.0."""
-    from codeintel.eval.metrics import _same_length
-
     _same_length(predictions, references)
     return [float(p.strip() == r.strip()) for p, r in zip(predictions, references, strict=True)]
 
