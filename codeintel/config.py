@@ -91,6 +91,25 @@ class EvalConfig:
     """Clone-detection decision threshold on P(clone)."""
     ppl_compat: bool = False
     """Language modeling: also report the Tokompiler authors' normalized perplexity (lexer-rule multiplier)."""
+    n_samples: int = 1
+    """Execution tasks (humaneval): samples per problem (1 = greedy decoding; more = sampling)."""
+    temperature: float = 0.2
+    """Execution tasks: sampling temperature when n_samples > 1."""
+    top_p: float = 0.95
+    """Execution tasks: nucleus sampling mass when n_samples > 1."""
+    pass_k: str = "1,10,100"
+    """Execution tasks: the k of pass@k reported (those <= n_samples)."""
+    workers: int = 2
+    """Execution tasks: programs run at the same time (results do not depend on it)."""
+    timeout: float = 10.0
+    """Execution tasks: wall-clock seconds per program (also its CPU-second limit)."""
+    memory_mb: int = 2048
+    """Execution tasks: address-space limit of a program, MB."""
+    check_canonical: bool = False
+    """Execution tasks: run the problems' reference solutions instead of the model's (checks the harness)."""
+    unsafe_execution: bool = False
+    """Execution tasks: where namespaces are unavailable, run model-written code without the sandbox's file-system
+    and network isolation (it can read and write your files). Off: such machines refuse to run it."""
 
 
 @dataclass
@@ -583,6 +602,12 @@ KEY_RULES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
     "top_p": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     "max_new_tokens": (lambda v: v >= 0, ">= 0"),
     "no_repeat_ngram_size": (lambda v: v >= 0, ">= 0"),
+    # running programs
+    "workers": (lambda v: v >= 1, ">= 1"),
+    "timeout": (lambda v: v > 0, "a positive number of seconds"),
+    "memory_mb": (lambda v: v >= 64, ">= 64"),
+    "pass_k": (lambda v: all(x.strip().isdigit() and int(x) >= 1 for x in str(v).split(",")),
+               "whole numbers >= 1 separated by commas, e.g. 1,10,100"),
 }
 
 

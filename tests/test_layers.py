@@ -14,6 +14,7 @@ LAYERS = [
     {"recipes"},
     {"continual"},
     {"tasks"},
+    {"execution"},
     {"peft_adapters"},
     {"backbones"},
     {"tokenization"},
@@ -168,7 +169,8 @@ def test_task_type_names_live_in_their_module_and_registry_line():
     cards = {"config.py": {"summarization"},                          # the default card
              "tasks/cards.py": {"summarization"},                     # the default card of a plain backbone
              "recipes/hygiene.py": {"summarization"},                 # the embedded stdlib set's card
-             "backbones/family.py": {"causal-lm"}}                    # the backbone variant of that name
+             "backbones/family.py": {"causal-lm"},                    # the backbone variant of that name
+             "tasks/execution.py": {"causal-lm"}}                     # ... as the variant a type runs on
     found = _named_outside(set(home), home, cards)
     assert not found, "task types named outside their home module:\n" + "\n".join(found)
 

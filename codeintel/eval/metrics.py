@@ -247,6 +247,27 @@ def _codebleu_part(key: str) -> Callable:
     return fn
 
 
+def pass_at_k(passed: Sequence[int], samples: Sequence[int], k: int) -> float:
+    """pass@k over problems: the mean of 1 − C(n−c, k) / C(n, k) (n ``samples``, c ``passed`` per problem),
+    computed as 1 − Π (1 − k / i) for i = n−c+1..n; 1 where n − c < k."""
+    _same_length(passed, samples)
+    out = []
+    for c, n in zip(passed, samples, strict=True):
+        if k > n:
+            raise ValueError(f"pass@{k} needs at least {k} samples per problem, got {n}")
+        out.append(1.0 if n - c < k else float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1))))
+    return float(np.mean(out))
+
+
+def _pass_at(k: int) -> Callable:
+    def fn(passed: Sequence[int], samples: Sequence[int]) -> float:
+        return pass_at_k(passed, samples, k)
+
+    fn.__name__ = f"pass_at_{k}"
+    fn.__doc__ = f"pass@{k} over problems (see :func:`pass_at_k`)."
+    return fn
+
+
 def _one_of_prf(key: str) -> Callable:
     def fn(predictions: Sequence[int], references: Sequence[int]) -> float:
         return precision_recall_f1(predictions, references)[key]
@@ -273,6 +294,8 @@ METRICS: dict[str, Metric] = {
                "recall × 100", "0-100"),
         Metric("syntax_match", _codebleu_part("syntax"), "CodeBLEU's syntax (AST subtree) match × 100", "0-100"),
         Metric("dataflow_match", _codebleu_part("dataflow"), "CodeBLEU's data-flow match × 100", "0-100"),
+        *[Metric(f"pass@{k}", _pass_at(k), f"pass@{k}: the unbiased estimator's mean over problems (Chen et al. "
+                 "2021)") for k in (1, 10, 100)],
         Metric("exact_match", exact_match, "whitespace-token exact match × 100", "0-100"),
         Metric("rouge_l", rouge_l, "ROUGE-L F (β=1.2, coco-caption) × 100", "0-100"),
         Metric("accuracy", accuracy, "fraction correct"),

@@ -57,6 +57,13 @@ def train_config(model: str | None = None, task: str | None = None, data: list[s
             if named[key]:
                 setattr(cfg, key, named[key])
     validate(cfg)
+    from codeintel.tasks.types import task_type
+
+    if not task_type(card.type).trainable:
+        from codeintel.errors import ConfigError
+
+        raise ConfigError(f"task {card.name!r} is evaluation only (it has no training data); run codeintel "
+                          f"evaluate --task {card.name} --model MODEL.")
     return cfg, card
 
 
@@ -163,7 +170,11 @@ def _evaluate_setup(model: str, data, task, config, settings: dict[str, Any]) ->
     from codeintel.tasks.models import read_meta
 
     if not model:
-        raise ConfigError("evaluate needs --model DIR (a checkpoint written by `codeintel train`).")
+        cfg, card = resolve_run_config(task, None, data, config, settings)
+        if not cfg.eval.check_canonical:
+            raise ConfigError("evaluate needs --model DIR (a checkpoint written by `codeintel train`, or a registry "
+                              "name or hub id).")
+        return cfg, card, {}       # the reference solutions run; the default preset only lends its tokenizer
     checkpoint = read_meta(model) if Path(model).is_dir() else {}
     return (*resolve_run_config(task, model, data, config, settings, checkpoint), checkpoint)
 
@@ -178,10 +189,11 @@ def evaluate(model: str, split: str = "test", data: list[str] | None = None, *, 
     from codeintel.recipes.evaluate import default_eval_dir, evaluate_checkpoint, format_scores
     from codeintel.recipes.rundir import fresh
 
-    model = resolve_checkpoint(model)  # RUN means RUN/best
+    model = resolve_checkpoint(model) if model else model  # RUN means RUN/best
     cfg, card, checkpoint = _evaluate_setup(model, data, task, config, _settings(overrides, sections))
-    out_dir = Path(out) if out is not None else fresh(default_eval_dir(model, split))
-    echo(f"== {card.name} | {model} | {split} split")
+    what = model or "the reference solutions"
+    out_dir = Path(out) if out is not None else fresh(default_eval_dir(model or "reference", split))
+    echo(f"== {card.name} | {what} | {split} split")
     if checkpoint.get("data") and not data:
         echo(f"data (from {model}/codeintel.json): {' '.join(cfg.data.paths)}")
     result = evaluate_checkpoint(cfg, out_dir, split=split, robustness=robustness, overwrite=overwrite,

