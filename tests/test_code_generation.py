@@ -190,6 +190,13 @@ def test_concode_and_devign_layouts(tmp_path):
     splits = load_concode([str(f)])
     assert sum(len(v) for v in splits.values()) == 30
     assert {"source", "target", "id"} <= set(splits["train"][0])
+    cdir = tmp_path / "concode"
+    cdir.mkdir()
+    for name, part in (("train", rows[:20]), ("dev", rows[20:25]), ("test", rows[25:])):
+        (cdir / f"{name}.json").write_text("".join(json.dumps(r) + "\n" for r in part))
+    splits = load_concode([str(cdir)])
+    assert [len(splits[s]) for s in ("train", "valid", "test")] == [20, 5, 5]
+    assert splits["test"][0]["target"] == rows[25]["code"]
 
     d = tmp_path / "devign"
     d.mkdir()

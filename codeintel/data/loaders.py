@@ -193,10 +193,11 @@ def _summarization_row(row: dict, path: Path, idx: int) -> dict:
 
 
 def load_rows(paths: Sequence[str], convert: Callable[[dict, Path, int], dict], skip_bad: bool = False,
-              report: LoadReport | None = None) -> dict[str, list[dict]]:
+              report: LoadReport | None = None, suffix: str = ".jsonl") -> dict[str, list[dict]]:
     """Splits of ``convert(row, path, line_index)`` (a dict with an ``id``) from a directory of train/valid/test
-    jsonl, ``split=file`` arguments, or one file split 80/10/10 by a hash of each example's id."""
-    files = _resolve_split_files(paths, ".jsonl")
+    files (``suffix``; one JSON object a line), ``split=file`` arguments, or one file split 80/10/10 by a hash of
+    each example's id."""
+    files = _resolve_split_files(paths, suffix)
     splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
     for split, path in files.items():
         for i, row in enumerate(read_jsonl(path, skip_bad, report)):
@@ -465,22 +466,10 @@ def load_concode(paths: Sequence[str], skip_bad: bool = False,
     """CONCODE (CodeXGLUE text-to-code): ``train.json`` / ``dev.json`` / ``test.json``, one ``{"nl", "code"}``
     object a line (``nl`` is the docstring, then the class's fields and methods after ``concode_field_sep`` /
     ``concode_elem_sep``); ``.jsonl`` files are read the same way. Splits of ``{id, source: nl, target: code}``."""
-    if len(paths) == 1 and Path(paths[0]).is_dir():
-        d = Path(paths[0])
-        suffix = ".json" if any(p.is_file() for p in d.glob("*.json")) else ".jsonl"
-        files = _resolve_split_files(paths, suffix)
-    elif any("=" in p for p in paths) or len(paths) != 1:
-        files = _resolve_split_files(paths, ".json")
-    else:
-        files = {"all": Path(paths[0])}
-    splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
-    for split, path in files.items():
-        for i, row in enumerate(read_jsonl(path, skip_bad, report)):
-            ex = _concode_row(row, path, i)
-            if report is not None and report.origins:
-                ex["__origin"] = (str(path), row["__line"])
-            splits[_hash_split(ex["id"]) if split == "all" else split].append(ex)
-    return _check_nonempty(splits, ", ".join(map(str, files.values())))
+    suffix = ".json"
+    if len(paths) == 1 and Path(paths[0]).is_dir() and not any(p.is_file() for p in Path(paths[0]).glob("*.json")):
+        suffix = ".jsonl"
+    return load_rows(paths, _concode_row, skip_bad, report, suffix)
 
 
 # --------------------------------------------------------------------------- defect detection
