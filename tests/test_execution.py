@@ -190,6 +190,10 @@ def test_a_tiny_model_end_to_end_with_samples(tmp_path, model):
     expect = sum(pass_at_k(4, p["passed"], 2) for p in per) / 3
     assert m["scores"]["pass@2"] == pytest.approx(expect) and set(m["scores"]) >= {"pass@1", "pass@2"}
     assert (out / "pass_at_k.png").stat().st_size > 0 and (out / "per_example.json").is_file()
+    import yaml
+
+    entry = yaml.safe_load((out / "model-index.yaml").read_text())[0]           # for the model card
+    assert {m["type"]: m["value"] for m in entry["metrics"]}["pass@1"] == round(m["scores"]["pass@1"], 4)
 
 
 def test_humaneval_is_evaluation_only_and_bad_files_are_one_error(tmp_path, capsys):

@@ -157,6 +157,10 @@ def _evaluate(cfg: RunConfig, out_dir: Path, split: str, echo, robustness: list[
     if split == "test":
         result["sanity"] = sanity(task, card.select_by, preds, rows, raw, per_example=got)
     write_json(out_dir / "metrics.json", result)
+    from codeintel.io import write_text
+    from codeintel.recipes.modelcard import evaluation_entry
+
+    write_text(out_dir / "model-index.yaml", evaluation_entry(result, card))
     if variants:
         chance = task.baselines({**raw, "test": rows})   # trivial baselines on the rows that are perturbed
         result["robustness"] = _robustness(task, card, loaded, cfg, rows, scores, preds, variants, lang, out_dir,

@@ -61,11 +61,25 @@ def model_card(result: dict[str, Any], config: dict[str, Any], card, command: st
         f"the checkpoint with the best dev `{card.select_by}` (step {result['dev_best']['step']}).", "",
         "## Test scores", "", *rows, "",
         "Scales: " + ", ".join(f"{k} {SCALES[k]}" for k in test) + ". Smoothed BLEU is CodeXGLUE's Code-Text "
-        "evaluator; P/R/F1 the BigCloneBench evaluator's; MAP@R POJ-104's.", "",
+        "evaluator; BLEU, xmatch and CodeBLEU its code-to-code evaluators'; P/R/F1 the BigCloneBench evaluator's; "
+        "MAP@R POJ-104's; accuracy Devign's.", "",
         "## How it was made", "", "```bash", command or "(from Python: codeintel.recipes.train.train)", "```", "",
         "Resolved configuration:", "", "```yaml", yaml.safe_dump(config, sort_keys=False).rstrip(), "```", "",
         "## Loading", "", "```python", *kind.usage, "```", ""]
     return "---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n\n" + "\n".join(body)
+
+
+def evaluation_entry(result: dict[str, Any], card) -> str:
+    """A ``model-index`` entry (Hugging Face model-card metadata) for one ``codeintel evaluate`` result, to paste
+    under a card's ``model-index: - results:``."""
+    from codeintel.tasks.types import task_type
+
+    kind = task_type(card.type)
+    metrics = [{"type": k, "name": f"{k} ({SCALES[k]})", "value": round(float(v), 4)}
+               for k, v in result["scores"].items() if k in card.metrics]
+    entry = {"task": {"type": kind.pipeline_tag or card.type, "name": card.name},
+             "dataset": {"name": card.name, "type": card.name, "split": result["split"]}, "metrics": metrics}
+    return yaml.safe_dump([entry], sort_keys=False)
 
 
 def pretraining_card(result: dict[str, Any], config: dict[str, Any]) -> str:
