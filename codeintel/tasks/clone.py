@@ -119,6 +119,17 @@ class CloneDetectionTask(TaskType):
         probs = torch.softmax(model.head(torch.cat([a, b], dim=-1).to(device)), dim=-1)[:, 1]
         return probs.cpu().tolist()
 
+    infer_input = "pair"
+
+    def infer(self, model, items: list[dict], batch_size: int = 32, progress: bool = False, **decoding) -> list[dict]:
+        """P(clone) of each item's ``code1`` and ``code2``."""
+        self.programs = {}
+        pairs = []
+        for i, it in enumerate(items):
+            self.programs[f"{i}|1"], self.programs[f"{i}|2"] = it["code1"], it["code2"]
+            pairs.append((f"{i}|1", f"{i}|2", 0))
+        return [{"probability": p} for p in self.predict(model, self.prepare(pairs), batch_size=batch_size)]
+
     def score(self, probs: list[float], pairs: list) -> dict[str, float]:
         preds = [int(p > self.threshold) for p in probs]
         prf = metrics.precision_recall_f1(preds, [p[2] for p in pairs])
@@ -225,6 +236,13 @@ class CloneRetrievalTask(TaskType):
         model.eval()
         device = next(model.parameters()).device
         return embed(model, prepared.items["ids"], self.tok.pad_token_id, batch_size, device).numpy()
+
+    infer_input = "code"
+
+    def infer(self, model, items: list[dict], batch_size: int = 32, progress: bool = False, **decoding) -> list[dict]:
+        """The unit vector of each item's code (what retrieval ranks by cosine)."""
+        rows = [{"id": it["id"], "code": it["code"], "label": str(i)} for i, it in enumerate(items)]
+        return [{"embedding": v.tolist()} for v in self.predict(model, self.prepare(rows), batch_size=batch_size)]
 
     def score(self, embeddings: np.ndarray, rows: list[dict]) -> dict[str, float]:
         return {"map_at_r": metrics.map_at_r_from_embeddings(embeddings, [r["label"] for r in rows])}

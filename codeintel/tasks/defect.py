@@ -75,6 +75,12 @@ class DefectDetectionTask(TaskType):
 
         return embed(prob, prepared.items, self.tok.pad_token_id, batch_size, device)[:, 0].tolist()
 
+    infer_input = "code"
+
+    def infer(self, model, items: list[dict], batch_size: int = 32, progress: bool = False, **decoding) -> list[dict]:
+        rows = [{"id": it["id"], "code": it["code"], "label": 0} for it in items]
+        return [{"probability": p} for p in self.predict(model, self.prepare(rows), batch_size=batch_size)]
+
     def labels(self, probs: list[float]) -> list[int]:
         return [int(p > self.threshold) for p in probs]
 

@@ -144,6 +144,12 @@ class CodeToCodeTask(SummarizationTask):
                 out[i] = self.clean(text)
         return out
 
+    infer_output = "code"
+
+    @staticmethod
+    def infer_source(item: dict) -> str:
+        return item["code"].strip()
+
     @staticmethod
     def clean(text: str) -> str:
         """A generated method as one line (the references are lines): line breaks become spaces, ends stripped."""
@@ -220,6 +226,12 @@ class TextToCodeTask(CodeToCodeTask):
 
     name = "text-to-code"
     data_format = "json lines: nl (docstring + class context) and code (CONCODE)"
+
+    infer_input = "nl"
+
+    @staticmethod
+    def infer_source(item: dict) -> str:
+        return item["nl"].strip()
 
     def load(self, paths: list[str], skip_bad: bool, report: LoadReport) -> dict[str, list[dict]]:
         return load_concode(default_paths(self.card, paths), skip_bad, report)

@@ -103,6 +103,20 @@ class TaskType:
         resampled for intervals and significance tests (``codeintel compare``). ``None``: not available."""
         return None
 
+    infer_input: ClassVar[str] = ""
+    """What ``codeintel predict`` feeds an item of this type: ``code`` (a function), ``nl`` (a description),
+    ``pair`` (``code1`` and ``code2``), or ``""`` (the type has no predict)."""
+
+    def infer(self, model, items: list[dict], batch_size: int = 32, progress: bool = False,
+              **decoding: Any) -> list[dict]:
+        """The model's output for each of a user's own inputs (``codeintel predict``), as JSON-able dicts in item
+        order: ``{"summary"}``, ``{"code"}``, ``{"probability"}`` or ``{"embedding"}``. ``decoding``: the
+        checkpoint's ``beam_size`` and ``no_repeat_ngram_size``."""
+        from codeintel.errors import ConfigError
+
+        raise ConfigError(f"{self.name} models have no predict (it needs a model that summarizes, generates code, "
+                          "classifies or embeds).")
+
     few_distinct: ClassVar[int] = 2
     """A model with at most this many distinct predictions on the test set is flagged (generation: one or two
     strings for every input; a binary classifier: one label)."""

@@ -84,6 +84,30 @@ class CodeSearchTask(TaskType):
         nl = embed(model, prepared.items["nl"], self.tok.pad_token_id, batch_size, device)
         return (nl @ code.T).numpy()
 
+    infer_input = "code"
+
+    @no_grad
+    def infer(self, model, items: list[dict], batch_size: int = 32, progress: bool = False, **decoding) -> list[dict]:
+        """The unit vector of each item: its code, or (an item with ``nl`` and no code) its query."""
+        model.eval()
+        device = next(model.parameters()).device
+        codes = [i for i, it in enumerate(items) if it.get("code")]
+        queries = [i for i, it in enumerate(items) if not it.get("code")]
+        out: list[dict] = [{} for _ in items]
+        if codes:
+            rows = [items[i] for i in codes]
+            if self.graph:
+                ids = graph_inputs([r["code"] for r in rows], self.tok, self.source_len, self.graph)
+            else:
+                ids = tokenize_cached([normalise(r["code"]) for r in rows], self.tok, self.source_len)["input_ids"]
+            for i, v in zip(codes, embed(model, ids, self.tok.pad_token_id, batch_size, device), strict=True):
+                out[i] = {"embedding": v.tolist()}
+        if queries:
+            ids = tokenize_cached([items[i]["nl"] for i in queries], self.tok, self.target_len)["input_ids"]
+            for i, v in zip(queries, embed(model, ids, self.tok.pad_token_id, batch_size, device), strict=True):
+                out[i] = {"embedding": v.tolist()}
+        return out
+
     def score(self, scores: np.ndarray, rows: list[dict]) -> dict[str, float]:
         return {"mrr": metrics.mrr(scores)}
 

@@ -129,6 +129,23 @@ class SummarizationTask(TaskType):
                "exact_match": lambda: metrics.exact_match_scores(predictions, refs)}
         return [r["id"] for r in rows], {m: Decomposed("mean", per[m](), 100.0) for m in self.card.metrics}
 
+    infer_input = "code"
+
+    def infer(self, model, items: list[dict], batch_size: int = 32, progress: bool = False, **decoding) -> list[dict]:
+        rows = [{"id": it["id"], "source": self.infer_source(it), "target": ""} for it in items]
+        out = self.predict(model, self.prepare(rows), batch_size=batch_size, progress=progress,
+                           beam_size=decoding.get("beam_size", 1),
+                           no_repeat_ngram_size=decoding.get("no_repeat_ngram_size", 0))
+        return [{self.infer_output: o} for o in out]
+
+    infer_output = "summary"
+
+    @staticmethod
+    def infer_source(item: dict) -> str:
+        from codeintel.tasks.encoding import normalise
+
+        return normalise(item["code"])
+
     def distinct_predictions(self, predictions: list[str]) -> int:
         return len(set(predictions))
 
