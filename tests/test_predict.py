@@ -122,6 +122,10 @@ def test_summaries_of_a_folder_match_plain_transformers(checkpoints, tmp_path, c
     with torch.no_grad():
         ids = model.generate(**tok(code, return_tensors="pt", truncation=True))
     assert out[0]["summary"] == " ".join(tok.decode(ids[0], skip_special_tokens=True).split())
+    from transformers import pipeline                        # and the checkpoint is a transformers pipeline
+
+    summarize = pipeline("summarization", str(checkpoints["sum"] / "best"), device="cpu")
+    assert " ".join(summarize(code)[0]["summary_text"].split()) == out[0]["summary"]
 
 
 def test_probabilities_embeddings_and_pairs(checkpoints, tmp_path, capsys):
