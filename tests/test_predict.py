@@ -122,7 +122,7 @@ def test_summaries_of_a_folder_match_plain_transformers(checkpoints, tmp_path, c
     with torch.no_grad():
         ids = model.generate(**tok(code, return_tensors="pt", truncation=True))
     assert out[0]["summary"] == " ".join(tok.decode(ids[0], skip_special_tokens=True).split())
-    from transformers import pipeline                        # and the checkpoint is a transformers pipeline
+    from transformers import pipeline  # and the checkpoint is a transformers pipeline
 
     summarize = pipeline("summarization", str(checkpoints["sum"] / "best"), device="cpu")
     assert " ".join(summarize(code)[0]["summary_text"].split()) == out[0]["summary"]
@@ -170,3 +170,70 @@ def test_bad_inputs_are_one_error_line(checkpoints, tmp_path, capsys):
     assert "no code field" in capsys.readouterr().err
     assert main(["predict", "--model", str(checkpoints["clone"]), str(_src(tmp_path))]) == 2
     assert "compares two programs" in capsys.readouterr().err
+
+
+def _repo(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    dup = "def total(xs):\n    s = 0\n    for x in xs:\n        s += x\n    return s\n"
+    (repo / "pkg" / "a.py").write_text(dup + "\n\ndef greet(name):\n    return 'hello ' + name\n")
+    (repo / "pkg" / "b.py").write_text("import os\n\n\n" + dup + "\n\ndef path_of(p):\n    return os.path.abspath(p)\n")
+    (repo / "pkg" / "c.java").write_text("class C {\n  int twice(int v) { return v * 2; }\n}\n")
+    return repo, dup
+
+
+def test_index_build_search_clones_and_update(checkpoints, tmp_path, capsys):
+    repo, dup = _repo(tmp_path)
+    idx = tmp_path / "idx"
+    model = str(checkpoints["retrieval"])
+    assert main(["index", "build", "--model", model, str(repo), "--out", str(idx)]) == 0
+    meta = json.loads((idx / "index.json").read_text())
+    assert meta["functions"] == 5 and meta["files"] == 3
+    capsys.readouterr()
+    assert main(["search", str(idx), dup, "-k", "3", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert {(h["name"], round(h["score"], 4)) for h in hits[:2]} == {("total", 1.0)}       # the planted copy
+    assert {h["file"] for h in hits[:2]} == {str(repo / "pkg" / "a.py"), str(repo / "pkg" / "b.py")}
+    assert main(["clones", str(idx), "--threshold", "0.999", "--json"]) == 0
+    groups = json.loads(capsys.readouterr().out)
+    assert groups[0]["size"] == 2 and {m["name"] for m in groups[0]["members"]} == {"total"}
+    # a changed function is embedded again, the others keep their vectors; a removed file drops its functions
+    vectors = np.load(idx / "vectors.npy")
+    before = [json.loads(x) for x in (idx / "functions.jsonl").read_text().splitlines()]
+    (repo / "pkg" / "a.py").write_text(dup + "\n\ndef greet(name):\n    return 'hi ' + name\n")
+    (repo / "pkg" / "c.java").unlink()
+    from codeintel.recipes.index import update
+
+    result = update(idx, echo=lambda *a: None)
+    assert result == {"functions": 4, "embedded": 1, "kept": 3, "removed": 1}
+    after = np.load(idx / "vectors.npy")
+    rows = [json.loads(x) for x in (idx / "functions.jsonl").read_text().splitlines()]
+    for name, file in (("total", "b.py"), ("path_of", "b.py")):          # kept: the very same vectors
+        old = next(i for i, r in enumerate(before) if r["name"] == name and r["file"].endswith(file))
+        new = next(i for i, r in enumerate(rows) if r["name"] == name and r["file"].endswith(file))
+        assert np.array_equal(after[new], vectors[old])
+
+
+def test_an_index_answers_only_its_own_model(checkpoints, tmp_path, capsys):
+    repo, _ = _repo(tmp_path)
+    idx = tmp_path / "idx"
+    assert main(["index", "build", "--model", str(checkpoints["retrieval"]), str(repo), "--out", str(idx)]) == 0
+    capsys.readouterr()
+    assert main(["search", str(idx), "def f(): pass", "--model", str(checkpoints["clone"])]) == 2
+    assert "an index needs a clone-retrieval or code-search model" in capsys.readouterr().err
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    other = tmp_path / "other"                                  # the same architecture, other weights
+    shutil.copytree(checkpoints["retrieval"] / "best", other)
+    weights = load_file(str(other / "model.safetensors"))
+    save_file({k: v + 0.01 for k, v in weights.items()}, str(other / "model.safetensors"))
+    assert main(["search", str(idx), "def f(): pass", "--model", str(other)]) == 2
+    assert "another model" in capsys.readouterr().err
+    assert main(["index", "build", "--model", str(checkpoints["sum"]), str(repo), "--out", str(tmp_path / "i2")]) == 2
+    assert "clone-retrieval or code-search model" in capsys.readouterr().err and not (tmp_path / "i2").exists()
+    assert main(["index", "build", "--model", str(checkpoints["retrieval"]), str(repo), "--out", str(idx)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["search", str(tmp_path), "x"]) == 2
+    assert "not a codeintel index" in capsys.readouterr().err

@@ -237,7 +237,7 @@ class CloneRetrievalTask(TaskType):
         device = next(model.parameters()).device
         return embed(model, prepared.items["ids"], self.tok.pad_token_id, batch_size, device).numpy()
 
-    infer_input = "code"
+    infer_input, index_query = "code", "code"
 
     def infer(self, model, items: list[dict], batch_size: int = 32, progress: bool = False, **decoding) -> list[dict]:
         """The unit vector of each item's code (what retrieval ranks by cosine)."""

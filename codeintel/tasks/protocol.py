@@ -103,6 +103,9 @@ class TaskType:
         resampled for intervals and significance tests (``codeintel compare``). ``None``: not available."""
         return None
 
+    index_query: ClassVar[str] = ""
+    """What a search query of an index built with this type's model is: ``code`` (clone retrieval), ``nl`` (code
+    search), or ``""`` (its model embeds nothing to index)."""
     infer_input: ClassVar[str] = ""
     """What ``codeintel predict`` feeds an item of this type: ``code`` (a function), ``nl`` (a description),
     ``pair`` (``code1`` and ``code2``), or ``""`` (the type has no predict)."""

@@ -84,7 +84,7 @@ class CodeSearchTask(TaskType):
         nl = embed(model, prepared.items["nl"], self.tok.pad_token_id, batch_size, device)
         return (nl @ code.T).numpy()
 
-    infer_input = "code"
+    infer_input, index_query = "code", "nl"
 
     @no_grad
     def infer(self, model, items: list[dict], batch_size: int = 32, progress: bool = False, **decoding) -> list[dict]:
