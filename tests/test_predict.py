@@ -237,3 +237,63 @@ def test_an_index_answers_only_its_own_model(checkpoints, tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     assert main(["search", str(tmp_path), "x"]) == 2
     assert "not a codeintel index" in capsys.readouterr().err
+
+
+def _call(port, path, body=None, raw=None):
+    import urllib.error
+    import urllib.request
+
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_the_endpoint_answers_real_clients_and_survives_bad_requests(checkpoints, tmp_path):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from codeintel.recipes.serve import Service, make_server
+
+    repo, dup = _repo(tmp_path)
+    idx = tmp_path / "idx"
+    assert main(["index", "build", "--model", str(checkpoints["retrieval"]), str(repo), "--out", str(idx)]) == 0
+    service = Service(str(checkpoints["retrieval"]), str(idx), batch_wait=0.05)
+    server = make_server(service, port=0, max_body=4096, timeout=30)
+    port = server.server_address[1]
+    assert server.server_address[0] == "127.0.0.1"                     # loopback only by default
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        status, health = _call(port, "/health")
+        assert status == 200 and health["endpoints"] == ["/health", "/embed", "/search", "/clones"]
+        # eight clients at once: every answer equals predict's, and the worker batched them
+        codes = [f"def f{i}(x):\n    return x + {i}\n" for i in range(8)]
+        with ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(lambda c: _call(port, "/embed", {"code": c}), codes))
+        from codeintel.recipes.predict import predict
+
+        rows = tmp_path / "rows.jsonl"
+        rows.write_text("".join(json.dumps({"id": i, "code": c}) + "\n" for i, c in enumerate(codes)))
+        want = predict(str(checkpoints["retrieval"]), [str(rows)], echo=lambda *a: None, out=str(tmp_path / "o.jsonl"))
+        assert all(s == 200 for s, _ in got)
+        assert np.allclose([g["embedding"] for _, g in got], [w["embedding"] for w in want], atol=1e-5)
+        assert max(service.batcher.batches) > 1
+        status, found = _call(port, "/search", {"query": dup, "k": 2})
+        assert status == 200 and {r["name"] for r in found["results"]} == {"total"}
+        status, groups = _call(port, "/clones", {"threshold": 0.999})
+        assert status == 200 and groups["groups"][0]["size"] == 2
+        # bad requests: a clear 4xx with a JSON error, and the server goes on
+        assert _call(port, "/embed", raw=b"{not json")[0] == 400
+        assert _call(port, "/embed", {"text": "x"})[0] == 400
+        assert _call(port, "/summarize", {"code": "x"})[0] == 404
+        assert _call(port, "/embed", raw=b'{"code": "' + b"x" * 5000 + b'"}')[0] == 413
+        assert _call(port, "/search", {"query": "", "k": 2})[0] == 400
+        assert _call(port, "/health")[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()

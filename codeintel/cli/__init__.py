@@ -16,7 +16,8 @@ from codeintel import __version__
 from codeintel.errors import CodeintelError
 
 COMMANDS = ("models", "tasks", "train", "evaluate", "data", "tokenize", "dfg", "token-types", "augment", "pretrain",
-            "adapters", "probe", "continual", "compare", "report", "score", "predict", "index", "search", "clones")
+            "adapters", "probe", "continual", "compare", "report", "score", "predict", "index", "search", "clones",
+            "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:
