@@ -94,6 +94,9 @@ def checkpoints(tmp_path_factory):
                                     ("clone", "clone-detection-stdlib", "tiny-codebert", None)]:
         runs[name] = root / name
         codeintel.train(task=task, model=model, data=data, out=str(runs[name]), overrides=fast, **quiet)
+    runs["lora"] = root / "lora"                                 # a checkpoint with an adapter (PEFT LoRA)
+    codeintel.train(task="summarization", model="tiny-codet5", data=[str(root / "sum.jsonl")], adapter="lora-r8",
+                    out=str(runs["lora"]), overrides=fast, **quiet)
     return runs
 
 
@@ -297,3 +300,15 @@ def test_the_endpoint_answers_real_clients_and_survives_bad_requests(checkpoints
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_predict_on_a_checkpoint_with_an_adapter(checkpoints, tmp_path, capsys):
+    assert main(["predict", "--model", str(checkpoints["lora"]), str(_src(tmp_path))]) == 0
+    out = _lines(capsys.readouterr().out)
+    assert [r["name"] for r in out] == ["get_size", "K.set_mode"] and all(isinstance(r["summary"], str) for r in out)
+    from codeintel.recipes.predict import predict
+
+    (tmp_path / "b").mkdir()
+    again = predict(str(checkpoints["lora"]), [str(_src(tmp_path / "b"))], echo=lambda *a: None,
+                    out=str(tmp_path / "again.jsonl"))
+    assert [r["summary"] for r in again] == [r["summary"] for r in out]        # the adapter loads the same way
