@@ -69,9 +69,9 @@ def resolve_card(paths: list[str], task: str | None):
         files += sorted(p.glob("*.jsonl")) + sorted(p.glob("*.txt")) if p.is_dir() else [p]
     jsonl = next((f for f in files if f.suffix == ".jsonl"), None)
     row = _first_row(jsonl) if jsonl else None
-    for name in TASK_TYPES:   # a type's default card carries its name
+    for name in TASK_TYPES:   # a type's default card carries its name, unless it names another
         if task_type(name).recognises(files, row):
-            return load_task(name)
+            return load_task(task_type(name).default_card or name)
     if row is None:
         raise DataError(f"cannot tell the format of {paths[0]} (no jsonl rows); pass --task CARD.")
     raise DataError(f"cannot tell which task's format {jsonl} is (fields {sorted(k for k in row if k != '__line')}; "

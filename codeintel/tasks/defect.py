@@ -28,7 +28,7 @@ class DefectDetectionTask(TaskType):
     name = "defect-detection"
     metrics = ("accuracy", "f1", "precision", "recall")
     variants = {"roberta": "encoder", "t5": "encoder-decoder"}  # CodeT5 reads the decoder's last </s>
-    head, robustness = "single", True
+    head, robustness, default_card = "single", True, "defect-devign"
     data_format = "Devign function.json + train/valid/test.txt index lists, or jsonl: func/code + 0/1 target/race"
 
     def __init__(self, card, tokenizer, source_len: int, target_len: int = 0) -> None:

@@ -226,6 +226,7 @@ class TextToCodeTask(CodeToCodeTask):
 
     name = "text-to-code"
     data_format = "json lines: nl (docstring + class context) and code (CONCODE)"
+    default_card = "concode"
 
     infer_input = "nl"
 

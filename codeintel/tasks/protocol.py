@@ -48,6 +48,7 @@ class TaskType:
     robustness: ClassVar[bool] = False                # `evaluate --robustness` can perturb its code
     cards: ClassVar[bool] = True                      # task cards may name it (`train` runs it)
     trainable: ClassVar[bool] = True                  # `train` runs it (execution tasks are evaluated only)
+    default_card: ClassVar[str] = ""                  # the card commands use for data of this format ("" = its name)
     usage: ClassVar[tuple[str, ...]] = (              # the model card's loading lines
         "import codeintel",
         "model = codeintel.load_model(PATH)   # backbone + task head; transformers' AutoModel loads the backbone",
