@@ -50,8 +50,9 @@ def _procs_of_sandbox_users() -> list[str]:
         except OSError:
             continue
         uid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:")))
-        if uid == sandbox.NOBODY or SLOT_UIDS <= uid < SLOT_UIDS + 1000:
-            found.append(pid)
+        state = next(line.split()[1] for line in status.splitlines() if line.startswith("State:"))
+        if (uid == sandbox.NOBODY or SLOT_UIDS <= uid < SLOT_UIDS + 1000) and state not in ("Z", "X"):
+            found.append(pid)                        # a zombie runs nothing: it only waits to be collected
     return found
 
 

@@ -240,6 +240,8 @@ def test_an_index_answers_only_its_own_model(checkpoints, tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     assert main(["search", str(tmp_path), "x"]) == 2
     assert "not a codeintel index" in capsys.readouterr().err
+    assert main(["search", str(idx), "x = 1\n" * 200]) == 2
+    assert "this model reads at most 48: shorten it" in capsys.readouterr().err
 
 
 def _call(port, path, body=None, raw=None):

@@ -205,15 +205,19 @@ def run_python(program: str, limits: Limits = Limits(), mode: str = "bwrap", uid
 
 
 def processes_of(uid: int) -> list[int]:
-    """Pids whose real uid is ``uid``."""
+    """Pids of the live processes whose real uid is ``uid`` (zombies, which run nothing and wait only to be
+    collected by their parent, are not counted)."""
     pids = []
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
                 with open(f"/proc/{name}/status") as fh:
+                    zombie = False
                     for line in fh:
-                        if line.startswith("Uid:"):
-                            if int(line.split()[1]) == uid:
+                        if line.startswith("State:"):
+                            zombie = line.split()[1] in ("Z", "X")
+                        elif line.startswith("Uid:"):
+                            if int(line.split()[1]) == uid and not zombie:
                                 pids.append(int(name))
                             break
             except (OSError, ValueError):

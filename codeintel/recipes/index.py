@@ -78,6 +78,12 @@ class Embedder:
         return np.asarray([o["embedding"] for o in out], dtype=np.float32)
 
     def embed_query(self, query: str) -> np.ndarray:
+        """The query's vector; a query longer than the model reads is refused (cutting it would search for
+        something else)."""
+        limit = self.task.target_len if self.queries_are_text else self.task.source_len
+        n = len(self.loaded.tokenizer(query)["input_ids"])
+        if limit and n > limit:
+            raise ConfigError(f"the query is {n} tokens; this model reads at most {limit}: shorten it.")
         item = {"id": "query", "nl": query} if self.queries_are_text else {"id": "query", "code": query}
         return self.embed([item])[0]
 
