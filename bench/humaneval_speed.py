@@ -96,11 +96,12 @@ def main() -> None:
         t = time.perf_counter()
         ref = []
         with torch.no_grad():
-            for q in some:
-                ids = tok(q.prompt, return_tensors="pt")
-                g = model.generate(**ids, max_new_tokens=args.new_tokens, do_sample=False, pad_token_id=pad,
+            for i in range(len(some)):        # the same prompt tokens as predict's (its tokenizer's EOS dropped)
+                ids = torch.tensor([task._no_eos(prep.items[i])])
+                g = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                                   max_new_tokens=args.new_tokens, do_sample=False, pad_token_id=pad,
                                    stop_strings=list(STOP), tokenizer=tok)
-                ref.append(truncate(tok.decode(g[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)))
+                ref.append(truncate(tok.decode(g[0, ids.shape[1]:], skip_special_tokens=True)))
         plain.append(time.perf_counter() - t)
     tokens = sum(len(tok(c[0])["input_ids"]) for c in got)
     same = sum(c[0] == r for c, r in zip(got, ref, strict=True))
