@@ -51,7 +51,7 @@ def _procs_of_sandbox_users() -> list[str]:
             continue
         uid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:")))
         state = next(line.split()[1] for line in status.splitlines() if line.startswith("State:"))
-        if (uid == sandbox.NOBODY or SLOT_UIDS <= uid < SLOT_UIDS + 1000) and state not in ("Z", "X"):
+        if (uid == sandbox.NOBODY or SLOT_UIDS <= uid < SLOT_UIDS + sandbox.UID_SPAN) and state not in ("Z", "X"):
             found.append(pid)                        # a zombie runs nothing: it only waits to be collected
     return found
 

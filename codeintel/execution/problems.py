@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from codeintel.errors import DataError
-from codeintel.execution.sandbox import SLOT_UIDS, Limits, Result, run_python
+from codeintel.execution.sandbox import Limits, Result, run_python
 
 # the completion ends where a new top-level statement starts (the Codex paper's stop sequences, and the
 # bigcode harness's additions)
@@ -143,18 +143,8 @@ def execute(jobs: list[tuple[int, str]], limits: Limits, mode: str, workers: int
             on_done: Callable[[], None] | None = None) -> list[Result]:
     """Run each ``(index, program)`` in its own sandbox, ``workers`` at a time; results in job order (a
     program's result does not depend on the others or on ``workers``)."""
-    import queue
-
-    slots: queue.Queue[int] = queue.Queue()
-    for slot in range(max(1, workers)):
-        slots.put(slot)
-
     def one(job: tuple[int, str]) -> Result:
-        slot = slots.get()
-        try:
-            result = run_python(job[1], limits, mode, uid=SLOT_UIDS + slot)
-        finally:
-            slots.put(slot)
+        result = run_python(job[1], limits, mode)          # each program its own uid (sandbox.fresh_uid)
         if on_done:
             on_done()
         return result

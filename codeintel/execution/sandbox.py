@@ -10,9 +10,9 @@ What a program gets (``bwrap`` mode, the default; bubblewrap from the ``bubblewr
   unreachable);
 - **its own process tree**: a new PID namespace (the harness and every other process are invisible; when the
   program exits, everything it started is killed with it), a new IPC and UTS namespace, a new session;
-- an **unprivileged user**: when the harness runs as root, the program runs as a uid no account has (one per
-  parallel worker, :data:`SLOT_UIDS`) in a user namespace, so file permissions apply, the process limit counts
-  per program, and anything left running as that uid after the program ends is killed before the next starts;
+- an **unprivileged user**: when the harness runs as root, the program runs as a uid no account has (a fresh one
+  per program, :data:`SLOT_UIDS`) in a user namespace, so file permissions apply, the process limit counts per
+  program, and anything left running as that uid after the program ends is killed;
 - a **cleared environment** (``PATH``, ``LANG``, ``HOME=/tmp`` only) and Python in isolated mode (``-I``:
   no user site, no ``PYTHON*`` variables, no current directory on the path);
 - **resource limits** (:class:`Limits`): CPU seconds, address space, file size (also caps what it prints: its
@@ -33,6 +33,7 @@ answer), ``error`` (any other exception; the last line of its message kept), ``t
 
 from __future__ import annotations
 
+import itertools
 import os
 import resource
 import secrets
@@ -41,6 +42,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import cache
@@ -50,9 +52,18 @@ from codeintel.errors import ConfigError
 
 NOBODY = 65534
 SLOT_UIDS = 2_000_000
-"""Programs run as uid ``SLOT_UIDS + slot`` (one slot per parallel worker) where the harness is root: uids no
-account has, so the process limit counts per program and whatever still runs as one after its program ended can
-be killed without touching anyone else's processes."""
+UID_SPAN = 1_000_000
+"""Where the harness is root, each program runs as its own uid from ``SLOT_UIDS`` to ``SLOT_UIDS + UID_SPAN``
+(taken in turn): uids no account has, so the process limit counts per program — also the zombies a finished
+program leaves for the system's init to collect, which count against a uid's limit — and whatever still runs as
+one after its program ended can be killed without touching anyone else's processes."""
+_next_uid = itertools.count()
+_uid_lock = threading.Lock()
+
+
+def fresh_uid() -> int:
+    with _uid_lock:
+        return SLOT_UIDS + next(_next_uid) % UID_SPAN
 
 
 @dataclass(frozen=True)
@@ -161,11 +172,11 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def run_python(program: str, limits: Limits = Limits(), mode: str = "bwrap", uid: int = SLOT_UIDS) -> Result:
+def run_python(program: str, limits: Limits = Limits(), mode: str = "bwrap", uid: int | None = None) -> Result:
     """Run ``program`` (Python source) under ``mode`` (``bwrap`` or ``unsafe``, from :func:`require`), as ``uid``
-    where the harness is root (programs running at the same time get different uids: the process limit counts
-    per uid). The program passes when it exits 0 *and* reaches its end: a random marker printed after the
-    program's last line."""
+    (default: a fresh one, :func:`fresh_uid`) where the harness is root. The program passes when it exits 0 *and*
+    reaches its end: a random marker printed after the program's last line."""
+    uid = fresh_uid() if uid is None else uid
     marker = secrets.token_hex(16)
     source = f"{program}\n\nprint({marker!r}, flush=True)\n"
     with tempfile.TemporaryDirectory(prefix="codeintel-exec-") as tmp:
