@@ -99,7 +99,7 @@ class Service:
         out = ["/health"]
         k = self.kind
         if k.generates and k.infer_input in ("code", "nl"):
-            out.append("/summarize" if k.pipeline_tag == "summarization" else "/translate")
+            out.append("/summarize" if getattr(self.task, "infer_output", "") == "summary" else "/translate")
         if k.index_query:
             out.append("/embed")
         if k.head in ("pair", "single"):
