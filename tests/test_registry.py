@@ -54,10 +54,10 @@ def test_tiny_presets_build_offline_and_run(name, task):
     ids, mask = enc["input_ids"], enc["attention_mask"]
     with torch.no_grad():
         if task in ("summarization", "language-modeling", "code-to-code", "text-to-code") or (
-                task == "causal-lm" and loaded.family == "t5"):
+                task in ("causal-lm", "execution") and loaded.family == "t5"):
             out = loaded.model(input_ids=ids, attention_mask=mask, labels=ids[:, :4].contiguous())
             assert torch.isfinite(out.loss)
-        elif task == "causal-lm":
+        elif task in ("causal-lm", "execution"):
             out = loaded.model(input_ids=ids, attention_mask=mask, labels=ids)
             assert torch.isfinite(out.loss) and out.logits.shape[:2] == ids.shape
         elif task == "clone-detection":
