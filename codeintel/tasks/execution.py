@@ -5,6 +5,7 @@ pass@k is the unbiased estimator's mean over problems. Evaluation only: ``codein
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -136,13 +137,16 @@ class ExecutionTask(TaskType):
             results.append(flat[pos : pos + len(cs)])
             pos += len(cs)
         summary = summarise(problems, results, self.ks)
-        summary["sandbox"] = mode
+        from codeintel.execution.sandbox import interpreter
+
+        summary["sandbox"] = {"mode": mode, "python": interpreter() if mode == "bwrap" else sys.executable}
         self._done = (id(completions), summary, results)
         return summary, results
 
     def score(self, completions: list[list[str]], problems: list) -> dict[str, Any]:
         summary, _ = self.run(completions, problems)
-        return {**summary["scores"], "n_samples": min((len(c) for c in completions), default=0)}
+        return {**summary["scores"], "n_samples": min((len(c) for c in completions), default=0),
+                "sandbox": summary["sandbox"]["mode"], "python": summary["sandbox"]["python"]}
 
     def per_example(self, completions: list[list[str]], problems: list):
         from codeintel.eval.resample import Decomposed
