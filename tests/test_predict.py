@@ -94,6 +94,20 @@ def checkpoints(tmp_path_factory):
                                     ("clone", "clone-detection-stdlib", "tiny-codebert", None)]:
         runs[name] = root / name
         codeintel.train(task=task, model=model, data=data, out=str(runs[name]), overrides=fast, **quiet)
+    tr = root / "tr"
+    tr.mkdir()
+    for split, rng in (("train", range(0, 30)), ("valid", range(30, 34)), ("test", range(34, 38))):
+        (tr / f"{split}.buggy-fixed.buggy").write_text("".join(f"int f{i}(int a) {{ return a - {i}; }}\n" for i in rng))
+        (tr / f"{split}.buggy-fixed.fixed").write_text("".join(f"int f{i}(int a) {{ return a + {i}; }}\n" for i in rng))
+    cc = [{"nl": f"add {i} to x concode_field_sep int y", "code": f"int function ( int x ) {{ return x + {i} ; }}"}
+          for i in range(60)]
+    (root / "cc.json").write_text("".join(json.dumps(r) + "\n" for r in cc))
+    for name, task, model, data in [("refine", "refinement-small", "tiny-codet5", [str(tr)]),
+                                    ("concode", "concode", "tiny-codet5", [str(root / "cc.json")]),
+                                    ("search", "code-search", "tiny-codebert", [str(root / "sum.jsonl")])]:
+        runs[name] = root / name
+        codeintel.train(task=task, model=model, data=data, out=str(runs[name]),
+                        overrides={**fast, "eval.beam_size": 1}, **quiet)
     runs["lora"] = root / "lora"                                 # a checkpoint with an adapter (PEFT LoRA)
     codeintel.train(task="summarization", model="tiny-codet5", data=[str(root / "sum.jsonl")], adapter="lora-r8",
                     out=str(runs["lora"]), overrides=fast, **quiet)
@@ -314,3 +328,28 @@ def test_predict_on_a_checkpoint_with_an_adapter(checkpoints, tmp_path, capsys):
     again = predict(str(checkpoints["lora"]), [str(_src(tmp_path / "b"))], echo=lambda *a: None,
                     out=str(tmp_path / "again.jsonl"))
     assert [r["summary"] for r in again] == [r["summary"] for r in out]        # the adapter loads the same way
+
+
+def test_generated_code_and_search_embeddings(checkpoints, tmp_path, capsys):
+    java = tmp_path / "j"
+    java.mkdir()
+    (java / "A.java").write_text("class A {\n  int f(int a) { return a - 1; }\n}\n")
+    assert main(["predict", "--model", str(checkpoints["refine"]), str(java)]) == 0
+    (row,) = _lines(capsys.readouterr().out)
+    assert row["name"] == "A.f" and isinstance(row["code"], str) and "\n" not in row["code"]
+    nl = tmp_path / "nl.jsonl"
+    nl.write_text(json.dumps({"id": "q", "nl": "add 3 to x concode_field_sep int y"}) + "\n")
+    assert main(["predict", "--model", str(checkpoints["concode"]), str(nl)]) == 0
+    (row,) = _lines(capsys.readouterr().out)
+    assert row["id"] == "q" and isinstance(row["code"], str)
+    assert main(["predict", "--model", str(checkpoints["concode"]), str(java)]) == 2
+    assert "reads descriptions" in capsys.readouterr().err
+    # a code-search model embeds code and queries alike, and its index answers a description
+    assert main(["predict", "--model", str(checkpoints["search"]), str(nl)]) == 2      # nl rows need code here
+    capsys.readouterr()
+    idx = tmp_path / "idx"
+    assert main(["index", "build", "--model", str(checkpoints["search"]), str(_src(tmp_path)), "--out", str(idx)]) == 0
+    capsys.readouterr()
+    assert main(["search", str(idx), "return the size", "-k", "2", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 2 and {h["name"] for h in hits} == {"get_size", "K.set_mode"}
