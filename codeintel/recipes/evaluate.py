@@ -10,7 +10,7 @@ from typing import Any
 from codeintel.config import RunConfig
 from codeintel.data.loaders import LoadReport
 from codeintel.errors import ConfigError, DataError
-from codeintel.io import write_json
+from codeintel.io import write_json, write_text
 from codeintel.recipes.kit import claimed
 from codeintel.tasks.types import build_task
 
@@ -157,7 +157,6 @@ def _evaluate(cfg: RunConfig, out_dir: Path, split: str, echo, robustness: list[
     if split == "test":
         result["sanity"] = sanity(task, card.select_by, preds, rows, raw, per_example=got)
     write_json(out_dir / "metrics.json", result)
-    from codeintel.io import write_text
     from codeintel.recipes.modelcard import evaluation_entry
 
     write_text(out_dir / "model-index.yaml", evaluation_entry(result, card))

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,13 +23,10 @@ from typing import Any
 import numpy as np
 
 from codeintel.errors import ConfigError, DataError
+from codeintel.recipes.predict import Inference, checkpoint_card, load_for_inference, stderr
 
 FILES = ("functions.jsonl", "vectors.npy", "ann.faiss", "index.json")
 EMBEDDING_TASKS_HINT = "a clone-retrieval or code-search model (one that embeds code)"
-
-
-def _stderr(*args: Any) -> None:
-    print(*args, file=sys.stderr)
 
 
 def fingerprint(model: str) -> str:
@@ -51,21 +47,20 @@ def fingerprint(model: str) -> str:
 class Embedder:
     """The model an index is built with: checkpoint, task and the embedding of functions and queries."""
 
-    def __init__(self, model: str) -> None:
-        from codeintel.config import resolve_device
-        from codeintel.recipes.api import _evaluate_setup, resolve_checkpoint
-        from codeintel.tasks.models import load_model
-        from codeintel.tasks.types import build_task, task_type
+    def __init__(self, model: str | Inference) -> None:
+        from codeintel.tasks.types import task_type
 
-        self.model = resolve_checkpoint(model)
-        cfg, card, _ = _evaluate_setup(self.model, None, None, None, {})
+        if isinstance(model, Inference):            # a model already loaded (serve)
+            name, card, ready = model.model, model.card, model
+        else:
+            name, cfg, card = checkpoint_card(model)
+            ready = None
         kind = task_type(card.type)
         if not kind.index_query:
-            raise ConfigError(f"{model} is a {card.type} model; an index needs {EMBEDDING_TASKS_HINT}.")
-        self.task_type, self.queries_are_text = card.type, kind.index_query == "nl"
-        loaded = load_model(cfg.model, card.type, allow_pickle=cfg.allow_pickle)
-        loaded.model.to(resolve_device(cfg.device))
-        self.loaded, self.task = loaded, build_task(cfg, card, loaded)
+            raise ConfigError(f"{name} is a {card.type} model; an index needs {EMBEDDING_TASKS_HINT}.")
+        self.model, self.task_type, self.queries_are_text = name, card.type, kind.index_query == "nl"
+        self.inference = ready or load_for_inference(name, cfg, card)
+        self.loaded, self.task = self.inference.loaded, self.inference.task
 
     def identity(self) -> dict[str, str]:
         path = str(Path(self.model).resolve()) if Path(self.model).exists() else self.model
@@ -74,7 +69,7 @@ class Embedder:
     def embed(self, items: list[dict], batch_size: int = 32) -> np.ndarray:
         if not items:
             return np.zeros((0, 0), dtype=np.float32)
-        out = self.task.infer(self.loaded.model, items, batch_size=batch_size)
+        out = self.inference.infer(items, batch_size)
         return np.asarray([o["embedding"] for o in out], dtype=np.float32)
 
     def embed_query(self, query: str) -> np.ndarray:
@@ -116,7 +111,7 @@ def _write(dest: Path, rows: list[dict], vectors: np.ndarray, meta: dict) -> Non
 
 def build(model: str, sources: list[str], out: str | Path, *, batch_size: int = 32, lang: str | None = None,
           include_generated: bool = False, max_bytes: int = 1_000_000,
-          echo: Callable[..., None] = _stderr) -> dict[str, Any]:
+          echo: Callable[..., None] = stderr) -> dict[str, Any]:
     """Embed every function under ``sources`` with ``model`` into the new index directory ``out``."""
     from codeintel.data.sources import function_items
 
@@ -159,8 +154,10 @@ def load(index: str | Path) -> tuple[dict, list[dict], np.ndarray]:
     return meta, rows, np.load(d / "vectors.npy")
 
 
-def _embedder_for(meta: dict, model: str | None) -> Embedder:
+def _embedder_for(meta: dict, model: str | Inference | None) -> Embedder:
+    """The embedder of ``model`` (default: the one that built the index), refused if it is another model."""
     embedder = Embedder(model or meta["model"])
+    model = embedder.model
     mine = embedder.identity()
     if mine["fingerprint"] != meta["fingerprint"] or mine["task"] != meta["task"]:
         raise ConfigError(f"the index was built by {meta['model']} ({meta['task']}); {model or meta['model']} is "
@@ -169,7 +166,7 @@ def _embedder_for(meta: dict, model: str | None) -> Embedder:
     return embedder
 
 
-def update(index: str | Path, *, batch_size: int = 32, echo: Callable[..., None] = _stderr) -> dict[str, Any]:
+def update(index: str | Path, *, batch_size: int = 32, echo: Callable[..., None] = stderr) -> dict[str, Any]:
     """Re-read the index's sources: functions whose code is unchanged keep their vectors, new and changed ones are
     embedded, removed ones dropped; the index's files are replaced by the new ones. Returns the counts:
     ``embedded`` (new or changed), ``kept``, ``removed`` (a file and name no longer found)."""
@@ -212,9 +209,11 @@ def update(index: str | Path, *, batch_size: int = 32, echo: Callable[..., None]
     return result
 
 
-def search(index: str | Path, query: str, k: int = 10, model: str | None = None) -> list[dict]:
+def search(index: str | Path, query: str, k: int = 10, model: str | None = None,
+           embedder: Embedder | None = None) -> list[dict]:
     """The ``k`` functions nearest to ``query`` (a description for a code-search model, code for a clone-retrieval
-    model), best first, with their cosine ``score``."""
+    model), best first, with their cosine ``score``. ``embedder``: the index's model, already loaded and checked
+    (``serve``); else ``model`` (default: the one that built the index) is loaded."""
     import faiss
 
     if not query.strip():
@@ -222,7 +221,7 @@ def search(index: str | Path, query: str, k: int = 10, model: str | None = None)
     if k < 1:
         raise ConfigError(f"-k must be >= 1, got {k}.")
     meta, rows, _ = load(index)
-    vec = _embedder_for(meta, model).embed_query(query)
+    vec = (embedder or _embedder_for(meta, model)).embed_query(query)
     ann = faiss.read_index(str(Path(index) / "ann.faiss"))
     ann.hnsw.efSearch = max(64, k)
     scores, ids = ann.search(vec[None, :].astype(np.float32), min(k, len(rows)))

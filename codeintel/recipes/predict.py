@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,53 @@ from codeintel.errors import ConfigError, DataError
 TEXT_FIELDS = ("code", "code1", "code2", "nl")
 
 
-def _stderr(*args: Any) -> None:
+def stderr(*args: Any) -> None:
+    """The default ``echo`` of the commands whose stdout is their output (predict, index, search)."""
     print(*args, file=sys.stderr)
 
 
+@dataclass
+class Inference:
+    """A checkpoint ready to run on a user's inputs: its resolved config and card, the loaded model on its device
+    and the task built with the checkpoint's lengths (what predict, index and serve share)."""
+
+    model: str
+    cfg: Any
+    card: Any
+    loaded: Any
+    task: Any
+
+    def infer(self, items: list[dict], batch_size: int = 32, progress: bool = False) -> list[dict]:
+        return self.task.infer(self.loaded.model, items, batch_size=batch_size, progress=progress,
+                               beam_size=self.cfg.eval.beam_size,
+                               no_repeat_ngram_size=self.cfg.eval.no_repeat_ngram_size)
+
+
+def checkpoint_card(model: str) -> tuple[str, Any, Any]:
+    """(the checkpoint ``model`` stands for — ``RUN`` means ``RUN/best`` —, its config, its card), no weights
+    loaded."""
+    from codeintel.recipes.api import _evaluate_setup, resolve_checkpoint
+
+    model = resolve_checkpoint(model)
+    cfg, card, _ = _evaluate_setup(model, None, None, None, {})
+    return model, cfg, card
+
+
+def load_for_inference(model: str, cfg: Any = None, card: Any = None) -> Inference:
+    """Load ``model`` (a checkpoint, registry name or hub id) with its saved task, lengths and decoding."""
+    from codeintel.config import resolve_device
+    from codeintel.tasks.models import load_model
+    from codeintel.tasks.types import build_task
+
+    if cfg is None:
+        model, cfg, card = checkpoint_card(model)
+    loaded = load_model(cfg.model, card.type, allow_pickle=cfg.allow_pickle)
+    loaded.model.to(resolve_device(cfg.device))
+    return Inference(model, cfg, card, loaded, build_task(cfg, card, loaded))
+
+
 def read_items(inputs: list[str], kind: str, lang: str | None = None, include_generated: bool = False,
-               max_bytes: int = 1_000_000, echo: Callable[..., None] = _stderr) -> list[dict]:
+               max_bytes: int = 1_000_000, echo: Callable[..., None] = stderr) -> list[dict]:
     """The items a task of input ``kind`` (``code``, ``nl``, ``pair``) predicts on: rows of jsonl files, or the
     functions of source files (``pair``: two source files are one pair)."""
     from codeintel.data.loaders import CODE_FIELDS, NL_FIELDS, first_text, read_jsonl
@@ -71,18 +113,14 @@ def read_items(inputs: list[str], kind: str, lang: str | None = None, include_ge
 
 def predict(model: str, inputs: list[str], *, out: str | None = None, fmt: str = "jsonl", batch_size: int = 32,
             lang: str | None = None, include_generated: bool = False, max_bytes: int = 1_000_000,
-            overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = _stderr) -> list[dict]:
+            overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = stderr) -> list[dict]:
     """Run the model of checkpoint ``model`` (``RUN`` means ``RUN/best``) on ``inputs``; returns one dict per item
     (its id and place, and the model's output: summary, code, probability or embedding) and writes them as JSON
     lines to ``out`` (or stdout when ``out`` is None). ``fmt="npy"``: the embeddings as one (items, dim) array in
     ``out`` (a ``.npy`` file), the item lines on stdout."""
     import numpy as np
 
-    from codeintel.config import resolve_device
-    from codeintel.recipes.api import _evaluate_setup, resolve_checkpoint
     from codeintel.recipes.rundir import output_file
-    from codeintel.tasks.models import load_model
-    from codeintel.tasks.types import build_task
 
     if fmt not in ("jsonl", "npy"):
         raise ConfigError(f"--format must be jsonl or npy, got {fmt!r}.")
@@ -90,8 +128,7 @@ def predict(model: str, inputs: list[str], *, out: str | None = None, fmt: str =
         raise ConfigError("--format npy writes one array: name the file with --out FILE.npy.")
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}.")
-    model = resolve_checkpoint(model)
-    cfg, card, _ = _evaluate_setup(model, None, None, None, {})
+    model, cfg, card = checkpoint_card(model)
     from codeintel.tasks.types import task_type
 
     kind = task_type(card.type).infer_input
@@ -103,11 +140,7 @@ def predict(model: str, inputs: list[str], *, out: str | None = None, fmt: str =
     claim = output_file(out, overwrite=overwrite, echo=echo) if out is not None else nullcontext(None)
     with claim as target:           # claimed before any work: a clear error, and nothing half-written
         items = read_items(inputs, kind, lang, include_generated, max_bytes, echo)
-        loaded = load_model(cfg.model, card.type, allow_pickle=cfg.allow_pickle)
-        loaded.model.to(resolve_device(cfg.device))
-        task = build_task(cfg, card, loaded)
-        outputs = task.infer(loaded.model, items, batch_size=batch_size, progress=progress,
-                             beam_size=cfg.eval.beam_size, no_repeat_ngram_size=cfg.eval.no_repeat_ngram_size)
+        outputs = load_for_inference(model, cfg, card).infer(items, batch_size, progress)
         rows = [{**{k: v for k, v in it.items() if k not in TEXT_FIELDS}, **o}
                 for it, o in zip(items, outputs, strict=True)]
         if fmt == "npy":

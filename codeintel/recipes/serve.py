@@ -66,34 +66,28 @@ class Service:
     """The model (and optional index) behind the endpoint."""
 
     def __init__(self, model: str, index: str | None = None, max_batch: int = 32, batch_wait: float = 0.01) -> None:
-        from codeintel.config import resolve_device
-        from codeintel.recipes.api import _evaluate_setup, resolve_checkpoint
-        from codeintel.tasks.models import load_model
-        from codeintel.tasks.types import build_task, task_type
+        from codeintel.recipes.predict import checkpoint_card, load_for_inference
+        from codeintel.tasks.types import task_type
 
-        self.model = resolve_checkpoint(model)
-        cfg, card, _ = _evaluate_setup(self.model, None, None, None, {})
+        self.model, cfg, card = checkpoint_card(model)
         self.kind = task_type(card.type)
         if not self.kind.infer_input:
             raise ConfigError(f"{model} is a {card.type} model, which serves nothing (no predict).")
-        loaded = load_model(cfg.model, card.type, allow_pickle=cfg.allow_pickle)
-        loaded.model.to(resolve_device(cfg.device))
-        self.task, self.card, self.cfg, self.loaded = build_task(cfg, card, loaded), card, cfg, loaded
-        self.index = None
+        self.inference = load_for_inference(self.model, cfg, card)
+        self.task, self.card = self.inference.task, card
+        self.index, self.embedder = None, None
         if index:
             from codeintel.recipes.index import _embedder_for, load
 
             meta, _, _ = load(index)
-            _embedder_for(meta, self.model)                  # the index must be this model's
+            self.embedder = _embedder_for(meta, self.inference)     # the index must be this model's
             self.index = str(index)
         self.lock = threading.Lock()
         self.batcher = Batcher(self._run, max_batch, batch_wait)
 
     def _run(self, items: list[dict]) -> list[dict]:
         with self.lock:
-            return self.task.infer(self.loaded.model, items, batch_size=len(items),
-                                   beam_size=self.cfg.eval.beam_size,
-                                   no_repeat_ngram_size=self.cfg.eval.no_repeat_ngram_size)
+            return self.inference.infer(items, batch_size=len(items))
 
     def endpoints(self) -> list[str]:
         out = ["/health"]
@@ -124,7 +118,7 @@ class Service:
             if not isinstance(k, int) or not 1 <= k <= 1000:
                 raise ValueError("'k' must be a whole number from 1 to 1000")
             with self.lock:
-                return {"results": search(self.index, query, k)}
+                return {"results": search(self.index, query, k, embedder=self.embedder)}   # the loaded model
         if path == "/clones":
             from codeintel.recipes.index import clones
 

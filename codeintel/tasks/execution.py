@@ -61,11 +61,10 @@ class ExecutionTask(TaskType):
 
     # ---- generation
     def prepare(self, rows: list) -> Prepared:
-        ids = [self.tok(p.prompt, add_special_tokens=self._seq2seq_hint)["input_ids"][-self.source_len:]
-               for p in rows]
+        """Each prompt's last ``source_len`` tokens, with the tokenizer's special tokens (T5 ends its input with
+        ``</s>``; a causal LM's trailing end-of-text is dropped when it generates, :meth:`_no_eos`)."""
+        ids = [self.tok(p.prompt)["input_ids"][-self.source_len:] for p in rows]
         return Prepared(ids, np.array([len(x) for x in ids]), rows)
-
-    _seq2seq_hint = True   # the tokenizer's special tokens (T5 ends its input with </s>); causal LMs: set per model
 
     @no_grad
     def predict(self, model, prepared: Prepared, batch_size: int = 32, progress: bool = False, **_) -> list[list[str]]:
@@ -74,6 +73,8 @@ class ExecutionTask(TaskType):
         problems = prepared.rows
         if self.canonical:
             return [[p.canonical] for p in problems]
+        import torch
+
         from codeintel.execution.problems import STOP, truncate
         from codeintel.progress import progress as progress_bar
         from codeintel.tasks.common import pad
@@ -100,9 +101,10 @@ class ExecutionTask(TaskType):
                 ids, mask = pad(seqs, pad_id)
             else:                                       # left padding: every prompt ends where generation starts
                 longest = max(len(s) for s in seqs)
-                ids, mask = pad([[pad_id] * (longest - len(s)) + s for s in seqs], pad_id)
+                ids = torch.full((len(seqs), longest), pad_id, dtype=torch.long)
+                mask = torch.zeros_like(ids)
                 for r, s in enumerate(seqs):
-                    mask[r] = 0
+                    ids[r, longest - len(s):] = torch.tensor(s, dtype=torch.long)
                     mask[r, longest - len(s):] = 1
             gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
                                  max_new_tokens=self.max_new_tokens, do_sample=sample,
