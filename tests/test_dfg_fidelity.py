@@ -385,3 +385,102 @@ def test_uses_come_from_exactly_the_reaching_definitions_on_real_code(shared_dat
     assert wrong == []
     assert checked["python"] >= 300 and checked["java"] >= 30, checked  # measured: 306 functions, 32 methods (loops
     # are outside what the pass covers; most GCJ methods have one)
+
+
+# --------------------------------------------------------------------------- 8. GraphCodeBERT's own semantics
+# compat=True is what CodeBLEU's data-flow match runs: GraphCodeBERT's extractor, whose rules differ from the
+# hub's fixes above. Each case below is worked out by hand from that extractor's rules (bench/dfg_compat.py runs
+# the extractor itself on the same trees: identical graphs on every shared Java, C# and Python snippet).
+
+def graph(code: str, lang: str, compat: bool) -> dict[tuple[str, int], tuple[str, set[str], set[int]]]:
+    return {(v, p): (k, set(n), set(s)) for v, p, k, n, s in extract(code, lang, compat=compat).edges}
+
+
+def test_compat_c_style_for_walks_the_update_before_the_body_and_again_after_the_declaration():
+    code = "class A { void f() { for (int i = 0; i < n; i++) { s = s + i; } } }"
+    i = positions(code, "java", "i")          # init, condition, update, body
+    s = positions(code, "java", "s")          # target, use
+    # hub: the body runs before the update, so the body's i comes from the init (1st pass) and the update (2nd)
+    assert graph(code, "java", False)[("i", i[3])][2] == {i[0], i[2]}
+    # GraphCodeBERT: the first pass walks init, condition, update, body in source order: only the update
+    assert graph(code, "java", True)[("i", i[3])][2] == {i[2]}
+    # and the second pass (children after the declaration) gives s its loop-carried source
+    assert graph(code, "java", True)[("s", s[1])][2] == {s[0]}
+    # an init that is an expression is no local_variable_declaration: no second pass, no loop-carried s
+    code2 = "class A { void f() { for (i = 0; i < n; i++) { s = s + i; } } }"
+    s2 = positions(code2, "java", "s")
+    assert graph(code2, "java", False)[("s", s2[1])][2] == {s2[0]}
+    assert graph(code2, "java", True)[("s", s2[1])] == ("comesFrom", set(), set())
+
+
+def test_compat_if_else_starts_from_before_the_condition_and_keeps_the_incoming_definition():
+    code = "class A { int f() { int y = 0; if (a > 0) { y = 1; } else { y = 2; } return y; } }"
+    y = positions(code, "java", "y")          # declaration, then, else, return
+    # hub: an if with else replaces y on both paths
+    assert graph(code, "java", False)[("y", y[3])][2] == {y[1], y[2]}
+    # GraphCodeBERT's Java: the `else` keyword is itself an alternative from the incoming states, so they join
+    assert graph(code, "java", True)[("y", y[3])][2] == {y[0], y[1], y[2]}
+    # Python: with an else clause the incoming states do not join; a name first seen in the condition is not
+    # defined for the else clause (it starts from before the condition)
+    py = "if flag:\n    x = 1\nelse:\n    x = flag\n"
+    flag = positions(py, "python", "flag")
+    assert graph(py, "python", False)[("flag", flag[1])][2] == {flag[0]}
+    assert graph(py, "python", True)[("flag", flag[1])][2] == set()
+
+
+def test_compat_python_pairs_children_whenever_their_counts_match():
+    code = "o.y = a + b\n"                        # left: o . y   right: a + b   (3 children each)
+    p = {t: positions(code, "python", t)[0] for t in ("o", "y", "a", "b")}
+    hub, gcb = graph(code, "python", False), graph(code, "python", True)
+    assert hub[("o", p["o"])][1:] == ({"a", "b"}, {p["a"], p["b"]})
+    assert gcb[("o", p["o"])] == ("computedFrom", {"a"}, {p["a"]})
+    assert gcb[("y", p["y"])] == ("computedFrom", {"b"}, {p["b"]})
+    # a string is one token with no children (as in the 2020 grammar): `o.y = 'abc'` is not paired
+    code = "o.y = 'abc'\n"
+    assert graph(code, "python", True)[("y", 2)] == ("computedFrom", {"'abc'"}, {4})
+
+
+def test_compat_python_for_else_walks_neither_body_nor_else_and_while_else_twice():
+    code = "for x in xs:\n    t = x\nelse:\n    t = 0\nprint(t)\n"
+    t = positions(code, "python", "t")        # body, else, print
+    assert graph(code, "python", False)[("t", t[2])][2] == {t[1]}   # hub: else runs once after the loop
+    assert ("t", t[0]) not in graph(code, "python", True)          # GraphCodeBERT: the body is not walked...
+    assert ("t", t[1]) not in graph(code, "python", True)          # ... nor the else clause
+    code = "while c:\n    t = u\nelse:\n    u = t\n"
+    t, u = positions(code, "python", "t"), positions(code, "python", "u")
+    # every child twice, the else clause inside the loop: the body's u comes from the else of the first pass
+    assert graph(code, "python", True)[("u", u[0])][2] == {u[1]}
+    assert graph(code, "python", False)[("u", u[0])][2] == {u[0]}   # hub: the else runs after the loop
+
+
+def test_compat_java_targets_of_a_value_without_tokens_get_no_entry_but_are_defined():
+    code = "class A { void f() { Foo g = this; h(g); } }"
+    g = positions(code, "java", "g")
+    assert graph(code, "java", False)[("g", g[0])] == ("comesFrom", set(), set())
+    assert ("g", g[0]) not in graph(code, "java", True)
+    assert graph(code, "java", True)[("g", g[1])][2] == {g[0]}
+
+
+def test_compat_csharp_increments_are_postfix_unary_expressions_only():
+    code = "class A { void F() { ++i; j!.K(); } }"
+    i, j = positions(code, "c_sharp", "i"), positions(code, "c_sharp", "j")
+    hub, gcb = graph(code, "c_sharp", False), graph(code, "c_sharp", True)
+    assert hub[("i", i[0])][0] == "computedFrom" and ("j", j[0]) not in hub
+    assert ("i", i[0]) not in gcb                                  # ++i: a plain first use, isolated
+    assert gcb[("j", j[0])] == ("computedFrom", {"j"}, {j[0]})     # x! counts as an increment
+
+
+def test_compat_falls_back_to_the_hub_rules_where_the_evaluator_scores_nothing():
+    code = "func f() { x := y; g(x) }"
+    assert extract(code, "go", compat=True).edges == extract(code, "go").edges
+
+
+def test_codebleu_data_flow_uses_the_compat_setting():
+    from codeintel.eval.codebleu import data_flow
+
+    code = "o.y = a + b\n"      # names a, b, o, y renamed var_0.. in order of appearance, sources first
+    assert data_flow(code, "python") == [("var_1", "computedFrom", ["var_0"]), ("var_3", "computedFrom", ["var_2"]),
+                                         ("var_0", "comesFrom", []), ("var_2", "comesFrom", [])]
+    assert data_flow(code, "python", compat=False) == [
+        ("var_2", "computedFrom", ["var_0", "var_1"]), ("var_3", "computedFrom", ["var_0", "var_1"]),
+        ("var_0", "comesFrom", []), ("var_1", "comesFrom", [])]

@@ -23,7 +23,9 @@ hypothesis per example and one or more references per example.
    ERROR and MISSING nodes included) counts 1 if the hypothesis has a subtree with the same s-expression (no
    clipping). Matches and subtree counts are summed over all references and examples.
 4. **Data-flow match** (``dataflow``): after the same comment removal, each side's data-flow graph (the hub's
-   engine, :mod:`codeintel.structure.dfg`), reduced as the evaluator reduces GraphCodeBERT's: entries sorted by
+   engine, :mod:`codeintel.structure.dfg`, in its GraphCodeBERT setting ``compat=True``: the evaluator's extractor's
+   rules, not the hub's fixes; identical graphs to that extractor run on the same trees), reduced as the evaluator
+   reduces GraphCodeBERT's: entries sorted by
    token position, only positions that have sources or are a source kept, entries at the same position merged
    (the later entry's name and relation, sources united); then variable names are renamed ``var_0, var_1, …`` in
    order of appearance (sources before the variable) and each reference triple (name, relation, sources) matches
@@ -35,8 +37,7 @@ hypothesis per example and one or more references per example.
 Where this cannot equal the evaluator (it loads 2020-era compiled grammars; the grammar wheels here are newer),
 and why, is listed in the README ("CodeBLEU: the differences that remain"): node types renamed or restructured
 since 2020 change syntax-match subtrees (a bare Java method parses without ERROR nodes today; Java string
-literals have children today), and the hub's data-flow engine has fixes to GraphCodeBERT's extractor (see
-:mod:`codeintel.structure.dfg`) that change some graphs. The n-gram parts are exact.
+literals have children today), which also changes the data-flow graphs of such code. The n-gram parts are exact.
 
 Keywords: the evaluator's lists for Java, C# and Python; for JavaScript, PHP, Go, Ruby, C and C++ (which the
 evaluator has no list for — it cannot score them) the languages' reserved words, written here. C and C++ also
@@ -203,15 +204,21 @@ def syntax_stats(hypothesis: str, references: Sequence[str], lang: str) -> list[
     return [matched, total]
 
 
-def data_flow(code: str, lang: str) -> list[tuple[str, str, list[str]]]:
-    """The evaluator's reduced, name-normalised data flow of ``code`` (see the module docstring)."""
+def data_flow(code: str, lang: str, compat: bool = True) -> list[tuple[str, str, list[str]]]:
+    """The evaluator's reduced, name-normalised data flow of ``code`` (see the module docstring); ``compat``: the
+    data-flow engine's GraphCodeBERT setting (what the evaluator runs), ``False`` for the hub's own rules."""
     from codeintel.structure import dfg
 
     if lang == "php" and not code.lstrip().startswith("<?php"):
         return []        # the evaluator parses a bare PHP snippet as inline HTML text: no data flow
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dfg.DFGLimitWarning)
-        edges = dfg.extract(code, lang).edges
+        edges = dfg.extract(code, lang, compat=compat).edges
+    return reduce_flow(edges)
+
+
+def reduce_flow(edges) -> list[tuple[str, str, list[str]]]:
+    """The evaluator's reduction of a graph's 5-tuples: merged per position, names renamed ``var_k``."""
     merged: dict[int, tuple[str, str, list[str]]] = {}
     for name, pos, rel, srcs, _ in sorted(edges, key=lambda e: e[1]):
         if pos in merged:
