@@ -404,18 +404,21 @@ class EwcConfig:
 @dataclass
 class SiConfig:
     lam: float = 10.0
+    """λ of ``(λ / 2) Σ Ω (θ − θ*)²`` (the authors' value; Avalanche's ½)."""
     eps: float = 0.1
-    """ε (ξ) in Ω += ω / (Δ² + ε)."""
+    """ε (ξ) in C += ω / (Δ² + ε) (the authors' value)."""
+    clip_to: float = 0.001
+    """Ω = min(C, clip_to): Avalanche's cap on the importance."""
 
 
 @dataclass
 class RwalkConfig:
     lam: float = 0.1
+    """λ of ``λ Σ Ω (θ − θ*)²`` (no ½)."""
     alpha: float = 0.9
-    """Decay of the online Fisher: F = α F + (1 − α) g²."""
+    """Weight of the new squared gradient in the online Fisher: F = α g² + (1 − α) F (Avalanche's ``ewc_alpha``)."""
     delta_t: int = 2
     """Steps between score updates."""
-    eps: float = 1e-3
 
 
 @dataclass
@@ -444,12 +447,12 @@ class ContinualTrainConfig(RecipeTrainKeys):
     """AdamW learning rate (the authors' 5e-5, for pretrained 124M models)."""
     batch_size: int = 6
     patience: int = 2
-    """Stop an experience after this many epochs without a lower validation loss (0 = never); the best weights
-    return."""
-    weight_decay: float = 0.0
-    """AdamW weight decay."""
-    grad_clip: float = 1.0
-    """Clip the gradient norm to this value before each step."""
+    """Stop an experience after this many epochs without a lower validation loss (0 = never); the best epoch's
+    weights return when it stops early (after the last epoch they stay, as the authors' Avalanche plugin)."""
+    weight_decay: float = 0.01
+    """AdamW weight decay (the authors' AdamW default, 0.01)."""
+    grad_clip: float = 0.0
+    """Clip the gradient norm to this value before each step (0 = never, as the authors' Avalanche loop)."""
     fast_kernels: bool = False
     """The cheaper dropout noise of ``codeintel train``'s ``train.fast_kernels`` around the training forwards
     (another random stream; the tiny-codegpt preset has no dropout, so it changes nothing there)."""
@@ -568,7 +571,7 @@ KEY_RULES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
     # optimisation
     "lr": (lambda v: v > 0, "a positive number"),
     "weight_decay": (lambda v: v >= 0, "a number >= 0"),
-    "grad_clip": (lambda v: v > 0, "a positive number"),
+    "grad_clip": (lambda v: v >= 0, "a number >= 0 (0 = no clipping)"),
     "warmup_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "precision": (lambda v: v in PRECISIONS, "fp32, bf16 or fp16"),
     # steps, evaluations and states
@@ -675,11 +678,11 @@ def validate_continual(cfg: ContinualConfig) -> None:
         (cfg.replay.memory >= 1 and cfg.replay.batch_new >= 1 and cfg.replay.batch_mem >= 0,
          "replay.memory and replay.batch_new must be >= 1, replay.batch_mem >= 0"),
         (cfg.agem.patterns >= 1 and cfg.agem.sample_size >= 1, "agem.patterns and agem.sample_size must be >= 1"),
-        (cfg.rwalk.delta_t >= 1 and 0 <= cfg.rwalk.alpha < 1, "rwalk.delta_t must be >= 1 and rwalk.alpha in [0, 1)"),
+        (cfg.rwalk.delta_t >= 1 and 0 <= cfg.rwalk.alpha <= 1, "rwalk.delta_t must be >= 1 and rwalk.alpha in [0, 1]"),
         (all(_finite(a) and a >= 0 for a in alphas) and cfg.lwf.temperature > 0,
          "lwf.alpha must be finite numbers >= 0 and lwf.temperature > 0"),
-        (min(cfg.ewc.lam, cfg.si.lam, cfg.rwalk.lam) >= 0 and cfg.si.eps > 0 and cfg.rwalk.eps > 0,
-         "ewc.lam, si.lam and rwalk.lam must be >= 0, si.eps and rwalk.eps > 0"),
+        (min(cfg.ewc.lam, cfg.si.lam, cfg.rwalk.lam) >= 0 and cfg.si.eps > 0 and cfg.si.clip_to > 0,
+         "ewc.lam, si.lam and rwalk.lam must be >= 0, si.eps and si.clip_to > 0"),
     ])
 
 

@@ -62,6 +62,22 @@ def test_identifier_multiset_drops_keywords_strings_and_comments():
     assert sum(java.values()) == 4  # A, n, n, length  (class, int, return, this are keywords)
 
 
+def test_identifiers_follow_the_duplicate_detectors_definition():
+    def idents(code, lang):
+        return sum(hy.fingerprint(code, lang)[1].values())
+
+    # numbers are no identifiers: not xFF, e, _000, j
+    assert idents("x = 0xFF + 1e-9 + 1_000 + 2j + 1.5e3\n", "python") == 1
+    # dpu-utils' Python keywords are keyword.kwlist without True/False: None and if go, the rest are identifiers
+    assert idents("if x: print(True, False, None, _, type, match, super)\n", "python") == 8
+    # its Java list names this (and not null/true/false): A, n, y, null, true, false
+    assert idents("class A { int n() { return this.y == null ? true : false; } }", "java") == 6
+    # a language it has no list for keeps the grammar's keywords and literal words out
+    assert idents("program p\n  logical :: x\n  x = .true.\nend program p\n", "fortran") == 4   # p, x, x, p
+    # string literals never count, prefixed or not (the detector's prefix match would count f"..." as one)
+    assert idents('x = f"a {y}" + b"z"\n', "python") == 1
+
+
 def test_set_and_multiset_jaccard_are_exact():
     # identifiers a a b c  vs  a b b d: sets {a,b,c} / {a,b,d}: 2/4; multisets: min 1+1 = 2, max 2+2+1+1 = 6
     fp = hy.fingerprint_corpus(["a a b c", "a b b d", "a a b c"], [None, None, None],

@@ -5,14 +5,16 @@ The loop (:mod:`codeintel.recipes.continual`) calls, per experience::
     before_experience(ctx, model)
     for each epoch:
         for batch in batches(ctx):                  # mixing (replay)
+            before_forward(ctx, model, batch)       # RWalk: the clean gradient
             loss = lm_loss + loss_penalty(ctx, model, batch, outputs)   # EWC, SI, RWalk, LwF
-            loss.backward(); after_backward(ctx, model)                 # A-GEM projection; SI/RWalk gradients
+            loss.backward(); after_backward(ctx, model)                 # A-GEM projection
             optimizer.step(); after_step(ctx, model)                    # SI/RWalk path integrals
     after_experience(ctx, model)                    # importances, buffers, anchors
 
 Every strategy overrides only the hooks it needs; :class:`Strategy` holds the no-op defaults (that is the
-whole hierarchy). Defaults are the settings of Weyssow et al.'s code (``martin-wey/cl-code-apis``). Penalties
-follow the authors: ``λ · Σ Ω (θ − θ*)²`` without a ½.
+whole hierarchy). Defaults are the settings of Weyssow et al.'s code (``martin-wey/cl-code-apis``), which runs
+Avalanche's plugins or copies of them: EWC and RWalk penalise ``λ · Σ Ω (θ − θ*)²`` without a ½, Avalanche's SI
+with ``(λ / 2) · Σ Ω (θ − θ*)²``.
 """
 
 from __future__ import annotations
@@ -91,6 +93,9 @@ class Strategy:
 
     def batches(self, ctx: Context) -> Iterator[Data]:
         return default_batches(ctx.train, ctx.batch_size, ctx.rng)
+
+    def before_forward(self, ctx: Context, model, batch: Data) -> None:
+        """Before the step's forward pass (RWalk: the clean gradient at the parameters the step starts from)."""
 
     def steps(self, ctx: Context) -> int:
         """Batches per epoch (for the progress bar)."""
@@ -205,46 +210,54 @@ def fisher(model, data: Data, batch_size: int, loss_fn) -> dict[str, torch.Tenso
 
 
 class SI(Strategy):
-    """Synaptic intelligence (Zenke et al. 2017): along each experience's path, ω += −g · Δθ per step; at its end
-    Ω += ω / (Δ² + ε) with Δ the experience's total change (negative values set to 0, so the penalty never
-    rewards drift); penalty ``λ Σ Ω (θ − θ*)²`` around the previous experience's end point."""
+    """Synaptic intelligence (Zenke et al. 2017) as Avalanche's ``SynapticIntelligencePlugin`` computes it (the
+    plugin the authors use). Along each experience's path ω += −g · Δθ per step, with g the gradient the optimizer
+    stepped with (of loss + penalty, read after the step, as Avalanche reads it); at the experience's end
+    C += ω / (Δ² + ε) with Δ the experience's total change, and the importance is Ω = min(C, ``clip_to``)
+    (Avalanche caps it at 0.001 and has no floor, so a parameter whose path raised the loss is pulled *away*
+    from its anchor); penalty ``(λ / 2) Σ Ω (θ − θ*)²`` around the previous experience's end point."""
 
     name = "si"
 
     def __init__(self, cfg: Any = None, seed: int = 0) -> None:
         super().__init__(cfg, seed)
+        self.cum: dict[str, torch.Tensor] | None = None
         self.omega: dict[str, torch.Tensor] | None = None
         self.star: dict[str, torch.Tensor] | None = None
 
     def before_experience(self, ctx: Context, model) -> None:
         self.start, self.prev = clone_params(model), clone_params(model)
         self.path = zeros_like_params(model)
-        if self.omega is None:
-            self.omega = zeros_like_params(model)
+        if self.cum is None:
+            self.cum = zeros_like_params(model)
 
     def loss_penalty(self, ctx: Context, model, batch: Data, outputs: tuple) -> torch.Tensor | None:
-        return None if self.star is None else self.cfg.lam * quadratic(model, self.omega, self.star)
-
-    def after_backward(self, ctx: Context, model) -> None:
-        self.grad = {n: (p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p))
-                     for n, p in trainable(model)}
+        return None if self.star is None else self.cfg.lam / 2 * quadratic(model, self.omega, self.star)
 
     def after_step(self, ctx: Context, model) -> None:
         for n, p in trainable(model):
-            self.path[n] -= self.grad[n] * (p.detach() - self.prev[n])
+            g = p.grad.detach() if p.grad is not None else torch.zeros_like(p)
+            self.path[n] -= g * (p.detach() - self.prev[n])
             self.prev[n] = p.detach().clone()
 
     def after_experience(self, ctx: Context, model) -> None:
         for n, p in trainable(model):
-            delta = p.detach() - self.start[n]
-            self.omega[n] += (self.path[n] / (delta ** 2 + self.cfg.eps)).clamp(min=0)
+            self.cum[n] += self.path[n] / ((p.detach() - self.start[n]) ** 2 + self.cfg.eps)
+        self.omega = {n: c.clamp(max=self.cfg.clip_to) for n, c in self.cum.items()}
         self.star = clone_params(model)
 
 
 class RWalk(Strategy):
-    """Riemannian walk (Chaudhry et al. 2018): an online Fisher F = α F + (1 − α) g² every step; every Δt
-    steps a score s += relu(Σ_window(−g · Δθ) / (½ F Δθ_window² + ε)); after the experience, scores average
-    with the earlier experiences' and the penalty is ``λ Σ (F + s) (θ − θ*)²`` (Avalanche's form)."""
+    """Riemannian walk (Chaudhry et al. 2018) as Avalanche's ``RWalkPlugin`` computes it (the authors use a copy).
+
+    Before every step, the gradient g of the *clean* loss (no penalty, model in eval mode) on the step's batch
+    gives the online Fisher, F = g² at the first step of the stream, then F = α g² + (1 − α) F (α weighs the
+    *new* squares). After the step, the window's loss change −g · Δθ accumulates; every ``delta_t``-th step of
+    the stream (the counter runs across experiences) s += window / (½ F Δθ_window² + ε), ε the float32 machine
+    epsilon, negative values kept. Each experience starts a new window and new scores; after it, the scores
+    average with the earlier experiences' (½ (old + new)) and the importance is F / max F + relu(s) / max s
+    (maxima over every parameter; a term whose maximum is not positive is left out, where Avalanche divides by
+    it); penalty ``λ Σ importance (θ − θ*)²`` (no ½) from the second experience on."""
 
     name = "rwalk"
 
@@ -254,34 +267,40 @@ class RWalk(Strategy):
         self.exp_scores: dict[str, torch.Tensor] | None = None
         self.importance: dict[str, torch.Tensor] | None = None
         self.star: dict[str, torch.Tensor] | None = None
+        self.iterations = 0  # steps of the whole stream (Avalanche's clock.train_iterations)
 
     def before_experience(self, ctx: Context, model) -> None:
-        if self.fisher is None:
-            self.fisher = zeros_like_params(model)
-        self.prev, self.window_start = clone_params(model), clone_params(model)
+        self.window_start = clone_params(model)
         self.window_loss, self.scores = zeros_like_params(model), zeros_like_params(model)
-        self.iterations = 0  # steps taken in this experience (not `steps`: that is the hook)
+
+    def before_forward(self, ctx: Context, model, batch: Data) -> None:
+        was_training = model.training
+        model.eval()
+        model.zero_grad(set_to_none=True)
+        ctx.loss(model, batch).backward()
+        self.grad = {n: (p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p))
+                     for n, p in trainable(model)}
+        model.zero_grad(set_to_none=True)
+        model.train(was_training)
+        a = self.cfg.alpha
+        if self.fisher is None:
+            self.fisher = {n: g ** 2 for n, g in self.grad.items()}
+        else:
+            self.fisher = {n: a * g ** 2 + (1 - a) * self.fisher[n] for n, g in self.grad.items()}
+        self.prev = clone_params(model)
 
     def loss_penalty(self, ctx: Context, model, batch: Data, outputs: tuple) -> torch.Tensor | None:
         return None if self.star is None else self.cfg.lam * quadratic(model, self.importance, self.star)
-
-    def after_backward(self, ctx: Context, model) -> None:
-        a = self.cfg.alpha
-        self.grad = {n: (p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p))
-                     for n, p in trainable(model)}
-        for n, g in self.grad.items():
-            self.fisher[n] = a * self.fisher[n] + (1 - a) * g ** 2
 
     def after_step(self, ctx: Context, model) -> None:
         self.iterations += 1
         for n, p in trainable(model):
             self.window_loss[n] -= self.grad[n] * (p.detach() - self.prev[n])
-            self.prev[n] = p.detach().clone()
         if self.iterations % self.cfg.delta_t == 0:
             for n, p in trainable(model):
                 moved = p.detach() - self.window_start[n]
-                score = self.window_loss[n] / (0.5 * self.fisher[n] * moved ** 2 + self.cfg.eps)
-                self.scores[n] += score.clamp(min=0)
+                eps = torch.finfo(self.window_loss[n].dtype).eps
+                self.scores[n] += self.window_loss[n] / (0.5 * self.fisher[n] * moved ** 2 + eps)
                 self.window_loss[n].zero_()
                 self.window_start[n] = p.detach().clone()
 
@@ -289,8 +308,11 @@ class RWalk(Strategy):
         if self.exp_scores is None:
             self.exp_scores = {n: s.clone() for n, s in self.scores.items()}
         else:
-            self.exp_scores = {n: (self.exp_scores[n] + s) / 2 for n, s in self.scores.items()}
-        self.importance = {n: self.fisher[n] + self.exp_scores[n] for n in self.fisher}
+            self.exp_scores = {n: 0.5 * (self.exp_scores[n] + s) for n, s in self.scores.items()}
+        max_f = max(float(f.max()) for f in self.fisher.values())
+        max_s = max(float(s.max()) for s in self.exp_scores.values())
+        self.importance = {n: (self.fisher[n] / max_f if max_f > 0 else torch.zeros_like(self.fisher[n]))
+                           + (F.relu(self.exp_scores[n]) / max_s if max_s > 0 else 0.0) for n in self.fisher}
         self.star = clone_params(model)
 
 

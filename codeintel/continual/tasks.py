@@ -9,9 +9,10 @@
 * **api-usage**: the output is the whole call expression: ``Class.`` / the module included, a variable
   receiver excluded, up to the balancing ``)``; decoding as the paper (≤ 30 new tokens, T = 0.2, top-p 0.95,
   no top-k), cut at balanced parentheses or a stop string, surplus ``)`` stripped, newlines collapsed;
-  scored by exact match and corpus BLEU (NMT ``compute_bleu``, unsmoothed). Targets of more than
-  ``max_new_tokens`` tokens are left out. Horizontal whitespace that ends the context is moved to the start of
-  the target, so a byte-level BPE sees `` os`` as one token, as in training.
+  scored by exact match and CodeXGLUE's ``_bleu`` as the authors' evaluator calls it: corpus BLEU-4 over
+  whitespace tokens with add-one smoothing on every order (``smooth=True``), × 100 rounded to 2 decimals.
+  Targets of more than ``max_new_tokens`` tokens are left out. Horizontal whitespace that ends the context is
+  moved to the start of the target, so a byte-level BPE sees `` os`` as one token, as in training.
 
 Training items: causal-LM blocks of the code (decoders: samples joined with ``</s>`` and cut into blocks of
 ``block_size``; T5: each window split at a seeded point, the encoder reads the left part and the decoder
@@ -258,7 +259,8 @@ def predict(model, enc: Encoder, exs: list[Example], task: str, *, decoding: str
     elif decoding == "beam":
         kwargs.update(do_sample=False, num_beams=num_samples, **({"early_stopping": True} if num_samples > 1 else {}))
     else:
-        kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
+        # api-usage: the authors' top_k=0 (nucleus only); api-call: HF's default top_k=50, which they leave on
+        kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0 if task == "api-usage" else 50)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         if enc.seq2seq:
@@ -324,7 +326,7 @@ def sample_token(logits: torch.Tensor, temperature: float, top_p: float) -> torc
 def score(task: str, exs: list[Example], preds: list[list[str]], decoding: str, num_samples: int = 10
           ) -> dict[str, float]:
     """api-call: pass@k (sampling) or exact@k (beam) for k = 1, 5, 10 (those up to ``num_samples``), × 100;
-    api-usage: exact match and corpus BLEU of the first candidate, × 100."""
+    api-usage: exact match and CodeXGLUE's smoothed ``_bleu`` of the first candidate, × 100."""
     if not exs:
         return {}
     if task == "api-call":
@@ -333,7 +335,7 @@ def score(task: str, exs: list[Example], preds: list[list[str]], decoding: str, 
     firsts = [p[0] if p else "" for p in preds]
     refs = [collapse(ex.target) for ex in exs]
     return {"exact_match": 100.0 * float(np.mean([a == b for a, b in zip(firsts, refs, strict=True)])),
-            "bleu": corpus_bleu(firsts, refs)}
+            "bleu": round(corpus_bleu(firsts, refs, smooth=True), 2)}
 
 
 KS = (1, 5, 10)

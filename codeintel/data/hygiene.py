@@ -6,10 +6,16 @@ Every document becomes a *fingerprint* (:func:`fingerprint`):
   nodes; directive comments such as Fortran's ``!$omp`` are kept, they are code) and all whitespace. Tokens are
   runs of word characters and single punctuation marks; a string literal is one token. So reformatting and
   re-commenting do not change the key, while ``a b`` and ``ab`` differ.
-- an **identifier multiset**: the identifiers outside strings and comments, minus the language's keywords (the
-  grammar's anonymous word tokens, and literal words such as ``this``, ``null``, ``True``), as Allamanis'
-  duplicate detector (dpu-utils, after "The Adverse Effects of Code Duplication in Machine Learning Models of
-  Code", 2019) builds it.
+- an **identifier multiset**: the tokens outside strings and comments that are identifiers (a word that does not
+  start with a digit: ``0xFF``, ``1e-9``, ``1_000`` and ``2j`` are numbers, not the identifiers ``xFF``, ``e``,
+  ``_000``, ``j``), minus the language's keywords as Allamanis' duplicate detector (dpu-utils'
+  ``DuplicateDetector``, after "The Adverse Effects of Code Duplication in Machine Learning Models of Code", 2019)
+  lists them: :data:`DETECTOR_KEYWORDS`. That list keeps literal words as identifiers (``true``, ``false``,
+  ``null``/``nil`` where the language's list does not name them, Python's ``True``/``False``, and Python's soft
+  keywords and builtins ``print``, ``exec``, ``match``, ``case``, ``type``, ``_``, ``super``, ``__future__``);
+  languages it has no list for (Fortran, Rust, …) drop the grammar's anonymous word tokens and literal words.
+  One difference, on purpose: string literals are never identifiers here, where the detector's prefix match
+  counts a prefixed string token (``f"…"``, ``b'…'``, ``u"…"``) as one.
 
 Two documents are **near-duplicates** when, as in that detector, the Jaccard similarity of their identifier
 *sets* is at least ``threshold`` (default 0.8) and that of their identifier *multisets* (sum of minimum counts
@@ -30,6 +36,7 @@ duplicate in train.
 from __future__ import annotations
 
 import hashlib
+import keyword
 import os
 import re
 from collections import Counter
@@ -42,13 +49,56 @@ import numpy as np
 from codeintel.structure.parsing import COMMENT_TYPES, STRING_TYPES, canonical, language, parse, utf8_safe
 
 # Literal and receiver words that some grammars make named nodes (so they are not among the anonymous keyword
-# tokens) but that are no identifiers either
+# tokens) but that are no identifiers either (for the languages without a detector keyword list)
 WORD_LITERALS = frozenset({b"this", b"super", b"true", b"false", b"null", b"nil", b"True", b"False", b"None",
                            b"NULL", b"nullptr"})
 KEEP_COMMENT_PREFIX = b"!$"   # Fortran OpenMP directives are comments to the grammar, code to the compiler
 
 _TOKEN = re.compile(rb"[A-Za-z0-9_$\x80-\xff]+|[^A-Za-z0-9_$\x80-\xff\s]")
-_IDENT = re.compile(rb"[A-Za-z_$\x80-\xff][A-Za-z0-9_$\x80-\xff]*")
+_WORD = re.compile(rb"[A-Za-z0-9_$\x80-\xff]+")
+_DIGITS = frozenset(b"0123456789")
+
+# The keyword lists of dpu-utils' duplicate detector (``codeutils/keywords``): each language's reserved words as
+# that detector lists them; Python's is ``keyword.kwlist`` without True and False.
+_C = "auto break case char const continue default do double else enum extern float for goto if int long register " \
+     "return short signed sizeof static struct switch typedef union unsigned void volatile while"
+DETECTOR_KEYWORDS: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
+    "c": _C,
+    "cpp": _C + " alignas alignof and and_eq asm atomic_cancel atomic_commit atomic_noexcept bitand bitor bool catch "
+                "char8_t char16_t char32_t class compl concept consteval constexpr const_cast co_await co_return "
+                "co_yield decltype delete dynamic_cast explicit export false friend inline mutable namespace new "
+                "noexcept not not_eq nullptr operator or or_eq private protected public reflexpr reinterpret_cast "
+                "requires static_assert static_cast synchronized template this thread_local throw true try typeid "
+                "typename using virtual wchar_t xor xor_eq",
+    "c_sharp": "abstract as base bool break byte case catch char checked class const continue decimal default "
+               "delegate do double else enum event explicit extern finally fixed float for foreach goto if implicit "
+               "in int interface internal is lock long namespace new null object operator out override params "
+               "private protected public readonly ref return sbyte sealed short sizeof stackalloc static string "
+               "struct switch this throw try typeof uint ulong unchecked unsafe ushort using virtual void volatile "
+               "while",
+    "go": "break default func interface select case defer go map struct chan else goto package switch const "
+          "fallthrough if range type continue for import return var",
+    "java": "abstract assert boolean break byte case catch char class continue default do double else enum extends "
+            "final finally float for if implements import instanceof int interface long native new package private "
+            "protected public return short static strictfp super switch synchronized this throw throws transient "
+            "try void volatile while var const goto",
+    "javascript": "break case catch class const continue debugger default delete do else export extends finally for "
+                  "function if import in instanceof new return super switch this throw try typeof var void while "
+                  "with yield enum implements interface let package private protected public static",
+    "php": "abstract and array break callable case catch class clone const continue declare default do echo else "
+           "elseif enddeclare endfor endforeach endif endswitch endwhile extends final finally for foreach function "
+           "global goto if implements include include_once instanceof insteadof interface namespace new or print "
+           "private protected public require require_once return static switch throw trait try unset use var while "
+           "xor yield",
+    "ruby": "alias and begin break case class def defined? do else elsif end ensure for if in module next nil not or "
+            "redo rescue retry return self super then undef unless until when while yield",
+    "typescript": "abstract any as async await boolean break case catch class const constructor continue debugger "
+                  "declare default delete do else enum export extends finally for from function get if implements "
+                  "import in instanceof interface is let module namespace new null number of package private "
+                  "protected public require return set static string super switch symbol this throw try type typeof "
+                  "var void while with yield",
+    "python": " ".join(k for k in keyword.kwlist if k not in ("True", "False")),
+}.items()}
 _MASK32 = 0xFFFFFFFF
 
 
@@ -88,8 +138,11 @@ def _lang_tables(lang: str):
     kinds = [(lang_obj.node_kind_for_id(i), lang_obj.node_kind_is_named(i), lang_obj.node_kind_is_visible(i))
              for i in range(lang_obj.node_kind_count)]
     named = {k for k, is_named, visible in kinds if k and is_named and visible}
-    keywords = WORD_LITERALS | frozenset(k.encode() for k, is_named, visible in kinds
-                                         if k and not is_named and visible and re.fullmatch(r"[A-Za-z_]\w*", k))
+    if lang in DETECTOR_KEYWORDS:
+        keywords = frozenset(k.encode() for k in DETECTOR_KEYWORDS[lang])
+    else:
+        keywords = WORD_LITERALS | frozenset(k.encode() for k, is_named, visible in kinds
+                                             if k and not is_named and visible and re.fullmatch(r"[A-Za-z_]\w*", k))
     patterns = ([f"({t}) @c" for t in sorted(COMMENT_TYPES) if t in named]
                 + [f"({t}) @s" for t in sorted(STRING_TYPES) if t in named])
     query = tree_sitter.Query(lang_obj, "\n".join(patterns)) if patterns else None
@@ -140,7 +193,7 @@ def fingerprint(code: str, lang: str | None, identifiers: bool = True) -> tuple[
             continue
         tokens.extend(_TOKEN.findall(piece))
         if identifiers:
-            idents.extend(t for t in _IDENT.findall(piece) if t not in keywords)
+            idents.extend(t for t in _WORD.findall(piece) if t[0] not in _DIGITS and t not in keywords)
     key = int.from_bytes(hashlib.blake2b(b"\x00".join(tokens), digest_size=8).digest(), "little")
     counts = Counter(idents)
     return key, {int.from_bytes(hashlib.blake2b(t, digest_size=8).digest(), "little"): c for t, c in counts.items()}

@@ -4,12 +4,16 @@ For each seed the model is loaded once (optionally trained on the stream's in-di
 ``id_epochs``), scored on every domain's test set and on the ID test set (the starting row ``b``), and then
 every strategy starts from those same weights. Per experience: causal-LM fine-tuning on the experience's
 code, early stopping on its validation loss over the API tokens only (``train.patience`` 2, at most
-``train.epochs``),
-the best weights reloaded, then every domain's test set scored. That gives R[i][j], the score on domain j
+``train.epochs``; the best epoch's weights reloaded when it stops early, as the authors' Avalanche plugin), then
+every domain's test set scored. That gives R[i][j], the score on domain j
 after experience i (the whole matrix, so forward transfer is visible), and from it:
 
 * ``average``: mean_j R[T-1][j], the score after the last experience;
-* ``forgetting`` (Chaudhry et al. 2018): mean over j < T-1 of max_{l < T-1} R[l][j] − R[T-1][j];
+* ``forgetting``: mean over j < T-1 of max_{j <= l < T-1} R[l][j] − R[T-1][j]: the best score domain j reached
+  once its experience was trained, minus the final one. Chaudhry et al. 2018 take the max over every earlier row
+  (l < T-1), which here would count rows from before domain j was trained — zero-shot scores, knowledge no
+  experience taught — as forgotten; Avalanche's ``StreamForgetting`` takes R[j][j] − R[T-1][j] (which is −BWT).
+  The definition is written into ``continual.json`` (``definitions``) and ``continual.md``;
 * ``bwt`` (Lopez-Paz & Ranzato 2017): mean over j < T-1 of R[T-1][j] − R[j][j];
 * ``fwt``: mean over j > 0 of R[j-1][j] − b_j;
 * ``id_before`` / ``id_after``: the ID test score before and after the stream.
@@ -44,6 +48,13 @@ from codeintel.recipes import engine, kit
 from codeintel.recipes.kit import BestTracker, claimed, epoch_loop
 
 SUMMARY = ("average", "forgetting", "bwt", "fwt", "id_before", "id_after")
+DEFINITIONS = {
+    "forgetting": "mean over domains j < T-1 of max_{j <= l < T-1} R[l][j] - R[T-1][j] (the best score once domain j "
+                  "was trained, minus the final; not Chaudhry et al.'s max over every earlier row, which counts "
+                  "zero-shot rows, nor Avalanche's R[j][j] - R[T-1][j], which is -BWT)",
+    "bwt": "mean over j < T-1 of R[T-1][j] - R[j][j] (Lopez-Paz & Ranzato 2017)",
+    "fwt": "mean over j > 0 of R[j-1][j] - b[j], b the scores before the stream",
+}
 
 
 @dataclasses.dataclass
@@ -119,7 +130,8 @@ def prepare(stream: Stream, enc: api_tasks.Encoder, cfg: ContinualConfig, max_ne
 
 def train_epochs(model, strategy, ctx: Context, valid: api_tasks.Data, enc: api_tasks.Encoder, cfg: ContinualConfig,
                  device, lr: float, max_epochs: int, bar_desc: str, show: bool) -> list[dict[str, float]]:
-    """One experience: epochs of the strategy's batches, early stopping on the validation loss, best reloaded."""
+    """One experience: epochs of the strategy's batches, early stopping on the validation loss (the best epoch's
+    weights reloaded when it stops early; after the last epoch they stay, as Avalanche's ``EarlyStoppingPlugin``)."""
     opt = torch.optim.AdamW([p for _, p in trainable(model)], lr=lr, weight_decay=cfg.train.weight_decay)
     strategy.before_experience(ctx, model)
     history, tracker = [], BestTracker("min", cfg.train.patience)
@@ -130,6 +142,7 @@ def train_epochs(model, strategy, ctx: Context, valid: api_tasks.Data, enc: api_
         losses = []
         for batch in strategy.batches(ctx):
             batch = {k: v.to(device) for k, v in batch.items()}
+            strategy.before_forward(ctx, model, batch)
             with engine.fast_dropout(cfg.train.fast_kernels), torch.autocast(
                     device.type, dtype=torch.bfloat16, enabled=cfg.train.precision == "bf16"):
                 out = ctx.forward(model, batch)
@@ -139,7 +152,8 @@ def train_epochs(model, strategy, ctx: Context, valid: api_tasks.Data, enc: api_
             opt.zero_grad(set_to_none=True)
             total.backward()
             strategy.after_backward(ctx, model)
-            torch.nn.utils.clip_grad_norm_([p for _, p in trainable(model)], cfg.train.grad_clip)
+            if cfg.train.grad_clip:
+                torch.nn.utils.clip_grad_norm_([p for _, p in trainable(model)], cfg.train.grad_clip)
             opt.step()
             strategy.after_step(ctx, model)
             ctx.step += 1
@@ -154,7 +168,8 @@ def train_epochs(model, strategy, ctx: Context, valid: api_tasks.Data, enc: api_
     best_state = epoch_loop(epochs=max_epochs, run_epoch=run_epoch, tracker=tracker,
                             snapshot=lambda: {k: v.detach().clone() for k, v in model.state_dict().items()})
     bar.close()
-    model.load_state_dict(best_state)
+    if tracker.stop:   # as the authors' early stopping: the best weights return only when patience ran out
+        model.load_state_dict(best_state)
     strategy.after_experience(ctx, model)
     return history
 
@@ -179,7 +194,7 @@ def summarize(R: list[list[float]], b: list[float], id_before: float | None, id_
     last = R[-1]
     out: dict[str, float | None] = {"average": float(np.mean(last))}
     if T > 1 and len(R[0]) == T:
-        out["forgetting"] = float(np.mean([max(R[i][j] for i in range(T - 1)) - last[j] for j in range(T - 1)]))
+        out["forgetting"] = float(np.mean([max(R[i][j] for i in range(j, T - 1)) - last[j] for j in range(T - 1)]))
         out["bwt"] = float(np.mean([last[j] - R[j][j] for j in range(T - 1)]))
         out["fwt"] = float(np.mean([R[j - 1][j] - b[j] for j in range(1, T)]))
     else:
@@ -394,7 +409,7 @@ def _aggregate(cfg, stream, prep, per_seed, metric, task_cfg, block, family) -> 
             "test_examples": {**{n: len(t) for n, t in zip(prep.names, prep.tests, strict=True)},
                               "id": len(prep.id_test)},
             "seeds": [s["seed"] for s in per_seed], "block_size": block, "decoding_settings": task_cfg,
-            "summary": summary, "R_mean": mean_R, "start_mean": start, "per_seed": per_seed,
+            "summary": summary, "definitions": DEFINITIONS, "R_mean": mean_R, "start_mean": start, "per_seed": per_seed,
             "settings": json.loads(json.dumps(dataclasses.asdict(cfg)))}
 
 
@@ -418,8 +433,7 @@ def markdown(result: dict) -> str:
     names = result["stream"]["domains"]
     lines = [f"# Continual learning: {result['model']} on the {result['stream']['name']} stream ({result['task']})",
              "", f"Score: {result['metric']} (× 100), mean ± std over seeds {result['seeds']}. "
-             "Forgetting: Chaudhry et al. "
-             "2018 (max over earlier experiences minus final); BWT/FWT: Lopez-Paz & Ranzato 2017.", "",
+             f"Forgetting: {DEFINITIONS['forgetting']}; BWT/FWT: Lopez-Paz & Ranzato 2017.", "",
              "| strategy | average | forgetting | BWT | FWT | ID before | ID after |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for name, s in result["summary"].items():

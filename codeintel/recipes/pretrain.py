@@ -339,7 +339,8 @@ def _pretrain(cfg: PretrainConfig, rundir, echo, progress: bool, resume: bool, a
             loss_value, record = losses[0].item(), dict(zip(record, losses[1:].tolist(), strict=True))
         else:
             loss_value = loss.item()
-        torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
+        if cfg.train.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
         optim.step()
         sched.step()
         if cfg.objective == "contrastive":

@@ -270,7 +270,8 @@ def train_step(run: Run, state: TrainState, step_batches: list[list[int]]) -> fl
         raise TrainingError(f"the loss became {loss_value} at step {state.step}; lower train.lr (now "
                             f"{run.cfg.train.lr}) or raise train.warmup_ratio. The best checkpoint so far is intact "
                             f"in {run.out}/best.")
-    acc.clip_grad_norm_(run.params, run.cfg.train.grad_clip)
+    if run.cfg.train.grad_clip:
+        acc.clip_grad_norm_(run.params, run.cfg.train.grad_clip)
     run.optim.step()
     run.sched.step()
     state.step, state.tokens = state.step + 1, state.tokens + n_tok
