@@ -37,6 +37,9 @@ def test_comments_docstrings_and_strings():
     code = 'def f(a):\n    """Doc."""\n    # note\n    return "x y" + a  # tail\n'
     t = probe_tree(code, "python")
     assert t.tokens == ["def", "f", "(", "a", ")", ":", "return", '"x y"', "+", "a"]  # one terminal per string
+    # an implicitly concatenated docstring is a docstring to Python: dropped as a whole
+    assert probe_tree('def f(a):\n    "Doc" " more"\n    return a\n', "python").tokens == \
+        ["def", "f", "(", "a", ")", ":", "return", "a"]
     assert probe_tree("def f(:\n", "python") is None                                 # ERROR node: refused
     assert probe_tree("x\n", "python") is None                                       # one terminal: nothing to probe
 
@@ -50,6 +53,13 @@ def test_decoding_a_predicted_tuple_and_scoring():
     assert sorted(pred) == [("assignment", 0, 1), ("module", 0, 2)]
     p, r, f1 = prf(t.constituents, pred)
     assert (p, r) == (0.5, 1 / 3) and f1 == pytest.approx(2 * 0.5 * (1 / 3) / (0.5 + 1 / 3))
+    # a predicted root labelled <empty> cannot be dissolved: it stays as bad_root (the authors' decoder), a
+    # constituent no true tree has; its left part (leaves 0..1) carries the joined label
+    pred = decode([1, 2], ["module<sep>expression_statement<sep>assignment", E], [E, E, E])
+    assert sorted(pred) == [("assignment", 0, 1), ("bad_root", 0, 2), ("expression_statement", 0, 1),
+                            ("module", 0, 1)]
+    pred = decode([1, 2], ["assignment", E], [E, E, E])
+    assert sorted(pred) == [("assignment", 0, 1), ("bad_root", 0, 2)] and prf(t.constituents, pred)[0] == 0.0
 
 
 def _roundtrip_all(codes, lang):

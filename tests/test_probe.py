@@ -52,10 +52,36 @@ def test_probe_learns_and_python_api_matches(tmp_path):
     common = dict(model=str(ckpt), layers="0", dims=[32], random_baseline=False,
                   data={"max_eval_examples": 50, "max_test_examples": 50}, echo=lambda *_: None)
     res = codeintel.probe(**common, train={"epochs": 5}, output_dir=str(tmp_path / "out"))
+    shuffled = codeintel.probe(**common, train={"epochs": 5, "grouping": "random"}, write=False)
+    assert shuffled["best"]["f1"] > 0.1 and shuffled["best"]["f1"] != res["best"]["f1"]   # another weighting
+    assert res["baselines"]["root_chain"]["labels"] == ["function_definition", "module"]
+    # the free part of every tree scores more than this small probe: the number a reader must see beside it
+    assert 0 < res["baselines"]["root_chain"]["f1"] < 1
+    assert f"F1 {res['baselines']['root_chain']['f1']:.3f}" in (tmp_path / "out" / "probe.md").read_text()
     untrained = codeintel.probe(**common, **{"train.epochs": 1, "train.lr": 1e-9}, write=False)
     assert res["best"]["f1"] > 0.1 > untrained["best"]["f1"]
     saved = json.loads((tmp_path / "out" / "probe.json").read_text())
     assert saved["best"] == res["best"] and [r["f1"] for r in saved["results"]] == [r["f1"] for r in res["results"]]
+
+
+def test_trivial_baselines_by_hand():
+    from codeintel.recipes.probe import Sample, trivial_baselines
+
+    def sm(n, constituents, c, u):
+        return Sample([], [], [], [0] * (n - 1), c, u, constituents)
+
+    # train: module spans the whole function in both, function_definition in one of two (>= half: kept), x in none
+    train = [sm(3, [("module", 0, 2), ("function_definition", 0, 2), ("x", 0, 1)], ["a", "a"], ["u", "v", "u"]),
+             sm(2, [("module", 0, 1)], ["a"], ["v", "v"])]
+    # test: 4 true constituents, the prediction (module, function_definition over 0..3) hits 2 of its 2
+    test = [sm(4, [("module", 0, 3), ("function_definition", 0, 3), ("y", 1, 2), ("z", 2, 3)], ["a", "b", "b"],
+               ["u", "v", "v", "v"])]
+    out = trivial_baselines({"train": train, "valid": [], "test": test})
+    rc = out["root_chain"]
+    assert rc["labels"] == ["function_definition", "module"]
+    assert (rc["precision"], rc["recall"]) == (1.0, 0.5) and rc["f1"] == pytest.approx(2 / 3)
+    assert out["majority_c"] == {"label": "a", "accuracy": 1 / 3}          # a is 3 of 3 train c labels
+    assert out["majority_u"] == {"label": "v", "accuracy": 3 / 4}          # v: 3 of 5 train u labels
 
 
 def test_own_data_and_cache(tmp_path):

@@ -23,6 +23,7 @@ import hashlib
 import json
 import random
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -289,7 +290,13 @@ def train_probe(vectors: dict[str, list[torch.Tensor]], samples: dict[str, list[
 
     def run_epoch(epoch: int) -> float:                    # the objective: distance ranking + labels + orthogonality
         probe.train()
-        for idx in _grouped_batches(train_idx, lengths, cfg.train.batch_size, rng):
+        if cfg.train.grouping == "random":
+            order = train_idx[:]
+            rng.shuffle(order)
+            batches = [order[b:b + cfg.train.batch_size] for b in range(0, len(order), cfg.train.batch_size)]
+        else:
+            batches = _grouped_batches(train_idx, lengths, cfg.train.batch_size, rng)
+        for idx in batches:
             batch = _batch(vectors["train"], targets["train"], idx)
             loss = _loss(probe, batch) + cfg.orthogonal_weight * probe.orthogonality()
             opt.zero_grad()
@@ -523,6 +530,11 @@ def _probe(cfg: ProbeConfig, echo, progress: bool, rundir=None, acc=None) -> dic
                      f"u {res['accuracy_u']:.3f}  {res['epochs']} epochs, {res['seconds']:.1f}s")
             if rundir is not None and cfg.train.save_every and len(runs) % cfg.train.save_every == 0:
                 kit.save_state(rundir, len(runs), cfg.train.keep_last, loop={"runs": runs, "config": asdict(cfg)})
+    trivial = trivial_baselines(samples)
+    echo(f"trivial baselines: the whole-function constituents {', '.join(trivial['root_chain']['labels'])} alone "
+         f"score F1 {trivial['root_chain']['f1']:.3f}; the majority label scores accuracy c "
+         f"{trivial['majority_c']['accuracy']:.3f} ({trivial['majority_c']['label']}), u "
+         f"{trivial['majority_u']['accuracy']:.3f} ({trivial['majority_u']['label']})")
     main = [r for r in runs if r["kind"] == "model" and r["layer"] in layers]
     best = max(main, key=lambda r: r["f1"])
     layer0 = next(r for r in runs if r["kind"] == "model" and r["layer"] == 0 and r["dim"] == dims[0])
@@ -532,9 +544,32 @@ def _probe(cfg: ProbeConfig, echo, progress: bool, rundir=None, acc=None) -> dic
               "labels": {"c": len(c_labels), "u": len(u_labels)}, "results": runs,
               "best": {k: best[k] for k in ("layer", "dim", "f1", "precision", "recall")},
               "baselines": {"layer0_f1": layer0["f1"],
-                            "random": {r["layer"]: r["f1"] for r in runs if r["kind"] == "random"}},
+                            "random": {r["layer"]: r["f1"] for r in runs if r["kind"] == "random"}, **trivial},
               "settings": asdict(cfg), "seconds": round(time.perf_counter() - t0, 1)}
     return result
+
+
+def trivial_baselines(samples: dict[str, list[Sample]]) -> dict[str, Any]:
+    """Scores that need no model, on the test functions:
+
+    - ``root_chain``: predicting only the constituents that span the whole function, with the labels that do so
+      in at least half of the training functions (Python: ``module`` and ``function_definition``) — the part of
+      every tree that is free;
+    - ``majority_c`` / ``majority_u``: the accuracy of always predicting the training split's most frequent c
+      (ancestor) and u (unary) label."""
+    train, test = samples["train"], samples["test"]
+    full = Counter(lab for sm in train
+                   for lab in {lab for lab, lo, hi in sm.constituents if lo == 0 and hi == sm.n - 1})
+    labels = sorted(lab for lab, k in full.items() if k >= len(train) / 2)
+    scores = [prf(sm.constituents, [(lab, 0, sm.n - 1) for lab in labels]) for sm in test]
+    out: dict[str, Any] = {"root_chain": {"labels": labels,
+                                          **{k: float(np.mean([s[i] for s in scores])) if scores else 0.0
+                                             for i, k in enumerate(("precision", "recall", "f1"))}}}
+    for kind in ("c", "u"):
+        label = Counter(x for sm in train for x in getattr(sm, kind)).most_common(1)[0][0]
+        seen = [x for sm in test for x in getattr(sm, kind)]
+        out[f"majority_{kind}"] = {"label": label, "accuracy": sum(x == label for x in seen) / max(len(seen), 1)}
+    return out
 
 
 def markdown(result: dict) -> str:
@@ -550,11 +585,17 @@ def markdown(result: dict) -> str:
         rows.append(f"| {layer} | {f1s} | {first['precision']:.3f} | {first['recall']:.3f} | "
                     f"{first['spearman_d']:.3f} | {first['accuracy_c']:.3f} | {first['accuracy_u']:.3f} |"
                     + ((f" {rnd:.3f} |" if rnd is not None else " |") if result["baselines"]["random"] else ""))
-    b = result["best"]
-    return (f"# AST-Probe: {result['model']} on {result['lang']}\n\n"
+    b, base = result["best"], result["baselines"]
+    text = (f"# AST-Probe: {result['model']} on {result['lang']}\n\n"
             f"{result['functions']['train']} / {result['functions']['valid']} / {result['functions']['test']} "
             f"train / valid / test functions. Best: layer {b['layer']}, dim {b['dim']}, F1 {b['f1']:.3f}; "
-            f"layer 0 (embeddings) {result['baselines']['layer0_f1']:.3f}.\n\n" + "\n".join(rows) + "\n")
+            f"layer 0 (embeddings) {base['layer0_f1']:.3f}.")
+    if "root_chain" in base:
+        rc = base["root_chain"]
+        text += (f" Trivial baselines (no model): the whole-function constituents alone ({', '.join(rc['labels'])})"
+                 f" score F1 {rc['f1']:.3f}; always the most frequent label scores accuracy c "
+                 f"{base['majority_c']['accuracy']:.3f}, u {base['majority_u']['accuracy']:.3f}.")
+    return text + "\n\n" + "\n".join(rows) + "\n"
 
 
 def plot(result: dict, path: Path) -> Path:
@@ -572,6 +613,10 @@ def plot(result: dict, path: Path) -> Path:
     if rnd:
         ax.plot(*zip(*rnd, strict=True), ls="--", marker="x", color="tab:gray", label="random layers")
     ax.axhline(result["baselines"]["layer0_f1"], color="tab:red", ls=":", label="layer 0 (embeddings)")
+    if "root_chain" in result["baselines"]:
+        ax.axhline(result["baselines"]["root_chain"]["f1"], color="black", ls="-.", lw=1,
+                   label="trivial: whole-function constituents only")
+    ax.set_ylim(0, 1)   # F1's whole range: noise between close layers must not look like a trend
     layers = sorted({r["layer"] for r in result["results"]})
     ax.set_xticks(layers)
     ax.set(xlabel="layer (0 = embeddings)", ylabel="constituent F1 on test functions",

@@ -1,8 +1,9 @@
 """Syntax trees as AST-Probe tuples (d, c, u), and back (Hernández López et al., "AST-Probe", ASE 2022).
 
 A function's tree-sitter tree is first *prepared*: comment nodes are dropped (and Python docstrings: a string
-statement first in a module, class or function body), every string literal becomes one terminal, zero-width
-nodes are dropped. The terminals, in order, are the leaves 0..n. Then:
+statement, implicitly concatenated ones such as ``"a" "b"`` included, first in a module, class or function
+body), every string literal becomes one terminal, zero-width nodes are dropped. The terminals, in order, are
+the leaves 0..n. Then:
 
 1. **Binarisation.** A chain of non-terminals with one non-terminal child each becomes one node whose label is
    the chain's labels joined by ``<sep>``; a non-terminal whose only child is a terminal is replaced by that
@@ -15,8 +16,9 @@ nodes are dropped. The terminals, in order, are the leaves 0..n. Then:
 3. **Decoding** splits the leaves at the first argmax of d, recursively; on a true tuple the root's height is
    strictly larger than any height below it, so decoding is exact.
 4. **Constituents** (label, first leaf, last leaf) of a binary tree: ``<empty>`` nodes are left out (their
-   children belong to the n-ary node above), joined labels are expanded into one constituent each, and unary
-   labels become constituents spanning their leaf. These are exactly the non-terminals of the prepared tree,
+   children belong to the n-ary node above; a predicted ``<empty>`` root stays, as ``bad_root``: see
+   :func:`decode`), joined labels are expanded into one constituent each, and unary labels become
+   constituents spanning their leaf. These are exactly the non-terminals of the prepared tree,
    which :func:`tree_constituents` lists directly; precision, recall and F1 compare multisets of them.
 
 Everything is iterative: deep or long trees cannot hit Python's recursion limit.
@@ -35,7 +37,8 @@ EMPTY = "<empty>"
 SEP = "<sep>"
 # Node types that hold a docstring when they are the first statement of a body, per language (data, not code)
 DOCSTRING_BODIES = {"python": ("module", "block")}
-DOCSTRING_STATEMENT = {"python": ("expression_statement", "string")}
+DOCSTRING_STATEMENT = {"python": ("expression_statement", ("string", "concatenated_string"))}  # "a" "b" too
+BAD_ROOT = "bad_root"  # a decoded tree whose root is labelled <empty> keeps it under this name (see decode)
 
 
 @dataclass
@@ -80,8 +83,8 @@ def prepare(code: str, lang: str) -> tuple[list, list[str]] | None:
     return _number(_prune(top))
 
 
-def _is_docstring(node, stmt: tuple[str, str]) -> bool:
-    return node.type == stmt[0] and node.named_child_count == 1 and node.named_children[0].type == stmt[1]
+def _is_docstring(node, stmt: tuple[str, tuple[str, ...]]) -> bool:
+    return node.type == stmt[0] and node.named_child_count == 1 and node.named_children[0].type in stmt[1]
 
 
 def _prune(tree: list) -> list:
@@ -191,7 +194,11 @@ def to_tuple(btree) -> tuple[list[int], list[str], list[str]]:
 
 
 def decode(d, c, u) -> list[tuple[str, int, int]]:
-    """Constituents of the tree a tuple describes (possibly predicted): split at the first argmax of d."""
+    """Constituents of the tree a tuple describes (possibly predicted): split at the first argmax of d.
+
+    ``<empty>`` nodes are no constituents, except a predicted root labelled ``<empty>``: the AST-Probe authors'
+    decoder cannot dissolve a root and keeps it as ``bad_root`` over every leaf, a constituent no true tree has
+    (it lowers precision), and so does this one."""
     d = np.asarray(d, dtype=np.float64)
     out: list[tuple[str, int, int]] = []
     for j, lab in enumerate(u):
@@ -205,6 +212,8 @@ def decode(d, c, u) -> list[tuple[str, int, int]]:
         i = lo + int(np.argmax(d[lo:hi]))
         if c[i] != EMPTY:
             out += [(part, lo, hi) for part in c[i].split(SEP)]
+        elif lo == 0 and hi == len(d):
+            out.append((BAD_ROOT, lo, hi))
         stack += [(lo, i), (i + 1, hi)]
     return out
 
