@@ -14,7 +14,7 @@ from codeintel.config import AgemConfig, EwcConfig, LwfConfig, ReplayConfig, Rwa
 from codeintel.continual import strategies as S
 from codeintel.continual import tasks as T
 from codeintel.continual.apis import extract_samples
-from codeintel.continual.streams import StreamDefinition, build, definition_from, extract_all, read_units
+from codeintel.continual.streams import StreamDefinition, build, definition_from, extract_all, load_stream, read_units
 from codeintel.errors import ConfigError, DataError
 from codeintel.eval.bleu import corpus_bleu
 from codeintel.recipes.continual import summarize
@@ -79,6 +79,71 @@ def test_java_calls_resolve_imports_wildcards_statics_and_declared_types():
     assert sample.code[static.usage_start : static.end] == "BigInteger.valueOf(3)"   # Class. included
     assert sample.code[instance.usage_start : instance.end] == "nextInt()"          # variable excluded
     assert sample.code[: instance.name_start].endswith("sc.")
+
+
+def test_bare_calls_are_api_call_sites_and_a_static_wildcard_resolves_unqualified_calls():
+    code = "from os.path import join\ndef f(a):\n    return join(a, 'b')\n"
+    (sample,) = extract_samples(code, "python", "u")
+    (ex,) = T.examples([sample], ["os.path"], "api-call")     # no `receiver.`: the input ends before the name
+    assert ex.context.endswith("return ") and ex.target == "join" and ex.api == "os.path.join"
+    java = ("import static org.junit.Assert.*;\nclass T { void helper() {}\n"
+            " void t() { assertEquals(1, 2); helper(); assertTrue(true); } }\n")
+    assert [c for c in calls_of(java, "java")] == [("org.junit.Assert.assertEquals", "bare"),
+                                                   ("org.junit.Assert.assertTrue", "bare")]  # helper(): its own
+    two = "import static a.B.*;\nimport static c.D.*;\nclass T { void t() { f(); } }\n"
+    assert calls_of(two, "java") == []                          # two static wildcards: f is either's, unknown
+
+
+def test_build_stream_from_a_source_folder_leaves_out_tests_and_the_own_package(tmp_path, capsys):
+    import yaml
+
+    repo = tmp_path / "repo"
+    (repo / "mypkg").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    (repo / "mypkg" / "__init__.py").write_text("")
+    units = synthetic_units(24)
+    for row in units:                                           # every unit a module of the package
+        (repo / "mypkg" / f"{row['id'].replace('-', '_')}.py").write_text(row["code"])
+    own = "".join(f"from mypkg import util\ndef g{i}(x):\n    return util.helper(x)\n" for i in range(30))
+    (repo / "mypkg" / "uses_own.py").write_text(own)
+    (repo / "tests" / "test_all.py").write_text(
+        "import pytest\n" + "".join(f"def test_{i}():\n    pytest.raises(ValueError)\n" for i in range(40)))
+    out = tmp_path / "s.yaml"
+    assert main(["continual", "build-stream", "--lang", "python", "--data", str(repo), "--num-domains", "4",
+                 "--min-samples", "5", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "left out: 1 test files" in printed and "never automatic domains: mypkg, pytest" in printed
+    written = yaml.safe_load(out.read_text())
+    assert sorted(d["name"] for d in written["domains"]) == ["json", "math", "os.path", "re"]  # no mypkg, pytest
+    assert written["exclude_tests"] is True and written["excluded_apis"][0] == "mypkg"
+    stream = load_stream(str(out))                              # rebuilt the same way: the counts check passes
+    assert [e.name for e in stream.experiences] == [d["name"] for d in written["domains"]]
+    # --keep-own --keep-tests: pytest (40 test functions) and the own package (30) are the top domains
+    out2 = tmp_path / "s2.yaml"
+    assert main(["continual", "build-stream", "--lang", "python", "--data", str(repo), "--num-domains", "2",
+                 "--min-samples", "5", "--keep-own", "--keep-tests", "--out", str(out2), "--no-progress"]) == 0
+    assert [d["name"] for d in yaml.safe_load(out2.read_text())["domains"]] == ["pytest", "mypkg.util"]
+    # the wrong language: no such files in the folder, or code that does not parse as it
+    assert main(["continual", "build-stream", "--lang", "java", "--data", str(repo), "--out",
+                 str(tmp_path / "j.yaml"), "--no-progress"]) == 2
+    assert "holds no java source files (source files found: 99 python)" in capsys.readouterr().err
+    data = write_jsonl(tmp_path / "py.jsonl", units)
+    assert main(["continual", "build-stream", "--lang", "java", "--data", str(data), "--out",
+                 str(tmp_path / "j.yaml"), "--no-progress"]) == 2
+    assert "do not parse as java; is the code java?" in capsys.readouterr().err
+    assert not (tmp_path / "j.yaml").exists()
+
+
+def test_an_automatic_domain_never_sits_under_an_earlier_one():
+    from codeintel.continual.apis import ApiCall, Sample
+    from codeintel.continual.streams import auto_domains
+
+    def sample(i, owner):
+        return Sample(f"s{i}", "x", "python", [ApiCall(f"{owner}.f", owner, owner, "f", "static", 0, 0, 1)])
+
+    samples = [sample(i, "torch") for i in range(10)] + [sample(10 + i, "torch.cuda") for i in range(5)] + \
+        [sample(20 + i, "json") for i in range(3)]
+    assert [d.name for d in auto_domains(samples, "module", "python", 3, 1)] == ["torch", "json"]
 
 
 def test_gcj_java_stream_on_the_shipped_sample(shared_data):

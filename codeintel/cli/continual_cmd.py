@@ -18,8 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "domains (the --domains definition, or the --num-domains most called APIs), mark "
                                     "the rest in-distribution, hold out --test-fraction of each API's samples, and "
                                     "write the stream YAML with its counts.")
-    b.add_argument("--data", default=None, help="jsonl of code (field code/func/source_code), or stdlib (default "
-                                                "for python: this interpreter's standard library)")
+    b.add_argument("--data", default=None, help="a source folder (your repository: its --lang files, walked as "
+                   "`codeintel predict` walks it), a jsonl of code (field code/func/source_code), or stdlib "
+                   "(default for python: this interpreter's standard library)")
+    b.add_argument("--keep-tests", action="store_true", help="a folder's test files are samples too (default: left "
+                   "out)")
+    b.add_argument("--keep-own", action="store_true", help="the repository's own packages and test frameworks "
+                   "(pytest, unittest, JUnit, ...) may become automatic domains (default: never)")
     b.add_argument("--lang", choices=["python", "java"], help="language of the code (default: the definition's)")
     b.add_argument("--domains", metavar="NAME_OR_YAML", help="a stream definition: a shipped name (stdlib, gcj-java) "
                    "or a YAML with domains: [{name, apis: [...]}]; default: one domain per most-called API")
@@ -88,14 +93,24 @@ def run_build(args: argparse.Namespace) -> int:
     if not data:
         raise ConfigError("pass --data FILE.jsonl (Java code has no embedded default).")
     defn.data, defn.counts = data if data == "stdlib" else str(Path(data).resolve()), {}
+    if not args.domains:
+        defn.exclude_tests = not args.keep_tests
     with output_file(args.out_raw, what="--out") as tmp:           # a new file only; claimed and locked
-        samples = st.extract_all(st.read_units(data, defn.lang), defn.lang, not args.no_progress)
+        units = st.read_units(data, defn.lang, defn.exclude_tests)
+        samples = st.extract_all(units, defn.lang, not args.no_progress)
         if not args.domains:
-            defn.domains = st.auto_domains(samples, defn.by, defn.lang, args.num_domains, args.min_samples)
+            defn.excluded_apis = [] if args.keep_own else [*units.own_packages, *st.TEST_FRAMEWORKS[defn.lang]]
+            defn.domains = st.auto_domains(samples, defn.by, defn.lang, args.num_domains, args.min_samples,
+                                           defn.excluded_apis)
         stream = st.build(defn, samples)
         st.write_definition(defn, stream, tmp)
     counts = stream.counts()
     print(f"{len(samples)} samples ({sum(bool(s.calls) for s in samples)} with resolved API calls) from {data}")
+    if units.test_files:
+        print(f"left out: {units.test_files} test files (--keep-tests keeps them)")
+    if defn.excluded_apis:
+        print(f"never automatic domains: {', '.join(defn.excluded_apis)} (the repository's own packages and test "
+              "frameworks; --keep-own allows them)")
     width = max(len(n) for n in counts)
     for name, c in counts.items():
         apis = ", ".join(f"{a} {n}" for a, n in list(c.get("apis", {}).items())[:4])

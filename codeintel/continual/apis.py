@@ -6,7 +6,9 @@ A call is kept when its receiver resolves to a module or a class:
   attribute chains of them (``os.path.join``), and locals assigned from a class call (``t = threading.Thread()``
   makes ``t.start()`` ``threading.Thread.start``). A parameter or a local of the same name shadows an import.
 * Java: single-type imports, wildcard imports (through :data:`JDK_CLASSES`), ``java.lang`` implicitly, static
-  imports (``max(...)`` is ``java.lang.Math.max``), fully qualified names, the declared types of fields,
+  imports (``max(...)`` is ``java.lang.Math.max``; with one static wildcard import, ``import static
+  org.junit.Assert.*``, an unqualified call to a method the file does not declare is that class's), fully
+  qualified names, the declared types of fields,
   parameters and locals (generics dropped, arrays skipped), ``new X().m()``, and ``System.out``/``err``/``in``.
   Constructors are not API calls (as the paper: ``<init>`` skipped).
 
@@ -203,10 +205,11 @@ def _python_call(fn_node, imports, shadow, typed):
 
 # --------------------------------------------------------------------------- Java
 
-def _java_imports(root) -> tuple[dict[str, str], dict[str, str], list[str]]:
-    """(simple class name -> FQN, static member -> FQN class, wildcard packages)."""
+def _java_imports(root) -> tuple[dict[str, str], dict[str, str], list[str], list[str]]:
+    """(simple class name -> FQN, static member -> FQN class, wildcard packages, classes imported with a static
+    wildcard: ``import static org.junit.Assert.*``)."""
     classes = {name: f"java.lang.{name}" for name in JDK_CLASSES["java.lang"]}
-    statics, wildcard = {}, ["java.lang"]
+    statics, wildcard, static_wildcard = {}, ["java.lang"], []
     for node in root.children:
         if node.type == "class_declaration":
             name = node.child_by_field_name("name")
@@ -220,14 +223,16 @@ def _java_imports(root) -> tuple[dict[str, str], dict[str, str], list[str]]:
         path = _text(target)
         is_static = any(c.type == "static" for c in node.children)
         if any(c.type == "asterisk" for c in node.children):
-            if not is_static:
+            if is_static:
+                static_wildcard.append(path)
+            else:
                 wildcard.append(path)
                 classes.update({n: f"{path}.{n}" for n in JDK_CLASSES.get(path, ()) if n not in classes})
         elif is_static:
             statics[path.rsplit(".", 1)[-1]] = path.rsplit(".", 1)[0]
         else:
             classes[path.rsplit(".", 1)[-1]] = path
-    return classes, statics, wildcard
+    return classes, statics, wildcard, static_wildcard
 
 
 def _java_type(node, classes: dict[str, str]) -> str | None:
@@ -305,7 +310,7 @@ def _java_method_calls(method, classes, statics, fields: dict[str, str], off: _O
         method_name = _text(name_node)
         if obj is None:
             if method_name not in statics:
-                continue
+                continue     # (a static wildcard's members are in statics already: see extract_samples)
             owner, kind, usage = statics[method_name], "bare", name_node
         else:
             resolved = _java_receiver(obj, classes, types)
@@ -342,7 +347,16 @@ def extract_samples(code: str, lang: str, unit_id: str) -> list[Sample]:
     if lang == "python":
         imports = _python_imports(root)
     else:
-        classes, statics, _ = _java_imports(root)
+        classes, statics, _, static_wildcard = _java_imports(root)
+        if len(static_wildcard) == 1:  # `import static org.junit.Assert.*`: an unqualified call to a method the file
+            own = {_text(n) for n in walk(root)  # does not declare comes from that class (with several: unknown)
+                   if n.type == "identifier" and n.parent is not None and n.parent.type == "method_declaration"
+                   and n.parent.child_by_field_name("name") == n}
+            for n in walk(root):
+                if n.type == "method_invocation" and n.child_by_field_name("object") is None:
+                    name = n.child_by_field_name("name")
+                    if name is not None and _text(name) not in own:
+                        statics.setdefault(_text(name), static_wildcard[0])
         fields: dict[str, str] = {}
         _java_declared(root, classes, fields, stop_at_methods=True)
     out = []

@@ -4,8 +4,9 @@ A stream *definition* (YAML, ``tasks/continual/*.yaml``) names the language, the
 (``by: module|package|class``) and the domains in order, each with its target APIs (prefixes of the call's
 owner: ``os.path`` matches ``os.path.join``; ``java.util.Scanner`` matches ``Scanner.nextInt``). Building it:
 
-1. every function of the data becomes a sample with its resolved API calls (:mod:`codeintel.continual.apis`),
-   deduplicated on its code without whitespace (the paper's MD5 rule);
+1. every function of the data (a jsonl of code, or the source files of a folder, test files left out by
+   default) becomes a sample with its resolved API calls (:mod:`codeintel.continual.apis`), deduplicated on its
+   code without whitespace (the paper's MD5 rule);
 2. a sample that calls a target API of some domain is out-of-distribution (OOD) and belongs to the first such
    domain in stream order; its *API* is the key of its first target call; every other sample is
    in-distribution (ID);
@@ -31,7 +32,15 @@ from codeintel.io import read_yaml, write_text
 
 BY = ("module", "package", "class")
 LANGS = ("python", "java")
-DEFINITION_KEYS = {"name", "lang", "by", "data", "seed", "test_fraction", "domains", "counts", "description"}
+DEFINITION_KEYS = {"name", "lang", "by", "data", "seed", "test_fraction", "domains", "counts", "description",
+                   "exclude_tests", "excluded_apis"}
+# APIs that are never chosen as automatic domains unless asked (build-stream --keep-own): test frameworks ...
+TEST_FRAMEWORKS = {"python": ("pytest", "_pytest", "unittest", "mock", "nose", "hypothesis"),
+                   "java": ("org.junit", "junit", "org.hamcrest", "org.mockito", "org.assertj", "org.testng",
+                            "org.easymock")}
+# ... and test code, by file path relative to the source folder (build-stream --keep-tests keeps it)
+TEST_PATHS = {"python": re.compile(r"(^|/)(tests?|testing)/|(^|/)(test_[^/]*|[^/]*_test|conftest)\.py$"),
+              "java": re.compile(r"(^|/)(src/test|tests?)/|(^|/)(Test[^/]*|[^/]*Tests?)\.java$")}
 
 
 @dataclass
@@ -54,6 +63,10 @@ class StreamDefinition:
     counts: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     base: Path = field(default_factory=Path.cwd)
+    exclude_tests: bool = False
+    """A source folder's test files (:data:`TEST_PATHS`) are no samples."""
+    excluded_apis: list[str] = field(default_factory=list)
+    """APIs that were not candidates for automatic domains (the repository's own packages, test frameworks)."""
 
     def data_path(self) -> str:
         if not self.data or self.data == "stdlib":
@@ -139,9 +152,12 @@ def definition_from(raw: Any, path: Path) -> StreamDefinition:
     seed = raw.get("seed", 0)
     if not isinstance(seed, int):
         raise ConfigError(f"{path}: seed must be an integer, got {seed!r}.")
+    excluded = raw.get("excluded_apis") or []
+    if not isinstance(excluded, list) or not all(isinstance(a, str) for a in excluded):
+        raise ConfigError(f"{path}: excluded_apis must be a list of API names, got {excluded!r}.")
     return StreamDefinition(str(raw.get("name") or path.stem), lang, out, by, str(raw.get("data") or ""), seed,
                             float(frac), raw.get("counts") or {}, str(raw.get("description") or ""),
-                            path.resolve().parent)
+                            path.resolve().parent, bool(raw.get("exclude_tests", False)), list(excluded))
 
 
 def write_definition(defn: StreamDefinition, stream: Stream, out: Path) -> None:
@@ -151,7 +167,7 @@ def write_definition(defn: StreamDefinition, stream: Stream, out: Path) -> None:
     data = {"name": defn.name, "description": defn.description, "lang": defn.lang, "by": defn.by,
             "data": defn.data_path() if defn.data != "stdlib" else "stdlib", "seed": defn.seed,
             "test_fraction": defn.test_fraction, "domains": [{"name": d.name, "apis": d.apis} for d in defn.domains],
-            "counts": stream.counts()}
+            "exclude_tests": defn.exclude_tests, "excluded_apis": defn.excluded_apis, "counts": stream.counts()}
     if not data["description"]:
         del data["description"]
     write_text(out, yaml.safe_dump(data, sort_keys=False, width=110))
@@ -159,8 +175,19 @@ def write_definition(defn: StreamDefinition, stream: Stream, out: Path) -> None:
 
 # --------------------------------------------------------------------------- data -> samples
 
-def read_units(data: str, lang: str, echo=None) -> list[tuple[str, str]]:
-    """(unit id, code) pairs: the stdlib's files (``stdlib``, Python only) or the rows of a jsonl file."""
+@dataclass
+class Units:
+    """What :func:`read_units` read: (unit id, code) pairs, and what a source folder told about itself."""
+
+    units: list[tuple[str, str]]
+    test_files: int = 0                                   # test files left out
+    own_packages: list[str] = field(default_factory=list)  # the folder's own top-level packages
+
+
+def read_units(data: str, lang: str, exclude_tests: bool = False) -> Units:
+    """(unit id, code) pairs: the stdlib's files (``stdlib``, Python only), the ``lang`` source files of a folder
+    (walked as ``codeintel predict`` walks one: ``.gitignore``, vendored and generated files skipped; test files
+    left out with ``exclude_tests``), or the rows of a jsonl file. Code that is not ``lang`` is refused."""
     if data == "stdlib":
         if lang != "python":
             raise ConfigError("data 'stdlib' is Python code; pass --lang python or a jsonl of Java code.")
@@ -172,10 +199,13 @@ def read_units(data: str, lang: str, echo=None) -> list[tuple[str, str]]:
                 units.append((str(path.relative_to(root)), path.read_text(encoding="utf-8")))
             except (UnicodeDecodeError, OSError):
                 continue
-        return units
+        return Units(units)
+    path = Path(data)
+    if path.is_dir():
+        return _folder_units(path, lang, exclude_tests)
     from codeintel.data.loaders import CODE_FIELDS, read_jsonl
 
-    path, units = Path(data), []
+    units = []
     for row in read_jsonl(path):
         code = next((row[k] for k in (*CODE_FIELDS, "source_code") if isinstance(row.get(k), str)), None)
         if code is None:
@@ -183,14 +213,66 @@ def read_units(data: str, lang: str, echo=None) -> list[tuple[str, str]]:
         units.append((str(row.get("id", row.get("idx", f"{path.stem}-{row['__line']}"))), code))
     if not units:
         raise DataError(f"{path} holds no rows.")
-    return units
+    _check_language(units, lang, str(path))
+    return Units(units)
 
 
-def extract_all(units: list[tuple[str, str]], lang: str, progress_enabled: bool = True) -> list[Sample]:
+def _check_language(units: list[tuple[str, str]], lang: str, where: str, sample: int = 200) -> None:
+    """Refuse code that is not ``lang``: most of (a sample of) the units have syntax errors."""
+    from codeintel.structure.parsing import parse
+
+    picked = units[:: max(1, len(units) // sample)][:sample]
+    broken = sum(parse(code.encode("utf-8", "replace"), lang).root_node.has_error for _, code in picked)
+    if broken > len(picked) / 2:
+        raise DataError(f"{where}: {broken} of {len(picked)} units checked do not parse as {lang}; is the code "
+                        f"{lang}? Pass the right --lang.")
+
+
+def _folder_units(root: Path, lang: str, exclude_tests: bool) -> Units:
+    from codeintel.data.sources import source_files
+
+    walk = source_files([root])
+    mine = [p for p, language in walk.files if language == lang]
+    if not mine:
+        others = Counter(language for _, language in walk.files).most_common(2)
+        found = ", ".join(f"{n} {language}" for language, n in others) if others else "none"
+        raise DataError(f"{root} holds no {lang} source files (source files found: {found}); pass the folder's "
+                        "language with --lang.")
+    out = Units([])
+    for p in mine:
+        rel = p.relative_to(root).as_posix()
+        if exclude_tests and TEST_PATHS[lang].search(rel):
+            out.test_files += 1
+            continue
+        out.units.append((rel, p.read_text(encoding="utf-8", errors="replace")))
+    out.own_packages = own_packages(root, lang, [p for p in mine])
+    if not out.units:
+        raise DataError(f"{root}: all {out.test_files} {lang} files are test files; pass --keep-tests to use them.")
+    return out
+
+
+def own_packages(root: Path, lang: str, files: list[Path]) -> list[str]:
+    """The source folder's own packages: Python's top-level packages (a folder with ``__init__.py`` whose parent
+    has none), Java's declared ``package`` names."""
+    if lang == "python":   # (the folder itself, when it is a package: site-packages/requests)
+        out = {p.parent.name for p in files if p.name == "__init__.py"
+               and (p.parent == root or not (p.parent.parent / "__init__.py").exists())}
+    else:
+        rx = re.compile(r"^\s*package\s+([\w.]+)\s*;", re.M)
+        out = set()
+        for p in files:
+            m = rx.search(p.read_text(encoding="utf-8", errors="replace")[:4000])
+            if m:
+                out.add(m.group(1))
+    return sorted(out)
+
+
+def extract_all(units: list[tuple[str, str]] | Units, lang: str, progress_enabled: bool = True) -> list[Sample]:
     """Samples of every unit, deduplicated on their whitespace-free code (first occurrence kept)."""
     from codeintel.progress import progress
 
     seen, out = set(), []
+    units = units.units if isinstance(units, Units) else units
     for uid, code in progress(units, desc="extracting API calls", unit="file", enabled=progress_enabled):
         for s in extract_samples(code, lang, uid):
             key = hashlib.md5(re.sub(r"\s+", "", s.code).encode("utf-8", "replace")).hexdigest()
@@ -279,11 +361,20 @@ def api_table(samples: list[Sample], by: str, lang: str) -> list[tuple[str, int]
     return counts.most_common()
 
 
-def auto_domains(samples: list[Sample], by: str, lang: str, k: int, min_samples: int) -> list[Domain]:
-    """The ``k`` most used APIs (by samples calling them, at least ``min_samples``), one domain each."""
-    chosen = [api for api, n in api_table(samples, by, lang) if n >= min_samples][:k]
+def auto_domains(samples: list[Sample], by: str, lang: str, k: int, min_samples: int,
+                 exclude: list[str] = ()) -> list[Domain]:
+    """The ``k`` most used APIs (by samples calling them, at least ``min_samples``), one domain each; APIs under
+    an ``exclude`` prefix are never chosen."""
+    chosen: list[str] = []
+    for api, n in api_table(samples, by, lang):
+        # not under an exclusion, and not under an API chosen before it: that earlier domain would take every
+        # sample calling it (`torch` before `torch.cuda` leaves `torch.cuda` empty)
+        if n >= min_samples and len(chosen) < k and not any(matches(api, e) for e in [*exclude, *chosen]):
+            chosen.append(api)
     if not chosen:
-        raise DataError(f"no API is called by {min_samples} or more samples; lower --min-samples or add data.")
+        raise DataError(f"no API is called by {min_samples} or more samples"
+                        + (f" outside {', '.join(exclude)}" if exclude else "")
+                        + "; lower --min-samples or add data.")
     return [Domain(api, [api]) for api in chosen]
 
 
@@ -293,7 +384,7 @@ def load_stream(ref: str, data: str | None = None, progress_enabled: bool = True
     source = data or defn.data_path()
     if not source:
         raise ConfigError(f"stream {ref!r} names no data; pass --data FILE.jsonl (its own data is not shipped).")
-    stream = build(defn, extract_all(read_units(source, defn.lang), defn.lang, progress_enabled))
+    stream = build(defn, extract_all(read_units(source, defn.lang, defn.exclude_tests), defn.lang, progress_enabled))
     if data is None:
         check_counts(defn, stream)
     return stream

@@ -1,11 +1,13 @@
 """The two API tasks of the continual-learning stream, and the tensors the loop trains on.
 
-* **api-call**: the input is the sample's code up to ``receiver.`` (the call's method name starts there), the
-  output the method name. Decoding samples ``num_samples`` (10) continuations and reports pass@1/5/10 as the
-  paper (the name equals the first, one of the first 5, one of the 10 samples); ``decoding=beam`` ranks
-  ``num_samples`` beams instead (exact@1/5/10, deterministic). The name is the identifier the model writes
-  before any other character, over up to ``max_new_tokens`` tokens, so names of several sub-tokens can be
-  predicted (the authors generate one token, so only single-token names can ever match).
+* **api-call**: the input is the sample's code up to the call's method name (``source_code[:offset]`` as the
+  paper: after ``receiver.``, or before the name of a bare call to an imported function, ``join(...)`` after
+  ``from os.path import join`` or JUnit's statically imported ``assertEquals(...)``), the output the method name.
+  Decoding samples ``num_samples`` (10) continuations and reports pass@1/5/10 as the paper (the name equals
+  the first, one of the first 5, one of the 10 samples); ``decoding=beam`` ranks ``num_samples`` beams instead
+  (exact@1/5/10, deterministic). The name is the identifier the model writes before any other character, over
+  up to ``max_new_tokens`` tokens, so names of several sub-tokens can be predicted (the authors generate one
+  token, so only single-token names can ever match).
 * **api-usage**: the output is the whole call expression: ``Class.`` / the module included, a variable
   receiver excluded, up to the balancing ``)``; decoding as the paper (≤ 30 new tokens, T = 0.2, top-p 0.95,
   no top-k), cut at balanced parentheses or a stop string, surplus ``)`` stripped, newlines collapsed;
@@ -56,10 +58,8 @@ def examples(samples: list[Sample], apis: list[str] | None, task: str) -> list[E
     for s in samples:
         calls = target_calls(s, apis) if apis is not None else s.calls
         for c in calls:
-            if task == "api-call":
-                if c.kind == "bare":  # no `receiver.` to complete
-                    continue
-                out.append(Example(s.code[: c.name_start], c.method, c.api, s.id, "("))
+            if task == "api-call":   # a bare call (`join(...)` from `from os.path import join`) too: its input
+                out.append(Example(s.code[: c.name_start], c.method, c.api, s.id, "("))   # ends before the name
             else:
                 ctx = s.code[: c.usage_start]
                 stripped = ctx.rstrip(" \t")

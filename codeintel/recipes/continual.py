@@ -107,8 +107,16 @@ def prepare(stream: Stream, enc: api_tasks.Encoder, cfg: ContinualConfig, max_ne
         if not api_tasks.rows(own):
             raise DataError(f"domain {exp.name!r} has no training code left after the validation split; add samples.")
         if not valid_ex:
-            raise DataError(f"domain {exp.name!r}: its {len(valid)} validation samples hold no {cfg.task} call site; "
-                            "raise data.valid_fraction or add samples.")
+            sites = fits(api_tasks.examples(valid + train, exp.apis, cfg.task))
+            if not sites:
+                raise DataError(
+                    f"domain {exp.name!r} has no {cfg.task} call site in its {len(valid) + len(train)} training "
+                    "samples" + (f" with a target of at most {max_new_tokens} tokens (eval.max_new_tokens)"
+                                 if cfg.task == "api-usage" else "")
+                    + "; drop the domain from the stream (build-stream --domains) or use more data.")
+            raise DataError(f"domain {exp.name!r}: its {len(valid)} validation samples (data.valid_fraction="
+                            f"{cfg.data.valid_fraction}) hold none of its {len(sites)} {cfg.task} call sites; raise "
+                            "data.valid_fraction.")
         if len(test_ex) < cfg.min_test_examples:
             raise DataError(f"domain {exp.name!r} has {len(test_ex)} {cfg.task} test call sites, fewer than "
                             f"min_test_examples={cfg.min_test_examples}; add APIs or data to it, or merge it with "
@@ -454,7 +462,8 @@ def markdown(result: dict) -> str:
 
 
 def heatmap(result: dict, name: str, path: Path) -> None:
-    """R (mean over seeds) as a heat map with the values written in."""
+    """R (mean over seeds) as a heat map with the values written in; one colour scale for every strategy's map
+    (0 to the highest score of any of them), so the maps compare; each column names its test call sites."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -463,13 +472,15 @@ def heatmap(result: dict, name: str, path: Path) -> None:
     names, R = result["stream"]["domains"], np.array(result["R_mean"][name])
     rows_names = ["joint"] if len(R) == 1 and len(names) > 1 else names
     fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 0.7 * len(R) + 1.8), constrained_layout=True)
-    vmax = max(float(np.max(R)), 1e-9)
+    vmax = max([float(np.max(r)) for r in result["R_mean"].values()] + [1e-9])
     im = ax.imshow(R, cmap="viridis", vmin=0, vmax=vmax, aspect="auto")
     for i in range(R.shape[0]):
         for j in range(R.shape[1]):
             ax.text(j, i, f"{R[i, j]:.1f}", ha="center", va="center",
                     color="white" if R[i, j] < 0.6 * vmax else "black", fontsize=9)
-    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    sites = result.get("test_examples", {})
+    ax.set_xticks(range(len(names)), [f"{n}\n({sites[n]} test sites)" if n in sites else n for n in names],
+                  rotation=30, ha="right")
     ax.set_yticks(range(len(rows_names)), [f"after {n}" for n in rows_names])
     ax.set(xlabel="test domain", title=f"{name}: {result['metric']} on each domain ({result['model']}, "
                                          f"{len(result['seeds'])} seed(s))")
@@ -501,7 +512,10 @@ def domain_plot(result: dict, path: Path) -> None:
         ax.set_ylim(0, top * 1.1 + 1e-9)
         ax.set(title=name, xlabel="after experience")
     axes[0][0].set_ylabel(result["metric"])
-    axes[0][-1].legend(frameon=False, fontsize=8, title="test domain")
+    sites = result.get("test_examples", {})
+    handles, _ = axes[0][0].get_legend_handles_labels()   # one legend, outside the panels: it hides no curve
+    fig.legend(handles, [f"{d} ({sites[d]})" if d in sites else d for d in names], loc="outside right center",
+               frameon=False, fontsize=8, title="test domain (sites)")
     fig.suptitle(f"{result['model']} on {result['stream']['name']} ({result['task']}), mean of "
                  f"{len(result['seeds'])} seed(s)")
     save_figure(fig, path)
