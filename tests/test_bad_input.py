@@ -17,7 +17,7 @@ TRAIN_BAD = [
     ("eval.threshold=5", "eval.threshold must be in (0, 1)"),
     ("eval.beam_size=0", "eval.beam_size must be >= 1"),
     ("train.max_steps=-5", "train.max_steps must be >= 0"),
-    ("train.grad_clip=-1", "train.grad_clip must be a positive number"),
+    ("train.grad_clip=-1", "train.grad_clip must be a number >= 0 (0 = no clipping)"),
     ("data.max_train_examples=-1", "data.max_train_examples must be >= 0"),
     ("train.seed=-1", "train.seed must be in [0, 2^32)"),
     ("train.epochs=1e400", "train.epochs must be a finite number"),
