@@ -45,6 +45,25 @@ def test_each_kind_recomputes_the_harness_metric_exactly():
     assert Decomposed("mean", list(ap.values()), digits=4).value() == metrics.map_at_r(ranked, answers) == 0.5833
 
 
+def test_macro_f1_of_programs_is_the_ner_score_and_resamples_whole_programs():
+    from codeintel.recipes.ner import per_example, scores
+
+    # three programs, labels 0..2; label 2 never occurs in gold: it does not count in the macro average
+    items = [(np.array([0, 0, 1]), np.array([0, 1, 1])), (np.array([1, 1]), np.array([1, 2])),
+             (np.array([0]), np.array([0]))]
+    gold, pred = np.concatenate([g for g, _ in items]), np.concatenate([p for _, p in items])
+    # label 0: tp 2, predicted 2, gold 3 -> P 1, R 2/3, F1 0.8; label 1: tp 2, predicted 3, gold 3 -> F1 2/3
+    assert scores(gold, pred)["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
+    got = per_example(items, 3)
+    assert got["macro_f1"].value() == pytest.approx(scores(gold, pred)["macro_f1"], abs=1e-12)
+    assert got["accuracy"].value() == pytest.approx(scores(gold, pred)["accuracy"], abs=1e-12) == 4 / 6
+    w = np.array([2.0, 0.0, 1.0])                    # a resample: program 0 twice, program 2 once
+    rep = [items[0], items[0], items[2]]
+    want = scores(np.concatenate([g for g, _ in rep]), np.concatenate([p for _, p in rep]))["macro_f1"]
+    assert got["macro_f1"].from_sums(w[None, :] @ got["macro_f1"].stats, np.array([3.0]))[0] == \
+        pytest.approx(want, abs=1e-12)
+
+
 @pytest.mark.parametrize("kind", ["bleu", "f1", "mean"])
 def test_a_resample_is_the_metric_of_the_repeated_examples(kind):
     """Weights w (a bootstrap resample) give exactly the metric of the list with example i repeated w_i times."""
@@ -227,6 +246,15 @@ def test_train_seeds_writes_a_summary_continues_and_feeds_compare_and_report(tmp
     assert result["seeds"] == [3, 3] and all(r["diff"] == 0 and r["p"] == 1.0 for r in result["rows"])
     assert main(["compare", str(ms), str(ms / "seed-1")]) == 2
     assert "same number of seeds" in capsys.readouterr().err
+    # the same seeds in separate processes, two at a time: the same runs, to the last digit
+    par = tmp_path / "par"
+    assert main([*_seed_args(data, par), "--seeds", "1,2", "--seed-jobs", "2"]) == 0
+    assert "started in process" in capsys.readouterr().out
+    for s in (1, 2):
+        assert json.loads((par / f"seed-{s}" / "metrics.json").read_text())["test"] == per_seed[s]
+        assert (par / f"seed-{s}.log").read_text().strip()
+    assert main([*_seed_args(data, tmp_path / "y"), "--seed-jobs", "2"]) == 2
+    assert "needs --seeds" in capsys.readouterr().err
     # a leaderboard over two tasks
     cs = tmp_path / "cs"
     assert main(["train", "--task", "code-search", "--out", str(cs), "--no-progress", "train.max_steps=4",

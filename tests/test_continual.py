@@ -256,6 +256,14 @@ def test_api_usage_bleu_is_codexglues_smoothed_bleu_rounded():
     out = T.score("api-usage", exs, [["os.path.join(a, b)"]], "sample", 1)
     assert out == {"exact_match": 0.0, "bleu": 75.98}
     assert T.score("api-usage", exs, [["os.path.join(a, c)"]], "sample", 1) == {"exact_match": 100.0, "bleu": 100.0}
+    # the per-example statistics give the same corpus scores back (what `compare` resamples)
+    exs2 = exs + [T.Example("c", "json.dumps(x)", "json", "s")]
+    preds = [["os.path.join(a, b)"], ["json.dumps(x)"]]
+    got = T.per_example("api-usage", exs2, preds, "sample", 1)
+    assert {m: d.value() for m, d in got.items()} == T.score("api-usage", exs2, preds, "sample", 1)
+    call = [T.Example("c", "join", "os.path", "s"), T.Example("c", "dumps", "json", "s")]
+    got = T.per_example("api-call", call, [["x", "join"], ["dumps"]], "sample", 2)
+    assert {m: d.value() for m, d in got.items()} == T.score("api-call", call, [["x", "join"], ["dumps"]], "sample", 2)
 
 
 def test_summary_metrics_by_hand():
@@ -671,6 +679,21 @@ def test_continual_run_end_to_end(toy_stream, tmp_path, capsys):
     assert (out / "domains.png").is_file() and "| naive |" in (out / "continual.md").read_text()
     printed = capsys.readouterr().out
     assert "forgetting" in printed and "wrote" in printed
+    # per-call-site statistics after the last experience: they give back R's last row, and `compare` pairs them
+    from codeintel.eval import resample
+
+    naive = resample.load(out / "per-example" / "naive" / f"seed-{seed['seed']}" / "per_example.json")
+    last = seed["strategies"]["naive"]["scores"][-1]
+    metric = result["metric"]
+    for j, dom in enumerate(result["stream"]["domains"]):
+        assert naive["metrics"][f"{metric}[{dom}]"].value() == pytest.approx(last[j][metric])
+    assert len(naive["ids"]) == sum(result["test_examples"][d] for d in result["stream"]["domains"])
+    assert "per_example" not in seed["strategies"]["naive"]              # moved out of continual.json
+    capsys.readouterr()
+    assert main(["compare", str(out / "per-example" / "naive"), str(out / "per-example" / "ewc"), "--format",
+                 "json"]) == 0
+    compared = json.loads(capsys.readouterr().out)
+    assert {r["metric"] for r in compared["rows"]} >= {metric, f"{metric}[paths]"}
     # the saved model loads back as a plain causal LM
     from transformers import AutoModelForCausalLM
 

@@ -82,6 +82,16 @@ def test_train_ner_beats_the_majority_baseline_and_writes_a_card(tmp_path, capsy
     assert f"{result['held_out']['accuracy']:.4f}" in card and "tiny-codebert" in card and "macro-F1" in card
     assert result["trainable_parameters"] < 0.01 * result["total_parameters"]
     assert "held-out: accuracy" in capsys.readouterr().out
+    # per-program statistics give the held-out scores back exactly, and `compare` pairs a run with itself
+    from codeintel.eval import resample
+
+    got = resample.load(out / "per_example.json")
+    assert len(got["ids"]) == result["examples"]["held_out"] and "per_example" not in result
+    for m in ("accuracy", "macro_f1"):
+        assert got["metrics"][m].value() == pytest.approx(result["held_out"][m], abs=1e-12)
+    assert main(["compare", str(out), str(out), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert {r["metric"] for r in rows} == {"accuracy", "macro_f1"} and all(r["diff"] == 0 for r in rows)
 
 
 def test_an_embedding_model_is_refused_before_any_work(tmp_path, capsys):

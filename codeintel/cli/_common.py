@@ -80,12 +80,17 @@ def add_seeds_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", metavar="1,2,3",
                    help="one run per seed (train.seed) under --out, one after another, and summary.json/.md (mean, "
                         "std, min/max, 95 %% interval per score); the same command again continues")
+    p.add_argument("--seed-jobs", type=int, default=1, metavar="N",
+                   help="with --seeds: run N seeds at once, each in its own process (the cores shared out; logs in "
+                        "OUT/seed-<s>.log)")
 
 
 def check_seeds(args: argparse.Namespace, overrides) -> None:
     """``--seeds`` sets ``train.seed`` per run: refused beside ``train.seed=...`` (or ``--resume``)."""
     from codeintel.errors import ConfigError
 
+    if getattr(args, "seed_jobs", 1) != 1 and not getattr(args, "seeds", None):
+        raise ConfigError("--seed-jobs runs seeds at once; it needs --seeds.")
     if getattr(args, "seeds", None) and ("train.seed" in overrides or getattr(args, "resume", None)):
         raise ConfigError("--seeds sets train.seed for each run and continues by itself; drop "
                           + ("train.seed=..." if "train.seed" in overrides else "--resume") + ".")

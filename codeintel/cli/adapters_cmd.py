@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
                                        overrides=overrides))
     train_ner(args.model, args.data, lang=args.lang, out=args.out, overwrite=args.overwrite, resume=args.resume,
               overrides=overrides, progress=not args.no_progress, command=["codeintel", *sys.argv[1:]],
-              seeds=args.seeds)
+              seeds=args.seeds, seed_jobs=args.seed_jobs)
     return 0
 
 

@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
                                                 resume=args.resume, overrides=overrides))
     result = api.pretrain(args.objective, args.model, args.data, lang=args.lang, out=args.out, resume=args.resume,
                           overwrite=args.overwrite, progress=not args.no_progress,
-                          echo=stderr_echo if args.json else print, overrides=overrides, seeds=args.seeds)
+                          echo=stderr_echo if args.json else print, overrides=overrides, seeds=args.seeds,
+                          seed_jobs=args.seed_jobs)
     if args.json:
         import json
 

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     say = stderr_echo if args.json else print
     result = probe(cfg, overwrite=args.overwrite, echo=say, progress=not args.no_progress, resume=bool(args.resume),
-                   seeds=args.seeds)
+                   seeds=args.seeds, seed_jobs=args.seed_jobs)
     if args.seeds:
         if args.json:
             import json

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     command = shlex.join(["codeintel", *args.argv])
     result = api.train(**settings, echo=stderr_echo if args.json else print, progress=not args.no_progress,
-                       overwrite=args.overwrite, command=command, seeds=args.seeds)
+                       overwrite=args.overwrite, command=command, seeds=args.seeds, seed_jobs=args.seed_jobs)
     if args.json and int(os.environ.get("RANK", "0")) == 0:  # under torchrun / accelerate launch: rank 0 only
         import json
 

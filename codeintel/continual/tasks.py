@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -336,6 +337,25 @@ def score(task: str, exs: list[Example], preds: list[list[str]], decoding: str, 
     refs = [collapse(ex.target) for ex in exs]
     return {"exact_match": 100.0 * float(np.mean([a == b for a, b in zip(firsts, refs, strict=True)])),
             "bleu": round(corpus_bleu(firsts, refs, smooth=True), 2)}
+
+
+def per_example(task: str, exs: list[Example], preds: list[list[str]], decoding: str, num_samples: int = 10
+                ) -> dict[str, Any]:
+    """Each metric of :func:`score` as per-example statistics (:class:`codeintel.eval.resample.Decomposed`):
+    whether the name is among the first k (× 100, a mean), or the first candidate's exact match and its
+    ``_bleu`` n-gram counts (smoothed corpus BLEU, 2 decimals), so ``codeintel compare`` can resample them."""
+    from codeintel.eval.bleu import bleu_stats
+    from codeintel.eval.resample import Decomposed
+
+    if task == "api-call":
+        return {name: Decomposed("mean", [float(ex.target in p[:k]) for ex, p in zip(exs, preds, strict=True)],
+                                 scale=100.0)
+                for name, k in zip(metric_names(task, decoding, num_samples), KS, strict=False)}
+    firsts = [p[0] if p else "" for p in preds]
+    refs = [collapse(ex.target) for ex in exs]
+    return {"exact_match": Decomposed("mean", [float(a == b) for a, b in zip(firsts, refs, strict=True)], scale=100.0),
+            "bleu": Decomposed("bleu_smooth", [bleu_stats(a, b) for a, b in zip(firsts, refs, strict=True)],
+                               digits=2)}
 
 
 KS = (1, 5, 10)

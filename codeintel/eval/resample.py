@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-KINDS = ("mean", "f1", "precision", "recall", "bleu", "bleu_smooth", "nltk_bleu", "ratio", "codebleu", "exp_ratio")
+KINDS = ("mean", "f1", "precision", "recall", "bleu", "bleu_smooth", "nltk_bleu", "ratio", "codebleu", "exp_ratio",
+         "macro_f1")
 FILE = "per_example.json"
 CHUNK = 256  # resamples per matrix product
 
@@ -47,8 +48,9 @@ class Decomposed:
     the same with add-one smoothing on every order, CodeXGLUE's code-to-code ``_bleu``), ``nltk_bleu`` (CodeBLEU's
     n-gram parts: :func:`codeintel.eval.codebleu.ngram_stats` columns, × 100), ``ratio`` (columns a, b:
     ``scale`` × Σa / Σb, 0 where Σb = 0), ``codebleu`` (the 10 + 10 + 2 + 2 columns of CodeBLEU's four
-    components, combined with ``weights``) or ``exp_ratio`` (columns NLL, count: exp(Σ NLL / Σ count), a
-    perplexity)."""
+    components, combined with ``weights``), ``exp_ratio`` (columns NLL, count: exp(Σ NLL / Σ count), a
+    perplexity) or ``macro_f1`` (columns tp, predicted, gold of each class in turn: the mean over the classes
+    with gold > 0 of F1 with P = tp / max(1, predicted), R = tp / max(1, gold); token-classification)."""
 
     kind: str
     stats: np.ndarray
@@ -86,6 +88,13 @@ class Decomposed:
                 return self.scale * np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
             if self.kind == "exp_ratio":
                 return np.exp(s[:, 0] / s[:, 1])
+            if self.kind == "macro_f1":
+                c = s.reshape(len(s), -1, 3)
+                tp, pred, gold = c[..., 0], c[..., 1], c[..., 2]
+                p, r = tp / np.maximum(pred, 1), tp / np.maximum(gold, 1)
+                f1 = np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1), 0.0)
+                present = gold > 0
+                return self.scale * (f1 * present).sum(1) / np.maximum(present.sum(1), 1)
             if self.kind == "ratio":
                 return self.scale * np.where(s[:, 1] > 0, s[:, 0] / np.where(s[:, 1] > 0, s[:, 1], 1), 0.0)
             if self.kind == "nltk_bleu":

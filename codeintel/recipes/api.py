@@ -89,20 +89,21 @@ def train(model: str | None = None, task: str | None = None, data: list[str] | N
           adapter: str | None = None, adapter_mode: str | None = None, resume: str | Path | None = None,
           overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = print,
           command: str | None = None, overrides: dict[str, Any] | None = None, seeds: list[int] | str | None = None,
-          **sections: Any) -> dict[str, Any]:
+          seed_jobs: int = 1, **sections: Any) -> dict[str, Any]:
     """``codeintel train``: fine-tune, keep the best dev checkpoint, score it on test; returns ``metrics.json``.
 
     ``resume=RUN`` continues a run started with ``train.save_every`` from its newest complete state (no other
     setting). ``echo`` receives the log lines and the final summary the command prints (``print`` by default);
     ``command`` is recorded in the checkpoint and its model card. ``seeds`` (``[1, 2, 3]`` or ``"1-3"``): one
-    run per seed under ``out`` and their summary (:mod:`codeintel.recipes.seeds`); returns ``summary.json``.
+    run per seed under ``out`` and their summary (:mod:`codeintel.recipes.seeds`); returns ``summary.json``;
+    ``seed_jobs``: that many seeds at once, each in its own process.
     """
     from codeintel.recipes.train import train as run_train
 
     cfg, card = train_config(model, task, data, config=config, out=out, tokenizer=tokenizer, adapter=adapter,
                              adapter_mode=adapter_mode, resume=resume, overrides=overrides, **sections)
     if seeds is not None:
-        return _train_seeds(cfg, card, seeds, echo, progress, overwrite, command, resume)
+        return _train_seeds(cfg, card, seeds, echo, progress, overwrite, command, resume, seed_jobs)
     result = run_train(cfg, card, echo=echo, progress=progress, overwrite=overwrite, resume=resume is not None,
                        command=command)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun / accelerate launch only rank 0 reports
@@ -110,7 +111,8 @@ def train(model: str | None = None, task: str | None = None, data: list[str] | N
     return result
 
 
-def _train_seeds(cfg, card, seeds, echo, progress: bool, overwrite: bool, command: str | None, resume) -> dict:
+def _train_seeds(cfg, card, seeds, echo, progress: bool, overwrite: bool, command: str | None, resume,
+                 jobs: int = 1) -> dict:
     """``train --seeds``: the runs of :func:`train` with each seed, in ``cfg.output_dir``; their summary."""
     from codeintel.recipes.seeds import over_seeds
     from codeintel.recipes.train import train as run_train
@@ -123,7 +125,7 @@ def _train_seeds(cfg, card, seeds, echo, progress: bool, overwrite: bool, comman
 
     return over_seeds(cfg, seeds, run, _resumed_run_config, result_file="metrics.json", scores=lambda r: r["test"],
                       default_out=f"runs/{card.name}-{Path(cfg.model).name}-seeds", resume=resume is not None,
-                      echo=echo, overwrite=overwrite, extra={"card": card.name})
+                      echo=echo, overwrite=overwrite, extra={"card": card.name}, jobs=jobs)
 
 
 def _train_summary(result: dict[str, Any], echo: Callable[..., None]) -> None:
@@ -246,7 +248,7 @@ def pretrain_config(objective: str = "mlm", model: str | None = None, data: list
 def pretrain(objective: str = "mlm", model: str | None = None, data: list[str] | None = None, *,
              lang: str | None = None, out: str | Path | None = None, resume: str | Path | None = None,
              overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = print,
-             overrides: dict[str, Any] | None = None, seeds: list[int] | str | None = None,
+             overrides: dict[str, Any] | None = None, seeds: list[int] | str | None = None, seed_jobs: int = 1,
              **sections: Any) -> dict[str, Any]:
     """``codeintel pretrain OBJECTIVE``: continued pre-training (``contrastive`` = MLM + InfoNCE, or ``mlm``)
     with :class:`~codeintel.config.PretrainConfig`'s keys (``train={"max_steps": 500}`` or
@@ -263,7 +265,8 @@ def pretrain(objective: str = "mlm", model: str | None = None, data: list[str] |
         return over_seeds(cfg, seeds, lambda c, again: run_pretrain(c, echo=echo, progress=progress, resume=again),
                           resumed_config, result_file="pretrain.json", scores=lambda r: r["final"],
                           default_out=f"runs/pretrain-{objective}-{Path(cfg.model).name}-seeds",
-                          resume=resume is not None, echo=echo, overwrite=overwrite, task=f"pretrain {objective}")
+                          resume=resume is not None, echo=echo, overwrite=overwrite, task=f"pretrain {objective}",
+                          jobs=seed_jobs)
     result = run_pretrain(cfg, echo=echo, progress=progress, overwrite=overwrite, resume=resume is not None)
     final = "  ".join(f"{k}={v:.4f}" for k, v in result["final"].items())
     echo(f"== pretrain {result['objective']} | {result['model']} | {result['steps']} steps in "
@@ -492,7 +495,7 @@ def ner_config(model: str | None = None, data: list[str] | None = None, *, lang:
 def train_ner(model: str | None = None, data: list[str] | None = None, *, lang: str | None = None,
               out: str | Path | None = None, overwrite: bool = False, resume: str | Path | None = None,
               overrides: dict[str, Any] | None = None, progress: bool = False, echo: Callable[..., None] = print,
-              command: list[str] | None = None, seeds: list[int] | str | None = None,
+              command: list[str] | None = None, seeds: list[int] | str | None = None, seed_jobs: int = 1,
               **sections: Any) -> dict[str, Any]:
     """``codeintel adapters train-ner``: a NER adapter (and its token-type head) on a frozen backbone; returns
     what ``ner.json`` holds. ``overrides``: :class:`~codeintel.config.NerConfig` keys (``train.max_steps``,
@@ -515,7 +518,7 @@ def train_ner(model: str | None = None, data: list[str] | None = None, *, lang: 
         return over_seeds(cfg, seeds, lambda c, again: run(c, echo=echo, progress=progress, argv=command, resume=again),
                           resumed_config, result_file="ner.json", scores=lambda r: r["held_out"],
                           default_out=f"runs/ner-{Path(cfg.model).name}-seeds", resume=bool(resume), echo=echo,
-                          overwrite=overwrite, task="ner")
+                          overwrite=overwrite, task="ner", jobs=seed_jobs)
     result = run(cfg, echo=echo, progress=progress, overwrite=overwrite, argv=command, resume=bool(resume))
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun / accelerate launch only rank 0 reports
         return result

@@ -19,9 +19,10 @@ after experience i (the whole matrix, so forward transfer is visible), and from 
 * ``id_before`` / ``id_after``: the ID test score before and after the stream.
 
 Outputs in ``output_dir``: ``continual.json`` (everything, per seed and as mean ± std), ``continual.md`` (the
-comparison table and each strategy's mean R), ``heatmap-<strategy>.png`` (R), ``domains.png`` (each domain's
-score across experiences, one panel per strategy) and each strategy's final model (first seed) under
-``models/<strategy>``.
+comparison table and each strategy's mean R), ``per-example/<strategy>/`` (each seed's per-call-site statistics
+after the last experience: ``codeintel compare OUT/per-example/A OUT/per-example/B`` tests a difference),
+``heatmap-<strategy>.png`` (R), ``domains.png`` (each domain's score across experiences, one panel per strategy)
+and each strategy's final model (first seed) under ``models/<strategy>``.
 """
 
 from __future__ import annotations
@@ -183,17 +184,44 @@ def train_epochs(model, strategy, ctx: Context, valid: api_tasks.Data, enc: api_
 
 
 def score_all(model, enc, prep: Prepared, cfg: ContinualConfig, settings: dict, device, seed: int,
-              with_id: bool = False) -> tuple[list[dict[str, float]], dict[str, float]]:
-    """Scores on every domain's test set (and the ID test set)."""
-    def one(exs, salt):
+              with_id: bool = False, per_example: list | None = None
+              ) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """Scores on every domain's test set (and the ID test set); ``per_example``: a list that receives each
+    domain's per-example statistics (:func:`codeintel.continual.tasks.per_example`)."""
+    def one(exs, salt, keep=False):
         preds = api_tasks.predict(model, enc, exs, cfg.task, decoding=cfg.eval.decoding, num_samples=cfg.eval.n_samples,
                                   max_new_tokens=settings["max_new_tokens"], temperature=settings["temperature"],
                                   top_p=settings["top_p"], batch_size=cfg.eval.batch_size, seed=seed + salt,
                                   device=device)
+        if keep and per_example is not None:
+            per_example.append(api_tasks.per_example(cfg.task, exs, preds, cfg.eval.decoding, cfg.eval.n_samples))
         return api_tasks.score(cfg.task, exs, preds, cfg.eval.decoding, cfg.eval.n_samples)
 
-    domains = [one(exs, j) for j, exs in enumerate(prep.tests)]
+    domains = [one(exs, j, keep=True) for j, exs in enumerate(prep.tests)]
     return domains, (one(prep.id_test, 1000) if with_id and prep.id_test else {})
+
+
+def final_per_example(names: list[str], per_domain: list[dict], task: str) -> tuple[list[str], dict]:
+    """One ``per_example.json`` for a strategy after the last experience: every domain's test call sites
+    (ids ``domain:k``); each metric over all sites, and per domain (``metric[domain]``: the other domains' sites
+    weigh 0), the statistics :func:`codeintel.continual.tasks.per_example` gives."""
+    from codeintel.eval.resample import Decomposed
+
+    ids = [f"{n}:{k}" for n, d in zip(names, per_domain, strict=True) for k in range(next(iter(d.values())).n)]
+    out: dict[str, Decomposed] = {}
+    for metric in per_domain[0]:
+        parts = [d[metric] for d in per_domain]
+        first = parts[0]
+        out[metric] = Decomposed(first.kind, np.concatenate([p.stats for p in parts]), first.scale, first.digits)
+        for j, name in enumerate(names):
+            if first.kind == "mean":                  # a ratio: (score, 1) on the domain's sites, (0, 0) elsewhere
+                cols = [np.column_stack([p.stats[:, 0], np.ones(p.n)]) if i == j else np.zeros((p.n, 2))
+                        for i, p in enumerate(parts)]
+                out[f"{metric}[{name}]"] = Decomposed("ratio", np.concatenate(cols), first.scale)
+            else:                                     # n-gram counts: zero rows add nothing
+                cols = [p.stats if i == j else np.zeros_like(p.stats) for i, p in enumerate(parts)]
+                out[f"{metric}[{name}]"] = Decomposed(first.kind, np.concatenate(cols), first.scale, first.digits)
+    return ids, out
 
 
 def summarize(R: list[list[float]], b: list[float], id_before: float | None, id_after: float | None) -> dict:
@@ -268,9 +296,33 @@ def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=pri
             for name in result["summary"]:
                 heatmap(result, name, out / f"heatmap-{name}.png")
             domain_plot(result, out / "domains.png")
+            write_per_example(result, out / "per-example")
             write_json(out / "continual.json", result)
             result["output_dir"] = str(out)
     return result
+
+
+def write_per_example(result: dict, root: Path) -> None:
+    """``root/<strategy>/seed-<s>/per_example.json`` for every strategy and seed (the test call sites after the
+    last experience; the statistics move out of ``result``'s per-seed records into these files) and
+    ``root/<strategy>/seeds.json``, so that ``codeintel compare OUT/per-example/naive OUT/per-example/replay`` pairs
+    the strategies site by site, over the seeds."""
+    from codeintel.eval import resample
+
+    task = f"continual {result['stream']['name']} {result['task']}"
+    for name in result["summary"]:
+        seeds = []
+        for seed_result in result["per_seed"]:
+            got = seed_result["strategies"][name].pop("per_example", None)
+            if got is None:
+                continue
+            seeds.append(seed_result["seed"])
+            metrics = {m: resample.Decomposed.from_json(d) for m, d in got["metrics"].items()}
+            where = root / name / f"seed-{seed_result['seed']}"
+            where.mkdir(parents=True, exist_ok=True)
+            resample.save(where / resample.FILE, task, "test", got["ids"], metrics)
+        if seeds:
+            write_json(root / name / "seeds.json", {"seeds": seeds, "strategy": name, "task": task})
 
 
 def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool, write: bool, rundir=None,
@@ -344,14 +396,15 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
             rng = np.random.default_rng(seed)
             plan = [(0, "joint", api_tasks.concat(prep.own), api_tasks.concat(prep.valid))] if strategy.joint else \
                 [(i, n, o, v) for i, (n, o, v) in enumerate(zip(prep.names, prep.own, prep.valid, strict=True))]
-            rows_, histories, seen = [], [], []
+            rows_, histories, seen, final = [], [], [], []
             t_s = time.perf_counter()
             for i, exp_name, own, valid in plan:
                 ctx = Context(i, exp_name, own, list(seen), cfg.train.batch_size, _forward_fn(enc, device), rng)
                 hist = train_epochs(base.model, strategy, ctx, valid, enc, cfg, device, cfg.train.lr, cfg.train.epochs,
                                     f"seed {seed} {name} {i + 1}/{len(plan)} {exp_name}", show_progress)
                 seen.append(own)
-                scores, _ = score_all(base.model, enc, prep, cfg, task_cfg, device, seed)
+                scores, _ = score_all(base.model, enc, prep, cfg, task_cfg, device, seed,
+                                      per_example=final if i == plan[-1][0] else None)
                 rows_.append(scores)
                 histories.append(hist)
                 if tracker is not None:
@@ -363,7 +416,10 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
             R = [[s.get(metric, 0.0) for s in row] for row in rows_]
             b = [s.get(metric, 0.0) for s in b_scores]
             summary = summarize(R, b, id_before.get(metric), id_after.get(metric))
+            ids, stats = final_per_example(prep.names, final, cfg.task)
             seed_result["strategies"][name] = {"R": R, "scores": rows_, "id_after": id_after, "summary": summary,
+                                               "per_example": {"ids": ids,
+                                                               "metrics": {m: d.to_json() for m, d in stats.items()}},
                                                "history": histories, "seconds": round(time.perf_counter() - t_s, 1),
                                                **({"projected_steps": strategy.projected} if name == "agem" else {})}
             if rep == 0 and cfg.save_models and write:

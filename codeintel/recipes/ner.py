@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from codeintel.config import NerConfig, validate_keys
 from codeintel.errors import DataError
+from codeintel.eval import resample
 from codeintel.io import write_json, write_text
 from codeintel.recipes import engine, kit
 from codeintel.recipes.kit import BestTracker, batch_stream, claimed, seed_everything
@@ -58,7 +59,8 @@ def load_rows(cfg: NerConfig) -> tuple[list[dict], list[dict]]:
     return out["train"], out["valid"]
 
 
-def encode(rows: list[dict], tokenizer, max_len: int) -> list[tuple[list[int], list[int]]]:
+def encode(rows: list[dict], tokenizer, max_len: int, kept: list | None = None) -> list[tuple[list[int], list[int]]]:
+    """(sub-token ids, labels) of each row with at least one labelled token; ``kept`` receives those rows."""
     from codeintel.structure.token_types import IGNORE, align
 
     out = []
@@ -66,7 +68,18 @@ def encode(rows: list[dict], tokenizer, max_len: int) -> list[tuple[list[int], l
         ids, labels = align(r["code"], r["lang"], tokenizer, max_length=max_len)
         if any(lab != IGNORE for lab in labels):
             out.append((ids, labels))
+            if kept is not None:
+                kept.append(r)
     return out
+
+
+def row_id(row: dict) -> str:
+    """A held-out program's id for ``per_example.json``: its own ``id``, else a digest of its language and code
+    (the same program pairs across runs of different backbones)."""
+    import hashlib
+
+    return str(row["id"]) if "id" in row else \
+        hashlib.blake2b(f"{row['lang']}\0{row['code']}".encode("utf-8", "replace"), digest_size=8).hexdigest()
 
 
 def batch(items: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
@@ -90,7 +103,9 @@ def scores(gold: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 
 
 @torch.no_grad()
-def evaluate(model, items, pad_id: int, batch_size: int) -> tuple[dict[str, float], np.ndarray]:
+def evaluate(model, items, pad_id: int, batch_size: int, per_item: list | None = None
+             ) -> tuple[dict[str, float], np.ndarray]:
+    """Scores on ``items``, and the gold labels; ``per_item`` receives each item's (gold, predicted) labels."""
     model.encoder.eval()
     device = next(model.head.parameters()).device
     gold, pred = [], []
@@ -100,8 +115,25 @@ def evaluate(model, items, pad_id: int, batch_size: int) -> tuple[dict[str, floa
         keep = b["labels"] != -100
         gold.append(b["labels"][keep].numpy())
         pred.append(logits.argmax(-1)[keep].numpy())
+        if per_item is not None:
+            guess = logits.argmax(-1)
+            per_item += [(b["labels"][r][keep[r]].numpy(), guess[r][keep[r]].numpy()) for r in range(len(keep))]
     g, p = np.concatenate(gold), np.concatenate(pred)
     return scores(g, p), g
+
+
+def per_example(per_item: list[tuple[np.ndarray, np.ndarray]], n_labels: int) -> dict[str, Any]:
+    """:func:`scores` as per-program statistics (what ``codeintel compare`` resamples: whole programs, since the
+    tokens of one program are not independent): accuracy as (correct, tokens), macro-F1 as each label's (tp,
+    predicted, gold)."""
+    from codeintel.eval.resample import Decomposed
+
+    acc_rows, f1_rows = [], []
+    for gold, pred in per_item:
+        acc_rows.append([float(np.sum(gold == pred)), float(len(gold))])
+        f1_rows.append([v for c in range(n_labels)
+                        for v in (np.sum((pred == c) & (gold == c)), np.sum(pred == c), np.sum(gold == c))])
+    return {"accuracy": Decomposed("ratio", acc_rows), "macro_f1": Decomposed("macro_f1", f1_rows)}
 
 
 def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool = False,
@@ -136,6 +168,8 @@ def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool
             ner.save(model, adapter_dir, {"metrics": result["held_out"],
                                           "majority_baseline": result["majority_baseline"]})
             write_text(adapter_dir / "README.md", card(result))
+            got = result.pop("per_example")     # the held-out programs' statistics, for `codeintel compare`
+            resample.save(out / resample.FILE, "ner token types", "held-out", got["ids"], got["metrics"])
             write_json(out / "ner.json", result)
 
         engine.on_main(acc, write)
@@ -178,7 +212,8 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir,
     model.head.to(acc.device)
     tok, pad_id = model.tokenizer, model.tokenizer.pad_token_id
     t0 = time.perf_counter()
-    train, held = encode(train_rows, tok, cfg.source_len), encode(held_rows, tok, cfg.source_len)
+    held_kept: list[dict] = []
+    train, held = encode(train_rows, tok, cfg.source_len), encode(held_rows, tok, cfg.source_len, held_kept)
     counts = np.bincount(np.concatenate([np.array(lab)[np.array(lab) >= 0] for _, lab in train]),
                          minlength=len(LABELS))
     majority = int(counts.argmax())
@@ -255,14 +290,16 @@ def _train(cfg: NerConfig, echo, progress: bool, argv: list[str] | None, rundir,
     with torch.no_grad():
         for p, saved in zip(params, best_state, strict=True):
             p.copy_(saved)
-    final, gold = evaluate(model, held, pad_id, cfg.train.batch_size)
+    items: list = []
+    final, gold = evaluate(model, held, pad_id, cfg.train.batch_size, per_item=items)
     baseline = scores(gold, np.full_like(gold, majority))
     result = {"backbone": cfg.model, "family": model.family, "languages": sorted({r["lang"] for r in train_rows}),
               "labels": list(LABELS), "reduction_factor": cfg.reduction_factor, "trainable_parameters": trainable,
               "total_parameters": total, "held_out": final, "best_step": tracker.best_step,
               "majority_baseline": {"label": LABELS[majority], **baseline},
               "seconds": round(time.perf_counter() - t0, 1), "examples": {"train": len(train), "held_out": len(held)},
-              "command": " ".join(argv) if argv else None, "history": history}
+              "command": " ".join(argv) if argv else None, "history": history,
+              "per_example": {"ids": [row_id(r) for r in held_kept], "metrics": per_example(items, len(LABELS))}}
     return model, result
 
 

@@ -393,7 +393,7 @@ def validate(cfg: ProbeConfig) -> None:
 
 
 def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print, write: bool = True,
-          progress: bool = True, resume: bool = False, seeds: list[int] | str | None = None,
+          progress: bool = True, resume: bool = False, seeds: list[int] | str | None = None, seed_jobs: int = 1,
           **settings: Any) -> dict[str, Any]:
     """Run AST-Probe; returns the result that ``probe.json`` holds.
 
@@ -428,7 +428,7 @@ def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print
         return over_seeds(cfg, seeds, lambda c, again: probe(c, echo=echo, progress=progress, resume=again),
                           lambda d: kit.resumed_config(d, ProbeConfig), result_file="probe.json", scores=seed_scores,
                           default_out=f"runs/probe-{Path(cfg.model).name}-{cfg.lang}-seeds", resume=resume,
-                          echo=echo, overwrite=overwrite, task=f"probe {cfg.lang}")
+                          echo=echo, overwrite=overwrite, task=f"probe {cfg.lang}", jobs=seed_jobs)
     if resume and not write:
         raise ConfigError("resume continues a written run; drop write=False.")
     out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/probe-{Path(cfg.model).name}-{cfg.lang}")

@@ -61,13 +61,14 @@ def seed_dirs(path: str | Path) -> list[Path]:
 def over_seeds(cfg, seeds: list[int] | str, run: Callable[[Any, bool], dict], resumed: Callable[[Path], Any], *,
                result_file: str, scores: Callable[[dict], dict], default_out: str, resume: bool = False,
                echo=print, overwrite: bool = False, extra: dict[str, Any] | None = None,
-               task: str | None = None) -> dict[str, Any]:
+               task: str | None = None, jobs: int = 1) -> dict[str, Any]:
     """``--seeds`` for any recipe config ``cfg`` (:func:`run_seeds` in ``cfg.output_dir``, else a fresh
     ``default_out``), the summary printed through ``echo``: each seed's config is ``cfg`` with ``train.seed`` and
     ``output_dir`` changed; ``run(cfg, resume)`` runs it, ``resumed(run_dir)`` reads the config of an interrupted
     seed; ``result_file`` marks a finished seed; ``scores(result)`` picks the scores to summarise. ``extra``:
     settings beside the config that the seeds share (a task card); ``task``: the summary's task name (default:
-    the result's own). ``resume`` is refused: the same command again continues."""
+    the result's own). ``resume`` is refused: the same command again continues. ``jobs``: seeds run at once, each
+    in its own process (see :func:`run_seeds`)."""
     import copy
     import dataclasses
 
@@ -77,7 +78,10 @@ def over_seeds(cfg, seeds: list[int] | str, run: Callable[[Any, bool], dict], re
         raise ConfigError("--seeds continues by itself: run the same command again (drop --resume).")
     seeds = parse_seeds(seeds if isinstance(seeds, str) else ",".join(map(str, seeds)))
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ConfigError("--seeds runs the seeds one after another in one process; launch it without torchrun.")
+        raise ConfigError("--seeds runs the seeds itself (one after another, or --seed-jobs at once); launch it "
+                          "without torchrun.")
+    if jobs < 1:
+        raise ConfigError(f"--seed-jobs must be at least 1, got {jobs}.")
     cfg.output_dir = cfg.output_dir or str(fresh(default_out))
     shared = dataclasses.asdict(cfg)
     shared.pop("output_dir")
@@ -91,7 +95,7 @@ def over_seeds(cfg, seeds: list[int] | str, run: Callable[[Any, bool], dict], re
         return run(c, False)
 
     summary = run_seeds(Path(cfg.output_dir), seeds, {**(extra or {}), **shared}, one, echo=echo,
-                        overwrite=overwrite, result_file=result_file, scores=scores, task=task)
+                        overwrite=overwrite, result_file=result_file, scores=scores, task=task, jobs=jobs)
     print_summary(summary, echo)
     return summary
 
@@ -107,12 +111,16 @@ def print_summary(summary: dict[str, Any], echo=print) -> None:
 
 def run_seeds(out: Path, seeds: list[int], settings: dict[str, Any], run_one: Callable[[int, Path, bool], dict],
               *, echo=print, overwrite: bool = False, result_file: str = "metrics.json",
-              scores: Callable[[dict], dict] = lambda r: r["test"], task: str | None = None) -> dict[str, Any]:
+              scores: Callable[[dict], dict] = lambda r: r["test"], task: str | None = None,
+              jobs: int = 1) -> dict[str, Any]:
     """Run ``run_one(seed, run_dir, resume)`` for each seed not finished yet in ``out``, then summarise.
 
     ``settings``: what every seed shares (the configuration without the seed and the output directory); a
     directory holding seeds of other settings is refused. ``run_one`` returns the run's result (what
-    ``result_file`` holds); ``scores(result)`` are the numbers summarised."""
+    ``result_file`` holds); ``scores(result)`` are the numbers summarised. ``jobs`` > 1: up to that many seeds
+    at once, each in a forked process with the machine's cores shared out (``torch.set_num_threads``; a
+    recipe's own ``train.threads`` wins), its log in ``out/seed-<s>.log``; the results are read back from the
+    seeds' ``result_file``. A seed is the same run either way (its own seed, its own process state)."""
     from codeintel.recipes.kit import claimed
     from codeintel.recipes.rundir import RunDir, latest_state
 
@@ -133,7 +141,7 @@ def run_seeds(out: Path, seeds: list[int], settings: dict[str, Any], run_one: Ca
                     ours=lambda p: (p / SEEDS_FILE).is_file() or (p / SUMMARY).is_file())
     with claimed(rundir):
         write_json(meta_path, {"seeds": seeds_all, "settings": json.loads(json.dumps(settings, default=str))})
-        results = {}
+        results, pending = {}, []
         for seed in seeds_all:
             run_dir = out / f"seed-{seed}"
             if (run_dir / result_file).is_file():
@@ -147,14 +155,75 @@ def run_seeds(out: Path, seeds: list[int], settings: dict[str, Any], run_one: Ca
                 aside = aside_path(run_dir)
                 run_dir.rename(aside)
                 echo(f"== seed {seed}: an interrupted run without a saved state; moved it to {aside}")
-            echo(f"== seed {seed} ({len(results) + 1} of {len(seeds_all)})" + (": resuming" if resume else ""))
-            results[seed] = run_one(seed, run_dir, resume)
+            pending.append((seed, run_dir, resume))
+        if jobs > 1 and len(pending) > 1:
+            results.update(_in_processes(pending, run_one, jobs, out, result_file, echo))
+        else:
+            for seed, run_dir, resume in pending:
+                echo(f"== seed {seed} ({len(results) + 1} of {len(seeds_all)})" + (": resuming" if resume else ""))
+                results[seed] = run_one(seed, run_dir, resume)
+        results = {s: results[s] for s in seeds_all}
         summary = summarise(results, scores)
         summary["task"] = task or summary["task"]
         write_json(out / SUMMARY, summary)
         write_text(out / "summary.md", markdown(summary))
     summary["output_dir"] = str(out)
     return summary
+
+
+def _in_processes(pending: list[tuple[int, Path, bool]], run_one: Callable[[int, Path, bool], dict], jobs: int,
+                  out: Path, result_file: str, echo) -> dict[int, dict]:
+    """The pending seeds in forked processes, ``jobs`` at a time; their results read from ``result_file``."""
+    import multiprocessing as mp
+    import time
+
+    ctx = mp.get_context("fork")            # the child inherits run_one (a closure) as it is: nothing to pickle
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    todo, running, failed, results = list(pending), {}, [], {}
+    while todo or running:
+        while todo and len(running) < jobs:
+            seed, run_dir, resume = todo.pop(0)
+            log = out / f"seed-{seed}.log"
+            proc = ctx.Process(target=_child, args=(run_one, seed, run_dir, resume, log, threads), daemon=False)
+            proc.start()
+            running[seed] = (proc, run_dir, log)
+            echo(f"== seed {seed}: started in process {proc.pid}" + (" (resuming)" if resume else "")
+                 + f"; its log: {log}")
+        for seed, (proc, run_dir, log) in list(running.items()):
+            if proc.is_alive():
+                continue
+            del running[seed]
+            if proc.exitcode == 0 and (run_dir / result_file).is_file():
+                results[seed] = json.loads((run_dir / result_file).read_text())
+                echo(f"== seed {seed}: finished")
+            else:
+                failed.append((seed, log))
+        time.sleep(0.2)
+    if failed:
+        tail = {s: (log.read_text(errors="replace").strip().splitlines() or ["(empty log)"])[-1] for s, log in failed}
+        raise ConfigError("seed(s) " + ", ".join(str(s) for s, _ in failed) + " failed: "
+                          + "; ".join(f"{s}: {tail[s]} (log {log})" for s, log in failed)
+                          + ". The finished seeds are kept; the same command again reruns the others.")
+    return results
+
+
+def _child(run_one, seed: int, run_dir: Path, resume: bool, log: Path, threads: int) -> None:
+    """One seed in a forked process: its output to ``log``, the cores it is given, exit 0 when it finished."""
+    import sys
+
+    import torch
+
+    with open(log, "a", buffering=1) as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        sys.stdout = sys.stderr = f
+        torch.set_num_threads(threads)
+        try:
+            run_one(seed, run_dir, resume)
+        except BaseException as exc:  # noqa: BLE001 - the parent reads the last line of the log
+            print(f"error: {type(exc).__name__}: {exc}", flush=True)
+            os._exit(1)
+    os._exit(0)
 
 
 def summarise(results: dict[int, dict[str, Any]], scores: Callable[[dict], dict] = lambda r: r["test"]
