@@ -350,6 +350,9 @@ class ProbeDataConfig(PathsConfig):
     """Validation functions at most (0 = all)."""
     max_test_examples: int = 400
     """Test functions at most (0 = all)."""
+    sample_seed: int = 42
+    """Seed of the functions drawn (each split shuffled, the first that parse and fit kept); apart from
+    ``train.seed``, so that ``--seeds`` varies the probes' training on the same functions."""
 
 
 @dataclass
@@ -604,6 +607,7 @@ KEY_RULES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
     # threads and seeds
     "threads": (lambda v: v >= 0, ">= 0 (0 = torch's default)"),
     "seed": (lambda v: 0 <= v < 2**32, "in [0, 2^32)"),
+    "sample_seed": (lambda v: 0 <= v < 2**32, "in [0, 2^32)"),
     # generation and sampling
     "beam_size": (lambda v: v >= 1, ">= 1"),
     "n_samples": (lambda v: v >= 1, ">= 1"),

@@ -30,8 +30,8 @@ def _leaves(obj, prefix=""):
 
 
 # a value each rule refuses
-BAD = {"lr": -1.0, "weight_decay": -0.5, "grad_clip": -1.0, "grouping": "sorted", "warmup_ratio": 1.0,
-       "precision": "fp8", "epochs": -1,
+BAD = {"lr": -1.0, "weight_decay": -0.5, "grad_clip": -1.0, "grouping": "sorted", "sample_seed": -1,
+       "warmup_ratio": 1.0, "precision": "fp8", "epochs": -1,
        "max_steps": -1, "patience": -1, "eval_every": 0, "evals_per_epoch": 0, "grad_accum": 0, "save_every": -1,
        "keep_last": 0, "batch_size": 0, "batch_tokens": 0, "max_batch_size": 0, "source_len": 1, "target_len": 1,
        "max_train_examples": -1, "max_eval_examples": -1, "max_test_examples": -1, "id_max_examples": -1,

@@ -100,6 +100,14 @@ def test_own_data_and_cache(tmp_path):
     again, _ = load_samples(cfg, tok, 512)          # read back from the cache
     assert first == again and sum(len(v) for v in first.values()) == 40
     assert sum(s["syntax_errors_or_too_small"] for s in skipped.values()) == 1
+    # train.seed (what --seeds changes) does not pick the functions; data.sample_seed does
+    cfg.data.max_train_examples = 10
+    cfg.train.seed = 1
+    one, _ = load_samples(cfg, tok, 512)
+    cfg.train.seed = 2
+    assert load_samples(cfg, tok, 512)[0] == one
+    cfg.data.sample_seed = 7
+    assert load_samples(cfg, tok, 512)[0]["train"] != one["train"]
 
 
 @pytest.mark.parametrize("args, expected", [

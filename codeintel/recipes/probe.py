@@ -158,7 +158,7 @@ def load_samples(cfg: ProbeConfig, tokenizer, max_length: int) -> tuple[dict[str
 
     codes = _split_codes(cfg)
     h = hashlib.sha256()
-    for part in (CACHE_VERSION, tokenizer_fingerprint(tokenizer), cfg.lang, str(max_length), str(cfg.train.seed),
+    for part in (CACHE_VERSION, tokenizer_fingerprint(tokenizer), cfg.lang, str(max_length), str(cfg.data.sample_seed),
                  *(str(getattr(cfg.data, k)) for k in SPLIT_LIMITS.values())):
         h.update(part.encode() + b"\0")
     for split in sorted(codes):
@@ -173,7 +173,7 @@ def load_samples(cfg: ProbeConfig, tokenizer, max_length: int) -> tuple[dict[str
     for split, limit_key in SPLIT_LIMITS.items():
         samples[split], skipped[split] = build_samples(codes.get(split, []), cfg.lang, tokenizer, max_length,
                                                        getattr(cfg.data, limit_key) or len(codes.get(split, [])),
-                                                       cfg.train.seed)
+                                                       cfg.data.sample_seed)
     empty = [s for s in SPLIT_LIMITS if not samples[s]]
     if empty:
         raise DataError(f"no function of the {'/'.join(empty)} split parses as {cfg.lang} without errors and fits "
