@@ -520,14 +520,9 @@ class _Walker:
             if alternative:
                 has_else = has_else or child.type not in self.rules.elif_types  # a flat elif ends nothing
                 if matters:
-                    main = states.changes_since(base)       # set aside the consequence's changes
-                    states.rollback(base)
-                    out, states = yield child, states
+                    out, changes = yield from self._alternative(child, states, base)
                     edges += out
-                    alternatives.append(states.changes_since(base))
-                    states.rollback(base)
-                    for name, positions in main.items():    # and put them back
-                        states.set(name, positions)
+                    alternatives.append(changes)
                 else:
                     alternatives.append({})
             elif matters:
@@ -544,6 +539,19 @@ class _Walker:
         states.rollback(base)
         self._unite(paths, states)
         return edges, states
+
+    @staticmethod
+    def _alternative(child, states: States, base: tuple[int, int]) -> Generator:
+        """Walk ``child`` as an alternative branch, from the states at ``base``; then put back the changes the
+        other path made since ``base``. Returns (its edges, its changes)."""
+        main = states.changes_since(base)           # set aside the other path's changes
+        states.rollback(base)
+        out, states = yield child, states
+        changes = states.changes_since(base)
+        states.rollback(base)
+        for name, positions in main.items():        # and put them back
+            states.set(name, positions)
+        return out, changes
 
     def branches_gcb(self, node, states: States) -> Generator:
         """GraphCodeBERT's ``if`` (``compat=True``): children in order from the current states until the first
@@ -564,14 +572,9 @@ class _Walker:
                 out, states = yield child, states
                 edges += out
                 continue
-            main = states.changes_since(base)       # set aside the sequential path's changes
-            states.rollback(base)
-            out, states = yield child, states
+            out, changes = yield from self._alternative(child, states, base)
             edges += out
-            alternatives.append(states.changes_since(base))
-            states.rollback(base)
-            for name, positions in main.items():    # and put them back
-                states.set(name, positions)
+            alternatives.append(changes)
         paths = [*alternatives, states.changes_since(base)]
         if not tag or r.if_keeps_incoming:
             paths.append({})
