@@ -175,11 +175,29 @@ def _in_processes(pending: list[tuple[int, Path, bool]], run_one: Callable[[int,
                   out: Path, result_file: str, echo) -> dict[int, dict]:
     """The pending seeds in forked processes, ``jobs`` at a time; their results read from ``result_file``."""
     import multiprocessing as mp
-    import time
 
     ctx = mp.get_context("fork")            # the child inherits run_one (a closure) as it is: nothing to pickle
     threads = max(1, (os.cpu_count() or 1) // jobs)
     todo, running, failed, results = list(pending), {}, [], {}
+    try:
+        _drive(todo, running, failed, results, ctx, run_one, jobs, out, result_file, threads, echo)
+    except BaseException:     # interrupted (Ctrl-C, a kill of this process's group leader): stop the seeds too;
+        for proc, _, _ in running.values():      # their last saved states remain for the next run
+            proc.terminate()
+        for proc, _, _ in running.values():
+            proc.join(10)
+        raise
+    if failed:
+        tail = {s: (log.read_text(errors="replace").strip().splitlines() or ["(empty log)"])[-1] for s, log in failed}
+        raise ConfigError("seed(s) " + ", ".join(str(s) for s, _ in failed) + " failed: "
+                          + "; ".join(f"{s}: {tail[s]} (log {log})" for s, log in failed)
+                          + ". The finished seeds are kept; the same command again reruns the others.")
+    return results
+
+
+def _drive(todo, running, failed, results, ctx, run_one, jobs, out, result_file, threads, echo) -> None:
+    import time
+
     while todo or running:
         while todo and len(running) < jobs:
             seed, run_dir, resume = todo.pop(0)
@@ -199,20 +217,20 @@ def _in_processes(pending: list[tuple[int, Path, bool]], run_one: Callable[[int,
             else:
                 failed.append((seed, log))
         time.sleep(0.2)
-    if failed:
-        tail = {s: (log.read_text(errors="replace").strip().splitlines() or ["(empty log)"])[-1] for s, log in failed}
-        raise ConfigError("seed(s) " + ", ".join(str(s) for s, _ in failed) + " failed: "
-                          + "; ".join(f"{s}: {tail[s]} (log {log})" for s, log in failed)
-                          + ". The finished seeds are kept; the same command again reruns the others.")
-    return results
 
 
 def _child(run_one, seed: int, run_dir: Path, resume: bool, log: Path, threads: int) -> None:
     """One seed in a forked process: its output to ``log``, the cores it is given, exit 0 when it finished."""
+    import ctypes
+    import signal
     import sys
 
     import torch
 
+    try:                      # Linux: die with the parent (a SIGKILLed `--seeds` leaves no seed running unseen)
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
     with open(log, "a", buffering=1) as f:
         os.dup2(f.fileno(), 1)
         os.dup2(f.fileno(), 2)
