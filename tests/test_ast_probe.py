@@ -42,6 +42,13 @@ def test_comments_docstrings_and_strings():
         ["def", "f", "(", "a", ")", ":", "return", "a"]
     assert probe_tree("def f(:\n", "python") is None                                 # ERROR node: refused
     assert probe_tree("x\n", "python") is None                                       # one terminal: nothing to probe
+    # more terminals than a limit: refused before the binary tree is built (each terminal is >= 1 sub-token)
+    from codeintel.structure.ast_probe import TOO_LONG
+
+    assert probe_tree("x = 1\n", "python", max_terminals=2) == TOO_LONG               # x, =, 1: 3 terminals
+    assert probe_tree("x = 1\n", "python", max_terminals=3).tokens == ["x", "=", "1"]
+    assert probe_tree("x = 1 + 2\n", "python", max_terminals=4) == TOO_LONG           # 5 terminals
+    assert probe_tree("x = 1 + 2\n", "python", max_terminals=5).tokens == ["x", "=", "1", "+", "2"]
 
 
 def test_decoding_a_predicted_tuple_and_scoring():

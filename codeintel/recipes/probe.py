@@ -38,7 +38,7 @@ from codeintel.errors import ConfigError, DataError
 from codeintel.io import save_figure, write_json, write_text
 from codeintel.recipes import engine, kit
 from codeintel.recipes.kit import BestTracker, claimed, epoch_loop, seed_everything
-from codeintel.structure.ast_probe import decode, prf, probe_tree
+from codeintel.structure.ast_probe import TOO_LONG, decode, prf, probe_tree
 
 CACHE_VERSION = "1"
 SPLIT_LIMITS = {"train": "max_train_examples", "valid": "max_eval_examples", "test": "max_test_examples"}
@@ -113,9 +113,14 @@ def build_samples(codes: list[str], lang: str, tokenizer, max_length: int, limit
     for i in order:
         if len(out) >= limit:
             break
-        t = probe_tree(codes[i], lang)
+        # every terminal is at least one sub-token (and <s>, </s> take two): more terminals cannot fit, and are
+        # refused before the binary tree is built
+        t = probe_tree(codes[i], lang, max_terminals=max_length - 2)
         if t is None:
             skipped["syntax_errors_or_too_small"] += 1
+            continue
+        if t == TOO_LONG:
+            skipped["too_long"] += 1
             continue
         sample = _align(t, tokenizer, max_length)
         if sample is None:

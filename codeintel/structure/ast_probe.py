@@ -218,14 +218,21 @@ def decode(d, c, u) -> list[tuple[str, int, int]]:
     return out
 
 
-def probe_tree(code: str, lang: str) -> ProbeTree | None:
-    """The prepared function as a :class:`ProbeTree`, or None if it has syntax errors or fewer than 2 terminals."""
+TOO_LONG = "too long"
+
+
+def probe_tree(code: str, lang: str, max_terminals: int | None = None) -> ProbeTree | str | None:
+    """The prepared function as a :class:`ProbeTree`; None if it has syntax errors or fewer than 2 terminals;
+    :data:`TOO_LONG` if it has more than ``max_terminals`` terminals (found after the linear preparation, before
+    the binary tree and the tuple are built)."""
     prepared = prepare(code, lang)
     if prepared is None:
         return None
     tree, tokens = prepared
     if len(tokens) < 2:
         return None
+    if max_terminals is not None and len(tokens) > max_terminals:
+        return TOO_LONG
     btree = binarize(tree)
     if isinstance(btree, tuple):  # the whole function is one unary chain over one terminal
         return None
