@@ -721,6 +721,8 @@ def test_continual_run_end_to_end(toy_stream, tmp_path, capsys):
     (["--task", "api-usage", "eval.metric=pass@1"], "eval.metric='pass@1' is not"),
     (["--stream", "nowhere.yaml"], "neither a file nor a shipped stream"),
     (["--strategy", "naive", "--strategy", "naive"], "repeat"),
+    (["eval.max_new_tokens=1000000"], "leaves no room for a context in blocks of 64 tokens"),
+    (["source_len=100000"], "source_len=100000 is beyond tiny-codegpt's 1024 positions"),
 ])
 def test_bad_input_is_one_error_line_before_training(toy_stream, tmp_path, capsys, args, message):
     out = tmp_path / "bad"

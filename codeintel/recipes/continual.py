@@ -350,7 +350,15 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
     loaded = load_model(cfg.model, CAUSAL_LM_TYPE)  # a family without a causal LM fails here, clearly
     _quiet(loaded)
     block = cfg.source_len or _default_block(loaded)
+    limit = _position_limit(loaded)
+    if limit is not None and block > limit:
+        raise ConfigError(f"source_len={block} is beyond {cfg.model}'s {limit} positions; pass source_len={limit} "
+                          "or less.")
     enc = api_tasks.Encoder(loaded.tokenizer, loaded.family, block, target_len=max(task_cfg["max_new_tokens"], 32))
+    if not enc.seq2seq and task_cfg["max_new_tokens"] >= block:   # a decoder's context and output share the block
+        raise ConfigError(f"eval.max_new_tokens={task_cfg['max_new_tokens']} leaves no room for a context in blocks "
+                          f"of {block} tokens; pass eval.max_new_tokens below {block} (default: 6 for api-call, 30 "
+                          "for api-usage).")
     prep = prepare(stream, enc, cfg, task_cfg["max_new_tokens"])
     metric = task_cfg["metric"]
     echo(f"stream {stream.definition.name} ({stream.definition.lang}, by {stream.definition.by}): "
@@ -444,11 +452,21 @@ def _quiet(loaded):
     return loaded
 
 
-def _default_block(loaded) -> int:
+def _position_limit(loaded) -> int | None:
+    """The tokens a block may hold: the model's positions (RoBERTa keeps two for its offset); None for T5's
+    relative positions, which have no limit."""
     from codeintel.tasks.heads import backbone_of
 
     config = backbone_of(loaded.model).config
-    limit = getattr(config, "n_positions", None) or (getattr(config, "max_position_embeddings", 514) - 2)
+    if getattr(config, "n_positions", None):
+        return int(config.n_positions)
+    if getattr(config, "max_position_embeddings", None):
+        return int(config.max_position_embeddings) - 2
+    return None
+
+
+def _default_block(loaded) -> int:
+    limit = _position_limit(loaded) or 512
     spec_len = 256 if loaded.spec_name and loaded.spec_name.startswith("tiny-") else 1024
     return int(min(limit, spec_len))
 
