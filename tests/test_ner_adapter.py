@@ -100,6 +100,14 @@ def test_an_embedding_model_is_refused_before_any_work(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
+def test_a_reduction_factor_beyond_the_hidden_size_is_refused(tmp_path, capsys):
+    out = tmp_path / "rf"
+    assert main(["adapters", "train-ner", "--out", str(out), "--no-progress", "reduction_factor=1000000"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "pass reduction_factor=128 or less" in err and "Traceback" not in err
+    assert not out.exists()
+
+
 def test_bad_adapter_directories_are_one_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="not a codeintel NER adapter"):
         load_ner(tmp_path)

@@ -66,10 +66,15 @@ def build(encoder: nn.Module, tok, family: str, name: str, labels: tuple[str, ..
     import adapters
     from adapters import SeqBnConfig
 
+    from codeintel.errors import ConfigError
+
+    hidden = family_of(family).hidden_size(encoder.config)
+    if hidden // reduction_factor < 1:
+        raise ConfigError(f"reduction_factor={reduction_factor} leaves no bottleneck in {name}'s {hidden}-wide layers "
+                          f"(hidden size // reduction_factor = 0); pass reduction_factor={hidden} or less.")
     adapters.init(encoder)
     encoder.add_adapter(NAME, config=SeqBnConfig(reduction_factor=reduction_factor))
     encoder.train_adapter(NAME)  # freezes everything else and activates the adapter
-    hidden = family_of(family).hidden_size(encoder.config)
     return NerModel(encoder, nn.Linear(hidden, len(labels)), tok, name, family, tuple(labels), reduction_factor)
 
 
