@@ -50,6 +50,7 @@ def test_train_refuses_bad_values(tmp_path, capsys, override, expected):
     ("contrastive.ops=rename_variables:k=abc", "not a whole number"),
     ("contrastive.ops=rename_variables:k=-1", "out of range"),
     ("contrastive.ops=rename_variables:k=100000000", "out of range"),
+    ("source_len=100000", "source_len=100000 is beyond tiny-codebert's 512 positions"),
 ])
 def test_pretrain_refuses_bad_values(tmp_path, capsys, override, expected):
     out = tmp_path / "pt"

@@ -335,7 +335,7 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
     after the last of them, to the same results. ``tracker``: an ``Accelerator`` whose trackers get each
     strategy's scores after every experience (``<strategy>/seed<seed>/<domain>``, step = experiences trained)."""
     from codeintel.tasks.models import load_model
-    from codeintel.tasks.types import CAUSAL_LM_TYPE
+    from codeintel.tasks.types import CAUSAL_LM_TYPE, max_positions
 
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
@@ -350,7 +350,7 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
     loaded = load_model(cfg.model, CAUSAL_LM_TYPE)  # a family without a causal LM fails here, clearly
     _quiet(loaded)
     block = cfg.source_len or _default_block(loaded)
-    limit = _position_limit(loaded)
+    limit = max_positions(loaded)
     if limit is not None and block > limit:
         raise ConfigError(f"source_len={block} is beyond {cfg.model}'s {limit} positions; pass source_len={limit} "
                           "or less.")
@@ -452,21 +452,10 @@ def _quiet(loaded):
     return loaded
 
 
-def _position_limit(loaded) -> int | None:
-    """The tokens a block may hold: the model's positions (RoBERTa keeps two for its offset); None for T5's
-    relative positions, which have no limit."""
-    from codeintel.tasks.heads import backbone_of
-
-    config = backbone_of(loaded.model).config
-    if getattr(config, "n_positions", None):
-        return int(config.n_positions)
-    if getattr(config, "max_position_embeddings", None):
-        return int(config.max_position_embeddings) - 2
-    return None
-
-
 def _default_block(loaded) -> int:
-    limit = _position_limit(loaded) or 512
+    from codeintel.tasks.types import max_positions
+
+    limit = max_positions(loaded) or 512
     spec_len = 256 if loaded.spec_name and loaded.spec_name.startswith("tiny-") else 1024
     return int(min(limit, spec_len))
 
