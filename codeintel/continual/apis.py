@@ -297,7 +297,10 @@ def _java_receiver(obj, classes, types) -> tuple[str, str] | None:
     return None
 
 
-def _java_method_calls(method, classes, statics, fields: dict[str, str], off: _Offsets) -> list[ApiCall]:
+def _java_method_calls(method, classes, statics, fields: dict[str, str], off: _Offsets,
+                       wildcard: tuple[str | None, set[str]] = (None, set())) -> list[ApiCall]:
+    """``wildcard``: (the class of the file's only static wildcard import, the methods the file declares): an
+    unqualified call to any other method is that class's."""
     types = dict(fields)
     _java_declared(method, classes, types, stop_at_methods=False)
     calls = []
@@ -309,9 +312,10 @@ def _java_method_calls(method, classes, statics, fields: dict[str, str], off: _O
             continue
         method_name = _text(name_node)
         if obj is None:
-            if method_name not in statics:
-                continue     # (a static wildcard's members are in statics already: see extract_samples)
-            owner, kind, usage = statics[method_name], "bare", name_node
+            owner = statics.get(method_name) or (wildcard[0] if method_name not in wildcard[1] else None)
+            if owner is None:
+                continue
+            kind, usage = "bare", name_node
         else:
             resolved = _java_receiver(obj, classes, types)
             if resolved is None:
@@ -348,15 +352,11 @@ def extract_samples(code: str, lang: str, unit_id: str) -> list[Sample]:
         imports = _python_imports(root)
     else:
         classes, statics, _, static_wildcard = _java_imports(root)
-        if len(static_wildcard) == 1:  # `import static org.junit.Assert.*`: an unqualified call to a method the file
-            own = {_text(n) for n in walk(root)  # does not declare comes from that class (with several: unknown)
-                   if n.type == "identifier" and n.parent is not None and n.parent.type == "method_declaration"
-                   and n.parent.child_by_field_name("name") == n}
-            for n in walk(root):
-                if n.type == "method_invocation" and n.child_by_field_name("object") is None:
-                    name = n.child_by_field_name("name")
-                    if name is not None and _text(name) not in own:
-                        statics.setdefault(_text(name), static_wildcard[0])
+        # `import static org.junit.Assert.*` (one such import; with several the owner is unknown): unqualified
+        # calls to methods the file does not declare are that class's
+        wildcard = (static_wildcard[0], {_text(n.child_by_field_name("name")) for n in walk(root)
+                                         if n.type == "method_declaration" and n.child_by_field_name("name")}) \
+            if len(static_wildcard) == 1 else (None, set())
         fields: dict[str, str] = {}
         _java_declared(root, classes, fields, stop_at_methods=True)
     out = []
@@ -367,7 +367,7 @@ def extract_samples(code: str, lang: str, unit_id: str) -> list[Sample]:
         if lang == "python":
             calls = _python_function_calls(fn, imports, off)
         else:
-            calls = _java_method_calls(fn, classes, statics, fields, off)
+            calls = _java_method_calls(fn, classes, statics, fields, off, wildcard)
         name = fn.child_by_field_name("name") if fn is not root else None
         sid = f"{unit_id}:{_text(name)}@{fn.start_point[0] + 1}" if name is not None else unit_id
         out.append(Sample(sid, off.code, lang, sorted(calls, key=lambda c: c.name_start)))

@@ -245,25 +245,24 @@ def _folder_units(root: Path, lang: str, exclude_tests: bool) -> Units:
             out.test_files += 1
             continue
         out.units.append((rel, p.read_text(encoding="utf-8", errors="replace")))
-    out.own_packages = own_packages(root, lang, [p for p in mine])
+    out.own_packages = own_packages(root, lang, mine, [code for _, code in out.units])
     if not out.units:
         raise DataError(f"{root}: all {out.test_files} {lang} files are test files; pass --keep-tests to use them.")
     return out
 
 
-def own_packages(root: Path, lang: str, files: list[Path]) -> list[str]:
+_JAVA_PACKAGE = re.compile(r"^\s*package\s+([\w.]+)\s*;", re.M)
+
+
+def own_packages(root: Path, lang: str, files: list[Path], codes: list[str]) -> list[str]:
     """The source folder's own packages: Python's top-level packages (a folder with ``__init__.py`` whose parent
-    has none), Java's declared ``package`` names."""
-    if lang == "python":   # (the folder itself, when it is a package: site-packages/requests)
+    has none; the folder itself when it is one, site-packages/requests), Java's ``package`` names declared in
+    ``codes``."""
+    if lang == "python":
         out = {p.parent.name for p in files if p.name == "__init__.py"
                and (p.parent == root or not (p.parent.parent / "__init__.py").exists())}
     else:
-        rx = re.compile(r"^\s*package\s+([\w.]+)\s*;", re.M)
-        out = set()
-        for p in files:
-            m = rx.search(p.read_text(encoding="utf-8", errors="replace")[:4000])
-            if m:
-                out.add(m.group(1))
+        out = {m.group(1) for code in codes if (m := _JAVA_PACKAGE.search(code[:4000]))}
     return sorted(out)
 
 

@@ -55,8 +55,7 @@ WORD_LITERALS = frozenset({b"this", b"super", b"true", b"false", b"null", b"nil"
 KEEP_COMMENT_PREFIX = b"!$"   # Fortran OpenMP directives are comments to the grammar, code to the compiler
 
 _TOKEN = re.compile(rb"[A-Za-z0-9_$\x80-\xff]+|[^A-Za-z0-9_$\x80-\xff\s]")
-_WORD = re.compile(rb"[A-Za-z0-9_$\x80-\xff]+")
-_DIGITS = frozenset(b"0123456789")
+_WORD_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_$") | frozenset(range(0x80, 0x100))
 
 # The keyword lists of dpu-utils' duplicate detector (``codeutils/keywords``): each language's reserved words as
 # that detector lists them; Python's is ``keyword.kwlist`` without True and False.
@@ -191,9 +190,10 @@ def fingerprint(code: str, lang: str | None, identifiers: bool = True) -> tuple[
         if piece == b"\x00":
             tokens.append(next(it))
             continue
-        tokens.extend(_TOKEN.findall(piece))
-        if identifiers:
-            idents.extend(t for t in _WORD.findall(piece) if t[0] not in _DIGITS and t not in keywords)
+        found = _TOKEN.findall(piece)
+        tokens.extend(found)
+        if identifiers:   # word tokens that do not start with a digit (a number), minus the keywords
+            idents.extend(t for t in found if t[0] in _WORD_START and t not in keywords)
     key = int.from_bytes(hashlib.blake2b(b"\x00".join(tokens), digest_size=8).digest(), "little")
     counts = Counter(idents)
     return key, {int.from_bytes(hashlib.blake2b(t, digest_size=8).digest(), "little"): c for t, c in counts.items()}

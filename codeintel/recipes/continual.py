@@ -201,7 +201,7 @@ def score_all(model, enc, prep: Prepared, cfg: ContinualConfig, settings: dict, 
     return domains, (one(prep.id_test, 1000) if with_id and prep.id_test else {})
 
 
-def final_per_example(names: list[str], per_domain: list[dict], task: str) -> tuple[list[str], dict]:
+def final_per_example(names: list[str], per_domain: list[dict]) -> tuple[list[str], dict]:
     """One ``per_example.json`` for a strategy after the last experience: every domain's test call sites
     (ids ``domain:k``); each metric over all sites, and per domain (``metric[domain]``: the other domains' sites
     weigh 0), the statistics :func:`codeintel.continual.tasks.per_example` gives."""
@@ -335,7 +335,7 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
     after the last of them, to the same results. ``tracker``: an ``Accelerator`` whose trackers get each
     strategy's scores after every experience (``<strategy>/seed<seed>/<domain>``, step = experiences trained)."""
     from codeintel.tasks.models import load_model
-    from codeintel.tasks.types import CAUSAL_LM_TYPE, max_positions
+    from codeintel.tasks.types import CAUSAL_LM_TYPE, refuse_beyond_positions
 
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
@@ -350,10 +350,7 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
     loaded = load_model(cfg.model, CAUSAL_LM_TYPE)  # a family without a causal LM fails here, clearly
     _quiet(loaded)
     block = cfg.source_len or _default_block(loaded)
-    limit = max_positions(loaded)
-    if limit is not None and block > limit:
-        raise ConfigError(f"source_len={block} is beyond {cfg.model}'s {limit} positions; pass source_len={limit} "
-                          "or less.")
+    refuse_beyond_positions(loaded, block, cfg.model)
     enc = api_tasks.Encoder(loaded.tokenizer, loaded.family, block, target_len=max(task_cfg["max_new_tokens"], 32))
     if not enc.seq2seq and task_cfg["max_new_tokens"] >= block:   # a decoder's context and output share the block
         raise ConfigError(f"eval.max_new_tokens={task_cfg['max_new_tokens']} leaves no room for a context in blocks "
@@ -424,7 +421,7 @@ def _run(cfg: ContinualConfig, strategy_classes: dict, echo, show_progress: bool
             R = [[s.get(metric, 0.0) for s in row] for row in rows_]
             b = [s.get(metric, 0.0) for s in b_scores]
             summary = summarize(R, b, id_before.get(metric), id_after.get(metric))
-            ids, stats = final_per_example(prep.names, final, cfg.task)
+            ids, stats = final_per_example(prep.names, final)
             seed_result["strategies"][name] = {"R": R, "scores": rows_, "id_after": id_after, "summary": summary,
                                                "per_example": {"ids": ids,
                                                                "metrics": {m: d.to_json() for m, d in stats.items()}},

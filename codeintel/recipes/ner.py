@@ -108,17 +108,15 @@ def evaluate(model, items, pad_id: int, batch_size: int, per_item: list | None =
     """Scores on ``items``, and the gold labels; ``per_item`` receives each item's (gold, predicted) labels."""
     model.encoder.eval()
     device = next(model.head.parameters()).device
-    gold, pred = [], []
+    rows: list[tuple[np.ndarray, np.ndarray]] = []
     for start in range(0, len(items), batch_size):
         b = batch(items[start : start + batch_size], pad_id)
-        logits = model.logits(b["input_ids"].to(device), b["attention_mask"].to(device)).cpu()
+        guess = model.logits(b["input_ids"].to(device), b["attention_mask"].to(device)).cpu().argmax(-1)
         keep = b["labels"] != -100
-        gold.append(b["labels"][keep].numpy())
-        pred.append(logits.argmax(-1)[keep].numpy())
-        if per_item is not None:
-            guess = logits.argmax(-1)
-            per_item += [(b["labels"][r][keep[r]].numpy(), guess[r][keep[r]].numpy()) for r in range(len(keep))]
-    g, p = np.concatenate(gold), np.concatenate(pred)
+        rows += [(b["labels"][r][keep[r]].numpy(), guess[r][keep[r]].numpy()) for r in range(len(keep))]
+    if per_item is not None:
+        per_item += rows
+    g, p = np.concatenate([x for x, _ in rows]), np.concatenate([y for _, y in rows])
     return scores(g, p), g
 
 

@@ -264,12 +264,9 @@ def _pretrain(cfg: PretrainConfig, rundir, echo, progress: bool, resume: bool, a
                           f"multiple of {world} (each process trains on an equal slice of every batch).")
     rows = load_examples(cfg)
     mlm, loaded = load_mlm(cfg.model)  # before the augmentation: a wrong model fails at once
-    from codeintel.tasks.types import max_positions
+    from codeintel.tasks.types import refuse_beyond_positions
 
-    limit = max_positions(loaded)
-    if limit is not None and cfg.source_len > limit:
-        raise ConfigError(f"source_len={cfg.source_len} is beyond {cfg.model}'s {limit} positions; pass "
-                          f"source_len={limit} or less.")
+    refuse_beyond_positions(loaded, cfg.source_len, cfg.model)
     tok = loaded.tokenizer
     t0 = time.perf_counter()
     views, applied = build_views(rows, cfg, progress) if cfg.objective == "contrastive" else ([], {})

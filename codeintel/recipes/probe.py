@@ -251,11 +251,15 @@ def _batch(vectors: list[torch.Tensor], targets: list[tuple], idx: list[int]):
     return h, d, c, u, lengths
 
 
-def _grouped_batches(idx: list[int], lengths: list[int], size: int, rng: random.Random, pool: int = 20) -> list:
+def _grouped_batches(idx: list[int], lengths: list[int], size: int, rng: random.Random, pool: int = 20,
+                     grouping: str = "length") -> list:
     """Shuffled batches of similar lengths: the shuffled order is cut into pools of ``pool`` batches, each pool
-    sorted by length and cut into batches, and the batches shuffled (the pairwise d loss costs length^2)."""
+    sorted by length and cut into batches, and the batches shuffled (the pairwise d loss costs length^2);
+    ``grouping="random"``: the shuffled order cut into batches."""
     order = idx[:]
     rng.shuffle(order)
+    if grouping == "random":
+        return [order[b:b + size] for b in range(0, len(order), size)]
     batches = []
     for p in range(0, len(order), size * pool):
         chunk = sorted(order[p:p + size * pool], key=lambda i: lengths[i])
@@ -295,13 +299,7 @@ def train_probe(vectors: dict[str, list[torch.Tensor]], samples: dict[str, list[
 
     def run_epoch(epoch: int) -> float:                    # the objective: distance ranking + labels + orthogonality
         probe.train()
-        if cfg.train.grouping == "random":
-            order = train_idx[:]
-            rng.shuffle(order)
-            batches = [order[b:b + cfg.train.batch_size] for b in range(0, len(order), cfg.train.batch_size)]
-        else:
-            batches = _grouped_batches(train_idx, lengths, cfg.train.batch_size, rng)
-        for idx in batches:
+        for idx in _grouped_batches(train_idx, lengths, cfg.train.batch_size, rng, grouping=cfg.train.grouping):
             batch = _batch(vectors["train"], targets["train"], idx)
             loss = _loss(probe, batch) + cfg.orthogonal_weight * probe.orthogonality()
             opt.zero_grad()

@@ -173,16 +173,36 @@ def run_seeds(out: Path, seeds: list[int], settings: dict[str, Any], run_one: Ca
 
 def _in_processes(pending: list[tuple[int, Path, bool]], run_one: Callable[[int, Path, bool], dict], jobs: int,
                   out: Path, result_file: str, echo) -> dict[int, dict]:
-    """The pending seeds in forked processes, ``jobs`` at a time; their results read from ``result_file``."""
+    """The pending seeds in forked processes, ``jobs`` at a time; their results read from ``result_file``. An
+    interrupted parent (Ctrl-C) stops the running seeds; their last saved states remain for the next run."""
     import multiprocessing as mp
+    import time
 
     ctx = mp.get_context("fork")            # the child inherits run_one (a closure) as it is: nothing to pickle
     threads = max(1, (os.cpu_count() or 1) // jobs)
     todo, running, failed, results = list(pending), {}, [], {}
     try:
-        _drive(todo, running, failed, results, ctx, run_one, jobs, out, result_file, threads, echo)
-    except BaseException:     # interrupted (Ctrl-C, a kill of this process's group leader): stop the seeds too;
-        for proc, _, _ in running.values():      # their last saved states remain for the next run
+        while todo or running:
+            while todo and len(running) < jobs:
+                seed, run_dir, resume = todo.pop(0)
+                log = out / f"seed-{seed}.log"
+                proc = ctx.Process(target=_child, args=(run_one, seed, run_dir, resume, log, threads))
+                proc.start()
+                running[seed] = (proc, run_dir, log)
+                echo(f"== seed {seed}: started in process {proc.pid}" + (" (resuming)" if resume else "")
+                     + f"; its log: {log}")
+            for seed, (proc, run_dir, log) in list(running.items()):
+                if proc.is_alive():
+                    continue
+                del running[seed]
+                if proc.exitcode == 0 and (run_dir / result_file).is_file():
+                    results[seed] = json.loads((run_dir / result_file).read_text())
+                    echo(f"== seed {seed}: finished")
+                else:
+                    failed.append((seed, log))
+            time.sleep(0.2)
+    except BaseException:
+        for proc, _, _ in running.values():
             proc.terminate()
         for proc, _, _ in running.values():
             proc.join(10)
@@ -193,30 +213,6 @@ def _in_processes(pending: list[tuple[int, Path, bool]], run_one: Callable[[int,
                           + "; ".join(f"{s}: {tail[s]} (log {log})" for s, log in failed)
                           + ". The finished seeds are kept; the same command again reruns the others.")
     return results
-
-
-def _drive(todo, running, failed, results, ctx, run_one, jobs, out, result_file, threads, echo) -> None:
-    import time
-
-    while todo or running:
-        while todo and len(running) < jobs:
-            seed, run_dir, resume = todo.pop(0)
-            log = out / f"seed-{seed}.log"
-            proc = ctx.Process(target=_child, args=(run_one, seed, run_dir, resume, log, threads), daemon=False)
-            proc.start()
-            running[seed] = (proc, run_dir, log)
-            echo(f"== seed {seed}: started in process {proc.pid}" + (" (resuming)" if resume else "")
-                 + f"; its log: {log}")
-        for seed, (proc, run_dir, log) in list(running.items()):
-            if proc.is_alive():
-                continue
-            del running[seed]
-            if proc.exitcode == 0 and (run_dir / result_file).is_file():
-                results[seed] = json.loads((run_dir / result_file).read_text())
-                echo(f"== seed {seed}: finished")
-            else:
-                failed.append((seed, log))
-        time.sleep(0.2)
 
 
 def _child(run_one, seed: int, run_dir: Path, resume: bool, log: Path, threads: int) -> None:

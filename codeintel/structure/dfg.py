@@ -186,9 +186,8 @@ class DFGRules:
     pairwise: frozenset[str] = frozenset()          # handlers whose targets get one entry per source token: none
     # when the source has no token ("declaration", "assignment", "for_in")
     if_clauses: frozenset[str] = frozenset()        # Python: exactly these children are alternatives
-    if_keeps_incoming: bool = False                 # Go: the incoming states always join the union
     for_second_pass_after: str = ""                 # C-style for: the second pass walks the children after the
-    # first child of this type (none if there is none); Go: after its for_clause, whose update goes first
+    # first child of this type (none if there is none)
     pair_by_children: bool = False                  # Python: pair left and right children when their counts match
 
 
@@ -576,7 +575,7 @@ class _Walker:
             edges += out
             alternatives.append(changes)
         paths = [*alternatives, states.changes_since(base)]
-        if not tag or r.if_keeps_incoming:
+        if not tag:
             paths.append({})
         states.rollback(base)
         self._unite(paths, states)
@@ -628,10 +627,9 @@ class _Walker:
             target_field, iter_field = self.rules.for_in[node.type]
             left, right = _child(node, target_field), _child(node, iter_field)
             body = node.child_by_field_name("body") or node.children[-1]
-            if self.rules.pair_by_children:   # GraphCodeBERT's Python: the body only when it is the last child
-                body = node.children[-1] if node.children[-1].type == "block" else right
-            plan = self._plans[node.id] = (self.pairs(left, right), body if body is not right else None,
-                                           self._loop_else(node))
+            if body is right or (self.rules.pair_by_children and node.children[-1].type != "block"):
+                body = None   # (GraphCodeBERT's Python walks the body only when it is the last child)
+            plan = self._plans[node.id] = (self.pairs(left, right), body, self._loop_else(node))
         pairs, body, after = plan
         pairwise = "for_in" in self.rules.pairwise
         edges: list[Edge] = []

@@ -62,6 +62,14 @@ def max_positions(loaded) -> int | None:
     return family(loaded.family).max_tokens(backbone_of(loaded.model).config)
 
 
+def refuse_beyond_positions(loaded, length: int, name: str, key: str = "source_len") -> None:
+    """One ConfigError when ``length`` tokens exceed the positions of ``loaded`` (``name``: the model as the user
+    gave it)."""
+    limit = max_positions(loaded)
+    if limit is not None and length > limit:
+        raise ConfigError(f"{key}={length} is beyond {name}'s {limit} positions; pass {key}={limit} or less.")
+
+
 def build_task(cfg: RunConfig, card, loaded):
     """The task for ``card`` as ``cfg`` sets it up (lengths, the type's own settings, graph input)."""
     task = make_task(card, loaded.tokenizer, *lengths_for(cfg, card, loaded))
