@@ -31,6 +31,8 @@ _LAZY = {
     "data_check": "codeintel.recipes.api",
     "dedup": "codeintel.recipes.api",
     "compare": "codeintel.recipes.compare",
+    "predict": "codeintel.recipes.predict",
+    "load_for_inference": "codeintel.recipes.predict",
     "report": "codeintel.recipes.report",
 }
 

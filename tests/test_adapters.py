@@ -93,7 +93,7 @@ def test_an_adapter_run_checkpoint_reloads_identically_without_the_backbone_weig
     files = {p.name for p in (tmp_path / "ck").iterdir()}
     assert {"adapters", "trained.safetensors", "codeintel.json"} <= files
     assert "model.safetensors" not in files                         # the frozen backbone is not copied ...
-    assert "backbone.safetensors" in files                          # ... except a random-init preset's
+    assert "base" in files                                          # ... except a random-init preset's
     again = load_model(str(tmp_path / "ck"))
     assert (before - _out(again)).abs().max().item() == 0
 

@@ -61,7 +61,7 @@ def test_model_card(tmp_path):
     assert set(metrics["dev_baselines"]) == set(metrics["baselines"]) == {"most_frequent_summary"}
     assert metrics["scales"] == {"smoothed_bleu": "0-100", "rouge_l": "0-100", "exact_match": "0-100"}
     card = ModelCard.load(run / "best" / "README.md")
-    assert card.data.library_name == "codeintel" and card.data.pipeline_tag == "summarization"
+    assert card.data.library_name == "transformers" and card.data.pipeline_tag == "summarization"
     assert "base_model" not in card.data.to_dict()       # a random-initialised preset has no base model
     results = {r.metric_type: r.metric_value for r in card.data.eval_results}
     assert results == {k: round(v, 4) for k, v in metrics["test"].items()}
@@ -294,7 +294,7 @@ def test_pretraining_checkpoint_card(tmp_path):
     res = codeintel.pretrain("mlm", model="tiny-codebert", out=tmp_path / "p", train={"max_steps": 2, "batch_size": 2},
                              source_len=64)
     card = ModelCard.load(tmp_path / "p" / "README.md")
-    assert card.data.library_name == "codeintel" and card.data.pipeline_tag == "fill-mask"
+    assert card.data.library_name == "transformers" and card.data.pipeline_tag == "fill-mask"
     assert f"{res['steps']} steps" in card.text and "mlm" in card.data.tags
     assert AutoModelForMaskedLM.from_pretrained(tmp_path / "p") is not None
 

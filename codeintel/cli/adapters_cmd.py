@@ -69,17 +69,45 @@ def run_presets(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    """One adapter directory; an adapter run's checkpoint (``RUN/best``, or ``RUN``) shows each of its adapters."""
     import json
     from pathlib import Path
 
+    from codeintel.errors import CheckpointError
+
+    path = Path(args.path)
+    if not (path / "adapter_config.json").exists() and (path / "best").is_dir():
+        path = path / "best"                     # a run directory: its best checkpoint
+    if (path / "adapter_config.json").exists() or not (path / "codeintel.json").is_file():
+        _show_one(path)
+        return 0
+    try:
+        run = json.loads((path / "codeintel.json").read_text(encoding="utf-8")).get("adapter_run")
+    except (OSError, ValueError):
+        run = None
+    if not isinstance(run, dict) or not isinstance(run.get("adapters"), list):
+        raise CheckpointError(f"{path} is a checkpoint trained without adapters (no adapter_config.json, and its "
+                              "codeintel.json names no adapter run); pass an adapter directory.")
+    print(f"adapter run  {path}: backbone {run.get('backbone')}, adapters {', '.join(map(str, run['adapters']))} "
+          f"(active {', '.join(map(str, run.get('active') or []))}; trained: {run.get('task_adapter') or 'none'})")
+    for name in run["adapters"]:
+        print(f"\n{path / 'adapters' / str(name)}")
+        _show_one(path / "adapters" / str(name))
+    return 0
+
+
+def _show_one(path) -> None:
+    import json
+
     from codeintel.peft_adapters.core import detect_format, read_meta
 
-    fmt = detect_format(args.path)
-    meta = read_meta(args.path)
-    cfg = json.loads((Path(args.path) / "adapter_config.json").read_text(encoding="utf-8"))
+    fmt = detect_format(path)
+    meta = read_meta(path)
+    cfg = json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
     print(f"format    {fmt}")
     if fmt == "peft":
-        print(f"method    {cfg.get('peft_type')}  r={cfg.get('r')}  targets={cfg.get('target_modules')}")
+        print(f"method    {cfg.get('peft_type')}  r={cfg.get('r')}  targets={cfg.get('target_modules')}  "
+              f"task_type={cfg.get('task_type')}")
     else:
         c = cfg["config"]
         print(f"method    {c.get('architecture') or 'bottleneck'}  reduction_factor={c.get('reduction_factor')}  "
@@ -89,4 +117,3 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"backbone  {backbone}  ({family}, hidden {meta.get('hidden_size') or cfg.get('hidden_size') or '?'})")
     head = meta.get("head")
     print(f"head      {json.dumps(head) if head else 'none'}")
-    return 0

@@ -472,17 +472,29 @@ class AdapterSet:
         entry = self.entries[name]  # the config is not kept on the layers: rebuild it from where it came from
         if Path(entry.source).is_dir():
             cfg = json.loads((Path(entry.source) / "adapter_config.json").read_text(encoding="utf-8"))
-            cfg["base_model_name_or_path"] = self.backbone
+            cfg["base_model_name_or_path"] = _hub_base(self.backbone)
             (out / "adapter_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
         else:
             config = preset(entry.source).config(self.family)
-            config.base_model_name_or_path = self.backbone
+            config.base_model_name_or_path = _hub_base(self.backbone)
             config.save_pretrained(str(out))
         state = {}
         for k, v in self.adapter_state(name).items():
             stem, _, leaf = k.rpartition(".")             # ...lora_A.<name>.weight -> ...lora_A.weight
             state[PEFT_PREFIX + stem.removesuffix(f".{name}") + "." + leaf] = v
         save_file(_dedup(state), str(out / PEFT_WEIGHTS))
+
+
+def _hub_base(name: str) -> str:
+    """What PEFT's ``base_model_name_or_path`` should say: the hub id of a registry name with published weights,
+    a directory's absolute path, else the name as given (a hub id, or a random-initialised preset's registry
+    name: its weights are saved with the run)."""
+    from codeintel.backbones.table import BACKBONES
+
+    spec = BACKBONES.get(name)
+    if spec is not None:
+        return spec.hf_id or name
+    return str(Path(name).resolve()) if Path(name).is_dir() else name
 
 
 def _identity(name: str | None) -> str | None:

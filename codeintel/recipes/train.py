@@ -431,7 +431,8 @@ def finish(run: Run, state: TrainState, wall_seconds: float, progress: bool) -> 
         dev_baselines = {name: b[card.select_by] for name, b in result["dev_baselines"].items() if card.select_by in b}
         plot_history(state.history, state.losses, card.select_by, state.best_step, dev_baselines, out,
                      f"{card.name} | {cfg.model}")
-        write_card(out / "best", model_card(result, to_dict(cfg), card, run.settings.get("command")))
+        write_card(out / "best", model_card(result, to_dict(cfg), card, run.settings.get("command")),
+                   source_len=run.task.source_len)
 
     engine.on_main(run.acc, write)
     run.acc.log({f"test/{k}": v for k, v in test_scores.items()}, step=state.step)

@@ -25,10 +25,6 @@ class ExecutionTask(TaskType):
     data_format = "HumanEval jsonl (task_id, prompt, entry_point, test) or MBPP jsonl (text, code, test_list); " \
                   "default: the 164 HumanEval problems"
     generates, sharded, trainable = True, False, False
-    usage = ("from transformers import AutoModelForCausalLM, AutoTokenizer   # or AutoModelForSeq2SeqLM (CodeT5)",
-             "tok = AutoTokenizer.from_pretrained(PATH)",
-             "model = AutoModelForCausalLM.from_pretrained(PATH)",
-             "out = model.generate(**tok(prompt, return_tensors='pt'), max_new_tokens=256)")
 
     def configure(self, cfg) -> None:
         e = cfg.eval

@@ -43,11 +43,6 @@ class CodeToCodeTask(SummarizationTask):
     pipeline_tag, robustness, takes_graph = "text2text-generation", False, True
     graph: GraphSettings | None = None
     decode_options = {"clean_up_tokenization_spaces": False}
-    usage = ("from transformers import AutoModelForSeq2SeqLM, AutoTokenizer",
-             "tok = AutoTokenizer.from_pretrained(PATH)            # truncates at the run's source length",
-             "model = AutoModelForSeq2SeqLM.from_pretrained(PATH)  # generation_config: the run's decoding",
-             "out = model.generate(**tok(source_line, return_tensors='pt', truncation=True))",
-             "print(tok.decode(out[0], skip_special_tokens=True, clean_up_tokenization_spaces=False).strip())")
 
     def configure(self, cfg) -> None:
         super().configure(cfg)

@@ -135,6 +135,9 @@ class Loaded:
         self.tokenizer.model_input_names = names
         self.tokenizer.init_kwargs.update(model_max_length=source_len, model_input_names=names)  # what is saved
         model = backbone_of(self.model)
+        # a hub config's per-pipeline decoding (T5's "summarization": 4 beams, 200 tokens, a prefix) would
+        # override generation_config.json in transformers.pipeline: the run's decoding is the one saved
+        model.config.task_specific_params = None
         if target_len and model.can_generate():
             model.generation_config.update(max_new_tokens=target_len, num_beams=beam_size,
                                            early_stopping=beam_size > 1, do_sample=False,
@@ -312,6 +315,7 @@ def load_encoder(name_or_dir: str):
 ADAPTER_MODES = ("frozen", "stack", "train")
 TRAINED_FILE = "trained.safetensors"
 BASE_FILE = "backbone.safetensors"
+BASE_DIR = "base"   # a random-initialised preset's weights, as a save_pretrained directory
 
 
 def adapter_host(model) -> Any:
@@ -425,10 +429,12 @@ def attach_for_training(loaded: Loaded, adapter: str, mode: str = "", stack_pres
 def _write_adapter_run(loaded: Loaded, out: Path, extra_meta: dict[str, Any] | None) -> None:
     """An adapter run's checkpoint: the adapters (each in its own format, under ``adapters/``), the trained
     parameters outside them (``trained.safetensors``), the tokenizer, and how to rebuild the frozen backbone
-    (its name); a random-initialised preset, which cannot be rebuilt, also gets ``backbone.safetensors``."""
+    (its name); a random-initialised preset, which cannot be rebuilt, also gets its weights as the
+    ``save_pretrained`` directory ``base/`` (which ``PeftModel`` can wrap)."""
     from safetensors.torch import save_file
 
     from codeintel.peft_adapters.core import _dedup
+    from codeintel.tasks.heads import backbone_of
 
     aset = loaded.adapters
     loaded.tokenizer.save_pretrained(str(out))
@@ -437,10 +443,17 @@ def _write_adapter_run(loaded: Loaded, out: Path, extra_meta: dict[str, Any] | N
     state = loaded.model.state_dict()
     trained = {k for k, p in loaded.model.named_parameters() if p.requires_grad and not aset.is_adapter_param(k)}
     save_file(_dedup({k: state[k] for k in trained}), str(out / TRAINED_FILE))
-    if not loaded.build.get("rebuildable", True):
-        base = {k.replace(".base_layer.", "."): v for k, v in adapter_host(loaded.model).state_dict().items()
+    if not loaded.build.get("rebuildable", True):  # a save_pretrained directory: PeftModel can wrap it
+        host = adapter_host(loaded.model)
+        base = {k.replace(".base_layer.", "."): v for k, v in host.state_dict().items()
                 if not aset.is_adapter_param(k)}
-        save_file(_dedup(base), str(out / BASE_FILE))
+        (out / BASE_DIR).mkdir()
+        save_file(_dedup(base), str(out / BASE_DIR / "model.safetensors"), metadata={"format": "pt"})
+        host.config.save_pretrained(str(out / BASE_DIR))
+    _set_peft_task_type(out / "adapters" / str(loaded.task_adapter), loaded.family, loaded.task)
+    generator = backbone_of(loaded.model)
+    if generator.can_generate():  # the run's decoding, for plain generate over the base and the adapter
+        generator.generation_config.save_pretrained(str(out))
     meta = {"task": loaded.task, "family": loaded.family, "spec_name": loaded.spec_name, "origin": loaded.origin,
             "has_head": False,
             "adapter_run": {"backbone": _rebuildable_name(loaded), **loaded.build,
@@ -448,6 +461,21 @@ def _write_adapter_run(loaded: Loaded, out: Path, extra_meta: dict[str, Any] | N
                             "task_adapter": loaded.task_adapter},
             **(extra_meta or {})}
     (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def _set_peft_task_type(adapter_dir: Path, family: str, task: str) -> None:
+    """PEFT's ``task_type`` in the task adapter's ``adapter_config.json`` (so ``AutoPeftModel*`` knows the
+    class), where PEFT has a class for the task."""
+    from codeintel.recipes.modelcard import peft_task_type
+
+    path = adapter_dir / "adapter_config.json"
+    if not path.is_file():
+        return
+    cfg = json.loads(path.read_text(encoding="utf-8"))
+    kind = peft_task_type(family, task)
+    if "peft_type" in cfg and cfg.get("task_type") is None and kind:
+        cfg["task_type"] = kind
+        path.write_text(json.dumps(cfg, indent=2) + "\n")
 
 
 def _rebuildable_name(loaded: Loaded) -> str:
@@ -466,8 +494,10 @@ def _load_adapter_run(path: Path, meta: dict[str, Any], task: str | None, allow_
         raise ConfigError(wrong_task(path, meta["task"], task))
     loaded = load_model(run["backbone"], meta["task"], pretrained=run.get("pretrained", True),
                         tokenizer=run.get("tokenizer") or None, allow_pickle=allow_pickle)
-    if (path / BASE_FILE).is_file():
-        _load_base(loaded.model, path / BASE_FILE, run["backbone"])
+    for base in (path / BASE_DIR / "model.safetensors", path / BASE_FILE):   # BASE_FILE: before 2026-12-06
+        if base.is_file():
+            _load_base(loaded.model, base, run["backbone"])
+            break
     for name in run["adapters"]:
         loaded.load_adapter(path / "adapters" / name, name, set_active=False, allow_pickle=allow_pickle)
     loaded.set_active(run["active"])

@@ -49,10 +49,6 @@ class TaskType:
     cards: ClassVar[bool] = True                      # task cards may name it (`train` runs it)
     trainable: ClassVar[bool] = True                  # `train` runs it (execution tasks are evaluated only)
     default_card: ClassVar[str] = ""                  # the card commands use for data of this format ("" = its name)
-    usage: ClassVar[tuple[str, ...]] = (              # the model card's loading lines
-        "import codeintel",
-        "model = codeintel.load_model(PATH)   # backbone + task head; transformers' AutoModel loads the backbone",
-        "model.model, model.tokenizer         # alone; the head is head.safetensors (a state dict)")
 
     def __init__(self, card, tokenizer, source_len: int, target_len: int = 0) -> None:
         self.card, self.tok = card, tokenizer

@@ -26,12 +26,6 @@ class SummarizationTask(TaskType):
     variants = {"roberta": "encoder-decoder", "t5": "encoder-decoder"}
     data_format = "jsonl: code/func/original_string (or code_tokens) + summary/docstring (or docstring_tokens)"
     pipeline_tag, generates, robustness = "summarization", True, True
-    usage = ("from transformers import AutoModelForSeq2SeqLM, AutoTokenizer",
-             "tok = AutoTokenizer.from_pretrained(PATH)            # truncates at the run's source length",
-             "model = AutoModelForSeq2SeqLM.from_pretrained(PATH)  # generation_config: the run's decoding",
-             "code = ' '.join(source_code.split())                 # codeintel's whitespace normalisation",
-             "print(tok.decode(model.generate(**tok(code, return_tensors='pt', truncation=True))[0],",
-             "                 skip_special_tokens=True))")
 
     def configure(self, cfg) -> None:
         self.target_logits_only = cfg.train.fast_kernels
