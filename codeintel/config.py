@@ -48,6 +48,10 @@ class TrainConfig:
     """Token budget of a batch (padded tokens counted); batches are grouped by length."""
     max_batch_size: int = 64
     """Upper bound on examples per batch."""
+    batch_size: int = 0
+    """Examples per batch instead of the token budget (HF ``per_device_train_batch_size``; 0 = ``batch_tokens``
+    decides): every batch this many examples (the last of each 50-batch window fewer), grouped as ``grouping``
+    says (``length`` ~ HF ``group_by_length``, ``random`` ~ its default)."""
     grouping: str = "length"
     """``length``: length-grouped batches with little padding; ``random``: shuffled fixed-size batches."""
     grad_clip: float = 1.0
@@ -56,6 +60,16 @@ class TrainConfig:
     """Seeds Python, NumPy and torch (weights of fresh heads, batch order, dropout)."""
     evals_per_epoch: int = 1
     """Dev evaluations per epoch; the best checkpoint by the dev metric is kept."""
+    eval_steps: int = 0
+    """Dev evaluation every N optimizer steps (HF ``eval_steps`` with ``eval_strategy="steps"``; 0 =
+    ``evals_per_epoch`` decides). The last step is always evaluated."""
+    logging_steps: int = 0
+    """A training log line (mean loss since the last line, learning rate, tokens/s, padding) every N optimizer
+    steps, on the console and to the trackers (HF ``logging_steps``; 0 = trackers every step, no extra lines)."""
+    metric_for_best_model: str = ""
+    """The dev metric that selects ``best`` and drives early stopping (HF ``metric_for_best_model``; its
+    ``greater_is_better`` follows from the metric: perplexities lower, everything else higher); empty = the task
+    card's first metric."""
     patience: int = 0
     """Early stopping: stop after this many dev evaluations in a row without a better selection metric (0 = never;
     a task card may set it)."""
@@ -588,6 +602,8 @@ KEY_RULES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
     "patience": (lambda v: v >= 0, ">= 0 (0 = never stop early)"),
     "eval_every": (lambda v: v >= 1, ">= 1"),
     "evals_per_epoch": (lambda v: v >= 1, ">= 1"),
+    "eval_steps": (lambda v: v >= 0, ">= 0 (0 = evals_per_epoch decides)"),
+    "logging_steps": (lambda v: v >= 0, ">= 0 (0 = no extra log lines)"),
     "grad_accum": (lambda v: v >= 1, ">= 1"),
     "save_every": (lambda v: v >= 0, ">= 0 (0 = never)"),
     "keep_last": (lambda v: v >= 1, ">= 1"),
@@ -636,6 +652,8 @@ def key_checks(cfg: Any, prefix: str = "") -> list[tuple[bool, str]]:
             continue
         if isinstance(value, float) and not _finite(value):
             checks.append((False, f"{key} must be a finite number, got {value}"))
+        elif f.name == "batch_size" and "batch_tokens" in names and value == 0:
+            continue  # beside a token budget, 0 means "the budget decides"
         elif f.name in KEY_RULES:
             ok, what = KEY_RULES[f.name]
             checks.append((ok(value), f"{key} must be {what}, got {value!r}"))

@@ -33,11 +33,11 @@ def _leaves(obj, prefix=""):
 BAD = {"lr": -1.0, "weight_decay": -0.5, "grad_clip": -1.0, "grouping": "sorted", "sample_seed": -1,
        "warmup_ratio": 1.0, "precision": "fp8", "epochs": -1,
        "max_steps": -1, "patience": -1, "eval_every": 0, "evals_per_epoch": 0, "grad_accum": 0, "save_every": -1,
-       "keep_last": 0, "batch_size": 0, "batch_tokens": 0, "max_batch_size": 0, "source_len": 1, "target_len": 1,
+       "keep_last": 0, "batch_size": -1, "batch_tokens": 0, "max_batch_size": 0, "source_len": 1, "target_len": 1,
        "max_train_examples": -1, "max_eval_examples": -1, "max_test_examples": -1, "id_max_examples": -1,
        "threads": -1, "seed": 2**32, "beam_size": 0, "n_samples": 0, "temperature": -0.1, "top_p": 1.5,
        "max_new_tokens": -1, "no_repeat_ngram_size": -1, "workers": 0, "timeout": 0.0, "memory_mb": 10,
-       "pass_k": "1,0"}
+       "pass_k": "1,0", "eval_steps": -1, "logging_steps": -1}
 
 
 def test_every_rule_has_a_refused_value():

@@ -147,13 +147,14 @@ def step_loop(*, start: int, total: int, step: Callable[[int], dict[str, float]]
               evaluate: Callable[[int], float] | None = None, eval_every: int = 0,
               tracker: BestTracker | None = None, on_best: Callable[[int], None] | None = None,
               on_stop: Callable[[int], None] | None = None, save: Callable[[int], None] | None = None,
-              save_every: int = 0, save_last: bool = False,
+              save_every: int = 0, save_last: bool = False, log_every: int = 0,
               show: Callable[[dict[str, float]], dict[str, Any]] | None = None) -> int:
     """The step-counted loop of the recipes that train for ``train.max_steps`` (``pretrain``, ``adapters
     train-ner``): steps ``start + 1`` .. ``total``; returns the last step run.
 
     Callback points, in order within a step: ``step(s)`` (one optimizer step on the next batch: the
-    objective; returns the values logged as ``train/<name>`` to ``acc``'s trackers and shown on ``bar``);
+    objective; returns the values logged as ``train/<name>`` to ``acc``'s trackers — every step, or every
+    ``log_every`` steps and the last — and shown on ``bar``);
     every ``eval_every`` steps and at the last, ``evaluate(s)`` returns the selection value that ``tracker``
     (a :class:`BestTracker`) ranks, ``on_best(s)`` runs on a new best and, once the tracker says stop,
     ``on_stop(s)`` and the loop ends (a state, if wanted, is ``on_stop``'s to write); every ``save_every`` steps
@@ -161,7 +162,7 @@ def step_loop(*, start: int, total: int, step: Callable[[int], dict[str, float]]
     the step's values (default: each to three decimals)."""
     for s in range(start + 1, total + 1):
         logs = step(s)
-        if acc is not None:
+        if acc is not None and (not log_every or s % log_every == 0 or s == total):
             acc.log({f"train/{k}": v for k, v in logs.items()}, step=s)
         bar.set_postfix(show(logs) if show else {k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
         bar.update(1)

@@ -120,7 +120,7 @@ class Run:
         """Epoch ``epoch``'s (0-based) global steps, each a list of ``micro_per_step`` index batches:
         length-grouped and reshuffled with the seed each epoch."""
         t, lengths = self.cfg.train, self.train_set.lengths
-        batches = make_batches(lengths, t.batch_tokens, t.max_batch_size, t.grouping, seed=t.seed + epoch)
+        batches = make_batches(lengths, *batch_limits(t), t.grouping, seed=t.seed + epoch)
         return engine.group_steps(batches, lengths, self.micro_per_step, seed=t.seed + epoch)
 
     def mine(self, step_batches: list[list[int]]) -> list[list[int]]:
@@ -138,6 +138,7 @@ def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, r
 
     validate(cfg)
     t = cfg.train
+    card = select_metric(card, t.metric_for_best_model)
     acc = engine.make_accelerator(cfg.device, t.precision, cfg.report_to, echo)
     if not acc.is_main_process:  # only rank 0 talks
         echo = engine.quiet
@@ -187,6 +188,11 @@ def _setup(cfg: RunConfig, card: TaskCard, echo, acc, out: Path, rundir: RunDir,
         dev_set = task.prepare(dev_part) if dev_part else None
     echo(f"data: train={len(raw['train'])} valid={len(raw['valid'])} (dev subset {len(dev_rows)}) "
          f"test={len(raw['test'])}  tokenized in {time.perf_counter() - t_tok:.1f}s")
+    ranked = [m for m in card.metrics if m in RANKING_METRICS]
+    if ranked and len(dev_rows) != len(raw["test"]):
+        echo(f"note: dev {'/'.join(ranked)} ranks each example among the {len(dev_rows)} dev examples scored, test "
+             f"among all {len(raw['test'])} test examples: more candidates, lower scores; the two are not "
+             "comparable (data.max_eval_examples=0 scores the whole dev split)")
     if cfg.data.check_leakage and acc.is_main_process:
         from codeintel.recipes.hygiene import leakage_warning
 
@@ -194,7 +200,7 @@ def _setup(cfg: RunConfig, card: TaskCard, echo, acc, out: Path, rundir: RunDir,
         if warning:
             echo(warning)
 
-    batches = make_batches(train_set.lengths, t.batch_tokens, t.max_batch_size, t.grouping, seed=t.seed)
+    batches = make_batches(train_set.lengths, *batch_limits(t), t.grouping, seed=t.seed)
     steps_per_epoch = math.ceil(len(batches) / (acc.num_processes * t.grad_accum))
     total = t.max_steps or math.ceil(t.epochs * steps_per_epoch)
     params = [p for p in loaded.model.parameters() if p.requires_grad]
@@ -225,7 +231,25 @@ def _setup(cfg: RunConfig, card: TaskCard, echo, acc, out: Path, rundir: RunDir,
     if acc.log_with:
         acc.project_configuration.project_dir = acc.project_configuration.logging_dir = str(out / "logs")
     return Run(cfg, card, echo, out, rundir, acc, loaded, model, task, raw, train_set, dev_rows, dev_set, optim, sched,
-               params, total, steps_per_epoch, max(1, steps_per_epoch // t.evals_per_epoch), settings)
+               params, total, steps_per_epoch, t.eval_steps or max(1, steps_per_epoch // t.evals_per_epoch), settings)
+
+
+RANKING_METRICS = ("mrr", "map_at_r")   # a score that depends on how many candidates are ranked
+
+
+def select_metric(card: TaskCard, metric: str) -> TaskCard:
+    """``card`` selecting its best checkpoint by ``metric`` (``train.metric_for_best_model``; empty: unchanged)."""
+    if not metric or metric == card.select_by:
+        return card
+    if metric not in card.metrics:
+        raise ConfigError(f"train.metric_for_best_model={metric!r} is not a metric of {card.name}; pass one of "
+                          f"{', '.join(card.metrics)}.")
+    return dataclasses.replace(card, selection=metric)
+
+
+def batch_limits(t) -> tuple[float, int]:
+    """(token budget, examples cap) of a batch: ``train.batch_size`` examples exactly where it is set."""
+    return (float("inf"), t.batch_size) if t.batch_size else (t.batch_tokens, t.max_batch_size)
 
 
 def enable_gradient_checkpointing(model: torch.nn.Module, name: str) -> None:
@@ -463,11 +487,22 @@ def _loop(run: Run, state: TrainState, bar, log) -> None:
     tracker = kit.BestTracker("min" if card.select_by in LOWER_IS_BETTER else "max", t.patience, state.best,
                               state.best_step, sum(h["step"] > state.best_step for h in state.history))
 
+    window: list[float] = []   # losses since the last log line (train.logging_steps)
+
     def step(s: int) -> dict[str, float]:
-        last["loss"] = train_step(run, state, next(plan))
+        batches = next(plan)
+        padding = padding_fraction(batches, run.train_set.lengths, run.train_set.parts, run.train_set.real)
+        last["loss"] = train_step(run, state, batches)
         state.position += 1
-        return {"loss": last["loss"], "lr": run.sched.get_last_lr()[0],
-                "tokens_per_s": state.tokens / state.train_seconds, "padding": state.padding[-1]}
+        logs = {"loss": last["loss"], "lr": run.sched.get_last_lr()[0],
+                "tokens_per_s": state.tokens / state.train_seconds, "padding": padding}
+        if t.logging_steps:
+            window.append(last["loss"])
+            if s % t.logging_steps == 0 or s == run.total:
+                log(f"step {s:>6}  train loss={sum(window) / len(window):.4f}  lr={logs['lr']:.3g}  "
+                    f"tok/s={logs['tokens_per_s']:.0f}  padding={padding:.3f}  epoch={state.epoch}")
+                window.clear()
+        return logs
 
     def evaluate(s: int) -> float:
         log(evaluate_and_keep_best(run, state, last["loss"]))
@@ -482,6 +517,7 @@ def _loop(run: Run, state: TrainState, bar, log) -> None:
             save_state(run, state)
 
     kit.step_loop(start=state.step, total=run.total, step=step, bar=bar, acc=run.acc, evaluate=evaluate,
+                  log_every=t.logging_steps,
                   eval_every=run.eval_every, tracker=tracker, on_stop=stop,
                   save=lambda s: save_state(run, state), save_every=t.save_every, save_last=True,
                   show=lambda logs: {"loss": f"{logs['loss']:.3f}", "tok_s": f"{logs['tokens_per_s']:.0f}",

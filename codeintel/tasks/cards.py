@@ -42,9 +42,11 @@ class TaskCard:
     path: str = ""
     options: dict[str, Any] = field(default_factory=dict)
 
+    selection: str = ""   # the metric that selects the best checkpoint ("" = the first of ``metrics``)
+
     @property
     def select_by(self) -> str:
-        return self.metrics[0]
+        return self.selection or self.metrics[0]
 
     def better(self, new: float, old: float | None) -> bool:
         """Is ``new`` a better value of the selection metric than ``old``?"""
