@@ -21,7 +21,18 @@ from codeintel.errors import ConfigError, UnknownNameError
 @dataclass
 class DataConfig:
     paths: list[str] = field(default_factory=list)
-    """Data files or directories; empty = the task card's default dataset."""
+    """Data files or directories (jsonl, json, csv, tsv, parquet: what ``datasets.load_dataset`` reads; a directory
+    holds train/valid|dev|validation/test files); empty = the task card's default dataset."""
+    code_field: str = ""
+    """Column mapping: the column holding the code (HF ``run_summarization.py``'s ``--text_column``); empty = the
+    task's own names (``codeintel tasks`` lists them)."""
+    nl_field: str = ""
+    """Column mapping: the natural-language column — the summary of summarization (``--summary_column``), the
+    query of code search, the description of text-to-code."""
+    label_field: str = ""
+    """Column mapping: the label column (clone retrieval's problem, defect detection's 0/1)."""
+    id_field: str = ""
+    """Column mapping: the example id column (a clone-detection programs file's index)."""
     skip_bad_lines: bool = False
     """Skip (and count) malformed jsonl lines instead of stopping at the first one."""
     max_train_examples: int = 0

@@ -20,7 +20,8 @@ def describe() -> list[dict]:
     cards = [checked(c) for c in all_cards().values()]
     return [{"name": c.name, "type": c.type, "formats": task_type(c.type).data_format,
              "metrics": {m: SCALES[m] for m in c.metrics}, "selects_by": c.select_by,
-             "default_data": c.data or None, "lang": c.lang or None, "card": c.path}
+             "default_data": c.data or None, "lang": c.lang or None, "card": c.path,
+             "columns": {f"data.{k}": v for k, v in task_type(c.type).columns.items()}}
             for c in cards]
 
 
@@ -35,4 +36,7 @@ def run(args: argparse.Namespace) -> int:
         metrics = ", ".join(f"{m} ({s})" for m, s in r["metrics"].items())
         print(f"{r['name']}  [{r['type']}]  metrics: {metrics}; default data: {r['default_data'] or 'none (--data)'}")
         print(f"    --data: {r['formats']}")
+        if r["columns"]:
+            mapping = ", ".join(f"{k}=COLUMN (for {v})" for k, v in r["columns"].items())
+            print(f"    columns: {mapping}; files: jsonl, json, csv, tsv, parquet")
     return 0

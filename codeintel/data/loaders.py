@@ -35,6 +35,9 @@ class LoadReport:
     origins: bool = False
     """Record where each example came from: ``example["__origin"] = (file, line)`` (``codeintel data dedup``
     copies the surviving lines)."""
+    columns: dict[str, str] = field(default_factory=dict)
+    """Column mapping, ``{the file's column: the name the task reads}`` (``data.code_field`` and friends): each
+    row read gets the mapped column under the task's name (replacing a column of that name)."""
 
 
 def read_jsonl(path: Path, skip_bad: bool = False, report: LoadReport | None = None) -> list[dict]:
@@ -64,6 +67,77 @@ def read_jsonl(path: Path, skip_bad: bool = False, report: LoadReport | None = N
             row["__line"] = lineno
             rows.append(row)
     return rows
+
+
+RECORD_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
+"""The table formats ``datasets.load_dataset`` reads from local files, which every task's loader reads too."""
+
+
+def read_records(path: Path, skip_bad: bool = False, report: LoadReport | None = None) -> list[dict]:
+    """Rows of a table file, by its suffix: ``.jsonl`` (one JSON object a line), ``.json`` (a JSON array of
+    objects, or JSON lines), ``.csv``/``.tsv`` (a header row; quoted values may span lines) or ``.parquet``; each
+    row's ``__line`` says where it is (a line number, or ``row N``), and ``report.columns`` renames columns."""
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv", ".parquet"):
+        rows = _read_table(path, suffix)
+    elif suffix == ".json" and _starts_with(path, "["):
+        from codeintel.io import read_json
+
+        table = read_json(path)
+        if not isinstance(table, list) or not all(isinstance(r, dict) for r in table):
+            raise DataError(f"{path}: a .json file must hold a JSON array of objects (or one object a line).")
+        rows = [{**r, "__line": f"row {i}"} for i, r in enumerate(table)]
+    else:
+        rows = read_jsonl(path, skip_bad, report)
+    if report is not None and report.columns:
+        rows = [_rename(r, report.columns, path) for r in rows]
+    return rows
+
+
+def _starts_with(path: Path, char: str) -> bool:
+    check_file(path)
+    with path.open("rb") as fh:
+        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head[:1] == char.encode()
+
+
+def _read_table(path: Path, suffix: str) -> list[dict]:
+    """A CSV/TSV or Parquet file through pyarrow (what ``datasets`` reads them with): typed columns."""
+    check_file(path)
+    import pyarrow as pa
+
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            table, first = pq.read_table(path), "row 0"
+        else:
+            import pyarrow.csv as pcsv
+
+            table = pcsv.read_csv(path, parse_options=pcsv.ParseOptions(
+                delimiter="\t" if suffix == ".tsv" else ",", newlines_in_values=True))
+            first = "line 2"
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable {suffix[1:].upper()} file ({str(exc).splitlines()[0][:160]}).") \
+            from None
+    rows = table.to_pylist()
+    offset = 2 if first == "line 2" else 0
+    return [{**r, "__line": i + offset if offset else f"row {i}"} for i, r in enumerate(rows)]
+
+
+def _rename(row: dict, columns: dict[str, str], path: Path) -> dict:
+    for theirs, ours in columns.items():
+        if theirs not in row:
+            raise DataError(f"{path}:{row.get('__line', '?')}: no column {theirs!r} (the column mapping names it); "
+                            f"found {sorted(k for k in row if k != '__line')}.")
+        if theirs != ours:
+            row[ours] = row.pop(theirs)
+        for other in _READ_BEFORE.get(ours, ()):   # a column the loader would read first gives way
+            row.pop(other, None)
+    return row
+
+
+_READ_BEFORE = {"code": ("code_tokens",), "summary": ("docstring_tokens",)}
 
 
 def check_file(path: Path) -> None:
@@ -153,12 +227,15 @@ def _hash_split(key: str, ratios: tuple[int, int] = (8, 9)) -> str:
 
 
 def _split_files(directory: Path, suffix: str) -> dict[str, Path]:
+    """``train``/``valid`` (``dev``, ``validation``)/``test`` files in ``directory``: with ``suffix`` ``.jsonl``
+    (a table) any of :data:`RECORD_SUFFIXES`, the first found in that order."""
+    suffixes = RECORD_SUFFIXES if suffix in RECORD_SUFFIXES else (suffix,)
     found = {}
     for split, aliases in _SPLIT_ALIASES.items():
-        for alias in aliases:
-            if (directory / f"{alias}{suffix}").is_file():
-                found[split] = directory / f"{alias}{suffix}"
-                break
+        hit = next((directory / f"{a}{x}" for a in aliases for x in suffixes if (directory / f"{a}{x}").is_file()),
+                   None)
+        if hit is not None:
+            found[split] = hit
     return found
 
 
@@ -200,7 +277,7 @@ def load_rows(paths: Sequence[str], convert: Callable[[dict, Path, int], dict], 
     files = _resolve_split_files(paths, suffix)
     splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
     for split, path in files.items():
-        for i, row in enumerate(read_jsonl(path, skip_bad, report)):
+        for i, row in enumerate(read_records(path, skip_bad, report)):
             ex = convert(row, path, i)
             if report is not None and report.origins:
                 ex["__origin"] = (str(path), row["__line"])
@@ -250,7 +327,7 @@ class CloneDetectionData:
 
 def _read_programs(path: Path, skip_bad: bool, report: LoadReport | None) -> dict[str, str]:
     programs = {}
-    for row in read_jsonl(path, skip_bad, report):
+    for row in read_records(path, skip_bad, report):
         key = key_field(row, ("idx", "index", "id"), path)
         programs[key] = field(row, ("func", "code"), path)
     if not programs:
@@ -272,15 +349,16 @@ def _read_pairs(path: Path, programs: dict[str, str], skip_bad: bool, report: Lo
             elif cols[0] not in programs or cols[1] not in programs:
                 missing = cols[0] if cols[0] not in programs else cols[1]
                 problem = f"program {missing!r} is not in the programs file"
-            elif not cols[2].lstrip("-").isdigit():
-                problem = f"label {cols[2]!r} is not an integer"
+            elif cols[2] not in ("0", "1"):
+                problem = (f"label {cols[2]!r} is not 0 or 1 (1: a clone pair, 0: not); a file of -1/1 labels "
+                           "needs -1 written as 0")
             if problem:
                 if not skip_bad:
                     raise DataError(f"{path}:{lineno}: {problem}. Fix it, or pass data.skip_bad_lines=true.")
                 if report is not None:
                     report.skipped_lines += 1
                 continue
-            pairs.append((cols[0], cols[1], 0 if cols[2] == "0" else 1))  # CodeXGLUE: anything but 0 is a clone
+            pairs.append((cols[0], cols[1], int(cols[2])))
     return pairs
 
 
@@ -292,8 +370,8 @@ def load_clone_detection(paths: Sequence[str], skip_bad: bool = False,
         jsonl = [p for p in sorted(d.glob("*.jsonl"))]
         pair_files = [str(p) for p in sorted(d.glob("*.txt"))]
         paths = [str(p) for p in jsonl] + pair_files
-    jsonls = [Path(p) for p in paths if p.endswith(".jsonl")]
-    others = [Path(p) for p in paths if not p.endswith(".jsonl")]
+    jsonls = [Path(p) for p in paths if Path(p).suffix.lower() in RECORD_SUFFIXES]
+    others = [Path(p) for p in paths if Path(p).suffix.lower() not in RECORD_SUFFIXES]
     if len(jsonls) != 1 or not others:
         raise DataError("clone detection needs one programs .jsonl and pair list(s) (idx1 idx2 label), e.g. "
                         "--data data.jsonl train.txt valid.txt test.txt, or a directory holding them.")
@@ -329,7 +407,7 @@ def load_clone_retrieval(paths: Sequence[str], skip_bad: bool = False,
     splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
     for split, path in files.items():
         rows = []
-        for i, row in enumerate(read_jsonl(path, skip_bad, report)):
+        for i, row in enumerate(read_records(path, skip_bad, report)):
             rows.append({"id": key_field(row, ("index", "idx"), path, str(i)),
                          "code": field(row, ("code", "func"), path),
                          "label": key_field(row, ("label",), path)})
@@ -530,3 +608,76 @@ def load_defect(paths: Sequence[str], skip_bad: bool = False,
         return _defect_row(row, path, key_field(row, ("idx", "id", "index"), path, f"{path.stem}-{idx}"))
 
     return load_rows(paths, convert, skip_bad, report)
+
+
+# --------------------------------------------------------------------------- datasets objects and hub ids
+
+_DATASET_SPLITS = {"train": "train", "validation": "valid", "valid": "valid", "dev": "valid", "test": "test"}
+
+
+def dataset_files(data) -> list[str] | None:
+    """``data`` as the file paths the loaders read: paths as they are; a ``datasets.Dataset`` (one table, split
+    80/10/10 by id as one file is) or ``DatasetDict`` (train / validation|valid|dev / test), and ``hf:NAME`` or
+    ``hf:NAME:CONFIG`` hub ids (through ``datasets.load_dataset``), exported once as jsonl into the cache
+    (``$CODEINTEL_CACHE/datasets/<fingerprint>/``, named by the data's own fingerprint, so a run's
+    ``config.yaml`` names files that resume and evaluate read again)."""
+    if data is None:
+        return None
+    if _is_dataset(data):
+        return [_export(data)]
+    items = [data] if isinstance(data, str | Path) else list(data)
+    out = []
+    for item in items:
+        if _is_dataset(item):
+            out.append(_export(item))
+        elif isinstance(item, str) and item.startswith("hf:"):
+            out.append(_export(_load_hub_dataset(item)))
+        else:
+            out.append(str(item))
+    return out
+
+
+def _is_dataset(obj) -> bool:
+    return type(obj).__module__.split(".")[0] == "datasets" and type(obj).__name__ in ("Dataset", "DatasetDict")
+
+
+def _load_hub_dataset(ref: str):
+    import datasets
+
+    name, _, config = ref[3:].partition(":")
+    try:
+        return datasets.load_dataset(name, config or None)
+    except Exception as exc:  # noqa: BLE001 - any failure of the hub or the dataset's files: one clear line
+        raise DataError(f"--data {ref}: datasets.load_dataset({name!r}{', ' + repr(config) if config else ''}) "
+                        f"failed ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}); check the "
+                        "name and the network (HF_DATASETS_OFFLINE reads only the local cache).") from None
+
+
+def _export(ds) -> str:
+    """Write ``ds`` (Dataset or DatasetDict) once into the cache as jsonl; the file (one Dataset) or directory."""
+    import os
+
+    from codeintel.hub import cache_dir
+
+    if type(ds).__name__ == "DatasetDict":
+        unknown = [k for k in ds if k not in _DATASET_SPLITS]
+        if unknown:
+            raise DataError(f"the DatasetDict's split {unknown[0]!r} is not train, validation (valid, dev) or test; "
+                            "rename it (DatasetDict({'train': ..., 'validation': ..., 'test': ...})).")
+        parts = {_DATASET_SPLITS[k]: v for k, v in ds.items()}
+        key = hashlib.sha1(json.dumps(sorted((k, v._fingerprint) for k, v in parts.items())).encode()).hexdigest()
+    else:
+        parts, key = {"all": ds}, ds._fingerprint
+    root = cache_dir() / "datasets" / key[:16]
+    if not root.is_dir():
+        tmp = root.with_name(f".{root.name}.tmp-{os.getpid()}")
+        tmp.mkdir(parents=True, exist_ok=True)
+        for split, part in parts.items():
+            part.to_json(str(tmp / f"{split}.jsonl"), lines=True, force_ascii=False)
+        try:
+            tmp.rename(root)
+        except OSError:   # another process exported the same data first
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+    return str(root / "all.jsonl") if "all" in parts else str(root)

@@ -42,8 +42,10 @@ def train_config(model: str | None = None, task: str | None = None, data: list[s
     --print-config`` prints). With ``resume`` it is the run's own ``config.yaml`` and no other setting is
     taken."""
     from codeintel.config import validate
+    from codeintel.data.loaders import dataset_files
     from codeintel.tasks.cards import resolve_run_config
 
+    data = dataset_files(data)   # datasets objects and hf: ids as files
     named = {"model": model, "task": task, "data": data, "config": config, "out": out, "tokenizer": tokenizer,
              "adapter": adapter, "adapter_mode": adapter_mode}
     if resume is not None:
@@ -84,7 +86,7 @@ def _resumed_run_config(run_dir: Path) -> tuple[Any, Any]:
     return cfg, load_task(card_path if card_path and Path(card_path).is_file() else cfg.task)
 
 
-def train(model: str | None = None, task: str | None = None, data: list[str] | None = None, *,
+def train(model: str | None = None, task: str | None = None, data: Any = None, *,
           config: str | None = None, out: str | Path | None = None, tokenizer: str | None = None,
           adapter: str | None = None, adapter_mode: str | None = None, resume: str | Path | None = None,
           overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = print,
@@ -167,10 +169,12 @@ def resolve_checkpoint(model: str) -> str:
 
 def _evaluate_setup(model: str, data, task, config, settings: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     """(RunConfig, card, the checkpoint's ``codeintel.json``) of an evaluation."""
+    from codeintel.data.loaders import dataset_files
     from codeintel.errors import ConfigError
     from codeintel.tasks.cards import resolve_run_config
     from codeintel.tasks.models import read_meta
 
+    data = dataset_files(data)   # datasets objects and hf: ids as files
     if not model:
         cfg, card = resolve_run_config(task, None, data, config, settings)
         if not cfg.eval.check_canonical:
@@ -181,7 +185,7 @@ def _evaluate_setup(model: str, data, task, config, settings: dict[str, Any]) ->
     return (*resolve_run_config(task, model, data, config, settings, checkpoint), checkpoint)
 
 
-def evaluate(model: str, split: str = "test", data: list[str] | None = None, *, task: str | None = None,
+def evaluate(model: str, split: str = "test", data: Any = None, *, task: str | None = None,
              config: str | None = None, out: str | Path | None = None, robustness: list[str] | None = None,
              overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = print,
              overrides: dict[str, Any] | None = None, **sections: Any) -> dict[str, Any]:

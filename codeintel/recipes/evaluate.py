@@ -17,7 +17,7 @@ from codeintel.tasks.types import build_task
 
 def load_splits(task, cfg: RunConfig, echo) -> dict[str, Any]:
     """The task's train/valid/test rows from ``cfg.data.paths`` (or the card's default data)."""
-    report = LoadReport()
+    report = LoadReport(columns=task.column_map(cfg.data))
     raw = task.load(list(cfg.data.paths), cfg.data.skip_bad_lines, report)
     if report.skipped_lines:
         echo(f"warning: skipped {report.skipped_lines} malformed line(s) (data.skip_bad_lines=true)")

@@ -24,6 +24,7 @@ class CloneDetectionTask(TaskType):
     ``(id1, id2, label)`` pairs over a program table (``self.programs``, filled by :meth:`load`)."""
 
     name = "clone-detection"
+    columns = {"code_field": "func", "id_field": "idx"}   # of the programs file
     metrics = ("f1", "precision", "recall")
     variants = {"roberta": "encoder", "t5": "encoder-decoder"}  # CodeT5 reads the decoder's last </s>
     head, takes_graph, robustness = "pair", True, True
@@ -173,6 +174,7 @@ class CloneRetrievalTask(TaskType):
     """Find the other solutions of the same problem: embeddings ranked by cosine, MAP@R."""
 
     name = "clone-retrieval"
+    columns = {"code_field": "code", "label_field": "label", "id_field": "index"}
     metrics = ("map_at_r",)
     variants = {"roberta": "encoder", "t5": "encoder-decoder", "t5-embedding": "embedding"}
     head, takes_graph, embeds, robustness = "embedding", True, True, True

@@ -26,6 +26,7 @@ class DefectDetectionTask(TaskType):
     """One function -> P(defect); the label is P > ``eval.threshold`` (0.5)."""
 
     name = "defect-detection"
+    columns = {"code_field": "func", "label_field": "target", "id_field": "idx"}
     metrics = ("accuracy", "f1", "precision", "recall")
     variants = {"roberta": "encoder", "t5": "encoder-decoder"}  # CodeT5 reads the decoder's last </s>
     head, robustness, default_card = "single", True, "defect-devign"

@@ -38,6 +38,7 @@ class CodeToCodeTask(SummarizationTask):
     sub-tokens), the nodes in the positions left; the decoder attends to code and nodes."""
 
     name = "code-to-code"
+    columns: dict[str, str] = {}   # line-aligned text files, not tables
     metrics = ("bleu", "xmatch", *CODEBLEU_PARTS)
     data_format = "line-aligned files: line i of *<source suffix> <-> line i of *<target suffix> (CodeXGLUE)"
     pipeline_tag, robustness, takes_graph = "text2text-generation", False, True
@@ -220,6 +221,7 @@ class TextToCodeTask(CodeToCodeTask):
     """Natural language (and class context) -> code: CONCODE."""
 
     name = "text-to-code"
+    columns = {"nl_field": "nl", "code_field": "code", "id_field": "id"}
     data_format = "json lines: nl (docstring + class context) and code (CONCODE)"
     default_card = "concode"
 

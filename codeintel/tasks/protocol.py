@@ -100,6 +100,24 @@ class TaskType:
         resampled for intervals and significance tests (``codeintel compare``). ``None``: not available."""
         return None
 
+    columns: ClassVar[dict[str, str]] = {}
+    """The column-mapping keys this type reads (``data.code_field`` ...) and the column each fills, e.g.
+    ``{"code_field": "code", "nl_field": "summary"}``."""
+
+    @classmethod
+    def column_map(cls, data) -> dict[str, str]:
+        """``{the user's column: the column this type reads}`` from ``data`` (a ``DataConfig``); a mapping key this
+        type does not read is a ConfigError."""
+        from codeintel.errors import ConfigError
+
+        keys = ("code_field", "nl_field", "label_field", "id_field")
+        given = {k: getattr(data, k, "") for k in keys if getattr(data, k, "")}
+        wrong = [k for k in given if k not in cls.columns]
+        if wrong:
+            reads = ", ".join(f"data.{k}" for k in cls.columns) or "no column mapping (its files are not tables)"
+            raise ConfigError(f"data.{wrong[0]} does not apply to {cls.name} tasks; they read {reads}.")
+        return {v: cls.columns[k] for k, v in given.items()}
+
     index_query: ClassVar[str] = ""
     """What a search query of an index built with this type's model is: ``code`` (clone retrieval), ``nl`` (code
     search), or ``""`` (its model embeds nothing to index)."""

@@ -25,6 +25,7 @@ class CodeSearchTask(TaskType):
     """Rank every code of the split for each natural-language query; the paired code is the answer."""
 
     name = "code-search"
+    columns = {"code_field": "code", "nl_field": "summary", "id_field": "id"}
     metrics = ("mrr",)
     variants = {"roberta": "encoder", "t5": "encoder-decoder", "t5-embedding": "embedding"}
     head, takes_graph, robustness = "embedding", True, True

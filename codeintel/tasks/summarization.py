@@ -22,6 +22,7 @@ class SummarizationTask(TaskType):
     """Code -> natural-language summary."""
 
     name = "summarization"
+    columns = {"code_field": "code", "nl_field": "summary", "id_field": "id"}
     metrics = ("smoothed_bleu", "rouge_l", "exact_match")
     variants = {"roberta": "encoder-decoder", "t5": "encoder-decoder"}
     data_format = "jsonl: code/func/original_string (or code_tokens) + summary/docstring (or docstring_tokens)"
