@@ -33,6 +33,7 @@ _LAZY = {
     "compare": "codeintel.recipes.compare",
     "predict": "codeintel.recipes.predict",
     "load_for_inference": "codeintel.recipes.predict",
+    "set_verbosity": "codeintel.log",
     "report": "codeintel.recipes.report",
 }
 

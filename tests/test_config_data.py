@@ -200,13 +200,14 @@ def test_length_grouped_batches_cover_once_respect_budget_and_cut_padding():
 
 
 def test_bigclonebench_directory_layout(tmp_path):
-    """CodeXGLUE BigCloneBench: data.jsonl + train.txt/valid.txt/test.txt; any non-zero label is a clone."""
+    """CodeXGLUE BigCloneBench: data.jsonl + train.txt/valid.txt/test.txt, labels 0/1 (others are refused:
+    tests/test_data_formats.py)."""
     d = tmp_path / "bcb"
     d.mkdir()
     _write(d / "data.jsonl", [json.dumps({"idx": str(i), "func": f"void f{i}() {{}}"}) for i in range(4)])
     _write(d / "train.txt", ["0\t1\t1", "2\t3\t0"])
     _write(d / "valid.txt", ["0\t2\t0"])
-    _write(d / "test.txt", ["1\t3\t-1", "1\t2\t0"])
+    _write(d / "test.txt", ["1\t3\t1", "1\t2\t0"])
     data = loaders.load_clone_detection([str(d)])
     assert data.pairs["train"] == [("0", "1", 1), ("2", "3", 0)]
     assert data.pairs["valid"] == [("0", "2", 0)]

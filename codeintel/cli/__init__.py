@@ -27,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "with CodeXGLUE-exact metrics.",
     )
     parser.add_argument("--version", action="version", version=f"codeintel {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="only warnings and errors (anywhere on the command line; the log lines go through the "
+                             "`codeintel` logger at INFO)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also debug lines, and the INFO messages of transformers")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"codeintel.cli.{name.replace('-', '_')}_cmd").register(sub)
@@ -35,8 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command as typed (model cards record it)
+    given = list(sys.argv[1:] if argv is None else argv)
+    levels = {"-q", "--quiet", "-v", "--verbose"}   # accepted before or after the command
+    args, extra = parser.parse_known_args([a for a in given if a not in levels])
+    args.argv = given  # the command as typed (model cards record it)
+    _configure_logging(quiet=bool({"-q", "--quiet"} & set(given)), verbose=bool({"-v", "--verbose"} & set(given)),
+                       json_out=bool(getattr(args, "json", False)))
     # argparse stops filling positionals at the first option: `augment IN --ops X OUT` leaves OUT over. A
     # command that names its optional path positionals (``fill_positionals``) gets such leftovers in order.
     slots = [name for name in getattr(args, "fill_positionals", ()) if getattr(args, name) is None]
@@ -63,6 +72,19 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+
+
+def _configure_logging(quiet: bool, verbose: bool, json_out: bool) -> None:
+    """The ``codeintel`` logger for a command: INFO (the default), WARNING with ``--quiet``, DEBUG with
+    ``--verbose``; log lines to stderr when stdout is the command's JSON."""
+    from codeintel import log
+
+    log.set_verbosity("warning" if quiet else "debug" if verbose else "info")
+    log.to_stderr(json_out)
+    if verbose:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_info()
 
 
 def exit_process(code: int) -> None:

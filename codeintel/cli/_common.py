@@ -43,13 +43,6 @@ def keys_help(config_name: str) -> str:
             + "\n".join(config.describe_keys(getattr(config, config_name))))
 
 
-def stderr_echo(*args, **kwargs) -> None:
-    """``print`` to stderr: log lines of a command whose stdout is ``--json``."""
-    import sys
-
-    print(*args, **{**kwargs, "file": sys.stderr})
-
-
 def read_source(path, lang: str | None) -> tuple[str, str]:
     """A source file's text ('-' reads standard input) and its language (from ``lang`` or the extension)."""
     import sys

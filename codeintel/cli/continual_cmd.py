@@ -125,15 +125,16 @@ def run_run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from codeintel.cli._common import print_config, recipe_config, stderr_echo
+    from codeintel.cli._common import print_config, recipe_config
     from codeintel.config import ContinualConfig
+    from codeintel.log import say as log_say
     from codeintel.recipes.continual import run
 
     cfg = recipe_config(args, ContinualConfig, {"model": "model", "stream": "stream", "data": "data.paths",
                                                 "task": "task", "out": "output_dir", "strategy": "strategies"})
     if args.print_config:
         return print_config(cfg)
-    echo = stderr_echo if args.json else print
+    echo = log_say
     result = run(cfg, overwrite=args.overwrite, echo=echo, show_progress=not args.no_progress,
                  resume=bool(args.resume))
     if args.json:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from codeintel.cli._common import add_run_arguments, reclaim_overrides, stderr_echo
+from codeintel.cli._common import add_run_arguments, reclaim_overrides
+from codeintel.log import say as log_say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     result = api.evaluate(args.model, args.split, args.data, task=args.task, config=args.config, out=args.out,
                           robustness=args.robustness, overwrite=args.overwrite, progress=not args.no_progress,
-                          echo=stderr_echo if args.json else print, overrides=parse_overrides(args.overrides))
+                          echo=log_say, overrides=parse_overrides(args.overrides))
     if args.json:
         print(json.dumps(result, indent=2, default=float))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from codeintel.cli._common import add_config_arguments, add_seeds_argument, keys_help
+from codeintel.log import say as log_say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +44,6 @@ def run(args: argparse.Namespace) -> int:
         print_config,
         reclaim_overrides,
         refuse_with_resume,
-        stderr_echo,
     )
     from codeintel.recipes import api
 
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
                                                 resume=args.resume, overrides=overrides))
     result = api.pretrain(args.objective, args.model, args.data, lang=args.lang, out=args.out, resume=args.resume,
                           overwrite=args.overwrite, progress=not args.no_progress,
-                          echo=stderr_echo if args.json else print, overrides=overrides, seeds=args.seeds,
+                          echo=log_say, overrides=overrides, seeds=args.seeds,
                           seed_jobs=args.seed_jobs)
     if args.json:
         import json

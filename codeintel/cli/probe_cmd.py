@@ -47,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
                                             "out": "output_dir", "data": "data.paths"})
     if args.print_config:
         return print_config(cfg)
-    from codeintel.cli._common import stderr_echo
+    from codeintel.log import say as log_say
 
-    say = stderr_echo if args.json else print
+    say = log_say
     result = probe(cfg, overwrite=args.overwrite, echo=say, progress=not args.no_progress, resume=bool(args.resume),
                    seeds=args.seeds, seed_jobs=args.seed_jobs)
     if args.seeds:

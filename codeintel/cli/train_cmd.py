@@ -6,7 +6,8 @@ import argparse
 import os
 import shlex
 
-from codeintel.cli._common import add_run_arguments, add_seeds_argument, check_seeds, stderr_echo
+from codeintel.cli._common import add_run_arguments, add_seeds_argument, check_seeds
+from codeintel.log import say as log_say
 
 EPILOG = """config keys (key=value, or in --config FILE.yaml; generated from codeintel.config.RunConfig):
 {keys}
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"# task card: {card.path}\n" + yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")  # --config-able
         return 0
     command = shlex.join(["codeintel", *args.argv])
-    result = api.train(**settings, echo=stderr_echo if args.json else print, progress=not args.no_progress,
+    result = api.train(**settings, echo=log_say, progress=not args.no_progress,
                        overwrite=args.overwrite, command=command, seeds=args.seeds, seed_jobs=args.seed_jobs)
     if args.json and int(os.environ.get("RANK", "0")) == 0:  # under torchrun / accelerate launch: rank 0 only
         import json

@@ -213,6 +213,9 @@ class AdapterSet:
     def _hub_ready(self) -> None:
         import adapters
 
+        from codeintel.log import quiet_adapters_library
+
+        quiet_adapters_library()
         if not hasattr(self.host, "adapters_config"):
             adapters.init(self.host)
 

@@ -19,6 +19,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from codeintel.log import say
+
+
+class Result(dict):
+    """What ``train``, ``evaluate`` and ``pretrain`` return: the run's JSON record (``metrics.json``,
+    ``pretrain.json``, ``summary.json``) as a dict, plus the same names on every recipe — ``.scores`` (train: the
+    test scores; evaluate: the split's scores; pretrain: the final losses; several seeds: each score's mean) and
+    ``.run_dir`` (the directory written)."""
+
+    def __init__(self, record: dict[str, Any], run_dir: str | Path | None, scores: dict[str, Any]) -> None:
+        super().__init__(record)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.scores = dict(scores)
+
+
+def _summary_scores(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: v["mean"] for k, v in (summary.get("metrics") or {}).items() if isinstance(v, dict) and "mean" in v}
+
 
 def _settings(overrides: dict[str, Any] | None, sections: dict[str, Any]) -> dict[str, Any]:
     return {**(overrides or {}), **sections}
@@ -89,7 +107,7 @@ def _resumed_run_config(run_dir: Path) -> tuple[Any, Any]:
 def train(model: str | None = None, task: str | None = None, data: Any = None, *,
           config: str | None = None, out: str | Path | None = None, tokenizer: str | None = None,
           adapter: str | None = None, adapter_mode: str | None = None, resume: str | Path | None = None,
-          overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = print,
+          overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = say,
           command: str | None = None, overrides: dict[str, Any] | None = None, seeds: list[int] | str | None = None,
           seed_jobs: int = 1, **sections: Any) -> dict[str, Any]:
     """``codeintel train``: fine-tune, keep the best dev checkpoint, score it on test; returns ``metrics.json``.
@@ -105,12 +123,13 @@ def train(model: str | None = None, task: str | None = None, data: Any = None, *
     cfg, card = train_config(model, task, data, config=config, out=out, tokenizer=tokenizer, adapter=adapter,
                              adapter_mode=adapter_mode, resume=resume, overrides=overrides, **sections)
     if seeds is not None:
-        return _train_seeds(cfg, card, seeds, echo, progress, overwrite, command, resume, seed_jobs)
+        summary = _train_seeds(cfg, card, seeds, echo, progress, overwrite, command, resume, seed_jobs)
+        return Result(summary, summary.get("output_dir"), _summary_scores(summary))
     result = run_train(cfg, card, echo=echo, progress=progress, overwrite=overwrite, resume=resume is not None,
                        command=command)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun / accelerate launch only rank 0 reports
         _train_summary(result, echo)
-    return result
+    return Result(result, Path(result["checkpoint"]).parent, result["test"])
 
 
 def _train_seeds(cfg, card, seeds, echo, progress: bool, overwrite: bool, command: str | None, resume,
@@ -187,7 +206,7 @@ def _evaluate_setup(model: str, data, task, config, settings: dict[str, Any]) ->
 
 def evaluate(model: str, split: str = "test", data: Any = None, *, task: str | None = None,
              config: str | None = None, out: str | Path | None = None, robustness: list[str] | None = None,
-             overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = print,
+             overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = say,
              overrides: dict[str, Any] | None = None, **sections: Any) -> dict[str, Any]:
     """``codeintel evaluate``: score a checkpoint (its saved task, lengths and decoding settings unless
     overridden) on one split; returns ``metrics.json`` (with ``robustness`` when asked); ``echo`` receives the
@@ -213,7 +232,7 @@ def evaluate(model: str, split: str = "test", data: Any = None, *, task: str | N
     for line in sanity_lines(result["sanity"]) if result.get("sanity") else []:
         echo(line)
     echo(f"wrote {out_dir}/metrics.json and predictions" + (", robustness.json/.png" if robustness else ""))
-    return result
+    return Result(result, out_dir, result["scores"])
 
 
 def pretrain_config(objective: str = "mlm", model: str | None = None, data: list[str] | None = None, *,
@@ -251,7 +270,7 @@ def pretrain_config(objective: str = "mlm", model: str | None = None, data: list
 
 def pretrain(objective: str = "mlm", model: str | None = None, data: list[str] | None = None, *,
              lang: str | None = None, out: str | Path | None = None, resume: str | Path | None = None,
-             overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = print,
+             overwrite: bool = False, progress: bool = False, echo: Callable[..., None] = say,
              overrides: dict[str, Any] | None = None, seeds: list[int] | str | None = None, seed_jobs: int = 1,
              **sections: Any) -> dict[str, Any]:
     """``codeintel pretrain OBJECTIVE``: continued pre-training (``contrastive`` = MLM + InfoNCE, or ``mlm``)
@@ -266,11 +285,12 @@ def pretrain(objective: str = "mlm", model: str | None = None, data: list[str] |
     if seeds is not None:
         from codeintel.recipes.seeds import over_seeds
 
-        return over_seeds(cfg, seeds, lambda c, again: run_pretrain(c, echo=echo, progress=progress, resume=again),
+        summary = over_seeds(cfg, seeds, lambda c, again: run_pretrain(c, echo=echo, progress=progress, resume=again),
                           resumed_config, result_file="pretrain.json", scores=lambda r: r["final"],
                           default_out=f"runs/pretrain-{objective}-{Path(cfg.model).name}-seeds",
                           resume=resume is not None, echo=echo, overwrite=overwrite, task=f"pretrain {objective}",
                           jobs=seed_jobs)
+        return Result(summary, summary.get("output_dir"), _summary_scores(summary))
     result = run_pretrain(cfg, echo=echo, progress=progress, overwrite=overwrite, resume=resume is not None)
     final = "  ".join(f"{k}={v:.4f}" for k, v in result["final"].items())
     echo(f"== pretrain {result['objective']} | {result['model']} | {result['steps']} steps in "
@@ -278,7 +298,7 @@ def pretrain(objective: str = "mlm", model: str | None = None, data: list[str] |
     echo(f"final (mean of the last 20 steps): {final}")
     echo(f"wrote {result['checkpoint']} (load it with --model {result['checkpoint']}), pretrain.json, "
          "pretraining.png")
-    return result
+    return Result(result, result["checkpoint"], result["final"])
 
 
 def dfg(code: str, lang: str, *, max_bytes: int = 1_000_000, max_loop_depth: int = 8) -> dict[str, Any]:
@@ -339,7 +359,7 @@ def _pick(row: dict, explicit: str | None, names: tuple[str, ...]) -> str | None
 def augment_file(in_path: str | Path, out_path: str | Path, ops: str, lang: str | None = None, *, seed: int = 0,
                  per_sample: int = 1, code_field: str | None = None, nl_field: str | None = None,
                  overwrite: bool = False, progress: bool = False,
-                 echo: Callable[..., None] = print) -> dict[str, Any]:
+                 echo: Callable[..., None] = say) -> dict[str, Any]:
     """``codeintel augment IN.jsonl OUT.jsonl``: ``per_sample`` variants of every row, each with its own seeded
     stream (``seed:row:variant``), code operators on the code field and NL operators on the text field; every
     written row records ``augment: {source_line, variant, applied, skipped}``. OUT is written whole or not at
@@ -427,7 +447,7 @@ def _analysis(paths: list[str], task: str | None, lang: str | None, threshold: f
 def data_check(paths: list[str], *, task: str | None = None, lang: str | None = None, out: str | Path | None = None,
                overwrite: bool = False, threshold: float = 0.8, multiset_threshold: float = 0.7, min_tokens: int = 20,
                exact_only: bool = False, workers: int = 0, skip_bad_lines: bool = False, progress: bool = False,
-               echo: Callable[..., None] = print) -> dict[str, Any]:
+               echo: Callable[..., None] = say) -> dict[str, Any]:
     """``codeintel data check``: duplicates and leakage of a dataset (what ``hygiene.json`` holds); with ``out``
     also ``hygiene.json``, ``hygiene.md`` and ``hygiene.png`` there. Example::
 
@@ -451,7 +471,7 @@ def data_check(paths: list[str], *, task: str | None = None, lang: str | None = 
 def dedup(paths: list[str], out: str | Path, *, task: str | None = None, lang: str | None = None,
           keep: str = "first", cross_split_only: bool = False, threshold: float = 0.8,
           multiset_threshold: float = 0.7, min_tokens: int = 20, exact_only: bool = False, workers: int = 0,
-          skip_bad_lines: bool = False, progress: bool = False, echo: Callable[..., None] = print) -> dict[str, Any]:
+          skip_bad_lines: bool = False, progress: bool = False, echo: Callable[..., None] = say) -> dict[str, Any]:
     """``codeintel data dedup``: the dataset without its duplicates (the first copy, or the longest, is kept;
     ``cross_split_only``: only copies of earlier splits' documents go) in the input's own files under ``out``
     (a new directory), with ``removed.json`` and ``dedup.json``; returns the summary."""
@@ -498,7 +518,7 @@ def ner_config(model: str | None = None, data: list[str] | None = None, *, lang:
 
 def train_ner(model: str | None = None, data: list[str] | None = None, *, lang: str | None = None,
               out: str | Path | None = None, overwrite: bool = False, resume: str | Path | None = None,
-              overrides: dict[str, Any] | None = None, progress: bool = False, echo: Callable[..., None] = print,
+              overrides: dict[str, Any] | None = None, progress: bool = False, echo: Callable[..., None] = say,
               command: list[str] | None = None, seeds: list[int] | str | None = None, seed_jobs: int = 1,
               **sections: Any) -> dict[str, Any]:
     """``codeintel adapters train-ner``: a NER adapter (and its token-type head) on a frozen backbone; returns

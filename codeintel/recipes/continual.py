@@ -44,6 +44,7 @@ from codeintel.continual.strategies import STRATEGIES, Context, Strategy, traina
 from codeintel.continual.streams import Stream, load_stream
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import save_figure, write_json, write_text
+from codeintel.log import say
 from codeintel.progress import progress
 from codeintel.recipes import engine, kit
 from codeintel.recipes.kit import BestTracker, claimed, epoch_loop
@@ -246,7 +247,7 @@ def _mean_std(values: list) -> dict[str, float] | None:
     return {"mean": float(np.mean(vals)), "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0}
 
 
-def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=print, write: bool = True,
+def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=say, write: bool = True,
         show_progress: bool = True, resume: bool = False, **settings: Any) -> dict[str, Any]:
     """Run every strategy of ``cfg.strategies`` on the stream; returns what ``continual.json`` holds.
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from codeintel.errors import CodeintelError, ConfigError
+from codeintel.log import say
 
 
 def tracker_names(report_to: list[str]) -> list[str]:
@@ -63,7 +64,7 @@ def check_precision(precision: str, on_cpu: bool, echo) -> None:
              "default for that reason.")
 
 
-def make_accelerator(device: str, precision: str, report_to: list[str], echo=print):
+def make_accelerator(device: str, precision: str, report_to: list[str], echo=say):
     """An ``Accelerator`` for this run (``precision`` and ``report_to`` already validated by
     ``config.validate``). Earlier accelerator state in the process (a previous run in the same
     Python session) is reset first; the process group of a distributed launch is kept. Tracker logs go to

@@ -11,6 +11,7 @@ from codeintel.config import RunConfig
 from codeintel.data.loaders import LoadReport
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import write_json, write_text
+from codeintel.log import say
 from codeintel.recipes.kit import claimed
 from codeintel.tasks.types import build_task
 
@@ -100,7 +101,7 @@ def default_eval_dir(model: str, split: str) -> Path:
     return Path("runs") / f"eval-{name}-{split}"
 
 
-def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo=print,
+def evaluate_checkpoint(cfg: RunConfig, out_dir: Path, split: str = "test", echo=say,
                         robustness: list[str] | None = None, overwrite: bool = False,
                         progress: bool = True) -> dict[str, Any]:
     """``codeintel evaluate``: score a checkpoint on one split, write ``metrics.json`` and predictions.

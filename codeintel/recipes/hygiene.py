@@ -23,6 +23,7 @@ from codeintel.data.loaders import CODE_FIELDS, LoadReport, check_file
 from codeintel.data.stdlib import SPLITS
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import parse_json, save_figure, write_text
+from codeintel.log import say
 
 EMBEDDED_CARDS = {"stdlib": "summarization", "stdlib-clones": "clone-detection-stdlib"}
 SPLIT_PAIRS = (("valid", "train"), ("test", "train"), ("test", "valid"))   # (later, earlier)
@@ -251,7 +252,7 @@ def _target_leakage(corpus: Corpus) -> dict:
 
 # --------------------------------------------------------------------------- the report
 
-def write_report(analysis: Analysis, out: Path, overwrite: bool = False, echo=print) -> list[Path]:
+def write_report(analysis: Analysis, out: Path, overwrite: bool = False, echo=say) -> list[Path]:
     """``hygiene.json``, ``hygiene.md`` and ``hygiene.png`` in ``out`` (claimed like a run directory)."""
     from codeintel.io import write_json
     from codeintel.recipes.rundir import RunDir

@@ -21,6 +21,7 @@ from codeintel.config import NerConfig, validate_keys
 from codeintel.errors import DataError
 from codeintel.eval import resample
 from codeintel.io import write_json, write_text
+from codeintel.log import say
 from codeintel.recipes import engine, kit
 from codeintel.recipes.kit import BestTracker, batch_stream, claimed, seed_everything
 
@@ -134,7 +135,7 @@ def per_example(per_item: list[tuple[np.ndarray, np.ndarray]], n_labels: int) ->
     return {"accuracy": Decomposed("ratio", acc_rows), "macro_f1": Decomposed("macro_f1", f1_rows)}
 
 
-def train_ner(cfg: NerConfig, echo=print, progress: bool = True, overwrite: bool = False,
+def train_ner(cfg: NerConfig, echo=say, progress: bool = True, overwrite: bool = False,
               argv: list[str] | None = None, resume: bool = False) -> dict[str, Any]:
     """Train a NER adapter; returns (and writes into the output directory) its metrics and card.
 

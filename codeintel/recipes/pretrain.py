@@ -32,6 +32,7 @@ from torch import nn
 from codeintel.config import PretrainConfig
 from codeintel.errors import ConfigError, DataError, TrainingError
 from codeintel.io import save_figure, write_json
+from codeintel.log import say
 from codeintel.recipes import engine, kit
 from codeintel.recipes.kit import batch_stream, capture_rng, claimed, linear_schedule, restore_rng, seed_everything
 from codeintel.recipes.modelcard import pretraining_card, write_card
@@ -221,7 +222,7 @@ def masked_lm(mlm: nn.Module, ids, mask, labels, original, pad_id: int):
 # --------------------------------------------------------------------------- the loop
 
 
-def pretrain(cfg: PretrainConfig, echo=print, progress: bool = True, overwrite: bool = False,
+def pretrain(cfg: PretrainConfig, echo=say, progress: bool = True, overwrite: bool = False,
              resume: bool = False) -> dict[str, Any]:
     """Run continued pre-training; the output directory is the checkpoint (new or empty, or moved aside with
     ``overwrite``; never deleted). ``resume``: continue the run in ``cfg.output_dir`` from its newest saved

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from codeintel.config import ProbeConfig, validate_keys
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import save_figure, write_json, write_text
+from codeintel.log import say
 from codeintel.recipes import engine, kit
 from codeintel.recipes.kit import BestTracker, claimed, epoch_loop, seed_everything
 from codeintel.structure.ast_probe import TOO_LONG, decode, prf, probe_tree
@@ -395,7 +396,7 @@ def validate(cfg: ProbeConfig) -> None:
                         (cfg.orthogonal_weight >= 0, f"orthogonal_weight must be >= 0, got {cfg.orthogonal_weight}")])
 
 
-def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=print, write: bool = True,
+def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=say, write: bool = True,
           progress: bool = True, resume: bool = False, seeds: list[int] | str | None = None, seed_jobs: int = 1,
           **settings: Any) -> dict[str, Any]:
     """Run AST-Probe; returns the result that ``probe.json`` holds.

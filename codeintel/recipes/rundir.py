@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from codeintel.errors import ConfigError
+from codeintel.log import say
 
 LOCK = ".lock"
 # files that mark a directory as a codeintel output (train/evaluate/pretrain; older layouts included)
@@ -132,7 +133,7 @@ class RunDir:
             continues from its own ``seeds.json``, need not).
     """
 
-    def __init__(self, path: str | Path, overwrite: bool = False, what: str = "--out", echo=print,
+    def __init__(self, path: str | Path, overwrite: bool = False, what: str = "--out", echo=say,
                  resume: bool = False, ours=None, needs_state: bool = True) -> None:
         self.path, self.overwrite, self.what, self.echo = Path(path), overwrite, what, echo
         self.resume, self.ours, self.needs_state = resume, ours or is_output_dir, needs_state
@@ -388,7 +389,7 @@ class RunDir:
 
 
 @contextlib.contextmanager
-def output_file(path: str | Path, *, overwrite: bool = False, echo=print, what: str = "--out") -> Iterator[Path]:
+def output_file(path: str | Path, *, overwrite: bool = False, echo=say, what: str = "--out") -> Iterator[Path]:
     """Claim a single output file for the ``with`` block, as :class:`RunDir` claims a directory; yields the
     temporary sibling to write (``.NAME.tmp-<pid>``), published as ``path`` when the block ends cleanly.
 

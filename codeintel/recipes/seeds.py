@@ -24,6 +24,7 @@ import numpy as np
 
 from codeintel.errors import ConfigError
 from codeintel.io import write_json, write_text
+from codeintel.log import say
 
 SEEDS_FILE, SUMMARY = "seeds.json", "summary.json"
 
@@ -60,7 +61,7 @@ def seed_dirs(path: str | Path) -> list[Path]:
 
 def over_seeds(cfg, seeds: list[int] | str, run: Callable[[Any, bool], dict], resumed: Callable[[Path], Any], *,
                result_file: str, scores: Callable[[dict], dict], default_out: str, resume: bool = False,
-               echo=print, overwrite: bool = False, extra: dict[str, Any] | None = None,
+               echo=say, overwrite: bool = False, extra: dict[str, Any] | None = None,
                task: str | None = None, jobs: int = 1) -> dict[str, Any]:
     """``--seeds`` for any recipe config ``cfg`` (:func:`run_seeds` in ``cfg.output_dir``, else a fresh
     ``default_out``), the summary printed through ``echo``: each seed's config is ``cfg`` with ``train.seed`` and
@@ -100,7 +101,7 @@ def over_seeds(cfg, seeds: list[int] | str, run: Callable[[Any, bool], dict], re
     return summary
 
 
-def print_summary(summary: dict[str, Any], echo=print) -> None:
+def print_summary(summary: dict[str, Any], echo=say) -> None:
     echo(f"\n== {summary['task']} | {summary['model']} | {len(summary['seeds'])} seeds "
          f"({', '.join(map(str, summary['seeds']))})")
     for m, v in summary["metrics"].items():
@@ -110,7 +111,7 @@ def print_summary(summary: dict[str, Any], echo=print) -> None:
 
 
 def run_seeds(out: Path, seeds: list[int], settings: dict[str, Any], run_one: Callable[[int, Path, bool], dict],
-              *, echo=print, overwrite: bool = False, result_file: str = "metrics.json",
+              *, echo=say, overwrite: bool = False, result_file: str = "metrics.json",
               scores: Callable[[dict], dict] = lambda r: r["test"], task: str | None = None,
               jobs: int = 1) -> dict[str, Any]:
     """Run ``run_one(seed, run_dir, resume)`` for each seed not finished yet in ``out``, then summarise.

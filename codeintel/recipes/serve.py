@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from codeintel.errors import CodeintelError, ConfigError
+from codeintel.log import say
 
 
 class Batcher:
@@ -202,7 +203,7 @@ def make_server(service: Service, host: str = "127.0.0.1", port: int = 8765, max
     return server
 
 
-def serve(model: str, index: str | None = None, host: str = "127.0.0.1", port: int = 8765, echo=print,
+def serve(model: str, index: str | None = None, host: str = "127.0.0.1", port: int = 8765, echo=say,
           **bounds: Any) -> None:
     """Serve until interrupted."""
     service = Service(model, index)

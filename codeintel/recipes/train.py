@@ -35,6 +35,7 @@ from codeintel.config import RunConfig, to_dict, validate
 from codeintel.errors import ConfigError, TrainingError
 from codeintel.eval.metrics import SCALES
 from codeintel.io import write_json, write_text
+from codeintel.log import say
 from codeintel.recipes import engine, kit
 from codeintel.recipes.batching import make_batches, padding_fraction
 from codeintel.recipes.evaluate import (
@@ -131,7 +132,7 @@ class Run:
 
 # --------------------------------------------------------------------------- phases
 
-def setup(cfg: RunConfig, card: TaskCard, echo=print, overwrite: bool = False, resume: bool = False) -> Run:
+def setup(cfg: RunConfig, card: TaskCard, echo=say, overwrite: bool = False, resume: bool = False) -> Run:
     """Accelerator, model, task, data, optimizer and schedule; claims and locks the run directory, writes
     ``config.yaml``. An existing run directory is refused before any work unless ``overwrite`` (then it is
     moved aside) or ``resume`` (then it must hold a saved state, and it is continued in place)."""
@@ -524,7 +525,7 @@ def _loop(run: Run, state: TrainState, bar, log) -> None:
                                      "epoch": state.epoch})
 
 
-def train(cfg: RunConfig, card: TaskCard, echo=print, progress: bool = True, overwrite: bool = False,
+def train(cfg: RunConfig, card: TaskCard, echo=say, progress: bool = True, overwrite: bool = False,
           resume: bool = False, command: str | None = None) -> dict[str, Any]:
     """Fine-tune ``cfg.model`` on ``card``; returns (and writes) the run's metrics.
 
