@@ -318,3 +318,40 @@ def test_every_command_has_a_python_function(tmp_path):
     assert report["documents"] == 8 and said                               # the command's lines, to echo
     summary = codeintel.dedup([str(tmp_path)], tmp_path / "dedup", min_tokens=1, echo=said.append)
     assert summary["removed"] == 6 and (tmp_path / "dedup" / "dedup.json").is_file()
+
+
+def test_the_readme_load_model_and_metric_block_runs(tmp_path, monkeypatch):
+    """The README's load_model / compute_metric block, as written (after a run in its default directory)."""
+    import re
+    from pathlib import Path
+
+    import codeintel
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "compute_metric(" in b)
+    monkeypatch.chdir(tmp_path)
+    codeintel.train(model="tiny-codet5", task="summarization", echo=lambda *a, **k: None,
+                    overrides={"train.max_steps": 1, "data.max_train_examples": 32, "data.max_eval_examples": 4})
+    scope = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    assert scope["loaded"].task == "summarization"
+    value = codeintel.compute_metric("smoothed_bleu", ["return the value"], ["return the value of x"])
+    assert f"{value:.2f}" in block and isinstance(value, float)
+
+
+def test_the_readme_task_type_example_is_a_valid_task_type():
+    """The README's "adding a task type" class, executed against the protocol: its metrics exist, its
+    pipeline tag and head are ones the hub knows."""
+    import re
+    from pathlib import Path
+
+    from codeintel.eval.metrics import METRICS
+    from codeintel.tasks.protocol import TaskType
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "class TranslationTask" in b)
+    scope = {"TaskType": TaskType}
+    exec(compile(block, "README.md", "exec"), scope)
+    cls = scope["TranslationTask"]
+    assert issubclass(cls, TaskType) and all(m in METRICS for m in cls.metrics)
+    assert cls.head in ("backbone", "pair", "single", "embedding") and cls.generates

@@ -33,10 +33,43 @@ class Source:
     spec: BackboneSpec | None = None
 
 
+def guard_directory(path: str | Path, what: str = "checkpoint") -> None:
+    """Refuse a checkpoint (or adapter) directory that would make codeintel read outside it: a symbolic link
+    inside it whose target lies outside the directory (a ``tokenizer.json`` linked to ``/etc/passwd``) is a
+    CheckpointError naming the link, raised before any of its files is opened. A ``config.json`` that names
+    remote code (``auto_map``) is said in a warning: codeintel never runs it (``trust_remote_code`` stays off),
+    the built-in class loads the weights. The directory itself may be a link (a run's ``best``)."""
+    root = os.path.realpath(path)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            entry = os.path.join(dirpath, name)
+            if not os.path.islink(entry):
+                continue
+            target = os.path.realpath(entry)
+            if os.path.commonpath([root, target]) != root:
+                raise CheckpointError(f"{Path(path) / os.path.relpath(entry, root)} is a symbolic link to {target}, "
+                                      f"outside the {what}; codeintel reads only files inside a {what}. Replace "
+                                      "the link with the file itself.")
+    config = Path(root) / "config.json"
+    if config.is_file() and config.stat().st_size < 10_000_000:
+        try:
+            auto_map = json.loads(config.read_text(encoding="utf-8")).get("auto_map")
+        except (ValueError, UnicodeDecodeError, AttributeError, RecursionError):
+            return   # a damaged config is the loader's error to report
+        if auto_map:
+            from codeintel.log import say
+
+            say(f"warning: {Path(path) / 'config.json'} names remote code (auto_map: "
+                f"{json.dumps(auto_map)[:120]}); codeintel does not run it (trust_remote_code is off): the weights "
+                "load into the built-in class of the model type")
+
+
 def resolve(name_or_dir: str) -> Source:
-    """Classify ``name_or_dir``; fail clearly on a missing directory or an unknown name."""
+    """Classify ``name_or_dir``; fail clearly on a missing directory or an unknown name (a directory is first
+    checked by :func:`guard_directory`)."""
     path = Path(name_or_dir).expanduser()
     if path.is_dir():
+        guard_directory(path)
         if not (path / "config.json").exists() and not (path / "codeintel.json").exists():  # (an adapter run has no
             # config.json of its own: codeintel.json names the backbone it rebuilds)
             raise CheckpointError(
@@ -93,6 +126,8 @@ def shipped_tokenizer(name: str):
 def load_tokenizer(name_or_dir: str):
     """The tokenizer of a registry name, hub id or checkpoint directory."""
     is_tokenizer_dir = (Path(name_or_dir) / "tokenizer_config.json").is_file()  # a tokenizer alone, no model
+    if is_tokenizer_dir:
+        guard_directory(name_or_dir)
     src = Source("dir", name_or_dir) if is_tokenizer_dir else resolve(name_or_dir)
     if src.kind == "dir":
         from transformers import AutoTokenizer
@@ -106,10 +141,12 @@ def load_tokenizer(name_or_dir: str):
             return AutoTokenizer.from_pretrained(src.ref)
         # no tokenizer.json: the slow-tokenizer path fails with ImportError (no protobuf) or, with protobuf
         # installed, AttributeError/TypeError deep inside transformers' converter
-        except (OSError, ValueError, ImportError, AttributeError, TypeError, KeyError) as exc:
+        # a damaged tokenizer.json: the tokenizers library raises a bare Exception ("expected value at line 1")
+        except Exception as exc:  # noqa: BLE001 - any failure to build a local tokenizer is a damaged checkpoint
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise CheckpointError(f"{src.ref} has no usable tokenizer ({reason}). Save one with "
-                                  "tokenizer.save_pretrained(DIR).") from None
+            raise CheckpointError(f"{src.ref} has no usable tokenizer ({type(exc).__name__}: {reason}); the "
+                                  "tokenizer files are missing or damaged (truncated copy?). Restore them, or save "
+                                  "one with tokenizer.save_pretrained(DIR).") from None
     if src.spec is not None and src.spec.is_tiny:
         return shipped_tokenizer(src.spec.tokenizer)
     from transformers import AutoTokenizer

@@ -125,6 +125,9 @@ def read_config(path: str | Path) -> tuple[str, dict[str, Any]]:
     if not path.is_dir():
         raise CheckpointError(f"{path} is not an adapter directory (it does not exist or is a file); pass a directory "
                               "with adapter_config.json, or a preset name.")
+    from codeintel.backbones.loading import guard_directory
+
+    guard_directory(path, "adapter directory")
     if not cfg_file.is_file():
         raise CheckpointError(f"{path} has no adapter_config.json; it is not an AdapterHub or PEFT adapter.")
     cfg = read_json(cfg_file, CheckpointError)
@@ -300,6 +303,9 @@ class AdapterSet:
         if family and host != self.family:
             raise CheckpointError(f"{path} is an adapter for a {family} backbone; this model ({self.backbone}) is "
                                   f"{self.family}. Load it into a {family} model.")
+        if their_hidden is not None and (isinstance(their_hidden, bool) or not isinstance(their_hidden, int)):
+            raise CheckpointError(f"{path}: hidden_size {json.dumps(their_hidden)[:40]} is not a whole number "
+                                  "(adapter_config.json or codeintel-adapter.json edited or damaged?).")
         if their_hidden and int(their_hidden) != hidden:
             raise CheckpointError(f"{path} was trained on hidden size {their_hidden}; {self.backbone} has "
                                   f"{hidden}. Load it into the backbone it was trained on "

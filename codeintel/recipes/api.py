@@ -219,6 +219,9 @@ def evaluate(model: str, split: str = "test", data: Any = None, *, task: str | N
     what = model or "the reference solutions"
     out_dir = Path(out) if out is not None else fresh(default_eval_dir(model or "reference", split))
     echo(f"== {card.name} | {what} | {split} split")
+    card_ref = checkpoint.get("card")
+    if isinstance(card_ref, str) and not task and ("/" in card_ref or card_ref.endswith((".yaml", ".yml"))):
+        echo(f"task card (from {model}/codeintel.json): {card_ref}")
     if checkpoint.get("data") and not data:
         echo(f"data (from {model}/codeintel.json): {' '.join(cfg.data.paths)}")
     result = evaluate_checkpoint(cfg, out_dir, split=split, robustness=robustness, overwrite=overwrite,

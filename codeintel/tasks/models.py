@@ -490,8 +490,18 @@ def _load_adapter_run(path: Path, meta: dict[str, Any], task: str | None, allow_
     from safetensors.torch import load_file
 
     run = meta["adapter_run"]
+    names = run.get("adapters") if isinstance(run, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) and n and n.replace("_", "").replace("-", "")
+                                              .isalnum() for n in names):
+        raise CheckpointError(f"{path}/{META_FILE}: adapter_run.adapters must list adapter names (letters, digits, "
+                              f"_ and -), got {json.dumps(names)[:80]}; the file was edited or damaged.")
     if task and task != meta["task"]:
         raise ConfigError(wrong_task(path, meta["task"], task))
+    backbone = str(run.get("backbone", ""))
+    if Path(backbone).is_dir():   # a directory the run started from: said, as data paths a checkpoint names are
+        from codeintel.log import say
+
+        say(f"note: {path}/{META_FILE} rebuilds its frozen backbone from the directory {backbone}")
     loaded = load_model(run["backbone"], meta["task"], pretrained=run.get("pretrained", True),
                         tokenizer=run.get("tokenizer") or None, allow_pickle=allow_pickle)
     for base in (path / BASE_DIR / "model.safetensors", path / BASE_FILE):   # BASE_FILE: before 2026-12-06
