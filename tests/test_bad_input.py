@@ -1,6 +1,7 @@
 """Wrong values are refused before any work: exit 2, one ``error:`` line, no traceback, nothing written."""
 
 import json
+import os
 
 import pytest
 
@@ -304,3 +305,30 @@ def test_misleading_messages_now_name_the_real_problem(tmp_path, capsys, checkpo
     with pytest.raises(SystemExit) as exc:  # a third positional is still an argparse usage error
         main(["augment", str(src), "--ops", "x", str(tmp_path / "o2.jsonl"), "extra"])
     assert exc.value.code == 2 and "unrecognized arguments: extra" in capsys.readouterr().err
+
+
+def test_odd_bytes_are_said_not_swallowed(tmp_path, capsys):
+    """Bytes that are not UTF-8 in a data file are read as U+FFFD with one warning naming the file and the first
+    line (the readers of train, pretrain and data check); lone surrogates given to the Python API warn; a file that
+    cannot be read (/proc/self/mem) is one error line."""
+    import warnings
+
+    import codeintel
+    from codeintel.data.loaders import read_code_rows
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"code": "def f():\\n    return 1", "summary": "ok"}\n'
+                    b'{"code": "def g(): return \xff\xfe", "summary": "bytes \xed\xa0\x80 raw surrogate"}\n')
+    rows = read_code_rows(bad, lang="python")
+    assert rows[1]["code"] == "def g(): return \ufffd\ufffd"
+    assert f"warning: {bad}: 1 line(s) hold bytes that are not UTF-8 (first: line 2)" in capsys.readouterr().out
+    for fn, args in [(codeintel.dfg, ("x = '\ud800'", "python")), (codeintel.tokenize, ("int x; // \udc00", "c"))]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fn(*args)
+        assert any(issubclass(w.category, UnicodeWarning) and "lone UTF-16 surrogate" in str(w.message)
+                   for w in caught), fn
+    if os.path.exists("/proc/self/mem"):
+        assert main(["token-types", "/proc/self/mem", "--lang", "c"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("error:") == 1 and "cannot be read" in err and "Traceback" not in err

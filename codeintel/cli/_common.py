@@ -62,7 +62,10 @@ def read_source(path, lang: str | None) -> tuple[str, str]:
     elif not path.is_file():
         raise DataError(f"{path} does not exist.")
     else:
-        code = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            code = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:   # e.g. /proc/self/mem: a regular file by its type, unreadable as text
+            raise DataError(f"{path} cannot be read ({exc.strerror or exc}); pass a source file.") from None
     lang = lang or EXTENSIONS.get(path.suffix.lower(), "")
     if not lang:
         raise ConfigError(f"cannot tell the language of {path}; pass --lang.")

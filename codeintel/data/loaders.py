@@ -44,8 +44,14 @@ def read_jsonl(path: Path, skip_bad: bool = False, report: LoadReport | None = N
     """Parse a jsonl file; a malformed line stops with its file:line, or is skipped and counted."""
     check_file(path)
     rows = []
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
+    not_utf8: list[int] = []   # lines whose bytes are not UTF-8: read with U+FFFD for each bad byte, and said
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                line = raw.decode("utf-8", errors="replace")
+                not_utf8.append(lineno)
             if not line.strip():
                 continue
             try:
@@ -66,6 +72,11 @@ def read_jsonl(path: Path, skip_bad: bool = False, report: LoadReport | None = N
                 continue
             row["__line"] = lineno
             rows.append(row)
+    if not_utf8:
+        from codeintel.log import say
+
+        say(f"warning: {path}: {len(not_utf8)} line(s) hold bytes that are not UTF-8 (first: line {not_utf8[0]}); "
+            "each bad byte was read as U+FFFD. Re-encode the file as UTF-8 to keep the text as written.")
     return rows
 
 

@@ -304,6 +304,18 @@ def pretrain(objective: str = "mlm", model: str | None = None, data: list[str] |
     return Result(result, result["checkpoint"], result["final"])
 
 
+def _warn_surrogates(text: str, what: str) -> None:
+    """A warning (``UnicodeWarning``) when ``text`` holds lone UTF-16 surrogates: they are read as U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        import warnings
+
+        n = sum(0xD800 <= ord(c) <= 0xDFFF for c in text)
+        warnings.warn(f"{what}: the text holds {n} lone UTF-16 surrogate(s) (not valid Unicode text); they are "
+                      "read as U+FFFD", UnicodeWarning, stacklevel=3)
+
+
 def dfg(code: str, lang: str, *, max_bytes: int = 1_000_000, max_loop_depth: int = 8) -> dict[str, Any]:
     """``codeintel dfg``: the data-flow graph (GraphCodeBERT's 5-tuples over the code's leaf tokens) of a source
     string, as ``{tokens, edges, syntax_errors, limited}`` (what ``--format json`` prints, plus the limits hit)."""
@@ -314,6 +326,7 @@ def dfg(code: str, lang: str, *, max_bytes: int = 1_000_000, max_loop_depth: int
 
     if max_bytes < 1 or max_loop_depth < 0:
         raise ConfigError("max_bytes must be positive and max_loop_depth at least 0.")
+    _warn_surrogates(code, "codeintel.dfg")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the limits hit are returned
         flow = extract(code, lang, Limits(max_bytes, max_loop_depth))
@@ -326,6 +339,7 @@ def tokenize(code: str, lang: str | None = None, *, tokenizer: str = "tokompiler
     tokens (a registry name or directory)."""
     from codeintel.errors import ConfigError
 
+    _warn_surrogates(code, "codeintel.tokenize")
     if tokenizer != "tokompiler":
         from codeintel.backbones.loading import load_tokenizer
 
