@@ -296,3 +296,67 @@ def test_two_processes_train_tasks_with_two_forwards_or_unused_parameters(tmp_pa
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["train"]["processes"] == 2 and metrics["train"]["steps"] == 2 and metrics["test"]
     assert any((out / "logs").rglob("events.out.tfevents.*")) and not (out / ".lock").exists()
+
+
+# records each rank's pid, and slows its steps so that the launcher can be killed mid-run
+SLOW = textwrap.dedent("""
+    import os, sys, time
+    with open(os.environ["PIDS_TO"] + f"-{os.environ.get('LOCAL_RANK', '0')}", "w") as fh:
+        fh.write(str(os.getpid()))
+    from codeintel.recipes import train
+    real = train.train_step
+    def slow(*a, **k):
+        time.sleep(0.4)
+        return real(*a, **k)
+    train.train_step = slow
+    from codeintel.cli import exit_process, main
+    exit_process(main(sys.argv[1:]))
+""")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in state     # a zombie has stopped; nobody may reap it here
+
+
+def test_ranks_stop_when_their_launcher_is_killed_and_the_run_resumes_on_one_process(tmp_path):
+    """A pre-empted job: SIGKILL reaches torchrun only. Its ranks stop (parent-death signal) within seconds,
+    the run keeps its last complete state, and `train --resume` on one process takes train.grad_accum=2 by
+    itself (the same global batches) and ends as an uninterrupted one-process run with grad_accum=2 does."""
+    import time
+
+    data = _lm_data(tmp_path)
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW)
+    run = tmp_path / "run"
+    args = ["train", "--data", str(data), *LM, "train.max_steps=12", "train.save_every=2"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
+    launcher = subprocess.Popen([*torchrun, str(script), *args, "--out", str(run)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=_env(PIDS_TO=str(tmp_path / "pid")))
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(run.glob("states/state-*")) and launcher.poll() is None:
+        time.sleep(0.2)
+    assert launcher.poll() is None and list(run.glob("states/state-*")), "no state was saved mid-run"
+    launcher.kill()
+    launcher.wait()
+    pids = [int((tmp_path / f"pid-{r}").read_text()) for r in (0, 1)]
+    for _ in range(50):
+        if not any(_alive(p) for p in pids):
+            break
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in pids), "a rank outlived its launcher"
+    assert not (run / "metrics.json").exists()
+
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    one = tmp_path / "one"
+    assert main([*args, "train.grad_accum=2", "--out", str(one)]) == 0
+    got, want = (json.loads((d / "metrics.json").read_text()) for d in (run, one))
+    assert got["train"]["steps"] == want["train"]["steps"] == 12
+    for h_got, h_want in zip(got["history"], want["history"], strict=True):
+        assert h_got["step"] == h_want["step"]
+        assert h_got["loss"] == pytest.approx(h_want["loss"], rel=1e-4) if h_want["loss"] else h_got["loss"] is None
+    for k, v in want["test"].items():
+        assert got["test"][k] == pytest.approx(v, rel=1e-4), k

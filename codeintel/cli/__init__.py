@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if "LOCAL_RANK" in os.environ:
+        _stop_with_launcher()
     try:
         return int(args.run(args) or 0)
     except CodeintelError as exc:
@@ -72,6 +74,22 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+
+
+def _stop_with_launcher() -> None:
+    """A rank started by ``torchrun`` stops when its launcher dies (a pre-empted job's SIGKILL reaches only the
+    launcher): SIGTERM on the parent's death (Linux ``PR_SET_PDEATHSIG``), and at once if it is already gone. The
+    run directory keeps its last complete state for ``--resume``."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):          # not Linux: nothing to arm
+        return
+    if os.getppid() == 1:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _configure_logging(quiet: bool, verbose: bool, json_out: bool) -> None:

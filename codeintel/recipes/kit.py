@@ -265,8 +265,9 @@ def load_state(run_dir, *, weights=None, optim=None, sched=None, device=None, rn
         with torch.no_grad():
             for k, v in weights.items():
                 v.copy_(saved[k])
-    elif weights is not None:
-        load_model(weights, str(path / STATE_FILES[0]), device=str(device or "cpu"))
+    elif weights is not None:   # safetensors takes "cpu", not the "cpu:0" a process group's device prints as
+        dev = torch.device(device) if device is not None else torch.device("cpu")
+        load_model(weights, str(path / STATE_FILES[0]), device="cpu" if dev.type == "cpu" else str(dev))
     blob: dict[str, Any] = {}
     if (path / STATE_FILES[1]).is_file():
         blob = torch.load(path / STATE_FILES[1], map_location=device, weights_only=True)

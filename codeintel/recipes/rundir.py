@@ -107,13 +107,18 @@ def aside_path(path: Path) -> Path:
 
 
 def _alive(pid: int) -> bool:
+    """Is process ``pid`` running? A zombie (exited, not yet reaped: a torchrun rank whose launcher was killed,
+    in a container whose init does not reap) is not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by someone else
         return True
-    return True
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True   # no /proc (not Linux): signal 0 reached it
 
 
 class RunDir:

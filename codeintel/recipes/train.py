@@ -171,6 +171,8 @@ def _setup(cfg: RunConfig, card: TaskCard, echo, acc, out: Path, rundir: RunDir,
     if t.gradient_checkpointing:
         enable_gradient_checkpointing(loaded.model, cfg.model)
     loaded.model.to(acc.device)
+    if resume:
+        t.grad_accum = resume_grad_accum(out, acc.num_processes, t.grad_accum, echo)
     task = build_task(cfg, card, loaded)
     loaded.set_export_defaults(task.source_len, task.target_len if task.generates else 0,
                                cfg.eval.beam_size, cfg.eval.no_repeat_ngram_size)
@@ -376,6 +378,29 @@ def save_state(run: Run, state: TrainState) -> None:
                                                weights=run.loaded.model, optim=run.optim, sched=run.sched,
                                                loop=dataclasses.asdict(state), rng=rngs, extra={"scaler": scaler}))
     state.state_seconds += time.perf_counter() - t0  # (a saved state counts the writes before its own)
+
+
+def resume_grad_accum(out: Path, processes: int, grad_accum: int, echo) -> int:
+    """The ``train.grad_accum`` that gives this resume the saved run's micro-batches per global step on
+    ``processes`` processes (the same global batches, so the same result up to the order of float sums): a
+    2-process run resumes on 1 process with ``grad_accum`` doubled, and back. A count that cannot divide the
+    saved one is refused, naming those that can."""
+    from codeintel.recipes.rundir import latest_state
+
+    state = latest_state(out)
+    try:
+        micro = json.loads((state / "trainer.json").read_text())["micro_per_step"] if state else None
+    except (OSError, ValueError, KeyError, TypeError):
+        micro = None    # a damaged state: load_state names it
+    if not isinstance(micro, int) or micro < 1 or micro == processes * grad_accum:
+        return grad_accum
+    if micro % processes:
+        fits = ", ".join(str(n) for n in range(1, micro + 1) if micro % n == 0)
+        raise ConfigError(f"{out} was trained with {micro} micro-batches per step (processes x train.grad_accum); "
+                          f"{processes} processes cannot share them evenly: resume on {fits} process(es).")
+    echo(f"note: {out} was trained with {micro} micro-batches per step; on {processes} process(es) this resume "
+         f"runs train.grad_accum={micro // processes}: the same global batches")
+    return micro // processes
 
 
 def load_state(run: Run, echo) -> TrainState:
