@@ -22,7 +22,7 @@ LAYERS = [
     {"augment"},
     {"eval"},
     {"structure"},
-    {"config", "errors", "hub", "io", "registry", "progress", "__init__"},
+    {"config", "errors", "hub", "io", "log", "registry", "progress", "__init__"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 

@@ -52,6 +52,11 @@ class Family:
         generator_prefixes: parameter-name prefixes of the text generator (trained in ``adapter_mode=frozen``).
         hint: what to say when it lacks the head a task needs.
         adapter_host: the family whose models its adapters fit (the embedding model's encoder is T5's).
+        generator_auto_class: the ``transformers`` Auto class that loads its generating model alone (model
+            cards), ``""`` where the generator is built by codeintel (RoBERTa's encoder-decoder).
+        peft_task_type: PEFT's ``task_type`` of an adapter over that whole generating model (None: none).
+        mean_pooled: its retrieval vector is the mean of the last layer over real tokens, L2-normalised — what a
+            ``sentence-transformers`` mean-pooling + normalise configuration computes.
     """
 
     name: ClassVar[str] = ""
@@ -63,6 +68,9 @@ class Family:
     seq2seq: ClassVar[bool] = False
     generator_prefixes: ClassVar[tuple[str, ...]] = ()
     hint: ClassVar[str] = ""
+    generator_auto_class: ClassVar[str] = ""
+    peft_task_type: ClassVar[str | None] = None
+    mean_pooled: ClassVar[bool] = False
 
     @property
     def adapter_host(self) -> str:

@@ -24,6 +24,7 @@ class GPT2Family(Family):
     name = "gpt2"
     variants = VARIANTS[name]
     hidden_key = "n_embd"
+    generator_auto_class, peft_task_type = "AutoModelForCausalLM", "CAUSAL_LM"
     hint = " (a decoder: `codeintel continual run` trains it)"
 
     def max_tokens(self, config: Any) -> int | None:

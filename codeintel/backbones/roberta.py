@@ -68,6 +68,7 @@ class RobertaFamily(Family):
     name = "roberta"
     variants = VARIANTS[name]
     reserved_positions, encoder, graph_input = 2, True, True
+    mean_pooled = True
 
     def max_tokens(self, config: Any) -> int | None:
         if config.model_type == "encoder-decoder":  # the seq2seq model: its encoder's (the decoder's is the same)

@@ -100,6 +100,7 @@ class T5Family(Family):
     variants = VARIANTS[name]
     hidden_key, encoder, seq2seq = "d_model", True, True
     generator_prefixes = ("decoder.block.", "decoder.final_layer_norm.")
+    generator_auto_class, peft_task_type, mean_pooled = "AutoModelForSeq2SeqLM", "SEQ_2_SEQ_LM", True
 
     def pair_head(self, hidden: int, dropout: float, inputs: int = 2) -> nn.Module:
         return pair_head(hidden, inputs=inputs)
@@ -150,6 +151,7 @@ class T5EmbeddingFamily(T5Family):
     name = "t5-embedding"
     variants = VARIANTS[name]
     seq2seq, generator_prefixes = False, ()
+    generator_auto_class, peft_task_type, mean_pooled = "", None, False   # its own first-token projection
     hint = "; use a seq2seq backbone such as codet5-small"
     adapter_host = "t5"
 

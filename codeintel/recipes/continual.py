@@ -259,7 +259,7 @@ def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=say
         result["summary"]["replay"]["forgetting"]   # {"mean": ..., "std": ...}
     """
     from codeintel.recipes.rundir import RunDir, fresh
-    from codeintel.tasks.models import save_model
+    from codeintel.tasks.models import write_checkpoint
 
     cfg = copy.deepcopy(cfg) if cfg is not None else ContinualConfig()
     for key, value in settings.items():
@@ -290,9 +290,10 @@ def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=say
         result["seconds"] = round(time.perf_counter() - t0, 1)
         echo(table(result))
         if rundir:
-            for name, state in final_models.items():
+            for name, state in final_models.items():   # each whole or not at all; a killed attempt's replaced
                 loaded.model.load_state_dict(state)
-                save_model(loaded, out / "models" / name, {"continual": {"strategy": name, "stream": names}})
+                rundir.publish_dir(f"models/{name}", lambda d, n=name: write_checkpoint(
+                    loaded, d, {"continual": {"strategy": n, "stream": names}}))
             write_text(out / "continual.md", markdown(result))
             for name in result["summary"]:
                 heatmap(result, name, out / f"heatmap-{name}.png")

@@ -11,7 +11,7 @@ compares its output with the run's predictions):
   or ``pipeline(...)`` given the checkpoint's ``GenerationConfig`` (a summarization or text2text pipeline's own
   defaults, 4 beams and 256 new tokens, take precedence over ``generation_config.json`` otherwise; the saved
   config carries no ``task_specific_params``, which would too).
-- ``causal-lm``: ``AutoModelForCausalLM``.
+- ``causal``: ``AutoModelForCausalLM``.
 - ``sentence-transformers``: a retrieval or code-search encoder without graph input; the checkpoint also gets
   a ``sentence-transformers`` configuration (mean over real tokens, then L2-normalised: the hub's vectors), so
   ``SentenceTransformer(PATH)`` loads it.
@@ -35,10 +35,7 @@ import yaml
 from codeintel.eval.metrics import SCALES
 from codeintel.io import write_text
 
-EXPLICIT_PIPELINES = {"summarization": "summarization", "code-to-code": "text2text-generation",
-                      "text-to-code": "text2text-generation"}
 PEFT_TASK_WEIGHTS = "adapters/task/adapter_model.safetensors"
-OUTPUT_KEY = {"summarization": "summary_text", "text2text-generation": "generated_text"}
 
 
 def _base_model(model: str) -> tuple[str | None, str]:
@@ -64,7 +61,7 @@ def _meta(ckpt: Path) -> dict[str, Any]:
 
 def checkpoint_kind(ckpt: Path, meta: dict[str, Any] | None = None) -> str:
     """How a checkpoint directory loads without codeintel (see the module docstring): ``seq2seq``,
-    ``causal-lm``, ``sentence-transformers``, ``peft`` or ``codeintel``."""
+    ``causal``, ``sentence-transformers``, ``peft`` or ``codeintel``."""
     from codeintel.tasks.types import task_type
 
     meta = _meta(ckpt) if meta is None else meta
@@ -79,15 +76,23 @@ def checkpoint_kind(ckpt: Path, meta: dict[str, Any] | None = None) -> str:
         return "codeintel"
     config = _read_json(ckpt / "config.json")
     arch = " ".join(config.get("architectures") or [])
+    fam = _family(meta)
     if kind.head == "embedding":
-        return "sentence-transformers" if meta.get("family") in ("roberta", "t5") and "Embedding" not in arch \
-            and config.get("model_type") != "codet5p_embedding" else "codeintel"
+        return "sentence-transformers" if fam is not None and fam.mean_pooled else "codeintel"
     if kind.head == "backbone" and kind.generates:
         if "ForCausalLM" in arch or "LMHead" in arch:
-            return "causal-lm"
+            return "causal"
         if "ForConditionalGeneration" in arch or "EncoderDecoder" in arch:
             return "seq2seq"
     return "codeintel"
+
+
+def _family(meta: dict[str, Any]):
+    """The checkpoint's backbone family object (None for an unknown name)."""
+    from codeintel.backbones.family import FAMILIES
+
+    name = meta.get("family")
+    return FAMILIES[name] if isinstance(name, str) and FAMILIES.get(name) is not None else None
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -100,7 +105,8 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _peft_native(ckpt: Path, meta: dict[str, Any], kind) -> bool:
     """A PEFT task adapter over the whole backbone, nothing else trained, a generating backbone-head task."""
     run = meta["adapter_run"]
-    if run.get("adapters") != ["task"] or run.get("active") != ["task"] or meta.get("family") not in ("t5", "gpt2"):
+    fam = _family(meta)
+    if run.get("adapters") != ["task"] or run.get("active") != ["task"] or fam is None or not fam.peft_task_type:
         return False
     if not (kind.head == "backbone" and kind.generates and (ckpt / PEFT_TASK_WEIGHTS).is_file()):
         return False
@@ -113,21 +119,15 @@ def _peft_native(ckpt: Path, meta: dict[str, Any], kind) -> bool:
         return False
 
 
-def peft_task_type(family: str, task: str) -> str | None:
-    """PEFT's ``task_type`` for an adapter of ``task`` on a ``family`` backbone (None: no PEFT class fits)."""
-    from codeintel.tasks.types import task_type
-
-    kind = task_type(task)
-    if kind.head == "backbone" and kind.generates:
-        return "CAUSAL_LM" if family == "gpt2" else "SEQ_2_SEQ_LM" if family == "t5" else None
-    return "FEATURE_EXTRACTION" if kind.head == "embedding" else None
-
-
 def loading_lines(ckpt: Path, meta: dict[str, Any], card, base: str | None) -> tuple[str, list[str]]:
     """(the kind, the runnable loading snippet) of the checkpoint ``ckpt`` (``PATH`` in the snippet)."""
-    kind = checkpoint_kind(ckpt, meta)
-    pipe = EXPLICIT_PIPELINES.get(card.type)
-    gen = card.type in ("code-to-code", "text-to-code")
+    from codeintel.tasks.types import task_type
+
+    kind, task = checkpoint_kind(ckpt, meta), task_type(card.type)
+    pipe = task.pipeline_tag
+    # code generators decode as written (no clean-up, stripped) and read their input as it is; the others read
+    # whitespace-normalised code
+    gen = bool(getattr(task, "decode_options", None))
     norm = [] if gen else ["source = ' '.join(source.split())               # codeintel's whitespace normalisation"]
     decode = ("prediction = tok.decode(out[0], skip_special_tokens=True" +
               (", clean_up_tokenization_spaces=False).strip()" if gen else ")"))
@@ -141,8 +141,8 @@ def loading_lines(ckpt: Path, meta: dict[str, Any], card, base: str | None) -> t
             "# beams and 256 new tokens, take precedence over generation_config.json):",
             f"generator = pipeline({pipe!r}, model=PATH)",
             f"same = generator(source, truncation=True, generation_config=GenerationConfig.from_pretrained(PATH))"
-            f"[0][{OUTPUT_KEY[pipe]!r}]"]
-    if kind == "causal-lm":
+            f"[0][{task.pipeline_output!r}]"]
+    if kind == "causal":
         return kind, [
             "from transformers import AutoModelForCausalLM, AutoTokenizer",
             "tok = AutoTokenizer.from_pretrained(PATH)",
@@ -151,14 +151,14 @@ def loading_lines(ckpt: Path, meta: dict[str, Any], card, base: str | None) -> t
             "prediction = tok.decode(out[0], skip_special_tokens=True)"]
     if kind == "sentence-transformers":
         query = ("# queries (natural language) and code go through the same encoder:\n"
-                 "query_vectors = model.encode(['read a file'])\n") if card.type == "code-search" else ""
+                 "query_vectors = model.encode(['read a file'])\n") if task.index_query == "nl" else ""
         return kind, [
             "from sentence_transformers import SentenceTransformer",
             "model = SentenceTransformer(PATH)   # mean over real tokens, L2-normalised: codeintel's vectors",
             "vectors = model.encode([' '.join(source.split())])   # codeintel's whitespace normalisation first",
             *query.splitlines()]
     if kind == "peft":
-        cls = "AutoModelForSeq2SeqLM" if meta.get("family") == "t5" else "AutoModelForCausalLM"
+        cls = _family(meta).generator_auto_class
         where = repr(base) if base else "PATH + '/base'"
         note = "the base model" if base else "the random-initialised base, saved with the run"
         return kind, [
@@ -169,10 +169,8 @@ def loading_lines(ckpt: Path, meta: dict[str, Any], card, base: str | None) -> t
             "model = PeftModel.from_pretrained(base, PATH + '/adapters/task').eval()",
             "tok = AutoTokenizer.from_pretrained(PATH)            # truncates at the run's source length",
             *norm, "out = model.generate(**tok(source, return_tensors='pt', truncation=True))", decode]
-    from codeintel.tasks.types import task_type
-
     item = {"pair": "{'code1': source, 'code2': other}", "nl": "{'nl': source}"}.get(
-        task_type(card.type).infer_input, "{'code': source}")
+        task.infer_input, "{'code': source}")
     return kind, [
         "import codeintel",
         "model = codeintel.load_for_inference(PATH)   # backbone, adapters and head as trained; the run's lengths",

@@ -162,11 +162,12 @@ def train_ner(cfg: NerConfig, echo=say, progress: bool = True, overwrite: bool =
                 engine.finish_trackers(acc)
 
         def write() -> None:
-            adapter_dir = out / "adapter"
-            adapter_dir.mkdir()
-            ner.save(model, adapter_dir, {"metrics": result["held_out"],
-                                          "majority_baseline": result["majority_baseline"]})
-            write_text(adapter_dir / "README.md", card(result))
+            def fill(adapter_dir: Path) -> None:
+                ner.save(model, adapter_dir, {"metrics": result["held_out"],
+                                              "majority_baseline": result["majority_baseline"]})
+                write_text(adapter_dir / "README.md", card(result))
+
+            rundir.publish_dir("adapter", fill)   # whole or not at all; a killed attempt's copy replaced
             got = result.pop("per_example")     # the held-out programs' statistics, for `codeintel compare`
             resample.save(out / resample.FILE, "ner token types", "held-out", got["ids"], got["metrics"])
             write_json(out / "ner.json", result)

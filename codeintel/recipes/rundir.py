@@ -232,12 +232,14 @@ class RunDir:
 
     def _remove_leftovers(self) -> None:
         """What an earlier, killed process of this run left half-written, by the hub's own temporary names only:
-        ``.NAME.tmp-<pid>`` files and directories of processes that no longer run (at the top, in
-        ``checkpoints/`` and in a checkpoint version), ``.best.link-tmp`` and ``states/.partial-*``."""
+        ``.NAME.tmp-<pid>`` files and directories of processes that no longer run (at the top, in its
+        first-level folders such as ``checkpoints/`` or ``models/``, and in a checkpoint version),
+        ``.best.link-tmp`` and ``states/.partial-*``."""
         import re
 
         tmp_name = re.compile(r"^\..+\.tmp-(\d+)$")
-        places = [self.path, self.path / "checkpoints", *(self.path / "checkpoints").glob("*-[0-9]*")]
+        places = [self.path, *(d for d in self.path.iterdir() if d.is_dir() and d.name != STATES),
+                  *(self.path / "checkpoints").glob("*-[0-9]*")]
         removed = []
         for place in (p for p in places if p.is_dir() and self._own(p)):
             for entry in place.iterdir():
@@ -354,6 +356,29 @@ class RunDir:
                 and self._own(previous):
             shutil.rmtree(previous, ignore_errors=True)
         return link
+
+    def publish_dir(self, name: str, write) -> Path:
+        """``write(tmp)`` fills a temporary directory, synced, then renamed to ``name`` (a path relative to the
+        run, e.g. ``models/naive``) in the run: a directory
+        appears whole or not at all. One already there (a killed earlier process of this run had published it
+        before the run's last file) is replaced: moved to a temporary name, the new one renamed in, the old one
+        removed (killed in between: the next ``--resume`` removes the temporary names)."""
+        dest = self.path / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
+        old = dest.parent / f".{dest.name}.old.tmp-{os.getpid()}"
+        for leftover in (tmp, old):
+            if leftover.exists():
+                shutil.rmtree(leftover)
+        tmp.mkdir()
+        write(tmp)
+        _sync_tree(tmp)
+        if dest.exists() and self._own(dest) and dest.is_dir():
+            os.rename(dest, old)
+        os.rename(tmp, dest)
+        _sync_dir(dest.parent)
+        shutil.rmtree(old, ignore_errors=True)
+        return dest
 
     def drop_unlinked(self, name: str) -> None:
         """Remove this run's versions of ``name`` that the link does not point to (left by a killed write)."""

@@ -42,6 +42,7 @@ class CodeToCodeTask(SummarizationTask):
     metrics = ("bleu", "xmatch", *CODEBLEU_PARTS)
     data_format = "line-aligned files: line i of *<source suffix> <-> line i of *<target suffix> (CodeXGLUE)"
     pipeline_tag, robustness, takes_graph = "text2text-generation", False, True
+    pipeline_output = "generated_text"
     graph: GraphSettings | None = None
     decode_options = {"clean_up_tokenization_spaces": False}
 

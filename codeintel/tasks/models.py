@@ -466,8 +466,6 @@ def _write_adapter_run(loaded: Loaded, out: Path, extra_meta: dict[str, Any] | N
 def _set_peft_task_type(adapter_dir: Path, family: str, task: str) -> None:
     """PEFT's ``task_type`` in the task adapter's ``adapter_config.json`` (so ``AutoPeftModel*`` knows the
     class), where PEFT has a class for the task."""
-    from codeintel.recipes.modelcard import peft_task_type
-
     path = adapter_dir / "adapter_config.json"
     if not path.is_file():
         return
@@ -476,6 +474,18 @@ def _set_peft_task_type(adapter_dir: Path, family: str, task: str) -> None:
     if "peft_type" in cfg and cfg.get("task_type") is None and kind:
         cfg["task_type"] = kind
         path.write_text(json.dumps(cfg, indent=2) + "\n")
+
+
+def peft_task_type(family_name: str, task: str) -> str | None:
+    """PEFT's ``task_type`` for an adapter of ``task`` on a ``family_name`` backbone (None: no PEFT class fits):
+    the family's generating class for generating tasks, feature extraction for embedding tasks."""
+    from codeintel.backbones.family import FAMILIES
+
+    kind = task_type(task)
+    if kind.head == "backbone" and kind.generates:
+        fam = FAMILIES.get(family_name)
+        return fam.peft_task_type if fam is not None else None
+    return "FEATURE_EXTRACTION" if kind.head == "embedding" else None
 
 
 def _rebuildable_name(loaded: Loaded) -> str:

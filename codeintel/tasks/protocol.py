@@ -100,6 +100,8 @@ class TaskType:
         resampled for intervals and significance tests (``codeintel compare``). ``None``: not available."""
         return None
 
+    pipeline_output: ClassVar[str] = ""
+    """The key of a ``transformers.pipeline(pipeline_tag)`` result that holds the output (model cards)."""
     columns: ClassVar[dict[str, str]] = {}
     """The column-mapping keys this type reads (``data.code_field`` ...) and the column each fills, e.g.
     ``{"code_field": "code", "nl_field": "summary"}``."""

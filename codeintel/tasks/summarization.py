@@ -27,6 +27,7 @@ class SummarizationTask(TaskType):
     variants = {"roberta": "encoder-decoder", "t5": "encoder-decoder"}
     data_format = "jsonl: code/func/original_string (or code_tokens) + summary/docstring (or docstring_tokens)"
     pipeline_tag, generates, robustness = "summarization", True, True
+    pipeline_output = "summary_text"
 
     def configure(self, cfg) -> None:
         self.target_logits_only = cfg.train.fast_kernels
