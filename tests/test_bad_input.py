@@ -26,6 +26,10 @@ TRAIN_BAD = [
     ("train.threads=-1", "train.threads must be >= 0"),
     ("dfg_length=-1", "dfg_length must be >= 1"),
     ("source_len=100000", "exceeds the 512 positions"),
+    ("train.batch_tokens=1", "train.batch_tokens=1 is below one example of source_len"),
+    ("train.metric_for_best_model=f1", "train.metric_for_best_model='f1' is not a metric of summarization"),
+    ("train.eval_steps=-1", "train.eval_steps must be >= 0"),
+    ("data.label_field=x", "data.label_field does not apply to summarization"),
 ]
 
 
@@ -332,3 +336,11 @@ def test_odd_bytes_are_said_not_swallowed(tmp_path, capsys):
         assert main(["token-types", "/proc/self/mem", "--lang", "c"]) == 2
         err = capsys.readouterr().err
         assert err.count("error:") == 1 and "cannot be read" in err and "Traceback" not in err
+
+
+def test_probe_refuses_a_layer_range_beyond_the_model_before_building_it(tmp_path, capsys):
+    out = tmp_path / "p"
+    assert main(["probe", "--model", "tiny-codebert", "--lang", "python", "--layers", "0-1000000000000",
+                 "--out", str(out), "--no-progress"]) == 2
+    _one_error(capsys.readouterr().err, "this model has layers 0 (embeddings) to 2")
+    assert not out.exists()

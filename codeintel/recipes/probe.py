@@ -356,6 +356,9 @@ def parse_layers(spec: str, n_layers: int) -> list[int]:
             layers = list(range(n_layers + 1))
         elif "-" in spec:
             a, b = (int(x) for x in spec.split("-", 1))
+            if not 0 <= a <= b <= n_layers:   # checked before the range is built (0-1000000000000 is no list)
+                raise ConfigError(f"--layers {spec}: this model has layers 0 (embeddings) to {n_layers}; pass a "
+                                  f"range inside it, e.g. 0-{n_layers}.")
             layers = list(range(a, b + 1))
         else:
             layers = [int(x) for x in spec.split(",") if x.strip()]

@@ -174,6 +174,10 @@ def _setup(cfg: RunConfig, card: TaskCard, echo, acc, out: Path, rundir: RunDir,
     if resume:
         t.grad_accum = resume_grad_accum(out, acc.num_processes, t.grad_accum, echo)
     task = build_task(cfg, card, loaded)
+    if not t.batch_size and t.batch_tokens < task.source_len:
+        raise ConfigError(f"train.batch_tokens={t.batch_tokens} is below one example of source_len {task.source_len} "
+                          f"tokens: every batch would be a single example; pass train.batch_tokens="
+                          f"{task.source_len} or more, or train.batch_size=N for N examples a batch.")
     loaded.set_export_defaults(task.source_len, task.target_len if task.generates else 0,
                                cfg.eval.beam_size, cfg.eval.no_repeat_ngram_size)
     with acc.main_process_first():  # rank 0 fills the tokenization cache, the others read it
