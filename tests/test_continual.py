@@ -812,3 +812,35 @@ def test_every_registered_strategy_runs_end_to_end(strategy, toy_stream, tmp_pat
     r = np.array(result["R_mean"][strategy])
     assert r.shape == (rows, 3) and np.isfinite(r).all()
     assert (out / "models" / strategy / "config.json").is_file()
+
+
+def test_automatic_domains_count_only_the_samples_left_to_them(shared_data, tmp_path, capsys):
+    """A sample goes to the first domain it calls: an API is chosen only if enough of its samples are left after
+    the domains before it (on GCJ, `Map` is called mostly by programs an earlier domain took: it once ended a
+    domain with 0 samples and the default command failed)."""
+    data = shared_data / "clone" / "gcj_programs.jsonl"
+    if not data.is_file():
+        pytest.skip("no GCJ sample")
+    import yaml
+
+    out = tmp_path / "gcj.yaml"
+    assert main(["continual", "build-stream", "--data", str(data), "--lang", "java", "--out", str(out),
+                 "--no-progress"]) == 0
+    defn = yaml.safe_load(out.read_text())
+    assert all(c["train"] > 0 and c["test"] > 0 for c in defn["counts"].values()), defn["counts"]
+    from codeintel.continual.streams import auto_domains
+
+    class S:   # a sample calling the given owners
+        def __init__(self, *owners):
+            self.calls = [type("C", (), {"owner": o, "name": "f", "kind": "method"})() for o in owners]
+
+    samples = [S("a", "b") for _ in range(6)] + [S("a") for _ in range(4)] + [S("c") for _ in range(3)]
+    import codeintel.continual.streams as st
+
+    real = st.api_key
+    st.api_key = lambda call, by, lang: call.owner
+    try:
+        got = [d.name for d in auto_domains(samples, "module", "python", 3, 3)]
+    finally:
+        st.api_key = real
+    assert got == ["a", "c"]      # b (6 samples in all) has none left after a took them; c has its 3

@@ -19,6 +19,7 @@ owner: ``os.path`` matches ``os.path.join``; ``java.util.Scanner`` matches ``Sca
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 from collections import Counter
@@ -209,6 +210,11 @@ def read_units(data: str, lang: str, exclude_tests: bool = False) -> Units:
     for row in read_jsonl(path):
         code = next((row[k] for k in (*CODE_FIELDS, "source_code") if isinstance(row.get(k), str)), None)
         if code is None:
+            present = next((k for k in (*CODE_FIELDS, "source_code") if k in row), None)
+            if present is not None:
+                value = row[present]
+                what = "null" if value is None else f"{json.dumps(value)[:40]} ({type(value).__name__})"
+                raise DataError(f"{path}:{row['__line']}: field {present!r} is {what}; expected the code as a string.")
             raise DataError(f"{path}:{row['__line']}: no code field ({', '.join((*CODE_FIELDS, 'source_code'))}).")
         units.append((str(row.get("id", row.get("idx", f"{path.stem}-{row['__line']}"))), code))
     if not units:
@@ -362,14 +368,23 @@ def api_table(samples: list[Sample], by: str, lang: str) -> list[tuple[str, int]
 
 def auto_domains(samples: list[Sample], by: str, lang: str, k: int, min_samples: int,
                  exclude: list[str] = ()) -> list[Domain]:
-    """The ``k`` most used APIs (by samples calling them, at least ``min_samples``), one domain each; APIs under
-    an ``exclude`` prefix are never chosen."""
+    """The ``k`` most used APIs, one domain each, in the order :func:`build` assigns samples (a sample goes to
+    the first domain it calls): an API is chosen only if at least ``min_samples`` samples calling it are left
+    after the domains chosen before it took theirs (GCJ's ``Map`` is called mostly by programs that also call
+    an earlier ``Scanner``: chosen on its total it ended with no samples). APIs under an ``exclude`` prefix are
+    never chosen."""
     chosen: list[str] = []
+    taken: set[int] = set()
     for api, n in api_table(samples, by, lang):
-        # not under an exclusion, and not under an API chosen before it: that earlier domain would take every
-        # sample calling it (`torch` before `torch.cuda` leaves `torch.cuda` empty)
-        if n >= min_samples and len(chosen) < k and not any(matches(api, e) for e in [*exclude, *chosen]):
+        if len(chosen) == k:
+            break
+        # not under an exclusion, and not under an API chosen before it (`torch` before `torch.cuda`)
+        if n < min_samples or any(matches(api, e) for e in [*exclude, *chosen]):
+            continue
+        mine = [i for i, s in enumerate(samples) if i not in taken and target_calls(s, [api])]
+        if len(mine) >= min_samples:
             chosen.append(api)
+            taken.update(mine)
     if not chosen:
         raise DataError(f"no API is called by {min_samples} or more samples"
                         + (f" outside {', '.join(exclude)}" if exclude else "")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from codeintel.data import hygiene as hy
-from codeintel.data.loaders import CODE_FIELDS, LoadReport, check_file
+from codeintel.data.loaders import CODE_FIELDS, RECORD_SUFFIXES, LoadReport, check_file, read_records
 from codeintel.data.stdlib import SPLITS
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import parse_json, save_figure, write_text
@@ -67,14 +67,23 @@ def resolve_card(paths: list[str], task: str | None):
             p = Path(str(p).split("=", 1)[1])
         if not p.exists():
             raise DataError(f"data path {p} does not exist.")
-        files += sorted(p.glob("*.jsonl")) + sorted(p.glob("*.txt")) if p.is_dir() else [p]
-    jsonl = next((f for f in files if f.suffix == ".jsonl"), None)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in (*RECORD_SUFFIXES, ".txt") and f.is_file())
+            if not found:
+                raise DataError(f"{p} is a directory without data files (jsonl, json, csv, tsv, parquet, or txt "
+                                "pair lists); pass the files, or a directory holding them.")
+            files += found
+        else:
+            check_file(p)
+            files.append(p)
+    jsonl = next((f for f in files if f.suffix.lower() in RECORD_SUFFIXES), None)
     row = _first_row(jsonl) if jsonl else None
     for name in TASK_TYPES:   # a type's default card carries its name, unless it names another
         if task_type(name).recognises(files, row):
             return load_task(task_type(name).default_card or name)
     if row is None:
-        raise DataError(f"cannot tell the format of {paths[0]} (no jsonl rows); pass --task CARD.")
+        what = f"{jsonl} holds no rows" if jsonl else f"{paths[0]} is no table (jsonl, json, csv, tsv, parquet)"
+        raise DataError(f"cannot tell the format of the data: {what}; pass --task CARD.")
     raise DataError(f"cannot tell which task's format {jsonl} is (fields {sorted(k for k in row if k != '__line')}; "
                     f"code is read from one of {list(CODE_FIELDS)}); pass --task CARD.")
 
@@ -83,6 +92,9 @@ def _first_row(path: Path) -> dict | None:
     """The first JSON object of a jsonl file (the format is told from it; the file is read whole only once,
     by the loader)."""
     check_file(path)
+    if path.suffix.lower() != ".jsonl":   # a JSON array, CSV/TSV or Parquet table: its first record
+        rows = read_records(path)
+        return rows[0] if rows else None
     with path.open(encoding="utf-8", errors="replace") as fh:
         for lineno, line in enumerate(fh, 1):
             if line.strip():
