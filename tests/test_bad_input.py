@@ -344,3 +344,53 @@ def test_probe_refuses_a_layer_range_beyond_the_model_before_building_it(tmp_pat
                  "--out", str(out), "--no-progress"]) == 2
     _one_error(capsys.readouterr().err, "this model has layers 0 (embeddings) to 2")
     assert not out.exists()
+
+
+def _pickle_with_code(path):
+    import pickle
+
+    class Code:
+        def __reduce__(self):
+            return (print, ("code ran",))
+    path.write_bytes(pickle.dumps({"optimizer": Code(), "scheduler": None}))
+
+
+DAMAGED_STATES = {
+    "pickle with code in optimizer.pt": (lambda d: _pickle_with_code(d / "optimizer.pt"), "optimizer.pt is not a "
+                                         "state codeintel can read safely"),
+    "truncated trainer.json": (lambda d: (d / "trainer.json").write_text((d / "trainer.json").read_text()[:20]),
+                               "trainer.json is damaged"),
+    "trainer.json with an unknown key": (
+        lambda d: (d / "trainer.json").write_text(json.dumps({**json.loads((d / "trainer.json").read_text()),
+                                                              "bogus": 1})), "has keys this version does not know"),
+    "truncated state weights": (lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors")
+                                                                                .read_bytes()[:1000]),
+                                "model.safetensors is damaged"),
+}
+
+
+@pytest.fixture(scope="module")
+def with_states(tmp_path_factory):
+    run = tmp_path_factory.mktemp("states") / "run"
+    assert main(["train", "--out", str(run), "train.max_steps=4", "train.save_every=2", "data.max_eval_examples=4",
+                 "source_len=32", "target_len=8", "--no-progress"]) == 0
+    return run
+
+
+@pytest.mark.parametrize("case", list(DAMAGED_STATES))
+def test_a_damaged_state_on_resume_is_one_error_that_names_it(with_states, tmp_path, capsys, case):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(with_states, run, symlinks=True)
+    (run / "metrics.json").unlink()                        # as if killed before the end
+    newest = sorted((run / "states").glob("state-*"))[-1]
+    damage, expected = DAMAGED_STATES[case]
+    damage(newest)
+    before = sorted(str(p.relative_to(run)) for p in run.rglob("*"))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+    out = capsys.readouterr()
+    _one_error(out.err, expected)
+    assert "code ran" not in out.out + out.err
+    assert sorted(str(p.relative_to(run)) for p in run.rglob("*")) == before   # nothing written or removed

@@ -121,3 +121,24 @@ def test_adapters_show_refuses_a_linked_config(runs, tmp_path, capsys):
     assert main(["adapters", "show", str(ck / "adapters" / "task")]) == 2
     err = capsys.readouterr().err
     assert err.count("error:") == 1 and "symbolic link" in err and "outside the adapter directory" in err
+
+
+def test_adapters_show_says_what_the_weights_are(runs, tmp_path, capsys):
+    """Valid weights are counted; truncated or missing ones are one error; pickle-only ones are said to need
+    allow_pickle."""
+    root, _ = runs
+    ck = _copy(root / "lora" / "best", tmp_path / "ck")
+    task = ck / "adapters" / "task"
+    capsys.readouterr()
+    assert main(["adapters", "show", str(ck)]) == 0
+    assert "adapter_model.safetensors: 24 tensors, 24,576 parameters" in capsys.readouterr().out
+    (task / "adapter_model.safetensors").write_bytes((task / "adapter_model.safetensors").read_bytes()[:100])
+    assert main(["adapters", "show", str(task)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "adapter_model.safetensors is damaged" in err
+    (task / "adapter_model.safetensors").unlink()
+    assert main(["adapters", "show", str(task)]) == 2
+    assert "holds no adapter weights" in capsys.readouterr().err
+    (task / "adapter_model.bin").write_bytes(b"not read")
+    assert main(["adapters", "show", str(task)]) == 0
+    assert "adapter_model.bin only (a pickle" in capsys.readouterr().out

@@ -117,3 +117,35 @@ def _show_one(path) -> None:
     print(f"backbone  {backbone}  ({family}, hidden {meta.get('hidden_size') or cfg.get('hidden_size') or '?'})")
     head = meta.get("head")
     print(f"head      {json.dumps(head) if head else 'none'}")
+    print(f"weights   {_weights_line(path, fmt)}")
+
+
+def _weights_line(path, fmt: str) -> str:
+    """What the weight files hold; a missing or damaged file is a CheckpointError (the adapter cannot load)."""
+    from safetensors import SafetensorError, safe_open
+
+    from codeintel.errors import CheckpointError
+    from codeintel.peft_adapters.core import HUB_PICKLE, HUB_WEIGHTS, PEFT_PICKLE, PEFT_WEIGHTS
+
+    safe, pickled = (PEFT_WEIGHTS, PEFT_PICKLE) if fmt == "peft" else (HUB_WEIGHTS, HUB_PICKLE)
+    if not (path / safe).is_file():
+        if (path / pickled).is_file():
+            return (f"{pickled} only (a pickle, which can run code when loaded): loaded only with allow_pickle=true; "
+                    "no safetensors copy")
+        raise CheckpointError(f"{path} holds no adapter weights ({safe}); the adapter is incomplete: restore the "
+                              "file or re-train.")
+    try:
+        with safe_open(str(path / safe), "pt") as fh:
+            names = list(fh.keys())
+            size = sum(_numel(fh.get_slice(k).get_shape()) for k in names)
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path / safe} is damaged ({str(exc).splitlines()[0][:120]}); restore it or "
+                              "re-train.") from None
+    return f"{safe}: {len(names)} tensors, {size:,} parameters"
+
+
+def _numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n

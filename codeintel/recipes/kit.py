@@ -247,8 +247,10 @@ def load_state(run_dir, *, weights=None, optim=None, sched=None, device=None, rn
     ``optimizer.pt`` (``rng``, the extras, and ``path``: the state read); the RNGs are the caller's to
     restore (one per process)."""
     import json
+    import pickle
 
     import torch
+    from safetensors import SafetensorError
     from safetensors.torch import load_file, load_model
 
     path = latest_state(run_dir)
@@ -257,27 +259,51 @@ def load_state(run_dir, *, weights=None, optim=None, sched=None, device=None, rn
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}; remove that state directory to resume from the "
                               "one before it.")
-    if isinstance(weights, dict):
-        saved = load_file(str(path / STATE_FILES[0]))
-        if set(saved) != set(weights):
-            raise CheckpointError(f"{path}/{STATE_FILES[0]} holds other tensors than this run trains; resume with "
-                                  "the settings the run started with.")
-        with torch.no_grad():
-            for k, v in weights.items():
-                v.copy_(saved[k])
-    elif weights is not None:   # safetensors takes "cpu", not the "cpu:0" a process group's device prints as
-        dev = torch.device(device) if device is not None else torch.device("cpu")
-        load_model(weights, str(path / STATE_FILES[0]), device="cpu" if dev.type == "cpu" else str(dev))
+    def damaged(name: str, exc: BaseException, what: str = "damaged (truncated or edited?)") -> CheckpointError:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        return CheckpointError(f"{path}/{name} is {what}: {reason}. Remove {path} to resume from the state "
+                               "before it.")
+
+    try:   # the loop first: nothing is put into the model when the state cannot be read whole
+        loop = json.loads((path / STATE_FILES[2]).read_text(encoding="utf-8"))
+        if not isinstance(loop, dict):
+            raise ValueError(f"expected a JSON object, got {type(loop).__name__}")
+    except (OSError, ValueError, RecursionError) as exc:
+        raise damaged(STATE_FILES[2], exc) from None
     blob: dict[str, Any] = {}
     if (path / STATE_FILES[1]).is_file():
-        blob = torch.load(path / STATE_FILES[1], map_location=device, weights_only=True)
+        try:
+            blob = torch.load(path / STATE_FILES[1], map_location=device, weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError) as exc:
+            raise damaged(STATE_FILES[1], exc, "not a state codeintel can read safely (weights_only: tensors and "
+                                               "plain values only; written by something else, or damaged)") from None
+        if not isinstance(blob, dict) or "optimizer" not in blob or "scheduler" not in blob:
+            raise damaged(STATE_FILES[1], ValueError("no optimizer/scheduler entries"))
+    try:
+        if isinstance(weights, dict):
+            saved = load_file(str(path / STATE_FILES[0]))
+            if set(saved) != set(weights):
+                raise CheckpointError(f"{path}/{STATE_FILES[0]} holds other tensors than this run trains; resume "
+                                      "with the settings the run started with.")
+            with torch.no_grad():
+                for k, v in weights.items():
+                    v.copy_(saved[k])
+        elif weights is not None:   # safetensors takes "cpu", not the "cpu:0" a process group's device prints as
+            dev = torch.device(device) if device is not None else torch.device("cpu")
+            load_model(weights, str(path / STATE_FILES[0]), device="cpu" if dev.type == "cpu" else str(dev))
+    except (SafetensorError, OSError, RuntimeError) as exc:
+        raise damaged(STATE_FILES[0], exc) from None
+    if blob:
         optim_state, sched_state = blob.pop("optimizer"), blob.pop("scheduler")
-        if optim is not None:
-            optim.load_state_dict(optim_state)
-        if sched is not None and sched_state is not None:
-            sched.load_state_dict(sched_state)
+        try:
+            if optim is not None:
+                optim.load_state_dict(optim_state)
+            if sched is not None and sched_state is not None:
+                sched.load_state_dict(sched_state)
+        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise damaged(STATE_FILES[1], exc, "not this run's optimizer state") from None
     blob["path"] = path
-    return json.loads((path / STATE_FILES[2]).read_text()), blob
+    return loop, blob
 
 
 def resumed_config(path, cls):

@@ -32,7 +32,7 @@ import torch
 from transformers import set_seed
 
 from codeintel.config import RunConfig, to_dict, validate
-from codeintel.errors import ConfigError, TrainingError
+from codeintel.errors import CheckpointError, ConfigError, TrainingError
 from codeintel.eval.metrics import SCALES
 from codeintel.io import write_json, write_text
 from codeintel.log import say
@@ -411,6 +411,11 @@ def load_state(run: Run, echo) -> TrainState:
     """The newest complete state of the run directory, put back into the model, optimizer, schedule and RNGs."""
     loop, blob = kit.load_state(run.out, weights=run.loaded.model, optim=run.optim, sched=run.sched,
                                 device=run.acc.device)
+    known = {f.name for f in dataclasses.fields(TrainState)}
+    if set(loop) - known or "step" not in loop:
+        raise CheckpointError(f"{kit.latest_state(run.out)}/trainer.json has keys this version does not know "
+                              f"({', '.join(sorted(set(loop) - known)) or 'no step'}): written by another version, or "
+                              "edited. Remove that state to resume from the one before it.")
     state = TrainState(**loop)
     state.losses = [tuple(x) for x in state.losses]
     if state.micro_per_step != run.micro_per_step:
