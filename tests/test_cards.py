@@ -155,3 +155,24 @@ def test_lora_adapter_names_a_loadable_base_so_auto_peft_model_loads_it(tmp_path
         enc = tok(" ".join(codes[row["id"]].split()), return_tensors="pt", truncation=True)
         text = tok.decode(model.generate(**enc)[0], skip_special_tokens=True)
         assert " ".join(text.split()) == row["prediction"]
+
+
+def test_language_model_card_loads_the_model_it_names(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    rows = [{"id": f"f{i}", "language": "c", "code": f"int f{i}(int x) {{ return x + {i}; }}\n" * 3}
+            for i in range(30)]
+    (tmp_path / "lm.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _train(["train", "--model", "tiny-codet5", "--task", "language-modeling", "--data", "lm.jsonl", "--out", "run",
+            "train.max_steps=1", "target_len=32"])
+    kind, block, meta = _block(Path("run/best"))
+    assert kind == "lm" and meta["library_name"] == "transformers"
+    scope = _run_block(block)
+    from codeintel.tasks.heads import backbone_of
+    from codeintel.tasks.models import load_model
+
+    mine = dict(backbone_of(load_model("run/best").model).named_parameters())
+    theirs = dict(scope["model"].named_parameters())
+    assert theirs.keys() == mine.keys() and all(torch.equal(v, mine[k]) for k, v in theirs.items())
+    assert type(scope["model"]).__name__ == "T5ForConditionalGeneration"

@@ -12,6 +12,7 @@ compares its output with the run's predictions):
   defaults, 4 beams and 256 new tokens, take precedence over ``generation_config.json`` otherwise; the saved
   config carries no ``task_specific_params``, which would too).
 - ``causal``: ``AutoModelForCausalLM``.
+- ``lm``: a language model scored by perplexity (its ``Auto`` class by the saved architecture).
 - ``sentence-transformers``: a retrieval or code-search encoder without graph input; the checkpoint also gets
   a ``sentence-transformers`` configuration (mean over real tokens, then L2-normalised: the hub's vectors), so
   ``SentenceTransformer(PATH)`` loads it.
@@ -61,7 +62,7 @@ def _meta(ckpt: Path) -> dict[str, Any]:
 
 def checkpoint_kind(ckpt: Path, meta: dict[str, Any] | None = None) -> str:
     """How a checkpoint directory loads without codeintel (see the module docstring): ``seq2seq``,
-    ``causal``, ``sentence-transformers``, ``peft`` or ``codeintel``."""
+    ``causal``, ``lm``, ``sentence-transformers``, ``peft`` or ``codeintel``."""
     from codeintel.tasks.types import task_type
 
     meta = _meta(ckpt) if meta is None else meta
@@ -79,6 +80,8 @@ def checkpoint_kind(ckpt: Path, meta: dict[str, Any] | None = None) -> str:
     fam = _family(meta)
     if kind.head == "embedding":
         return "sentence-transformers" if fam is not None and fam.mean_pooled else "codeintel"
+    if kind.head == "backbone" and not kind.generates:   # a language model scored by perplexity
+        return "lm" if any(a in arch for a in ("ForCausalLM", "LMHead", "ForConditionalGeneration")) else "codeintel"
     if kind.head == "backbone" and kind.generates:
         if "ForCausalLM" in arch or "LMHead" in arch:
             return "causal"
@@ -149,6 +152,13 @@ def loading_lines(ckpt: Path, meta: dict[str, Any], card, base: str | None) -> t
             "model = AutoModelForCausalLM.from_pretrained(PATH)  # generation_config.json: the run's decoding",
             "out = model.generate(**tok(source, return_tensors='pt'))",
             "prediction = tok.decode(out[0], skip_special_tokens=True)"]
+    if kind == "lm":
+        arch = " ".join(_read_json(ckpt / "config.json").get("architectures") or [])
+        cls = "AutoModelForSeq2SeqLM" if "ForConditionalGeneration" in arch else "AutoModelForCausalLM"
+        return kind, [
+            f"from transformers import {cls}, AutoTokenizer",
+            "tok = AutoTokenizer.from_pretrained(PATH)",
+            f"model = {cls}.from_pretrained(PATH)   # the run's perplexities: codeintel evaluate --model PATH"]
     if kind == "sentence-transformers":
         query = ("# queries (natural language) and code go through the same encoder:\n"
                  "query_vectors = model.encode(['read a file'])\n") if task.index_query == "nl" else ""
