@@ -45,23 +45,6 @@ def _functions(tmp_path: Path) -> Path:
     return path
 
 
-def _stream(tmp_path: Path) -> Path:
-    import yaml
-
-    calls = {"json": ["s = json.dumps(a)", "d = json.loads(b)"], "re": ["r = re.compile(a)", "m = re.sub(a, b, s)"]}
-    units = [f"import {mod}\n\ndef {mod}_{i}(a, b):\n    s = str(a)\n    {lines[i % 2]}\n    {lines[1 - i % 2]}\n"
-             f"    return b\n" for mod, lines in calls.items() for i in range(30)]
-    data = tmp_path / "code.jsonl"
-    data.write_text("".join(json.dumps({"id": f"u{i}", "code": u}) + "\n" for i, u in enumerate(units)))
-    (tmp_path / "def.yaml").write_text(yaml.safe_dump({
-        "name": "toy", "lang": "python", "by": "module", "seed": 0, "test_fraction": 0.2,
-        "domains": [{"name": "serial", "apis": ["json"]}, {"name": "regex", "apis": ["re"]}]}))
-    stream = tmp_path / "toy.yaml"
-    assert main(["continual", "build-stream", "--domains", str(tmp_path / "def.yaml"), "--data", str(data),
-                 "--out", str(stream), "--no-progress"]) == 0
-    return stream
-
-
 def _weights(path: Path) -> dict:
     from safetensors.torch import load_file
 
@@ -73,7 +56,7 @@ def _same_weights(a: Path, b: Path) -> None:
     assert x and x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x), (a, b)
 
 
-def _ner(tmp_path):
+def _ner(tmp_path, _):
     args = ["adapters", "train-ner", "--data", str(_functions(tmp_path)), "--lang", "python", "--no-progress",
             "train.max_steps=8", "train.eval_every=4", "train.save_every=4", "train.batch_size=4", "source_len=64",
             "data.max_eval_examples=8", "train.threads=1", "train.lr=3e-3"]
@@ -86,7 +69,7 @@ def _ner(tmp_path):
     return args, ["adapters", "train-ner"], same
 
 
-def _probe(tmp_path):
+def _probe(tmp_path, _):
     args = ["probe", "--model", "tiny-codebert", "--layers", "0-1", "--dims", "8", "--no-progress",
             "data.max_train_examples=30", "data.max_eval_examples=10", "data.max_test_examples=10", "train.epochs=2",
             "train.save_every=1", "train.threads=1"]
@@ -98,11 +81,11 @@ def _probe(tmp_path):
     return args, ["probe"], same
 
 
-def _continual(tmp_path):
-    args = ["continual", "run", "--model", "tiny-codebert", "--stream", str(_stream(tmp_path)), "--strategy", "naive",
-            "--strategy", "ewc", "--no-progress", "objective=api", "train.epochs=1", "train.batch_size=8",
-            "source_len=64", "data.max_test_examples=6", "min_test_examples=5", "train.save_every=1",
-            "train.threads=1"]
+def _continual(tmp_path, toy_stream):
+    args = ["continual", "run", "--model", "tiny-codebert", "--stream", str(toy_stream(tmp_path)),
+            "--strategy", "naive", "--strategy", "ewc", "--no-progress", "objective=api", "train.epochs=1",
+            "train.batch_size=8", "source_len=64", "data.max_test_examples=6", "min_test_examples=5",
+            "train.save_every=1", "train.threads=1"]
 
     def same(ref: Path, got: Path) -> None:
         r, g = (json.loads((d / "continual.json").read_text()) for d in (ref, got))
@@ -123,8 +106,8 @@ def _run(tmp_path: Path, args: list[str], out: Path, **env) -> subprocess.Comple
 
 
 @pytest.mark.parametrize("recipe", [_ner, _probe, _continual], ids=["ner", "probe", "continual"])
-def test_sigkill_at_every_rename_point_then_resume_ends_identical(tmp_path, recipe, capsys):
-    args, command, same = recipe(tmp_path)
+def test_sigkill_at_every_rename_point_then_resume_ends_identical(tmp_path, recipe, capsys, toy_stream):
+    args, command, same = recipe(tmp_path, toy_stream)
     ref = tmp_path / "ref"
     proc = _run(tmp_path, args, ref, COUNT_TO=str(tmp_path / "renames.json"))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

@@ -91,12 +91,12 @@ def test_the_output_directory_is_locked_while_the_recipe_works(recipe, tmp_path,
         first.wait()
 
 
-def test_continual_run_is_locked_while_it_works(tmp_path):
+def test_continual_run_is_locked_while_it_works(tmp_path, toy_stream):
     """The same for `continual run`, on a stream built here (its fixtures live in test_continual)."""
     from codeintel.recipes.rundir import RunDir
 
     out = tmp_path / "c"
-    stream = _toy_stream(tmp_path)
+    stream = toy_stream(tmp_path)
     env = dict(os.environ, PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1")
     first = subprocess.Popen([sys.executable, "-m", "codeintel", "continual", "run", "--stream", str(stream),
                               "--strategy", "naive", "--out", str(out), "--no-progress", "objective=api",
@@ -116,24 +116,6 @@ def test_continual_run_is_locked_while_it_works(tmp_path):
     finally:
         first.kill()
         first.wait()
-
-
-def _toy_stream(tmp_path: Path) -> Path:
-    import yaml
-
-    calls = {"json": ["s = json.dumps(a)", "d = json.loads(b)"], "re": ["r = re.compile(a)", "m = re.sub(a, b, s)"],
-             "math": ["v = math.sqrt(a)", "w = math.floor(b)"]}
-    units = [f"import {mod}\n\ndef {mod}_{i}(a, b):\n    s = str(a)\n    {lines[i % 2]}\n    {lines[1 - i % 2]}\n"
-             f"    return b\n" for mod, lines in calls.items() for i in range(36)]
-    data = tmp_path / "code.jsonl"
-    data.write_text("".join(json.dumps({"id": f"u{i}", "code": u}) + "\n" for i, u in enumerate(units)))
-    (tmp_path / "def.yaml").write_text(yaml.safe_dump({
-        "name": "toy", "lang": "python", "by": "module", "seed": 0, "test_fraction": 0.2,
-        "domains": [{"name": "serial", "apis": ["json"]}, {"name": "regex", "apis": ["re"]}]}))
-    stream = tmp_path / "toy.yaml"
-    assert main(["continual", "build-stream", "--domains", str(tmp_path / "def.yaml"), "--data", str(data),
-                 "--out", str(stream), "--no-progress"]) == 0
-    return stream
 
 
 # --------------------------------------------------------------------------- a failed start gives the directory back
@@ -351,10 +333,10 @@ def test_probe_killed_mid_run_and_resumed_ends_identical(tmp_path, capsys):
 
 
 
-def test_continual_run_killed_mid_strategy_and_resumed_ends_identical(tmp_path, capsys):
+def test_continual_run_killed_mid_strategy_and_resumed_ends_identical(tmp_path, toy_stream, capsys):
     from safetensors.torch import load_file
 
-    stream = _toy_stream(tmp_path)
+    stream = toy_stream(tmp_path)
     args = ["continual", "run", "--model", "tiny-codebert", "--stream", str(stream), "--strategy", "naive",
             "--strategy", "ewc", "--no-progress", "objective=api", "train.epochs=1", "train.batch_size=8",
             "source_len=64", "data.max_test_examples=8", "min_test_examples=5", "train.save_every=1", "train.threads=1"]
@@ -464,11 +446,11 @@ def _scalars(logs: Path, reader) -> dict[str, list]:
     return scalars
 
 
-def test_continual_run_reports_to_a_tracker(tmp_path):
+def test_continual_run_reports_to_a_tracker(tmp_path, toy_stream):
     """report_to=tensorboard on continual run: each strategy's score on every domain after each experience."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    stream = _toy_stream(tmp_path)
+    stream = toy_stream(tmp_path)
     out = tmp_path / "c"
     assert main(["continual", "run", "--stream", str(stream), "--strategy", "naive", "--strategy", "ewc", "--out",
                  str(out), "--no-progress", "objective=api", "train.epochs=1", "train.batch_size=8", "source_len=64",
@@ -502,8 +484,8 @@ def test_probe_reports_to_a_tracker_and_runs_its_backbone_in_bf16(tmp_path, caps
     assert not (tmp_path / "fp" / "logs").exists()
 
 
-def test_continual_run_trains_in_bf16_and_refuses_fp16(tmp_path, capsys):
-    stream = _toy_stream(tmp_path)
+def test_continual_run_trains_in_bf16_and_refuses_fp16(tmp_path, toy_stream, capsys):
+    stream = toy_stream(tmp_path)
     args = ["continual", "run", "--model", "tiny-codebert", "--stream", str(stream), "--strategy", "naive",
             "--no-progress", "objective=api", "train.epochs=1", "train.batch_size=8", "source_len=64",
             "data.max_test_examples=8", "min_test_examples=5", "eval.decoding=greedy", "eval.n_samples=1",
