@@ -64,7 +64,7 @@ def test_column_mapping_renames_and_names_a_missing_column(tmp_path):
     plain = load_summarization([str(_write(tmp_path / "d.jsonl", _rows(), "jsonl"))])
     assert [(r["id"], r["source"], r["target"]) for r in mapped["train"]] == \
         [(r["id"], r["source"], r["target"]) for r in plain["train"]]
-    with pytest.raises(DataError, match=r"mine.csv:2: no column 'text'"):
+    with pytest.raises(DataError, match=r"mine.csv:row 1: no column 'text'"):
         load_summarization([str(path)], report=LoadReport(columns={"text": "code"}))
 
 

@@ -142,3 +142,27 @@ def test_adapters_show_says_what_the_weights_are(runs, tmp_path, capsys):
     (task / "adapter_model.bin").write_bytes(b"not read")
     assert main(["adapters", "show", str(task)]) == 0
     assert "adapter_model.bin only (a pickle" in capsys.readouterr().out
+
+
+def test_a_hugging_face_cache_snapshot_with_links_into_its_blobs_loads(runs, tmp_path):
+    """huggingface-cli download without --local-dir: snapshot files are links into the repository's blobs/."""
+    from codeintel.backbones.loading import guard_directory
+
+    root, _ = runs
+    repo = tmp_path / "models--me--tiny"
+    snap, blobs = repo / "snapshots" / "abc123", repo / "blobs"
+    snap.mkdir(parents=True)
+    blobs.mkdir()
+    for f in os.listdir(os.path.realpath(root / "full" / "best")):
+        src = os.path.join(os.path.realpath(root / "full" / "best"), f)
+        if os.path.isfile(src):
+            shutil.copy(src, blobs / f"sha-{f}")
+            (snap / f).symlink_to(os.path.relpath(blobs / f"sha-{f}", snap))
+    guard_directory(snap)                                        # no error
+    from codeintel.tasks.models import load_model
+
+    assert load_model(str(snap)).task == "summarization"
+    (snap / "extra.json").symlink_to(tmp_path / "elsewhere.json")
+    (tmp_path / "elsewhere.json").write_text("{}")
+    with pytest.raises(Exception, match="outside the checkpoint"):
+        guard_directory(snap)

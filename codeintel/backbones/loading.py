@@ -38,14 +38,21 @@ def guard_directory(path: str | Path, what: str = "checkpoint") -> None:
     inside it whose target lies outside the directory (a ``tokenizer.json`` linked to ``/etc/passwd``) is a
     CheckpointError naming the link, raised before any of its files is opened. A ``config.json`` that names
     remote code (``auto_map``) is said in a warning: codeintel never runs it (``trust_remote_code`` stays off),
-    the built-in class loads the weights. The directory itself may be a link (a run's ``best``)."""
+    the built-in class loads the weights. The directory itself may be a link (a run's ``best``), and a Hugging
+    Face cache snapshot's links into its repository's ``blobs/`` are inside the download."""
     root = os.path.realpath(path)
+    # a Hugging Face cache snapshot (models--owner--name/snapshots/<rev>/) links its files into the repository's
+    # own blobs/ folder: inside the download, so allowed
+    parent = os.path.dirname(root)
+    blobs = os.path.join(os.path.dirname(parent), "blobs") if os.path.basename(parent) == "snapshots" else None
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
             entry = os.path.join(dirpath, name)
             if not os.path.islink(entry):
                 continue
             target = os.path.realpath(entry)
+            if blobs and os.path.commonpath([blobs, target]) == blobs:
+                continue
             if os.path.commonpath([root, target]) != root:
                 raise CheckpointError(f"{Path(path) / os.path.relpath(entry, root)} is a symbolic link to {target}, "
                                       f"outside the {what}; codeintel reads only files inside a {what}. Replace "

@@ -121,7 +121,7 @@ def _read_table(path: Path, suffix: str) -> list[dict]:
         if suffix == ".parquet":
             import pyarrow.parquet as pq
 
-            table, first = pq.read_table(path), "row 0"
+            table, first = pq.read_table(path), "row 0"   # parquet rows from 0, CSV data rows from 1
         else:
             import pyarrow.csv as pcsv
 
@@ -131,9 +131,8 @@ def _read_table(path: Path, suffix: str) -> list[dict]:
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(f"{path}: not a readable {suffix[1:].upper()} file ({str(exc).splitlines()[0][:160]}).") \
             from None
-    rows = table.to_pylist()
-    offset = 2 if first == "line 2" else 0
-    return [{**r, "__line": i + offset if offset else f"row {i}"} for i, r in enumerate(rows)]
+    rows = table.to_pylist()   # (a quoted CSV value may span lines: rows are named by number, not by line)
+    return [{**r, "__line": f"row {i + 1}" if first == "line 2" else f"row {i}"} for i, r in enumerate(rows)]
 
 
 def _rename(row: dict, columns: dict[str, str], path: Path) -> dict:
