@@ -212,7 +212,9 @@ def test_index_build_search_clones_and_update(checkpoints, tmp_path, capsys):
     assert {(h["name"], round(h["score"], 4)) for h in hits[:2]} == {("total", 1.0)}       # the planted copy
     assert {h["file"] for h in hits[:2]} == {str(repo / "pkg" / "a.py"), str(repo / "pkg" / "b.py")}
     assert main(["clones", str(idx), "--threshold", "0.999", "--json"]) == 0
-    groups = json.loads(capsys.readouterr().out)
+    found = json.loads(capsys.readouterr().out)
+    groups = found["groups"]
+    assert found["verified_by"] == "cosine >= 0.999"       # a retrieval model has no clone head
     assert groups[0]["size"] == 2 and {m["name"] for m in groups[0]["members"]} == {"total"}
     # a changed function is embedded again, the others keep their vectors; a removed file drops its functions
     vectors = np.load(idx / "vectors.npy")
@@ -231,13 +233,43 @@ def test_index_build_search_clones_and_update(checkpoints, tmp_path, capsys):
         assert np.array_equal(after[new], vectors[old])
 
 
+def test_clones_of_a_clone_detection_index_are_kept_by_its_head(checkpoints, tmp_path, capsys):
+    """An index built with a clone-detection model stores the vectors its head reads; `clones` scores the ANN
+    candidates with that head: P(clone) of a pair equals what the model itself predicts for the two functions."""
+    import codeintel
+    from codeintel.recipes.index import clones
+
+    repo, dup = _repo(tmp_path)
+    idx = tmp_path / "idx"
+    model = str(checkpoints["clone"])
+    assert main(["index", "build", "--model", model, str(repo), "--out", str(idx)]) == 0
+    found = clones(idx, k=4)
+    assert found["verified_by"] == "the model's clone head: P(clone) >= 0.5" and found["threshold"] == 0.5
+    everything = clones(idx, threshold=1e-9, k=4)["groups"]           # every candidate pair kept: one group
+    assert everything and everything[0]["size"] == 5
+    rows = [json.loads(x) for x in (idx / "functions.jsonl").read_text().splitlines()]
+    first, second = (r for r in rows if r["name"] == "total")
+    import numpy as np
+
+    vectors = np.load(idx / "vectors.npy")
+    i, j = rows.index(first), rows.index(second)
+    from codeintel.recipes.index import _embedder_for
+
+    embedder = _embedder_for(json.loads((idx / "index.json").read_text()), None)
+    p_head = float(embedder.task.verify_pairs(embedder.loaded.model, vectors, [(i, j)])[0])
+    p_model = codeintel.load_for_inference(model).infer([{"code1": dup, "code2": dup}])[0]["probability"]
+    assert p_head == pytest.approx(p_model, abs=1e-5)
+    assert main(["clones", str(idx), "--threshold", "1.5"]) == 2
+    assert "--threshold must be in (0, 1)" in capsys.readouterr().err
+
+
 def test_an_index_answers_only_its_own_model(checkpoints, tmp_path, capsys):
     repo, _ = _repo(tmp_path)
     idx = tmp_path / "idx"
     assert main(["index", "build", "--model", str(checkpoints["retrieval"]), str(repo), "--out", str(idx)]) == 0
     capsys.readouterr()
     assert main(["search", str(idx), "def f(): pass", "--model", str(checkpoints["clone"])]) == 2
-    assert "an index needs a clone-retrieval or code-search model" in capsys.readouterr().err
+    assert "another model" in capsys.readouterr().err
     import shutil
 
     from safetensors.torch import load_file, save_file
@@ -249,7 +281,8 @@ def test_an_index_answers_only_its_own_model(checkpoints, tmp_path, capsys):
     assert main(["search", str(idx), "def f(): pass", "--model", str(other)]) == 2
     assert "another model" in capsys.readouterr().err
     assert main(["index", "build", "--model", str(checkpoints["sum"]), str(repo), "--out", str(tmp_path / "i2")]) == 2
-    assert "clone-retrieval or code-search model" in capsys.readouterr().err and not (tmp_path / "i2").exists()
+    assert "clone-retrieval, code-search or clone-detection model" in capsys.readouterr().err
+    assert not (tmp_path / "i2").exists()
     assert main(["index", "build", "--model", str(checkpoints["retrieval"]), str(repo), "--out", str(idx)]) == 2
     assert "exists" in capsys.readouterr().err
     assert main(["search", str(tmp_path), "x"]) == 2

@@ -26,7 +26,7 @@ from codeintel.errors import ConfigError, DataError
 from codeintel.recipes.predict import Inference, checkpoint_card, load_for_inference, stderr
 
 FILES = ("functions.jsonl", "vectors.npy", "ann.faiss", "index.json")
-EMBEDDING_TASKS_HINT = "a clone-retrieval or code-search model (one that embeds code)"
+EMBEDDING_TASKS_HINT = "a clone-retrieval, code-search or clone-detection model (one that embeds code)"
 
 
 def fingerprint(model: str) -> str:
@@ -69,8 +69,10 @@ class Embedder:
     def embed(self, items: list[dict], batch_size: int = 32) -> np.ndarray:
         if not items:
             return np.zeros((0, 0), dtype=np.float32)
-        out = self.inference.infer(items, batch_size)
-        return np.asarray([o["embedding"] for o in out], dtype=np.float32)
+        if self.queries_are_text and "nl" in items[0]:   # a code-search query: the query side of the model
+            out = self.inference.infer(items, batch_size)
+            return np.asarray([o["embedding"] for o in out], dtype=np.float32)
+        return self.task.index_vectors(self.loaded.model, items, batch_size)
 
     def embed_query(self, query: str) -> np.ndarray:
         """The query's vector; a query longer than the model reads is refused (cutting it would search for
@@ -83,12 +85,18 @@ class Embedder:
         return self.embed([item])[0]
 
 
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (retrieval vectors already are; a clone head's are not): cosine = inner product."""
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
 def _ann(vectors: np.ndarray):
     import faiss
 
     index = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = 64
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    index.add(_unit(vectors))
     return index
 
 
@@ -224,21 +232,40 @@ def search(index: str | Path, query: str, k: int = 10, model: str | None = None,
     vec = (embedder or _embedder_for(meta, model)).embed_query(query)
     ann = faiss.read_index(str(Path(index) / "ann.faiss"))
     ann.hnsw.efSearch = max(64, k)
-    scores, ids = ann.search(vec[None, :].astype(np.float32), min(k, len(rows)))
+    scores, ids = ann.search(_unit(vec[None, :]), min(k, len(rows)))
     return [{**rows[i], "score": float(s)} for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
 
-def clones(index: str | Path, threshold: float = 0.9, k: int = 10) -> list[dict]:
-    """Groups of functions whose embeddings are within ``threshold`` cosine of each other (candidates from the
-    ANN graph, ``k`` neighbours each, joined transitively), largest first."""
+def clones(index: str | Path, threshold: float | None = None, k: int = 10, model: str | None = None) -> dict:
+    """Clone groups across the index: candidate pairs from the ANN graph (``k`` neighbours of each function),
+    kept by the model's clone head where it has one (a clone-detection model: P(clone) >= ``threshold``, default
+    the model's ``eval.threshold``), else by cosine (>= ``threshold``, default 0.9), joined transitively; largest
+    groups first. Returns ``{"verified_by", "threshold", "groups"}``."""
     import faiss
 
-    if not 0 < threshold <= 1:
-        raise ConfigError(f"--threshold must be in (0, 1], got {threshold}.")
+    from codeintel.tasks.types import task_type
+
     meta, rows, vectors = load(index)
+    has_head = task_type(meta["task"]).head == "pair"
+    if threshold is not None and not (0 < threshold < 1 if has_head else 0 < threshold <= 1):
+        raise ConfigError(f"--threshold must be in (0, {'1)' if has_head else '1]'}, got {threshold}.")
+    unit = _unit(vectors)
     ann = faiss.read_index(str(Path(index) / "ann.faiss"))
     ann.hnsw.efSearch = max(64, k + 1)
-    scores, ids = ann.search(vectors, min(k + 1, len(rows)))
+    scores, ids = ann.search(unit, min(k + 1, len(rows)))
+    cosine = {(min(i, int(j)), max(i, int(j))): float(sc) for i in range(len(rows))
+              for sc, j in zip(scores[i], ids[i], strict=True) if j >= 0 and j != i}
+    pairs = sorted(cosine)
+    if has_head:
+        embedder = _embedder_for(meta, model)
+        threshold = embedder.inference.cfg.eval.threshold if threshold is None else threshold
+        probs = embedder.task.verify_pairs(embedder.loaded.model, vectors, pairs)
+        kept = {p: float(q) for p, q in zip(pairs, probs, strict=True) if q >= threshold}
+        verified_by = f"the model's clone head: P(clone) >= {threshold}"
+    else:
+        threshold = 0.9 if threshold is None else threshold
+        kept = {p: c for p, c in cosine.items() if c >= threshold}
+        verified_by = f"cosine >= {threshold}"
     parent = list(range(len(rows)))
 
     def root(i: int) -> int:
@@ -247,10 +274,8 @@ def clones(index: str | Path, threshold: float = 0.9, k: int = 10) -> list[dict]
             i = parent[i]
         return i
 
-    for i in range(len(rows)):
-        for s, j in zip(scores[i], ids[i], strict=True):
-            if j >= 0 and j != i and s >= threshold:
-                parent[root(i)] = root(int(j))
+    for i, j in kept:
+        parent[root(i)] = root(j)
     groups: dict[int, list[int]] = {}
     for i in range(len(rows)):
         groups.setdefault(root(i), []).append(i)
@@ -258,8 +283,13 @@ def clones(index: str | Path, threshold: float = 0.9, k: int = 10) -> list[dict]
     for members in groups.values():
         if len(members) < 2:
             continue
-        sims = vectors[members] @ vectors[members].T
-        out.append({"size": len(members), "min_similarity": float(sims.min()),
-                    "members": [{k2: rows[m][k2] for k2 in ("id", "file", "start_line", "end_line", "name")}
-                                for m in members]})
-    return sorted(out, key=lambda g: (-g["size"], -g["min_similarity"]))
+        sims = unit[members] @ unit[members].T
+        group = {"size": len(members), "min_similarity": float(sims.min()),
+                 "members": [{k2: rows[m][k2] for k2 in ("id", "file", "start_line", "end_line", "name")}
+                             for m in members]}
+        if has_head:
+            inside = set(members)
+            group["min_probability"] = min(q for (i, j), q in kept.items() if i in inside and j in inside)
+        out.append(group)
+    return {"verified_by": verified_by, "threshold": threshold,
+            "groups": sorted(out, key=lambda g: (-g["size"], -g["min_similarity"]))}

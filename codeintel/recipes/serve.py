@@ -123,10 +123,12 @@ class Service:
         if path == "/clones":
             from codeintel.recipes.index import clones
 
-            threshold = body.get("threshold", 0.9)
-            if not isinstance(threshold, int | float) or not 0 < threshold <= 1:
+            threshold = body.get("threshold")
+            if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int | float)
+                                          or not 0 < threshold <= 1):
                 raise ValueError("'threshold' must be a number in (0, 1]")
-            return {"groups": clones(self.index, float(threshold))}
+            with self.lock:
+                return clones(self.index, None if threshold is None else float(threshold))
         items = body.get("items")
         single = items is None
         items = [body] if single else items

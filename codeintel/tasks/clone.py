@@ -120,7 +120,33 @@ class CloneDetectionTask(TaskType):
         probs = torch.softmax(model.head(torch.cat([a, b], dim=-1).to(device)), dim=-1)[:, 1]
         return probs.cpu().tolist()
 
-    infer_input = "pair"
+    infer_input, index_query = "pair", "code"
+
+    @no_grad
+    def index_vectors(self, model, items: list[dict], batch_size: int = 32) -> np.ndarray:
+        """Each function's vector as the pair head reads it (RoBERTa's ``<s>``, CodeT5's last ``</s>``), unnormalised:
+        the index searches by its cosine and :meth:`verify_pairs` puts two of them through the head."""
+        model.eval()
+        codes = [it["code"] for it in items]
+        if self.graph:
+            ids = graph_inputs(codes, self.tok, self.source_len, self.graph)
+        else:
+            ids = tokenize_cached([normalise(c) for c in codes], self.tok, self.source_len)["input_ids"]
+        device = next(model.parameters()).device
+        return embed(model.vectors, ids, self.tok.pad_token_id, batch_size, device).numpy()
+
+    @no_grad
+    def verify_pairs(self, model, vectors: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
+        """P(clone) of each pair of stored vectors, through the trained head (as :meth:`predict` scores pairs)."""
+        import torch
+
+        if not pairs:
+            return np.zeros(0, dtype=np.float32)
+        model.eval()
+        device = next(model.parameters()).device
+        v = torch.as_tensor(vectors)
+        a, b = v[[i for i, _ in pairs]], v[[j for _, j in pairs]]
+        return torch.softmax(model.head(torch.cat([a, b], dim=-1).to(device)), dim=-1)[:, 1].cpu().numpy()
 
     def infer(self, model, items: list[dict], batch_size: int = 32, progress: bool = False, **decoding) -> list[dict]:
         """P(clone) of each item's ``code1`` and ``code2``."""

@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import numpy as np
+
 
 class TaskType:
     """The base of every task type: the descriptive attributes with their defaults, and the hooks that most
@@ -119,6 +121,16 @@ class TaskType:
             reads = ", ".join(f"data.{k}" for k in cls.columns) or "no column mapping (its files are not tables)"
             raise ConfigError(f"data.{wrong[0]} does not apply to {cls.name} tasks; they read {reads}.")
         return {v: cls.columns[k] for k, v in given.items()}
+
+    def index_vectors(self, model, items: list[dict], batch_size: int = 32) -> np.ndarray:
+        """The vector an index stores for each function (``items``: ``{"id", "code"}``; a query too): by default the
+        embedding :meth:`infer` gives. The index searches by cosine (it normalises them)."""
+        return np.asarray([o["embedding"] for o in self.infer(model, items, batch_size)], dtype=np.float32)
+
+    def verify_pairs(self, model, vectors: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray | None:
+        """P(clone) of index pairs ``(i, j)`` from the stored vectors, for a type with a pair head (``codeintel
+        clones`` then keeps a pair by the head, not by cosine); ``None``: no head."""
+        return None
 
     index_query: ClassVar[str] = ""
     """What a search query of an index built with this type's model is: ``code`` (clone retrieval), ``nl`` (code
