@@ -109,3 +109,26 @@ def test_cli_text_and_json(tmp_path, capsys):
     assert records[1] == {"start": 8, "end": 12, "text": "main", "label": "variable"}
     assert main(["token-types", str(src), "--lang", "cobol"]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_streamed_output_equals_the_list_and_offsets_hold_beyond_ascii(tmp_path, capsys):
+    """token-types prints as it walks (a 10 MB file's tokens are never all held): its JSON equals the list
+    token_types() returns, and character offsets stay right with 2-, 3- and 4-byte characters."""
+    import json
+
+    from codeintel.cli import main
+    from codeintel.structure.token_types import token_types
+
+    code = "def café(x):\n    s = '中文 😀'  # ünï\n    return x + len(s)\n" * 3
+    spans = token_types(code, "python")
+    assert all(code[s:e] == t for s, e, t, _ in spans)
+    assert ("café" in [t for *_, t, _ in spans]) and any(lab == "function" for *_, lab in spans)
+    src = tmp_path / "u.py"
+    src.write_text(code, encoding="utf-8")
+    assert main(["token-types", str(src), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"start": s, "end": e, "text": t, "label": lab}
+                                                   for s, e, t, lab in spans]
+    assert main(["token-types", str(src)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(spans) + 1 and lines[0] == "1:1\tkeyword\tdef" and lines[1] == "1:5\tfunction\tcafé"
+    assert lines[-1].startswith("# ")

@@ -18,21 +18,33 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import bisect
+    import sys
     from collections import Counter
 
     from codeintel.cli._common import read_source
-    from codeintel.structure.token_types import token_types
+    from codeintel.structure.token_types import iter_token_types
 
     code, lang = read_source(args.file, args.lang)
-    spans = token_types(code, lang)
-    if args.format == "json":
-        print(json.dumps([{"start": s, "end": e, "text": t, "label": lab} for s, e, t, lab in spans]))
+    spans = iter_token_types(code, lang)   # streamed: a 10 MB file's tokens are never all held
+    out = sys.stdout
+    if args.format == "json":   # one JSON list, written record by record
+        out.write("[")
+        for i, (s, e, t, lab) in enumerate(spans):
+            out.write((", " if i else "") + json.dumps({"start": s, "end": e, "text": t, "label": lab}))
+        out.write("]\n")
+        out.flush()
         return 0
-    line_starts = [0] + [i + 1 for i, ch in enumerate(code) if ch == "\n"]
+    line_starts = [0]
+    at = code.find("\n")
+    while at >= 0:
+        line_starts.append(at + 1)
+        at = code.find("\n", at + 1)
+    counts: Counter = Counter()
     for s, _, text, label in spans:
         row = bisect.bisect_right(line_starts, s) - 1
         shown = text if "\n" not in text and len(text) <= 60 else json.dumps(text[:57] + "..." * (len(text) > 57))
-        print(f"{row + 1}:{s - line_starts[row] + 1}\t{label}\t{shown}")
-    counts = Counter(label for *_, label in spans)
-    print("# " + ", ".join(f"{k} {v}" for k, v in counts.most_common()), flush=True)
+        out.write(f"{row + 1}:{s - line_starts[row] + 1}\t{label}\t{shown}\n")
+        counts[label] += 1
+    out.write("# " + ", ".join(f"{k} {v}" for k, v in counts.most_common()) + "\n")
+    out.flush()
     return 0
