@@ -6,8 +6,8 @@
 Defaults reproduce the issue note's run: 500 steps x 32, source_len 256, queue 1,024, momentum 0.99 (with the
 library default 0.999 the key encoder barely moves in a few hundred steps), seed 42; ~25 min per seed on 2
 cores. With several seeds (``--seeds 1,2,3``) each seed's runs go to ``OUT/seed-S/`` (a finished seed is read
-back, not rerun) and ``OUT/summary.json`` gives, per metric at the largest k, the mean and standard deviation
-over seeds of both continuations and their paired difference (contrastive minus MLM) with a 95 % t-interval.
+back, not rerun) and ``OUT/summary.json`` gives, per metric and k, the mean and standard deviation over seeds of
+both continuations and their paired difference (contrastive minus MLM) with a 95 % t-interval.
 
 The same tiny RoBERTa-family model (``--model``, default tiny-codebert), data, steps and seed are continued
 with ``codeintel pretrain mlm`` and ``codeintel pretrain contrastive`` on the programs of the training
@@ -86,12 +86,14 @@ def main() -> int:
     if len(seeds) > 1:
         summary = summarize(per_seed, args.kmax)
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
-        print(f"\nover seeds {seeds}, k = {args.kmax} (mean ± std; contrastive - MLM with a 95 % t-interval)")
-        for key, row in summary.items():
-            print(f"{key:<18} mlm {row['mlm']['mean']:.4f} ± {row['mlm']['std']:.4f}   contrastive "
-                  f"{row['contrastive']['mean']:.4f} ± {row['contrastive']['std']:.4f}   difference "
-                  f"{row['difference']['mean']:+.4f} [{row['difference']['ci95'][0]:+.4f}, "
-                  f"{row['difference']['ci95'][1]:+.4f}]")
+        print(f"\nover seeds {seeds} (mean ± std; contrastive - MLM, paired by seed, with a 95 % t-interval)")
+        for key, by_k in summary.items():
+            print(f"\n{key}")
+            for k, row in by_k.items():
+                print(f"  k={k}  start {row['start']:.4f}  mlm {row['mlm']['mean']:.4f} ± {row['mlm']['std']:.4f}"
+                      f"  contrastive {row['contrastive']['mean']:.4f} ± {row['contrastive']['std']:.4f}"
+                      f"  difference {row['difference']['mean']:+.4f} [{row['difference']['ci95'][0]:+.4f}, "
+                      f"{row['difference']['ci95'][1]:+.4f}]")
     plot(per_seed, out / "curves.png", args.kmax)
     print(f"\nwrote {out}/curves.png" + (" and summary.json" if len(seeds) > 1 else ""))
     return 0
@@ -124,21 +126,25 @@ def print_curves(curves: dict, kmax: int, title: str) -> None:
 
 
 def summarize(per_seed: dict, kmax: int) -> dict:
-    """Mean and std over seeds at k = kmax, and the paired difference's 95 % t-interval (df = seeds - 1)."""
+    """Per metric and k = 1..kmax: mean and std over seeds of each continuation, the untrained start, and the
+    paired difference (contrastive - MLM, same seed) with its 95 % t-interval (df = seeds - 1)."""
     import numpy as np
     from scipy import stats
 
-    out = {}
+    out: dict = {}
     for key, get in KEYS.items():
-        vals = {n: np.array([get(c[n]["variants"][kmax - 1]) for c in per_seed.values()])
-                for n in ("mlm", "contrastive")}
-        diff = vals["contrastive"] - vals["mlm"]
-        half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
-        out[key] = {**{n: {"mean": float(v.mean()), "std": float(v.std(ddof=1)), "values": v.tolist()}
-                       for n, v in vals.items()},
-                    "start": float(get(next(iter(per_seed.values()))["start"]["variants"][kmax - 1])),
-                    "difference": {"mean": float(diff.mean()), "ci95": [float(diff.mean() - half),
-                                                                       float(diff.mean() + half)]}}
+        out[key] = {}
+        for k in range(1, kmax + 1):
+            vals = {n: np.array([get(c[n]["variants"][k - 1]) for c in per_seed.values()])
+                    for n in ("mlm", "contrastive")}
+            diff = vals["contrastive"] - vals["mlm"]
+            half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
+            out[key][str(k)] = {
+                **{n: {"mean": float(v.mean()), "std": float(v.std(ddof=1)), "values": v.tolist()}
+                   for n, v in vals.items()},
+                "start": float(get(next(iter(per_seed.values()))["start"]["variants"][k - 1])),
+                "difference": {"mean": float(diff.mean()), "ci95": [float(diff.mean() - half),
+                                                                   float(diff.mean() + half)]}}
     return out
 
 
