@@ -441,3 +441,19 @@ def test_exchange_loop_python_body_may_write_through_subscripts():
     assert "while i < " in out.text and call(out.text, ([1, 2, 3],)) == [2, 4, 6]
     rebinds = "def f(n):\n    s = []\n    for i in range(n):\n        s.append(i)\n        i = 0\n    return s\n"
     assert "assigns i" in run("exchange_loop", rebinds, "python").skipped["exchange_loop"]
+
+
+def test_walk_is_pre_order_over_the_subtree_only():
+    """structure.parsing.walk (a tree cursor) visits exactly what a recursion over node.children visits, in the
+    same order, for the whole tree and for a subtree with siblings (it never leaves the subtree)."""
+    from codeintel.structure.parsing import parse, walk
+
+    def rec(node):
+        yield node
+        for c in node.children:
+            yield from rec(c)
+
+    tree = parse("class A { int f(int a) { return a + 1; } }\nclass B { void g() { int x = 2; } }\nclass C {", "java")
+    for root in (tree.root_node, tree.root_node.children[1], tree.root_node.children[1].children[-1]):
+        assert [(n.type, n.start_byte, n.end_byte) for n in walk(root)] == \
+            [(n.type, n.start_byte, n.end_byte) for n in rec(root)]

@@ -136,19 +136,26 @@ def _binder_targets(node, rules: ScopeRules) -> list:
 def _index(root, scopes: frozenset[str]) -> tuple[dict[int, object], dict[int, tuple[str, str]]]:
     """One top-down pass: every node's nearest enclosing scope node (by node id; None at the root) and, for
     identifiers, their parent's type and the field they hang from. tree-sitter finds a node's ``parent`` by
-    descending from the root, so looking these up instead of climbing keeps the analysis linear in depth."""
-    scope_of: dict[int, object] = {}
+    descending from the root, so looking these up instead of climbing keeps the analysis linear in depth. A
+    tree cursor walks it: ``field_name`` is the cursor's (``field_name_for_child(i)`` scans the parent's children
+    up to i: quadratic under a node with many children, such as a file's top level)."""
+    scope_of: dict[int, object] = {root.id: None}
     position: dict[int, tuple[str, str]] = {}
-    stack = [(root, None)]
-    while stack:
-        node, scope = stack.pop()
+    cursor = root.walk()
+    stack = [(root.type, root if root.type in scopes else None)]   # (type, scope of its children) per open node
+    while True:
+        if not cursor.goto_first_child():
+            stack.pop()                                   # the node just visited has no children: done
+            while not cursor.goto_next_sibling():
+                if not cursor.goto_parent():
+                    return scope_of, position
+                stack.pop()                               # its parent is done too
+        node = cursor.node
+        parent_type, scope = stack[-1]
         scope_of[node.id] = scope
-        inner = node if node.type in scopes else scope
-        for i, child in enumerate(node.children):
-            if child.type == "identifier":
-                position[child.id] = (node.type, node.field_name_for_child(i) or "")
-            stack.append((child, inner))
-    return scope_of, position
+        if node.type == "identifier":
+            position[node.id] = (parent_type, cursor.field_name or "")
+        stack.append((node.type, node if node.type in scopes else scope))
 
 
 _PARAMETERS = ("parameters", "lambda_parameters", "formal_parameter", "spread_parameter", "inferred_parameters",

@@ -68,7 +68,7 @@ def resolve_card(paths: list[str], task: str | None):
         if not p.exists():
             raise DataError(f"data path {p} does not exist.")
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.suffix.lower() in (*RECORD_SUFFIXES, ".txt") and f.is_file())
+            found = sorted(f for f in p.iterdir() if f.is_file() and _data_file(f))
             if not found:
                 raise DataError(f"{p} is a directory without data files (jsonl, json, csv, tsv, parquet, or txt "
                                 "pair lists); pass the files, or a directory holding them.")
@@ -86,6 +86,16 @@ def resolve_card(paths: list[str], task: str | None):
         raise DataError(f"cannot tell the format of the data: {what}; pass --task CARD.")
     raise DataError(f"cannot tell which task's format {jsonl} is (fields {sorted(k for k in row if k != '__line')}; "
                     f"code is read from one of {list(CODE_FIELDS)}); pass --task CARD.")
+
+
+def _data_file(f: Path) -> bool:
+    """A file of a data directory: any jsonl or txt (pair lists), and json/csv/tsv/parquet tables named by their
+    split (``train.csv``; a report such as ``dedup.json`` beside them is not data)."""
+    suffix = f.suffix.lower()
+    return suffix in (".jsonl", ".txt") or (suffix in RECORD_SUFFIXES and f.stem.lower() in SPLIT_NAMES)
+
+
+SPLIT_NAMES = ("train", "valid", "dev", "validation", "test")
 
 
 def _first_row(path: Path) -> dict | None:
