@@ -123,3 +123,24 @@ def test_datasets_objects_from_python(tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "cache" / "datasets").iterdir()) == exported
     with pytest.raises(DataError, match="split 'extra'"):
         codeintel.train_config(model="tiny-codet5", data=DatasetDict({"extra": Dataset.from_list(rows)}))
+
+
+def test_hf_dataset_references_go_through_load_dataset(tmp_path, monkeypatch):
+    """`hf:NAME` is datasets.load_dataset(NAME): here a local folder of split files (offline), exported once into
+    the cache as the loaders' jsonl; a name that cannot load is one DataError naming it."""
+    from codeintel.data.loaders import dataset_files
+
+    monkeypatch.setenv("CODEINTEL_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "mydata"
+    folder.mkdir()
+    rows = _rows(30)
+    _write(folder / "train.csv", rows[:20], "csv")
+    _write(folder / "validation.csv", rows[20:25], "csv")
+    _write(folder / "test.csv", rows[25:], "csv")
+    (exported,) = dataset_files([f"hf:{folder}"])
+    got = load_summarization([exported])
+    assert [len(got[s]) for s in ("train", "valid", "test")] == [20, 5, 5]
+    assert got["test"][0]["target"] == rows[25]["summary"]
+    assert dataset_files([f"hf:{folder}"]) == [exported]                     # the same data: the same export
+    with pytest.raises(DataError, match="hf:no/such-dataset-here"):
+        dataset_files(["hf:no/such-dataset-here"])
