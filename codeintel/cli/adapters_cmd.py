@@ -70,21 +70,18 @@ def run_presets(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     """One adapter directory; an adapter run's checkpoint (``RUN/best``, or ``RUN``) shows each of its adapters."""
-    import json
     from pathlib import Path
 
     from codeintel.errors import CheckpointError
+    from codeintel.tasks.models import META_FILE, read_meta
 
     path = Path(args.path)
     if not (path / "adapter_config.json").exists() and (path / "best").is_dir():
         path = path / "best"                     # a run directory: its best checkpoint
-    if (path / "adapter_config.json").exists() or not (path / "codeintel.json").is_file():
+    if (path / "adapter_config.json").exists() or not (path / META_FILE).is_file():
         _show_one(path)
         return 0
-    try:
-        run = json.loads((path / "codeintel.json").read_text(encoding="utf-8")).get("adapter_run")
-    except (OSError, ValueError):
-        run = None
+    run = read_meta(path).get("adapter_run")
     if not isinstance(run, dict) or not isinstance(run.get("adapters"), list):
         raise CheckpointError(f"{path} is a checkpoint trained without adapters (no adapter_config.json, and its "
                               "codeintel.json names no adapter run); pass an adapter directory.")
@@ -99,11 +96,10 @@ def run_show(args: argparse.Namespace) -> int:
 def _show_one(path) -> None:
     import json
 
-    from codeintel.peft_adapters.core import detect_format, read_meta
+    from codeintel.peft_adapters.core import read_config, read_meta
 
-    fmt = detect_format(path)
+    fmt, cfg = read_config(path)
     meta = read_meta(path)
-    cfg = json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
     print(f"format    {fmt}")
     if fmt == "peft":
         print(f"method    {cfg.get('peft_type')}  r={cfg.get('r')}  targets={cfg.get('target_modules')}  "
@@ -122,6 +118,8 @@ def _show_one(path) -> None:
 
 def _weights_line(path, fmt: str) -> str:
     """What the weight files hold; a missing or damaged file is a CheckpointError (the adapter cannot load)."""
+    import math
+
     from safetensors import SafetensorError, safe_open
 
     from codeintel.errors import CheckpointError
@@ -137,15 +135,9 @@ def _weights_line(path, fmt: str) -> str:
     try:
         with safe_open(str(path / safe), "pt") as fh:
             names = list(fh.keys())
-            size = sum(_numel(fh.get_slice(k).get_shape()) for k in names)
+            size = sum(math.prod(fh.get_slice(k).get_shape()) for k in names)
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"{path / safe} is damaged ({str(exc).splitlines()[0][:120]}); restore it or "
                               "re-train.") from None
     return f"{safe}: {len(names)} tensors, {size:,} parameters"
 
-
-def _numel(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= int(d)
-    return n

@@ -24,6 +24,8 @@ from codeintel.errors import DataError
 from codeintel.io import parse_json
 
 _SPLIT_ALIASES = {"train": ("train",), "valid": ("valid", "dev", "validation"), "test": ("test",)}
+SPLIT_OF_NAME = {alias: split for split, aliases in _SPLIT_ALIASES.items() for alias in aliases}
+"""A split file's or a ``DatasetDict`` key's name -> the split it holds (``validation`` -> ``valid``)."""
 
 
 @dataclass
@@ -121,18 +123,18 @@ def _read_table(path: Path, suffix: str) -> list[dict]:
         if suffix == ".parquet":
             import pyarrow.parquet as pq
 
-            table, first = pq.read_table(path), "row 0"   # parquet rows from 0, CSV data rows from 1
+            table, first = pq.read_table(path), 0   # parquet rows from 0, CSV data rows (after the header) from 1
         else:
             import pyarrow.csv as pcsv
 
             table = pcsv.read_csv(path, parse_options=pcsv.ParseOptions(
                 delimiter="\t" if suffix == ".tsv" else ",", newlines_in_values=True))
-            first = "line 2"
+            first = 1
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(f"{path}: not a readable {suffix[1:].upper()} file ({str(exc).splitlines()[0][:160]}).") \
             from None
     rows = table.to_pylist()   # (a quoted CSV value may span lines: rows are named by number, not by line)
-    return [{**r, "__line": f"row {i + 1}" if first == "line 2" else f"row {i}"} for i, r in enumerate(rows)]
+    return [{**r, "__line": f"row {i}"} for i, r in enumerate(rows, first)]
 
 
 def _rename(row: dict, columns: dict[str, str], path: Path) -> dict:
@@ -622,9 +624,6 @@ def load_defect(paths: Sequence[str], skip_bad: bool = False,
 
 # --------------------------------------------------------------------------- datasets objects and hub ids
 
-_DATASET_SPLITS = {"train": "train", "validation": "valid", "valid": "valid", "dev": "valid", "test": "test"}
-
-
 def dataset_files(data) -> list[str] | None:
     """``data`` as the file paths the loaders read: paths as they are; a ``datasets.Dataset`` (one table, split
     80/10/10 by id as one file is) or ``DatasetDict`` (train / validation|valid|dev / test), and ``hf:NAME`` or
@@ -670,11 +669,11 @@ def _export(ds) -> str:
     from codeintel.hub import cache_dir
 
     if type(ds).__name__ == "DatasetDict":
-        unknown = [k for k in ds if k not in _DATASET_SPLITS]
+        unknown = [k for k in ds if k not in SPLIT_OF_NAME]
         if unknown:
             raise DataError(f"the DatasetDict's split {unknown[0]!r} is not train, validation (valid, dev) or test; "
                             "rename it (DatasetDict({'train': ..., 'validation': ..., 'test': ...})).")
-        parts = {_DATASET_SPLITS[k]: v for k, v in ds.items()}
+        parts = {SPLIT_OF_NAME[k]: v for k, v in ds.items()}
         key = hashlib.sha1(json.dumps(sorted((k, v._fingerprint) for k, v in parts.items())).encode()).hexdigest()
     else:
         parts, key = {"all": ds}, ds._fingerprint

@@ -436,7 +436,8 @@ class AdapterSet:
         return {k: v for k, v in self.host.state_dict().items() if f".{name}." in f".{k}."}
 
     def save(self, name: str, out: str | Path, head: dict[str, torch.Tensor] | None = None,
-             head_info: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> Path:
+             head_info: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
+             task_type: str | None = None) -> Path:
         """Write adapter ``name`` (in its library's format) and its head to the new directory ``out``,
         atomically; an existing non-empty ``out`` is refused."""
         from safetensors.torch import save_file
@@ -459,7 +460,7 @@ class AdapterSet:
                 (tmp / HUB_PICKLE).unlink()  # our own temporary pickle: the weights go to safetensors instead
                 save_file(_dedup(self.adapter_state(name)), str(tmp / HUB_WEIGHTS))
             else:
-                self._save_peft(name, tmp)
+                self._save_peft(name, tmp, task_type)
             if head is not None:
                 save_file({k: v.detach().cpu().contiguous() for k, v in head.items()}, str(tmp / HEAD))
             meta = {**entry.meta, "format": "codeintel-adapter", "name": name, "library": entry.library,
@@ -475,17 +476,21 @@ class AdapterSet:
             raise
         return out
 
-    def _save_peft(self, name: str, out: Path) -> None:
+    def _save_peft(self, name: str, out: Path, task_type: str | None = None) -> None:
+        """PEFT's files; ``task_type`` (PEFT's name of the model class, e.g. ``SEQ_2_SEQ_LM``) is written where the
+        config has none, so that ``AutoPeftModel*`` can load the adapter."""
         from safetensors.torch import save_file
 
         entry = self.entries[name]  # the config is not kept on the layers: rebuild it from where it came from
         if Path(entry.source).is_dir():
             cfg = json.loads((Path(entry.source) / "adapter_config.json").read_text(encoding="utf-8"))
             cfg["base_model_name_or_path"] = _hub_base(self.backbone)
+            cfg["task_type"] = cfg.get("task_type") or task_type
             (out / "adapter_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
         else:
             config = preset(entry.source).config(self.family)
             config.base_model_name_or_path = _hub_base(self.backbone)
+            config.task_type = config.task_type or task_type
             config.save_pretrained(str(out))
         state = {}
         for k, v in self.adapter_state(name).items():

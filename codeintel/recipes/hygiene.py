@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 
 from codeintel.data import hygiene as hy
-from codeintel.data.loaders import CODE_FIELDS, RECORD_SUFFIXES, LoadReport, check_file, read_records
+from codeintel.data.loaders import (
+    CODE_FIELDS,
+    RECORD_SUFFIXES,
+    SPLIT_OF_NAME,
+    LoadReport,
+    check_file,
+    read_records,
+)
 from codeintel.data.stdlib import SPLITS
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import parse_json, save_figure, write_text
@@ -92,10 +99,7 @@ def _data_file(f: Path) -> bool:
     """A file of a data directory: any jsonl or txt (pair lists), and json/csv/tsv/parquet tables named by their
     split (``train.csv``; a report such as ``dedup.json`` beside them is not data)."""
     suffix = f.suffix.lower()
-    return suffix in (".jsonl", ".txt") or (suffix in RECORD_SUFFIXES and f.stem.lower() in SPLIT_NAMES)
-
-
-SPLIT_NAMES = ("train", "valid", "dev", "validation", "test")
+    return suffix in (".jsonl", ".txt") or (suffix in RECORD_SUFFIXES and f.stem.lower() in SPLIT_OF_NAME)
 
 
 def _first_row(path: Path) -> dict | None:

@@ -117,10 +117,11 @@ class Loaded:
         """Write adapter ``name`` and its head to the new directory ``out`` (safetensors; atomic)."""
         aset = self.adapter_set()
         extra = {"backbone": self.spec_name or self.origin}
+        kind = peft_task_type(self.family, self.task) if name == self.task_adapter else None
         if name == self.task_adapter and task_head_state(self.model):
             info = {"kind": "task", "task": self.task, "family": self.family}
-            return aset.save(name, out, task_head_state(self.model), info, extra)
-        return aset.save(name, out, extra=extra)
+            return aset.save(name, out, task_head_state(self.model), info, extra, task_type=kind)
+        return aset.save(name, out, extra=extra, task_type=kind)
 
     def set_export_defaults(self, source_len: int, target_len: int = 0, beam_size: int = 1,
                             no_repeat_ngram_size: int = 0) -> None:
@@ -450,7 +451,6 @@ def _write_adapter_run(loaded: Loaded, out: Path, extra_meta: dict[str, Any] | N
         (out / BASE_DIR).mkdir()
         save_file(_dedup(base), str(out / BASE_DIR / "model.safetensors"), metadata={"format": "pt"})
         host.config.save_pretrained(str(out / BASE_DIR))
-    _set_peft_task_type(out / "adapters" / str(loaded.task_adapter), loaded.family, loaded.task)
     generator = backbone_of(loaded.model)
     if generator.can_generate():  # the run's decoding, for plain generate over the base and the adapter
         generator.generation_config.save_pretrained(str(out))
@@ -461,19 +461,6 @@ def _write_adapter_run(loaded: Loaded, out: Path, extra_meta: dict[str, Any] | N
                             "task_adapter": loaded.task_adapter},
             **(extra_meta or {})}
     (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-
-
-def _set_peft_task_type(adapter_dir: Path, family: str, task: str) -> None:
-    """PEFT's ``task_type`` in the task adapter's ``adapter_config.json`` (so ``AutoPeftModel*`` knows the
-    class), where PEFT has a class for the task."""
-    path = adapter_dir / "adapter_config.json"
-    if not path.is_file():
-        return
-    cfg = json.loads(path.read_text(encoding="utf-8"))
-    kind = peft_task_type(family, task)
-    if "peft_type" in cfg and cfg.get("task_type") is None and kind:
-        cfg["task_type"] = kind
-        path.write_text(json.dumps(cfg, indent=2) + "\n")
 
 
 def peft_task_type(family_name: str, task: str) -> str | None:
