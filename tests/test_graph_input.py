@@ -123,3 +123,35 @@ def test_chance_mrr_is_the_harmonic_mean():
     task = CodeSearchTask(load_task("code-search"), None, 8, 8)
     chance = task.baselines({"test": [{}] * 4})["chance_random_ranking"]["mrr"]
     assert chance == pytest.approx((1 + 1 / 2 + 1 / 3 + 1 / 4) / 4)
+
+
+def test_batches_cut_to_the_longest_real_input_give_the_same_states_and_gradients(tok):
+    """collate cuts the padding after the batch's longest code + nodes: the real positions' states, the loss on
+    them and every gradient equal those of the full C + D layout (GraphCodeBERT's), to float tolerance."""
+    torch.manual_seed(0)
+    roberta = load_model("tiny-graphcodebert", "clone-retrieval").model.backbone.eval()
+    inputs = [build_input(code, "python", tok, 64, 16) for code in
+              ("x = 1\ny = x\n", "def f(a, b):\n    c = a + b\n    return c * a\n", "total = price + tax\n")]
+    cut = collate(inputs)
+    n = max(g.n_real for g in inputs)
+    assert cut["input_ids"].shape == (3, n) and n < 64 + 16
+    full = {"input_ids": torch.tensor([g.input_ids for g in inputs]),
+            "position_ids": torch.tensor([g.position_ids for g in inputs]),
+            "attention_mask": torch.from_numpy(np.stack([attention_mask(g) for g in inputs]))}
+    assert torch.equal(full["attention_mask"][:, :n, :n], cut["attention_mask"])
+    assert not full["attention_mask"][:, :, n:].any()             # nothing attends to what is cut
+
+    def run(batch):
+        roberta.zero_grad()
+        hidden = encode(roberta, batch["input_ids"], batch["position_ids"], batch["attention_mask"])
+        real = batch["position_ids"].ne(1)
+        loss = (hidden[real] ** 2).sum()
+        loss.backward()
+        return hidden[real].detach(), {k: p.grad.clone() for k, p in roberta.named_parameters() if p.grad is not None}
+
+    h_full, g_full = run(full)
+    h_cut, g_cut = run(cut)
+    assert torch.allclose(h_full, h_cut, atol=1e-5)
+    assert g_full.keys() == g_cut.keys() and len(g_full) > 10
+    for k in g_full:
+        assert torch.allclose(g_full[k], g_cut[k], atol=1e-4, rtol=1e-4), k

@@ -14,6 +14,7 @@ and its own code tokens see each other; a node sees the nodes its value comes fr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -31,12 +32,12 @@ class GraphInput:
     node_sources: list[list[int]]              # per node: indices of the nodes it comes from
     special: list[int]                         # positions of <s> and </s>
 
-    @property
+    @cached_property
     def n_code(self) -> int:                   # code positions (position id > 1), <s> and </s> included
         return sum(p > 1 for p in self.position_ids)
 
-    @property
-    def n_real(self) -> int:                   # non-padding positions
+    @cached_property
+    def n_real(self) -> int:                   # non-padding positions: code then nodes, a prefix of the input
         return sum(p != 1 for p in self.position_ids)
 
 
@@ -78,9 +79,10 @@ def build_input(code: str, lang: str, tokenizer, code_length: int, data_flow_len
     return GraphInput(ids, positions, node_spans, sources, special)
 
 
-def attention_mask(g: GraphInput) -> np.ndarray:
-    """The (C+D, C+D) boolean graph-guided attention mask of one input."""
-    n = len(g.input_ids)
+def attention_mask(g: GraphInput, n: int | None = None) -> np.ndarray:
+    """The (n, n) boolean graph-guided attention mask of one input's first ``n`` positions (default all C+D;
+    positions from ``n_real`` on are padding, which nothing attends to)."""
+    n = len(g.input_ids) if n is None else n
     node0, real = g.n_code, g.n_real
     mask = np.zeros((n, n), dtype=bool)
     mask[:node0, :node0] = True
@@ -100,10 +102,13 @@ def attention_mask(g: GraphInput) -> np.ndarray:
 
 
 def collate(inputs: list[GraphInput]) -> dict[str, torch.Tensor]:
-    """(B, L) ids and positions, (B, L, L) attention."""
-    return {"input_ids": torch.tensor([g.input_ids for g in inputs]),
-            "position_ids": torch.tensor([g.position_ids for g in inputs]),
-            "attention_mask": torch.from_numpy(np.stack([attention_mask(g) for g in inputs]))}
+    """(B, L) ids and positions, (B, L, L) attention, L the longest real length of the batch (code and nodes):
+    the padding after it, which no position attends to, is cut (the states of the real positions do not
+    depend on it)."""
+    n = max(g.n_real for g in inputs)
+    return {"input_ids": torch.tensor([g.input_ids[:n] for g in inputs]),
+            "position_ids": torch.tensor([g.position_ids[:n] for g in inputs]),
+            "attention_mask": torch.from_numpy(np.stack([attention_mask(g, n) for g in inputs]))}
 
 
 def encode(roberta, input_ids: torch.Tensor, position_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """Program encoding shared by every encoder task (clone detection, clone retrieval, code search).
 
-A program is a list of token ids, or (with ``graph=true``) GraphCodeBERT's :class:`GraphInput` of fixed
-length C + D; :func:`collate_programs` pads either kind into a batch and :func:`embed` runs a model over
-many programs in length-sorted batches.
+A program is a list of token ids, or (with ``graph=true``) GraphCodeBERT's :class:`GraphInput` (code, then
+data-flow nodes: C + D positions at most); :func:`collate_programs` pads either kind to the longest program of
+the batch and :func:`embed` runs a model over many programs in length-sorted batches.
 """
 
 from __future__ import annotations
@@ -39,12 +39,12 @@ def graph_inputs(codes: list[str], tok, source_len: int, graph: GraphSettings) -
 
 
 def program_length(program) -> int:
-    """Tokens of a program: a list of ids, or a graph input (fixed length C + D)."""
-    return len(program if isinstance(program, list) else program.input_ids)
+    """Tokens of a program as a batch pads it: a list of ids, or a graph input's code and nodes."""
+    return len(program) if isinstance(program, list) else program.n_real
 
 
 def collate_programs(programs: list, pad_id: int) -> dict[str, torch.Tensor]:
-    """Padded token ids, or (for graph inputs) fixed-length ids, positions and (N, L, L) attention."""
+    """Padded token ids, or (for graph inputs) ids, positions and (N, L, L) attention cut to the longest."""
     if programs and not isinstance(programs[0], list):
         from codeintel.backbones.graphcodebert import collate
 

@@ -89,10 +89,7 @@ class CodeToCodeTask(SummarizationTask):
             return super().collate(prepared, idx)
         from codeintel.backbones.graphcodebert import collate
 
-        batch = collate([prepared.items[i][0] for i in idx])
-        n = max(prepared.items[i][0].n_real for i in idx)          # positions after it are padding in every row
-        batch = {"input_ids": batch["input_ids"][:, :n], "position_ids": batch["position_ids"][:, :n],
-                 "attention_mask": batch["attention_mask"][:, :n, :n]}
+        batch = collate([prepared.items[i][0] for i in idx])       # cut to the batch's longest real input
         labels, label_mask = pad([prepared.items[i][1] for i in idx], self.tok.pad_token_id)
         labels[label_mask == 0] = -100
         return {**batch, "labels": labels}
