@@ -120,6 +120,7 @@ class CodeToCodeTask(SummarizationTask):
         from transformers.modeling_outputs import BaseModelOutput
 
         from codeintel.progress import progress as progress_bar
+        from codeintel.tasks.decoding import greedy, ngram_kwargs
 
         model.eval()
         order = np.argsort([-g.n_real for g, _ in prepared.items], kind="stable")
@@ -130,9 +131,12 @@ class CodeToCodeTask(SummarizationTask):
             idx = order[start : start + batch_size].tolist()
             batch = {k: v.to(device) for k, v in self.collate(prepared, idx).items() if k != "labels"}
             hidden, memory = self._encode(model, batch)
-            gen = model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=memory,
-                                 max_new_tokens=self.target_len, num_beams=beam_size, early_stopping=beam_size > 1,
-                                 do_sample=False, no_repeat_ngram_size=no_repeat_ngram_size)
+            gen = greedy(model, None, memory, self.target_len, no_repeat_ngram_size, encoder_hidden=hidden) \
+                if beam_size == 1 else None
+            if gen is None:
+                gen = model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=memory,
+                                     max_new_tokens=self.target_len, num_beams=beam_size, early_stopping=beam_size > 1,
+                                     do_sample=False, **ngram_kwargs(no_repeat_ngram_size))
             for i, text in zip(idx, self.tok.batch_decode(gen, skip_special_tokens=True, **self.decode_options),
                                strict=True):
                 out[i] = self.clean(text)

@@ -136,57 +136,83 @@ def _directive_units(text: str, start: int, vocab: frozenset[str] | None) -> lis
 
 
 def _units(code: str, lang: str, vocab: frozenset[str] | None):
-    """(start, end, text, bucket | None) for every unit of the tree, in source order; and the error count."""
+    """(start, end, text, bucket | None) for every unit of the tree, in source order; and the error count.
+
+    One pre-order pass of a tree cursor (no child lists built, field names read from the cursor). A node's
+    children inherit its context (``rules.context``, cleared by ``rules.reset``), or the context of their field
+    (``rules.field_context``); leaves, atomic nodes, comments and directives end the descent. Inside a node with
+    a syntax error, bytes between its children that no node covers (text error recovery skipped) are kept,
+    word by word, in their place."""
     rules = RULES[lang]
     tree = parse(code, lang)
     data = code.encode("utf-8")
-    units = []
+    units: list = []
     names: dict[str, set[str]] = {b: set() for b in BUCKETS}  # to stop at once when a bucket cannot fit
-    stack: list = [(tree.root_node, None)]
     error_spans: list[tuple[int, int]] = []
-    while stack:
-        node, ctx = stack.pop()
-        if node.__class__ is int:  # text the parser skipped inside an error (bytes node..ctx): kept, word by word
-            units += _directive_units(data[node:ctx].decode("utf-8", "replace"), node, vocab)
-            continue
+    by_type, routed, atomic, comments, directives = (rules.by_type, rules.routed, rules.atomic, rules.comments,
+                                                     rules.directives)
+    context, reset, field_context = rules.context, rules.reset, rules.field_context
+
+    def skipped(a: int, b: int) -> None:  # bytes error recovery skipped, if any are not whitespace
+        if a < b and data[a:b].strip():
+            units.extend(_directive_units(data[a:b].decode("utf-8", "replace"), a, vocab))
+
+    cursor = tree.walk()
+    open_nodes: list[tuple[str, str | None, bool, int]] = []  # (type, children's context, has_error, end byte)
+    ctx: str | None = None
+    while True:
+        node = cursor.node
         kind = node.type
+        n_children = node.child_count
+        descend = False
         if kind == "ERROR":
             error_spans.append((node.start_byte, node.end_byte))
-        text = data[node.start_byte : node.end_byte].decode("utf-8", "replace") if node.child_count == 0 else ""
-        if kind in rules.comments:
-            if rules.directive_comment and text.startswith(rules.directive_comment):
-                units += _directive_units(text, node.start_byte, vocab)
-            continue
-        if kind in rules.directives:
-            units += _directive_units(text, node.start_byte, vocab)
-            continue
-        if node.child_count == 0 or kind in rules.atomic:
+        if kind in comments:
+            if rules.directive_comment and n_children == 0:
+                text = data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+                if text.startswith(rules.directive_comment):
+                    units += _directive_units(text, node.start_byte, vocab)
+        elif kind in directives:
+            units += _directive_units(data[node.start_byte : node.end_byte].decode("utf-8", "replace"),
+                                      node.start_byte, vocab)
+        elif n_children == 0 or kind in atomic:
             text = data[node.start_byte : node.end_byte].decode("utf-8", "replace")
-            if not text.strip() or node.is_missing:
-                continue
-            bucket = rules.by_type.get(kind)
-            if bucket is None and kind in rules.routed:
-                bucket = _CONTEXT_BUCKET.get(ctx, "var")
-            if bucket is None and vocab is not None and text not in vocab:
-                bucket = "str"  # outside the closed vocabulary: keep it recoverable
-            units.append((node.start_byte, node.end_byte, text, bucket))
-            if bucket is not None and text not in names[bucket]:
-                names[bucket].add(text)
-                _check_limit(names, bucket, node.start_byte, len(data))
+            if text.strip() and not node.is_missing:
+                bucket = by_type.get(kind)
+                if bucket is None and kind in routed:
+                    bucket = _CONTEXT_BUCKET.get(ctx, "var")
+                if bucket is None and vocab is not None and text not in vocab:
+                    bucket = "str"  # outside the closed vocabulary: keep it recoverable
+                units.append((node.start_byte, node.end_byte, text, bucket))
+                if bucket is not None and text not in names[bucket]:
+                    names[bucket].add(text)
+                    _check_limit(names, bucket, node.start_byte, len(data))
+        else:
+            descend = True
+        if descend and cursor.goto_first_child():
+            inner = context.get(kind, None if kind in reset else ctx)
+            err = node.has_error
+            open_nodes.append((kind, inner, err, node.end_byte))
+            if err:
+                skipped(node.start_byte, cursor.node.start_byte)
+            fname = cursor.field_name
+            ctx = field_context.get((kind, fname), inner) if fname else inner
             continue
-        ctx = rules.context.get(kind, None if kind in rules.reset else ctx)
-        children = node.children
-        end = node.end_byte
-        for i in range(len(children) - 1, -1, -1):
-            child = children[i]
-            if node.has_error and child.end_byte < end and data[child.end_byte:end].strip():
-                stack.append((child.end_byte, end))  # error recovery skipped these bytes: no node covers them
-            end = child.start_byte
-            fname = node.field_name_for_child(i)
-            child_ctx = rules.field_context.get((kind, fname), ctx) if fname else ctx
-            stack.append((child, child_ctx))
-        if node.has_error and node.start_byte < end and data[node.start_byte:end].strip():
-            stack.append((node.start_byte, end))
+        while open_nodes:  # the next node in pre-order: a sibling here or above
+            end = cursor.node.end_byte
+            parent, inner, err, parent_end = open_nodes[-1]
+            if cursor.goto_next_sibling():
+                if err:
+                    skipped(end, cursor.node.start_byte)
+                fname = cursor.field_name
+                ctx = field_context.get((parent, fname), inner) if fname else inner
+                break
+            cursor.goto_parent()
+            open_nodes.pop()
+            if err:
+                skipped(end, parent_end)
+        else:
+            break
     return (_rejoin(units, error_spans, vocab) if error_spans else units), count_errors(tree)
 
 

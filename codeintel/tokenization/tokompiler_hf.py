@@ -75,6 +75,22 @@ class TokompilerTokenizer(PreTrainedTokenizer):
     def get_vocab(self) -> dict[str, int]:
         return {**self.vocab, **self.added_tokens_encoder}
 
+    def tokenize(self, text: str, **kwargs) -> list[str]:
+        """Tokompiler's tokens of ``text``. Text holding no added or special token (the usual case: source code)
+        goes straight to the pipeline; otherwise the base class splits it around those tokens first."""
+        if kwargs or any(t in text for t in self._added_tokens_encoder):
+            return super().tokenize(text, **kwargs)
+        return self._tokenize(text)
+
+    def convert_tokens_to_ids(self, tokens):
+        """Ids of tokens (added tokens first, then the vocabulary, else the unknown token's id) without the base
+        class's per-token attribute lookups."""
+        if isinstance(tokens, str):
+            return super().convert_tokens_to_ids(tokens)
+        added, vocab = self._added_tokens_encoder, self.vocab
+        unk = vocab[self.unk_token]
+        return [added[t] if t in added else vocab.get(t, unk) for t in tokens]
+
     def _tokenize(self, text: str, **kwargs) -> list[str]:
         result = self.tokompile(text)
         if result.errors:
