@@ -38,7 +38,7 @@ def main() -> int:
 
     from codeintel.recipes.predict import load_for_inference
     from codeintel.tasks.common import pad
-    from codeintel.tasks.decoding import greedy, ngram_kwargs
+    from codeintel.tasks.decoding import beam_search, decode, greedy
 
     if not os.path.exists(args.model):
         sys.exit(f"{args.model} not found: train one with `python3 dev.py demo` or pass --model RUN")
@@ -70,9 +70,11 @@ def main() -> int:
     def ours(setting: str):
         if setting == "greedy":
             return [greedy(model, ids, m, length, ngram) for ids, m in batches]
-        if setting == "beam":                                # generate's beam search, the vectorised n-gram rule
-            return [model.generate(input_ids=ids, attention_mask=m, max_new_tokens=length, num_beams=10,
-                                   early_stopping=True, do_sample=False, **ngram_kwargs(ngram)) for ids, m in batches]
+        if setting == "sample":                              # the encoder once per input, finished rows leave
+            return [decode(model, ids, m, length, n=10, sample=True, top_p=0.95, temperature=0.8)
+                    for ids, m in batches]
+        if setting == "beam":                                # generate's steps; finished inputs leave the batch
+            return [beam_search(model, ids, m, length, 10, ngram) for ids, m in batches]
         return hf(setting)
 
     settings = args.settings.split(",")

@@ -4,7 +4,8 @@ interleaved over rounds: functions/s.
 The functions are those of a source folder (default: this Python's standard library ``json``, ``email`` and
 ``asyncio`` packages), extracted once. The plain loop is what a user writes without the hub: batches of
 ``--batch-size`` functions in file order, ``tokenizer(..., padding=True, truncation=True)``, ``generate`` (or the
-encoder's mean vector for an embedding model). Both use the same checkpoint, lengths, batch size and decoding.
+encoder's mean vector for an embedding model). Both use the same checkpoint, lengths, batch size and decoding (the
+checkpoint's beam size and ``no_repeat_ngram_size``).
 
     python bench/predict_throughput.py --model RUN [--src DIR ...] [--batch-size 32] [--rounds 3]
 """
@@ -45,7 +46,8 @@ def main() -> None:
     codes = [normalise(it["code"]) for it in items]
 
     def ours() -> list:
-        return task.infer(net, items, batch_size=args.batch_size, beam_size=cfg.eval.beam_size)
+        return task.infer(net, items, batch_size=args.batch_size, beam_size=cfg.eval.beam_size,
+                          no_repeat_ngram_size=cfg.eval.no_repeat_ngram_size)
 
     def plain() -> list:
         out = []
@@ -54,7 +56,7 @@ def main() -> None:
                 enc = tok(codes[i : i + args.batch_size], padding=True, truncation=True,
                           max_length=task.source_len, return_tensors="pt")
                 gen = net.generate(**enc, max_new_tokens=task.target_len, num_beams=cfg.eval.beam_size,
-                                   do_sample=False)
+                                   do_sample=False, no_repeat_ngram_size=cfg.eval.no_repeat_ngram_size)
                 out += [" ".join(t.split()) for t in tok.batch_decode(gen, skip_special_tokens=True)]
         return out
 

@@ -6,7 +6,7 @@ import torch
 
 from codeintel.backbones.loading import shipped_tokenizer
 from codeintel.tasks.common import pad
-from codeintel.tasks.decoding import greedy, supported
+from codeintel.tasks.decoding import decode, greedy, supported
 from codeintel.tasks.models import load_model
 
 SOURCES = ["def add(a, b): return a + b", "class Stack: pass", "x = [i * i for i in range(10) if i % 2]",
@@ -83,8 +83,6 @@ def test_configurations_left_to_generate(model):
             assert not supported(model) and greedy(model, ids, mask, 8) is None, key
         finally:
             setattr(model.generation_config, key, old)
-    causal = load_model("tiny-codegpt", "causal-lm").model
-    assert not supported(causal)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
@@ -131,3 +129,109 @@ def test_beam_search_with_the_vectorised_rule_equals_generate(model):
     finally:
         hook.remove()
     assert changed >= 2                                         # the rule changes these outputs
+
+
+def left_padded(tok, texts):
+    ids = [tok(t)["input_ids"] for t in texts]
+    longest = max(len(x) for x in ids)
+    batch = torch.full((len(ids), longest), tok.pad_token_id, dtype=torch.long)
+    mask = torch.zeros_like(batch)
+    for r, x in enumerate(ids):
+        batch[r, longest - len(x):], mask[r, longest - len(x):] = torch.tensor(x), 1
+    return batch, mask
+
+
+@pytest.fixture(scope="module")
+def causal():
+    torch.manual_seed(0)
+    loaded = load_model("tiny-codegpt", "causal-lm")
+    return loaded.model.eval(), loaded.tokenizer
+
+
+def test_causal_greedy_equals_generate_with_stop_strings(causal):
+    """A causal LM: left-padded prompts encoded once, rows ending at EOS or at a stop string leave the batch."""
+    from transformers.generation.stopping_criteria import StopStringCriteria
+
+    model, tok = causal
+    ids, mask = left_padded(tok, SOURCES)
+    with torch.no_grad():
+        for n in (0, 2):
+            ref = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=20, do_sample=False,
+                                 pad_token_id=tok.pad_token_id, no_repeat_ngram_size=n)
+            assert torch.equal(decode(model, ids, mask, 20, no_repeat_ngram_size=n, pad_token_id=tok.pad_token_id),
+                               ref), n
+        text = tok.batch_decode(ref[:, ids.shape[1]:])
+        stops = sorted({t[2:4] for t in text if len(t) > 4})[:3]           # pieces some rows produce
+        ref = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=20, do_sample=False,
+                             pad_token_id=tok.pad_token_id, stop_strings=stops, tokenizer=tok)
+        mine = decode(model, ids, mask, 20, pad_token_id=tok.pad_token_id, stop=StopStringCriteria(tok, stops))
+    assert torch.equal(mine, ref)
+    assert (ref[:, -1] == tok.pad_token_id).any()                            # some rows stopped early
+
+
+def test_seq2seq_sampling_draws_generates_numbers_while_no_row_ends(model):
+    """Sampling n per input: the encoder once, its states repeated as generate repeats them; with the same seed
+    the same tokens as generate's until a row ends (then the rows left draw alone)."""
+    from transformers.modeling_outputs import BaseModelOutput
+
+    hidden, mask = states(model, seed=2)
+    eos = model.generation_config.eos_token_id
+    never = torch.zeros(model.config.get_text_config(decoder=True).vocab_size)
+    never[eos] = -1e9                                           # no row ends: the streams stay aligned
+    hook = model.get_output_embeddings().register_forward_hook(lambda mod, args, out: out + never)
+    try:
+        with torch.no_grad():
+            torch.manual_seed(7)
+            ref = model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=mask,
+                                 max_new_tokens=6, do_sample=True, num_return_sequences=3, temperature=0.7,
+                                 top_p=0.9)
+            torch.manual_seed(7)
+            mine = decode(model, None, mask, 6, n=3, sample=True, temperature=0.7, top_p=0.9, encoder_hidden=hidden)
+    finally:
+        hook.remove()
+    assert not (ref == eos).any()
+    assert ref.shape == (3 * len(hidden), 7) and torch.equal(mine, ref)
+    assert len({tuple(r) for r in ref[:3].tolist()}) > 1        # the n samples of one input differ
+
+
+def test_causal_sampling_shares_the_prompt(causal):
+    model, tok = causal
+    ids, mask = left_padded(tok, SOURCES[:3])
+    with torch.no_grad():
+        torch.manual_seed(3)
+        ref = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=5, do_sample=True,
+                             num_return_sequences=4, pad_token_id=tok.pad_token_id)
+        torch.manual_seed(3)
+        mine = decode(model, ids, mask, 5, n=4, sample=True, pad_token_id=tok.pad_token_id)
+    assert torch.equal(mine[:, : ids.shape[1]], ids.repeat_interleave(4, 0))
+    assert not (ref[:, ids.shape[1]:] == tok.eos_token_id).any()
+    assert torch.equal(mine, ref)
+
+
+@pytest.mark.parametrize("beams, ngram, early", [(4, 0, True), (4, 2, True), (10, 2, True), (3, 0, False)])
+def test_beam_search_equals_generate_token_for_token(model, beams, ngram, early):
+    """Inputs whose search is over leave the batch; the result is generate's, whatever order they finish in. EOS is
+    lifted by a few amounts (these untrained models rarely end) until the inputs end at different steps."""
+    from transformers.modeling_outputs import BaseModelOutput
+
+    from codeintel.tasks.decoding import beam_search
+
+    hidden, mask = states(model, rows=6, seed=3)
+    eos = model.generation_config.eos_token_id
+    varied = 0
+    for amount in (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5):
+        lift = torch.zeros(model.config.get_text_config(decoder=True).vocab_size)
+        lift[eos] = amount
+        hook = model.get_output_embeddings().register_forward_hook(lambda mod, args, out, lift=lift: out + lift)
+        try:
+            with torch.no_grad():
+                ref = model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=mask,
+                                     max_new_tokens=12, num_beams=beams, early_stopping=early, do_sample=False,
+                                     no_repeat_ngram_size=ngram)
+                mine = beam_search(model, None, mask, 12, beams, ngram, early, encoder_hidden=hidden)
+        finally:
+            hook.remove()
+        assert mine.shape == ref.shape and torch.equal(mine, ref), amount
+        ended = {int((row == eos).nonzero()[0]) if (row == eos).any() else None for row in ref}
+        varied += len(ended) >= 2                               # inputs finished at different steps
+    assert varied

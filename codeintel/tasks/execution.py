@@ -83,6 +83,11 @@ class ExecutionTask(TaskType):
         per_batch = max(1, batch_size // self.n)
         out: list[list[str]] = [[] for _ in problems]
         sample = self.n > 1
+        from transformers.generation.stopping_criteria import StopStringCriteria
+
+        from codeintel.tasks.decoding import decode
+
+        stop = StopStringCriteria(self.tok, list(STOP))
         for start in progress_bar(range(0, len(order), per_batch), desc="generate", unit="batch", enabled=progress,
                                   leave=False):
             idx = order[start : start + per_batch].tolist()
@@ -102,13 +107,17 @@ class ExecutionTask(TaskType):
                 for r, s in enumerate(seqs):
                     ids[r, longest - len(s):] = torch.tensor(s, dtype=torch.long)
                     mask[r, longest - len(s):] = 1
-            gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
-                                 max_new_tokens=self.max_new_tokens, do_sample=sample,
-                                 num_return_sequences=self.n, pad_token_id=pad_id,
-                                 **({"temperature": self.temperature, "top_p": self.top_p} if sample else {}),
-                                 # causal LMs stop at the stop sequences (transformers 4.57 hands the tokenizer
-                                 # on to an encoder-decoder's forward, so those generate to the length and are cut)
-                                 **({} if seq2seq else {"stop_strings": list(STOP), "tokenizer": self.tok}))
+            # the prompt encoded once for its n samples, a row leaving the batch at EOS or a stop sequence
+            gen = decode(model, ids.to(device), mask.to(device), self.max_new_tokens, n=self.n, sample=sample,
+                         temperature=self.temperature, top_p=self.top_p, stop=stop, pad_token_id=pad_id)
+            if gen is None:
+                gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
+                                     max_new_tokens=self.max_new_tokens, do_sample=sample,
+                                     num_return_sequences=self.n, pad_token_id=pad_id,
+                                     **({"temperature": self.temperature, "top_p": self.top_p} if sample else {}),
+                                     # transformers 4.57 hands the tokenizer on to an encoder-decoder's forward:
+                                     # stop strings for causal LMs only
+                                     **({} if seq2seq else {"stop_strings": list(STOP), "tokenizer": self.tok}))
             new = gen if seq2seq else gen[:, ids.shape[1]:]
             texts = self.tok.batch_decode(new, skip_special_tokens=True)
             for j, i in enumerate(idx):

@@ -120,7 +120,7 @@ class CodeToCodeTask(SummarizationTask):
         from transformers.modeling_outputs import BaseModelOutput
 
         from codeintel.progress import progress as progress_bar
-        from codeintel.tasks.decoding import greedy, ngram_kwargs
+        from codeintel.tasks.decoding import beam_search, greedy, ngram_kwargs
 
         model.eval()
         order = np.argsort([-g.n_real for g, _ in prepared.items], kind="stable")
@@ -132,7 +132,8 @@ class CodeToCodeTask(SummarizationTask):
             batch = {k: v.to(device) for k, v in self.collate(prepared, idx).items() if k != "labels"}
             hidden, memory = self._encode(model, batch)
             gen = greedy(model, None, memory, self.target_len, no_repeat_ngram_size, encoder_hidden=hidden) \
-                if beam_size == 1 else None
+                if beam_size == 1 else beam_search(model, None, memory, self.target_len, beam_size,
+                                                   no_repeat_ngram_size, encoder_hidden=hidden)
             if gen is None:
                 gen = model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=memory,
                                      max_new_tokens=self.target_len, num_beams=beam_size, early_stopping=beam_size > 1,
