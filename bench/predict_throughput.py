@@ -20,7 +20,7 @@ from pathlib import Path
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--model", required=True, help="a summarization checkpoint (RUN or RUN/best)")
+    p.add_argument("--model", required=True, help="a summarization or embedding checkpoint (RUN or RUN/best)")
     default = [str(Path(sysconfig.get_paths()["stdlib"]) / d) for d in ("json", "email", "asyncio")]
     p.add_argument("--src", nargs="+", default=default)
     p.add_argument("--batch-size", type=int, default=32)
@@ -55,6 +55,9 @@ def main() -> None:
             for i in range(0, len(codes), args.batch_size):
                 enc = tok(codes[i : i + args.batch_size], padding=True, truncation=True,
                           max_length=task.source_len, return_tensors="pt")
+                if not task.generates:                       # an embedding model: its unit vectors
+                    out += list(net(enc["input_ids"], enc["attention_mask"]).numpy())
+                    continue
                 gen = net.generate(**enc, max_new_tokens=task.target_len, num_beams=cfg.eval.beam_size,
                                    do_sample=False, no_repeat_ngram_size=cfg.eval.no_repeat_ngram_size)
                 out += [" ".join(t.split()) for t in tok.batch_decode(gen, skip_special_tokens=True)]
@@ -69,7 +72,12 @@ def main() -> None:
         theirs = plain()
         b_t.append(time.perf_counter() - t)
     a, b = min(a_t), min(b_t)
-    same = sum(m["summary"] == t for m, t in zip(mine, theirs, strict=True))
+    if task.generates:
+        same = sum(m["summary"] == t for m, t in zip(mine, theirs, strict=True))
+    else:                                                    # the same vectors, to float tolerance
+        import numpy as np
+
+        same = sum(bool(np.allclose(m["embedding"], t, atol=1e-5)) for m, t in zip(mine, theirs, strict=True))
     n = len(items)
     print(f"{n} functions, batch {args.batch_size}, beam {cfg.eval.beam_size} (best of {args.rounds}): predict "
           f"{a:.2f} s ({n / a:.1f} functions/s), plain loop {b:.2f} s ({n / b:.1f} functions/s): ratio {b / a:.2f}x; "
