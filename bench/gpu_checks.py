@@ -13,9 +13,9 @@ to their longest input against the full C + D layout, on the device (largest dif
 encoder states, rows ending at different steps): identical tokens, and the time of each.
 Prints one JSON document and writes it to ``OUT/gpu_checks.json``.
 
-    python bench/gpu_checks.py --device cuda --out $OUT       # about 4 minutes on one GPU
+    python bench/gpu_checks.py --device cuda --out $OUT       # train + resume: about 3 minutes on one GPU
     python bench/gpu_checks.py --device cpu --steps 6          # the same script, here (fp16 skipped)
-    python bench/gpu_checks.py --device cpu --only graph,generate
+    python bench/gpu_checks.py --device cpu --only graph,generate   # 25 s here (2 cores)
 """
 
 from __future__ import annotations

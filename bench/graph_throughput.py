@@ -41,11 +41,12 @@ def main() -> int:
     args = p.parse_args()
 
     import torch
+    from train_throughput import recipe_run, round_sizes  # this folder's bench: the same recipe steps
     from transformers.utils import logging as hf_logging
 
     from codeintel.backbones.loading import shipped_tokenizer
     from codeintel.config import RunConfig
-    from codeintel.recipes.train import TrainState, setup, train_step
+    from codeintel.recipes.train import train_step
     from codeintel.tasks.cards import load_task
     from codeintel.tasks.encoding import program_length
 
@@ -63,15 +64,9 @@ def main() -> int:
         cfg.data.max_train_examples, cfg.data.max_eval_examples = args.examples, 4
         cfg.train.max_steps, cfg.train.lr, cfg.train.warmup_ratio = args.steps, 1e-4, 0.0
         cfg.train.batch_tokens, cfg.train.max_batch_size = args.batch_tokens, 64
-        torch.manual_seed(0)
-        run = setup(cfg, card, echo=lambda *a, **k: None)
-        steps, epoch = [], 0
-        while len(steps) < args.steps:
-            steps += run.steps(epoch)
-            epoch += 1
-        runs[graph] = (run, TrainState(), steps[: args.steps])
+        runs[graph] = recipe_run(cfg, card, args.steps)
 
-    per = [args.steps // args.rounds + (r < args.steps % args.rounds) for r in range(args.rounds)]
+    per = round_sizes(args.steps, args.rounds)
     done = 0
     for r, n_steps in enumerate(per):
         for graph in ((False, True) if r % 2 == 0 else (True, False)):

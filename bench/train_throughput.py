@@ -64,6 +64,27 @@ def flops_per_token(model) -> dict[str, float]:
     return {"source": 6.0 * enc, "target": 6.0 * (dec + head)}
 
 
+def recipe_run(cfg, card, n_steps: int):
+    """The real recipe set up for ``cfg`` (seed 0, quiet) with its first ``n_steps`` global steps, epoch after epoch,
+    and a fresh ``TrainState``: what a bench times with ``recipes.train.train_step``."""
+    import torch
+
+    from codeintel.recipes.train import TrainState, setup
+
+    torch.manual_seed(0)
+    run = setup(cfg, card, echo=lambda *a, **k: None)
+    steps, epoch = [], 0
+    while len(steps) < n_steps:
+        steps += run.steps(epoch)
+        epoch += 1
+    return run, TrainState(), steps[:n_steps]
+
+
+def round_sizes(n_steps: int, rounds: int) -> list[int]:
+    """Steps per interleaved round: ``n_steps`` split as evenly as possible."""
+    return [n_steps // rounds + (r < n_steps % rounds) for r in range(rounds)]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="tiny-codet5")
@@ -84,7 +105,7 @@ def main() -> int:
 
     from codeintel.backbones.loading import shipped_tokenizer
     from codeintel.config import RunConfig
-    from codeintel.recipes.train import TrainState, setup, train_step
+    from codeintel.recipes.train import train_step
     from codeintel.tasks.cards import load_task
     from codeintel.tasks.models import load_model
 
@@ -108,13 +129,8 @@ def main() -> int:
     for name, fast in (("codeintel recipe", False), ("... train.fast_kernels", True)):
         cfg.train.fast_kernels = fast
         cfg.output_dir = f"{tmp}/run-{int(fast)}"
-        torch.manual_seed(0)
-        run = setup(cfg, card, echo=lambda *a, **k: None)
-        steps, epoch = [], 0
-        while len(steps) < args.steps:
-            steps += run.steps(epoch)
-            epoch += 1
-        runs[name] = (run, TrainState(), steps[: args.steps])
+        runs[name] = recipe_run(cfg, card, args.steps)
+        run, _, steps = runs[name]
     prep, model = run.train_set, run.loaded.model
     fpt = flops_per_token(model)
     mean_bs = float(np.mean([len(b) for s in steps for b in s]))
@@ -168,7 +184,7 @@ def main() -> int:
     # ---- the four, interleaved: `--rounds` rounds of steps/rounds steps each, the order rotating every round,
     # so that this machine's drifting speed touches every configuration alike
     names = [*runs, *hf]
-    per = [args.steps // args.rounds + (r < args.steps % args.rounds) for r in range(args.rounds)]
+    per = round_sizes(args.steps, args.rounds)
     done = 0
     for r, n_steps in enumerate(per):
         for name in names[r % 4:] + names[: r % 4]:

@@ -6,7 +6,7 @@ import torch
 
 from codeintel.backbones.loading import shipped_tokenizer
 from codeintel.tasks.common import pad
-from codeintel.tasks.decoding import decode, greedy, supported
+from codeintel.tasks.decoding import decode, greedy, search, supported
 from codeintel.tasks.models import load_model
 
 SOURCES = ["def add(a, b): return a + b", "class Stack: pass", "x = [i * i for i in range(10) if i % 2]",
@@ -61,7 +61,7 @@ def test_greedy_equals_generate_token_for_token(model, ngram):
     assert len(set(ended)) >= 2, ended                          # rows leave the batch at different steps
 
 
-def test_the_encoder_runs_once_on_token_ids(model):
+def test_token_ids_in_give_generates_tokens(model):
     tok = shipped_tokenizer("code-bpe-8k")
     ids, mask = pad([tok(s)["input_ids"] for s in SOURCES], tok.pad_token_id)
     with torch.no_grad():
@@ -81,6 +81,10 @@ def test_configurations_left_to_generate(model):
         setattr(model.generation_config, key, value)
         try:
             assert not supported(model) and greedy(model, ids, mask, 8) is None, key
+            with torch.no_grad():                               # search() hands such a configuration to generate
+                ref = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=8, num_beams=2,
+                                     early_stopping=True, do_sample=False, no_repeat_ngram_size=2)
+                assert torch.equal(search(model, ids, mask, 8, 2, 2), ref), key
         finally:
             setattr(model.generation_config, key, old)
 

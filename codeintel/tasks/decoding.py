@@ -14,6 +14,7 @@ row's n-gram table in Python from the whole sequence at every step (for beam sea
   id after EOS as ``generate`` pads it; sampling draws from the same distribution.
 - :func:`beam_search`: ``generate``'s beam-search steps, called as they are, on the inputs whose search is still
   open; an input whose hypotheses are final leaves the batch.
+- :func:`search`: greedy or beam search by ``beam_size``, falling back to ``generate`` — what the tasks call.
 
 ``tests/test_decoding.py`` compares them with ``generate`` token for token (rows and inputs ending at different
 steps, n = 0, 1, 2, 3, beams 3 to 10, with and without early stopping, causal models with stop strings, sampling
@@ -96,10 +97,25 @@ def ngram_kwargs(no_repeat_ngram_size: int) -> dict:
     return {"no_repeat_ngram_size": 0, "logits_processor": LogitsProcessorList([no_repeat_ngram(no_repeat_ngram_size)])}
 
 
-def _eos_ids(model) -> list[int]:
-    eos = model.generation_config.eos_token_id
-    eos = model.config.eos_token_id if eos is None else eos
-    return [] if eos is None else ([eos] if isinstance(eos, int) else list(eos))
+def _special_ids(model, pad_token_id: int | None = None) -> tuple[int | None, int | None, list[int]]:
+    """(decoder start, pad, EOS ids) as ``generate`` resolves them: the generation config's, else the model
+    config's (``pad_token_id`` given: that pad)."""
+    gc, mc = model.generation_config, model.config
+
+    def pick(name: str):
+        value = getattr(gc, name, None)
+        return getattr(mc, name, None) if value is None else value
+
+    eos = pick("eos_token_id")
+    pad = pick("pad_token_id") if pad_token_id is None else pad_token_id
+    return pick("decoder_start_token_id"), pad, [] if eos is None else ([eos] if isinstance(eos, int) else list(eos))
+
+
+def _encoded(model, input_ids, attention_mask, encoder_hidden):
+    """The encoder's last states: ``encoder_hidden`` where given (a graph-guided input encodes itself)."""
+    if encoder_hidden is not None:
+        return encoder_hidden
+    return model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
 
 
 def _processors(model, no_repeat_ngram_size: int, sample: bool, temperature: float, top_p: float):
@@ -137,23 +153,17 @@ def decode(model, input_ids: torch.Tensor | None, attention_mask: torch.Tensor, 
 
     if not supported(model):
         return None
-    gc = model.generation_config
-    pad = pad_token_id if pad_token_id is not None else (gc.pad_token_id if gc.pad_token_id is not None
-                                                         else model.config.pad_token_id)
+    start, pad, eos_ids = _special_ids(model, pad_token_id)
     seq2seq = bool(getattr(model.config, "is_encoder_decoder", False))
-    start = gc.decoder_start_token_id if gc.decoder_start_token_id is not None else \
-        getattr(model.config, "decoder_start_token_id", None)
     if pad is None or (seq2seq and start is None):
         return None
     device = attention_mask.device
-    eos = torch.tensor(_eos_ids(model), device=device)
+    eos = torch.tensor(eos_ids, dtype=torch.long, device=device)
     warp = _processors(model, no_repeat_ngram_size, sample, temperature, top_p)
     mask = attention_mask
     if seq2seq:
-        if encoder_hidden is None:
-            encoder_hidden = model.get_encoder()(input_ids=input_ids, attention_mask=mask,
-                                                 return_dict=True).last_hidden_state
-        hidden, mask = encoder_hidden.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)
+        hidden = _encoded(model, input_ids, mask, encoder_hidden).repeat_interleave(n, 0)
+        mask = mask.repeat_interleave(n, 0)
         out = torch.full((hidden.shape[0], 1 + max_new_tokens), pad, dtype=torch.long, device=device)
         out[:, 0] = start
         cache, s, logits, positions = EncoderDecoderCache(DynamicCache(), DynamicCache()), 1, None, None
@@ -185,7 +195,7 @@ def decode(model, input_ids: torch.Tensor | None, attention_mask: torch.Tensor, 
         nxt = torch.multinomial(torch.softmax(scores, dim=-1), 1).squeeze(1) if sample else scores.argmax(-1)
         out[rows, s + t] = nxt
         steps = t + 1
-        done = torch.isin(nxt, eos) if eos.numel() else torch.zeros_like(nxt, dtype=torch.bool)
+        done = torch.isin(nxt, eos)                          # no EOS id: none done
         if stop is not None:
             done |= stop(out[rows, : s + t + 1], scores).to(device)
         if bool(done.any()):
@@ -229,18 +239,14 @@ def beam_search(model, input_ids: torch.Tensor | None, attention_mask: torch.Ten
     if (not supported(model) or not getattr(model.config, "is_encoder_decoder", False)
             or not all(hasattr(model, f) for f in needed) or early_stopping not in (True, False)):
         return None
-    gc = model.generation_config
-    start = gc.decoder_start_token_id if gc.decoder_start_token_id is not None else model.config.decoder_start_token_id
-    pad = gc.pad_token_id if gc.pad_token_id is not None else model.config.pad_token_id
-    eos_ids = _eos_ids(model)
+    start, pad, eos_ids = _special_ids(model)
     if start is None or pad is None:
         return None
     device, k = attention_mask.device, num_beams
-    eos = torch.tensor(eos_ids, device=device)
-    length_penalty = gc.length_penalty if gc.length_penalty is not None else 1.0
-    if encoder_hidden is None:
-        encoder_hidden = model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask,
-                                             return_dict=True).last_hidden_state
+    eos = torch.tensor(eos_ids, dtype=torch.long, device=device)
+    length_penalty = model.generation_config.length_penalty
+    length_penalty = 1.0 if length_penalty is None else length_penalty
+    encoder_hidden = _encoded(model, input_ids, attention_mask, encoder_hidden)
     b = encoder_hidden.shape[0]
     hidden, mask = encoder_hidden.repeat_interleave(k, 0), attention_mask.repeat_interleave(k, 0)
     prompt_len, max_length = 1, 1 + max_new_tokens
@@ -276,8 +282,7 @@ def beam_search(model, input_ids: torch.Tensor | None, attention_mask: torch.Ten
             accumulated_log_probs=log_probs, running_sequences=running[live], running_beam_indices=running_idx[live],
             cur_len=cur, decoder_prompt_len=prompt_len, do_sample=False, beams_to_keep=to_keep, num_beams=k,
             vocab_size=vocab, batch_size=n)
-        hits = torch.isin(top_seq[:, :, cur], eos) if eos.numel() else torch.zeros_like(top_lp, dtype=torch.bool)
-        hits = hits | (cur + 1 >= max_length)
+        hits = torch.isin(top_seq[:, :, cur], eos) | (cur + 1 >= max_length)    # generate's EOS and length rules
         r_seq, r_scores, r_idx = model._get_running_beams_for_next_iteration(
             topk_log_probs=top_lp, topk_running_sequences=top_seq, topk_running_beam_indices=top_idx,
             next_token_hits_stopping_criteria=hits, num_beams=k)
@@ -308,3 +313,27 @@ def beam_search(model, input_ids: torch.Tensor | None, attention_mask: torch.Ten
     sequences, indices = sequences[:, 0], indices[:, 0]                # generate's num_return_sequences = 1
     longest = int(((indices + 1).bool()).sum(dim=1).max())
     return sequences[:, : prompt_len + longest]
+
+
+def search(model, input_ids: torch.Tensor | None, attention_mask: torch.Tensor, max_new_tokens: int,
+           beam_size: int = 1, no_repeat_ngram_size: int = 0,
+           encoder_hidden: torch.Tensor | None = None) -> torch.Tensor:
+    """Greedy (``beam_size`` 1) or beam-search tokens of an encoder-decoder model, ``generate``'s token for token:
+    :func:`greedy` or :func:`beam_search`, else ``generate`` itself (a configuration they leave to it) with the
+    vectorised n-gram rule. ``encoder_hidden`` stands for the encoder's output, as in :func:`decode`."""
+    if beam_size == 1:
+        out = greedy(model, input_ids, attention_mask, max_new_tokens, no_repeat_ngram_size, encoder_hidden)
+    else:
+        out = beam_search(model, input_ids, attention_mask, max_new_tokens, beam_size, no_repeat_ngram_size,
+                          encoder_hidden=encoder_hidden)
+    if out is not None:
+        return out
+    if encoder_hidden is not None:
+        from transformers.modeling_outputs import BaseModelOutput
+
+        inputs = {"encoder_outputs": BaseModelOutput(last_hidden_state=encoder_hidden)}
+    else:
+        inputs = {"input_ids": input_ids}
+    return model.generate(**inputs, attention_mask=attention_mask, max_new_tokens=max_new_tokens,
+                          num_beams=beam_size, early_stopping=beam_size > 1, do_sample=False,
+                          **ngram_kwargs(no_repeat_ngram_size))

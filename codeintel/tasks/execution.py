@@ -70,10 +70,12 @@ class ExecutionTask(TaskType):
         if self.canonical:
             return [[p.canonical] for p in problems]
         import torch
+        from transformers.generation.stopping_criteria import StopStringCriteria
 
         from codeintel.execution.problems import STOP, truncate
         from codeintel.progress import progress as progress_bar
         from codeintel.tasks.common import pad
+        from codeintel.tasks.decoding import decode
 
         model.eval()
         device = next(model.parameters()).device
@@ -83,10 +85,6 @@ class ExecutionTask(TaskType):
         per_batch = max(1, batch_size // self.n)
         out: list[list[str]] = [[] for _ in problems]
         sample = self.n > 1
-        from transformers.generation.stopping_criteria import StopStringCriteria
-
-        from codeintel.tasks.decoding import decode
-
         stop = StopStringCriteria(self.tok, list(STOP))
         for start in progress_bar(range(0, len(order), per_batch), desc="generate", unit="batch", enabled=progress,
                                   leave=False):
@@ -107,11 +105,12 @@ class ExecutionTask(TaskType):
                 for r, s in enumerate(seqs):
                     ids[r, longest - len(s):] = torch.tensor(s, dtype=torch.long)
                     mask[r, longest - len(s):] = 1
+            ids, mask = ids.to(device), mask.to(device)
             # the prompt encoded once for its n samples, a row leaving the batch at EOS or a stop sequence
-            gen = decode(model, ids.to(device), mask.to(device), self.max_new_tokens, n=self.n, sample=sample,
+            gen = decode(model, ids, mask, self.max_new_tokens, n=self.n, sample=sample,
                          temperature=self.temperature, top_p=self.top_p, stop=stop, pad_token_id=pad_id)
             if gen is None:
-                gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
+                gen = model.generate(input_ids=ids, attention_mask=mask,
                                      max_new_tokens=self.max_new_tokens, do_sample=sample,
                                      num_return_sequences=self.n, pad_token_id=pad_id,
                                      **({"temperature": self.temperature, "top_p": self.top_p} if sample else {}),

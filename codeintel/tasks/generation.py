@@ -117,10 +117,8 @@ class CodeToCodeTask(SummarizationTask):
                 no_repeat_ngram_size: int = 0, progress: bool = False) -> list[str]:
         if not self.graph:
             return super().predict(model, prepared, beam_size, batch_size, no_repeat_ngram_size, progress)
-        from transformers.modeling_outputs import BaseModelOutput
-
         from codeintel.progress import progress as progress_bar
-        from codeintel.tasks.decoding import beam_search, greedy, ngram_kwargs
+        from codeintel.tasks.decoding import search
 
         model.eval()
         order = np.argsort([-g.n_real for g, _ in prepared.items], kind="stable")
@@ -131,13 +129,7 @@ class CodeToCodeTask(SummarizationTask):
             idx = order[start : start + batch_size].tolist()
             batch = {k: v.to(device) for k, v in self.collate(prepared, idx).items() if k != "labels"}
             hidden, memory = self._encode(model, batch)
-            gen = greedy(model, None, memory, self.target_len, no_repeat_ngram_size, encoder_hidden=hidden) \
-                if beam_size == 1 else beam_search(model, None, memory, self.target_len, beam_size,
-                                                   no_repeat_ngram_size, encoder_hidden=hidden)
-            if gen is None:
-                gen = model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=memory,
-                                     max_new_tokens=self.target_len, num_beams=beam_size, early_stopping=beam_size > 1,
-                                     do_sample=False, **ngram_kwargs(no_repeat_ngram_size))
+            gen = search(model, None, memory, self.target_len, beam_size, no_repeat_ngram_size, encoder_hidden=hidden)
             for i, text in zip(idx, self.tok.batch_decode(gen, skip_special_tokens=True, **self.decode_options),
                                strict=True):
                 out[i] = self.clean(text)

@@ -81,7 +81,7 @@ class SummarizationTask(TaskType):
                 no_repeat_ngram_size: int = 0, progress: bool = False) -> list[str]:
         """Generated summaries, in the order of ``prepared.rows`` (batched by source length)."""
         from codeintel.progress import progress as progress_bar
-        from codeintel.tasks.decoding import beam_search, greedy, ngram_kwargs
+        from codeintel.tasks.decoding import search
 
         model.eval()
         order = np.argsort([-len(s) for s, _ in prepared.items], kind="stable")
@@ -92,12 +92,7 @@ class SummarizationTask(TaskType):
             input_ids, attention_mask = pad([prepared.items[i][0] for i in idx], self.tok.pad_token_id)
             input_ids, attention_mask = input_ids.to(model.device), attention_mask.to(model.device)
             # generate's tokens; rows (greedy) or inputs (beam search) that are done leave the batch
-            gen = greedy(model, input_ids, attention_mask, self.target_len, no_repeat_ngram_size) if beam_size == 1 \
-                else beam_search(model, input_ids, attention_mask, self.target_len, beam_size, no_repeat_ngram_size)
-            if gen is None:
-                gen = model.generate(input_ids=input_ids, attention_mask=attention_mask,
-                                     max_new_tokens=self.target_len, num_beams=beam_size, early_stopping=beam_size > 1,
-                                     do_sample=False, **ngram_kwargs(no_repeat_ngram_size))
+            gen = search(model, input_ids, attention_mask, self.target_len, beam_size, no_repeat_ngram_size)
             for i, text in zip(idx, self.tok.batch_decode(gen, skip_special_tokens=True, **self.decode_options),
                                strict=True):
                 out[i] = self.clean(text)
