@@ -18,7 +18,7 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def toy_stream():
     """Builds a small continual-learning stream in a folder (``toy_stream(tmp_path)`` -> its YAML): Python
     functions calling json (domain serial), re (regex) or math (in-distribution)."""
@@ -43,3 +43,107 @@ def toy_stream():
                      "--out", str(stream), "--no-progress"]) == 0
         return stream
     return build
+
+
+def snapshot(root: Path) -> list[tuple]:
+    """Every entry under ``root`` (links not followed): relative path, kind, and a file's size and modification
+    time (a directory's own time is left out: a lock taken and released beside an output touches it)."""
+    out = []
+    for p in sorted([root, *root.rglob("*")]) if root.is_dir() else [root]:
+        try:
+            st = p.lstat()
+        except FileNotFoundError:
+            out.append((str(p), "missing"))
+            continue
+        kind = "link" if p.is_symlink() else "dir" if p.is_dir() else "file"
+        out.append((str(p.relative_to(root)) if p != root else ".", kind,
+                    (st.st_size, st.st_mtime_ns) if kind == "file" else os.readlink(p) if kind == "link" else None))
+    return out
+
+
+@pytest.fixture
+def refused(capsys, tmp_path):
+    """``refused(argv, expected, *watch)``: the bad-input contract of every command, checked on one call of the
+    CLI — exit 2, no traceback, exactly one ``error:`` line (the last; warnings may come before it) holding
+    ``expected`` (matched with the test's own paths replaced by ``<tmp>``, so a path can never match), and
+    nothing new or changed under ``tmp_path`` or the ``watch`` paths. Returns stderr."""
+    from codeintel.cli import main
+
+    def check(argv: list[str], expected: str, *watch: Path) -> str:
+        roots = [tmp_path, *watch]
+        before = [snapshot(r) for r in roots]
+        capsys.readouterr()
+        code = main([str(a) for a in argv])
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert "Traceback" not in err, err
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert lines and [line for line in lines if line.startswith("error:")] == lines[-1:], err
+        assert expected in lines[-1].replace(str(tmp_path), "<tmp>"), err
+        assert [snapshot(r) for r in roots] == before, "the output location changed"
+        return err
+    return check
+
+
+@pytest.fixture
+def fake_run(tmp_path):
+    """A run directory ``tmp_path/R`` as train leaves it, cheaply: ``best`` links to ``checkpoints/best-000001``
+    (a checkpoint: it holds ``codeintel.json``) and a complete state under ``states/``."""
+    run = tmp_path / "R"
+    version = run / "checkpoints" / "best-000001"
+    version.mkdir(parents=True)
+    (version / "codeintel.json").write_text("{}")
+    (run / "config.yaml").write_text("model: tiny-codet5\n")
+    (run / "best").symlink_to(Path("checkpoints") / "best-000001", target_is_directory=True)
+    (run / "states" / "state-00000002").mkdir(parents=True)
+    (run / "states" / "state-00000002" / "COMPLETE").write_text("{}")
+    return run
+
+
+@pytest.fixture
+def live_lock():
+    """``live_lock(path, beside=False)``: a lock naming a process that is alive (a ``sleep``), as a second
+    command meets it while the first runs: ``path/.lock`` (a run directory) or ``.NAME.lock`` beside ``path``
+    (a file, or a directory published whole)."""
+    import json
+    import socket
+    import subprocess
+
+    sleeper = subprocess.Popen(["sleep", "600"])
+
+    def lock(path: Path, beside: bool = False) -> Path:
+        info = {"pid": sleeper.pid, "host": socket.gethostname(), "command": "codeintel (the first)",
+                "started": "just now"}
+        if not beside:
+            path.mkdir(parents=True, exist_ok=True)
+        where = path.with_name(f".{path.name}.lock") if beside else path / ".lock"
+        where.write_text(json.dumps(info))
+        return path
+    yield lock
+    sleeper.kill()
+    sleeper.wait()
+
+
+@pytest.fixture(scope="session")
+def task_checkpoint(tmp_path_factory):
+    """A fine-tuned task checkpoint (tiny-codet5, clone detection; random weights), saved once per session."""
+    from codeintel.tasks.models import load_model, save_model
+
+    path = tmp_path_factory.mktemp("task-checkpoint") / "clone"
+    save_model(load_model("tiny-codet5", "clone-detection"), path)
+    return path
+
+
+@pytest.fixture
+def linked_run(tmp_path):
+    """``tmp_path/linked``: a run whose ``states/`` is a link to another run's states (``tmp_path/other``), which
+    a resume must neither follow nor clean."""
+    other = tmp_path / "other" / "states"
+    for step in (1, 2):
+        (other / f"state-{step:08d}").mkdir(parents=True)
+        (other / f"state-{step:08d}" / "COMPLETE").write_text("{}")
+    run = tmp_path / "linked"
+    run.mkdir()
+    (run / "config.yaml").write_text("model: tiny-codebert\n")
+    (run / "states").symlink_to(other, target_is_directory=True)
+    return run

@@ -19,6 +19,7 @@ from codeintel.backbones.family import VARIANTS
 from codeintel.backbones.table import BACKBONES, BackboneSpec, get_backbone
 from codeintel.errors import CheckpointError, ConfigError, HubError
 from codeintel.hub import hub_path
+from codeintel.io import parse_json
 
 MODEL_TYPE_FAMILY = {"roberta": "roberta", "t5": "t5", "codet5p_embedding": "t5-embedding",
                      "encoder-decoder": "roberta", "gpt2": "gpt2"}
@@ -57,11 +58,23 @@ def guard_directory(path: str | Path, what: str = "checkpoint") -> None:
                 raise CheckpointError(f"{Path(path) / os.path.relpath(entry, root)} is a symbolic link to {target}, "
                                       f"outside the {what}; codeintel reads only files inside a {what}. Replace "
                                       "the link with the file itself.")
+    for name in sorted(os.listdir(root)):
+        # the JSON files Python's parser reads (configs, cards, vocabularies; tokenizer.json is read by the Rust
+        # tokenizers library, which reports its own errors): a damaged one is a traceback, a RecursionError or
+        # (generation_config.json) silently ignored in transformers
+        file = os.path.join(root, name)
+        if name.endswith(".json") and name != "tokenizer.json" and os.path.isfile(file) \
+                and os.path.getsize(file) < 50_000_000:
+            try:
+                parse_json(Path(file).read_text(encoding="utf-8", errors="replace"))
+            except ValueError as exc:
+                raise CheckpointError(f"{Path(path) / name} is not valid JSON ({str(exc).splitlines()[0][:120]}); "
+                                      f"restore it from a copy of the {what}.") from None
     config = Path(root) / "config.json"
     if config.is_file() and config.stat().st_size < 10_000_000:
         try:
-            auto_map = json.loads(config.read_text(encoding="utf-8")).get("auto_map")
-        except (ValueError, UnicodeDecodeError, AttributeError, RecursionError):
+            auto_map = parse_json(config.read_text(encoding="utf-8")).get("auto_map")
+        except (ValueError, UnicodeDecodeError, AttributeError):
             return   # a damaged config is the loader's error to report
         if auto_map:
             from codeintel.log import say

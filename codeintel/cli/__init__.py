@@ -10,7 +10,6 @@ import argparse
 import importlib
 import os
 import sys
-from pathlib import Path
 
 from codeintel import __version__
 from codeintel.errors import CodeintelError
@@ -50,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     # command that names its optional path positionals (``fill_positionals``) gets such leftovers in order.
     slots = [name for name in getattr(args, "fill_positionals", ()) if getattr(args, name) is None]
     while extra and slots and not extra[0].startswith("-"):
-        setattr(args, slots.pop(0), Path(extra.pop(0)))
+        setattr(args, slots.pop(0), extra.pop(0))
     if extra and isinstance(getattr(args, "overrides", None), list):  # `--task x key=value`: overrides after options
         args.overrides += [e for e in extra if "=" in e and not e.startswith("-")]
         extra = [e for e in extra if not ("=" in e and not e.startswith("-"))]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from codeintel.data.loaders import CODE_FIELDS, NL_FIELDS
 
@@ -14,8 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Apply ContraBERT-style operators to every row of IN.jsonl and write OUT.jsonl. "
                                    "Code that does not parse, and operators that cannot apply, leave the row "
                                    "unchanged and are counted.")
-    p.add_argument("input", type=Path, nargs="?", help="jsonl with a code field (code/func/original_string)")
-    p.add_argument("output", type=Path, nargs="?", help="jsonl to write (a new file; see --overwrite)")
+    p.add_argument("input", nargs="?", help="jsonl with a code field (code/func/original_string)")
+    p.add_argument("output", nargs="?", help="jsonl to write (a new file; see --overwrite)")  # as typed: "x/" is a dir
     p.add_argument("--no-progress", action="store_true", help="no progress (off a terminal: plain lines)")
     p.add_argument("--overwrite", action="store_true",
                    help="if OUT.jsonl exists, move it aside to OUT.jsonl.replaced-<time> (nothing is deleted)")

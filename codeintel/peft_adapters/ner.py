@@ -31,6 +31,7 @@ from torch import nn
 
 from codeintel.backbones.family import family as family_of
 from codeintel.errors import CheckpointError
+from codeintel.io import parse_json
 from codeintel.peft_adapters.core import META
 
 NAME = "ner"
@@ -103,7 +104,7 @@ def save(model: NerModel, out: Path, extra: dict[str, Any] | None = None) -> Non
 def read_meta(path: str | Path) -> dict[str, Any]:
     """An NER adapter directory's ``codeintel-adapter.json``."""
     try:
-        meta = json.loads((Path(path) / META).read_text())
+        meta = parse_json((Path(path) / META).read_text())
         if meta.get("kind") != "ner":
             raise ValueError
         return meta

@@ -400,7 +400,7 @@ def augment_file(in_path: str | Path, out_path: str | Path, ops: str, lang: str 
     nl_ops = [(n, p) for n, p in parsed if get(n).kind == "nl"]
     if src.resolve() == dst.resolve():
         raise ConfigError("OUT.jsonl must differ from IN.jsonl.")
-    with output_file(dst, overwrite=overwrite, echo=echo, what="OUT.jsonl") as tmp:  # claimed and locked
+    with output_file(out_path, overwrite=overwrite, echo=echo, what="OUT.jsonl") as tmp:  # claimed and locked
         rows = read_jsonl(src)
         applied, skipped = Counter(), Counter()
         with tmp.open("w", encoding="utf-8") as fh:
@@ -500,10 +500,10 @@ def dedup(paths: list[str], out: str | Path, *, task: str | None = None, lang: s
     if cross_split_only and keep == "longest":
         raise ConfigError("--cross-split-only always keeps the earlier split's copy; drop --keep longest.")
     out = Path(out)
-    hygiene.check_new_dir(out)  # before the work
-    analysis = _analysis(paths, task, lang, threshold, multiset_threshold, min_tokens, exact_only, workers,
-                         skip_bad_lines, progress, echo)
-    summary = hygiene.dedup(analysis, out, keep, cross_split_only)
+    with hygiene.claimed_new_dir(out):  # before the work, and held to the end
+        analysis = _analysis(paths, task, lang, threshold, multiset_threshold, min_tokens, exact_only, workers,
+                             skip_bad_lines, progress, echo)
+        summary = hygiene.dedup(analysis, out, keep, cross_split_only)
     per = ", ".join(f"{s} {v['removed']}/{v['documents']}" for s, v in summary["splits"].items())
     echo(f"removed {summary['removed']} of {analysis.report['documents']} documents ({per}); wrote {out}: "
          f"{', '.join(summary['files'])}, removed.json, dedup.json")

@@ -9,9 +9,11 @@ The similarity rules are those of :mod:`codeintel.data.hygiene`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -528,10 +530,45 @@ def _clean_pair_files(corpus: Corpus, gone: dict[int, dict], removed_rows: list[
 
 
 def check_new_dir(out: Path) -> None:
-    """``dedup --out``: absent or an empty directory (a cleaned copy never mixes with other files)."""
+    """``dedup --out``: absent or an empty directory (a cleaned copy never mixes with other files), not inside a
+    checkpoint."""
+    from codeintel.recipes.rundir import refuse_inside_checkpoint
+
+    refuse_inside_checkpoint(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out} exists and is not an empty directory; dedup writes a new copy, so choose "
                           "a new directory (nothing was changed).")
+
+
+@contextlib.contextmanager
+def claimed_new_dir(out: Path) -> Iterator[None]:
+    """``dedup --out`` held for the whole command: checked new or empty, its missing parents created, and a lock
+    beside it (:func:`~codeintel.recipes.rundir.sibling_lock`) so a second command on the same ``--out`` is refused
+    at once; on a failure the parents this made are removed again (when still empty)."""
+    from codeintel.recipes.rundir import sibling_lock
+
+    check_new_dir(out)
+    parent = out.absolute().parent
+    made = parent
+    while not made.exists():
+        made = made.parent
+    made = None if made == parent else next(p for p in [parent, *parent.parents] if p.parent == made)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot write --out {out}: {exc.strerror}; choose a writable directory.") from None
+    try:
+        with sibling_lock(out, "--out", "choose another directory"):
+            check_new_dir(out)
+            yield
+    except BaseException:
+        if made is not None:
+            for d in [parent, *parent.parents]:
+                with contextlib.suppress(OSError):
+                    d.rmdir()                     # only an empty directory goes
+                if d == made:
+                    break
+        raise
 
 
 def _publish(out: Path, files: dict[str, bytes]) -> None:

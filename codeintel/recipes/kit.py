@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from codeintel.errors import CheckpointError
+from codeintel.io import parse_json
 from codeintel.recipes.rundir import RunDir, latest_state
 
 
@@ -246,7 +247,6 @@ def load_state(run_dir, *, weights=None, optim=None, sched=None, device=None, rn
     dict, as saved), ``optim`` and ``sched``. Returns the loop's ``trainer.json`` and the rest of
     ``optimizer.pt`` (``rng``, the extras, and ``path``: the state read); the RNGs are the caller's to
     restore (one per process)."""
-    import json
     import pickle
 
     import torch
@@ -265,10 +265,10 @@ def load_state(run_dir, *, weights=None, optim=None, sched=None, device=None, rn
                                "before it.")
 
     try:   # the loop first: nothing is put into the model when the state cannot be read whole
-        loop = json.loads((path / STATE_FILES[2]).read_text(encoding="utf-8"))
+        loop = parse_json((path / STATE_FILES[2]).read_text(encoding="utf-8"))
         if not isinstance(loop, dict):
             raise ValueError(f"expected a JSON object, got {type(loop).__name__}")
-    except (OSError, ValueError, RecursionError) as exc:
+    except (OSError, ValueError) as exc:
         raise damaged(STATE_FILES[2], exc) from None
     blob: dict[str, Any] = {}
     if (path / STATE_FILES[1]).is_file():
@@ -309,7 +309,6 @@ def load_state(run_dir, *, weights=None, optim=None, sched=None, device=None, rn
 def resumed_config(path, cls):
     """The configuration (a config dataclass ``cls``) a run in ``path`` saved with its newest state (keys of
     earlier versions translated), its ``output_dir`` set to ``path``: what ``--resume`` continues with."""
-    import json
     from pathlib import Path
 
     from codeintel.config import from_saved
@@ -320,8 +319,8 @@ def resumed_config(path, cls):
         raise ConfigError(f"--resume {path}: no complete saved state there (states/state-*); only runs started with "
                           "save_every=N can be resumed. Start a new run instead.")
     try:
-        saved = json.loads((state / STATE_FILES[2]).read_text())["config"]
-    except (OSError, ValueError, KeyError):
+        saved = parse_json((state / STATE_FILES[2]).read_text())["config"]
+    except (OSError, ValueError, KeyError, TypeError):
         raise ConfigError(f"--resume {path}: {state}/{STATE_FILES[2]} is unreadable; remove that state to resume "
                           "from the one before it.") from None
     cfg = from_saved(cls, saved)

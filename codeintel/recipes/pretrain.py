@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import math
 import random
 import time
@@ -31,7 +30,7 @@ from torch import nn
 
 from codeintel.config import PretrainConfig
 from codeintel.errors import ConfigError, DataError, TrainingError
-from codeintel.io import save_figure, write_json
+from codeintel.io import parse_json, save_figure, write_json
 from codeintel.log import say
 from codeintel.recipes import engine, kit
 from codeintel.recipes.kit import batch_stream, capture_rng, claimed, linear_schedule, restore_rng, seed_everything
@@ -419,7 +418,12 @@ def resumed_config(path: str | Path) -> PretrainConfig:
     if state is None:
         raise ConfigError(f"--resume {path}: no complete saved pre-training state there (states/state-*); only "
                           "runs started with train.save_every=N can be resumed.")
-    cfg = config_from_dict(json.loads((state / "trainer.json").read_text())["config"])
+    try:
+        saved = parse_json((state / "trainer.json").read_text())["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(f"--resume {path}: {state}/trainer.json is unreadable; remove that state to resume from "
+                          "the one before it.") from None
+    cfg = config_from_dict(saved)
     cfg.output_dir = str(path)
     return cfg
 

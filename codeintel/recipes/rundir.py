@@ -438,7 +438,40 @@ def output_file(path: str | Path, *, overwrite: bool = False, echo=say, what: st
     if (path.exists() or path.is_symlink()) and not overwrite:
         raise ConfigError(f"{what} {path} already exists; pass --overwrite to move it aside (nothing is deleted) or "
                           "name another file.")
-    lock, tmp = path.with_name(f".{path.name}.lock"), path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with sibling_lock(path, what, "name another file"):
+        try:
+            tmp.touch()
+        except OSError as exc:
+            raise ConfigError(f"cannot write {what} {path}: {exc.strerror}; choose a writable place.") from None
+        try:
+            yield tmp
+            if path.exists() or path.is_symlink():
+                if not overwrite:
+                    raise ConfigError(f"{what} {path} appeared while this command ran; its output is not published "
+                                      "(name another file).")
+                aside = aside_path(path)
+                path.rename(aside)
+                echo(f"moved the earlier {path} to {aside}")
+            try:
+                os.link(tmp, path)                        # fails, rather than replaces, if `path` exists now
+                tmp.unlink()
+            except FileExistsError:
+                raise ConfigError(f"{what} {path} appeared while this command ran; its output is not published "
+                                  "(name another file).") from None
+            except OSError:                               # a file system without hard links
+                os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def sibling_lock(path: Path, what: str = "--out", instead: str = "choose another") -> Iterator[None]:
+    """Hold ``.NAME.lock`` beside ``path`` (created exclusively, holding this pid and command) for the ``with``
+    block: a second codeintel command on the same output is refused at once, naming the process; a lock left by
+    a process that no longer runs is taken over. For outputs published whole at the end (a file, a directory
+    renamed into place), where the output itself cannot hold the lock."""
+    lock = path.with_name(f".{path.name}.lock")
     for attempt in (0, 1):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -452,34 +485,14 @@ def output_file(path: str | Path, *, overwrite: bool = False, echo=say, what: st
                 lock.unlink(missing_ok=True)          # left by a process that no longer runs
                 continue
             raise ConfigError(f"{what} {path} is being written by another codeintel command (pid {pid or '?'}); "
-                              f"wait for it or name another file. If none runs, remove {lock}.") from None
+                              f"wait for it or {instead}. If none runs, remove {lock}.") from None
         except OSError as exc:
             raise ConfigError(f"cannot write {what} {path}: {exc.strerror}; choose a writable place.") from None
     with os.fdopen(fd, "w") as fh:
         json.dump({"pid": os.getpid(), "command": " ".join(sys.argv[:3])}, fh)
     try:
-        try:
-            tmp.touch()
-        except OSError as exc:
-            raise ConfigError(f"cannot write {what} {path}: {exc.strerror}; choose a writable place.") from None
-        yield tmp
-        if path.exists() or path.is_symlink():
-            if not overwrite:
-                raise ConfigError(f"{what} {path} appeared while this command ran; its output is not published "
-                                  "(name another file).")
-            aside = aside_path(path)
-            path.rename(aside)
-            echo(f"moved the earlier {path} to {aside}")
-        try:
-            os.link(tmp, path)                        # fails, rather than replaces, if `path` exists now
-            tmp.unlink()
-        except FileExistsError:
-            raise ConfigError(f"{what} {path} appeared while this command ran; its output is not published (name "
-                              "another file).") from None
-        except OSError:                               # a file system without hard links
-            os.replace(tmp, path)
+        yield
     finally:
-        tmp.unlink(missing_ok=True)
         lock.unlink(missing_ok=True)
 
 
@@ -491,7 +504,9 @@ def complete_states(path: Path) -> list[Path]:
 
 
 def latest_state(path: Path) -> Path | None:
-    """The newest complete training state in ``path`` (``None`` if there is none)."""
+    """The newest complete training state in ``path`` (``None`` if there is none); a ``states/`` or state that is
+    a link is refused (:meth:`RunDir.check_own_tree`): a run reads and removes only its own states."""
+    RunDir(path, resume=True).check_own_tree()
     found = complete_states(path)
     return found[-1] if found else None
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from codeintel.errors import ConfigError
-from codeintel.io import write_json, write_text
+from codeintel.io import parse_json, write_json, write_text
 from codeintel.log import say
 
 SEEDS_FILE, SUMMARY = "seeds.json", "summary.json"
@@ -128,7 +128,7 @@ def run_seeds(out: Path, seeds: list[int], settings: dict[str, Any], run_one: Ca
     meta_path = out / SEEDS_FILE
     if meta_path.is_file() and not overwrite:
         try:
-            meta = json.loads(meta_path.read_text())
+            meta = parse_json(meta_path.read_text())
         except (OSError, ValueError):
             raise ConfigError(f"{meta_path} is unreadable; choose another --out.") from None
         if meta.get("settings") != json.loads(json.dumps(settings, default=str)):

@@ -34,7 +34,7 @@ from transformers import set_seed
 from codeintel.config import RunConfig, to_dict, validate
 from codeintel.errors import CheckpointError, ConfigError, TrainingError
 from codeintel.eval.metrics import SCALES
-from codeintel.io import write_json, write_text
+from codeintel.io import parse_json, write_json, write_text
 from codeintel.log import say
 from codeintel.recipes import engine, kit
 from codeintel.recipes.batching import make_batches, padding_fraction
@@ -393,7 +393,7 @@ def resume_grad_accum(out: Path, processes: int, grad_accum: int, echo) -> int:
 
     state = latest_state(out)
     try:
-        micro = json.loads((state / "trainer.json").read_text())["micro_per_step"] if state else None
+        micro = parse_json((state / "trainer.json").read_text())["micro_per_step"] if state else None
     except (OSError, ValueError, KeyError, TypeError):
         micro = None    # a damaged state: load_state names it
     if not isinstance(micro, int) or micro < 1 or micro == processes * grad_accum:

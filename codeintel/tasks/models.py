@@ -18,6 +18,7 @@ from typing import Any
 from codeintel.backbones import loading as backbones
 from codeintel.backbones.table import BackboneSpec
 from codeintel.errors import CheckpointError, ConfigError, UnknownNameError
+from codeintel.io import parse_json
 from codeintel.tasks.types import DEFAULT_TYPE, ENCODER_TYPE, TASK_TYPES, task_type
 
 META_FILE = "codeintel.json"
@@ -205,10 +206,11 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     if not meta.is_file():
         return {}
     try:
-        data = json.loads(meta.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise CheckpointError(f"{meta} is not valid JSON (truncated or edited?); restore it from a copy, or delete "
-                              "it to load the directory as a plain backbone.") from None
+        data = parse_json(meta.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        reason = "nested too deeply" if str(exc) == "nested too deeply" else "truncated or edited?"
+        raise CheckpointError(f"{meta} is not valid JSON ({reason}); restore it from a copy, or delete it to load "
+                              "the directory as a plain backbone.") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{meta} must hold a JSON object, not {type(data).__name__}.")
     return data
