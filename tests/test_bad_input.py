@@ -65,6 +65,8 @@ def paths(tmp_path, fake_run, live_lock, task_checkpoint, linked_run):
     lora.mkdir(parents=True)
     (lora / "adapter_config.json").write_text('{"peft_type": "LORA"}')
     live_lock(t / "busy")
+    (t / "done").mkdir()
+    (t / "done" / "metrics.json").write_text("{}")
     return {"t": t, "R": fake_run, "ck": task_checkpoint, "linked": linked_run}
 
 
@@ -85,6 +87,8 @@ CASES = {
                                                          "is inside {ck}, a checkpoint or a run's own directory"),
     "evaluate: --out inside an adapter checkpoint": (
         ["evaluate", "--model", "{ck}", "--out", "{t}/lora/adapters/task/ev"], "is inside <tmp>/lora/adapters/task"),
+    "evaluate: --out holds a finished evaluation": (["evaluate", "--model", "{ck}", "--out", "{t}/done"],
+                                                    "<tmp>/done already holds an earlier run; pass --overwrite"),
     "evaluate: --out in use by another command": (["evaluate", "--model", "{ck}", "--out", "{t}/busy"],
                                                   "<tmp>/busy is in use by pid"),
 }

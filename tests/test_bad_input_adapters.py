@@ -43,6 +43,8 @@ def paths(tmp_path, fake_run, live_lock, task_checkpoint, linked_run):
     (linked / "adapter_config.json").unlink()
     (linked / "adapter_config.json").symlink_to(t / "secret.json")
     (t / "empty").mkdir()
+    (t / "done").mkdir()
+    (t / "done" / "ner.json").write_text("{}")
     return {"t": t, "R": fake_run, "ck": task_checkpoint, "linked": linked_run}
 
 
@@ -69,6 +71,8 @@ CASES = {
                                            "is inside <tmp>/R/checkpoints/best-000001"),
     "train-ner: --out in use by another command": (["adapters", "train-ner", "--out", "{t}/busy"],
                                                    "<tmp>/busy is in use by pid"),
+    "train-ner: --out holds a finished run": (["adapters", "train-ner", "--out", "{t}/done"],
+                                              "<tmp>/done already holds an earlier run; pass --overwrite"),
     "train-ner: --resume with states linked outside the run": (["adapters", "train-ner", "--resume", "{linked}"],
                                                                "is a link (to <tmp>/other/states)"),
     "show: a 100k-deep adapter_config.json": ([*SHOW, "{t}/deep-adapter"], "nested too deeply"),

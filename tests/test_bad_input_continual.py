@@ -27,6 +27,8 @@ def paths(tmp_path, fake_run, live_lock, stream, task_checkpoint, linked_run):
     (t / "taken.yaml").write_text("mine\n")
     (t / "dir").mkdir()
     live_lock(t / "busy")
+    (t / "done").mkdir()
+    (t / "done" / "continual.json").write_text("{}")
     live_lock(t / "busy.yaml", beside=True)
     return {"t": t, "R": fake_run, "stream": stream, "ck": task_checkpoint, "linked": linked_run}
 
@@ -64,6 +66,8 @@ CASES = {
     "run: --out holds a garbage lock": (["continual", "run", "--out", "{t}/garbage"],
                                         "<tmp>/garbage/.lock names no process"),
     "run: --out is a file": (["continual", "run", "--out", "{t}/a-file"], "is a file, not a directory"),
+    "run: --out holds a finished run": (["continual", "run", "--out", "{t}/done"],
+                                        "<tmp>/done already holds an earlier run; pass --overwrite"),
     "run: --resume with states linked outside the run": (["continual", "run", "--resume", "{linked}"],
                                                          "is a link (to <tmp>/other/states)"),
     "build-stream: a 100k-deep --domains YAML": ([*BUILD, "--domains", "{t}/deep.yaml", "--out", "{t}/s.yaml"],

@@ -15,6 +15,8 @@ def paths(tmp_path, fake_run, live_lock, task_checkpoint, linked_run):
     (t / "garbage").mkdir()
     (t / "garbage" / ".lock").write_text("garbage")
     live_lock(t / "busy")
+    (t / "done").mkdir()
+    (t / "done" / "probe.json").write_text("{}")
     return {"t": t, "R": fake_run, "ck": task_checkpoint, "linked": linked_run}
 
 
@@ -45,6 +47,8 @@ CASES = {
     "--out two levels inside": (["probe", "--out", "{R}/best/a/b"], "is inside <tmp>/R/checkpoints/best-000001"),
     "--out in use by another command": (["probe", "--out", "{t}/busy"], "<tmp>/busy is in use by pid"),
     "--out holds a garbage lock": (["probe", "--out", "{t}/garbage"], "<tmp>/garbage/.lock names no process"),
+    "--out holds a finished run": (["probe", "--out", "{t}/done"],
+                                   "<tmp>/done already holds an earlier run; pass --overwrite"),
     "--resume with states linked outside the run": (["probe", "--resume", "{linked}"],
                                                     "is a link (to <tmp>/other/states)"),
 }

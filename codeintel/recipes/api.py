@@ -475,7 +475,7 @@ def data_check(paths: list[str], *, task: str | None = None, lang: str | None = 
     from codeintel.recipes.rundir import RunDir
 
     if out is not None:  # refuse a bad --out before the work
-        RunDir(out, overwrite=overwrite, ours=lambda p: (p / "hygiene.json").is_file()).check()
+        RunDir(out, overwrite=overwrite).check()
     analysis = _analysis(paths, task, lang, threshold, multiset_threshold, min_tokens, exact_only, workers,
                          skip_bad_lines, progress, echo)
     echo("\n".join(hygiene.summary_lines(analysis.report)))

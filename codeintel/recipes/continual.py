@@ -271,8 +271,7 @@ def run(cfg: ContinualConfig | None = None, *, overwrite: bool = False, echo=say
         fresh(f"runs/continual-{Path(cfg.model).name}-{Path(cfg.stream).stem}-{cfg.task}")
     if resume and not write:
         raise ConfigError("resume continues a written run; drop write=False.")
-    ours = lambda p: (p / "continual.json").is_file() or (p / "states").is_dir()  # noqa: E731 (a finished or resumable run)
-    rundir = RunDir(out, overwrite=overwrite, echo=echo, ours=ours, resume=resume) if write else None
+    rundir = RunDir(out, overwrite=overwrite, echo=echo, resume=resume) if write else None
     if rundir:
         rundir.check()
     with claimed(rundir):  # locked from here to the last write

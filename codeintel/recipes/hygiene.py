@@ -33,6 +33,7 @@ from codeintel.data.stdlib import SPLITS
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import parse_json, save_figure, write_text
 from codeintel.log import say
+from codeintel.recipes.rundir import refuse_inside_checkpoint, sibling_lock
 
 EMBEDDED_CARDS = {"stdlib": "summarization", "stdlib-clones": "clone-detection-stdlib"}
 SPLIT_PAIRS = (("valid", "train"), ("test", "train"), ("test", "valid"))   # (later, earlier)
@@ -285,7 +286,7 @@ def write_report(analysis: Analysis, out: Path, overwrite: bool = False, echo=sa
     from codeintel.io import write_json
     from codeintel.recipes.rundir import RunDir
 
-    with RunDir(out, overwrite=overwrite, echo=echo, ours=lambda p: (p / "hygiene.json").is_file()):
+    with RunDir(out, overwrite=overwrite, echo=echo):
         written = [out / "hygiene.md", out / "hygiene.png", out / "hygiene.json"]
         write_text(written[0], markdown(analysis.report))
         plot(analysis.report, written[1])
@@ -532,8 +533,6 @@ def _clean_pair_files(corpus: Corpus, gone: dict[int, dict], removed_rows: list[
 def check_new_dir(out: Path) -> None:
     """``dedup --out``: absent or an empty directory (a cleaned copy never mixes with other files), not inside a
     checkpoint."""
-    from codeintel.recipes.rundir import refuse_inside_checkpoint
-
     refuse_inside_checkpoint(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out} exists and is not an empty directory; dedup writes a new copy, so choose "
@@ -545,14 +544,9 @@ def claimed_new_dir(out: Path) -> Iterator[None]:
     """``dedup --out`` held for the whole command: checked new or empty, its missing parents created, and a lock
     beside it (:func:`~codeintel.recipes.rundir.sibling_lock`) so a second command on the same ``--out`` is refused
     at once; on a failure the parents this made are removed again (when still empty)."""
-    from codeintel.recipes.rundir import sibling_lock
-
     check_new_dir(out)
     parent = out.absolute().parent
-    made = parent
-    while not made.exists():
-        made = made.parent
-    made = None if made == parent else next(p for p in [parent, *parent.parents] if p.parent == made)
+    missing = [d for d in [parent, *parent.parents] if not d.exists()]   # the deepest first
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -562,12 +556,9 @@ def claimed_new_dir(out: Path) -> Iterator[None]:
             check_new_dir(out)
             yield
     except BaseException:
-        if made is not None:
-            for d in [parent, *parent.parents]:
-                with contextlib.suppress(OSError):
-                    d.rmdir()                     # only an empty directory goes
-                if d == made:
-                    break
+        for d in missing:
+            with contextlib.suppress(OSError):
+                d.rmdir()                                  # only an empty directory goes
         raise
 
 

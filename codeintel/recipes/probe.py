@@ -439,8 +439,7 @@ def probe(cfg: ProbeConfig | None = None, *, overwrite: bool = False, echo=say, 
     if resume and not write:
         raise ConfigError("resume continues a written run; drop write=False.")
     out = Path(cfg.output_dir) if cfg.output_dir else fresh(f"runs/probe-{Path(cfg.model).name}-{cfg.lang}")
-    ours = lambda p: (p / "probe.json").is_file() or (p / "states").is_dir()  # noqa: E731 (a finished or resumable run)
-    rundir = RunDir(out, overwrite=overwrite, echo=echo, ours=ours, resume=resume) if write else None
+    rundir = RunDir(out, overwrite=overwrite, echo=echo, resume=resume) if write else None
     if rundir:
         rundir.check()
     with claimed(rundir):  # locked from here to the last write

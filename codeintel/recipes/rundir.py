@@ -35,8 +35,10 @@ from codeintel.errors import ConfigError
 from codeintel.log import say
 
 LOCK = ".lock"
-# files that mark a directory as a codeintel output (train/evaluate/pretrain; older layouts included)
-MARKERS = ("config.yaml", "metrics.json", "best", "pretrain.json", "codeintel.json", "checkpoints", "states", LOCK)
+# files that mark a directory as a codeintel output: train/evaluate, pretrain, NER, probe, continual and data check
+# results, a run's internals (a resumable run), the lock; older layouts included
+MARKERS = ("config.yaml", "metrics.json", "best", "pretrain.json", "ner.json", "probe.json", "continual.json",
+           "hygiene.json", "codeintel.json", "checkpoints", "states", LOCK)
 STATES, COMPLETE = "states", "COMPLETE"
 
 
