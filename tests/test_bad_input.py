@@ -61,6 +61,8 @@ def paths(tmp_path, fake_run, live_lock, task_checkpoint, linked_run):
     (t / "deep-adapter").mkdir()
     (t / "deep-adapter" / "adapter_config.json").write_text(deep)
     (t / "deep-card.yaml").write_text("name: x\ntype: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    (t / "rank-abc").mkdir()
+    (t / "rank-abc" / "adapter_config.json").write_text('{"peft_type": "LORA", "r": "abc"}')
     lora = t / "lora" / "adapters" / "task"
     lora.mkdir(parents=True)
     (lora / "adapter_config.json").write_text('{"peft_type": "LORA"}')
@@ -73,6 +75,8 @@ def paths(tmp_path, fake_run, live_lock, task_checkpoint, linked_run):
 CASES = {
     "train: a 100k-deep adapter_config.json in --adapter": (["train", "--adapter", "{t}/deep-adapter", "--out",
                                                               "{t}/run"], "nested too deeply"),
+    "train: an adapter config PEFT would choke on": (["train", "--adapter", "{t}/rank-abc", "--out", "{t}/run"],
+                                                     "r is 'abc'; LoraConfig takes a whole number"),
     "train: a 100k-deep task card": (["train", "--task", "{t}/deep-card.yaml", "--out", "{t}/run"],
                                      "nested too deeply"),
     "train: --out inside a checkpoint": (["train", "--out", "{R}/best/x"], "is inside <tmp>/R/checkpoints/best-000001"),

@@ -43,6 +43,10 @@ def paths(tmp_path, fake_run, live_lock, task_checkpoint, linked_run):
     (linked / "adapter_config.json").unlink()
     (linked / "adapter_config.json").symlink_to(t / "secret.json")
     (t / "empty").mkdir()
+    _adapter(t / "rank-abc", {**LORA, "r": "abc"})
+    _adapter(t / "rank-0", {**LORA, "r": 0})
+    _adapter(t / "unknown-method", {"peft_type": "NOPE"})
+    _adapter(t / "targets-5", {**LORA, "target_modules": 5})
     (t / "done").mkdir()
     (t / "done" / "ner.json").write_text("{}")
     return {"t": t, "R": fake_run, "ck": task_checkpoint, "linked": linked_run}
@@ -81,6 +85,10 @@ CASES = {
     "show: missing weights": ([*SHOW, "{t}/no-weights"], "holds no adapter weights (adapter_model.safetensors)"),
     "show: truncated weights": ([*SHOW, "{t}/truncated"], "adapter_model.safetensors is damaged"),
     "show: adapter_config.json linked outside": ([*SHOW, "{t}/linked-adapter"], "outside the adapter directory"),
+    "show: a LoRA rank that is not a number": ([*SHOW, "{t}/rank-abc"], "r is 'abc'; LoraConfig takes a whole number"),
+    "show: a LoRA rank of 0": ([*SHOW, "{t}/rank-0"], "r is 0; the rank must be at least 1"),
+    "show: an unknown PEFT method": ([*SHOW, "{t}/unknown-method"], "peft_type 'NOPE' is not a PEFT method"),
+    "show: target_modules not names": ([*SHOW, "{t}/targets-5"], "target_modules is 5"),
     "show: a directory that is no adapter": ([*SHOW, "{t}/empty"], "<tmp>/empty"),
     "show: a missing directory": ([*SHOW, "{t}/missing"], "<tmp>/missing"),
 }
@@ -91,6 +99,12 @@ def test_adapter_commands_refuse(case, paths, refused):
     argv, expected = CASES[case]
     err = refused([a.format(**paths) for a in argv], expected, paths["R"], paths["ck"])
     assert "pass --task" not in err                   # train-ner has no --task option
+
+
+def test_show_takes_a_valid_config_with_a_union_typed_value(tmp_path, capsys):
+    adapter = _adapter(tmp_path / "a", {**LORA, "init_lora_weights": "gaussian", "lora_dropout": 0})
+    assert main(["adapters", "show", str(adapter)]) == 0
+    assert "LORA  r=8" in capsys.readouterr().out
 
 
 def test_show_says_pickle_only_weights_need_allow_pickle_and_never_reads_them(tmp_path, capsys):

@@ -134,11 +134,50 @@ def read_config(path: str | Path) -> tuple[str, dict[str, Any]]:
     if not isinstance(cfg, dict):
         raise CheckpointError(f"{cfg_file} must hold a JSON object.")
     if "peft_type" in cfg:
+        check_peft_config(cfg_file, cfg)
         return "peft", cfg
     if isinstance(cfg.get("config"), dict) and ("model_class" in cfg or "version" in cfg):
         return "adapterhub", cfg
     raise CheckpointError(f"{cfg_file} is neither AdapterHub's (a 'config' object and 'model_class') nor PEFT's "
                           "(a 'peft_type' field).")
+
+
+def check_peft_config(cfg_file: Path, cfg: dict[str, Any]) -> None:
+    """A PEFT ``adapter_config.json`` whose values PEFT itself would take: a known ``peft_type``, every key whose
+    default in PEFT's config class is a number or a flag holding one (PEFT's dataclasses check no types: ``r:
+    "abc"`` loads and fails later inside the layers), a rank ``r`` >= 1, ``target_modules`` a name or a list of
+    names. One CheckpointError naming the file and the key."""
+    import dataclasses
+    import math
+
+    from peft.mapping import PEFT_TYPE_TO_CONFIG_MAPPING
+
+    kinds = {getattr(k, "value", k): cls for k, cls in PEFT_TYPE_TO_CONFIG_MAPPING.items()}
+    kind = cfg["peft_type"]
+    if kind not in kinds:
+        raise CheckpointError(f"{cfg_file}: peft_type {kind!r} is not a PEFT method this peft knows "
+                              f"({', '.join(sorted(map(str, kinds)))}).")
+    # only the fields declared plainly as int, float or bool (not a union such as init_lora_weights' bool | str)
+    plain = {f.name: getattr(f.type, "__name__", f.type) for f in dataclasses.fields(kinds[kind])}
+    for key, value in cfg.items():
+        if plain.get(key) == "bool":
+            ok, what = isinstance(value, bool), "true or false"
+        elif plain.get(key) == "int":
+            ok, what = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+        elif plain.get(key) == "float":
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            what = "a finite number"
+        else:
+            continue
+        if not ok:
+            raise CheckpointError(f"{cfg_file}: {key} is {value!r}; {kinds[kind].__name__} takes {what}.")
+    if plain.get("r") == "int" and "r" in cfg and cfg["r"] < 1:
+        raise CheckpointError(f"{cfg_file}: r is {cfg['r']}; the rank must be at least 1.")
+    targets = cfg.get("target_modules")
+    if not (targets is None or isinstance(targets, str)
+            or isinstance(targets, list) and all(isinstance(t, str) for t in targets)):
+        raise CheckpointError(f"{cfg_file}: target_modules is {targets!r}; PEFT takes a module name (or pattern) "
+                              "or a list of names.")
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
