@@ -682,6 +682,17 @@ def validate_keys(cfg: Any, extra: list[tuple[bool, str]] = ()) -> None:
                  *extra])
 
 
+def check_option(name: str, key: str, value: Any) -> None:
+    """A value outside a config (a command-line option such as ``tokenize --seed``, an argument of the Python API, a
+    field of a stream file) that means what config key ``key`` means, checked by that key's rule in
+    :data:`KEY_RULES` (and finite): one ConfigError naming it as ``name``."""
+    ok, what = KEY_RULES[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{name} must be a number {what}, got {value!r}.")
+    if isinstance(value, float) and not _finite(value) or not ok(value):
+        raise ConfigError(f"{name} must be {what}, got {value!r}.")
+
+
 def raise_first(checks: list[tuple[bool, str]]) -> None:
     """One ConfigError with the message of the first failed (ok, message) check."""
     for ok, msg in checks:

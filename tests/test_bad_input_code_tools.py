@@ -18,6 +18,7 @@ def paths(tmp_path, fake_run, live_lock):
     (t / "taken.jsonl").write_text("my earlier results\n")
     live_lock(t / "busy.jsonl", beside=True)
     (t / "dir").mkdir()
+    (t / "a.c").write_text("int main() { return 0; }\n")
     return {"t": t, "R": fake_run}
 
 
@@ -48,7 +49,17 @@ AUGMENT_CASES = {
     "augment: a missing IN": (["augment", "--ops", "swap_operands", "{t}/missing.jsonl", "{t}/o.jsonl"],
                               "does not exist"),
 }
-CASES = {**SOURCE_CASES, **AUGMENT_CASES}
+VALUE_CASES = {
+    "tokenize: --seed -1": (["tokenize", "{t}/a.c", "--seed", "-1"], "seed must be in [0, 2^32), got -1"),
+    "tokenize: --seed 2^80": (["tokenize", "{t}/a.c", "--seed", str(2**80)], "seed must be in [0, 2^32)"),
+    "tokenize: --numbering with a BPE tokenizer": (["tokenize", "{t}/a.c", "--tokenizer", "tiny-codet5", "--numbering",
+                                                    "serial"], "--numbering and --seed are Tokompiler's"),
+    "augment: --seed -1": ([*AUGMENT, "{t}/o.jsonl", "--seed", "-1"], "--seed must be in [0, 2^32), got -1"),
+    "augment: --per-sample 1000000000": ([*AUGMENT, "{t}/o.jsonl", "--per-sample", "1000000000"],
+                                         "--per-sample must be in [1, 1000], got 1000000000"),
+    "augment: --per-sample 0": ([*AUGMENT, "{t}/o.jsonl", "--per-sample", "0"], "--per-sample must be in [1, 1000]"),
+}
+CASES = {**SOURCE_CASES, **AUGMENT_CASES, **VALUE_CASES}
 if os.path.exists("/proc/self/mem"):
     CASES["token-types: /proc/self/mem"] = (["token-types", "/proc/self/mem", "--lang", "c"], "cannot be read")
 

@@ -20,6 +20,7 @@ def paths(tmp_path, fake_run, live_lock, stream, task_checkpoint, linked_run):
     impossible = yaml.safe_load(stream.read_text())
     impossible["counts"]["serial"]["samples"] = -5
     (t / "impossible.yaml").write_text(yaml.safe_dump(impossible))
+    (t / "seed.yaml").write_text(yaml.safe_dump({**impossible, "seed": -1}))
     (t / "wrong-type.jsonl").write_text('{"code": 123}\n')
     (t / "garbage").mkdir()
     (t / "garbage" / ".lock").write_text("garbage")
@@ -81,6 +82,13 @@ CASES = {
     "build-stream: --out exists": ([*BUILD, "--out", "{t}/taken.yaml"], "already exists; pass --overwrite"),
     "build-stream: --out being written by another command": ([*BUILD, "--out", "{t}/busy.yaml"],
                                                              "<tmp>/busy.yaml is being written by another codeintel"),
+    "build-stream: --seed -1": ([*BUILD, "--seed", "-1", "--out", "{t}/s.yaml"], "--seed must be in [0, 2^32)"),
+    "build-stream: --test-fraction nan": ([*BUILD, "--test-fraction", "nan", "--out", "{t}/s.yaml"],
+                                          "--test-fraction must be in (0, 1), got nan"),
+    "build-stream: --num-domains 0": ([*BUILD, "--num-domains", "0", "--out", "{t}/s.yaml"],
+                                      "--num-domains and --min-samples must be at least 1"),
+    "run: a stream file with seed -1": (["continual", "run", "--stream", "{t}/seed.yaml", "--out", "{t}/out"],
+                                        "seed must be in [0, 2^32), got -1"),
     "build-stream: code of the wrong type": ([*BUILD, "--data", "{t}/wrong-type.jsonl", "--out", "{t}/s.yaml"],
                                              "<tmp>/wrong-type.jsonl:1: field 'code' is 123 (int); expected the code "
                                              "as a string"),

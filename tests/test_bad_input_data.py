@@ -66,6 +66,11 @@ CASES = {
     "dedup: --out being written by another command": (["data", "dedup", "{t}/good.jsonl", "--out", "{t}/busy-copy"],
                                                       "<tmp>/busy-copy is being written by another codeintel command"),
     # an earlier output, someone else's folder, a file
+    "check: --threshold 2": ([*CHECK, "{t}/good.jsonl", "--threshold", "2"], "--threshold 2.0 must be in (0, 1]"),
+    "check: --threshold nan": ([*CHECK, "{t}/good.jsonl", "--threshold", "nan"], "--threshold nan must be in (0, 1]"),
+    "check: --workers -1": ([*CHECK, "{t}/good.jsonl", "--workers", "-1"], "--workers at least 0"),
+    "dedup: --workers 100000": ([*DEDUP, "{t}/good.jsonl", "--workers", "100000"],
+                                "--workers 100000 is more than 8 processes per CPU"),
     "check: --out holds an earlier report": ([*CHECK, "{t}/good.jsonl", "--out", "{t}/report"],
                                              "already holds an earlier run; pass --overwrite"),
     "check: --out holds the user's files": ([*CHECK, "{t}/good.jsonl", "--out", "{t}/mine", "--overwrite"],

@@ -69,6 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     args.out = Path(args.out_raw)
+    from codeintel.config import check_option
     from codeintel.continual import streams as st
     from codeintel.errors import ConfigError
     from codeintel.recipes.rundir import output_file
@@ -88,6 +89,7 @@ def run_build(args: argparse.Namespace) -> int:
         defn = st.StreamDefinition(out.stem, args.lang, [], args.by or "module")
     defn.by = args.by or defn.by
     defn.seed = args.seed if args.seed is not None else defn.seed
+    check_option("--seed", "seed", defn.seed)
     defn.test_fraction = args.test_fraction or defn.test_fraction
     data = args.data or (defn.data_path() if args.domains else "") or ("stdlib" if defn.lang == "python" else "")
     if not data:

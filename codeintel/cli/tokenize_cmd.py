@@ -14,23 +14,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tokenizer", default="tokompiler",
                    help="tokompiler (default), a registry model name, or a checkpoint/tokenizer directory")
     p.add_argument("--lang", help="c, cpp, fortran, python or java (default: from the file extension)")
-    p.add_argument("--numbering", choices=["random", "serial"], default="random", help="Tokompiler name numbering")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random numbering")
+    p.add_argument("--numbering", choices=["random", "serial"], help="Tokompiler name numbering (default random)")
+    p.add_argument("--seed", type=int, help="seed of Tokompiler's random numbering (default 0)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from codeintel.cli._common import read_source
+    from codeintel.errors import ConfigError
     from codeintel.recipes.api import tokenize
 
+    if args.tokenizer != "tokompiler" and (args.numbering or args.seed is not None):
+        raise ConfigError(f"--numbering and --seed are Tokompiler's; --tokenizer {args.tokenizer} has no name "
+                          "numbering. Drop them, or leave out --tokenizer.")
     if args.tokenizer != "tokompiler":
         code, _ = read_source(args.file, args.lang or "c")
         tokens = tokenize(code, tokenizer=args.tokenizer)["tokens"]
         print(json.dumps({"tokens": tokens}) if args.format == "json" else " ".join(tokens))
         return 0
     code, lang = read_source(args.file, args.lang)
-    result = tokenize(code, lang, numbering=args.numbering, seed=args.seed)
+    result = tokenize(code, lang, numbering=args.numbering or "random", seed=0 if args.seed is None else args.seed)
     if args.format == "json":
         print(json.dumps(result, indent=2))
     else:

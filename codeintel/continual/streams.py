@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codeintel.config import check_option
 from codeintel.continual.apis import ApiCall, Sample, extract_samples
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import read_yaml, write_text
@@ -151,8 +152,7 @@ def definition_from(raw: Any, path: Path) -> StreamDefinition:
     if not isinstance(frac, int | float) or not 0 < frac < 1:
         raise ConfigError(f"{path}: test_fraction must be in (0, 1), got {frac!r}.")
     seed = raw.get("seed", 0)
-    if not isinstance(seed, int):
-        raise ConfigError(f"{path}: seed must be an integer, got {seed!r}.")
+    check_option(f"{path}: seed", "seed", seed)
     excluded = raw.get("excluded_apis") or []
     if not isinstance(excluded, list) or not all(isinstance(a, str) for a in excluded):
         raise ConfigError(f"{path}: excluded_apis must be a list of API names, got {excluded!r}.")

@@ -337,9 +337,11 @@ def tokenize(code: str, lang: str | None = None, *, tokenizer: str = "tokompiler
              seed: int = 0) -> dict[str, Any]:
     """``codeintel tokenize``: Tokompiler's tokens and name mapping (``lang`` needed), or another tokenizer's
     tokens (a registry name or directory)."""
+    from codeintel.config import check_option
     from codeintel.errors import ConfigError
 
     _warn_surrogates(code, "codeintel.tokenize")
+    check_option("seed", "seed", seed)
     if tokenizer != "tokompiler":
         from codeintel.backbones.loading import load_tokenizer
 
@@ -361,7 +363,9 @@ def augment_code(text: str, ops: str, lang: str | None = None, *, seed: int = 0)
     import random
 
     from codeintel.augment import compose, parse_ops
+    from codeintel.config import check_option
 
+    check_option("seed", "seed", seed)
     out = compose(text, lang, parse_ops(ops), random.Random(seed))
     return {"text": out.text, "applied": out.applied, "skipped": out.skipped}
 
@@ -371,6 +375,9 @@ def _pick(row: dict, explicit: str | None, names: tuple[str, ...]) -> str | None
     if explicit:
         return explicit if explicit in row else None
     return next((n for n in names if isinstance(row.get(n), str)), None)
+
+
+MAX_PER_SAMPLE = 1000  # variants of one row that augment writes at most
 
 
 def augment_file(in_path: str | Path, out_path: str | Path, ops: str, lang: str | None = None, *, seed: int = 0,
@@ -387,14 +394,17 @@ def augment_file(in_path: str | Path, out_path: str | Path, ops: str, lang: str 
     from collections import Counter
 
     from codeintel.augment import compose, get, parse_ops
+    from codeintel.config import check_option
     from codeintel.data.loaders import CODE_FIELDS, NL_FIELDS, read_jsonl
     from codeintel.errors import ConfigError, DataError
     from codeintel.progress import progress as progress_bar
     from codeintel.recipes.rundir import output_file
 
     src, dst = Path(in_path), Path(out_path)
-    if per_sample < 1:
-        raise ConfigError(f"--per-sample must be at least 1, got {per_sample}.")
+    check_option("--seed", "seed", seed)
+    if not 1 <= per_sample <= MAX_PER_SAMPLE:
+        raise ConfigError(f"--per-sample must be in [1, {MAX_PER_SAMPLE}], got {per_sample} (each input row is written "
+                          "that many times).")
     parsed = parse_ops(ops)
     code_ops = [(n, p) for n, p in parsed if get(n).kind == "code"]
     nl_ops = [(n, p) for n, p in parsed if get(n).kind == "nl"]
@@ -454,6 +464,9 @@ def _analysis(paths: list[str], task: str | None, lang: str | None, threshold: f
             raise ConfigError(f"--{name.replace('_', '-')} {value} must be in (0, 1].")
     if min_tokens < 1 or workers < 0:
         raise ConfigError("--min-tokens must be at least 1 and --workers at least 0.")
+    if workers > 8 * (os.cpu_count() or 1):
+        raise ConfigError(f"--workers {workers} is more than 8 processes per CPU ({os.cpu_count()} here); pass 0 (one "
+                          "per CPU, at most 8) or fewer.")
     corpus = hygiene.load_corpus([str(p) for p in paths], task, lang, skip_bad_lines)
     if corpus.skipped_lines:
         echo(f"warning: skipped {corpus.skipped_lines} malformed line(s) (--skip-bad-lines)")
