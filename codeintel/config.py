@@ -689,7 +689,9 @@ def check_option(name: str, key: str, value: Any) -> None:
     ok, what = KEY_RULES[key]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{name} must be a number {what}, got {value!r}.")
-    if isinstance(value, float) and not _finite(value) or not ok(value):
+    if isinstance(value, float) and not _finite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value}.")
+    if not ok(value):
         raise ConfigError(f"{name} must be {what}, got {value!r}.")
 
 

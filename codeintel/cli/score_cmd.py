@@ -4,6 +4,7 @@ line), as ``calc_code_bleu.py --refs R1 [R2 ...] --hyp H --lang L`` and ``evalua
 from __future__ import annotations
 
 import argparse
+import math
 
 METRICS = ("codebleu", "bleu", "xmatch")
 
@@ -66,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
     if len(weights) != 4:
         raise ConfigError(f"--weights {args.weights!r}: CodeBLEU takes four weights (n-gram, weighted n-gram, "
                           "syntax, data flow).")
+    if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
+        raise ConfigError(f"--weights {args.weights!r}: finite numbers >= 0, not all 0 (the paper's default: "
+                          "0.25,0.25,0.25,0.25).")
     lang = cb.check_language(args.lang) if "codebleu" in wanted else args.lang
     hyp = read_lines(args.hyp, "--hyp")
     refs = [read_lines(r, "--refs") for r in args.refs]

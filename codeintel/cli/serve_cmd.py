@@ -20,13 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from codeintel.config import check_option
     from codeintel.errors import ConfigError
     from codeintel.recipes.serve import serve
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be in 0-65535, got {args.port}.")
-    if args.max_body < 1 or args.timeout <= 0:
-        raise ConfigError("--max-body and --timeout must be positive.")
+    check_option("--timeout", "timeout", args.timeout)          # a positive, finite number of seconds
+    if args.max_body < 1:
+        raise ConfigError(f"--max-body must be at least 1 byte, got {args.max_body}.")
     try:
         serve(args.model, args.index, args.host, args.port, max_body=args.max_body, timeout=args.timeout)
     except OSError as exc:

@@ -507,13 +507,14 @@ def dedup(paths: list[str], out: str | Path, *, task: str | None = None, lang: s
     (a new directory), with ``removed.json`` and ``dedup.json``; returns the summary."""
     from codeintel.errors import ConfigError
     from codeintel.recipes import hygiene
+    from codeintel.recipes.rundir import new_output_dir
 
     if keep not in ("first", "longest"):
         raise ConfigError(f"keep={keep!r}: choose first or longest.")
     if cross_split_only and keep == "longest":
         raise ConfigError("--cross-split-only always keeps the earlier split's copy; drop --keep longest.")
     out = Path(out)
-    with hygiene.claimed_new_dir(out):  # before the work, and held to the end
+    with new_output_dir(out, hygiene.check_new_dir):  # before the work, and held to the end
         analysis = _analysis(paths, task, lang, threshold, multiset_threshold, min_tokens, exact_only, workers,
                              skip_bad_lines, progress, echo)
         summary = hygiene.dedup(analysis, out, keep, cross_split_only)

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from codeintel.config import check_option
 from codeintel.errors import ConfigError, DataError
 from codeintel.eval import resample
 
@@ -79,6 +80,7 @@ def compare(runs: list[str | Path], *, resamples: int = 10_000, trials: int = 10
         raise ConfigError(f"--resamples and --trials must be at least 100, got {resamples} and {trials}.")
     if not 0.5 <= confidence < 1:
         raise ConfigError(f"--confidence must be in [0.5, 1), got {confidence}.")
+    check_option("--seed", "seed", seed)
     files = [find_per_example(r) for r in runs]
     sides = [[_load(f) for f in fs] for fs in files]
     base = sides[0][0]

@@ -9,11 +9,9 @@ The similarity rules are those of :mod:`codeintel.data.hygiene`.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ from codeintel.data.stdlib import SPLITS
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import parse_json, save_figure, write_text
 from codeintel.log import say
-from codeintel.recipes.rundir import refuse_inside_checkpoint, sibling_lock
+from codeintel.recipes.rundir import refuse_inside_checkpoint
 
 EMBEDDED_CARDS = {"stdlib": "summarization", "stdlib-clones": "clone-detection-stdlib"}
 SPLIT_PAIRS = (("valid", "train"), ("test", "train"), ("test", "valid"))   # (later, earlier)
@@ -537,29 +535,6 @@ def check_new_dir(out: Path) -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out} exists and is not an empty directory; dedup writes a new copy, so choose "
                           "a new directory (nothing was changed).")
-
-
-@contextlib.contextmanager
-def claimed_new_dir(out: Path) -> Iterator[None]:
-    """``dedup --out`` held for the whole command: checked new or empty, its missing parents created, and a lock
-    beside it (:func:`~codeintel.recipes.rundir.sibling_lock`) so a second command on the same ``--out`` is refused
-    at once; on a failure the parents this made are removed again (when still empty)."""
-    check_new_dir(out)
-    parent = out.absolute().parent
-    missing = [d for d in [parent, *parent.parents] if not d.exists()]   # the deepest first
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot write --out {out}: {exc.strerror}; choose a writable directory.") from None
-    try:
-        with sibling_lock(out, "--out", "choose another directory"):
-            check_new_dir(out)
-            yield
-    except BaseException:
-        for d in missing:
-            with contextlib.suppress(OSError):
-                d.rmdir()                                  # only an empty directory goes
-        raise
 
 
 def _publish(out: Path, files: dict[str, bytes]) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 
 from codeintel.errors import ConfigError, DataError
 from codeintel.recipes.predict import Inference, checkpoint_card, load_for_inference, stderr
+from codeintel.recipes.rundir import new_output_dir, sibling_lock
 
 FILES = ("functions.jsonl", "vectors.npy", "ann.faiss", "index.json")
 EMBEDDING_TASKS_HINT = "a clone-retrieval, code-search or clone-detection model (one that embeds code)"
@@ -121,16 +122,24 @@ def build(model: str, sources: list[str], out: str | Path, *, batch_size: int = 
           include_generated: bool = False, max_bytes: int = 1_000_000,
           echo: Callable[..., None] = stderr) -> dict[str, Any]:
     """Embed every function under ``sources`` with ``model`` into the new index directory ``out``."""
-    from codeintel.data.sources import function_items
 
     out = Path(out)
-    if out.exists():
-        raise ConfigError(f"--out {out} exists; an index is built into a new directory (use `codeintel index "
-                          "update` to refresh one).")
-    if not out.parent.is_dir():
-        raise ConfigError(f"--out {out}: the directory {out.parent} does not exist.")
+
+    def new(path: Path) -> None:
+        if path.exists() or path.is_symlink():
+            raise ConfigError(f"--out {path} exists; an index is built into a new directory (use `codeintel index "
+                              "update` to refresh one).")
+
     if not sources:
         raise DataError("index build needs SRC: source files or folders.")
+    with new_output_dir(out, new):                    # claimed and locked before the work, published whole
+        return _build(model, sources, out, batch_size, lang, include_generated, max_bytes, echo)
+
+
+def _build(model: str, sources: list[str], out: Path, batch_size: int, lang: str | None, include_generated: bool,
+           max_bytes: int, echo: Callable[..., None]) -> dict[str, Any]:
+    from codeintel.data.sources import function_items
+
     embedder = Embedder(model)
     t0 = time.perf_counter()
     items, walk = function_items(sources, max_bytes, include_generated, lang)
@@ -151,12 +160,16 @@ def build(model: str, sources: list[str], out: str | Path, *, batch_size: int = 
     return meta
 
 
-def load(index: str | Path) -> tuple[dict, list[dict], np.ndarray]:
-    d = Path(index)
+def _check_index(d: Path) -> None:
     missing = [f for f in FILES if not (d / f).is_file()]
     if missing:
         raise DataError(f"{d} is not a codeintel index (missing {', '.join(missing)}); build one with "
                         "`codeintel index build`.")
+
+
+def load(index: str | Path) -> tuple[dict, list[dict], np.ndarray]:
+    d = Path(index)
+    _check_index(d)
     meta = json.loads((d / "index.json").read_text())
     rows = [json.loads(x) for x in (d / "functions.jsonl").read_text().splitlines() if x.strip()]
     return meta, rows, np.load(d / "vectors.npy")
@@ -178,9 +191,16 @@ def update(index: str | Path, *, batch_size: int = 32, echo: Callable[..., None]
     """Re-read the index's sources: functions whose code is unchanged keep their vectors, new and changed ones are
     embedded, removed ones dropped; the index's files are replaced by the new ones. Returns the counts:
     ``embedded`` (new or changed), ``kept``, ``removed`` (a file and name no longer found)."""
-    from codeintel.data.sources import function_items
 
     d = Path(index)
+    _check_index(d)
+    with sibling_lock(d, "index", "wait for it"):     # two updates of one index would mix their files
+        return _update(d, batch_size, echo)
+
+
+def _update(d: Path, batch_size: int, echo: Callable[..., None]) -> dict[str, Any]:
+    from codeintel.data.sources import function_items
+
     meta, rows, vectors = load(d)
     embedder = _embedder_for(meta, None)
     items, walk = function_items(meta["sources"], meta["max_bytes"], meta["include_generated"], meta["lang"])

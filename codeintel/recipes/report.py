@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from codeintel.config import check_option
 from codeintel.errors import ConfigError, DataError
 from codeintel.eval import resample
 
@@ -57,6 +58,7 @@ def report(runs: list[str | Path], *, trials: int = 10_000, seed: int = 0) -> di
 
     if not runs:
         raise ConfigError("report needs at least one run.")
+    check_option("--seed", "seed", seed)
     entries = [_run(r) for r in runs]
     rows = list(dict.fromkeys(e["label"] for e in entries))
     columns: list[tuple[str, str]] = []

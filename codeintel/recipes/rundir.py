@@ -498,6 +498,32 @@ def sibling_lock(path: Path, what: str = "--out", instead: str = "choose another
         lock.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def new_output_dir(out: Path, check, what: str = "--out") -> Iterator[None]:
+    """An output directory that is written beside itself and renamed into place at the end (``data dedup``,
+    ``index build``), held for the whole command: ``check(out)`` (the command's own rule: absent, or empty) and
+    not inside a checkpoint, its missing parents created, and a lock beside it (:func:`sibling_lock`) so that a
+    second command on the same output is refused at once; on a failure the parents this made are removed again
+    (when still empty)."""
+    refuse_inside_checkpoint(out, what)
+    check(out)
+    parent = out.absolute().parent
+    missing = [d for d in [parent, *parent.parents] if not d.exists()]   # the deepest first
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {what} {out}: {exc.strerror}; choose a writable directory.") from None
+    try:
+        with sibling_lock(out, what, "choose another directory"):
+            check(out)
+            yield
+    except BaseException:
+        for d in missing:
+            with contextlib.suppress(OSError):
+                d.rmdir()                                  # only an empty directory goes
+        raise
+
+
 def complete_states(path: Path) -> list[Path]:
     """The complete training states in run directory ``path``, oldest first."""
     states = Path(path) / STATES
