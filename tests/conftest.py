@@ -147,3 +147,20 @@ def linked_run(tmp_path):
     (run / "config.yaml").write_text("model: tiny-codebert\n")
     (run / "states").symlink_to(other, target_is_directory=True)
     return run
+
+
+@pytest.fixture
+def hostile_inputs(tmp_path, fake_run, live_lock, linked_run, task_checkpoint):
+    """The inputs every command family's bad-input table draws on, in ``tmp_path`` (``{t}``) beside ``fake_run``
+    (``{R}``), ``linked_run`` (``{linked}``) and the session's ``task_checkpoint`` (``{ck}``): ``deep.yaml`` and
+    ``deep.jsonl`` (100,000 levels of nesting), ``nul.jsonl`` (a NUL right after a string), ``garbage/`` (a
+    ``.lock`` that names no process), ``busy/`` (locked by a live process), ``a-file``."""
+    t = tmp_path
+    (t / "deep.yaml").write_text("a: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    (t / "deep.jsonl").write_text('{"code": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    (t / "nul.jsonl").write_bytes(b'{"code": "def f(a): return a"\x00, "summary": "s", "lang": "python"}\n')
+    (t / "garbage").mkdir()
+    (t / "garbage" / ".lock").write_text("garbage")
+    (t / "a-file").write_text("mine\n")
+    live_lock(t / "busy")
+    return {"t": t, "R": fake_run, "linked": linked_run, "ck": task_checkpoint}

@@ -55,8 +55,8 @@ def test_train_refuses_bad_values(tmp_path, capsys, override, expected):
 
 
 @pytest.fixture
-def paths(tmp_path, fake_run, live_lock, task_checkpoint, linked_run):
-    t = tmp_path
+def paths(hostile_inputs):
+    t = hostile_inputs["t"]
     deep = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"
     (t / "deep-adapter").mkdir()
     (t / "deep-adapter" / "adapter_config.json").write_text(deep)
@@ -66,10 +66,9 @@ def paths(tmp_path, fake_run, live_lock, task_checkpoint, linked_run):
     lora = t / "lora" / "adapters" / "task"
     lora.mkdir(parents=True)
     (lora / "adapter_config.json").write_text('{"peft_type": "LORA"}')
-    live_lock(t / "busy")
     (t / "done").mkdir()
     (t / "done" / "metrics.json").write_text("{}")
-    return {"t": t, "R": fake_run, "ck": task_checkpoint, "linked": linked_run}
+    return hostile_inputs
 
 
 CASES = {

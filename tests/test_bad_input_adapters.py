@@ -24,14 +24,10 @@ def _adapter(path, config=LORA, weights=True):
 
 
 @pytest.fixture
-def paths(tmp_path, fake_run, live_lock, task_checkpoint, linked_run):
-    t = tmp_path
-    (t / "deep.yaml").write_text("a: " + "[" * 100_000 + "]" * 100_000 + "\n")
-    (t / "deep.jsonl").write_text('{"code": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
-    (t / "nul.jsonl").write_bytes(b'{"code": "def f(a): return a"\x00, "lang": "python"}\n')
+def paths(hostile_inputs):
+    t = hostile_inputs["t"]
     (t / "deep-card").mkdir()
     (t / "deep-card" / "codeintel.json").write_text(DEEP_JSON)
-    live_lock(t / "busy")
     _adapter(t / "deep-adapter", DEEP_JSON)
     _adapter(t / "malformed", '{"peft_type": "LORA", "r": 8')
     _adapter(t / "not-an-object", "[1, 2]")
@@ -49,7 +45,7 @@ def paths(tmp_path, fake_run, live_lock, task_checkpoint, linked_run):
     _adapter(t / "targets-5", {**LORA, "target_modules": 5})
     (t / "done").mkdir()
     (t / "done" / "ner.json").write_text("{}")
-    return {"t": t, "R": fake_run, "ck": task_checkpoint, "linked": linked_run}
+    return hostile_inputs
 
 
 NER = ["adapters", "train-ner", "--out", "{t}/ner", "train.max_steps=2"]

@@ -12,14 +12,14 @@ import pytest
 
 
 @pytest.fixture
-def paths(tmp_path, fake_run, live_lock):
-    t = tmp_path
+def paths(hostile_inputs, live_lock):
+    t = hostile_inputs["t"]
     (t / "in.jsonl").write_text(json.dumps({"code": "def f(a, b):\n    return a < b\n"}) + "\n")
     (t / "taken.jsonl").write_text("my earlier results\n")
     live_lock(t / "busy.jsonl", beside=True)
     (t / "dir").mkdir()
     (t / "a.c").write_text("int main() { return 0; }\n")
-    return {"t": t, "R": fake_run}
+    return hostile_inputs
 
 
 SOURCE_CASES = {

@@ -5,8 +5,6 @@ are refused by the recipe kit's shared key rules (``codeintel.config.KEY_RULES``
 import pytest
 import yaml
 
-DEEP_YAML = "a: " + "[" * 100_000 + "]" * 100_000 + "\n"
-
 
 @pytest.fixture(scope="module")
 def stream(tmp_path_factory, toy_stream):
@@ -14,24 +12,19 @@ def stream(tmp_path_factory, toy_stream):
 
 
 @pytest.fixture
-def paths(tmp_path, fake_run, live_lock, stream, task_checkpoint, linked_run):
-    t = tmp_path
-    (t / "deep.yaml").write_text(DEEP_YAML)
+def paths(hostile_inputs, stream, live_lock):
+    t = hostile_inputs["t"]
     impossible = yaml.safe_load(stream.read_text())
     impossible["counts"]["serial"]["samples"] = -5
     (t / "impossible.yaml").write_text(yaml.safe_dump(impossible))
     (t / "seed.yaml").write_text(yaml.safe_dump({**impossible, "seed": -1}))
     (t / "wrong-type.jsonl").write_text('{"code": 123}\n')
-    (t / "garbage").mkdir()
-    (t / "garbage" / ".lock").write_text("garbage")
-    (t / "a-file").write_text("mine\n")
     (t / "taken.yaml").write_text("mine\n")
     (t / "dir").mkdir()
-    live_lock(t / "busy")
     (t / "done").mkdir()
     (t / "done" / "continual.json").write_text("{}")
     live_lock(t / "busy.yaml", beside=True)
-    return {"t": t, "R": fake_run, "stream": stream, "ck": task_checkpoint, "linked": linked_run}
+    return {**hostile_inputs, "stream": stream}
 
 
 RUN = ["continual", "run", "--out", "{t}/out"]

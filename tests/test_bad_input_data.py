@@ -2,6 +2,7 @@
 ``error:`` line, no traceback, nothing new or changed where they write (the ``refused`` fixture)."""
 
 import json
+import os
 
 import pytest
 
@@ -12,21 +13,17 @@ ROWS = [{"id": f"r{i}", "code": f"def f{i}(a, b):\n    c = a + b * {i}\n    retu
 
 
 @pytest.fixture
-def paths(tmp_path, fake_run, live_lock):
-    t = tmp_path
+def paths(hostile_inputs, live_lock):
+    t = hostile_inputs["t"]
     (t / "good.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
-    (t / "deep.jsonl").write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
-    (t / "nul.jsonl").write_bytes(b'{"code": "def f(a): return a"\x00, "summary": "s"}\n')
     (t / "rows.json").write_text(json.dumps([{"code": "def f(a): return a"}]))
     (t / "no-data").mkdir()
     (t / "mine").mkdir()
     (t / "mine" / "notes.md").write_text("mine\n")
     (t / "report").mkdir()
     (t / "report" / "hygiene.json").write_text("{}")
-    (t / "a-file").write_text("mine\n")
-    live_lock(t / "busy")
     live_lock(t / "busy-copy", beside=True)
-    return {"t": t, "R": fake_run}
+    return hostile_inputs
 
 
 CHECK = ["data", "check", "--task", "summarization"]
@@ -102,13 +99,14 @@ def test_dedup_holds_its_output_for_the_whole_run_and_leaves_nothing_on_failure(
     """The lock beside ``--out`` is taken before the analysis (a second dedup is refused at once) and released;
     parents dedup created for a run that then failed are removed again."""
     from codeintel.errors import ConfigError
-    from codeintel.recipes import hygiene
+    from codeintel.recipes.hygiene import check_new_dir
+    from codeintel.recipes.rundir import new_output_dir
 
     out = tmp_path / "clean"
-    with hygiene.claimed_new_dir(out):
+    with new_output_dir(out, check_new_dir):
         assert (tmp_path / ".clean.lock").is_file()
         with pytest.raises(ConfigError, match="being written by another codeintel command"):
-            with hygiene.claimed_new_dir(out):
+            with new_output_dir(out, check_new_dir):
                 pass
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     bad = tmp_path / "bad.jsonl"
@@ -120,3 +118,22 @@ def test_dedup_holds_its_output_for_the_whole_run_and_leaves_nothing_on_failure(
     data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     assert main(["data", "dedup", str(data), "--task", "summarization", "--out", str(tmp_path / "n" / "c")]) == 0
     assert sorted(p.name for p in (tmp_path / "n").iterdir()) == ["c"]
+
+
+def test_a_second_check_into_the_same_out_is_refused_while_the_first_works(tmp_path, capsys):
+    """The campaign's race: the second ``data check --out`` was refused only after the first had finished. Now the
+    first holds the directory from before the data is read; a second command started while it works (here: from
+    inside its progress output) is refused at once, and the first's report is complete."""
+    from codeintel.recipes.api import data_check
+
+    data, out = tmp_path / "d.jsonl", tmp_path / "report"
+    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    second = []
+
+    def echo(*_):
+        if not second:
+            second.append(main(["data", "check", str(data), "--task", "summarization", "--out", str(out)]))
+
+    data_check([str(data)], task="summarization", out=out, echo=echo)
+    assert second == [2] and f"{out} is in use by pid {os.getpid()}" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["hygiene.json", "hygiene.md", "hygiene.png"]

@@ -10,13 +10,8 @@ from codeintel.cli import main
 
 
 @pytest.fixture
-def paths(tmp_path, fake_run, live_lock, task_checkpoint, linked_run):
-    t = tmp_path
-    (t / "deep.yaml").write_text("a: " + "[" * 100_000 + "]" * 100_000 + "\n")
-    (t / "deep.jsonl").write_text('{"code": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
-    (t / "nul.jsonl").write_bytes(b'{"code": "def f(a): return a"\x00}\n')
-    live_lock(t / "busy")
-    return {"t": t, "R": fake_run, "ck": task_checkpoint, "linked": linked_run}
+def paths(hostile_inputs):
+    return hostile_inputs
 
 
 MLM = ["pretrain", "mlm", "--out", "{t}/pt"]

@@ -7,17 +7,11 @@ SMALL = ["data.max_train_examples=60", "data.max_eval_examples=20", "data.max_te
 
 
 @pytest.fixture
-def paths(tmp_path, fake_run, live_lock, task_checkpoint, linked_run):
-    t = tmp_path
-    (t / "deep.yaml").write_text("a: " + "[" * 100_000 + "]" * 100_000 + "\n")
-    (t / "deep.jsonl").write_text('{"code": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
-    (t / "nul.jsonl").write_bytes(b'{"code": "def f(a): return a"\x00}\n')
-    (t / "garbage").mkdir()
-    (t / "garbage" / ".lock").write_text("garbage")
-    live_lock(t / "busy")
+def paths(hostile_inputs):
+    t = hostile_inputs["t"]
     (t / "done").mkdir()
     (t / "done" / "probe.json").write_text("{}")
-    return {"t": t, "R": fake_run, "ck": task_checkpoint, "linked": linked_run}
+    return hostile_inputs
 
 
 PROBE = ["probe", "--out", "{t}/p", *SMALL]

@@ -6,8 +6,8 @@ import pytest
 
 
 @pytest.fixture
-def paths(tmp_path, fake_run, live_lock, task_checkpoint):
-    t = tmp_path
+def paths(hostile_inputs, live_lock):
+    t = hostile_inputs["t"]
     (t / "a.py").write_text("def f(a):\n    return a\n")
     (t / "h.txt").write_text("int x ;\n")
     (t / "r.txt").write_text("int x ;\n")
@@ -20,7 +20,7 @@ def paths(tmp_path, fake_run, live_lock, task_checkpoint):
     live_lock(t / "busy-index", beside=True)
     (t / "A").mkdir()
     (t / "B").mkdir()
-    return {"t": t, "R": fake_run, "ck": task_checkpoint}
+    return hostile_inputs
 
 
 PREDICT = ["predict", "--model", "{ck}", "{t}/a.py", "{t}/a.py"]

@@ -485,16 +485,19 @@ def data_check(paths: list[str], *, task: str | None = None, lang: str | None = 
         report["leakage"]["test_in_train"]
     """
     from codeintel.recipes import hygiene
+    from codeintel.recipes.kit import claimed
     from codeintel.recipes.rundir import RunDir
 
-    if out is not None:  # refuse a bad --out before the work
-        RunDir(out, overwrite=overwrite).check()
-    analysis = _analysis(paths, task, lang, threshold, multiset_threshold, min_tokens, exact_only, workers,
-                         skip_bad_lines, progress, echo)
-    echo("\n".join(hygiene.summary_lines(analysis.report)))
-    if out is not None:
-        hygiene.write_report(analysis, Path(out), overwrite, echo)
-        echo(f"wrote {out}/hygiene.json, hygiene.md, hygiene.png")
+    rundir = RunDir(out, overwrite=overwrite, echo=echo) if out is not None else None
+    if rundir:
+        rundir.check()   # a bad --out is refused before the data is read
+    with claimed(rundir):  # and a second command on it while this one works
+        analysis = _analysis(paths, task, lang, threshold, multiset_threshold, min_tokens, exact_only, workers,
+                             skip_bad_lines, progress, echo)
+        echo("\n".join(hygiene.summary_lines(analysis.report)))
+        if rundir:
+            hygiene.write_report(analysis, rundir.path)
+            echo(f"wrote {out}/hygiene.json, hygiene.md, hygiene.png")
     return analysis.report
 
 

@@ -30,7 +30,6 @@ from codeintel.data.loaders import (
 from codeintel.data.stdlib import SPLITS
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import parse_json, save_figure, write_text
-from codeintel.log import say
 from codeintel.recipes.rundir import refuse_inside_checkpoint
 
 EMBEDDED_CARDS = {"stdlib": "summarization", "stdlib-clones": "clone-detection-stdlib"}
@@ -279,16 +278,15 @@ def _target_leakage(corpus: Corpus) -> dict:
 
 # --------------------------------------------------------------------------- the report
 
-def write_report(analysis: Analysis, out: Path, overwrite: bool = False, echo=say) -> list[Path]:
-    """``hygiene.json``, ``hygiene.md`` and ``hygiene.png`` in ``out`` (claimed like a run directory)."""
+def write_report(analysis: Analysis, out: Path) -> list[Path]:
+    """``hygiene.json``, ``hygiene.md`` and ``hygiene.png`` in ``out``, a directory the caller has claimed
+    (:class:`~codeintel.recipes.rundir.RunDir`)."""
     from codeintel.io import write_json
-    from codeintel.recipes.rundir import RunDir
 
-    with RunDir(out, overwrite=overwrite, echo=echo):
-        written = [out / "hygiene.md", out / "hygiene.png", out / "hygiene.json"]
-        write_text(written[0], markdown(analysis.report))
-        plot(analysis.report, written[1])
-        write_json(written[2], analysis.report)   # last: its presence marks a complete report
+    written = [out / "hygiene.md", out / "hygiene.png", out / "hygiene.json"]
+    write_text(written[0], markdown(analysis.report))
+    plot(analysis.report, written[1])
+    write_json(written[2], analysis.report)   # last: its presence marks a complete report
     return written
 
 
