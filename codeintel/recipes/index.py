@@ -27,6 +27,7 @@ from codeintel.recipes.predict import Inference, checkpoint_card, load_for_infer
 from codeintel.recipes.rundir import new_output_dir, sibling_lock
 
 FILES = ("functions.jsonl", "vectors.npy", "ann.faiss", "index.json")
+EMBED_CHUNK = 8192  # functions embedded together (each chunk is tokenized, length-sorted and batched on its own)
 EMBEDDING_TASKS_HINT = "a clone-retrieval, code-search or clone-detection model (one that embeds code)"
 
 
@@ -68,8 +69,13 @@ class Embedder:
         return {"model": path, "task": self.task_type, "fingerprint": fingerprint(self.model)}
 
     def embed(self, items: list[dict], batch_size: int = 32) -> np.ndarray:
+        """The vectors of ``items``, :data:`EMBED_CHUNK` at a time (a repository's token ids and batches are held
+        for one chunk, not for all its functions at once)."""
         if not items:
             return np.zeros((0, 0), dtype=np.float32)
+        if len(items) > EMBED_CHUNK:
+            return np.concatenate([self.embed(items[i : i + EMBED_CHUNK], batch_size)
+                                   for i in range(0, len(items), EMBED_CHUNK)])
         if self.queries_are_text and "nl" in items[0]:   # a code-search query: the query side of the model
             out = self.inference.infer(items, batch_size)
             return np.asarray([o["embedding"] for o in out], dtype=np.float32)

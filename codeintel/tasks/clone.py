@@ -269,8 +269,12 @@ class CloneRetrievalTask(TaskType):
 
     def infer(self, model, items: list[dict], batch_size: int = 32, progress: bool = False, **decoding) -> list[dict]:
         """The unit vector of each item's code (what retrieval ranks by cosine)."""
+        return [{"embedding": v.tolist()} for v in self.index_vectors(model, items, batch_size)]
+
+    def index_vectors(self, model, items: list[dict], batch_size: int = 32) -> np.ndarray:
+        """:meth:`infer`'s vectors as one array (no Python float per value)."""
         rows = [{"id": it["id"], "code": it["code"], "label": str(i)} for i, it in enumerate(items)]
-        return [{"embedding": v.tolist()} for v in self.predict(model, self.prepare(rows), batch_size=batch_size)]
+        return self.predict(model, self.prepare(rows), batch_size=batch_size)
 
     def score(self, embeddings: np.ndarray, rows: list[dict]) -> dict[str, float]:
         return {"map_at_r": metrics.map_at_r_from_embeddings(embeddings, [r["label"] for r in rows])}

@@ -55,14 +55,21 @@ def collate_programs(programs: list, pad_id: int) -> dict[str, torch.Tensor]:
 
 @no_grad
 def embed(fn, ids: list, pad_id: int, batch_size: int, device: torch.device) -> torch.Tensor:
-    """Run ``fn(input_ids, attention_mask)`` over programs in length-sorted batches; CPU rows in input order."""
+    """Run ``fn(input_ids, attention_mask)`` over programs in length-sorted batches; CPU rows in input order.
+
+    The rows are copied into one result tensor as each batch ends, so that no row can be a view that keeps a
+    batch's whole output alive (``fn`` may return a slice of its last hidden states)."""
     import torch
 
     order = np.argsort([-program_length(x) for x in ids], kind="stable")
-    out: list[torch.Tensor | None] = [None] * len(ids)
+    out: torch.Tensor | None = None
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size].tolist()
         batch = {k: v.to(device) for k, v in collate_programs([ids[i] for i in idx], pad_id).items()}
-        for i, v in zip(idx, fn(**batch).cpu(), strict=True):
-            out[i] = v
-    return torch.stack(out)
+        vecs = fn(**batch)
+        if out is None:
+            out = torch.empty((len(ids), *vecs.shape[1:]), dtype=vecs.dtype)
+        out[torch.as_tensor(idx)] = vecs.cpu()
+    if out is None:
+        raise ValueError("embed: no programs to embed")
+    return out
