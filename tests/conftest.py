@@ -63,23 +63,29 @@ def snapshot(root: Path) -> list[tuple]:
 
 @pytest.fixture
 def refused(capsys, tmp_path):
-    """``refused(argv, expected, *watch)``: the bad-input contract of every command, checked on one call of the
+    """``refused(argv, expected, paths)``: the bad-input contract of every command, checked on one call of the
     CLI — exit 2, no traceback, exactly one ``error:`` line (the last; warnings may come before it) holding
-    ``expected`` (matched with the test's own paths replaced by ``<tmp>``, so a path can never match), and
-    nothing new or changed under ``tmp_path`` or the ``watch`` paths. Returns stderr."""
+    ``expected``, and nothing new or changed under ``tmp_path`` or the other paths in ``paths``. ``argv`` and
+    ``expected`` are templates filled from ``paths`` (``{t}``, ``{R}``, ``{ck}``, ...); the test's own directory
+    reads ``<tmp>`` on both sides of the match, so that a path can never match the expected words. Returns
+    stderr."""
     from codeintel.cli import main
 
-    def check(argv: list[str], expected: str, *watch: Path) -> str:
-        roots = [tmp_path, *watch]
+    def check(argv: list[str], expected: str, paths: dict[str, Path]) -> str:
+        def fill(text: str) -> str:
+            return text.format(**paths).replace(str(tmp_path), "<tmp>")
+
+        outside = [p for p in paths.values() if isinstance(p, Path) and p != tmp_path and tmp_path not in p.parents]
+        roots = [tmp_path, *outside]
         before = [snapshot(r) for r in roots]
         capsys.readouterr()
-        code = main([str(a) for a in argv])
+        code = main([a.format(**paths) for a in argv])
         err = capsys.readouterr().err
         assert code == 2, err
         assert "Traceback" not in err, err
         lines = [line for line in err.splitlines() if line.strip()]
         assert lines and [line for line in lines if line.startswith("error:")] == lines[-1:], err
-        assert expected in lines[-1].replace(str(tmp_path), "<tmp>"), err
+        assert fill(expected) in lines[-1].replace(str(tmp_path), "<tmp>"), err
         assert [snapshot(r) for r in roots] == before, "the output location changed"
         return err
     return check

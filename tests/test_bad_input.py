@@ -100,7 +100,7 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_train_and_evaluate_refuse(case, paths, refused):
     argv, expected = CASES[case]
-    refused([a.format(**paths) for a in argv], expected.format(**paths), paths["R"], paths["ck"])
+    refused(argv, expected, paths)
 
 
 def test_robustness_ranges_are_checked():

@@ -93,7 +93,7 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_adapter_commands_refuse(case, paths, refused):
     argv, expected = CASES[case]
-    err = refused([a.format(**paths) for a in argv], expected, paths["R"], paths["ck"])
+    err = refused(argv, expected, paths)
     assert "pass --task" not in err                   # train-ner has no --task option
 
 

@@ -91,4 +91,4 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_continual_commands_refuse(case, paths, refused):
     argv, expected = CASES[case]
-    refused([a.format(**paths) for a in argv], expected, paths["R"], paths["stream"].parent, paths["ck"])
+    refused(argv, expected, paths)

@@ -8,12 +8,6 @@ import pytest
 
 from codeintel.cli import main
 
-
-@pytest.fixture
-def paths(hostile_inputs):
-    return hostile_inputs
-
-
 MLM = ["pretrain", "mlm", "--out", "{t}/pt"]
 CON = ["pretrain", "contrastive", "--out", "{t}/pt"]
 VALUES = [(MLM, "train.lr=nan", "train.lr must be a finite number"),
@@ -51,9 +45,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_pretrain_refuses(case, paths, refused):
+def test_pretrain_refuses(case, hostile_inputs, refused):
     argv, expected = CASES[case]
-    err = refused([a.format(**paths) for a in argv], expected, paths["R"], paths["ck"])
+    err = refused(argv, expected, hostile_inputs)
     assert "pass --task" not in err                  # pretrain has no --task option
 
 

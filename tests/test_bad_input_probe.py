@@ -51,11 +51,11 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_probe_refuses(case, paths, refused):
     argv, expected = CASES[case]
-    err = refused([a.format(**paths) for a in argv], expected, paths["R"], paths["ck"])
+    err = refused(argv, expected, paths)
     assert "pid None" not in err and "pass --task" not in err   # probe has no --task option
 
 
-def test_a_long_function_is_cut_before_its_tree_is_converted():
+def test_a_long_function_is_cut_before_its_tree_is_converted(monkeypatch):
     """The campaign's 2.4 MB row ran past 200 s: the terminal count is known after the linear preparation, so a
     function beyond the length limit is set aside before the (costlier) binary tree and tuple are built."""
     from codeintel.structure import ast_probe
@@ -63,11 +63,8 @@ def test_a_long_function_is_cut_before_its_tree_is_converted():
     long_line = "x = " + " + ".join(f"a{i}" for i in range(50_000)) + "\n"
     built = []
     real = ast_probe.binarize
-    try:
-        ast_probe.binarize = lambda tree: built.append(tree) or real(tree)
-        assert ast_probe.probe_tree(long_line, "python", max_terminals=510) == ast_probe.TOO_LONG
-        assert built == []
-        assert ast_probe.probe_tree("x = a + b\n", "python", max_terminals=510).tokens == ["x", "=", "a", "+", "b"]
-        assert len(built) == 1
-    finally:
-        ast_probe.binarize = real
+    monkeypatch.setattr(ast_probe, "binarize", lambda tree: built.append(tree) or real(tree))
+    assert ast_probe.probe_tree(long_line, "python", max_terminals=510) == ast_probe.TOO_LONG
+    assert built == []
+    assert ast_probe.probe_tree("x = a + b\n", "python", max_terminals=510).tokens == ["x", "=", "a", "+", "b"]
+    assert len(built) == 1

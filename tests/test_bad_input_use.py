@@ -24,6 +24,7 @@ def paths(hostile_inputs, live_lock):
 
 
 PREDICT = ["predict", "--model", "{ck}", "{t}/a.py", "{t}/a.py"]
+SCORE = ["score", "--hyp", "{t}/h.txt", "--refs", "{t}/r.txt"]
 CASES = {
     "predict: --format xml": ([*PREDICT, "--format", "xml"], "--format must be jsonl or npy, got 'xml'"),
     "predict: --batch-size 0": ([*PREDICT, "--batch-size", "0"], "--batch-size must be >= 1, got 0"),
@@ -48,17 +49,17 @@ CASES = {
     "serve: --timeout nan": (["serve", "--model", "{ck}", "--timeout", "nan"], "--timeout must be a finite number"),
     "serve: --timeout 0": (["serve", "--model", "{ck}", "--timeout", "0"], "--timeout must be a positive number"),
     "serve: --max-body 0": (["serve", "--model", "{ck}", "--max-body", "0"], "--max-body must be at least 1 byte"),
-    "score: --weights not numbers": (["score", "--hyp", "{t}/h.txt", "--refs", "{t}/r.txt", "--weights", "a,b"],
+    "score: --weights not numbers": ([*SCORE, "--weights", "a,b"],
                                      "four numbers separated by commas"),
-    "score: --weights nan": (["score", "--hyp", "{t}/h.txt", "--refs", "{t}/r.txt", "--weights", "nan,1,1,1"],
+    "score: --weights nan": ([*SCORE, "--weights", "nan,1,1,1"],
                              "finite numbers >= 0"),
-    "score: --weights all 0": (["score", "--hyp", "{t}/h.txt", "--refs", "{t}/r.txt", "--weights", "0,0,0,0"],
+    "score: --weights all 0": ([*SCORE, "--weights", "0,0,0,0"],
                                "not all 0"),
-    "score: --weights three": (["score", "--hyp", "{t}/h.txt", "--refs", "{t}/r.txt", "--weights", "1,1,1"],
+    "score: --weights three": ([*SCORE, "--weights", "1,1,1"],
                                "CodeBLEU takes four weights"),
-    "score: --metrics foo": (["score", "--hyp", "{t}/h.txt", "--refs", "{t}/r.txt", "--metrics", "foo"],
+    "score: --metrics foo": ([*SCORE, "--metrics", "foo"],
                              "--metrics: foo; choose from codebleu, bleu, xmatch"),
-    "score: --lang cobol": (["score", "--hyp", "{t}/h.txt", "--refs", "{t}/r.txt", "--lang", "cobol"],
+    "score: --lang cobol": ([*SCORE, "--lang", "cobol"],
                             "unknown language 'cobol'"),
     "score: --hyp a directory": (["score", "--hyp", "{t}", "--refs", "{t}/r.txt"], "is a directory"),
     "score: --hyp /dev/null": (["score", "--hyp", "/dev/null", "--refs", "{t}/r.txt"], "is not a regular file"),
@@ -75,4 +76,4 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_model_use_and_scoring_commands_refuse(case, paths, refused):
     argv, expected = CASES[case]
-    refused([a.format(**paths) for a in argv], expected, paths["R"], paths["ck"])
+    refused(argv, expected, paths)

@@ -58,6 +58,7 @@ def guard_directory(path: str | Path, what: str = "checkpoint") -> None:
                 raise CheckpointError(f"{Path(path) / os.path.relpath(entry, root)} is a symbolic link to {target}, "
                                       f"outside the {what}; codeintel reads only files inside a {what}. Replace "
                                       "the link with the file itself.")
+    parsed: dict[str, Any] = {}
     for name in sorted(os.listdir(root)):
         # the JSON files Python's parser reads (configs, cards, vocabularies; tokenizer.json is read by the Rust
         # tokenizers library, which reports its own errors): a damaged one is a traceback, a RecursionError or
@@ -66,16 +67,13 @@ def guard_directory(path: str | Path, what: str = "checkpoint") -> None:
         if name.endswith(".json") and name != "tokenizer.json" and os.path.isfile(file) \
                 and os.path.getsize(file) < 50_000_000:
             try:
-                parse_json(Path(file).read_text(encoding="utf-8", errors="replace"))
+                parsed[name] = parse_json(Path(file).read_text(encoding="utf-8", errors="replace"))
             except ValueError as exc:
                 raise CheckpointError(f"{Path(path) / name} is not valid JSON ({str(exc).splitlines()[0][:120]}); "
                                       f"restore it from a copy of the {what}.") from None
-    config = Path(root) / "config.json"
-    if config.is_file() and config.stat().st_size < 10_000_000:
-        try:
-            auto_map = parse_json(config.read_text(encoding="utf-8")).get("auto_map")
-        except (ValueError, UnicodeDecodeError, AttributeError):
-            return   # a damaged config is the loader's error to report
+    config = parsed.get("config.json")
+    if isinstance(config, dict):
+        auto_map = config.get("auto_map")
         if auto_map:
             from codeintel.log import say
 

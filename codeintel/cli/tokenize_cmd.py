@@ -25,10 +25,10 @@ def run(args: argparse.Namespace) -> int:
     from codeintel.errors import ConfigError
     from codeintel.recipes.api import tokenize
 
-    if args.tokenizer != "tokompiler" and (args.numbering or args.seed is not None):
-        raise ConfigError(f"--numbering and --seed are Tokompiler's; --tokenizer {args.tokenizer} has no name "
-                          "numbering. Drop them, or leave out --tokenizer.")
     if args.tokenizer != "tokompiler":
+        if args.numbering or args.seed is not None:
+            raise ConfigError(f"--numbering and --seed are Tokompiler's; --tokenizer {args.tokenizer} has no name "
+                              "numbering. Drop them, or leave out --tokenizer.")
         code, _ = read_source(args.file, args.lang or "c")
         tokens = tokenize(code, tokenizer=args.tokenizer)["tokens"]
         print(json.dumps({"tokens": tokens}) if args.format == "json" else " ".join(tokens))

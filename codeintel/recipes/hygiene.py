@@ -30,7 +30,6 @@ from codeintel.data.loaders import (
 from codeintel.data.stdlib import SPLITS
 from codeintel.errors import ConfigError, DataError
 from codeintel.io import parse_json, save_figure, write_text
-from codeintel.recipes.rundir import refuse_inside_checkpoint
 
 EMBEDDED_CARDS = {"stdlib": "summarization", "stdlib-clones": "clone-detection-stdlib"}
 SPLIT_PAIRS = (("valid", "train"), ("test", "train"), ("test", "valid"))   # (later, earlier)
@@ -527,9 +526,7 @@ def _clean_pair_files(corpus: Corpus, gone: dict[int, dict], removed_rows: list[
 
 
 def check_new_dir(out: Path) -> None:
-    """``dedup --out``: absent or an empty directory (a cleaned copy never mixes with other files), not inside a
-    checkpoint."""
-    refuse_inside_checkpoint(out)
+    """``dedup --out``: absent or an empty directory (a cleaned copy never mixes with other files)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out} exists and is not an empty directory; dedup writes a new copy, so choose "
                           "a new directory (nothing was changed).")

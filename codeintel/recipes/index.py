@@ -127,8 +127,8 @@ def _write(dest: Path, rows: list[dict], vectors: np.ndarray, meta: dict) -> Non
 def build(model: str, sources: list[str], out: str | Path, *, batch_size: int = 32, lang: str | None = None,
           include_generated: bool = False, max_bytes: int = 1_000_000,
           echo: Callable[..., None] = stderr) -> dict[str, Any]:
-    """Embed every function under ``sources`` with ``model`` into the new index directory ``out``."""
-
+    """Embed every function under ``sources`` with ``model`` into the new index directory ``out`` (its missing
+    parents are created)."""
     out = Path(out)
 
     def new(path: Path) -> None:
@@ -197,7 +197,6 @@ def update(index: str | Path, *, batch_size: int = 32, echo: Callable[..., None]
     """Re-read the index's sources: functions whose code is unchanged keep their vectors, new and changed ones are
     embedded, removed ones dropped; the index's files are replaced by the new ones. Returns the counts:
     ``embedded`` (new or changed), ``kept``, ``removed`` (a file and name no longer found)."""
-
     d = Path(index)
     _check_index(d)
     with sibling_lock(d, "index", "wait for it"):     # two updates of one index would mix their files

@@ -74,6 +74,19 @@ def _run_internal(d: Path) -> bool:
     return any(e.name.startswith(("state-", ".partial-")) for e in d.iterdir())
 
 
+def refuse_linked_internals(run: Path) -> None:
+    """A resumed run reads its states and removes old checkpoint versions and states: refuse when
+    ``checkpoints/``, ``states/`` or an entry in them is a link (it could lead outside the run, and a run only
+    reads and removes what it wrote)."""
+    for sub in RUN_INTERNALS:
+        d = run / sub
+        links = [d] if d.is_symlink() else [e for e in d.iterdir() if e.is_symlink()] if d.is_dir() else []
+        if links:
+            raise ConfigError(f"--resume {run}: {links[0]} is a link (to {os.readlink(links[0])}); a run only "
+                              f"removes what it wrote inside itself. Replace the link with a directory of this "
+                              f"run, or start a new run.")
+
+
 def refuse_inside_checkpoint(path: str | Path, what: str = "--out") -> None:
     """One ConfigError if ``path`` lies inside a checkpoint or a run's internals (:func:`inside_checkpoint`)."""
     holder = inside_checkpoint(path)
@@ -191,15 +204,7 @@ class RunDir:
                                   "directory.")
 
     def check_own_tree(self) -> None:
-        """A resumed run removes old checkpoint versions and states: refuse when ``checkpoints/``, ``states/`` or
-        an entry in them is a link (it could lead outside the run, and a run only removes what it wrote)."""
-        for sub in RUN_INTERNALS:
-            d = self.path / sub
-            links = [d] if d.is_symlink() else [e for e in d.iterdir() if e.is_symlink()] if d.is_dir() else []
-            if links:
-                raise ConfigError(f"--resume {self.path}: {links[0]} is a link (to {os.readlink(links[0])}); a run "
-                                  f"only removes what it wrote inside itself. Replace the link with a directory "
-                                  f"of this run, or start a new run.")
+        refuse_linked_internals(self.path)
 
     def _own(self, p: Path) -> bool:
         """Whether ``p`` is a real directory entry of this run (no link, inside the run once resolved)."""
@@ -533,8 +538,8 @@ def complete_states(path: Path) -> list[Path]:
 
 def latest_state(path: Path) -> Path | None:
     """The newest complete training state in ``path`` (``None`` if there is none); a ``states/`` or state that is
-    a link is refused (:meth:`RunDir.check_own_tree`): a run reads and removes only its own states."""
-    RunDir(path, resume=True).check_own_tree()
+    a link is refused (:func:`refuse_linked_internals`): a run reads and removes only its own states."""
+    refuse_linked_internals(Path(path))
     found = complete_states(path)
     return found[-1] if found else None
 
